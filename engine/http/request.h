@@ -1,0 +1,23 @@
+#pragma once
+// Serialises HTTP/1.1 requests. Native tasks build their bytes once and
+// reuse them for every iteration.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/target.h"
+
+namespace loadpilot::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Builds "METHOD base_path+path HTTP/1.1" with Host, User-Agent
+// (loadpilot/<version> unless the caller set one), Content-Length when a
+// body is present or the method is POST/PUT/PATCH, and the caller's headers.
+std::string build_request(const Target& target, std::string_view method, std::string_view path,
+                          const Headers& headers, std::string_view body);
+
+std::string user_agent();
+
+}  // namespace loadpilot::http

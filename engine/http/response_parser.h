@@ -1,0 +1,67 @@
+#pragma once
+// ResponseParser: an incremental HTTP/1.1 response parser for the client's
+// hot path. Bytes are fed as they arrive; the parser handles status line,
+// headers, Content-Length, chunked transfer coding (with trailers) and
+// close-delimited bodies, and 1xx interim responses (skipped).
+//
+// Written by hand rather than taken from Boost.Beast because the engine
+// parses in place out of the connection's read buffer with no allocation per
+// response unless the caller asks to keep headers and body.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace loadpilot::http {
+
+class ResponseParser {
+ public:
+  enum class Status { kNeedMore, kDone, kError };
+
+  // Prepares for the next response. `head_request`: the response has no
+  // body whatever its headers say. `keep`: store headers and body.
+  void reset(bool head_request, bool keep);
+
+  // Consumes a prefix of data; *consumed tells how much. kDone: a full
+  // response was parsed (bytes after it belong to the next response).
+  // kError: error() says why; the connection must be closed.
+  Status feed(const char* data, std::size_t len, std::size_t* consumed);
+  // The peer closed the connection. Completes a close-delimited body
+  // (returns kDone) or reports a truncated response (kError).
+  Status on_eof();
+
+  int status() const { return status_; }
+  bool keep_alive() const { return keep_alive_; }
+  std::uint64_t body_bytes() const { return body_bytes_; }
+  const std::string& error() const { return error_; }
+  const std::vector<std::pair<std::string, std::string>>& headers() const { return headers_; }
+  std::string& body() { return body_; }
+  // Limits, to keep a hostile server from exhausting memory.
+  static constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+  static constexpr std::size_t kMaxKeptBody = 64 * 1024 * 1024;
+
+ private:
+  // implementation state (see .cc)
+  enum class Phase { kStatusLine, kHeaders, kBody, kChunkSize, kChunkData, kChunkDataEnd,
+                     kTrailers, kUntilClose, kDone };
+  Status fail(std::string why);
+  Phase phase_ = Phase::kStatusLine;
+  bool head_ = false;
+  bool keep_ = false;
+  int status_ = 0;
+  bool keep_alive_ = true;
+  bool http10_ = false;
+  bool chunked_ = false;
+  bool has_length_ = false;
+  std::uint64_t remaining_ = 0;
+  std::uint64_t body_bytes_ = 0;
+  std::size_t header_bytes_ = 0;
+  std::string line_;  // partial line carried across feeds
+  std::string error_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string body_;
+};
+
+}  // namespace loadpilot::http

@@ -1,0 +1,48 @@
+#pragma once
+// Profile: the arrival curve of a run. r(t) is the target rate of task
+// iterations per second; H(t) = integral of r over [0, t] is how many
+// iterations are due by time t. Iteration k (k = 0, 1, ...) is due at the
+// time H first reaches k, so over any window the number started is exact to
+// +-1 and there are no bursts at tick edges.
+//
+// A profile is a list of segments with linear rate (a constant segment has
+// equal start and end rates), so H is piecewise quadratic and inverted in
+// closed form. Immutable after construction; safe to share across threads.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plan/plan.h"
+
+namespace loadpilot::load {
+
+struct Segment {
+  double duration_s;
+  double rate_start;
+  double rate_end;
+  std::string phase;  // "ramp-up", "steady", "step 2/5", "spike", ...
+};
+
+class Profile {
+ public:
+  explicit Profile(std::vector<Segment> segments);
+  static Profile from_spec(const plan::ProfileSpec& spec);
+
+  double total_s() const { return total_s_; }
+  double rate_at(double t) const;            // r(t); 0 outside [0, total)
+  double due_by(double t) const;             // H(t)
+  double total_iterations() const { return due_by(total_s_); }
+  // The time iteration k is due, or nullopt when the run ends first.
+  std::optional<double> time_of(std::uint64_t k) const;
+  std::string phase_at(double t) const;
+  const std::vector<Segment>& segments() const { return segments_; }
+
+ private:
+  std::vector<Segment> segments_;
+  std::vector<double> start_t_;  // start time of each segment
+  std::vector<double> start_h_;  // H at the start of each segment
+  double total_s_ = 0;
+};
+
+}  // namespace loadpilot::load

@@ -1,0 +1,83 @@
+#pragma once
+// Measurement containers. A worker thread owns a Recorder and records into
+// it without locks; once a second the collector takes the worker's
+// IntervalStats (on the worker's own thread, via its event loop) and merges
+// them. Every merge here is exact.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "metrics/error_kind.h"
+#include "metrics/histogram.h"
+
+namespace loadpilot::metrics {
+
+struct TaskStats {
+  std::uint64_t requests = 0;  // HTTP requests finished (ok or failed)
+  std::uint64_t errors = 0;    // failed requests / iterations, all kinds
+  std::uint64_t iterations = 0;  // task iterations finished
+  std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
+  Histogram latency;    // per request, from the intended start (us)
+  Histogram service;    // per request, from send to last byte (us)
+  Histogram iteration;  // per iteration, from intended start to end (us)
+
+  void merge(const TaskStats& other);
+};
+
+// Distinct error messages, counted. Bounded: past kMaxDistinct distinct
+// messages, further new ones are counted under "(other messages)".
+struct ErrorMessages {
+  static constexpr std::size_t kMaxDistinct = 200;
+  struct Entry {
+    std::uint64_t count = 0;
+    double first_seen_s = 0;  // seconds since run start
+  };
+  std::map<std::pair<ErrorKind, std::string>, Entry> entries;
+
+  void add(ErrorKind kind, std::string_view message, double at_s, std::uint64_t count = 1);
+  void merge(const ErrorMessages& other);
+  // Most frequent first; ties by kind then message.
+  std::vector<std::pair<std::pair<ErrorKind, std::string>, Entry>> top(std::size_t n) const;
+};
+
+struct IntervalStats {
+  std::vector<TaskStats> tasks;  // indexed like Plan::tasks
+  ErrorMessages messages;
+  std::uint64_t iterations_started = 0;
+  std::uint64_t dropped = 0;  // arrivals that could not start at all
+  std::uint64_t late = 0;     // arrivals started > 1 ms after they were due
+
+  explicit IntervalStats(std::size_t task_count = 0) : tasks(task_count) {}
+  void merge(const IntervalStats& other);
+};
+
+// Owned by one worker thread; no synchronisation.
+class Recorder {
+ public:
+  explicit Recorder(std::size_t task_count) : current_(task_count) {}
+
+  // `error` is nullopt for success. `message` is kept only for errors.
+  void record_request(std::size_t task, std::uint64_t latency_us, std::uint64_t service_us,
+                      const ErrorKind* error, std::string_view message, double now_s);
+  void record_iteration(std::size_t task, std::uint64_t duration_us);
+  // An iteration-level error not tied to one request (exception, check).
+  void record_iteration_error(std::size_t task, ErrorKind kind, std::string_view message,
+                              double now_s);
+  void record_started(bool late) {
+    ++current_.iterations_started;
+    if (late) ++current_.late;
+  }
+  void record_dropped() { ++current_.dropped; }
+
+  // Returns everything recorded since the last take() and starts afresh.
+  IntervalStats take();
+
+ private:
+  IntervalStats current_;
+};
+
+}  // namespace loadpilot::metrics

@@ -1,0 +1,85 @@
+#pragma once
+// Plan: the contract between the Python front end, the coordinator and the
+// agents. A scenario file is turned into a Plan once; the engine consumes
+// only Plans. `loadpilot run --dry-run` prints Plan::to_json().
+//
+// JSON shape (all durations in seconds):
+// {
+//   "name": "Browse", "file": "scenarios/browse.py", "target": "http://127.0.0.1:8000",
+//   "profile": {"mode": "ramp", "rps": 200, "duration_s": 30, "ramp_up_s": 5, "steps": 5},
+//   "max_vusers": 0,
+//   "tasks": [{"name": "products", "weight": 5, "runtime": "native", "reason": "...",
+//              "request": {"method": "GET", "path": "/api/products",
+//                          "headers": [["Accept", "application/json"]], "body": ""}}],
+//   "thresholds": {"p99_ms": 50, "error_rate": 1.0}
+// }
+// "runtime" is "native" (the engine sends `request` itself) or "python"
+// (the Python VUser runtime runs the task body on every iteration).
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace loadpilot::plan {
+
+enum class Mode { kRamp, kConstant, kStep, kSpike };
+std::string_view mode_name(Mode m);
+std::optional<Mode> mode_from_name(std::string_view s);
+
+struct ProfileSpec {
+  Mode mode = Mode::kRamp;
+  double rps = 10;
+  double duration_s = 60;
+  double ramp_up_s = 10;
+  int steps = 5;
+  bool unlimited = false;  // closed loop: every connection sends back-to-back
+  // Seconds the whole run lasts (ramp adds ramp_up_s before duration_s).
+  double total_s() const;
+};
+
+struct HttpRequestSpec {
+  std::string method = "GET";
+  std::string path = "/";  // relative to the target, query string included
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct TaskSpec {
+  std::string name;
+  double weight = 1;
+  std::string runtime = "native";  // "native" | "python"
+  std::string reason;              // why that runtime was chosen (shown by --dry-run)
+  std::optional<HttpRequestSpec> request;  // required for the native runtime
+};
+
+struct Plan {
+  std::string name;
+  std::string file;
+  std::string target;
+  ProfileSpec profile;
+  int max_vusers = 0;  // 0: chosen by the runtime
+  std::vector<TaskSpec> tasks;
+  std::map<std::string, double> thresholds;
+
+  nlohmann::json to_json() const;
+  // Parses without validating; throws PlanError naming the field on a type
+  // mismatch or a missing required field.
+  static Plan from_json(const nlohmann::json& j);
+};
+
+struct PlanError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Known threshold keys, in display order.
+inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "max_ms",
+                                                 "error_rate"};
+
+// Every problem with the plan, each naming the field and the bad value, e.g.
+// "profile.rps: must be > 0 (got -5)". Empty means valid.
+std::vector<std::string> validate(const Plan& plan);
+
+}  // namespace loadpilot::plan

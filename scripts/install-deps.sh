@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages LoadPilot builds, tests and benchmarks with.
+# Idempotent: packages already present are not reinstalled, and apt is not
+# touched at all when nothing is missing. Uses sudo when not run as root.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config ninja-build
+  # engine libraries
+  libboost-dev libssl-dev python3-dev pybind11-dev nlohmann-json3-dev
+  libcli11-dev libfmt-dev prometheus-cpp-dev
+  # Python side (scenario runtime and its tests)
+  python3 python3-greenlet python3-pytest
+  # tests
+  libgtest-dev libgmock-dev prometheus curl
+)
+if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
+  PACKAGES+=(nginx wrk python3-locust time)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
