@@ -2,20 +2,36 @@
 // demo-api: a small, fast HTTP/1.1 service with known behaviour, for trying
 // LoadPilot and for its end-to-end tests. Endpoints:
 //   GET  /health                -> 200 {"status":"ok"}
-//   POST /auth/login            -> 200 {"access_token":"..."}
+//   POST /auth/login            -> 200 {"access_token":"...","token_type":"bearer"}
 //   POST /auth/logout           -> 204
-//   GET  /api/products          -> 200 JSON list of products
+//   GET  /api/products          -> 200 JSON list of 20 products {"id","name","price"}
 //   GET  /api/products/{id}     -> 200 {"id":..,"name":..,"price":..}; 404 for a non-number
-//   POST /api/orders            -> 201 {"order_id":..}
-//   GET  /api/orders            -> 200 JSON list
-//   GET  /api/user              -> 200 {"id":..,"name":..}
+//   POST /api/orders            -> 201 {"order_id":..} (ids increase across the process)
+//   GET  /api/orders            -> 200 JSON list (a fixed sample)
+//   GET  /api/user              -> 200 {"id":..,"name":..,"email":..}
 //   GET  /stats                 -> 200 exact request counts per "METHOD /route" (not counted itself)
-//   POST /stats/reset           -> 204 zeroes the counts
-//   anything else               -> 404
+//   POST /stats/reset           -> 204 zeroes the counts (not counted itself)
+//   anything else               -> 404 (counted under the key "other")
+// Every response carries Content-Type: application/json and Content-Length
+// (204s too, as "Content-Length: 0", for the benefit of simple clients).
+//
+// /stats body: {"total":N,"routes":{"GET /health":n,...,"other":n}}; every
+// route key is always present. A request is counted when its head has been
+// received, before any added latency, including requests answered with an
+// injected 503. Malformed requests (answered 400) are not counted.
+//
 // Behaviour knobs (DemoOptions) add latency, jitter, a random error rate
 // (503s) and periodic stalls, to exercise error accounting and coordinated
-// omission correction.
+// omission correction. They apply to every counted request except
+// GET /health; /stats and /stats/reset ignore them too.
+//
+// HTTP: HTTP/1.0 and 1.1, keep-alive (1.1 default; 1.0 only with
+// "Connection: keep-alive"), pipelining (responses in request order).
+// Request bodies need Content-Length (up to 1 MiB, read fully, then ignored);
+// a request with Transfer-Encoding is answered 411 and the connection closed.
+// Malformed requests get 400, heads over 16 KiB 431, both then close.
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace loadpilot::demo {
@@ -27,9 +43,42 @@ struct DemoOptions {
   double latency_ms = 0;      // added to every response (timer, no thread blocked)
   double jitter_ms = 0;       // plus uniform [0, jitter_ms)
   double error_rate = 0;      // percent of API responses turned into 503
+  // Stall windows are [k*every, k*every + for) seconds after start, k >= 1:
+  // the first stall begins stall_every_s after start. A response due inside
+  // a window is held until the window ends. Off unless both are > 0.
   double stall_every_s = 0;   // every N seconds of wall time...
   double stall_for_s = 0;     // ...hold all responses for this long
-  std::uint64_t seed = 1;
+  std::uint64_t seed = 1;     // error and jitter draws (one generator per thread)
+};
+
+// DemoServer: the demo-api in this process. start() binds and spawns
+// `threads` worker threads, each running its own io_context; one acceptor
+// (on worker 0) hands new connections round-robin to the workers. Counters
+// are per worker and merged when /stats is asked for.
+//
+// Thread-safety: start(), stop() and the destructor are called from one
+// owning thread; port() and url() are safe after start() returned.
+class DemoServer {
+ public:
+  explicit DemoServer(DemoOptions options);
+  ~DemoServer();  // stop()s
+  DemoServer(const DemoServer&) = delete;
+  DemoServer& operator=(const DemoServer&) = delete;
+
+  // Resolves the host, binds and listens, then starts serving. Throws
+  // std::system_error naming the address when that fails (nothing started).
+  void start();
+  // The bound port (the real one when options.port was 0).
+  std::uint16_t port() const;
+  // "http://HOST:PORT" with HOST as given (IPv6 literals in brackets).
+  std::string url() const;
+  // Closes the listener, drops all connections, joins the workers.
+  // Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Binds, prints "demo-api listening on http://HOST:PORT" (one line, flushed)

@@ -24,9 +24,11 @@ class ResponseParser {
   // body whatever its headers say. `keep`: store headers and body.
   void reset(bool head_request, bool keep);
 
-  // Consumes a prefix of data; *consumed tells how much. kDone: a full
-  // response was parsed (bytes after it belong to the next response).
-  // kError: error() says why; the connection must be closed.
+  // Consumes a prefix of data; *consumed tells how much. kNeedMore: all of
+  // data was consumed (a partial line is copied, so the caller may reuse its
+  // buffer). kDone: a full response was parsed and data[*consumed..] belongs
+  // to the next response. kError: error() says why; the connection must be
+  // closed. Once kDone or kError, feed() consumes nothing until reset().
   Status feed(const char* data, std::size_t len, std::size_t* consumed);
   // The peer closed the connection. Completes a close-delimited body
   // (returns kDone) or reports a truncated response (kError).
@@ -36,17 +38,38 @@ class ResponseParser {
   bool keep_alive() const { return keep_alive_; }
   std::uint64_t body_bytes() const { return body_bytes_; }
   const std::string& error() const { return error_; }
+  // Kept headers (and trailers) in arrival order, and the kept body; empty
+  // unless reset(..., keep=true). Mutable so the caller can move them out.
   const std::vector<std::pair<std::string, std::string>>& headers() const { return headers_; }
+  std::vector<std::pair<std::string, std::string>>& headers() { return headers_; }
   std::string& body() { return body_; }
   // Limits, to keep a hostile server from exhausting memory.
   static constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
   static constexpr std::size_t kMaxKeptBody = 64 * 1024 * 1024;
 
  private:
-  // implementation state (see .cc)
-  enum class Phase { kStatusLine, kHeaders, kBody, kChunkSize, kChunkData, kChunkDataEnd,
-                     kTrailers, kUntilClose, kDone };
+  enum class Phase {
+    kStatusLine,
+    kHeaders,
+    kBody,
+    kChunkSize,
+    kChunkData,
+    kChunkDataEnd,
+    kTrailers,
+    kUntilClose,
+    kDone,
+    kError
+  };
+  Status on_line(std::string_view line);
+  Status on_status_line(std::string_view line);
+  Status on_header_line(std::string_view line);
+  Status on_chunk_size_line(std::string_view line);
+  Status on_trailer_line(std::string_view line);
+  Status end_of_headers();
+  void begin_response();
+  Status take_body(const char* data, std::size_t n);
   Status fail(std::string why);
+
   Phase phase_ = Phase::kStatusLine;
   bool head_ = false;
   bool keep_ = false;
@@ -54,11 +77,16 @@ class ResponseParser {
   bool keep_alive_ = true;
   bool http10_ = false;
   bool chunked_ = false;
+  bool has_transfer_encoding_ = false;
   bool has_length_ = false;
+  bool conn_close_ = false;
+  bool conn_keep_alive_ = false;
+  bool saw_bytes_ = false;  // any byte of this response (interim ones included)
+  std::uint64_t length_ = 0;
   std::uint64_t remaining_ = 0;
   std::uint64_t body_bytes_ = 0;
   std::size_t header_bytes_ = 0;
-  std::string line_;  // partial line carried across feeds
+  std::string line_;  // partial line carried across feeds; capacity reused
   std::string error_;
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string body_;

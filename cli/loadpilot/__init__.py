@@ -1,0 +1,18 @@
+"""LoadPilot: load tests written as Python classes, run by a native engine.
+
+    from loadpilot import VUser, scenario, task, LoadClient
+
+    @scenario(rps=200, duration="30s", ramp_up="5s")
+    class Browse(VUser):
+        @task(weight=5)
+        def products(self, client: LoadClient):
+            client.get("/api/products", params={"page": 1})
+
+Run it with ``loadpilot run FILE.py --target http://127.0.0.1:8000``.
+"""
+
+from .client import HTTPError, LoadClient, Response
+from .dsl import VUser, scenario, task
+
+__all__ = ["HTTPError", "LoadClient", "Response", "VUser", "scenario", "task"]
+__version__ = "0.1.0"

@@ -1,0 +1,345 @@
+"""Turns a scenario file into a JSON description for the engine.
+
+The engine's loader (engine/scenario/loader.cc) calls :func:`describe_file`
+in its embedded interpreter and builds the Plan from the result; this module
+does no validation of its own so that all problems are reported by the engine
+in one place, naming the field.
+
+Each task body is called once with a recording client (see client.py); the
+request it makes is what the native runtime sends on every iteration.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import numbers
+import os
+import sys
+import tokenize
+import traceback
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Optional
+
+from .client import LoadClient, RecordingTransport, Request
+from .dsl import VUser, scenario_config, task_info, tasks_of
+
+__all__ = ["MODULE_NAME", "ScenarioLoadError", "describe", "describe_file"]
+
+MODULE_NAME = "__loadpilot_scenario__"
+
+# A task coroutine may yield bare None (asyncio.sleep(0)) a few times while
+# recording; anything beyond this is treated as a runaway loop.
+_MAX_BARE_YIELDS = 10_000
+
+# Code after a client call sees the recording placeholder, not a real
+# answer; say so, or "KeyError: 'token'" is a puzzle.
+_PLACEHOLDER_HINT = (
+    " (while loading, client calls return a placeholder response: "
+    "status 0, empty body, json() == {})"
+)
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ScenarioLoadError(Exception):
+    """The scenario file could not be imported. str() is ready to print:
+    "FILE:LINE: ExcType: message" (plus the offending line for syntax errors)."""
+
+
+def describe_file(path: str) -> str:
+    """Imports the scenario file PATH and returns its @scenario classes as a
+    JSON list (shape documented in engine/scenario/loader.h)."""
+    return json.dumps(describe(path), allow_nan=False)
+
+
+def describe(path: str) -> List[Dict[str, Any]]:
+    abspath = os.path.abspath(path)
+    module = _import_scenario(path, abspath)
+    lines = _definition_lines(abspath)
+    classes: Dict[int, type] = {}
+    for value in list(vars(module).values()):
+        if (
+            inspect.isclass(value)
+            and value.__module__ == MODULE_NAME
+            and scenario_config(value) is not None
+        ):
+            classes.setdefault(id(value), value)
+    ordered = sorted(classes.values(), key=lambda c: lines.get(c.__qualname__, sys.maxsize))
+    return [_describe_class(cls, path, abspath, lines) for cls in ordered]
+
+
+# --- importing ----------------------------------------------------------------
+
+_scenario_folder: Optional[str] = None  # the sys.path entry we inserted
+
+
+def _import_scenario(path: str, abspath: str) -> ModuleType:
+    _use_scenario_folder(os.path.dirname(abspath))
+    # An explicit loader accepts any file name, with or without ".py".
+    loader = importlib.machinery.SourceFileLoader(MODULE_NAME, abspath)
+    spec = importlib.util.spec_from_file_location(MODULE_NAME, abspath, loader=loader)
+    if spec is None:
+        raise ScenarioLoadError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before running so dataclasses, pickling and typing can
+    # resolve the module by name while it executes.
+    sys.modules[MODULE_NAME] = module
+    try:
+        loader.exec_module(module)
+    except BaseException as exc:  # noqa: B902 - SystemExit from a scenario is an error too
+        sys.modules.pop(MODULE_NAME, None)
+        raise ScenarioLoadError(format_error(exc, path, abspath)) from exc
+    return module
+
+
+def _use_scenario_folder(folder: str) -> None:
+    """Puts FOLDER at sys.path[0], as `python3 FILE` does; forgets the previous
+    scenario folder and the modules imported from it."""
+    global _scenario_folder
+    if _scenario_folder == folder and sys.path[:1] == [folder]:
+        return
+    if _scenario_folder is not None and _scenario_folder != folder:
+        if _scenario_folder in sys.path:
+            sys.path.remove(_scenario_folder)
+        _forget_modules_from(_scenario_folder)
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    _scenario_folder = folder
+
+
+def _forget_modules_from(folder: str) -> None:
+    stale = []
+    for name, module in list(sys.modules.items()):
+        if name == "loadpilot" or name.startswith("loadpilot."):
+            continue
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        parent = os.path.dirname(os.path.abspath(file))
+        if os.path.basename(file) == "__init__.py":
+            parent = os.path.dirname(parent)
+        if parent == folder:
+            stale.append(name)
+    for name in list(sys.modules):
+        if any(name == s or name.startswith(s + ".") for s in stale):
+            del sys.modules[name]
+
+
+def _definition_lines(abspath: str) -> Dict[str, int]:
+    """Qualified name -> line of its `class`/`def` keyword (not its first
+    decorator, which is what co_firstlineno reports)."""
+    try:
+        with tokenize.open(abspath) as f:
+            tree = ast.parse(f.read(), abspath)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    lines: Dict[str, int] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                qualname = prefix + child.name
+                lines[qualname] = child.lineno
+                inner = "." if isinstance(child, ast.ClassDef) else ".<locals>."
+                visit(child, qualname + inner)
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return lines
+
+
+# --- error messages -------------------------------------------------------------
+
+
+def format_error(
+    exc: BaseException, path: str, abspath: str, fallback_line: Optional[int] = None
+) -> str:
+    """"PATH:LINE: ExcType: message", located at the innermost traceback frame
+    in the scenario file; a SyntaxError is located where it was found."""
+    name = type(exc).__name__
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        where = _display(exc.filename, path, abspath)
+        text = f"{where}:{exc.lineno}"
+        if exc.offset:
+            text += f":{exc.offset}"
+        text += f": {name}: {exc.msg}"
+        if exc.text and exc.text.strip():
+            source = exc.text.rstrip("\r\n")
+            stripped = source.lstrip()
+            caret = max((exc.offset or 1) - 1 - (len(source) - len(stripped)), 0)
+            text += f"\n    {stripped}"
+            if exc.offset:
+                text += "\n    " + " " * caret + "^"
+        return text
+
+    message = str(exc)
+    detail = f"{name}: {message}" if message else name
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if _same_file(frame.filename, abspath):
+            return f"{path}:{frame.lineno}: {detail}"
+    if fallback_line:
+        return f"{path}:{fallback_line}: {detail}"
+    for frame in reversed(frames):
+        if not _same_file(os.path.dirname(frame.filename), _PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno}: {detail}"
+    return f"{path}: {detail}"
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(b)
+
+
+def _display(filename: str, path: str, abspath: str) -> str:
+    return path if _same_file(filename, abspath) else filename
+
+
+# --- describing -----------------------------------------------------------------
+
+
+def _describe_class(
+    cls: type, path: str, abspath: str, lines: Dict[str, int]
+) -> Dict[str, Any]:
+    config = scenario_config(cls)
+    assert config is not None
+    raw = config.as_dict()
+    raw["thresholds"] = _jsonable_mapping(raw["thresholds"])
+    return {
+        "name": cls.__name__,
+        "doc": _first_line(vars(cls).get("__doc__")),
+        "line": lines.get(cls.__qualname__, 0),
+        "config": {key: _jsonable(value) for key, value in raw.items()},
+        "tasks": [
+            _describe_task(cls, name, func, path, abspath, lines) for name, func in tasks_of(cls)
+        ],
+        "has_on_start": _overrides(cls, "on_start"),
+        "has_on_stop": _overrides(cls, "on_stop"),
+        "checks": _check_names(cls),
+    }
+
+
+def _describe_task(
+    cls: type,
+    name: str,
+    func: Callable[..., Any],
+    path: str,
+    abspath: str,
+    lines: Dict[str, int],
+) -> Dict[str, Any]:
+    info = task_info(func)
+    assert info is not None
+    code = getattr(func, "__code__", None)
+    line = code.co_firstlineno if code is not None else 0
+    if code is not None and _same_file(code.co_filename, abspath):
+        line = lines.get(func.__qualname__, line)
+
+    transport = RecordingTransport()
+    error = None
+    try:
+        instance = cls()
+        result = getattr(instance, name)(LoadClient(transport))
+        if inspect.iscoroutine(result):
+            _drive(result)
+    except BaseException as exc:  # noqa: B902 - reported, never raised
+        error = format_error(exc, path, abspath, fallback_line=line)
+        if transport.requests:
+            error += _PLACEHOLDER_HINT
+
+    weight = info.weight
+    if not isinstance(weight, int) and isinstance(weight, numbers.Real):
+        weight = float(weight)
+    return {
+        "name": name,
+        "weight": _jsonable(weight),
+        "line": line,
+        "is_async": inspect.iscoroutinefunction(func),
+        "requests": [_describe_request(r) for r in transport.requests],
+        "error": error,
+    }
+
+
+def _drive(coro: Any) -> None:
+    """Runs an async task body to completion while recording. Only awaits of
+    client calls (which resolve at once) and bare yields can complete here."""
+    bare_yields = 0
+    refusals = 0
+    refusal: Optional[BaseException] = None
+    try:
+        while True:
+            yielded = coro.send(None) if refusal is None else coro.throw(refusal)
+            refusal = None
+            if yielded is None and bare_yields < _MAX_BARE_YIELDS:
+                bare_yields += 1
+                continue
+            refusals += 1
+            message = (
+                "while recording, an async task can only await LoadClient calls "
+                f"(it awaited {yielded!r})"
+            )
+            if refusals > 3:  # the task keeps swallowing the error
+                raise RuntimeError(message)
+            # Thrown in at the user's `await` so the error names their line.
+            refusal = RuntimeError(message)
+    except StopIteration:
+        return
+    finally:
+        coro.close()
+
+
+def _describe_request(request: Request) -> Dict[str, Any]:
+    return {
+        "method": request.method,
+        "path": request.path,
+        "headers": [[k, v] for k, v in request.headers],
+        "body": request.body.decode("utf-8"),
+        "name": request.name,
+    }
+
+
+def _overrides(cls: type, name: str) -> bool:
+    method = getattr(cls, name, None)
+    return callable(method) and method is not getattr(VUser, name)
+
+
+def _check_names(cls: type) -> List[str]:
+    names: Dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        names.update(dict.fromkeys(n for n in vars(klass) if n.startswith("check_")))
+    return [n for n in names if callable(getattr(cls, n, None))]
+
+
+def _first_line(doc: Any) -> str:
+    if not isinstance(doc, str):
+        return ""
+    for line in doc.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _jsonable(value: Any) -> Any:
+    """VALUE when it is valid JSON, else its repr() for the engine to report."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
+    return value
+
+
+def _jsonable_mapping(value: Any) -> Any:
+    if isinstance(value, dict) or (
+        hasattr(value, "keys") and hasattr(value, "__getitem__") and not isinstance(value, type)
+    ):
+        try:
+            return {
+                (k if isinstance(k, str) else repr(k)): _jsonable(value[k]) for k in value.keys()
+            }
+        except Exception:  # a mapping that misbehaves is reported by its repr
+            return repr(value)
+    return value

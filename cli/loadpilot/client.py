@@ -1,0 +1,313 @@
+"""LoadClient: the HTTP client a task receives.
+
+A task calls ``client.get(...)``, ``client.post(...)`` and friends. The client
+only turns the call into a :class:`Request` (query string, body encoding,
+headers) and hands it to a *transport*; the transport decides what happens.
+
+In this version the only transport is :class:`RecordingTransport`: the engine
+calls each task body once while loading the scenario, records the request it
+makes, and then sends that request natively on every iteration. The recording
+transport answers with a :class:`RecordedResponse`, a harmless placeholder
+(status 0, empty body, ``json()`` returns ``{}``, ``ok`` is true and
+``raise_for_status()`` does nothing) so code after the call keeps running.
+
+Later transports (the Python VUser runtime) return real responses with the
+same :class:`Response` interface.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json as _json
+from dataclasses import dataclass, field
+from typing import Any, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from urllib.parse import urlencode
+
+__all__ = [
+    "Headers",
+    "HTTPError",
+    "LoadClient",
+    "RecordedResponse",
+    "RecordingTransport",
+    "Request",
+    "Response",
+    "Transport",
+]
+
+HeaderInput = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
+ParamsInput = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], str, None]
+DataInput = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], str, bytes, None]
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive header mapping that keeps repeated headers.
+
+    ``headers["content-type"]`` returns the first value; :meth:`get_all`
+    returns every value of a repeated header.
+    """
+
+    def __init__(self, items: Sequence[Tuple[str, str]] = ()) -> None:
+        self._items: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in items]
+
+    def __getitem__(self, key: str) -> str:
+        wanted = key.lower()
+        for k, v in self._items:
+            if k.lower() == wanted:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set()
+        for k, _ in self._items:
+            if k.lower() not in seen:
+                seen.add(k.lower())
+                yield k
+
+    def __len__(self) -> int:
+        return len({k.lower() for k, _ in self._items})
+
+    def get_all(self, key: str) -> List[str]:
+        wanted = key.lower()
+        return [v for k, v in self._items if k.lower() == wanted]
+
+    def items_list(self) -> List[Tuple[str, str]]:
+        """Every (name, value) pair in order, repeats included."""
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+class HTTPError(Exception):
+    """Raised by :meth:`Response.raise_for_status` for 4xx and 5xx answers."""
+
+    def __init__(self, message: str, response: "Response") -> None:
+        super().__init__(message)
+        self.response = response
+
+
+@dataclass
+class Request:
+    """One HTTP request, fully encoded.
+
+    ``path`` is relative to the run's target and includes the query string.
+    """
+
+    method: str
+    path: str
+    headers: List[Tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    name: Optional[str] = None  # label for statistics; defaults to the task name
+    timeout: Optional[float] = None  # seconds; None: the engine's default
+
+
+class Response:
+    """What a client call returns."""
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: Optional[Headers] = None,
+        content: bytes = b"",
+        url: str = "",
+        elapsed_ms: float = 0.0,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers if headers is not None else Headers()
+        self.content = content
+        self.url = url
+        self.elapsed_ms = elapsed_ms
+
+    @property
+    def ok(self) -> bool:
+        """True unless the status is 4xx or 5xx (the ``requests`` rule)."""
+        return not 400 <= self.status_code < 600
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(_charset(self.headers.get("Content-Type", "")), "replace")
+
+    def json(self) -> Any:
+        return _json.loads(self.content)
+
+    def raise_for_status(self) -> None:
+        if 400 <= self.status_code < 600:
+            kind = "Client" if self.status_code < 500 else "Server"
+            raise HTTPError(f"{self.status_code} {kind} Error for url: {self.url}", self)
+
+    def __await__(self) -> Iterator[Any]:
+        # `await client.get(...)` in an async task resolves to the response
+        # itself when the transport answered synchronously (recording).
+        return self
+        yield  # pragma: no cover - makes this a generator
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}]>"
+
+
+class RecordedResponse(Response):
+    """Placeholder answer of the recording transport.
+
+    Status 0, no headers, empty body; ``ok`` is true, ``raise_for_status()``
+    does nothing and ``json()`` returns ``{}``, so typical code after a call
+    (``r.raise_for_status()``, ``r.json().get(...)``) runs without error.
+    """
+
+    def json(self) -> Any:
+        return {}
+
+
+class Transport(Protocol):
+    """Carries out a request. Implementations: RecordingTransport (now),
+    the engine's Python VUser runtime (later)."""
+
+    def send(self, request: Request) -> Response: ...
+
+
+class RecordingTransport:
+    """Remembers every request and answers with a RecordedResponse."""
+
+    def __init__(self) -> None:
+        self.requests: List[Request] = []
+
+    def send(self, request: Request) -> Response:
+        try:
+            request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(
+                "request body is not UTF-8 text; binary bodies are not supported yet"
+            ) from None
+        self.requests.append(request)
+        return RecordedResponse(0, url=request.path)
+
+
+class LoadClient:
+    """The client passed to every task. Builds requests; a transport sends them."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: HeaderInput = None,
+        params: ParamsInput = None,
+        json: Any = None,
+        data: DataInput = None,
+        timeout: Optional[float] = None,
+        name: Optional[str] = None,
+    ) -> Response:
+        return self._transport.send(
+            build_request(
+                method,
+                path,
+                headers=headers,
+                params=params,
+                json=json,
+                data=data,
+                timeout=timeout,
+                name=name,
+            )
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Response:
+        return self.request("HEAD", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Response:
+        return self.request("OPTIONS", path, **kwargs)
+
+
+def build_request(
+    method: str,
+    path: str,
+    *,
+    headers: HeaderInput = None,
+    params: ParamsInput = None,
+    json: Any = None,
+    data: DataInput = None,
+    timeout: Optional[float] = None,
+    name: Optional[str] = None,
+) -> Request:
+    """Encodes a call the way ``requests`` does: ``params`` become the query
+    string, ``json=`` a JSON body, ``data=`` a form or raw body."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, got {type(method).__name__}")
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a string, got {type(path).__name__}")
+    # json=None means "no JSON body", as in requests.
+    has_json = json is not None
+    if has_json and data is not None:
+        raise TypeError("pass either json= or data=, not both")
+
+    header_list = _header_pairs(headers)
+    url = path
+    if params:
+        query = params if isinstance(params, str) else urlencode(_pairs(params), doseq=True)
+        url = f"{url}{'&' if '?' in url else '?'}{query}"
+
+    body = b""
+    if has_json:
+        body = _json.dumps(json).encode("utf-8")
+        _default_header(header_list, "Content-Type", "application/json")
+    elif isinstance(data, bytes):
+        body = data
+    elif isinstance(data, str):
+        body = data.encode("utf-8")
+    elif data is not None:
+        body = urlencode(_pairs(data), doseq=True).encode("ascii")
+        _default_header(header_list, "Content-Type", "application/x-www-form-urlencoded")
+
+    return Request(
+        method=method.upper(),
+        path=url,
+        headers=header_list,
+        body=body,
+        name=name,
+        timeout=timeout,
+    )
+
+
+def _pairs(value: Union[Mapping[str, Any], Sequence[Tuple[str, Any]]]) -> List[Tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        return list(value.items())
+    return [(k, v) for k, v in value]
+
+
+def _header_pairs(headers: HeaderInput) -> List[Tuple[str, str]]:
+    if headers is None:
+        return []
+    return [(str(k), str(v)) for k, v in _pairs(headers)]
+
+
+def _default_header(headers: List[Tuple[str, str]], key: str, value: str) -> None:
+    if not any(k.lower() == key.lower() for k, _ in headers):
+        headers.append((key, value))
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        k, _, v = part.strip().partition("=")
+        if k.lower() == "charset" and v:
+            try:
+                return codecs.lookup(v.strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"

@@ -1,0 +1,200 @@
+"""The scenario DSL: ``VUser``, ``@scenario`` and ``@task``.
+
+The decorators only attach metadata; the engine validates values (rps,
+durations, modes, thresholds) when it builds the plan, so that every problem
+is reported at once with the field's name. Only mistakes that make the
+decorator itself meaningless (``@scenario`` on a function, a non-numeric
+task weight) raise ``TypeError`` at import time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from dataclasses import dataclass, field
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
+
+__all__ = [
+    "ScenarioConfig",
+    "TaskInfo",
+    "VUser",
+    "scenario",
+    "scenario_config",
+    "task",
+    "task_info",
+    "tasks_of",
+]
+
+# Attribute names the decorators set; read by the engine's describer.
+SCENARIO_ATTR = "__loadpilot_scenario__"
+TASK_ATTR = "__loadpilot_task__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
+
+
+class VUser:
+    """Base class of a scenario: one virtual user.
+
+    Each ``@task`` method is one kind of iteration; tasks are picked by
+    weight. ``on_start``/``on_stop`` run once per virtual user and
+    ``check_<task>(self, response)`` methods validate a task's response in the
+    Python runtime (a later version); override them as needed.
+    """
+
+    def on_start(self, client: Any) -> None:
+        """Runs once when the virtual user starts (e.g. to log in)."""
+
+    def on_stop(self, client: Any) -> None:
+        """Runs once when the virtual user stops."""
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """The ``@scenario`` arguments, exactly as written (validated later)."""
+
+    rps: Any = 10
+    duration: Any = "1m"
+    ramp_up: Any = "10s"
+    mode: Any = "ramp"
+    steps: Any = 5
+    thresholds: Any = field(default_factory=dict)
+    max_vusers: Any = None
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "rps": self.rps,
+            "duration": self.duration,
+            "ramp_up": self.ramp_up,
+            "mode": self.mode,
+            "steps": self.steps,
+            "thresholds": self.thresholds,
+            "max_vusers": self.max_vusers,
+        }
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    weight: Union[int, float] = 1
+
+
+def scenario(
+    cls: Optional[C] = None,
+    *,
+    rps: Union[int, float, str] = 10,
+    duration: Union[str, int, float] = "1m",
+    ramp_up: Union[str, int, float] = "10s",
+    mode: str = "ramp",
+    steps: int = 5,
+    thresholds: Optional[Mapping[str, Union[int, float]]] = None,
+    max_vusers: Optional[int] = None,
+) -> Any:
+    """Marks a VUser subclass as a runnable scenario.
+
+    Usable bare (``@scenario``) or with arguments. ``rps`` is the target
+    arrival rate of task iterations per second; ``duration``/``ramp_up``
+    accept "30s", "2m", "1m30s", "1h", "250ms" or seconds; ``mode`` is one
+    of ramp, constant, step, spike; ``thresholds`` keys are p50_ms, p95_ms,
+    p99_ms, max_ms and error_rate (percent).
+    """
+    config = ScenarioConfig(
+        rps=rps,
+        duration=duration,
+        ramp_up=ramp_up,
+        mode=mode,
+        steps=steps,
+        thresholds={} if thresholds is None else thresholds,
+        max_vusers=max_vusers,
+    )
+
+    def apply(target: C) -> C:
+        if not inspect.isclass(target):
+            raise TypeError(
+                f"@scenario must decorate a class (a VUser subclass), "
+                f"not {type(target).__name__} {getattr(target, '__name__', target)!r}"
+            )
+        if not issubclass(target, VUser):
+            raise TypeError(
+                f"@scenario class {target.__name__} must subclass VUser "
+                f"(class {target.__name__}(VUser): ...)"
+            )
+        setattr(target, SCENARIO_ATTR, config)
+        return target
+
+    if cls is not None:
+        return apply(cls)
+    return apply
+
+
+@overload
+def task(func: F) -> F: ...
+
+
+@overload
+def task(func: Union[int, float, None] = None, *, weight: Union[int, float] = 1) -> Callable[[F], F]: ...
+
+
+def task(func: Any = None, *, weight: Any = 1) -> Any:
+    """Marks a VUser method as a task: ``@task``, ``@task(weight=5)`` or ``@task(5)``.
+
+    A task is called as ``method(self, client)``; tasks are picked in
+    proportion to their weight.
+    """
+    if func is not None and not callable(func):
+        weight, func = func, None  # @task(5)
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+        raise TypeError(f"@task weight must be a number, got {type(weight).__name__} {weight!r}")
+    info = TaskInfo(weight=weight)
+
+    def apply(f: F) -> F:
+        if not callable(f):
+            raise TypeError(f"@task must decorate a method, not {type(f).__name__}")
+        setattr(f, TASK_ATTR, info)
+        return f
+
+    if func is not None:
+        return apply(func)
+    return apply
+
+
+def scenario_config(cls: type) -> Optional[ScenarioConfig]:
+    """The class's own @scenario config (not inherited from a base), or None."""
+    config = vars(cls).get(SCENARIO_ATTR)
+    return config if isinstance(config, ScenarioConfig) else None
+
+
+def task_info(obj: Any) -> Optional[TaskInfo]:
+    info = getattr(obj, TASK_ATTR, None)
+    return info if isinstance(info, TaskInfo) else None
+
+
+def tasks_of(cls: Type[Any]) -> List[Tuple[str, Callable[..., Any]]]:
+    """The class's tasks as (attribute name, function), bases first, in
+    definition order.
+
+    A subclass that redefines a task keeps its base's position; redefining
+    it as a non-task removes it.
+    """
+    names: Dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        names.update(dict.fromkeys(vars(klass)))
+    found = []
+    for name in names:
+        attr = inspect.getattr_static(cls, name)
+        if isinstance(attr, (staticmethod, classmethod)):
+            attr = attr.__func__
+        if callable(attr) and task_info(attr) is not None:
+            found.append((name, attr))
+    return found

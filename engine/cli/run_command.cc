@@ -1,0 +1,233 @@
+#include "cli/run_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/picker.h"
+#include "http/target.h"
+#include "load/engine.h"
+#include "plan/duration.h"
+#include "report/live.h"
+#include "report/summary.h"
+#include "scenario/loader.h"
+
+namespace loadpilot::cli {
+
+namespace {
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "error: {}\n", message);
+  return kExitInvalid;
+}
+
+// Picks the scenario: by --scenario, the only one, or by asking.
+std::optional<std::size_t> choose_scenario(const RunArgs& args,
+                                           const std::vector<scenario::ScenarioInfo>& all,
+                                           int* exit_code) {
+  std::vector<std::string> names;
+  for (const auto& s : all) names.push_back(s.name);
+  std::string listing;
+  for (const auto& s : all)
+    listing += fmt::format("\n  {}{}", s.name, s.doc.empty() ? "" : "  — " + s.doc);
+  if (!args.scenario.empty()) {
+    for (std::size_t i = 0; i < all.size(); ++i)
+      if (all[i].name == args.scenario) return i;
+    *exit_code = fail(fmt::format("{}: no scenario named \"{}\"; available:{}", args.file,
+                                  args.scenario, listing));
+    return std::nullopt;
+  }
+  if (all.size() == 1) return 0;
+  if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+    auto picked = pick_on_terminal(fmt::format("{} has {} scenarios; run which?", args.file,
+                                               all.size()),
+                                   names);
+    if (picked) return picked;
+    *exit_code = fail("no scenario chosen");
+    return std::nullopt;
+  }
+  *exit_code = fail(fmt::format("{} has {} scenarios; pick one with --scenario NAME:{}", args.file,
+                                all.size(), listing));
+  return std::nullopt;
+}
+
+// Waits for SIGINT/SIGTERM on its own thread (the signals are blocked in all
+// other threads) and asks the engine to stop. A second signal skips the
+// drain.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(load::Engine& engine) : engine_(engine) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this] {
+      const timespec tick{0, 100'000'000};
+      while (!done_.load()) {
+        const int sig = sigtimedwait(&set_, nullptr, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+          if (first_.load() == 0) first_.store(sig);
+          engine_.stop();
+        }
+      }
+    });
+  }
+  ~SignalWatcher() {
+    done_.store(true);
+    thread_.join();
+    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+  }
+  int signal() const { return first_.load(); }
+
+ private:
+  load::Engine& engine_;
+  sigset_t set_;
+  std::atomic<bool> done_{false};
+  std::atomic<int> first_{0};
+  std::thread thread_;
+};
+
+bool write_file(const std::string& path, const std::string& content, std::string* error) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) {
+    *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    return false;
+  }
+  f << content;
+  f.close();
+  if (!f) {
+    *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_command(const RunArgs& args) {
+  if (args.output != "auto" && args.output != "text" && args.output != "ndjson")
+    return fail(fmt::format("--output: must be text or ndjson (got \"{}\")", args.output));
+  const auto timeout_s = plan::parse_duration(args.timeout);
+  if (!timeout_s || *timeout_s <= 0)
+    return fail(fmt::format("--timeout: not a positive duration (got \"{}\")", args.timeout));
+
+  std::vector<scenario::ScenarioInfo> scenarios;
+  try {
+    scenarios = scenario::load_scenarios(args.file);
+  } catch (const scenario::ScenarioError& e) {
+    return fail(e.what());
+  }
+  int code = kExitOk;
+  const auto index = choose_scenario(args, scenarios, &code);
+  if (!index) return code;
+
+  scenario::Overrides ov;
+  ov.target = args.target;
+  ov.rps = args.rps;
+  ov.duration = args.duration;
+  ov.ramp_up = args.ramp_up;
+  ov.mode = args.mode;
+  ov.steps = args.steps;
+  ov.max_vusers = args.max_vusers;
+  for (const std::string& kv : args.thresholds) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return fail(fmt::format("--threshold: expected KEY=VALUE (got \"{}\")", kv));
+    ov.thresholds[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  std::vector<std::string> errors;
+  plan::Plan plan = scenario::build_plan(scenarios[*index], args.file, ov, &errors);
+  if (!errors.empty()) {
+    fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, scenarios[*index].name);
+    for (const std::string& e : errors) fmt::print(stderr, "  - {}\n", e);
+    return kExitInvalid;
+  }
+  if (args.dry_run) {
+    nlohmann::json j = plan.to_json();
+    j["engine"] = {{"max_connections", args.max_connections ? args.max_connections
+                                                            : load::default_max_connections(plan)},
+                   {"max_queue", load::default_max_queue(plan)},
+                   {"total_s", plan.profile.total_s()},
+                   {"planned_iterations",
+                    load::Profile::from_spec(plan.profile).total_iterations()}};
+    fmt::print("{}\n", j.dump(2));
+    return kExitOk;
+  }
+  std::string target_error;
+  const auto target = http::Target::parse(plan.target, &target_error);
+  if (!target) return fail(target_error);
+
+  load::EngineOptions eo;
+  eo.workers = args.workers;
+  eo.max_connections = args.max_connections;
+  eo.timeout = std::chrono::milliseconds(static_cast<long>(*timeout_s * 1000));
+  eo.insecure = args.insecure;
+  eo.seed = args.seed;
+  load::Engine engine(plan, *target, eo);
+
+  const bool tty = isatty(STDOUT_FILENO);
+  const bool ndjson = args.output == "ndjson";
+  const bool color = tty && !args.no_color && !std::getenv("NO_COLOR");
+  report::LiveHeader header{plan.name,
+                            plan.target,
+                            plan.profile.unlimited ? "max"
+                                                   : std::string(plan::mode_name(plan.profile.mode)),
+                            engine.profile().total_s(),
+                            engine.worker_count(),
+                            engine.max_connections()};
+  std::unique_ptr<report::LiveView> view;
+  if (ndjson)
+    view = report::make_ndjson_stream(stdout, header);
+  else if (tty && args.output == "auto")
+    view = report::make_terminal_dashboard(stdout, header);
+  else
+    view = report::make_plain_progress(stdout, header);
+
+  load::RunOutcome outcome;
+  int signal_seen = 0;
+  {
+    SignalWatcher signals(engine);
+    view->start();
+    outcome = engine.run([&](const metrics::Snapshot& s) { view->on_snapshot(s); });
+    view->finish();
+    signal_seen = signals.signal();
+  }
+
+  report::Summary summary = report::build_summary(
+      plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
+      outcome.duration_s, outcome.interrupted);
+  if (signal_seen) summary.interrupt_signal = signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
+  // With ndjson, stdout carries only JSON: the human summary goes to stderr.
+  report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
+  if (ndjson) {
+    nlohmann::json j = summary.to_json();
+    j["type"] = "summary";
+    fmt::print("{}\n", j.dump());
+  }
+  int exit_code = summary.passed ? kExitOk : kExitThresholds;
+  if (!args.results_json.empty()) {
+    std::string error;
+    if (write_file(args.results_json, summary.to_json().dump(2) + "\n", &error)) {
+      fmt::print(ndjson ? stderr : stdout, "\nresults written to {}\n", args.results_json);
+    } else {
+      fmt::print(stderr, "error: {}\n", error);
+      if (exit_code == kExitOk) exit_code = kExitInvalid;
+    }
+  }
+  std::fflush(stdout);
+  if (signal_seen == SIGINT) return kExitSigint;
+  if (signal_seen == SIGTERM) return kExitSigterm;
+  return exit_code;
+}
+
+}  // namespace loadpilot::cli

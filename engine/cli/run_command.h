@@ -1,0 +1,32 @@
+#pragma once
+// `loadpilot run`: scenario file -> Plan -> Engine -> live view -> summary,
+// results file and exit code.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loadpilot::cli {
+
+struct RunArgs {
+  std::string file;
+  std::string target;
+  std::string scenario;
+  std::optional<std::string> rps, duration, ramp_up, mode;
+  std::optional<int> steps;
+  std::optional<int> max_vusers;
+  std::vector<std::string> thresholds;  // KEY=VALUE
+  std::size_t workers = 0;
+  std::size_t max_connections = 0;
+  std::string timeout = "30s";
+  bool insecure = false;
+  bool dry_run = false;
+  std::string output = "auto";  // auto | text | ndjson
+  std::string results_json;
+  bool no_color = false;
+  std::uint64_t seed = 1;
+};
+
+int run_command(const RunArgs& args);
+
+}  // namespace loadpilot::cli

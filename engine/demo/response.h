@@ -1,0 +1,19 @@
+#pragma once
+// Response serialisation for the demo server: status line, Content-Type,
+// Content-Length, Connection when it differs from the version's default,
+// then the body.
+#include <string>
+#include <string_view>
+
+namespace loadpilot::demo {
+
+// Appends a complete response to `out`. `keep_alive`: whether the
+// connection stays open after it; `http10`: the request was HTTP/1.0 (so
+// keep-alive has to be announced).
+void append_response(std::string& out, int status, std::string_view body, bool keep_alive,
+                     bool http10);
+
+// The JSON body sent with a parser error status (400, 411, 413, 431, 505).
+std::string_view error_body(int status);
+
+}  // namespace loadpilot::demo

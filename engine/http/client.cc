@@ -1,0 +1,458 @@
+#include "http/client.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <fmt/format.h>
+
+#include <optional>
+#include <vector>
+
+namespace loadpilot::http {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using metrics::ErrorKind;
+
+namespace {
+
+// Large enough that a typical response arrives in one read; the parser
+// copies only partial lines, so the buffer is scratch space, reused.
+constexpr std::size_t kReadBufferSize = 16 * 1024;
+
+struct Pending {
+  std::shared_ptr<const std::string> request;
+  Client::Callback cb;
+  bool head = false;
+  bool retried = false;
+  Clock::time_point sent_at{};  // of the first attempt, kept across a retry
+};
+
+// FIFO of waiting requests. A ring over a vector so that steady queueing
+// (all connections busy) allocates nothing once it has grown.
+class PendingQueue {
+ public:
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  void push_back(Pending&& p) {
+    if (size_ == ring_.size()) grow();
+    ring_[(head_ + size_) % ring_.size()] = std::move(p);
+    ++size_;
+  }
+  Pending pop_front() {
+    Pending p = std::move(ring_[head_]);
+    ring_[head_] = Pending{};
+    head_ = (head_ + 1) % ring_.size();
+    --size_;
+    return p;
+  }
+
+ private:
+  void grow() {
+    std::vector<Pending> bigger(ring_.empty() ? 16 : ring_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+    ring_ = std::move(bigger);
+    head_ = 0;
+  }
+  std::vector<Pending> ring_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+bool is_eof(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == ssl::error::stream_truncated;
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
+struct Client::Impl {
+  struct Conn : std::enable_shared_from_this<Conn> {
+    Conn(asio::io_context& io, ssl::context* tls) : timer(io), buf(new char[kReadBufferSize]) {
+      if (tls) {
+        secure.emplace(io, *tls);
+      } else {
+        plain.emplace(io);
+      }
+    }
+    tcp::socket& socket() { return secure ? secure->next_layer() : *plain; }
+    template <class F>
+    void with_stream(F&& f) {
+      if (secure) {
+        f(*secure);
+      } else {
+        f(*plain);
+      }
+    }
+
+    Impl* impl = nullptr;
+    std::optional<tcp::socket> plain;
+    std::optional<ssl::stream<tcp::socket>> secure;
+    std::shared_ptr<const std::vector<tcp::endpoint>> endpoints;  // outlives async_connect
+    asio::steady_timer timer;
+    Clock::time_point deadline{};
+    bool timer_armed = false;
+    ResponseParser parser;
+    std::unique_ptr<char[]> buf;
+    Pending pending;
+    std::size_t index = 0;  // position in Impl::all_
+    std::uint64_t served = 0;
+    bool busy = false;
+    bool dead = false;
+    bool connected = false;
+    bool got_bytes = false;
+  };
+  using ConnPtr = std::shared_ptr<Conn>;
+
+  Impl(asio::io_context& io_, Target target_, ClientOptions options_)
+      : io(io_), target(std::move(target_)), options(options_), resolver(io_) {
+    if (options.max_connections == 0) options.max_connections = 1;
+    const bool ipv6 = target.host.find(':') != std::string::npos;
+    where = ipv6 ? fmt::format("[{}]:{}", target.host, target.port)
+                 : fmt::format("{}:{}", target.host, target.port);
+    boost::system::error_code ec;
+    const auto addr = asio::ip::make_address(target.host, ec);
+    if (!ec) {
+      endpoints = std::make_shared<std::vector<tcp::endpoint>>(
+          std::vector<tcp::endpoint>{tcp::endpoint(addr, target.port)});
+    }
+    if (target.tls()) setup_tls();
+  }
+
+  void setup_tls() {
+    tls.emplace(ssl::context::tls_client);
+    tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3);
+    if (options.insecure) {
+      tls->set_verify_mode(ssl::verify_none);
+      return;
+    }
+    boost::system::error_code ec;
+    tls->set_default_verify_paths(ec);  // a failure shows later as a verify error
+    tls->set_verify_mode(ssl::verify_peer);
+    tls->set_verify_callback(ssl::host_name_verification(target.host));
+  }
+
+  void send(std::shared_ptr<const std::string> request, bool head, Callback cb) {
+    if (closed) {
+      // Never call back from inside send().
+      asio::post(io, [cb = std::move(cb)]() mutable {
+        deliver_error(std::move(cb), Clock::time_point{}, ErrorKind::kReset, "client closed");
+      });
+      return;
+    }
+    Pending p{std::move(request), std::move(cb), head, false, {}};
+    if (queue.empty() && !idle.empty()) {
+      Conn* c = idle.back();
+      idle.pop_back();
+      start(*c, std::move(p));
+      return;
+    }
+    queue.push_back(std::move(p));
+    pump();
+  }
+
+  // Hands queued requests to idle connections (LIFO: the warmest one), then
+  // to new connections while under the limit.
+  void pump() {
+    while (!queue.empty() && !closed) {
+      if (!idle.empty()) {
+        Conn* c = idle.back();
+        idle.pop_back();
+        start(*c, queue.pop_front());
+      } else if (all.size() < options.max_connections) {
+        if (!endpoints) {
+          resolve();
+          return;
+        }
+        open(queue.pop_front());
+      } else {
+        return;
+      }
+    }
+  }
+
+  // Resolved once per Client: every connection goes to the same endpoints.
+  void resolve() {
+    if (resolving) return;
+    resolving = true;
+    resolver.async_resolve(
+        target.host, std::to_string(target.port),
+        [this, alive = alive](const boost::system::error_code& ec,
+                              const tcp::resolver::results_type& results) {
+          if (!*alive) return;
+          resolving = false;
+          if (closed) return;
+          if (ec || results.empty()) {
+            const std::string msg = fmt::format("resolve {}: {}", target.host,
+                                                ec ? ec.message() : "no addresses");
+            while (!queue.empty()) {
+              Pending p = queue.pop_front();
+              deliver_error(std::move(p.cb), p.sent_at, ErrorKind::kConnect, msg);
+            }
+            return;
+          }
+          auto eps = std::make_shared<std::vector<tcp::endpoint>>();
+          for (const auto& r : results) eps->push_back(r.endpoint());
+          endpoints = std::move(eps);
+          pump();
+        });
+  }
+
+  void open(Pending&& p) {
+    auto c = std::make_shared<Conn>(io, tls ? &*tls : nullptr);
+    c->impl = this;
+    c->index = all.size();
+    c->endpoints = endpoints;
+    all.push_back(c);
+    c->busy = true;
+    c->pending = std::move(p);
+    c->deadline = Clock::now() + options.timeout;
+    arm_timer(*c);
+    if (c->secure && !is_ip_literal(target.host)) {
+      SSL_set_tlsext_host_name(c->secure->native_handle(), target.host.c_str());
+    }
+    asio::async_connect(c->socket(), *c->endpoints,
+                        [c](const boost::system::error_code& ec, const tcp::endpoint&) {
+                          if (!c->dead) c->impl->on_connect(c, ec);
+                        });
+  }
+
+  void on_connect(const ConnPtr& c, const boost::system::error_code& ec) {
+    if (ec) {
+      return fail(*c, ErrorKind::kConnect, fmt::format("connect {}: {}", where, ec.message()));
+    }
+    boost::system::error_code ignored;
+    c->socket().set_option(tcp::no_delay(true), ignored);
+    if (!c->secure) {
+      c->connected = true;
+      return write(*c);
+    }
+    c->secure->async_handshake(ssl::stream_base::client,
+                               [c](const boost::system::error_code& hec) {
+                                 if (c->dead) return;
+                                 if (hec) {
+                                   return c->impl->fail(
+                                       *c, ErrorKind::kConnect,
+                                       fmt::format("TLS handshake with {}: {}", c->impl->where,
+                                                   hec.message()));
+                                 }
+                                 c->connected = true;
+                                 c->impl->write(*c);
+                               });
+  }
+
+  // A request on an already-open connection.
+  void start(Conn& c, Pending&& p) {
+    c.busy = true;
+    c.pending = std::move(p);
+    c.deadline = Clock::now() + options.timeout;
+    arm_timer(c);
+    write(c);
+  }
+
+  void write(Conn& c) {
+    c.got_bytes = false;
+    c.parser.reset(c.pending.head, options.keep_response);
+    if (c.pending.sent_at == Clock::time_point{}) c.pending.sent_at = Clock::now();
+    c.with_stream([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(*c.pending.request),
+                        [self = c.shared_from_this()](const boost::system::error_code& ec,
+                                                      std::size_t) {
+                          if (self->dead) return;
+                          if (ec) return self->impl->transport_error(*self, ec);
+                          self->impl->read(*self);
+                        });
+    });
+  }
+
+  void read(Conn& c) {
+    c.with_stream([&](auto& stream) {
+      stream.async_read_some(asio::buffer(c.buf.get(), kReadBufferSize),
+                             [self = c.shared_from_this()](const boost::system::error_code& ec,
+                                                           std::size_t n) {
+                               if (!self->dead) self->impl->on_read(*self, ec, n);
+                             });
+    });
+  }
+
+  void on_read(Conn& c, const boost::system::error_code& ec, std::size_t n) {
+    if (ec) {
+      if (is_eof(ec) && c.parser.on_eof() == ResponseParser::Status::kDone) {
+        return complete(c, false);
+      }
+      return transport_error(c, ec);
+    }
+    c.got_bytes = true;
+    std::size_t used = 0;
+    switch (c.parser.feed(c.buf.get(), n, &used)) {
+      case ResponseParser::Status::kNeedMore:
+        return read(c);
+      case ResponseParser::Status::kDone:
+        // Bytes after the response were never asked for: the connection's
+        // framing can no longer be trusted.
+        return complete(c, used < n);
+      case ResponseParser::Status::kError:
+        return fail(c, ErrorKind::kProtocol, c.parser.error());
+    }
+  }
+
+  void complete(Conn& c, bool stray_bytes) {
+    Result r;
+    r.status = c.parser.status();
+    r.body_bytes = c.parser.body_bytes();
+    if (options.keep_response) {
+      r.headers = std::move(c.parser.headers());
+      r.body = std::move(c.parser.body());
+    }
+    r.sent_at = c.pending.sent_at;
+    r.done_at = Clock::now();
+    Callback cb = std::move(c.pending.cb);
+    c.pending.request.reset();
+    c.busy = false;
+    ++c.served;
+    if (!c.parser.keep_alive() || stray_bytes) {
+      drop(c);
+      pump();
+    } else if (!queue.empty()) {
+      start(c, queue.pop_front());
+    } else {
+      idle.push_back(&c);
+    }
+    cb(std::move(r));  // last: the callback may send, close, or destroy us
+  }
+
+  void transport_error(Conn& c, const boost::system::error_code& ec) {
+    // An idle keep-alive connection the server closed as we wrote: not the
+    // request's fault, so once, on a fresh connection.
+    if (c.served > 0 && !c.got_bytes && !c.pending.retried) {
+      Pending p = std::move(c.pending);
+      p.retried = true;
+      drop(c);
+      return open(std::move(p));
+    }
+    std::string msg;
+    if (is_eof(ec)) {
+      msg = c.parser.error().empty() ? "connection closed by peer" : c.parser.error();
+    } else {
+      msg = ec.message();
+    }
+    fail(c, ErrorKind::kReset, msg);
+  }
+
+  void fail(Conn& c, ErrorKind kind, std::string msg) {
+    Pending p = std::move(c.pending);
+    drop(c);
+    pump();
+    deliver_error(std::move(p.cb), p.sent_at, kind, std::move(msg));
+  }
+
+  static void deliver_error(Callback cb, Clock::time_point sent_at, ErrorKind kind,
+                            std::string msg) {
+    Result r;
+    r.error = kind;
+    r.error_message = std::move(msg);
+    r.done_at = Clock::now();
+    r.sent_at = sent_at == Clock::time_point{} ? r.done_at : sent_at;
+    cb(std::move(r));
+  }
+
+  // The timer is armed lazily: a request only moves the deadline forward,
+  // and an expiry that finds a later deadline re-arms. That keeps timer
+  // queue traffic to about one operation per connection per timeout.
+  void arm_timer(Conn& c) {
+    if (c.timer_armed) return;
+    c.timer_armed = true;
+    c.timer.expires_at(c.deadline);
+    c.timer.async_wait([self = c.shared_from_this()](const boost::system::error_code& ec) {
+      self->timer_armed = false;
+      if (self->dead || ec || !self->busy) return;
+      if (Clock::now() < self->deadline) return self->impl->arm_timer(*self);
+      const auto ms = self->impl->options.timeout.count();
+      self->impl->fail(*self, ErrorKind::kTimeout,
+                       self->connected
+                           ? fmt::format("no response within {} ms", ms)
+                           : fmt::format("connect {} timed out after {} ms", self->impl->where, ms));
+    });
+  }
+
+  // Ends a connection without calling anyone back; in-flight handlers see
+  // `dead` and return.
+  void drop(Conn& c) {
+    c.dead = true;
+    c.busy = false;
+    boost::system::error_code ignored;
+    c.socket().close(ignored);
+    c.timer.cancel();
+    for (std::size_t i = 0; i < idle.size(); ++i) {
+      if (idle[i] == &c) {
+        idle.erase(idle.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    }
+    const std::size_t i = c.index;
+    ConnPtr keep = std::move(all[i]);  // c stays valid until we return
+    if (i + 1 != all.size()) {
+      all[i] = std::move(all.back());
+      all[i]->index = i;
+    }
+    all.pop_back();
+  }
+
+  void close() {
+    if (closed) return;
+    closed = true;
+    resolver.cancel();
+    std::vector<Pending> failed;
+    while (!queue.empty()) failed.push_back(queue.pop_front());
+    while (!all.empty()) {
+      Conn& c = *all.back();
+      if (c.busy) failed.push_back(std::move(c.pending));
+      drop(c);
+    }
+    for (auto& p : failed) {
+      deliver_error(std::move(p.cb), p.sent_at, ErrorKind::kReset, "shutdown");
+    }
+  }
+
+  asio::io_context& io;
+  Target target;
+  ClientOptions options;
+  std::string where;  // host:port for messages
+  tcp::resolver resolver;
+  std::optional<ssl::context> tls;
+  std::shared_ptr<const std::vector<tcp::endpoint>> endpoints;
+  bool resolving = false;
+  bool closed = false;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::vector<ConnPtr> all;  // every open (or opening) connection
+  std::vector<Conn*> idle;   // a stack: reuse the most recently used
+  PendingQueue queue;
+};
+
+Client::Client(asio::io_context& io, Target target, ClientOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(target), options)) {}
+
+Client::~Client() {
+  impl_->close();
+  *impl_->alive = false;
+}
+
+void Client::send(std::shared_ptr<const std::string> request, bool head, Callback cb) {
+  impl_->send(std::move(request), head, std::move(cb));
+}
+
+std::size_t Client::open_connections() const { return impl_->all.size(); }
+std::size_t Client::busy_connections() const { return impl_->all.size() - impl_->idle.size(); }
+std::size_t Client::queued() const { return impl_->queue.size(); }
+void Client::close() { impl_->close(); }
+
+}  // namespace loadpilot::http

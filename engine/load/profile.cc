@@ -1,0 +1,113 @@
+#include "load/profile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace loadpilot::load {
+
+Profile::Profile(std::vector<Segment> segments) : segments_(std::move(segments)) {
+  double t = 0, h = 0;
+  for (const Segment& s : segments_) {
+    start_t_.push_back(t);
+    start_h_.push_back(h);
+    t += s.duration_s;
+    h += 0.5 * (s.rate_start + s.rate_end) * s.duration_s;
+  }
+  start_t_.push_back(t);
+  start_h_.push_back(h);
+  total_s_ = t;
+}
+
+Profile Profile::from_spec(const plan::ProfileSpec& spec) {
+  std::vector<Segment> segs;
+  const double rps = spec.rps;
+  if (spec.unlimited) {
+    // Closed loop: arrivals are not paced; the segment only carries the time.
+    segs.push_back({spec.duration_s, 0, 0, "max rate"});
+    return Profile(std::move(segs));
+  }
+  switch (spec.mode) {
+    case plan::Mode::kRamp:
+      if (spec.ramp_up_s > 0) segs.push_back({spec.ramp_up_s, 0, rps, "ramp-up"});
+      segs.push_back({spec.duration_s, rps, rps, "steady"});
+      break;
+    case plan::Mode::kConstant:
+      segs.push_back({spec.duration_s, rps, rps, "steady"});
+      break;
+    case plan::Mode::kStep: {
+      const int n = std::max(1, spec.steps);
+      for (int k = 1; k <= n; ++k) {
+        const double r = rps * k / n;
+        segs.push_back({spec.duration_s / n, r, r, fmt::format("step {}/{}", k, n)});
+      }
+      break;
+    }
+    case plan::Mode::kSpike: {
+      const double third = spec.duration_s / 3;
+      segs.push_back({third, 0.2 * rps, 0.2 * rps, "baseline"});
+      segs.push_back({third, rps, rps, "spike"});
+      segs.push_back({spec.duration_s - 2 * third, 0.2 * rps, 0.2 * rps, "recovery"});
+      break;
+    }
+  }
+  return Profile(std::move(segs));
+}
+
+namespace {
+// Index of the segment containing time t (t in [0, total)).
+std::size_t find_by(const std::vector<double>& starts, double x) {
+  auto it = std::upper_bound(starts.begin(), starts.end(), x);
+  return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, (it - starts.begin()) - 1));
+}
+}  // namespace
+
+double Profile::rate_at(double t) const {
+  if (t < 0 || t >= total_s_ || segments_.empty()) return 0;
+  const std::size_t i = std::min(find_by(start_t_, t), segments_.size() - 1);
+  const Segment& s = segments_[i];
+  const double tau = t - start_t_[i];
+  return s.rate_start + (s.rate_end - s.rate_start) * (s.duration_s > 0 ? tau / s.duration_s : 0);
+}
+
+double Profile::due_by(double t) const {
+  if (t <= 0 || segments_.empty()) return 0;
+  if (t >= total_s_) return start_h_.back();
+  const std::size_t i = std::min(find_by(start_t_, t), segments_.size() - 1);
+  const Segment& s = segments_[i];
+  const double tau = t - start_t_[i];
+  const double slope = s.duration_s > 0 ? (s.rate_end - s.rate_start) / s.duration_s : 0;
+  return start_h_[i] + s.rate_start * tau + 0.5 * slope * tau * tau;
+}
+
+std::optional<double> Profile::time_of(std::uint64_t k) const {
+  const double target = static_cast<double>(k);
+  if (segments_.empty() || target >= start_h_.back()) return std::nullopt;
+  // The first segment whose cumulative end exceeds k holds the crossing;
+  // zero-rate segments have equal start and end H and are skipped.
+  std::size_t i = find_by(start_h_, target);
+  while (i + 1 < start_h_.size() && start_h_[i + 1] <= target) ++i;
+  if (i >= segments_.size()) return std::nullopt;
+  const Segment& s = segments_[i];
+  const double x = target - start_h_[i];
+  if (x <= 0) return start_t_[i];
+  // Solve r0*tau + (slope/2)*tau^2 = x in the form that stays stable when
+  // the slope is zero or negative: tau = 2x / (r0 + sqrt(r0^2 + 2*slope*x)).
+  const double slope = s.duration_s > 0 ? (s.rate_end - s.rate_start) / s.duration_s : 0;
+  const double disc = std::max(0.0, s.rate_start * s.rate_start + 2 * slope * x);
+  const double denom = s.rate_start + std::sqrt(disc);
+  if (denom <= 0) return std::nullopt;
+  const double tau = std::min(2 * x / denom, s.duration_s);
+  const double t = start_t_[i] + tau;
+  if (t >= total_s_) return std::nullopt;
+  return t;
+}
+
+std::string Profile::phase_at(double t) const {
+  if (segments_.empty()) return "";
+  if (t < 0) return segments_.front().phase;
+  if (t >= total_s_) return "done";
+  return segments_[std::min(find_by(start_t_, t), segments_.size() - 1)].phase;
+}
+
+}  // namespace loadpilot::load

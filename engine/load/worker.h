@@ -1,0 +1,95 @@
+#pragma once
+// Worker: one OS thread with its own event loop, HTTP connection pool and
+// Recorder (DESIGN §4: shared-nothing). A run has N workers; worker w starts
+// the iterations k = w, w+N, w+2N, ... of the Profile, each at the instant
+// the profile says it is due, so together they follow the curve exactly.
+//
+// Latency is measured from the iteration's *intended* start: when the
+// worker runs late or every connection is busy, the wait is part of the
+// latency (coordinated-omission correction). An arrival that finds more
+// than max_queue requests already waiting is dropped and counted.
+//
+// Thread-safety: the public methods may be called from any thread; they
+// post work onto the worker's event loop. Callbacks passed in are invoked on
+// the worker's thread.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "http/client.h"
+#include "load/profile.h"
+#include "metrics/snapshot.h"
+#include "plan/plan.h"
+
+namespace loadpilot::load {
+
+using Clock = std::chrono::steady_clock;
+
+struct WorkerOptions {
+  std::size_t index = 0;
+  std::size_t count = 1;
+  std::size_t max_connections = 64;  // this worker's share
+  std::size_t max_queue = 1000;      // waiting arrivals before dropping
+  http::ClientOptions client;
+  std::uint64_t seed = 1;
+};
+
+class Worker {
+ public:
+  // `on_drained` is called (on the worker thread) once, when the worker has
+  // no more arrivals to start and nothing in flight.
+  Worker(const plan::Plan& plan, const Profile& profile, const http::Target& target,
+         WorkerOptions options, std::function<void()> on_drained);
+  ~Worker();
+
+  void start(Clock::time_point t0);
+  // Hands this worker's measurements since the last report to `sink`.
+  void report(std::function<void(metrics::WorkerReport&&)> sink);
+  // Stops starting new iterations; in-flight ones continue.
+  void stop_arrivals();
+  // Abandons in-flight requests (they are not recorded) and ends the loop.
+  void abort();
+  void join();
+
+ private:
+  void schedule_next();
+  void on_timer();
+  void start_iteration(Clock::time_point intended);
+  void on_result(std::uint32_t task, Clock::time_point intended, http::Result&& r);
+  void closed_loop_next();
+  void check_drained();
+  std::uint32_t pick_task();
+  double seconds_since_start(Clock::time_point t) const;
+
+  const Profile& profile_;
+  WorkerOptions options_;
+  std::function<void()> on_drained_;
+  boost::asio::io_context io_;
+  boost::asio::steady_timer timer_;
+  http::Client client_;
+  metrics::Recorder recorder_;
+  std::vector<std::shared_ptr<const std::string>> requests_;  // per task
+  std::vector<bool> head_;
+  std::vector<double> cumulative_weight_;
+  std::mt19937_64 rng_;
+  std::thread thread_;
+  Clock::time_point t0_;
+  Clock::time_point end_;  // closed loop only
+  std::uint64_t next_k_;
+  std::uint64_t in_flight_ = 0;
+  bool unlimited_;
+  bool arrivals_done_ = false;
+  bool aborted_ = false;
+  bool drained_sent_ = false;
+};
+
+}  // namespace loadpilot::load

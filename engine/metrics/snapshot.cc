@@ -1,0 +1,135 @@
+#include "metrics/snapshot.h"
+
+namespace loadpilot::metrics {
+
+namespace {
+double ms(std::uint64_t us) { return static_cast<double>(us) / 1000.0; }
+double pct(std::uint64_t part, std::uint64_t whole) {
+  return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
+}
+nlohmann::json kinds_json(const std::array<std::uint64_t, kErrorKindCount>& kinds) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t i = 0; i < kErrorKindCount; ++i)
+    if (kinds[i]) j[std::string(kErrorKindNames[i])] = kinds[i];
+  return j;
+}
+}  // namespace
+
+LatencySummary LatencySummary::of(const Histogram& h) {
+  LatencySummary s;
+  s.count = h.count();
+  if (!s.count) return s;
+  s.min_ms = ms(h.min());
+  s.mean_ms = h.mean() / 1000.0;
+  s.p50_ms = ms(h.value_at_percentile(50));
+  s.p90_ms = ms(h.value_at_percentile(90));
+  s.p95_ms = ms(h.value_at_percentile(95));
+  s.p99_ms = ms(h.value_at_percentile(99));
+  s.p999_ms = ms(h.value_at_percentile(99.9));
+  s.max_ms = ms(h.max());
+  return s;
+}
+
+nlohmann::json LatencySummary::to_json() const {
+  return {{"count", count},   {"min_ms", min_ms}, {"mean_ms", mean_ms}, {"p50_ms", p50_ms},
+          {"p90_ms", p90_ms}, {"p95_ms", p95_ms}, {"p99_ms", p99_ms},   {"p999_ms", p999_ms},
+          {"max_ms", max_ms}};
+}
+
+nlohmann::json Snapshot::to_json() const {
+  nlohmann::json tasks_json = nlohmann::json::array();
+  for (const TaskSnapshot& t : tasks) {
+    tasks_json.push_back({{"name", t.name},
+                          {"requests", t.requests},
+                          {"errors", t.errors},
+                          {"iterations", t.iterations},
+                          {"current_rps", t.current_rps},
+                          {"error_rate", t.error_rate},
+                          {"errors_by_kind", kinds_json(t.errors_by_kind)},
+                          {"latency_window", t.window.to_json()},
+                          {"latency_total", t.total.to_json()}});
+  }
+  return {{"type", "snapshot"},
+          {"elapsed_s", elapsed_s},
+          {"total_s", total_s},
+          {"phase", phase},
+          {"target_rps", target_rps},
+          {"current_rps", current_rps},
+          {"iterations_rps", iterations_rps},
+          {"requests", requests},
+          {"errors", errors},
+          {"error_rate", error_rate},
+          {"errors_by_kind", kinds_json(errors_by_kind)},
+          {"iterations", iterations},
+          {"dropped", dropped},
+          {"late", late},
+          {"active", active},
+          {"connections", connections},
+          {"latency_window", window.to_json()},
+          {"latency_total", total.to_json()},
+          {"tasks", tasks_json}};
+}
+
+Collector::Collector(std::vector<std::string> task_names)
+    : task_names_(std::move(task_names)), cumulative_(task_names_.size()) {}
+
+Histogram Collector::total_latency() const {
+  Histogram h;
+  for (const TaskStats& t : cumulative_.tasks) h.merge(t.latency);
+  return h;
+}
+
+Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interval_s) {
+  IntervalStats round(task_names_.size());
+  Snapshot snap;
+  for (WorkerReport& r : reports) {
+    round.merge(r.stats);
+    snap.active += r.in_flight;
+    snap.connections += r.connections;
+  }
+  cumulative_.merge(round);
+  window_.push_back(std::move(round));
+  while (window_.size() > kWindowSeconds) window_.pop_front();
+  const IntervalStats& last = window_.back();
+
+  // Windowed per-task latency: merge the recent rounds.
+  std::vector<Histogram> window_latency(task_names_.size());
+  for (const IntervalStats& w : window_)
+    for (std::size_t i = 0; i < w.tasks.size(); ++i) window_latency[i].merge(w.tasks[i].latency);
+
+  Histogram all_window, all_total;
+  const double per_s = interval_s > 0 ? 1.0 / interval_s : 0;
+  for (std::size_t i = 0; i < task_names_.size(); ++i) {
+    const TaskStats& c = cumulative_.tasks[i];
+    TaskSnapshot t;
+    t.name = task_names_[i];
+    t.requests = c.requests;
+    t.errors = c.errors;
+    t.iterations = c.iterations;
+    t.errors_by_kind = c.errors_by_kind;
+    t.current_rps = static_cast<double>(last.tasks[i].requests) * per_s;
+    t.error_rate = pct(c.errors, c.requests);
+    t.window = LatencySummary::of(window_latency[i]);
+    t.total = LatencySummary::of(c.latency);
+    t.iteration = LatencySummary::of(c.iteration);
+    all_window.merge(window_latency[i]);
+    all_total.merge(c.latency);
+    snap.requests += c.requests;
+    snap.errors += c.errors;
+    snap.iterations += c.iterations;
+    snap.interval_requests += last.tasks[i].requests;
+    snap.interval_errors += last.tasks[i].errors;
+    for (std::size_t k = 0; k < kErrorKindCount; ++k) snap.errors_by_kind[k] += c.errors_by_kind[k];
+    snap.tasks.push_back(std::move(t));
+  }
+  snap.current_rps = static_cast<double>(snap.interval_requests) * per_s;
+  snap.iterations_rps = static_cast<double>(last.iterations_started) * per_s;
+  snap.dropped = cumulative_.dropped;
+  snap.late = cumulative_.late;
+  snap.error_rate = pct(snap.errors, snap.requests);
+  snap.window = LatencySummary::of(all_window);
+  snap.total = LatencySummary::of(all_total);
+  return snap;
+}
+
+}  // namespace loadpilot::metrics

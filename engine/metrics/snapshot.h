@@ -1,0 +1,89 @@
+#pragma once
+// Snapshot: the merged state of a run at one instant, produced once a second
+// by the Collector. It feeds the terminal, the ndjson stream, Prometheus and
+// the report. Summary: the same, final, at the end of the run.
+//
+// Windowed figures ("window") cover the last Collector::kWindowSeconds
+// seconds, so live graphs show the present rather than the run's history;
+// "total" figures cover the whole run.
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/stats.h"
+
+namespace loadpilot::metrics {
+
+struct LatencySummary {
+  std::uint64_t count = 0;
+  double min_ms = 0, mean_ms = 0, p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0, p999_ms = 0,
+         max_ms = 0;
+  static LatencySummary of(const Histogram& h);
+  nlohmann::json to_json() const;
+};
+
+struct TaskSnapshot {
+  std::string name;
+  std::uint64_t requests = 0, errors = 0, iterations = 0;
+  double current_rps = 0;   // requests finished in the last interval, per second
+  double error_rate = 0;    // percent, whole run
+  LatencySummary window;    // recent
+  LatencySummary total;     // whole run
+  LatencySummary iteration; // whole run, iteration durations
+  std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
+};
+
+struct Snapshot {
+  double elapsed_s = 0;
+  double total_s = 0;
+  std::string phase;
+  double target_rps = 0;      // profile rate now
+  double current_rps = 0;     // requests finished in the last interval, per second
+  double iterations_rps = 0;  // iterations started in the last interval, per second
+  std::uint64_t requests = 0, errors = 0, iterations = 0, dropped = 0, late = 0;
+  std::uint64_t interval_requests = 0, interval_errors = 0;
+  std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
+  std::uint64_t active = 0;       // iterations in flight
+  std::uint64_t connections = 0;  // open connections
+  double error_rate = 0;          // percent of requests, whole run
+  LatencySummary window;
+  LatencySummary total;
+  std::vector<TaskSnapshot> tasks;
+
+  nlohmann::json to_json() const;  // the ndjson line format (docs/output.md)
+};
+
+// One worker's contribution to a collection round.
+struct WorkerReport {
+  IntervalStats stats;
+  std::uint64_t in_flight = 0;
+  std::uint64_t connections = 0;
+};
+
+// Merges worker reports into cumulative and windowed statistics. Owned by
+// the collector thread; not thread-safe.
+class Collector {
+ public:
+  static constexpr std::size_t kWindowSeconds = 10;
+
+  explicit Collector(std::vector<std::string> task_names);
+
+  // Adds one round of reports covering `interval_s` seconds and returns the
+  // resulting snapshot (elapsed/phase/target filled in by the caller).
+  Snapshot add_round(std::vector<WorkerReport>& reports, double interval_s);
+
+  const IntervalStats& cumulative() const { return cumulative_; }
+  const std::vector<std::string>& task_names() const { return task_names_; }
+  // Whole-run latency of all tasks merged.
+  Histogram total_latency() const;
+
+ private:
+  std::vector<std::string> task_names_;
+  IntervalStats cumulative_;
+  std::deque<IntervalStats> window_;
+};
+
+}  // namespace loadpilot::metrics

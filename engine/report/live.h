@@ -1,0 +1,46 @@
+#pragma once
+// Live output while a run goes on. Three forms:
+//  * TerminalDashboard — stdout is a terminal: a panel redrawn four times a
+//    second (elapsed time and progress move smoothly; figures change once a
+//    second when a new Snapshot arrives).
+//  * PlainProgress — stdout is not a terminal (CI logs): one line a second.
+//  * NdjsonStream — `--output ndjson`: one JSON object per line per second
+//    (docs/output.md lists the fields).
+// Thread-safety: on_snapshot and finish are called from the run thread;
+// TerminalDashboard redraws from its own thread under a mutex.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "metrics/snapshot.h"
+
+namespace loadpilot::report {
+
+struct LiveHeader {
+  std::string scenario;
+  std::string target;
+  std::string mode;
+  double total_s = 0;
+  std::size_t workers = 0;
+  std::size_t max_connections = 0;
+};
+
+class LiveView {
+ public:
+  virtual ~LiveView() = default;
+  virtual void start() {}
+  virtual void on_snapshot(const metrics::Snapshot& s) = 0;
+  // The run is over; leave the screen in a clean state.
+  virtual void finish() {}
+};
+
+std::unique_ptr<LiveView> make_terminal_dashboard(std::FILE* out, LiveHeader header);
+std::unique_ptr<LiveView> make_plain_progress(std::FILE* out, LiveHeader header);
+std::unique_ptr<LiveView> make_ndjson_stream(std::FILE* out, LiveHeader header);
+
+// Renders one dashboard frame (exposed for tests). `wall_elapsed_s` moves
+// the clock and the progress bar between snapshots.
+std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s,
+                             double wall_elapsed_s, int width);
+
+}  // namespace loadpilot::report

@@ -1,0 +1,77 @@
+"""Fixtures for end-to-end tests: the real `loadpilot` binary against
+`loadpilot demo-api`, both on loopback."""
+import json
+import os
+import re
+import signal
+import subprocess
+import textwrap
+import time
+import urllib.request
+
+import pytest
+
+BIN = os.environ.get("LOADPILOT_BIN", "build/engine/loadpilot")
+
+
+class DemoApi:
+    def __init__(self, *extra):
+        self.proc = subprocess.Popen(
+            [BIN, "demo-api", "--host", "127.0.0.1", "--port", "0", "--threads", "1", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"demo-api did not start: {line!r}")
+        self.url = m.group(0)
+
+    def get_json(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=5) as r:
+            return json.loads(r.read())
+
+    def stats(self):
+        return self.get_json("/stats")
+
+    def close(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def demo_api():
+    api = DemoApi()
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def make_demo_api():
+    apis = []
+
+    def make(*extra):
+        api = DemoApi(*extra)
+        apis.append(api)
+        return api
+    yield make
+    for api in apis:
+        api.close()
+
+
+@pytest.fixture
+def scenario_file(tmp_path):
+    """Writes a scenario file from a dedented source string."""
+    def write(source, name="scenario.py"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(source))
+        return str(path)
+    return write
+
+
+def run_loadpilot(*args, timeout=120, env=None):
+    """Runs `loadpilot ARGS`, returns CompletedProcess (text)."""
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, env=env)
