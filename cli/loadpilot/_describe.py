@@ -215,6 +215,7 @@ def _describe_class(
         "doc": _first_line(vars(cls).get("__doc__")),
         "line": lines.get(cls.__qualname__, 0),
         "config": {key: _jsonable(value) for key, value in raw.items()},
+        "defaults": [key for key in raw if key in config.defaults],
         "tasks": [
             _describe_task(cls, name, func, path, abspath, lines) for name, func in tasks_of(cls)
         ],

@@ -16,6 +16,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    FrozenSet,
     List,
     Mapping,
     Optional,
@@ -61,6 +62,22 @@ class VUser:
         """Runs once when the virtual user stops."""
 
 
+class _DefaultStr(str):
+    """A default argument value, told apart by identity from the same text
+    written by the user."""
+
+
+class _DefaultInt(int):
+    """See _DefaultStr."""
+
+
+_DEFAULT_RPS = _DefaultInt(10)
+_DEFAULT_DURATION = _DefaultStr("1m")
+_DEFAULT_RAMP_UP = _DefaultStr("10s")
+_DEFAULT_MODE = _DefaultStr("ramp")
+_DEFAULT_STEPS = _DefaultInt(5)
+
+
 @dataclass(frozen=True)
 class ScenarioConfig:
     """The ``@scenario`` arguments, exactly as written (validated later)."""
@@ -72,6 +89,9 @@ class ScenarioConfig:
     steps: Any = 5
     thresholds: Any = field(default_factory=dict)
     max_vusers: Any = None
+    # Argument names the user left at their default. The engine needs this
+    # for ramp_up, whose default is capped at the duration.
+    defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -93,11 +113,11 @@ class TaskInfo:
 def scenario(
     cls: Optional[C] = None,
     *,
-    rps: Union[int, float, str] = 10,
-    duration: Union[str, int, float] = "1m",
-    ramp_up: Union[str, int, float] = "10s",
-    mode: str = "ramp",
-    steps: int = 5,
+    rps: Union[int, float, str] = _DEFAULT_RPS,
+    duration: Union[str, int, float] = _DEFAULT_DURATION,
+    ramp_up: Union[str, int, float] = _DEFAULT_RAMP_UP,
+    mode: str = _DEFAULT_MODE,
+    steps: int = _DEFAULT_STEPS,
     thresholds: Optional[Mapping[str, Union[int, float]]] = None,
     max_vusers: Optional[int] = None,
 ) -> Any:
@@ -105,18 +125,28 @@ def scenario(
 
     Usable bare (``@scenario``) or with arguments. ``rps`` is the target
     arrival rate of task iterations per second; ``duration``/``ramp_up``
-    accept "30s", "2m", "1m30s", "1h", "250ms" or seconds; ``mode`` is one
-    of ramp, constant, step, spike; ``thresholds`` keys are p50_ms, p95_ms,
-    p99_ms, max_ms and error_rate (percent).
+    accept "30s", "2m", "1m30s", "1h", "250ms" or seconds (``ramp_up``
+    left at its default is capped at the duration); ``mode`` is one of ramp,
+    constant, step, spike; ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
+    max_ms and error_rate (percent).
     """
+    given = {"rps": rps, "duration": duration, "ramp_up": ramp_up, "mode": mode, "steps": steps}
+    defaults = {
+        name for name, value in given.items() if isinstance(value, (_DefaultStr, _DefaultInt))
+    }
+    if thresholds is None:
+        defaults.add("thresholds")
+    if max_vusers is None:
+        defaults.add("max_vusers")
     config = ScenarioConfig(
-        rps=rps,
-        duration=duration,
-        ramp_up=ramp_up,
-        mode=mode,
-        steps=steps,
+        rps=_plain(rps),
+        duration=_plain(duration),
+        ramp_up=_plain(ramp_up),
+        mode=_plain(mode),
+        steps=_plain(steps),
         thresholds={} if thresholds is None else thresholds,
         max_vusers=max_vusers,
+        defaults=frozenset(defaults),
     )
 
     def apply(target: C) -> C:
@@ -138,12 +168,22 @@ def scenario(
     return apply
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, _DefaultStr):
+        return str(value)
+    if isinstance(value, _DefaultInt):
+        return int(value)
+    return value
+
+
 @overload
 def task(func: F) -> F: ...
 
 
 @overload
-def task(func: Union[int, float, None] = None, *, weight: Union[int, float] = 1) -> Callable[[F], F]: ...
+def task(
+    func: Union[int, float, None] = None, *, weight: Union[int, float] = 1
+) -> Callable[[F], F]: ...
 
 
 def task(func: Any = None, *, weight: Any = 1) -> Any:

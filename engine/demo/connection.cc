@@ -1,13 +1,12 @@
 #include "demo/connection.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include "demo/request_parser.h"
 #include "demo/response.h"
@@ -38,7 +37,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       Request request;
       std::size_t consumed = 0;
       auto result = parser_.parse({in_.data() + begin_, end_ - begin_}, &request, &consumed);
-      if (result == RequestParser::Result::kNeedMore) break;
+      if (result == RequestParser::Result::kNeedMore) {
+        if (request.expect_continue && !continue_sent_) {
+          out_ += kContinue;
+          continue_sent_ = true;
+        }
+        break;
+      }
       if (result == RequestParser::Result::kError) {
         int status = parser_.error_status();
         append_response(out_, status, error_body(status), false, false);
@@ -46,6 +51,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         break;
       }
       parser_.reset();
+      continue_sent_ = false;
       handle(request);  // done with the views into in_ before they move
       begin_ += consumed;
     }
@@ -60,6 +66,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     RouteMatch match = match_route(request.method, request.target);
     bool keep_alive = request.keep_alive;
     bool http10 = request.minor_version == 0;
+    // Every HEAD is a 404 here, but its response must still carry no body.
+    bool head_only = request.method == "HEAD";
     if (is_counted(match.route)) worker_.counters.count(match.route);
 
     if (match.route == Route::kStats) {
@@ -81,14 +89,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       Clock::time_point release = worker_.faults.release_time(now);
       if (release > now) {
         held_.clear();
-        append_response(held_, reply_.status, reply_.body, keep_alive, http10);
+        append_response(held_, reply_.status, reply_.body, keep_alive, http10, head_only);
         release_at_ = release;
         close_after_held_ = !keep_alive;
         holding_ = true;
         return;
       }
     }
-    append_response(out_, reply_.status, reply_.body, keep_alive, http10);
+    append_response(out_, reply_.status, reply_.body, keep_alive, http10, head_only);
     if (!keep_alive) closing_ = true;
   }
 
@@ -175,7 +183,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Clock::time_point release_at_;
   bool holding_ = false;
   bool close_after_held_ = false;
-  bool closing_ = false;  // no more requests are read; close after out_ is written
+  bool closing_ = false;        // no more requests are read; close after out_ is written
+  bool continue_sent_ = false;  // the 100 for the request being received
 };
 
 }  // namespace

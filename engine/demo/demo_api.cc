@@ -1,17 +1,17 @@
 #include "demo/demo_api.h"
 
+#include <fmt/format.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <iostream>
 #include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 #include "demo/connection.h"
 
@@ -47,30 +47,30 @@ struct DemoServer::Impl {
   void accept() {
     Worker& target = *workers[next_worker];
     next_worker = (next_worker + 1) % workers.size();
-    acceptor->async_accept(target.io, [this, &target](boost::system::error_code ec,
-                                                      tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        serve_connection(target, std::move(socket));
-        return accept();
-      }
-      // Out of descriptors or similar: back off instead of spinning.
-      accept_retry->expires_after(std::chrono::milliseconds(50));
-      accept_retry->async_wait([this](boost::system::error_code wait_ec) {
-        if (!wait_ec) accept();
-      });
-    });
+    acceptor->async_accept(target.io,
+                           [this, &target](boost::system::error_code ec, tcp::socket socket) {
+                             if (ec == asio::error::operation_aborted) return;
+                             if (!ec) {
+                               serve_connection(target, std::move(socket));
+                               return accept();
+                             }
+                             // Out of descriptors or similar: back off instead of spinning.
+                             accept_retry->expires_after(std::chrono::milliseconds(50));
+                             accept_retry->async_wait([this](boost::system::error_code wait_ec) {
+                               if (!wait_ec) accept();
+                             });
+                           });
   }
 
   // Destroys in an order that keeps every pending handler's objects valid:
   // the acceptor before worker 0's context, and worker 0 (whose pending
   // accept may hold another worker's socket) before the others.
   void tear_down() {
+    guards.clear();
     accept_retry.reset();
     acceptor.reset();
     for (auto& w : workers) w.reset();
     workers.clear();
-    guards.clear();
   }
 
   DemoOptions options;

@@ -1,24 +1,26 @@
 #pragma once
 // demo-api: a small, fast HTTP/1.1 service with known behaviour, for trying
 // LoadPilot and for its end-to-end tests. Endpoints:
-//   GET  /health                -> 200 {"status":"ok"}
-//   POST /auth/login            -> 200 {"access_token":"...","token_type":"bearer"}
-//   POST /auth/logout           -> 204
-//   GET  /api/products          -> 200 JSON list of 20 products {"id","name","price"}
-//   GET  /api/products/{id}     -> 200 {"id":..,"name":..,"price":..}; 404 for a non-number
-//   POST /api/orders            -> 201 {"order_id":..} (ids increase across the process)
-//   GET  /api/orders            -> 200 JSON list (a fixed sample)
-//   GET  /api/user              -> 200 {"id":..,"name":..,"email":..}
-//   GET  /stats                 -> 200 exact request counts per "METHOD /route" (not counted itself)
-//   POST /stats/reset           -> 204 zeroes the counts (not counted itself)
-//   anything else               -> 404 (counted under the key "other")
+//   GET  /health              -> 200 {"status":"ok"}
+//   POST /auth/login          -> 200 {"access_token":"...","token_type":"bearer"}
+//   POST /auth/logout         -> 204
+//   GET  /api/products        -> 200 JSON list of 20 products {"id","name","price"}
+//   GET  /api/products/{id}   -> 200 {"id":..,"name":..,"price":..}; 404 for a non-number
+//   POST /api/orders          -> 201 {"order_id":..} (ids increase across the process)
+//   GET  /api/orders          -> 200 JSON list (a fixed sample)
+//   GET  /api/user            -> 200 {"id":..,"name":..,"email":..}
+//   GET  /stats               -> 200 exact request counts per "METHOD /route"
+//   POST /stats/reset         -> 204 zeroes the counts
+//   anything else             -> 404 (a HEAD gets the 404's head only)
 // Every response carries Content-Type: application/json and Content-Length
 // (204s too, as "Content-Length: 0", for the benefit of simple clients).
 //
-// /stats body: {"total":N,"routes":{"GET /health":n,...,"other":n}}; every
-// route key is always present. A request is counted when its head has been
+// /stats body: {"total":N,"routes":{"GET /health":n,...,"other":n}}, every
+// key always present; "other" counts requests no endpoint matched; /stats and
+// /stats/reset are not counted. A request is counted when it has been
 // received, before any added latency, including requests answered with an
-// injected 503. Malformed requests (answered 400) are not counted.
+// injected 503 and non-numeric product ids (404, counted under
+// "GET /api/products/{id}"). Malformed requests (400 etc.) are not counted.
 //
 // Behaviour knobs (DemoOptions) add latency, jitter, a random error rate
 // (503s) and periodic stalls, to exercise error accounting and coordinated
@@ -27,9 +29,11 @@
 //
 // HTTP: HTTP/1.0 and 1.1, keep-alive (1.1 default; 1.0 only with
 // "Connection: keep-alive"), pipelining (responses in request order).
-// Request bodies need Content-Length (up to 1 MiB, read fully, then ignored);
-// a request with Transfer-Encoding is answered 411 and the connection closed.
+// Request bodies need Content-Length (up to 1 MiB, read fully, then ignored;
+// "Expect: 100-continue" gets its interim 100); a request with
+// Transfer-Encoding (chunked) is answered 411 and the connection closed.
 // Malformed requests get 400, heads over 16 KiB 431, both then close.
+// Idle connections are kept until the client closes them.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -46,18 +50,21 @@ struct DemoOptions {
   // Stall windows are [k*every, k*every + for) seconds after start, k >= 1:
   // the first stall begins stall_every_s after start. A response due inside
   // a window is held until the window ends. Off unless both are > 0.
-  double stall_every_s = 0;   // every N seconds of wall time...
-  double stall_for_s = 0;     // ...hold all responses for this long
-  std::uint64_t seed = 1;     // error and jitter draws (one generator per thread)
+  double stall_every_s = 0;  // every N seconds of wall time...
+  double stall_for_s = 0;    // ...hold all responses for this long
+  std::uint64_t seed = 1;    // error and jitter draws (one generator per thread)
 };
 
 // DemoServer: the demo-api in this process. start() binds and spawns
 // `threads` worker threads, each running its own io_context; one acceptor
-// (on worker 0) hands new connections round-robin to the workers. Counters
-// are per worker and merged when /stats is asked for.
+// (on worker 0) hands new connections round-robin to the workers. One
+// listening socket rather than one per thread with SO_REUSEPORT, so that a
+// port already in use fails to bind instead of being silently shared with
+// another process. Counters are per worker and merged when /stats is asked for.
 //
 // Thread-safety: start(), stop() and the destructor are called from one
-// owning thread; port() and url() are safe after start() returned.
+// owning thread; port() and url() are safe after start() returned. A stopped
+// server may be started again (counts start from zero).
 class DemoServer {
  public:
   explicit DemoServer(DemoOptions options);

@@ -37,7 +37,8 @@ Faults::Clock::time_point Faults::release_time(Clock::time_point received) {
   Clock::time_point release = received + latency_;
   if (jitter_ns_ > 0) {
     double ns = std::uniform_real_distribution<double>(0, jitter_ns_)(rng_);
-    release += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::nano>(ns));
+    release +=
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::nano>(ns));
   }
   if (stall_every_.count() > 0) {
     Clock::duration since = release - start_;

@@ -9,8 +9,21 @@ namespace {
 bool is_tchar(char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -139,6 +152,7 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
   std::uint64_t length = 0;
   bool close = false;
   bool keep_alive = false;
+  bool expect_continue = false;
   while (!head.empty()) {
     if (!next_line(&head, &line)) return fail(400);
     if (line.empty()) return fail(400);
@@ -166,6 +180,8 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
       return fail(411);
     } else if (iequals(name, "connection")) {
       scan_connection(value, &close, &keep_alive);
+    } else if (iequals(name, "expect")) {
+      expect_continue = iequals(value, "100-continue");
     }
   }
   if (length > kMaxBodyBytes) return fail(413);
@@ -174,6 +190,7 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
   request->target = target;
   request->minor_version = minor;
   request->keep_alive = minor == 0 ? (keep_alive && !close) : !close;
+  request->expect_continue = minor == 1 && expect_continue;
   *body_length = static_cast<std::size_t>(length);
   return Result::kDone;
 }

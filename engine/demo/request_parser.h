@@ -19,6 +19,10 @@ struct Request {
   std::string_view target;  // as sent: origin-form or absolute-form
   int minor_version = 1;    // HTTP/1.<minor>
   bool keep_alive = true;   // after Connection and the version are considered
+  // "Expect: 100-continue" from an HTTP/1.1 client: it may wait for an
+  // interim 100 before sending the body. Set from kNeedMore on once the head
+  // is complete.
+  bool expect_continue = false;
   std::string_view body;
 };
 

@@ -7,24 +7,35 @@ namespace {
 
 std::string_view status_line(int status) {
   switch (status) {
-    case 200: return "HTTP/1.1 200 OK\r\n";
-    case 201: return "HTTP/1.1 201 Created\r\n";
-    case 204: return "HTTP/1.1 204 No Content\r\n";
-    case 400: return "HTTP/1.1 400 Bad Request\r\n";
-    case 404: return "HTTP/1.1 404 Not Found\r\n";
-    case 411: return "HTTP/1.1 411 Length Required\r\n";
-    case 413: return "HTTP/1.1 413 Content Too Large\r\n";
-    case 431: return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
-    case 503: return "HTTP/1.1 503 Service Unavailable\r\n";
-    case 505: return "HTTP/1.1 505 HTTP Version Not Supported\r\n";
-    default: return "HTTP/1.1 500 Internal Server Error\r\n";
+    case 200:
+      return "HTTP/1.1 200 OK\r\n";
+    case 201:
+      return "HTTP/1.1 201 Created\r\n";
+    case 204:
+      return "HTTP/1.1 204 No Content\r\n";
+    case 400:
+      return "HTTP/1.1 400 Bad Request\r\n";
+    case 404:
+      return "HTTP/1.1 404 Not Found\r\n";
+    case 411:
+      return "HTTP/1.1 411 Length Required\r\n";
+    case 413:
+      return "HTTP/1.1 413 Content Too Large\r\n";
+    case 431:
+      return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
+    case 503:
+      return "HTTP/1.1 503 Service Unavailable\r\n";
+    case 505:
+      return "HTTP/1.1 505 HTTP Version Not Supported\r\n";
+    default:
+      return "HTTP/1.1 500 Internal Server Error\r\n";
   }
 }
 
 }  // namespace
 
 void append_response(std::string& out, int status, std::string_view body, bool keep_alive,
-                     bool http10) {
+                     bool http10, bool head_only) {
   char length[24];
   auto [end, ec] = std::to_chars(length, length + sizeof length, body.size());
   (void)ec;
@@ -37,16 +48,21 @@ void append_response(std::string& out, int status, std::string_view body, bool k
     out += "\r\nConnection: keep-alive";
   }
   out += "\r\n\r\n";
-  out += body;
+  if (!head_only) out += body;
 }
 
 std::string_view error_body(int status) {
   switch (status) {
-    case 411: return R"({"error":"length required: chunked request bodies are not supported"})";
-    case 413: return R"({"error":"request body too large"})";
-    case 431: return R"({"error":"request head too large"})";
-    case 505: return R"({"error":"http version not supported"})";
-    default: return R"({"error":"bad request"})";
+    case 411:
+      return R"({"error":"length required: chunked request bodies are not supported"})";
+    case 413:
+      return R"({"error":"request body too large"})";
+    case 431:
+      return R"({"error":"request head too large"})";
+    case 505:
+      return R"({"error":"http version not supported"})";
+    default:
+      return R"({"error":"bad request"})";
   }
 }
 

@@ -1,24 +1,23 @@
 #include "demo/routes.h"
 
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 namespace loadpilot::demo {
 namespace {
 
 constexpr std::array<std::string_view, kCountedRoutes> kRouteKeys = {
-    "GET /health",     "POST /auth/login", "POST /auth/logout",
+    "GET /health",       "POST /auth/login",       "POST /auth/logout",
     "GET /api/products", "GET /api/products/{id}", "POST /api/orders",
-    "GET /api/orders", "GET /api/user",    "other",
+    "GET /api/orders",   "GET /api/user",          "other",
 };
 
 constexpr std::array<std::string_view, 20> kCatalog = {
-    "Espresso Machine", "Coffee Grinder", "Milk Frother",    "Pour-Over Kettle",
-    "French Press",     "Tea Infuser",    "Travel Mug",      "Ceramic Cup",
-    "Digital Scale",    "Cold Brew Jar",  "Moka Pot",        "Paper Filters",
-    "Tamper",           "Knock Box",      "Cleaning Tablets", "Barista Apron",
-    "Latte Art Pen",    "Bean Canister",  "Drip Tray",       "Descaler",
+    "Espresso Machine", "Coffee Grinder", "Milk Frother",  "Pour-Over Kettle", "French Press",
+    "Tea Infuser",      "Travel Mug",     "Ceramic Cup",   "Digital Scale",    "Cold Brew Jar",
+    "Moka Pot",         "Paper Filters",  "Tamper",        "Knock Box",        "Cleaning Tablets",
+    "Barista Apron",    "Latte Art Pen",  "Bean Canister", "Drip Tray",        "Descaler",
 };
 
 // A price that is stable per id, in cents.
@@ -77,7 +76,8 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
     if (path == "/api/orders") return {Route::kOrders, {}};
     if (path == "/api/user") return {Route::kUser, {}};
     if (path == "/stats") return {Route::kStats, {}};
-    if (path.size() > kProductPrefix.size() && path.substr(0, kProductPrefix.size()) == kProductPrefix) {
+    if (path.size() > kProductPrefix.size() &&
+        path.substr(0, kProductPrefix.size()) == kProductPrefix) {
       std::string_view id = path.substr(kProductPrefix.size());
       if (id.find('/') == std::string_view::npos) return {Route::kProduct, id};
     }

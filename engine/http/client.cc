@@ -1,11 +1,12 @@
 #include "http/client.h"
 
+#include <fmt/format.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <fmt/format.h>
-
 #include <optional>
 #include <vector>
 
@@ -53,7 +54,8 @@ class PendingQueue {
  private:
   void grow() {
     std::vector<Pending> bigger(ring_.empty() ? 16 : ring_.size() * 2);
-    for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+    for (std::size_t i = 0; i < size_; ++i)
+      bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
     ring_ = std::move(bigger);
     head_ = 0;
   }
@@ -192,8 +194,8 @@ struct Client::Impl {
           resolving = false;
           if (closed) return;
           if (ec || results.empty()) {
-            const std::string msg = fmt::format("resolve {}: {}", target.host,
-                                                ec ? ec.message() : "no addresses");
+            const std::string msg =
+                fmt::format("resolve {}: {}", target.host, ec ? ec.message() : "no addresses");
             while (!queue.empty()) {
               Pending p = queue.pop_front();
               deliver_error(std::move(p.cb), p.sent_at, ErrorKind::kConnect, msg);
@@ -232,22 +234,33 @@ struct Client::Impl {
     }
     boost::system::error_code ignored;
     c->socket().set_option(tcp::no_delay(true), ignored);
+    c->socket().non_blocking(true, ignored);
     if (!c->secure) {
       c->connected = true;
       return write(*c);
     }
-    c->secure->async_handshake(ssl::stream_base::client,
-                               [c](const boost::system::error_code& hec) {
-                                 if (c->dead) return;
-                                 if (hec) {
-                                   return c->impl->fail(
-                                       *c, ErrorKind::kConnect,
-                                       fmt::format("TLS handshake with {}: {}", c->impl->where,
-                                                   hec.message()));
-                                 }
-                                 c->connected = true;
-                                 c->impl->write(*c);
-                               });
+    c->secure->async_handshake(ssl::stream_base::client, [c](const boost::system::error_code& hec) {
+      if (c->dead) return;
+      if (hec) {
+        return c->impl->fail(*c, ErrorKind::kConnect, c->impl->handshake_error(*c, hec));
+      }
+      c->connected = true;
+      c->impl->write(*c);
+    });
+  }
+
+  // OpenSSL's "certificate verify failed" does not say what was wrong with
+  // the certificate; the verify result does.
+  std::string handshake_error(Conn& c, const boost::system::error_code& ec) const {
+    std::string msg = fmt::format("TLS handshake with {}: {}", where, ec.message());
+    if (ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+      const long result = SSL_get_verify_result(c.secure->native_handle());
+      msg += result == X509_V_OK
+                 ? fmt::format(" (certificate does not match host name {})", target.host)
+                 : fmt::format(" ({})", X509_verify_cert_error_string(result));
+    }
+    return msg;
   }
 
   // A request on an already-open connection.
@@ -264,24 +277,37 @@ struct Client::Impl {
     c.parser.reset(c.pending.head, options.keep_response);
     if (c.pending.sent_at == Clock::time_point{}) c.pending.sent_at = Clock::now();
     c.with_stream([&](auto& stream) {
-      asio::async_write(stream, asio::buffer(*c.pending.request),
-                        [self = c.shared_from_this()](const boost::system::error_code& ec,
-                                                      std::size_t) {
-                          if (self->dead) return;
-                          if (ec) return self->impl->transport_error(*self, ec);
-                          self->impl->read(*self);
-                        });
+      asio::async_write(
+          stream, asio::buffer(*c.pending.request),
+          [self = c.shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            if (self->dead) return;
+            if (ec) return self->impl->transport_error(*self, ec);
+            self->impl->read(*self);
+          });
     });
   }
 
   void read(Conn& c) {
-    c.with_stream([&](auto& stream) {
-      stream.async_read_some(asio::buffer(c.buf.get(), kReadBufferSize),
-                             [self = c.shared_from_this()](const boost::system::error_code& ec,
-                                                           std::size_t n) {
-                               if (!self->dead) self->impl->on_read(*self, ec, n);
-                             });
-    });
+    if (c.plain) {
+      // Wait for readability, then read: a read attempted right after the
+      // write usually finds nothing yet and costs a wasted syscall.
+      c.plain->async_wait(tcp::socket::wait_read,
+                          [self = c.shared_from_this()](const boost::system::error_code& ec) {
+                            if (self->dead) return;
+                            if (ec) return self->impl->on_read(*self, ec, 0);
+                            boost::system::error_code rec;
+                            const std::size_t n = self->plain->read_some(
+                                asio::buffer(self->buf.get(), kReadBufferSize), rec);
+                            if (rec == asio::error::would_block) return self->impl->read(*self);
+                            self->impl->on_read(*self, rec, n);
+                          });
+      return;
+    }
+    c.secure->async_read_some(
+        asio::buffer(c.buf.get(), kReadBufferSize),
+        [self = c.shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          if (!self->dead) self->impl->on_read(*self, ec, n);
+        });
   }
 
   void on_read(Conn& c, const boost::system::error_code& ec, std::size_t n) {
@@ -377,10 +403,10 @@ struct Client::Impl {
       if (self->dead || ec || !self->busy) return;
       if (Clock::now() < self->deadline) return self->impl->arm_timer(*self);
       const auto ms = self->impl->options.timeout.count();
-      self->impl->fail(*self, ErrorKind::kTimeout,
-                       self->connected
-                           ? fmt::format("no response within {} ms", ms)
-                           : fmt::format("connect {} timed out after {} ms", self->impl->where, ms));
+      self->impl->fail(
+          *self, ErrorKind::kTimeout,
+          self->connected ? fmt::format("no response within {} ms", ms)
+                          : fmt::format("connect {} timed out after {} ms", self->impl->where, ms));
     });
   }
 

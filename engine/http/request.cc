@@ -69,8 +69,8 @@ std::string build_request(const Target& target, std::string_view method, std::st
     append_clean(&out, value);
     out += "\r\n";
   }
-  const bool wants_length =
-      !body.empty() || iequals(method, "POST") || iequals(method, "PUT") || iequals(method, "PATCH");
+  const bool wants_length = !body.empty() || iequals(method, "POST") || iequals(method, "PUT") ||
+                            iequals(method, "PATCH");
   if (wants_length && !caller_set(headers, "content-length")) {
     out += "Content-Length: ";
     out += std::to_string(body.size());

@@ -156,8 +156,8 @@ ResponseParser::Status ResponseParser::feed(const char* data, std::size_t len,
         pos = len;
         break;
       default: {
-        const bool in_head = phase_ == Phase::kStatusLine || phase_ == Phase::kHeaders ||
-                             phase_ == Phase::kTrailers;
+        const bool in_head =
+            phase_ == Phase::kStatusLine || phase_ == Phase::kHeaders || phase_ == Phase::kTrailers;
         const std::size_t limit =
             in_head ? kMaxHeaderBytes - header_bytes_
                     : (phase_ == Phase::kChunkSize ? kMaxChunkLine : std::size_t{2});
@@ -341,7 +341,8 @@ ResponseParser::Status ResponseParser::on_chunk_size_line(std::string_view line)
   for (; i < line.size(); ++i) {
     const int h = hex_value(line[i]);
     if (h < 0) break;
-    if (size > (kMaxU64 >> 4)) return fail(fmt::format("chunk size \"{}\" overflows", printable(line)));
+    if (size > (kMaxU64 >> 4))
+      return fail(fmt::format("chunk size \"{}\" overflows", printable(line)));
     size = (size << 4) | static_cast<std::uint64_t>(h);
   }
   std::size_t j = i;

@@ -36,18 +36,20 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
   const std::string quoted = fmt::format("\"{}\"", url);
   const auto sep = url.find("://");
   if (sep == std::string_view::npos) {
-    return fail(error, fmt::format("target: missing scheme in {} (use http:// or https://)", quoted));
+    return fail(error,
+                fmt::format("target: missing scheme in {} (use http:// or https://)", quoted));
   }
   Target t;
   t.scheme = to_lower(url.substr(0, sep));
   if (t.scheme != "http" && t.scheme != "https") {
-    return fail(error, fmt::format("target: unsupported scheme \"{}\" in {} (use http:// or https://)",
-                                   url.substr(0, sep), quoted));
+    return fail(error,
+                fmt::format("target: unsupported scheme \"{}\" in {} (use http:// or https://)",
+                            url.substr(0, sep), quoted));
   }
   std::string_view rest = url.substr(sep + 3);
   if (const auto hash = rest.find('#'); hash != std::string_view::npos) {
-    return fail(error, fmt::format("target: fragment \"{}\" not allowed in {}", rest.substr(hash),
-                                   quoted));
+    return fail(
+        error, fmt::format("target: fragment \"{}\" not allowed in {}", rest.substr(hash), quoted));
   }
   const auto auth_end = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, auth_end);
@@ -57,12 +59,14 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
                                    authority.substr(0, at), quoted));
   }
   if (!path.empty() && path[0] == '?') {
-    return fail(error, fmt::format("target: query \"{}\" not allowed in {} (put it in the task's path)",
-                                   path, quoted));
+    return fail(error,
+                fmt::format("target: query \"{}\" not allowed in {} (put it in the task's path)",
+                            path, quoted));
   }
   if (const auto q = path.find('?'); q != std::string_view::npos) {
-    return fail(error, fmt::format("target: query \"{}\" not allowed in {} (put it in the task's path)",
-                                   path.substr(q), quoted));
+    return fail(error,
+                fmt::format("target: query \"{}\" not allowed in {} (put it in the task's path)",
+                            path.substr(q), quoted));
   }
 
   std::string_view port_text;
@@ -71,8 +75,8 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
   if (!authority.empty() && authority[0] == '[') {
     const auto close = authority.find(']');
     if (close == std::string_view::npos) {
-      return fail(error, fmt::format("target: unterminated IPv6 address \"{}\" in {}", authority,
-                                     quoted));
+      return fail(error,
+                  fmt::format("target: unterminated IPv6 address \"{}\" in {}", authority, quoted));
     }
     std::string_view addr = authority.substr(1, close - 1);
     if (addr.empty() || addr.find(':') == std::string_view::npos) {

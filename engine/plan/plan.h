@@ -6,7 +6,8 @@
 // JSON shape (all durations in seconds):
 // {
 //   "name": "Browse", "file": "scenarios/browse.py", "target": "http://127.0.0.1:8000",
-//   "profile": {"mode": "ramp", "rps": 200, "duration_s": 30, "ramp_up_s": 5, "steps": 5},
+//   "profile": {"mode": "ramp", "rps": 200, "duration_s": 30, "ramp_up_s": 5, "steps": 5,
+//               "unlimited": false},
 //   "max_vusers": 0,
 //   "tasks": [{"name": "products", "weight": 5, "runtime": "native", "reason": "...",
 //              "request": {"method": "GET", "path": "/api/products",
@@ -16,12 +17,12 @@
 // "runtime" is "native" (the engine sends `request` itself) or "python"
 // (the Python VUser runtime runs the task body on every iteration).
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace loadpilot::plan {
 
@@ -50,8 +51,8 @@ struct HttpRequestSpec {
 struct TaskSpec {
   std::string name;
   double weight = 1;
-  std::string runtime = "native";  // "native" | "python"
-  std::string reason;              // why that runtime was chosen (shown by --dry-run)
+  std::string runtime = "native";          // "native" | "python"
+  std::string reason;                      // why that runtime was chosen (shown by --dry-run)
   std::optional<HttpRequestSpec> request;  // required for the native runtime
 };
 
@@ -66,7 +67,9 @@ struct Plan {
 
   nlohmann::json to_json() const;
   // Parses without validating; throws PlanError naming the field on a type
-  // mismatch or a missing required field.
+  // mismatch or a missing required field (name, target, profile, tasks,
+  // tasks[i].name, request.path). Absent optional fields keep their
+  // defaults.
   static Plan from_json(const nlohmann::json& j);
 };
 
@@ -78,8 +81,15 @@ struct PlanError : std::runtime_error {
 inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "max_ms",
                                                  "error_rate"};
 
-// Every problem with the plan, each naming the field and the bad value, e.g.
-// "profile.rps: must be > 0 (got -5)". Empty means valid.
+// Every problem with the plan, each "FIELD: PROBLEM (got VALUE)" with the
+// field named as the user writes it, e.g. "rps: must be a number > 0
+// (got -5)", "tasks.products.weight: ...", "thresholds.p98_ms: ...".
+// Empty means valid. Rules: rps > 0 unless unlimited; duration > 0;
+// ramp_up >= 0 and, in ramp mode, <= duration; steps >= 1; max_vusers >= 0;
+// target an http(s) URL with a host (http::Target::parse); at least one
+// task; unique task names; weight > 0; a native task has a request with a
+// known method, a path starting with "/" and well-formed headers; known
+// threshold keys with values >= 0.
 std::vector<std::string> validate(const Plan& plan);
 
 }  // namespace loadpilot::plan

@@ -5,17 +5,23 @@
 // The interpreter is Debian's CPython, started once per process. Its
 // sys.path matches what `python3 FILE` would see: the scenario's folder
 // first, PYTHONPATH, the active virtualenv's site-packages ($VIRTUAL_ENV),
-// then the bundled `loadpilot` package (next to the binary, or the source
-// tree's cli/ when run from a build folder).
+// then the bundled `loadpilot` package: $LOADPILOT_PYTHON_DIR when set,
+// else <binary's folder>/../share/loadpilot/python when it exists, else the
+// source tree's cli/ (kPythonDir). See scenario/interpreter.h.
+//
+// In this version every task body is called once while loading, with a
+// recording client; the one request it makes is sent natively on every
+// iteration. Tasks that fail while recording or make other than one call,
+// and on_start/on_stop/check_* methods (Python runtime only), are reported
+// as errors by build_plan().
 //
 // Thread-safety: call from one thread (the main thread) only.
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "plan/plan.h"
 
@@ -28,16 +34,30 @@ struct ScenarioError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// description is what loadpilot._describe.describe_file() produced for the
+// class:
+//   {"name", "doc", "line",
+//    "config": {"rps", "duration", "ramp_up", "mode", "steps", "thresholds",
+//               "max_vusers"}   (as written; non-JSON values as their repr()),
+//    "tasks": [{"name", "weight", "line", "is_async",
+//               "requests": [{"method", "path", "headers": [[k, v]], "body", "name"}],
+//               "error": null | "FILE:LINE: ExcType: message"}],
+//    "defaults": [config keys the user left at their default],
+//    "has_on_start", "has_on_stop", "checks": ["check_..."]}
 struct ScenarioInfo {
   std::string name;
-  std::string doc;  // first line of the class docstring, may be empty
+  std::string doc;             // first line of the class docstring, may be empty
   nlohmann::json description;  // raw description from the Python side
 };
 
-// Imports FILE and returns its @scenario classes in definition order.
+// Imports FILE and returns its @scenario classes in definition order
+// (classes defined in FILE only). Throws ScenarioError; never lets a Python
+// error or C++ exception of another type escape.
 std::vector<ScenarioInfo> load_scenarios(const std::string& file);
 
 // Overrides from the command line, applied over the @scenario values.
+// rps is number text or "max"/"unlimited" (closed loop: profile.unlimited);
+// durations use plan::parse_duration(); mode is a mode name.
 struct Overrides {
   std::string target;
   std::optional<std::string> rps, duration, ramp_up, mode;
@@ -48,9 +68,13 @@ struct Overrides {
 
 // Builds the Plan from a description plus overrides. Every problem found
 // (bad duration text, unknown mode, bad threshold value, ...) is appended to
-// *errors, each naming the field and the bad value; then plan::validate()'s
-// findings are appended too. The Plan is usable only when *errors is empty.
-plan::Plan build_plan(const ScenarioInfo& info, const std::string& file,
-                      const Overrides& overrides, std::vector<std::string>* errors);
+// *errors as "FIELD: PROBLEM (got VALUE)" with fields named as the user
+// wrote them ("rps", "tasks.products.weight"). A ramp_up left at its
+// default (10 s) is capped at the duration. A task that failed while
+// recording gives "tasks.NAME: FILE:LINE: ExcType: message". Then
+// plan::validate()'s findings are appended too. The Plan is usable only
+// when *errors is empty.
+plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const Overrides& overrides,
+                      std::vector<std::string>* errors);
 
 }  // namespace loadpilot::scenario

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: LoadPilot vs wrk against the same nginx on
+# loopback, in one run. Not part of `make test` (benchmarks measure; tests
+# assert). Usage: bench/run.sh [path/to/loadpilot]   (or: make bench)
+# Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$(realpath "${1:-build/engine/loadpilot}")
+SECS=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNECTIONS:-50}
+work=$(mktemp -d)
+trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null; kill ${api:-} 2>/dev/null; rm -rf "$work"' EXIT
+
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -e "s/@PORT@/$port/" -e "s#@DIR@#$work#g" bench/nginx.conf.in > "$work/nginx.conf"
+nginx -c "$work/nginx.conf" -p "$work"
+sleep 0.5
+url="http://127.0.0.1:$port"
+cat > "$work/one.py" <<'PY'
+from loadpilot import VUser, scenario, task
+
+@scenario(rps="max", duration="10s")
+class Tiny(VUser):
+    @task
+    def tiny(self, client):
+        client.get("/tiny")
+PY
+
+cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
+  /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out" 2>&1 || true
+  awk '{printf "%.2f %d\n", $1 + $2, $3}' "$work/time"
+}
+
+echo "== 1. unlimited rate, 1 thread, $CONNS connections, ${SECS}s, nginx 1 worker"
+read -r wrk_cpu wrk_rss < <(cpu wrk -t1 -c"$CONNS" -d"${SECS}s" "$url/tiny")
+wrk_rps=$(awk '/Requests\/sec/ {print $2}' "$work/out")
+wrk_total=$(awk '/requests in/ {print $1}' "$work/out")
+read -r lp_cpu lp_rss < <(cpu "$BIN" run "$work/one.py" --target "$url" --rps max \
+  --duration "${SECS}s" --workers 1 --max-connections "$CONNS" --output text \
+  --results-json "$work/lp.json")
+lp_rps=$(/usr/bin/python3 -c "import json; print(round(json.load(open('$work/lp.json'))['rps']['actual']))")
+lp_total=$(/usr/bin/python3 -c "import json; print(json.load(open('$work/lp.json'))['requests'])")
+lp_err=$(/usr/bin/python3 -c "import json; print(json.load(open('$work/lp.json'))['errors'])")
+/usr/bin/python3 - <<PY
+wrk_rps, lp_rps = float("$wrk_rps"), float("$lp_rps")
+wrk_cpu100k = float("$wrk_cpu") / float("$wrk_total") * 1e5
+lp_cpu100k = float("$lp_cpu") / float("$lp_total") * 1e5
+print(f"wrk       {wrk_rps:>10.0f} req/s   CPU {wrk_cpu100k:.2f} s/100k req   RSS {int('$wrk_rss')/1024:.1f} MB")
+print(f"loadpilot {lp_rps:>10.0f} req/s   CPU {lp_cpu100k:.2f} s/100k req   RSS {int('$lp_rss')/1024:.1f} MB   errors $lp_err")
+print(f"ratio loadpilot/wrk: {lp_rps / wrk_rps:.3f}")
+PY
+
+echo
+echo "== 2. fixed 10,000 iterations/s for 30 s (constant mode)"
+"$BIN" run "$work/one.py" --target "$url" --rps 10000 --mode constant --duration 30s \
+  --output text --results-json "$work/fixed.json" > "$work/out" 2>&1 || true
+/usr/bin/python3 - "$work/fixed.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+it = r["iterations"]
+planned, started = it["planned"], it["started"]
+print(f"planned {planned:.0f}  started {started}  finished {it['finished']}  "
+      f"deviation {100 * (started - planned) / planned:+.3f}%")
+print(f"late (>1 ms after due) {it['late']} = {100 * it['late'] / max(1, started):.3f}% of starts "
+      f"(p99 start lag <= 1 ms iff this is <= 1%)   dropped {it['dropped']}")
+print(f"latency p50 {r['latency']['p50_ms']:.3f} ms  p99 {r['latency']['p99_ms']:.3f} ms")
+PY
+
+echo
+echo "== 3. peak RSS with 1000 open connections (demo-api, 200 ms latency, 5000/s)"
+"$BIN" demo-api --port 0 --threads 1 --latency-ms 200 > "$work/api.log" 2>&1 &
+api=$!
+sleep 0.5
+api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
+read -r _ rss < <(cpu "$BIN" run "$work/one.py" --target "$api_url" --rps 5000 --mode constant \
+  --duration 8s --max-connections 1000 --output text --results-json "$work/rss.json")
+/usr/bin/python3 - "$work/rss.json" "$rss" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"requests {r['requests']}  errors {r['errors']}  p50 {r['latency']['p50_ms']:.1f} ms  "
+      f"peak RSS {int(sys.argv[2]) / 1024:.1f} MB")
+PY

@@ -1,0 +1,139 @@
+import asyncio
+import json
+
+import pytest
+
+from loadpilot import HTTPError, LoadClient, Response
+from loadpilot.client import Headers, RecordedResponse, RecordingTransport
+
+
+@pytest.fixture
+def recorder():
+    transport = RecordingTransport()
+    return transport, LoadClient(transport)
+
+
+@pytest.mark.parametrize("verb", ["get", "post", "put", "patch", "delete", "head", "options"])
+def test_each_verb(recorder, verb):
+    transport, client = recorder
+    getattr(client, verb)("/x")
+    assert transport.requests[0].method == verb.upper()
+    assert transport.requests[0].path == "/x"
+
+
+def test_request_uppercases_method_and_keeps_name_and_timeout(recorder):
+    transport, client = recorder
+    client.request("get", "/a", name="listing", timeout=2.5)
+    r = transport.requests[0]
+    assert (r.method, r.name, r.timeout, r.body) == ("GET", "listing", 2.5, b"")
+
+
+def test_params_are_urlencoded(recorder):
+    transport, client = recorder
+    client.get("/search", params={"q": "a b&c", "page": 2, "tag": ["x", "y"]})
+    client.get("/search?lang=en", params=[("q", "é")])
+    client.get("/raw", params="a=1")
+    client.get("/none", params={})
+    paths = [r.path for r in transport.requests]
+    assert paths == [
+        "/search?q=a+b%26c&page=2&tag=x&tag=y",
+        "/search?lang=en&q=%C3%A9",
+        "/raw?a=1",
+        "/none",
+    ]
+
+
+def test_json_body_sets_content_type(recorder):
+    transport, client = recorder
+    client.post("/items", json={"name": "pen", "tags": [1, 2]})
+    r = transport.requests[0]
+    assert json.loads(r.body) == {"name": "pen", "tags": [1, 2]}
+    assert r.body == b'{"name": "pen", "tags": [1, 2]}'
+    assert r.headers == [("Content-Type", "application/json")]
+
+
+def test_json_keeps_a_given_content_type(recorder):
+    transport, client = recorder
+    client.post("/items", json=[1], headers={"content-type": "application/vnd.x+json"})
+    assert transport.requests[0].headers == [("content-type", "application/vnd.x+json")]
+
+
+def test_json_none_means_no_body(recorder):
+    transport, client = recorder
+    client.post("/items", json=None)
+    assert transport.requests[0].body == b""
+    assert transport.requests[0].headers == []
+
+
+def test_form_data(recorder):
+    transport, client = recorder
+    client.post("/login", data={"user": "ann", "pw": "s3cr=t"})
+    r = transport.requests[0]
+    assert r.body == b"user=ann&pw=s3cr%3Dt"
+    assert r.headers == [("Content-Type", "application/x-www-form-urlencoded")]
+
+
+def test_raw_data(recorder):
+    transport, client = recorder
+    client.put("/doc", data="plain text", headers=[("Content-Type", "text/plain")])
+    client.put("/doc", data=b"bytes")
+    assert [r.body for r in transport.requests] == [b"plain text", b"bytes"]
+    assert transport.requests[0].headers == [("Content-Type", "text/plain")]
+    assert transport.requests[1].headers == []
+
+
+def test_json_and_data_together_is_an_error(recorder):
+    _, client = recorder
+    with pytest.raises(TypeError, match="json= or data="):
+        client.post("/x", json={}, data="a")
+
+
+def test_binary_body_is_refused_while_recording(recorder):
+    _, client = recorder
+    with pytest.raises(ValueError, match="not UTF-8"):
+        client.post("/x", data=b"\xff\xfe")
+
+
+def test_header_values_become_strings(recorder):
+    transport, client = recorder
+    client.get("/", headers={"X-Count": 3})
+    assert transport.requests[0].headers == [("X-Count", "3")]
+
+
+def test_recorded_response_is_harmless(recorder):
+    _, client = recorder
+    r = client.get("/thing", params={"id": 1})
+    assert isinstance(r, RecordedResponse)
+    assert r.status_code == 0
+    assert r.ok
+    assert r.text == "" and r.content == b""
+    assert r.json() == {}
+    assert r.elapsed_ms == 0.0
+    assert r.url == "/thing?id=1"
+    assert len(r.headers) == 0
+    r.raise_for_status()
+
+
+def test_response_is_awaitable(recorder):
+    _, client = recorder
+
+    async def body():
+        return await client.get("/a")
+
+    assert asyncio.run(body()).status_code == 0
+
+
+def test_real_response_behaviour():
+    headers = Headers([("Content-Type", "application/json; charset=utf-8"), ("Set-Cookie", "a"),
+                       ("set-cookie", "b")])
+    r = Response(404, headers=headers, content=b'{"e": "\xc3\xa9"}', url="/x", elapsed_ms=1.5)
+    assert not r.ok
+    assert r.json() == {"e": "é"}
+    assert r.text == '{"e": "é"}'
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.headers.get_all("SET-COOKIE") == ["a", "b"]
+    assert list(r.headers) == ["Content-Type", "Set-Cookie"]
+    with pytest.raises(HTTPError, match="404 Client Error") as info:
+        r.raise_for_status()
+    assert info.value.response is r
+    Response(204).raise_for_status()

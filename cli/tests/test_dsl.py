@@ -1,0 +1,166 @@
+import pytest
+
+from loadpilot import LoadClient, VUser, scenario, task
+from loadpilot.dsl import ScenarioConfig, scenario_config, task_info, tasks_of
+
+
+def test_scenario_defaults():
+    @scenario
+    class Bare(VUser):
+        pass
+
+    @scenario()
+    class Called(VUser):
+        pass
+
+    for cls in (Bare, Called):
+        config = scenario_config(cls)
+        assert config == ScenarioConfig()
+        assert config.as_dict() == {
+            "rps": 10,
+            "duration": "1m",
+            "ramp_up": "10s",
+            "mode": "ramp",
+            "steps": 5,
+            "thresholds": {},
+            "max_vusers": None,
+        }
+
+
+def test_scenario_keeps_raw_values():
+    @scenario(rps="max", duration=90, ramp_up="1m30s", mode="spike", steps=3,
+              thresholds={"p99_ms": 50}, max_vusers=7)
+    class S(VUser):
+        pass
+
+    assert scenario_config(S).as_dict() == {
+        "rps": "max",
+        "duration": 90,
+        "ramp_up": "1m30s",
+        "mode": "spike",
+        "steps": 3,
+        "thresholds": {"p99_ms": 50},
+        "max_vusers": 7,
+    }
+
+
+def test_scenario_tells_defaults_from_written_values():
+    @scenario
+    class AllDefaults(VUser):
+        pass
+
+    @scenario(rps=10, duration="1m", ramp_up="10s", mode="ramp", steps=5, thresholds={},
+              max_vusers=None)
+    class AllWritten(VUser):
+        pass
+
+    everything = {"rps", "duration", "ramp_up", "mode", "steps", "thresholds", "max_vusers"}
+    assert scenario_config(AllDefaults).defaults == everything
+    # max_vusers=None is the same as leaving it out.
+    assert scenario_config(AllWritten).defaults == {"max_vusers"}
+    assert scenario_config(AllWritten) == scenario_config(AllDefaults)
+    assert type(scenario_config(AllDefaults).ramp_up) is str
+    assert type(scenario_config(AllDefaults).rps) is int
+
+
+def test_scenario_does_not_validate_values():
+    @scenario(rps=-5, duration="soon", mode="warp")
+    class S(VUser):
+        pass
+
+    assert scenario_config(S).mode == "warp"
+
+
+def test_scenario_config_is_not_inherited():
+    @scenario(rps=3)
+    class Base(VUser):
+        pass
+
+    class Child(Base):
+        pass
+
+    assert scenario_config(Base).rps == 3
+    assert scenario_config(Child) is None
+
+
+@pytest.mark.parametrize("target", [lambda: None, 42, "text"])
+def test_scenario_on_non_class_is_a_type_error(target):
+    with pytest.raises(TypeError, match="@scenario must decorate a class"):
+        scenario(rps=1)(target)
+
+
+def test_scenario_on_plain_class_is_a_type_error():
+    with pytest.raises(TypeError, match="must subclass VUser"):
+
+        @scenario
+        class NotAUser:
+            pass
+
+
+def test_task_forms():
+    class U(VUser):
+        @task
+        def a(self, client: LoadClient) -> None: ...
+
+        @task()
+        def b(self, client: LoadClient) -> None: ...
+
+        @task(weight=5)
+        def c(self, client: LoadClient) -> None: ...
+
+        @task(2.5)
+        def d(self, client: LoadClient) -> None: ...
+
+        def not_a_task(self) -> None: ...
+
+    assert [(name, task_info(f).weight) for name, f in tasks_of(U)] == [
+        ("a", 1),
+        ("b", 1),
+        ("c", 5),
+        ("d", 2.5),
+    ]
+    assert task_info(U.not_a_task) is None
+
+
+@pytest.mark.parametrize("weight", ["5", None, True, [1]])
+def test_task_weight_must_be_a_number(weight):
+    with pytest.raises(TypeError, match="@task weight must be a number"):
+        task(weight=weight)
+
+
+def test_task_weight_is_not_range_checked():
+    @task(weight=-1)
+    def t(self, client): ...
+
+    assert task_info(t).weight == -1
+
+
+def test_tasks_follow_mro_and_overrides():
+    class Base(VUser):
+        @task
+        def first(self, client): ...
+
+        @task
+        def second(self, client): ...
+
+        @task
+        def dropped(self, client): ...
+
+    class Child(Base):
+        @task(weight=9)
+        def second(self, client): ...
+
+        dropped = None
+
+        @task
+        def third(self, client): ...
+
+    tasks = tasks_of(Child)
+    assert [name for name, _ in tasks] == ["first", "second", "third"]
+    assert task_info(tasks[1][1]).weight == 9
+
+
+def test_vuser_hooks_are_no_ops():
+    user = VUser()
+    assert user.on_start(None) is None
+    assert user.on_stop(None) is None

@@ -1,0 +1,322 @@
+#include "plan/plan.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <set>
+
+#include "http/target.h"
+
+namespace loadpilot::plan {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::pair<Mode, std::string_view> kModeNames[] = {{Mode::kRamp, "ramp"},
+                                                            {Mode::kConstant, "constant"},
+                                                            {Mode::kStep, "step"},
+                                                            {Mode::kSpike, "spike"}};
+
+constexpr std::string_view kMethods[] = {"GET",    "POST", "PUT",    "PATCH",
+                                         "DELETE", "HEAD", "OPTIONS"};
+
+std::string as_json_string(std::string_view s) { return json(std::string(s)).dump(); }
+
+std::string show(double v) { return fmt::format("{}", v); }
+
+std::string joined(const auto& items) {
+  std::string out;
+  for (std::string_view item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+// --- from_json helpers: each names the field it reads in its error. ---
+
+const json* find(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+[[noreturn]] void fail(const std::string& field, std::string_view expected, const json& got) {
+  throw PlanError(fmt::format("{}: expected {} (got {})", field, expected, got.dump()));
+}
+
+const json& require(const json& obj, const char* key, const std::string& field) {
+  const json* v = find(obj, key);
+  if (v == nullptr) throw PlanError(field + ": required field is missing");
+  return *v;
+}
+
+double read_number(const json& v, const std::string& field) {
+  if (!v.is_number()) fail(field, "a number", v);
+  return v.get<double>();
+}
+
+int read_int(const json& v, const std::string& field) {
+  if (v.is_number_integer()) {
+    auto i = v.get<long long>();
+    if (i >= INT32_MIN && i <= INT32_MAX) return static_cast<int>(i);
+  } else if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (d == std::trunc(d) && d >= INT32_MIN && d <= INT32_MAX) return static_cast<int>(d);
+  }
+  fail(field, "a whole number", v);
+}
+
+std::string read_string(const json& v, const std::string& field) {
+  if (!v.is_string()) fail(field, "a string", v);
+  return v.get<std::string>();
+}
+
+void read_optional(const json& obj, const char* key, const std::string& prefix, double* out) {
+  if (const json* v = find(obj, key)) *out = read_number(*v, prefix + key);
+}
+
+HttpRequestSpec request_from_json(const json& j, const std::string& field) {
+  if (!j.is_object()) fail(field, "an object", j);
+  HttpRequestSpec r;
+  if (const json* v = find(j, "method")) r.method = read_string(*v, field + ".method");
+  r.path = read_string(require(j, "path", field + ".path"), field + ".path");
+  if (const json* v = find(j, "body")) r.body = read_string(*v, field + ".body");
+  if (const json* v = find(j, "headers")) {
+    if (!v->is_array()) fail(field + ".headers", "a list of [name, value] pairs", *v);
+    for (const json& pair : *v) {
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
+        fail(field + ".headers", "[name, value] string pairs", pair);
+      }
+      r.headers.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+    }
+  }
+  return r;
+}
+
+TaskSpec task_from_json(const json& j, size_t index) {
+  std::string field = fmt::format("tasks[{}]", index);
+  if (!j.is_object()) fail(field, "an object", j);
+  TaskSpec t;
+  t.name = read_string(require(j, "name", field + ".name"), field + ".name");
+  field = "tasks." + t.name;
+  read_optional(j, "weight", field + ".", &t.weight);
+  if (const json* v = find(j, "runtime")) t.runtime = read_string(*v, field + ".runtime");
+  if (const json* v = find(j, "reason")) t.reason = read_string(*v, field + ".reason");
+  if (const json* v = find(j, "request"); v != nullptr && !v->is_null()) {
+    t.request = request_from_json(*v, field + ".request");
+  }
+  return t;
+}
+
+ProfileSpec profile_from_json(const json& j) {
+  if (!j.is_object()) fail("profile", "an object", j);
+  ProfileSpec p;
+  if (const json* v = find(j, "mode")) {
+    auto mode = mode_from_name(read_string(*v, "profile.mode"));
+    if (!mode) fail("profile.mode", "one of ramp, constant, step, spike", *v);
+    p.mode = *mode;
+  }
+  read_optional(j, "rps", "profile.", &p.rps);
+  read_optional(j, "duration_s", "profile.", &p.duration_s);
+  read_optional(j, "ramp_up_s", "profile.", &p.ramp_up_s);
+  if (const json* v = find(j, "steps")) p.steps = read_int(*v, "profile.steps");
+  if (const json* v = find(j, "unlimited")) {
+    if (!v->is_boolean()) fail("profile.unlimited", "true or false", *v);
+    p.unlimited = v->get<bool>();
+  }
+  return p;
+}
+
+// --- validate helpers ---
+
+bool known_threshold(std::string_view key) {
+  for (std::string_view k : kThresholdKeys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+bool valid_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    // RFC 9110 token characters.
+    if (!(std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                                 std::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void validate_request(const std::string& field, const HttpRequestSpec& r,
+                      std::vector<std::string>* errors) {
+  bool known = false;
+  for (std::string_view m : kMethods) known = known || m == r.method;
+  if (!known) {
+    errors->push_back(fmt::format("{}.method: must be one of {} (got {})", field, joined(kMethods),
+                                  as_json_string(r.method)));
+  }
+  if (!r.path.starts_with('/')) {
+    errors->push_back(
+        fmt::format("{}.path: must start with \"/\" (got {})", field, as_json_string(r.path)));
+  } else if (r.path.find_first_of(" \r\n") != std::string::npos) {
+    errors->push_back(fmt::format("{}.path: must not contain spaces or line breaks (got {})", field,
+                                  as_json_string(r.path)));
+  }
+  for (const auto& [name, value] : r.headers) {
+    if (!valid_header_name(name)) {
+      errors->push_back(
+          fmt::format("{}.headers: invalid header name (got {})", field, as_json_string(name)));
+    } else if (value.find_first_of("\r\n") != std::string::npos) {
+      errors->push_back(fmt::format("{}.headers.{}: must not contain line breaks (got {})", field,
+                                    name, as_json_string(value)));
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view mode_name(Mode m) {
+  for (const auto& [mode, name] : kModeNames) {
+    if (mode == m) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Mode> mode_from_name(std::string_view s) {
+  for (const auto& [mode, name] : kModeNames) {
+    if (name == s) return mode;
+  }
+  return std::nullopt;
+}
+
+double ProfileSpec::total_s() const {
+  return mode == Mode::kRamp ? ramp_up_s + duration_s : duration_s;
+}
+
+json Plan::to_json() const {
+  json tasks_j = json::array();
+  for (const TaskSpec& t : tasks) {
+    json tj = {
+        {"name", t.name}, {"weight", t.weight}, {"runtime", t.runtime}, {"reason", t.reason}};
+    if (t.request) {
+      json headers = json::array();
+      for (const auto& [k, v] : t.request->headers) headers.push_back({k, v});
+      tj["request"] = {{"method", t.request->method},
+                       {"path", t.request->path},
+                       {"headers", std::move(headers)},
+                       {"body", t.request->body}};
+    }
+    tasks_j.push_back(std::move(tj));
+  }
+  return {
+      {"name", name},
+      {"file", file},
+      {"target", target},
+      {"profile",
+       {{"mode", mode_name(profile.mode)},
+        {"rps", profile.rps},
+        {"duration_s", profile.duration_s},
+        {"ramp_up_s", profile.ramp_up_s},
+        {"steps", profile.steps},
+        {"unlimited", profile.unlimited}}},
+      {"max_vusers", max_vusers},
+      {"tasks", std::move(tasks_j)},
+      {"thresholds", thresholds},
+  };
+}
+
+Plan Plan::from_json(const json& j) {
+  if (!j.is_object()) fail("plan", "a JSON object", j);
+  Plan p;
+  p.name = read_string(require(j, "name", "name"), "name");
+  if (const json* v = find(j, "file")) p.file = read_string(*v, "file");
+  p.target = read_string(require(j, "target", "target"), "target");
+  p.profile = profile_from_json(require(j, "profile", "profile"));
+  if (const json* v = find(j, "max_vusers"); v != nullptr && !v->is_null()) {
+    p.max_vusers = read_int(*v, "max_vusers");
+  }
+  const json& tasks = require(j, "tasks", "tasks");
+  if (!tasks.is_array()) fail("tasks", "a list", tasks);
+  for (size_t i = 0; i < tasks.size(); ++i) p.tasks.push_back(task_from_json(tasks[i], i));
+  if (const json* v = find(j, "thresholds"); v != nullptr && !v->is_null()) {
+    if (!v->is_object()) fail("thresholds", "an object", *v);
+    for (const auto& [key, value] : v->items()) {
+      p.thresholds[key] = read_number(value, "thresholds." + key);
+    }
+  }
+  return p;
+}
+
+std::vector<std::string> validate(const Plan& plan) {
+  std::vector<std::string> errors;
+  auto add = [&errors](std::string_view field, std::string_view problem, std::string_view got) {
+    errors.push_back(fmt::format("{}: {} (got {})", field, problem, got));
+  };
+
+  const ProfileSpec& p = plan.profile;
+  if (!p.unlimited && !(p.rps > 0 && std::isfinite(p.rps))) {
+    add("rps", "must be a number > 0", show(p.rps));
+  }
+  if (!(p.duration_s > 0 && std::isfinite(p.duration_s))) {
+    add("duration", "must be > 0", show(p.duration_s) + "s");
+  }
+  if (!(p.ramp_up_s >= 0 && std::isfinite(p.ramp_up_s))) {
+    add("ramp_up", "must be >= 0", show(p.ramp_up_s) + "s");
+  } else if (p.mode == Mode::kRamp && p.ramp_up_s > p.duration_s) {
+    add("ramp_up", fmt::format("must be <= duration ({}s)", show(p.duration_s)),
+        show(p.ramp_up_s) + "s");
+  }
+  if (p.steps < 1) add("steps", "must be >= 1", std::to_string(p.steps));
+  if (!mode_from_name(mode_name(p.mode))) {
+    add("mode", "must be one of ramp, constant, step, spike",
+        std::to_string(static_cast<int>(p.mode)));
+  }
+  if (plan.max_vusers < 0) {
+    add("max_vusers", "must be >= 0 (0 lets the runtime choose)", std::to_string(plan.max_vusers));
+  }
+
+  if (plan.target.empty()) {
+    add("target", "required; pass --target http://HOST[:PORT]", as_json_string(plan.target));
+  } else {
+    std::string why;
+    if (!http::Target::parse(plan.target, &why)) {
+      add("target",
+          "must be an http:// or https:// URL with a host" + (why.empty() ? "" : "; " + why),
+          as_json_string(plan.target));
+    }
+  }
+
+  if (plan.tasks.empty()) add("tasks", "at least one @task method is required", "0 tasks");
+  std::set<std::string> seen;
+  for (const TaskSpec& t : plan.tasks) {
+    const std::string field = "tasks." + t.name;
+    if (!seen.insert(t.name).second) add(field, "duplicate task name", as_json_string(t.name));
+    if (!(t.weight > 0 && std::isfinite(t.weight))) {
+      add(field + ".weight", "must be a number > 0", show(t.weight));
+    }
+    if (t.runtime == "native") {
+      if (!t.request) {
+        add(field + ".request", "a native task needs a request", "none");
+      } else {
+        validate_request(field + ".request", *t.request, &errors);
+      }
+    } else if (t.runtime != "python") {
+      add(field + ".runtime", "must be \"native\" or \"python\"", as_json_string(t.runtime));
+    }
+  }
+
+  for (const auto& [key, value] : plan.thresholds) {
+    const std::string field = "thresholds." + key;
+    if (!known_threshold(key)) {
+      add(field, "unknown threshold; use one of " + joined(kThresholdKeys), show(value));
+    } else if (!(value >= 0)) {
+      add(field, "must be >= 0", show(value));
+    }
+  }
+  return errors;
+}
+
+}  // namespace loadpilot::plan

@@ -1,0 +1,295 @@
+// build_plan(): description JSON (from loadpilot._describe) + command-line
+// overrides -> Plan, collecting every problem instead of stopping at the
+// first.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+#include "plan/duration.h"
+#include "scenario/loader.h"
+
+namespace loadpilot::scenario {
+namespace {
+
+using nlohmann::json;
+
+std::string shown(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+class Problems {
+ public:
+  explicit Problems(std::vector<std::string>* out) : out_(out) {}
+  void add(std::string_view field, std::string_view problem, const json& got) {
+    out_->push_back(fmt::format("{}: {} (got {})", field, problem, shown(got)));
+  }
+  void add_raw(std::string message) { out_->push_back(std::move(message)); }
+
+ private:
+  std::vector<std::string>* out_;
+};
+
+std::string trimmed_lower(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A JSON number (not a boolean) or number text such as "200" or "2.5".
+std::optional<double> as_number(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (!v.is_string()) return std::nullopt;
+  std::string text = trimmed_lower(v.get<std::string>());
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<int> as_int(const json& v) {
+  auto d = as_number(v);
+  if (!d || *d != std::trunc(*d) || *d < -2147483648.0 || *d > 2147483647.0) return std::nullopt;
+  return static_cast<int>(*d);
+}
+
+// Seconds from a number or a duration string ("30s", "1m30s").
+std::optional<double> as_duration(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) return plan::parse_duration(v.get<std::string>());
+  return std::nullopt;
+}
+
+const json& field_of(const json& obj, const char* key) {
+  static const json null;
+  if (!obj.is_object()) return null;
+  auto it = obj.find(key);
+  return it == obj.end() ? null : *it;
+}
+
+// The override when given on the command line, else the decorator's value.
+json chosen(const std::optional<std::string>& override_value, const json& config, const char* key) {
+  return override_value ? json(*override_value) : field_of(config, key);
+}
+
+bool left_at_default(const json& description, std::string_view key) {
+  const json& defaults = field_of(description, "defaults");
+  if (!defaults.is_array()) return false;
+  return std::any_of(defaults.begin(), defaults.end(),
+                     [&](const json& d) { return d.is_string() && d.get<std::string>() == key; });
+}
+
+void apply_profile(const json& description, const Overrides& o, plan::Plan* plan,
+                   Problems* problems) {
+  plan::ProfileSpec& p = plan->profile;
+  const json& config = field_of(description, "config");
+  const bool ramp_up_is_default = left_at_default(description, "ramp_up");
+
+  json rps = chosen(o.rps, config, "rps");
+  if (rps.is_string() && (trimmed_lower(rps.get<std::string>()) == "max" ||
+                          trimmed_lower(rps.get<std::string>()) == "unlimited")) {
+    p.unlimited = true;
+    p.rps = 0;
+  } else if (auto v = as_number(rps)) {
+    p.rps = *v;
+  } else {
+    problems->add("rps", "must be a number of iterations per second, or \"max\"", rps);
+  }
+
+  constexpr std::string_view kDurationHelp =
+      "must be a duration like \"30s\", \"2m\", \"1m30s\", \"250ms\" or a number of seconds";
+  json duration = chosen(o.duration, config, "duration");
+  if (auto v = as_duration(duration)) {
+    p.duration_s = *v;
+  } else {
+    problems->add("duration", kDurationHelp, duration);
+  }
+  json ramp_up = chosen(o.ramp_up, config, "ramp_up");
+  if (auto v = as_duration(ramp_up)) {
+    p.ramp_up_s = *v;
+  } else {
+    problems->add("ramp_up", kDurationHelp, ramp_up);
+  }
+
+  // An unwritten ramp_up ("10s") never outlasts the duration, so
+  // @scenario(duration="5s") is a valid 5 s ramp rather than an error.
+  if (!o.ramp_up && ramp_up_is_default && std::isfinite(p.duration_s) &&
+      std::isfinite(p.ramp_up_s)) {
+    p.ramp_up_s = std::clamp(p.ramp_up_s, 0.0, std::max(p.duration_s, 0.0));
+  }
+
+  json mode = chosen(o.mode, config, "mode");
+  std::optional<plan::Mode> m;
+  if (mode.is_string()) m = plan::mode_from_name(trimmed_lower(mode.get<std::string>()));
+  if (m) {
+    p.mode = *m;
+  } else {
+    problems->add("mode", "must be one of ramp, constant, step, spike", mode);
+  }
+
+  json steps = o.steps ? json(*o.steps) : field_of(config, "steps");
+  if (auto v = as_int(steps); v && !steps.is_string()) {
+    p.steps = *v;
+  } else {
+    problems->add("steps", "must be a whole number", steps);
+  }
+
+  json max_vusers = o.max_vusers ? json(*o.max_vusers) : field_of(config, "max_vusers");
+  if (max_vusers.is_null()) {
+    plan->max_vusers = 0;
+  } else if (auto v = as_int(max_vusers); v && !max_vusers.is_string()) {
+    plan->max_vusers = *v;
+  } else {
+    problems->add("max_vusers", "must be a whole number or None", max_vusers);
+  }
+}
+
+void apply_thresholds(const json& config, const Overrides& o, plan::Plan* plan,
+                      Problems* problems) {
+  const json& given = field_of(config, "thresholds");
+  if (given.is_object()) {
+    for (const auto& [key, value] : given.items()) {
+      if (value.is_number()) {
+        plan->thresholds[key] = value.get<double>();
+      } else {
+        problems->add("thresholds." + key, "must be a number", value);
+      }
+    }
+  } else if (!given.is_null()) {
+    problems->add("thresholds", "must be a dict such as {\"p99_ms\": 50}", given);
+  }
+  for (const auto& [key, text] : o.thresholds) {
+    if (auto v = as_number(json(text))) {
+      plan->thresholds[key] = *v;
+    } else {
+      plan->thresholds.erase(key);
+      problems->add("thresholds." + key, "must be a number", json(text));
+    }
+  }
+}
+
+// The recorded request as a native request spec, or nullopt when the
+// description is malformed (only possible for hand-written descriptions).
+std::optional<plan::HttpRequestSpec> request_from(const json& r) {
+  const json& method = field_of(r, "method");
+  const json& path = field_of(r, "path");
+  const json& body = field_of(r, "body");
+  const json& headers = field_of(r, "headers");
+  if (!method.is_string() || !path.is_string() || !(body.is_string() || body.is_null()) ||
+      !(headers.is_array() || headers.is_null())) {
+    return std::nullopt;
+  }
+  plan::HttpRequestSpec spec;
+  spec.method = method.get<std::string>();
+  spec.path = path.get<std::string>();
+  if (body.is_string()) spec.body = body.get<std::string>();
+  if (headers.is_array()) {
+    for (const json& h : headers) {
+      if (!h.is_array() || h.size() != 2 || !h[0].is_string() || !h[1].is_string()) {
+        return std::nullopt;
+      }
+      spec.headers.emplace_back(h[0].get<std::string>(), h[1].get<std::string>());
+    }
+  }
+  return spec;
+}
+
+// Returns true when a task-level problem was reported.
+bool apply_tasks(const json& description, plan::Plan* plan, Problems* problems) {
+  const json& tasks = field_of(description, "tasks");
+  if (!tasks.is_array()) return false;
+  bool reported = false;
+  for (const json& t : tasks) {
+    const json& name_j = field_of(t, "name");
+    std::string name = name_j.is_string() ? name_j.get<std::string>() : shown(name_j);
+    std::string field = "tasks." + name;
+
+    plan::TaskSpec task;
+    task.name = name;
+    bool ok = true;
+    const json& weight = field_of(t, "weight");
+    if (weight.is_number()) {
+      task.weight = weight.get<double>();
+    } else {
+      problems->add(field + ".weight", "must be a number", weight);
+      ok = false;
+    }
+
+    const json& error = field_of(t, "error");
+    const json& requests = field_of(t, "requests");
+    if (error.is_string()) {
+      problems->add_raw(field + ": " + error.get<std::string>());
+      ok = false;
+    } else if (!requests.is_array() || requests.size() != 1) {
+      size_t n = requests.is_array() ? requests.size() : 0;
+      problems->add_raw(fmt::format(
+          "{}: makes {} HTTP calls; exactly one per task is supported by the native runtime", field,
+          n));
+      ok = false;
+    } else if (auto spec = request_from(requests[0])) {
+      task.runtime = "native";
+      task.reason = "the task body records one fixed request";
+      task.request = std::move(*spec);
+    } else {
+      problems->add(field + ".request", "malformed request description", requests[0]);
+      ok = false;
+    }
+
+    if (ok) {
+      plan->tasks.push_back(std::move(task));
+    } else {
+      reported = true;
+    }
+  }
+  return reported;
+}
+
+// on_start/on_stop/check_* run only in the Python VUser runtime (a later
+// version); ignoring them would silently change what the scenario does.
+void reject_python_only_hooks(const ScenarioInfo& info, Problems* problems) {
+  const json& d = info.description;
+  for (const char* hook : {"on_start", "on_stop"}) {
+    const json& has = field_of(d, (std::string("has_") + hook).c_str());
+    if (has.is_boolean() && has.get<bool>()) {
+      problems->add(hook, "not supported by the native runtime yet; remove it",
+                    json(info.name + "." + hook));
+    }
+  }
+  const json& checks = field_of(d, "checks");
+  if (checks.is_array()) {
+    for (const json& c : checks) {
+      if (!c.is_string()) continue;
+      problems->add(c.get<std::string>(),
+                    "response checks are not supported by the native runtime yet; remove it",
+                    json(info.name + "." + c.get<std::string>()));
+    }
+  }
+}
+
+}  // namespace
+
+plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const Overrides& overrides,
+                      std::vector<std::string>* errors) {
+  Problems problems(errors);
+  plan::Plan plan;
+  plan.name = info.name;
+  plan.file = file;
+  plan.target = overrides.target;
+
+  apply_profile(info.description, overrides, &plan, &problems);
+  apply_thresholds(field_of(info.description, "config"), overrides, &plan, &problems);
+  bool task_problems = apply_tasks(info.description, &plan, &problems);
+  reject_python_only_hooks(info, &problems);
+
+  for (std::string& e : plan::validate(plan)) {
+    // Tasks left out for their own reported problems do not also need
+    // "at least one task".
+    if (task_problems && e.starts_with("tasks: ")) continue;
+    errors->push_back(std::move(e));
+  }
+  return plan;
+}
+
+}  // namespace loadpilot::scenario

@@ -1,0 +1,434 @@
+// Loads real scenario files through the embedded interpreter. The bundled
+// package is found through LOADPILOT_PYTHON_DIR (set from ctest's
+// LOADPILOT_SOURCE_DIR when present) or build_info.h's kPythonDir.
+#include "scenario/loader.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace loadpilot::scenario {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* source = std::getenv("LOADPILOT_SOURCE_DIR");
+    if (std::getenv("LOADPILOT_PYTHON_DIR") == nullptr && source != nullptr) {
+      setenv("LOADPILOT_PYTHON_DIR", (std::string(source) + "/cli").c_str(), 1);
+    }
+  }
+
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "loadpilot-loader-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& source) {
+    fs::path path = dir_ / name;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << source;
+    return path.string();
+  }
+
+  std::string load_error(const std::string& file) {
+    try {
+      load_scenarios(file);
+    } catch (const ScenarioError& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+
+  fs::path dir_;
+};
+
+constexpr const char* kBrowse = R"(from loadpilot import VUser, scenario, task, LoadClient
+
+@scenario(rps=200, duration="30s", ramp_up="5s", mode="ramp",
+          thresholds={"p99_ms": 50, "error_rate": 1.0})
+class Browse(VUser):
+    """Browse the catalogue."""
+    @task(weight=5)
+    def products(self, client: LoadClient):
+        client.get("/api/products", params={"page": 1}, headers={"Accept": "application/json"})
+
+    @task
+    def health(self, client: LoadClient):
+        client.get("/health")
+)";
+
+Overrides target_only(const std::string& target) {
+  Overrides o;
+  o.target = target;
+  return o;
+}
+
+std::string joined(const std::vector<std::string>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e + "\n";
+  return out;
+}
+
+bool contains(const std::vector<std::string>& errors, const std::string& wanted) {
+  return std::find(errors.begin(), errors.end(), wanted) != errors.end();
+}
+
+bool has_prefix(const std::vector<std::string>& errors, const std::string& prefix) {
+  return std::any_of(errors.begin(), errors.end(),
+                     [&](const std::string& e) { return e.starts_with(prefix); });
+}
+
+TEST_F(LoaderTest, LoadsAScenarioAndBuildsItsPlan) {
+  std::string file = write("browse.py", kBrowse);
+  auto scenarios = load_scenarios(file);
+  ASSERT_EQ(scenarios.size(), 1u);
+  EXPECT_EQ(scenarios[0].name, "Browse");
+  EXPECT_EQ(scenarios[0].doc, "Browse the catalogue.");
+  EXPECT_EQ(scenarios[0].description["line"], 5);
+  EXPECT_EQ(scenarios[0].description["config"]["duration"], "30s");
+
+  Overrides overrides;
+  overrides.target = "http://127.0.0.1:8000";
+  std::vector<std::string> errors;
+  plan::Plan p = build_plan(scenarios[0], file, overrides, &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_EQ(p.name, "Browse");
+  EXPECT_EQ(p.file, file);
+  EXPECT_EQ(p.target, "http://127.0.0.1:8000");
+  EXPECT_EQ(p.profile.mode, plan::Mode::kRamp);
+  EXPECT_DOUBLE_EQ(p.profile.rps, 200);
+  EXPECT_DOUBLE_EQ(p.profile.duration_s, 30);
+  EXPECT_DOUBLE_EQ(p.profile.ramp_up_s, 5);
+  EXPECT_EQ(p.profile.steps, 5);
+  EXPECT_FALSE(p.profile.unlimited);
+  EXPECT_EQ(p.max_vusers, 0);
+  EXPECT_EQ(p.thresholds, (std::map<std::string, double>{{"p99_ms", 50}, {"error_rate", 1.0}}));
+  ASSERT_EQ(p.tasks.size(), 2u);
+  EXPECT_EQ(p.tasks[0].name, "products");
+  EXPECT_DOUBLE_EQ(p.tasks[0].weight, 5);
+  EXPECT_EQ(p.tasks[0].runtime, "native");
+  EXPECT_EQ(p.tasks[0].reason, "the task body records one fixed request");
+  ASSERT_TRUE(p.tasks[0].request.has_value());
+  EXPECT_EQ(p.tasks[0].request->method, "GET");
+  EXPECT_EQ(p.tasks[0].request->path, "/api/products?page=1");
+  EXPECT_EQ(p.tasks[0].request->headers,
+            (std::vector<std::pair<std::string, std::string>>{{"Accept", "application/json"}}));
+  EXPECT_EQ(p.tasks[1].name, "health");
+  EXPECT_EQ(p.tasks[1].request->path, "/health");
+}
+
+TEST_F(LoaderTest, RecordsBodies) {
+  std::string file = write("post.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=1, duration="1s", ramp_up=0)
+class Post(VUser):
+    @task
+    def create(self, client):
+        client.post("/items", json={"name": "pen"})
+
+    @task
+    def login(self, client):
+        client.post("/login", data={"user": "ann"})
+)");
+  std::vector<std::string> errors;
+  plan::Plan p = build_plan(load_scenarios(file)[0], file, target_only("http://h"), &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_EQ(p.tasks[0].request->method, "POST");
+  EXPECT_EQ(p.tasks[0].request->body, R"({"name": "pen"})");
+  EXPECT_EQ(p.tasks[0].request->headers[0].second, "application/json");
+  EXPECT_EQ(p.tasks[1].request->body, "user=ann");
+  EXPECT_EQ(p.tasks[1].request->headers[0].second, "application/x-www-form-urlencoded");
+}
+
+TEST_F(LoaderTest, MissingFile) {
+  std::string file = (dir_ / "nope.py").string();
+  EXPECT_EQ(load_error(file), "scenario file not found: " + file);
+}
+
+TEST_F(LoaderTest, SyntaxErrorNamesFileLineAndSource) {
+  std::string file =
+      write("broken.py", "from loadpilot import VUser\n\nclass S(VUser)\n    pass\n");
+  std::string error = load_error(file);
+  EXPECT_TRUE(error.starts_with(file + ":3:")) << error;
+  EXPECT_NE(error.find("SyntaxError: expected ':'"), std::string::npos) << error;
+  EXPECT_NE(error.find("\n    class S(VUser)\n"), std::string::npos) << error;
+}
+
+TEST_F(LoaderTest, ExceptionAtImportNamesTheLine) {
+  std::string file = write("boom.py", "import os\n\nx = {}\nx['missing']\n");
+  EXPECT_EQ(load_error(file), file + ":4: KeyError: 'missing'");
+
+  std::string nested = write("nested.py", R"(def inner():
+    raise RuntimeError("deep")
+
+def outer():
+    inner()
+
+outer()
+)");
+  EXPECT_EQ(load_error(nested), nested + ":2: RuntimeError: deep");
+
+  std::string exits = write("exits.py", "import sys\nsys.exit(2)\n");
+  EXPECT_EQ(load_error(exits), exits + ":2: SystemExit: 2");
+}
+
+TEST_F(LoaderTest, NoScenarioClass) {
+  std::string file = write("empty.py", R"(from loadpilot import VUser, task
+
+class NotDecorated(VUser):
+    @task
+    def t(self, client):
+        client.get("/")
+)");
+  EXPECT_EQ(load_error(file),
+            file + ": no @scenario class found (decorate a VUser subclass with @scenario(...))");
+}
+
+TEST_F(LoaderTest, TwoScenariosInDefinitionOrderAndHelperModuleImportable) {
+  write("helpers_for_order.py", R"(from loadpilot import VUser, scenario, task
+BASE = "/v2"
+
+@scenario
+class Imported(VUser):
+    @task
+    def t(self, client):
+        client.get("/imported")
+)");
+  std::string file = write("two.py", R"(from loadpilot import VUser, scenario, task
+from helpers_for_order import BASE, Imported
+
+@scenario(rps=5)
+class Zeta(VUser):
+    @task
+    def t(self, client):
+        client.get(BASE + "/zeta")
+
+@scenario(rps=7)
+class Alpha(VUser):
+    @task
+    def t(self, client):
+        client.get(BASE + "/alpha")
+)");
+  auto scenarios = load_scenarios(file);
+  ASSERT_EQ(scenarios.size(), 2u);
+  EXPECT_EQ(scenarios[0].name, "Zeta");
+  EXPECT_EQ(scenarios[1].name, "Alpha");
+  EXPECT_EQ(scenarios[1].description["tasks"][0]["requests"][0]["path"], "/v2/alpha");
+}
+
+TEST_F(LoaderTest, SuccessiveFilesInDifferentFolders) {
+  std::string first = write("a/one.py", std::string(kBrowse));
+  std::string second = write("b/two.py", R"(from loadpilot import VUser, scenario, task
+from local_b import PATH
+
+@scenario
+class Two(VUser):
+    @task
+    def t(self, client):
+        client.get(PATH)
+)");
+  write("b/local_b.py", "PATH = '/b'\n");
+  EXPECT_EQ(load_scenarios(first)[0].name, "Browse");
+  auto two = load_scenarios(second);
+  EXPECT_EQ(two[0].description["tasks"][0]["requests"][0]["path"], "/b");
+  EXPECT_EQ(load_error(first), "no error");  // loading again works
+}
+
+TEST_F(LoaderTest, OverridesWin) {
+  std::string file = write("browse.py", kBrowse);
+  auto info = load_scenarios(file)[0];
+  Overrides o;
+  o.target = "https://example.test";
+  o.rps = "50";
+  o.duration = "2m";
+  o.ramp_up = "0";
+  o.mode = "constant";
+  o.steps = 3;
+  o.max_vusers = 10;
+  o.thresholds = {{"p95_ms", "20"}, {"p99_ms", "75.5"}};
+  std::vector<std::string> errors;
+  plan::Plan p = build_plan(info, file, o, &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_DOUBLE_EQ(p.profile.rps, 50);
+  EXPECT_DOUBLE_EQ(p.profile.duration_s, 120);
+  EXPECT_DOUBLE_EQ(p.profile.ramp_up_s, 0);
+  EXPECT_EQ(p.profile.mode, plan::Mode::kConstant);
+  EXPECT_EQ(p.profile.steps, 3);
+  EXPECT_EQ(p.max_vusers, 10);
+  EXPECT_EQ(p.thresholds,
+            (std::map<std::string, double>{{"p95_ms", 20}, {"p99_ms", 75.5}, {"error_rate", 1.0}}));
+
+  o.rps = "max";
+  errors.clear();
+  p = build_plan(info, file, o, &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_TRUE(p.profile.unlimited);
+}
+
+TEST_F(LoaderTest, BadOverridesAreAllReported) {
+  std::string file = write("browse.py", kBrowse);
+  auto info = load_scenarios(file)[0];
+  Overrides o;
+  o.rps = "fast";
+  o.duration = "10x";
+  o.ramp_up = "-5s";
+  o.mode = "warp";
+  o.steps = 0;
+  o.thresholds = {{"p99_ms", "soon"}, {"p98_ms", "5"}};
+  std::vector<std::string> errors;
+  build_plan(info, file, o, &errors);
+  EXPECT_TRUE(
+      contains(errors, "rps: must be a number of iterations per second, or \"max\" (got \"fast\")"))
+      << joined(errors);
+  EXPECT_TRUE(contains(errors,
+                       "duration: must be a duration like \"30s\", \"2m\", \"1m30s\", \"250ms\" "
+                       "or a number of seconds (got \"10x\")"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, "ramp_up: must be a duration")) << joined(errors);
+  EXPECT_TRUE(contains(errors, "mode: must be one of ramp, constant, step, spike (got \"warp\")"))
+      << joined(errors);
+  EXPECT_TRUE(contains(errors, "steps: must be >= 1 (got 0)")) << joined(errors);
+  EXPECT_TRUE(contains(errors, "thresholds.p99_ms: must be a number (got \"soon\")"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, "thresholds.p98_ms: unknown threshold")) << joined(errors);
+  EXPECT_TRUE(contains(errors, "target: required; pass --target http://HOST[:PORT] (got \"\")"))
+      << joined(errors);
+  EXPECT_EQ(errors.size(), 8u) << joined(errors);
+}
+
+TEST_F(LoaderTest, BadDecoratorValuesAndTasks) {
+  std::string file = write("bad.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=object(), duration="soon", steps=2.5, thresholds={"p99_ms": "fast"})
+class Bad(VUser):
+    def on_start(self, client):
+        pass
+
+    def check_ok(self, response):
+        pass
+
+    @task
+    def divides(self, client):
+        client.get("/" + str(1 / 0))
+
+    @task
+    def twice(self, client):
+        client.get("/a")
+        client.get("/b")
+
+    @task
+    def silent(self, client):
+        pass
+
+    @task(weight=0)
+    def zero(self, client):
+        client.get("/z")
+)");
+  std::vector<std::string> errors;
+  build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
+  EXPECT_TRUE(has_prefix(errors,
+                         "rps: must be a number of iterations per second, or \"max\" "
+                         "(got \"<object object at "))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, "duration: must be a duration")) << joined(errors);
+  EXPECT_TRUE(contains(errors, "steps: must be a whole number (got 2.5)")) << joined(errors);
+  EXPECT_TRUE(contains(errors, "thresholds.p99_ms: must be a number (got \"fast\")"))
+      << joined(errors);
+  EXPECT_TRUE(
+      contains(errors, "tasks.divides: " + file + ":13: ZeroDivisionError: division by zero"))
+      << joined(errors);
+  EXPECT_TRUE(contains(errors,
+                       "tasks.twice: makes 2 HTTP calls; exactly one per task is supported by "
+                       "the native runtime"))
+      << joined(errors);
+  EXPECT_TRUE(contains(errors,
+                       "tasks.silent: makes 0 HTTP calls; exactly one per task is supported by "
+                       "the native runtime"))
+      << joined(errors);
+  EXPECT_TRUE(contains(errors, "tasks.zero.weight: must be a number > 0 (got 0)"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, "on_start: not supported by the native runtime yet"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, "check_ok: response checks are not supported")) << joined(errors);
+  EXPECT_EQ(errors.size(), 10u) << joined(errors);
+}
+
+TEST_F(LoaderTest, DefaultRampUpIsCappedAtTheDuration) {
+  std::string file = write("short.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="1s")
+class Short(VUser):
+    @task
+    def health(self, client):
+        client.get("/health")
+)");
+  auto info = load_scenarios(file)[0];
+  std::vector<std::string> errors;
+  plan::Plan p = build_plan(info, file, target_only("http://127.0.0.1:1"), &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_DOUBLE_EQ(p.profile.ramp_up_s, 1);
+
+  Overrides o = target_only("http://127.0.0.1:1");
+  o.duration = "1m";
+  p = build_plan(info, file, o, &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_DOUBLE_EQ(p.profile.ramp_up_s, 10);
+
+  o.ramp_up = "2m";  // written by the user: validated, not capped
+  p = build_plan(info, file, o, &errors);
+  EXPECT_EQ(errors, std::vector<std::string>{"ramp_up: must be <= duration (60s) (got 120s)"});
+}
+
+TEST_F(LoaderTest, EveryValidationErrorAtOnce) {
+  std::string file = write("bad.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=-5, duration="0s", ramp_up="10s", mode="zigzag", steps=0,
+          thresholds={"p98_ms": 10})
+class Bad(VUser):
+    @task(weight=0)
+    def health(self, client):
+        client.request("FETCH", "/health")
+)");
+  std::vector<std::string> errors;
+  build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "mode: must be one of ramp, constant, step, spike (got \"zigzag\")",
+                        "rps: must be a number > 0 (got -5)",
+                        "duration: must be > 0 (got 0s)",
+                        "ramp_up: must be <= duration (0s) (got 10s)",
+                        "steps: must be >= 1 (got 0)",
+                        "tasks.health.weight: must be a number > 0 (got 0)",
+                        "tasks.health.request.method: must be one of GET, POST, PUT, PATCH, "
+                        "DELETE, HEAD, OPTIONS (got \"FETCH\")",
+                        "thresholds.p98_ms: unknown threshold; use one of p50_ms, p95_ms, "
+                        "p99_ms, max_ms, error_rate (got 10)",
+                    }));
+}
+
+TEST_F(LoaderTest, UnlimitedFromTheDecorator) {
+  std::string file = write("max.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps="max", duration=3, ramp_up=0, mode="constant")
+class Flat(VUser):
+    @task
+    def t(self, client):
+        client.get("/")
+)");
+  std::vector<std::string> errors;
+  plan::Plan p = build_plan(load_scenarios(file)[0], file, target_only("http://[::1]:9"), &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_TRUE(p.profile.unlimited);
+  EXPECT_DOUBLE_EQ(p.profile.duration_s, 3);
+}
+
+}  // namespace
+}  // namespace loadpilot::scenario

@@ -1,0 +1,269 @@
+#include "plan/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace loadpilot::plan {
+namespace {
+
+Plan valid_plan() {
+  Plan p;
+  p.name = "Browse";
+  p.file = "scenarios/browse.py";
+  p.target = "http://127.0.0.1:8000";
+  p.profile = {Mode::kRamp, 200, 30, 5, 5, false};
+  TaskSpec products;
+  products.name = "products";
+  products.weight = 5;
+  products.reason = "the task body records one fixed request";
+  products.request =
+      HttpRequestSpec{"GET", "/api/products?page=1", {{"Accept", "application/json"}}, ""};
+  TaskSpec login;
+  login.name = "login";
+  login.request = HttpRequestSpec{"POST", "/login", {}, R"({"user": "ann"})"};
+  p.tasks = {products, login};
+  p.thresholds = {{"p99_ms", 50}, {"error_rate", 1.0}};
+  return p;
+}
+
+bool contains(const std::vector<std::string>& errors, const std::string& wanted) {
+  return std::find(errors.begin(), errors.end(), wanted) != errors.end();
+}
+
+std::string joined(const std::vector<std::string>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e + "\n";
+  return out;
+}
+
+TEST(Mode, NamesRoundTrip) {
+  for (Mode m : {Mode::kRamp, Mode::kConstant, Mode::kStep, Mode::kSpike}) {
+    EXPECT_EQ(mode_from_name(mode_name(m)), m);
+  }
+  EXPECT_EQ(mode_name(Mode::kConstant), "constant");
+  EXPECT_FALSE(mode_from_name("Ramp").has_value());
+  EXPECT_FALSE(mode_from_name("").has_value());
+}
+
+TEST(ProfileSpec, TotalAddsRampUpOnlyInRampMode) {
+  ProfileSpec p{Mode::kRamp, 10, 30, 5, 5, false};
+  EXPECT_DOUBLE_EQ(p.total_s(), 35);
+  for (Mode m : {Mode::kConstant, Mode::kStep, Mode::kSpike}) {
+    p.mode = m;
+    EXPECT_DOUBLE_EQ(p.total_s(), 30);
+  }
+}
+
+TEST(Validate, ValidPlanHasNoErrors) {
+  auto errors = validate(valid_plan());
+  EXPECT_TRUE(errors.empty()) << joined(errors);
+}
+
+TEST(Validate, EachProfileRule) {
+  Plan p = valid_plan();
+  p.profile.rps = -5;
+  EXPECT_EQ(validate(p), std::vector<std::string>{"rps: must be a number > 0 (got -5)"});
+  p.profile.unlimited = true;  // closed loop ignores rps
+  EXPECT_TRUE(validate(p).empty());
+
+  p = valid_plan();
+  p.profile.duration_s = 0;
+  EXPECT_TRUE(contains(validate(p), "duration: must be > 0 (got 0s)")) << joined(validate(p));
+
+  p = valid_plan();
+  p.profile.ramp_up_s = -1;
+  EXPECT_EQ(validate(p), std::vector<std::string>{"ramp_up: must be >= 0 (got -1s)"});
+  p.profile.ramp_up_s = 40;
+  EXPECT_EQ(validate(p), std::vector<std::string>{"ramp_up: must be <= duration (30s) (got 40s)"});
+  p.profile.mode = Mode::kConstant;  // ramp_up is not used outside ramp mode
+  EXPECT_TRUE(validate(p).empty());
+  p.profile.mode = Mode::kRamp;
+  p.profile.duration_s = 0;
+  EXPECT_EQ(validate(p), (std::vector<std::string>{"duration: must be > 0 (got 0s)",
+                                                   "ramp_up: must be <= duration (0s) (got 40s)"}));
+  p.profile.mode = Mode::kConstant;
+  p.profile.duration_s = 30;
+  EXPECT_TRUE(validate(p).empty());
+
+  p = valid_plan();
+  p.profile.steps = 0;
+  EXPECT_EQ(validate(p), std::vector<std::string>{"steps: must be >= 1 (got 0)"});
+
+  p = valid_plan();
+  p.profile.mode = static_cast<Mode>(9);
+  EXPECT_EQ(validate(p),
+            std::vector<std::string>{"mode: must be one of ramp, constant, step, spike (got 9)"});
+
+  p = valid_plan();
+  p.max_vusers = -1;
+  EXPECT_EQ(validate(p), std::vector<std::string>{
+                             "max_vusers: must be >= 0 (0 lets the runtime choose) (got -1)"});
+}
+
+TEST(Validate, Target) {
+  Plan p = valid_plan();
+  for (const char* good :
+       {"http://localhost", "https://example.test:8443/base", "http://[::1]:80"}) {
+    p.target = good;
+    EXPECT_TRUE(validate(p).empty()) << good << ": " << joined(validate(p));
+  }
+  p.target = "";
+  EXPECT_EQ(validate(p), std::vector<std::string>{
+                             "target: required; pass --target http://HOST[:PORT] (got \"\")"});
+  for (const char* bad : {"ftp://host", "127.0.0.1:8000", "http://"}) {
+    p.target = bad;
+    auto errors = validate(p);
+    ASSERT_EQ(errors.size(), 1u) << bad;
+    EXPECT_TRUE(errors[0].starts_with("target: must be an http:// or https:// URL with a host"))
+        << errors[0];
+    EXPECT_TRUE(errors[0].ends_with("(got \"" + std::string(bad) + "\")")) << errors[0];
+  }
+}
+
+TEST(Validate, Tasks) {
+  Plan p = valid_plan();
+  p.tasks.clear();
+  EXPECT_EQ(validate(p),
+            std::vector<std::string>{"tasks: at least one @task method is required (got 0 tasks)"});
+
+  p = valid_plan();
+  p.tasks[0].weight = 0;
+  p.tasks[1].request->method = "FETCH";
+  EXPECT_EQ(validate(p), (std::vector<std::string>{
+                             "tasks.products.weight: must be a number > 0 (got 0)",
+                             "tasks.login.request.method: must be one of GET, POST, PUT, PATCH, "
+                             "DELETE, HEAD, OPTIONS (got \"FETCH\")"}));
+
+  p = valid_plan();
+  p.tasks[0].request->path = "api/products";
+  p.tasks[1].request.reset();
+  EXPECT_EQ(validate(p), (std::vector<std::string>{
+                             "tasks.products.request.path: must start with \"/\" (got "
+                             "\"api/products\")",
+                             "tasks.login.request: a native task needs a request (got none)"}));
+
+  p = valid_plan();
+  p.tasks[1].runtime = "python";
+  p.tasks[1].request.reset();  // the Python runtime runs the body instead
+  EXPECT_TRUE(validate(p).empty());
+  p.tasks[1].runtime = "lua";
+  EXPECT_EQ(validate(p),
+            std::vector<std::string>{
+                "tasks.login.runtime: must be \"native\" or \"python\" (got \"lua\")"});
+
+  p = valid_plan();
+  p.tasks[1].name = "products";
+  EXPECT_EQ(validate(p),
+            std::vector<std::string>{"tasks.products: duplicate task name (got \"products\")"});
+
+  p = valid_plan();
+  p.tasks[0].request->headers = {{"Bad Name", "x"}, {"X-Ok", "a\r\nInjected: 1"}};
+  EXPECT_EQ(validate(p),
+            (std::vector<std::string>{
+                "tasks.products.request.headers: invalid header name (got \"Bad Name\")",
+                "tasks.products.request.headers.X-Ok: must not contain line breaks (got "
+                "\"a\\r\\nInjected: 1\")"}));
+}
+
+TEST(Validate, Thresholds) {
+  Plan p = valid_plan();
+  p.thresholds = {{"p98_ms", 50}, {"p95_ms", -1}, {"max_ms", 0}};
+  EXPECT_EQ(validate(p), (std::vector<std::string>{
+                             "thresholds.p95_ms: must be >= 0 (got -1)",
+                             "thresholds.p98_ms: unknown threshold; use one of p50_ms, p95_ms, "
+                             "p99_ms, max_ms, error_rate (got 50)"}));
+}
+
+TEST(Validate, ReportsEveryProblemAtOnce) {
+  Plan p = valid_plan();
+  p.profile.rps = 0;
+  p.profile.duration_s = -1;
+  p.profile.steps = 0;
+  p.target = "nope";
+  p.tasks[0].weight = -2;
+  p.thresholds["latency"] = 3;
+  auto errors = validate(p);
+  EXPECT_EQ(errors.size(), 7u) << joined(errors);
+  for (const char* field : {"rps:", "duration:", "ramp_up:", "steps:", "target:",
+                            "tasks.products.weight:", "thresholds.latency:"}) {
+    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                            [&](const std::string& e) { return e.starts_with(field); }))
+        << field << "\n"
+        << joined(errors);
+  }
+}
+
+TEST(PlanJson, RoundTrip) {
+  Plan p = valid_plan();
+  p.max_vusers = 64;
+  p.profile.unlimited = true;
+  p.tasks[1].runtime = "python";
+  p.tasks[1].reason = "calls on_start";
+  p.tasks[1].request.reset();
+  nlohmann::json j = p.to_json();
+  EXPECT_EQ(j["profile"]["mode"], "ramp");
+  EXPECT_EQ(j["profile"]["duration_s"], 30.0);
+  EXPECT_EQ(j["tasks"][0]["request"]["headers"][0][1], "application/json");
+  EXPECT_FALSE(j["tasks"][1].contains("request"));
+  EXPECT_EQ(j["thresholds"]["p99_ms"], 50.0);
+
+  Plan back = Plan::from_json(nlohmann::json::parse(j.dump()));
+  EXPECT_EQ(back.to_json(), j);
+  EXPECT_EQ(back.name, "Browse");
+  EXPECT_EQ(back.file, "scenarios/browse.py");
+  EXPECT_EQ(back.max_vusers, 64);
+  EXPECT_TRUE(back.profile.unlimited);
+  ASSERT_EQ(back.tasks.size(), 2u);
+  EXPECT_EQ(back.tasks[0].request->path, "/api/products?page=1");
+  EXPECT_EQ(back.tasks[0].request->headers,
+            (std::vector<std::pair<std::string, std::string>>{{"Accept", "application/json"}}));
+  EXPECT_EQ(back.tasks[1].runtime, "python");
+  EXPECT_FALSE(back.tasks[1].request.has_value());
+}
+
+TEST(PlanJson, OptionalFieldsDefault) {
+  auto j = nlohmann::json::parse(R"({"name": "S", "target": "http://h", "profile": {},
+      "tasks": [{"name": "t", "request": {"path": "/"}}]})");
+  Plan p = Plan::from_json(j);
+  EXPECT_EQ(p.profile.mode, Mode::kRamp);
+  EXPECT_DOUBLE_EQ(p.profile.rps, 10);
+  EXPECT_EQ(p.max_vusers, 0);
+  EXPECT_DOUBLE_EQ(p.tasks[0].weight, 1);
+  EXPECT_EQ(p.tasks[0].request->method, "GET");
+  EXPECT_TRUE(validate(p).empty()) << joined(validate(p));
+}
+
+TEST(PlanJson, ErrorsNameTheField) {
+  auto error_of = [](const char* text) -> std::string {
+    try {
+      Plan::from_json(nlohmann::json::parse(text));
+    } catch (const PlanError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error_of("[]"), "plan: expected a JSON object (got [])");
+  EXPECT_EQ(error_of(R"({"target": "x", "profile": {}, "tasks": []})"),
+            "name: required field is missing");
+  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {"rps": "fast"}, "tasks": []})"),
+            "profile.rps: expected a number (got \"fast\")");
+  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {"mode": "warp"}, "tasks": []})"),
+            "profile.mode: expected one of ramp, constant, step, spike (got \"warp\")");
+  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {"steps": 2.5}, "tasks": []})"),
+            "profile.steps: expected a whole number (got 2.5)");
+  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {},
+                         "tasks": [{"name": "t", "weight": "heavy"}]})"),
+            "tasks.t.weight: expected a number (got \"heavy\")");
+  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {},
+                         "tasks": [{"name": "t", "request": {"method": "GET"}}]})"),
+            "tasks.t.request.path: required field is missing");
+  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {}, "tasks": [{}]})"),
+            "tasks[0].name: required field is missing");
+  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {}, "tasks": [],
+                         "thresholds": {"p99_ms": "fast"}})"),
+            "thresholds.p99_ms: expected a number (got \"fast\")");
+}
+
+}  // namespace
+}  // namespace loadpilot::plan
