@@ -98,6 +98,9 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     for (std::size_t i = 0; i < w.tasks.size(); ++i) window_latency[i].merge(w.tasks[i].latency);
 
   Histogram all_window, all_total;
+  // A short final round (the run ended mid-second) would inflate the rate;
+  // rates then keep the last full round's values.
+  const bool rate_round = interval_s >= 0.5 || last_rates_.empty();
   const double per_s = interval_s > 0 ? 1.0 / interval_s : 0;
   for (std::size_t i = 0; i < task_names_.size(); ++i) {
     const TaskStats& c = cumulative_.tasks[i];
@@ -107,7 +110,8 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     t.errors = c.errors;
     t.iterations = c.iterations;
     t.errors_by_kind = c.errors_by_kind;
-    t.current_rps = static_cast<double>(last.tasks[i].requests) * per_s;
+    t.current_rps =
+        rate_round ? static_cast<double>(last.tasks[i].requests) * per_s : last_rates_[i + 2];
     t.error_rate = pct(c.errors, c.requests);
     t.window = LatencySummary::of(window_latency[i]);
     t.total = LatencySummary::of(c.latency);
@@ -122,8 +126,15 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     for (std::size_t k = 0; k < kErrorKindCount; ++k) snap.errors_by_kind[k] += c.errors_by_kind[k];
     snap.tasks.push_back(std::move(t));
   }
-  snap.current_rps = static_cast<double>(snap.interval_requests) * per_s;
-  snap.iterations_rps = static_cast<double>(last.iterations_started) * per_s;
+  if (rate_round) {
+    snap.current_rps = static_cast<double>(snap.interval_requests) * per_s;
+    snap.iterations_rps = static_cast<double>(last.iterations_started) * per_s;
+    last_rates_ = {snap.current_rps, snap.iterations_rps};
+    for (const TaskSnapshot& t : snap.tasks) last_rates_.push_back(t.current_rps);
+  } else {
+    snap.current_rps = last_rates_[0];
+    snap.iterations_rps = last_rates_[1];
+  }
   snap.dropped = cumulative_.dropped;
   snap.late = cumulative_.late;
   snap.error_rate = pct(snap.errors, snap.requests);

@@ -84,6 +84,7 @@ class Collector {
   std::vector<std::string> task_names_;
   IntervalStats cumulative_;
   std::deque<IntervalStats> window_;
+  std::vector<double> last_rates_;  // current, iterations, then per task
 };
 
 }  // namespace loadpilot::metrics
