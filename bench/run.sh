@@ -25,6 +25,7 @@ class Tiny(VUser):
     def tiny(self, client):
         client.get("/tiny")
 PY
+sed -e 's#/tiny#/api/products/1#' -e 's/class Tiny/class Product/' "$work/one.py" > "$work/product.py"
 
 cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
   /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out" 2>&1 || true
@@ -72,11 +73,12 @@ echo "== 3. peak RSS with 1000 open connections (demo-api, 200 ms latency, 5000/
 api=$!
 sleep 0.5
 api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
-read -r _ rss < <(cpu "$BIN" run "$work/one.py" --target "$api_url" --rps 5000 --mode constant \
-  --duration 8s --max-connections 1000 --output text --results-json "$work/rss.json")
-/usr/bin/python3 - "$work/rss.json" "$rss" <<'PY'
+read -r _ rss < <(cpu "$BIN" run "$work/product.py" --target "$api_url" --rps 5000 --mode constant \
+  --duration 8s --max-connections 1000 --output ndjson --results-json "$work/rss.json")
+/usr/bin/python3 - "$work/rss.json" "$rss" "$work/out" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+conns = max(json.loads(l).get("connections", 0) for l in open(sys.argv[3]) if l.startswith("{"))
 print(f"requests {r['requests']}  errors {r['errors']}  p50 {r['latency']['p50_ms']:.1f} ms  "
-      f"peak RSS {int(sys.argv[2]) / 1024:.1f} MB")
+      f"open connections (peak) {conns}  peak RSS {int(sys.argv[2]) / 1024:.1f} MB")
 PY
