@@ -11,7 +11,7 @@ import from_venv
 import from_pythonpath
 from loadpilot import VUser, scenario, task
 
-@scenario(rps=10, duration="1s")
+@scenario(rps=10, duration="1s", mode="constant")
 class Env(VUser):
     @task
     def call(self, client):
@@ -38,6 +38,7 @@ def test_scenario_folder_pythonpath_and_virtualenv_import(tmp_path, demo_api):
     r = json.loads(results.read_text())
     assert r["requests"] == 10 and r["errors"] == 0
     assert demo_api.stats()["routes"]["GET /api/products/{id}"] == 10
+    assert demo_api.stats()["total"] == 10
 
 
 def test_missing_module_names_the_import_line(tmp_path):
