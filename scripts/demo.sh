@@ -20,8 +20,16 @@ if [[ -z "$url" ]]; then
   exit 1
 fi
 echo "demo: demo-api at $url"
+# Prometheus metrics on :9090 as usual, or on a free port when 9090 is taken
+# (a local Prometheus, say), so the demo never fails over the port.
+metrics_port=9090
+if ! python3 -c 'import socket,sys; s=socket.socket(); s.bind(("0.0.0.0", 9090))' 2>/dev/null; then
+  metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 0)); print(s.getsockname()[1])')
+  echo "demo: port 9090 is busy; metrics on http://127.0.0.1:$metrics_port/metrics instead"
+fi
 set +e
-"$BIN" run examples/checkout.py --target "$url" --results-json results/demo.json
+"$BIN" run examples/checkout.py --target "$url" --results-json results/demo.json \
+  --metrics-port "$metrics_port"
 code=$?
 set -e
 echo "demo: loadpilot exited with $code (0: thresholds passed, 1: a threshold breached)"

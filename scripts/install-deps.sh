@@ -13,10 +13,17 @@ PACKAGES=(
   # Python side (scenario runtime and its tests)
   python3 python3-greenlet python3-pytest
   # tests
-  libgtest-dev libgmock-dev prometheus curl
+  libgtest-dev libgmock-dev prometheus curl python3-yaml
 )
 if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(nginx wrk python3-locust time)
+fi
+# The HTML report: the build installs uPlot with npm; its browser test runs
+# Debian's Chromium. Node.js and npm come from Debian unless the machine
+# already has them (a newer Node.js from elsewhere is kept).
+PACKAGES+=(chromium)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
 fi
 
 missing=()

@@ -5,8 +5,10 @@ in its embedded interpreter and builds the Plan from the result; this module
 does no validation of its own so that all problems are reported by the engine
 in one place, naming the field.
 
-Each task body is called once with a recording client (see client.py); the
-request it makes is what the native runtime sends on every iteration.
+Every task runs as Python on each iteration unless :func:`native_proof`
+shows, from the task's source, that it always sends one and the same request.
+Only such a task's body is called here, once, with a recording client (see
+client.py); the request it records is what the engine then sends natively.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import numbers
 import os
 import sys
+import textwrap
 import tokenize
 import traceback
 from types import ModuleType
@@ -27,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional
 from .client import LoadClient, RecordingTransport, Request
 from .dsl import VUser, scenario_config, task_info, tasks_of
 
-__all__ = ["MODULE_NAME", "ScenarioLoadError", "describe", "describe_file"]
+__all__ = ["MODULE_NAME", "ScenarioLoadError", "describe", "describe_file", "native_proof"]
 
 MODULE_NAME = "__loadpilot_scenario__"
 
@@ -242,15 +245,27 @@ def _describe_task(
 
     transport = RecordingTransport()
     error = None
-    try:
-        instance = cls()
-        result = getattr(instance, name)(LoadClient(transport))
-        if inspect.iscoroutine(result):
-            _drive(result)
-    except BaseException as exc:  # noqa: B902 - reported, never raised
-        error = format_error(exc, path, abspath, fallback_line=line)
-        if transport.requests:
-            error += _PLACEHOLDER_HINT
+    unproven = native_proof(cls, name, func)
+    if unproven is None:
+        try:
+            instance = cls()
+            result = getattr(instance, name)(LoadClient(transport))
+            if inspect.iscoroutine(result):
+                _drive(result)
+        except BaseException as exc:  # noqa: B902 - reported, never raised
+            error = format_error(exc, path, abspath, fallback_line=line)
+            if transport.requests:
+                error += _PLACEHOLDER_HINT
+        if error is None and len(transport.requests) != 1:
+            unproven = f"it made {len(transport.requests)} calls when run"
+        elif error is None and transport.requests[0].timeout is not None:
+            unproven = "it sets a per-call timeout="
+    if unproven is not None:
+        runtime, reason = "python", "runs in Python: " + unproven
+        transport.requests = []
+    else:
+        runtime = "native"
+        reason = "proven fixed: one client call with literal arguments, no on_start/on_stop/check"
 
     weight = info.weight
     if not isinstance(weight, int) and isinstance(weight, numbers.Real):
@@ -262,7 +277,108 @@ def _describe_task(
         "is_async": inspect.iscoroutinefunction(func),
         "requests": [_describe_request(r) for r in transport.requests],
         "error": error,
+        "runtime": runtime,
+        "reason": reason,
     }
+
+
+# --- the native fast-path proof ---------------------------------------------------
+
+_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+# Keywords whose literal value fully determines the encoded request.
+_FIXED_KEYWORDS = frozenset({"headers", "params", "json", "data", "name"})
+
+
+def native_proof(cls: type, name: str, func: Callable[..., Any]) -> Optional[str]:
+    """None when task NAME provably sends the same single request on every
+    iteration, else why not (a short phrase).
+
+    Sound by construction: the method's own source must be exactly one
+    statement, ``client.VERB(...)`` on its client parameter, whose every
+    argument is a literal (constants and dicts/lists/tuples of constants);
+    it must be a plain ``def`` decorated only with ``@task``; and the class
+    must have no on_start, no on_stop and no ``check_NAME``. Anything else,
+    including source that cannot be read, runs in Python.
+    """
+    if _overrides(cls, "on_start"):
+        return "the class defines on_start"
+    if _overrides(cls, "on_stop"):
+        return "the class defines on_stop"
+    if callable(getattr(cls, "check_" + name, None)):
+        return f"check_{name} inspects its response"
+    if inspect.iscoroutinefunction(func):
+        return "it is an async task"
+    if not inspect.isfunction(func) or hasattr(func, "__wrapped__"):
+        return "it is not a plain function"
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return "its source is not available"
+    node = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(node, ast.FunctionDef) or node.name != func.__name__:
+        return "its source is not available"
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if not (
+            (isinstance(target, ast.Name) and target.id == "task")
+            or (isinstance(target, ast.Attribute) and target.attr == "task")
+        ):
+            return "it has a decorator other than @task"
+    args = node.args
+    if (
+        len(args.args) != 2
+        or args.posonlyargs
+        or args.vararg
+        or args.kwarg
+        or args.kwonlyargs
+        or args.defaults
+    ):
+        return "its signature is not (self, client)"
+    client = args.args[1].arg
+    body = list(node.body)
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]  # the docstring
+    if len(body) != 1:
+        return f"its body has {len(body)} statements"
+    stmt = body[0]
+    call = stmt.value if isinstance(stmt, (ast.Expr, ast.Return)) else None
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == client
+    ):
+        return "its body is not a single client call"
+    method = call.func.attr
+    if method not in _VERBS and method != "request":
+        return f"client.{method}() is not a single request"
+    positional = 2 if method == "request" else 1
+    if len(call.args) > positional:
+        return f"client.{method}() has extra positional arguments"
+    for arg in call.args:
+        if not _is_literal(arg):
+            return "its path is computed, not a literal"
+    for kw in call.keywords:
+        if kw.arg is None:
+            return "it passes **kwargs"
+        if kw.arg not in _FIXED_KEYWORDS:
+            return f"it passes {kw.arg}="
+        if not _is_literal(kw.value):
+            return f"its {kw.arg}= is computed, not a literal"
+    return None
+
+
+def _is_literal(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _drive(coro: Any) -> None:

@@ -4,15 +4,14 @@ A task calls ``client.get(...)``, ``client.post(...)`` and friends. The client
 only turns the call into a :class:`Request` (query string, body encoding,
 headers) and hands it to a *transport*; the transport decides what happens.
 
-In this version the only transport is :class:`RecordingTransport`: the engine
-calls each task body once while loading the scenario, records the request it
-makes, and then sends that request natively on every iteration. The recording
-transport answers with a :class:`RecordedResponse`, a harmless placeholder
-(status 0, empty body, ``json()`` returns ``{}``, ``ok`` is true and
-``raise_for_status()`` does nothing) so code after the call keeps running.
-
-Later transports (the Python VUser runtime) return real responses with the
-same :class:`Response` interface.
+Two kinds of transport exist. The engine's Python VUser runtime
+(_runtime.py) sends every call for real and returns a :class:`Response`; in an
+``async def`` task its client returns awaitables instead. While a scenario is
+loaded, :class:`RecordingTransport` records the one request of a task that is
+proven to send a fixed request (so the engine can send it natively) and
+answers with a :class:`RecordedResponse`, a harmless placeholder (status 0,
+empty body, ``json()`` returns ``{}``, ``ok`` is true and
+``raise_for_status()`` does nothing).
 """
 
 from __future__ import annotations
@@ -112,17 +111,22 @@ class Response:
         content: bytes = b"",
         url: str = "",
         elapsed_ms: float = 0.0,
+        error: Optional[str] = None,
     ) -> None:
         self.status_code = status_code
         self.headers = headers if headers is not None else Headers()
         self.content = content
         self.url = url
         self.elapsed_ms = elapsed_ms
+        # Set when no response arrived (connect, timeout, reset, protocol);
+        # status_code is then 0.
+        self.error = error
 
     @property
     def ok(self) -> bool:
-        """True unless the status is 4xx or 5xx (the ``requests`` rule)."""
-        return not 400 <= self.status_code < 600
+        """False for 4xx and 5xx (the ``requests`` rule) and when no response
+        arrived at all."""
+        return self.error is None and not 400 <= self.status_code < 600
 
     @property
     def text(self) -> str:
@@ -132,6 +136,8 @@ class Response:
         return _json.loads(self.content)
 
     def raise_for_status(self) -> None:
+        if self.error is not None:
+            raise HTTPError(f"{self.error} for url: {self.url}", self)
         if 400 <= self.status_code < 600:
             kind = "Client" if self.status_code < 500 else "Server"
             raise HTTPError(f"{self.status_code} {kind} Error for url: {self.url}", self)
@@ -159,10 +165,12 @@ class RecordedResponse(Response):
 
 
 class Transport(Protocol):
-    """Carries out a request. Implementations: RecordingTransport (now),
-    the engine's Python VUser runtime (later)."""
+    """Carries out requests. Implementations: RecordingTransport and the
+    engine's Python VUser runtime (loadpilot._runtime)."""
 
-    def send(self, request: Request) -> Response: ...
+    def send(self, request: Request) -> Any: ...
+
+    def send_batch(self, requests: List[Request]) -> Any: ...
 
 
 class RecordingTransport:
@@ -180,6 +188,9 @@ class RecordingTransport:
             ) from None
         self.requests.append(request)
         return RecordedResponse(0, url=request.path)
+
+    def send_batch(self, requests: List[Request]) -> List[Response]:
+        return [self.send(r) for r in requests]
 
 
 class LoadClient:
@@ -213,6 +224,24 @@ class LoadClient:
             )
         )
 
+    def batch(self, requests: Sequence[Mapping[str, Any]]) -> List[Response]:
+        """Sends several requests at once; returns their responses in the
+        order given. Each item is a dict with ``method`` (default GET),
+        ``path`` and optionally ``headers``, ``params``, ``json``, ``data``,
+        ``timeout``, ``name``. Awaitable in an ``async def`` task."""
+        built = []
+        for i, item in enumerate(requests):
+            if not isinstance(item, Mapping):
+                raise TypeError(f"batch item {i} must be a dict, not {type(item).__name__}")
+            unknown = set(item) - _BATCH_KEYS
+            if unknown:
+                raise TypeError(f"batch item {i}: unknown key(s) {sorted(unknown)}")
+            if "path" not in item:
+                raise TypeError(f"batch item {i}: 'path' is required")
+            args = {k: v for k, v in item.items() if k not in ("method", "path")}
+            built.append(build_request(item.get("method", "GET"), item["path"], **args))
+        return self._transport.send_batch(built)
+
     def get(self, path: str, **kwargs: Any) -> Response:
         return self.request("GET", path, **kwargs)
 
@@ -233,6 +262,9 @@ class LoadClient:
 
     def options(self, path: str, **kwargs: Any) -> Response:
         return self.request("OPTIONS", path, **kwargs)
+
+
+_BATCH_KEYS = frozenset({"method", "path", "headers", "params", "json", "data", "timeout", "name"})
 
 
 def build_request(

@@ -57,6 +57,8 @@ def test_brief_example_shape(describe):
                     }
                 ],
                 "error": None,
+                "runtime": "native",
+                "reason": "proven fixed: one client call with literal arguments, no on_start/on_stop/check",
             },
             {
                 "name": "health",
@@ -68,6 +70,8 @@ def test_brief_example_shape(describe):
                      "name": "health check"}
                 ],
                 "error": None,
+                "runtime": "native",
+                "reason": "proven fixed: one client call with literal arguments, no on_start/on_stop/check",
             },
         ],
         "has_on_start": False,
@@ -146,19 +150,18 @@ def test_hooks_and_checks(describe):
     assert s["has_on_start"] and s["has_on_stop"]
     assert s["checks"] == ["check_a", "check_b"]
     (t,) = s["tasks"]
-    assert t["is_async"] and t["requests"][0]["path"] == "/a" and t["error"] is None
+    # Never run while loading: it runs as Python on every iteration.
+    assert t["is_async"] and t["requests"] == [] and t["error"] is None
+    assert t["runtime"] == "python"
+    assert t["reason"] == "runs in Python: the class defines on_start"
 
 
-def test_task_errors_are_captured_with_the_user_line(describe, write_scenario):
+def test_only_proven_tasks_are_run_and_their_errors_captured(describe):
     (s,) = describe('''
         from loadpilot import VUser, scenario, task
 
         def helper(n):
             return 1 / n
-
-        class Pending:
-            def __await__(self):
-                yield "pending"
 
         @scenario
         class S(VUser):
@@ -176,33 +179,36 @@ def test_task_errors_are_captured_with_the_user_line(describe, write_scenario):
                 client.get(123)
 
             @task
-            def no_client_arg(self):
-                pass
+            def unencodable(self, client):
+                client.post("/x", json={1, 2})
 
             @task
-            def two_calls(self, client):
-                client.get("/a")
-                client.get("/b")
+            def no_client_arg(self):
+                pass
 
             @task
             async def sleeps(self, client):
                 import asyncio
                 await asyncio.sleep(0)
-                await Pending()
         ''')
     tasks = {t["name"]: t for t in s["tasks"]}
-    path = tasks["divides"]["error"].split(":")[0]
-    assert path.endswith("scenario.py")
-    assert tasks["divides"]["error"].endswith(":4: ZeroDivisionError: division by zero")
-    assert tasks["divides"]["requests"] == []
-    assert ":19: KeyError: 'token' (while loading, client calls return a placeholder" in (
-        tasks["uses_token"]["error"])
-    assert ":23: TypeError: path must be a string, got int" in tasks["bad_call"]["error"]
-    assert ":26: TypeError: " in tasks["no_client_arg"]["error"]
-    assert tasks["two_calls"]["error"] is None
-    assert [r["path"] for r in tasks["two_calls"]["requests"]] == ["/a", "/b"]
-    assert ":8: RuntimeError: while recording, an async task can only await" in (
-        tasks["sleeps"]["error"])
+    # Literal arguments: proven fixed, so run once while loading; a failure
+    # there is reported with the user's line.
+    assert tasks["bad_call"]["runtime"] == "native"
+    assert ":19: TypeError: path must be a string, got int" in tasks["bad_call"]["error"]
+    assert tasks["bad_call"]["error"].split(":")[0].endswith("scenario.py")
+    assert ":23: TypeError: Object of type set is not JSON serializable" in (
+        tasks["unencodable"]["error"])
+    # Everything else is never run while loading: no error, no requests.
+    for name, reason in [
+        ("divides", "its path is computed, not a literal"),
+        ("uses_token", "its body has 2 statements"),
+        ("no_client_arg", "its signature is not (self, client)"),
+        ("sleeps", "it is an async task"),
+    ]:
+        assert tasks[name]["runtime"] == "python", name
+        assert tasks[name]["reason"] == "runs in Python: " + reason
+        assert tasks[name]["error"] is None and tasks[name]["requests"] == []
 
 
 def test_import_error_names_file_and_line(write_scenario):
@@ -262,14 +268,14 @@ def test_scenario_folder_is_importable_and_module_registered(write_scenario):
         class Item:
             id: int
 
-        @scenario
+        @scenario(duration=BASE + str(Item(3).id))
         class S(VUser):
             @task
             def t(self, client):
-                client.get(BASE, params={"id": Item(3).id})
+                client.get(BASE)
         ''')
     (s,) = json.loads(_describe.describe_file(str(path)))
-    assert s["tasks"][0]["requests"][0]["path"] == "/from-helper?id=3"
+    assert s["config"]["duration"] == "/from-helper3"
     assert sys.path[0] == str(path.parent)
 
 

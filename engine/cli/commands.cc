@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "build_info.h"
+#include "cli/init_command.h"
+#include "cli/report_commands.h"
 #include "cli/run_command.h"
 #include "demo/demo_api.h"
 
@@ -23,7 +25,7 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--ramp-up", a.ramp_up, "Override ramp-up time");
   run->add_option("--mode", a.mode, "Override mode: ramp, constant, step, spike");
   run->add_option("--steps", a.steps, "Override the number of steps (step mode)");
-  run->add_option("--max-vusers", a.max_vusers, "Upper bound on concurrent VUsers");
+  run->add_option("--max-vusers", a.max_vusers, "Upper bound on VUsers (default 1000)");
   run->add_option("--threshold", a.thresholds, "SLA limit KEY=VALUE (repeatable; overrides)");
   run->add_option("--workers", a.workers, "Worker threads (default: one per core)");
   run->add_option("--max-connections", a.max_connections,
@@ -36,6 +38,16 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--results-json", a.results_json, "Write the final results to this file");
   run->add_flag("--no-color", a.no_color, "Plain text without colours");
   run->add_option("--seed", a.seed, "Seed for task choice")->capture_default_str();
+  add_report_options(*run, a);
+  run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
+      ->envname("LOADPILOT_NO_METRICS");
+  run->add_option("--metrics-host", a.metrics_host, "Address the /metrics endpoint listens on")
+      ->capture_default_str();
+  run->add_option("--metrics-port", a.metrics_port, "Port of the /metrics endpoint (0: any free)")
+      ->capture_default_str();
+  run->add_option("--metrics-linger", a.metrics_linger,
+                  "Keep serving the final metrics this long after the run")
+      ->capture_default_str();
 }
 
 void add_demo(CLI::App& app, demo::DemoOptions& d) {
@@ -61,6 +73,14 @@ int main(int argc, char** argv) {
   demo::DemoOptions demo_options;
   add_run(app, run_args);
   add_demo(app, demo_options);
+  ReportArgs report_args;
+  CompareArgs compare_args;
+  add_report_command(app, report_args);
+  add_compare_command(app, compare_args);
+  std::string init_dir = ".";
+  app.add_subcommand("init", "Scaffold scenarios/ and monitoring/ (Prometheus + Grafana)")
+      ->add_option("dir", init_dir, "Project directory (created if missing)")
+      ->capture_default_str();
   app.add_subcommand("version", "Print version and build information");
   try {
     app.parse(argc, argv);
@@ -77,6 +97,9 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("run")) return run_command(run_args);
     if (app.got_subcommand("demo-api")) return demo::run_demo_api(demo_options);
+    if (app.got_subcommand("report")) return report_command(report_args);
+    if (app.got_subcommand("compare")) return compare_command(compare_args);
+    if (app.got_subcommand("init")) return init_command(init_dir);
     if (app.got_subcommand("version")) {
       fmt::print("loadpilot {}\nbuild: {} ({})\n", kVersion, kBuildType, kCompiler);
       return kExitOk;

@@ -15,12 +15,16 @@
 
 #include "cli/commands.h"
 #include "cli/picker.h"
+#include "cli/report_commands.h"
 #include "http/target.h"
+#include "build_info.h"
 #include "load/engine.h"
+#include "monitor/exporter.h"
 #include "plan/duration.h"
 #include "report/live.h"
 #include "report/summary.h"
 #include "scenario/loader.h"
+#include "scenario/vuser_runtime.h"
 
 namespace loadpilot::cli {
 
@@ -120,6 +124,9 @@ int run_command(const RunArgs& args) {
   const auto timeout_s = plan::parse_duration(args.timeout);
   if (!timeout_s || *timeout_s <= 0)
     return fail(fmt::format("--timeout: not a positive duration (got \"{}\")", args.timeout));
+  const auto linger_s = plan::parse_duration(args.metrics_linger);
+  if (!linger_s || *linger_s < 0)
+    return fail(fmt::format("--metrics-linger: not a duration (got \"{}\")", args.metrics_linger));
 
   std::vector<scenario::ScenarioInfo> scenarios;
   try {
@@ -173,7 +180,16 @@ int run_command(const RunArgs& args) {
   eo.timeout = std::chrono::milliseconds(static_cast<long>(*timeout_s * 1000));
   eo.insecure = args.insecure;
   eo.seed = args.seed;
-  load::Engine engine(plan, *target, eo);
+  // Tasks that run as Python need the VUser runtime; it outlives the engine.
+  std::unique_ptr<scenario::VUserRuntime> vusers;
+  if (scenario::needs_vuser_runtime(plan)) {
+    try {
+      vusers = std::make_unique<scenario::VUserRuntime>(plan, *target);
+    } catch (const scenario::ScenarioError& e) {
+      return fail(e.what());
+    }
+  }
+  load::Engine engine(plan, *target, eo, vusers.get());
 
   const bool tty = isatty(STDOUT_FILENO);
   const bool ndjson = args.output == "ndjson";
@@ -185,6 +201,24 @@ int run_command(const RunArgs& args) {
                             engine.profile().total_s(),
                             engine.worker_count(),
                             engine.max_connections()};
+  // Prometheus endpoint: bound before any traffic so a busy port fails fast.
+  std::unique_ptr<monitor::Exporter> exporter;
+  if (!args.no_metrics) {
+    monitor::RunInfo info{plan.name,
+                          kVersion,
+                          {},
+                          engine.profile().phase_at(0),
+                          plan.profile.unlimited ? 0 : engine.profile().rate_at(0)};
+    for (const auto& name : engine.collector().task_names()) info.tasks.push_back(name);
+    try {
+      exporter = std::make_unique<monitor::Exporter>(
+          monitor::ExporterOptions{args.metrics_host, args.metrics_port}, info);
+    } catch (const monitor::ExporterError& e) {
+      return fail(e.what());
+    }
+    fmt::print(ndjson ? stderr : stdout, "metrics: {} (listening on {})\n", exporter->url(),
+               exporter->listen_address());
+  }
   std::unique_ptr<report::LiveView> view;
   if (ndjson)
     view = report::make_ndjson_stream(stdout, header);
@@ -193,15 +227,24 @@ int run_command(const RunArgs& args) {
   else
     view = report::make_plain_progress(stdout, header);
 
+  RunOutputs outputs(args, plan, engine);  // time series, report, baseline
   load::RunOutcome outcome;
   int signal_seen = 0;
   {
     SignalWatcher signals(engine);
     view->start();
-    outcome = engine.run([&](const metrics::Snapshot& s) { view->on_snapshot(s); });
+    outcome = engine.run([&](const metrics::Snapshot& s) {
+      view->on_snapshot(s);
+      outputs.on_snapshot(s);
+      if (exporter) exporter->update(s, engine.collector().last_round());
+    });
+    if (exporter) exporter->finish(outcome.interrupted);
     view->finish();
     signal_seen = signals.signal();
   }
+
+  const std::string vuser_error = vusers ? vusers->fatal_error() : std::string();
+  if (!vuser_error.empty()) fmt::print(stderr, "error: {}\n", vuser_error);
 
   report::Summary summary = report::build_summary(
       plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
@@ -209,22 +252,33 @@ int run_command(const RunArgs& args) {
   if (signal_seen) summary.interrupt_signal = signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   // With ndjson, stdout carries only JSON: the human summary goes to stderr.
   report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
+  const nlohmann::json results = outputs.results(summary);
+  outputs.print_knee(ndjson ? stderr : stdout, color && !ndjson);
   if (ndjson) {
     nlohmann::json j = summary.to_json();
     j["type"] = "summary";
     fmt::print("{}\n", j.dump());
   }
-  int exit_code = summary.passed ? kExitOk : kExitThresholds;
+  int exit_code = summary.passed && vuser_error.empty() ? kExitOk : kExitThresholds;
   if (!args.results_json.empty()) {
     std::string error;
-    if (write_file(args.results_json, summary.to_json().dump(2) + "\n", &error)) {
+    if (write_file(args.results_json, results.dump(2) + "\n", &error)) {
       fmt::print(ndjson ? stderr : stdout, "\nresults written to {}\n", args.results_json);
     } else {
       fmt::print(stderr, "error: {}\n", error);
       if (exit_code == kExitOk) exit_code = kExitInvalid;
     }
   }
+  if (outputs.write_files(results, ndjson ? stderr : stdout) != kExitOk && exit_code == kExitOk)
+    exit_code = kExitInvalid;
   std::fflush(stdout);
+  // Keep the final values up for one more scrape; an interrupted run (the
+  // user asked to stop) does not wait.
+  if (exporter && !signal_seen && *linger_s > 0) {
+    fmt::print(stderr, "metrics: serving final values at {} for {}s (Ctrl-C ends it sooner)\n",
+               exporter->url(), *linger_s);
+    exporter->linger(*linger_s);
+  }
   if (signal_seen == SIGINT) return kExitSigint;
   if (signal_seen == SIGTERM) return kExitSigterm;
   return exit_code;

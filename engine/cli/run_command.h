@@ -25,6 +25,15 @@ struct RunArgs {
   std::string results_json;
   bool no_color = false;
   std::uint64_t seed = 1;
+  // HTML report and baseline (docs/report.md).
+  std::string report = "results/report.html";
+  bool no_report = false;
+  bool save_baseline = false;
+  // Prometheus endpoint (docs/monitoring.md).
+  bool no_metrics = false;
+  std::string metrics_host = "0.0.0.0";
+  int metrics_port = 9090;
+  std::string metrics_linger = "5s";
 };
 
 int run_command(const RunArgs& args);

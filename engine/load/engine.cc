@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <thread>
 
+#include "load/scripted.h"
 #include "load/worker.h"
 
 namespace loadpilot::load {
@@ -27,7 +29,8 @@ std::size_t default_max_queue(const plan::Plan& plan) {
   return static_cast<std::size_t>(std::max(1000.0, std::ceil(peak * 5)));
 }
 
-Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions options)
+Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions options,
+               ScriptedTasks* scripted)
     : plan_(plan),
       target_(target),
       options_(options),
@@ -35,8 +38,19 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
       collector_([&] {
         std::vector<std::string> names;
         for (const plan::TaskSpec& t : plan.tasks) names.push_back(t.name);
+        if (scripted != nullptr) {
+          for (std::string& label : scripted->extra_labels()) names.push_back(std::move(label));
+        }
         return names;
-      }()) {
+      }()),
+      scripted_(scripted) {
+  // Sending a Python task's (absent) request natively would be wrong traffic.
+  for (const plan::TaskSpec& t : plan.tasks) {
+    if (t.runtime == "python" && scripted_ == nullptr) {
+      throw std::invalid_argument("task " + t.name +
+                                  " runs in Python, but no Python runtime was given");
+    }
+  }
   worker_count_ = options_.workers ? options_.workers
                                    : std::max(1u, std::thread::hardware_concurrency());
   max_connections_ =
@@ -55,15 +69,19 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     w.client.timeout = options_.timeout;
     w.client.insecure = options_.insecure;
     w.seed = options_.seed;
-    workers_.push_back(std::make_unique<Worker>(plan_, profile_, target_, w, [this] {
-      std::lock_guard lock(mu_);
-      ++drained_;
-      cv_.notify_all();
-    }));
+    workers_.push_back(std::make_unique<Worker>(
+        plan_, profile_, target_, w,
+        [this] {
+          std::lock_guard lock(mu_);
+          ++drained_;
+          cv_.notify_all();
+        },
+        scripted_));
   }
 }
 
 Engine::~Engine() {
+  if (scripted_) scripted_->abort();
   for (auto& w : workers_) w->abort();
   for (auto& w : workers_) w->join();
 }
@@ -92,6 +110,11 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     done.wait_for(lock, std::chrono::seconds(2), [&] { return reports.size() == workers_.size(); });
   }
   std::lock_guard lock(m);
+  if (scripted_) {
+    metrics::WorkerReport r;
+    r.stats = scripted_->take();
+    reports.push_back(std::move(r));
+  }
   metrics::Snapshot snap = collector_.add_round(reports, interval_s);
   snap.elapsed_s = std::min(elapsed_s, profile_.total_s());
   snap.total_s = profile_.total_s();
@@ -100,24 +123,59 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   return snap;
 }
 
+void Engine::start_scripted(Clock::time_point t0) {
+  ScriptedLink link;
+  link.t0 = t0;
+  link.workers = workers_.size();
+  link.dispatch = [this](std::size_t w, std::vector<ScriptedRequest> requests,
+                         std::size_t iterations_done) {
+    workers_[w % workers_.size()]->dispatch_scripted(std::move(requests), iterations_done);
+  };
+  link.finished = [this] {
+    std::lock_guard lock(mu_);
+    scripted_finished_ = true;
+    cv_.notify_all();
+  };
+  link.stop_run = [this] { stop(); };
+  scripted_->start(std::move(link));
+}
+
 RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_snapshot) {
   RunOutcome out;
   const Clock::time_point t0 = Clock::now() + std::chrono::milliseconds(20);
+  if (scripted_) start_scripted(t0);
   for (auto& w : workers_) w->start(t0);
 
   Clock::time_point last_round = t0;
   Clock::time_point next_round = t0 + std::chrono::seconds(1);
   Clock::time_point drain_deadline = Clock::time_point::max();
   int stops_seen = 0;
-  bool aborted = false;
+  // With a scripted runtime the run ends after its finish() (on_stop), which
+  // starts once the workers drained or the drain time ran out.
+  bool finish_sent = scripted_ == nullptr;
+  // A Python iteration has no request timeout of its own (it may await
+  // anything), so after the profile ends it gets at most the request
+  // timeout (or the drain time, if longer) before on_stop starts anyway.
+  const Clock::duration profile_length = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(profile_.total_s()));
+  const Clock::time_point scripted_cap =
+      scripted_ == nullptr
+          ? Clock::time_point::max()
+          : t0 + profile_length + std::max<Clock::duration>(options_.drain, options_.timeout);
   for (;;) {
     bool all_drained = false;
+    bool workers_drained = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, std::min(next_round, drain_deadline), [&] {
-        return stop_requests_ != stops_seen || drained_ == workers_.size();
+      const Clock::time_point wake = std::min(
+          {next_round, drain_deadline, finish_sent ? Clock::time_point::max() : scripted_cap});
+      cv_.wait_until(lock, wake, [&] {
+        const bool drained = drained_ == workers_.size();
+        return stop_requests_ != stops_seen || (drained && !finish_sent) ||
+               (drained && (scripted_ == nullptr || scripted_finished_));
       });
-      all_drained = drained_ == workers_.size();
+      workers_drained = drained_ == workers_.size();
+      all_drained = workers_drained && (scripted_ == nullptr || scripted_finished_);
       if (stop_requests_ != stops_seen) {
         stops_seen = stop_requests_;
         out.interrupted = true;
@@ -125,11 +183,24 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
           for (auto& w : workers_) w->stop_arrivals();
           drain_deadline = Clock::now() + options_.drain;
         } else {
-          drain_deadline = Clock::now();
+          drain_deadline = Clock::now();  // a second signal also skips on_stop
         }
       }
     }
-    const Clock::time_point now = Clock::now();
+    Clock::time_point now = Clock::now();
+    if (!finish_sent && (workers_drained || now >= drain_deadline || now >= scripted_cap) &&
+        stops_seen < 2) {
+      finish_sent = true;
+      // on_stop gets what is left of the drain time when stopping early
+      // (at least a second), else the whole drain time.
+      const Clock::time_point deadline =
+          drain_deadline == Clock::time_point::max()
+              ? now + options_.drain
+              : std::max(drain_deadline, now + std::chrono::seconds(1));
+      scripted_->finish(deadline);
+      drain_deadline = deadline + std::chrono::milliseconds(200);
+      continue;
+    }
     const bool finishing = all_drained || now >= drain_deadline;
     if (now >= next_round || finishing) {
       const double interval = std::chrono::duration<double>(now - last_round).count();
@@ -137,8 +208,8 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
       if (finishing && !all_drained) {
         // Drain time is up: abandon what is still in flight.
         for (auto& w : workers_) w->stop_arrivals();
-        aborted = true;
       }
+      if (finishing && scripted_) scripted_->abort();
       metrics::Snapshot snap = collect(interval, elapsed);
       last_round = now;
       next_round += std::chrono::seconds(1);
@@ -152,7 +223,6 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
       on_snapshot(snap);
     }
   }
-  (void)aborted;
   for (auto& w : workers_) w->abort();
   for (auto& w : workers_) w->join();
   return out;

@@ -20,6 +20,7 @@
 namespace loadpilot::load {
 
 class Worker;
+class ScriptedTasks;
 
 struct EngineOptions {
   std::size_t workers = 0;          // 0: one per core
@@ -47,7 +48,12 @@ struct RunOutcome {
 
 class Engine {
  public:
-  Engine(const plan::Plan& plan, const http::Target& target, EngineOptions options);
+  // `scripted` runs the plan's "python" tasks (null when there are none;
+  // throws std::invalid_argument when the plan has some and it is null);
+  // it must outlive the Engine. The run then ends only after its finish()
+  // (VUsers' on_stop) completed or ran out of drain time.
+  Engine(const plan::Plan& plan, const http::Target& target, EngineOptions options,
+         ScriptedTasks* scripted = nullptr);
   ~Engine();
 
   RunOutcome run(const std::function<void(const metrics::Snapshot&)>& on_snapshot);
@@ -62,6 +68,7 @@ class Engine {
 
  private:
   metrics::Snapshot collect(double interval_s, double elapsed_s);
+  void start_scripted(std::chrono::steady_clock::time_point t0);
 
   const plan::Plan& plan_;
   http::Target target_;
@@ -71,11 +78,13 @@ class Engine {
   std::size_t worker_count_;
   std::size_t max_connections_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  ScriptedTasks* scripted_;
 
   std::mutex mu_;
   std::condition_variable cv_;
   int stop_requests_ = 0;
   std::size_t drained_ = 0;
+  bool scripted_finished_ = false;
 };
 
 }  // namespace loadpilot::load

@@ -19,7 +19,7 @@ std::uint64_t micros(Clock::duration d) {
 }  // namespace
 
 Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Target& target,
-               WorkerOptions options, std::function<void()> on_drained)
+               WorkerOptions options, std::function<void()> on_drained, ScriptedTasks* scripted)
     : profile_(profile),
       options_(options),
       on_drained_(std::move(on_drained)),
@@ -29,12 +29,20 @@ Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Targe
         c.max_connections = options.max_connections;
         return c;
       }()),
+      scripted_(scripted),
       recorder_(plan.tasks.size()),
       rng_(options.seed * 0x9E3779B97F4A7C15ULL + options.index),
       next_k_(options.index),
       unlimited_(plan.profile.unlimited) {
+  if (scripted_ != nullptr) {
+    http::ClientOptions c = options.client;
+    c.max_connections = options.max_connections;
+    c.keep_response = true;
+    script_client_ = std::make_unique<http::Client>(io_, target, c);
+  }
   double acc = 0;
   for (const plan::TaskSpec& t : plan.tasks) {
+    python_.push_back(t.runtime == "python" && scripted_ != nullptr);
     const plan::HttpRequestSpec req = t.request.value_or(plan::HttpRequestSpec{});
     requests_.push_back(std::make_shared<const std::string>(
         http::build_request(target, req.method, req.path, req.headers, req.body)));
@@ -77,7 +85,8 @@ void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
     metrics::WorkerReport r;
     r.stats = recorder_.take();
     r.in_flight = in_flight_;
-    r.connections = client_.open_connections();
+    r.connections =
+        client_.open_connections() + (script_client_ ? script_client_->open_connections() : 0);
     sink(std::move(r));
   });
 }
@@ -96,12 +105,36 @@ void Worker::abort() {
     arrivals_done_ = true;
     timer_.cancel();
     client_.close();
+    if (script_client_) script_client_->close();
     io_.stop();
   });
 }
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
+}
+
+void Worker::dispatch_scripted(std::vector<ScriptedRequest> requests, std::size_t iterations_done) {
+  boost::asio::post(io_, [this, requests = std::move(requests), iterations_done]() mutable {
+    for (ScriptedRequest& r : requests) {
+      if (aborted_ || !script_client_) {
+        http::Result result;
+        result.error = metrics::ErrorKind::kReset;
+        result.error_message = "shutdown";
+        result.done_at = Clock::now();
+        r.done(std::move(result));
+      } else {
+        script_client_->send(std::move(r.request), r.head, std::move(r.done));
+      }
+    }
+    in_flight_ -= iterations_done;
+    if (aborted_) return;
+    if (unlimited_) {
+      for (std::size_t i = 0; i < iterations_done; ++i) closed_loop_next();
+    } else {
+      check_drained();
+    }
+  });
 }
 
 double Worker::seconds_since_start(Clock::time_point t) const {
@@ -150,12 +183,18 @@ std::uint32_t Worker::pick_task() {
 }
 
 void Worker::start_iteration(Clock::time_point intended) {
+  const std::uint32_t task = pick_task();
+  if (python_[task]) {
+    // The runtime counts it started (or dropped) when it assigns a VUser.
+    ++in_flight_;
+    scripted_->arrive(options_.index, task, intended);
+    return;
+  }
   if (client_.queued() >= options_.max_queue) {
     recorder_.record_dropped();
     return;
   }
   recorder_.record_started(Clock::now() - intended > kLateAfter);
-  const std::uint32_t task = pick_task();
   ++in_flight_;
   client_.send(requests_[task], head_[task],
                [this, task, intended](http::Result&& r) { on_result(task, intended, std::move(r)); });

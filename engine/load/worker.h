@@ -9,6 +9,11 @@
 // latency (coordinated-omission correction). An arrival that finds more
 // than max_queue requests already waiting is dropped and counted.
 //
+// Tasks whose runtime is "python" are not sent here: their arrivals are
+// handed to the ScriptedTasks runtime (same schedule, same intended start)
+// and stay in flight until it reports the iteration done. The worker also
+// lends that runtime a second client that keeps response bodies.
+//
 // Thread-safety: the public methods may be called from any thread; they
 // post work onto the worker's event loop. Callbacks passed in are invoked on
 // the worker's thread.
@@ -27,6 +32,7 @@
 
 #include "http/client.h"
 #include "load/profile.h"
+#include "load/scripted.h"
 #include "metrics/snapshot.h"
 #include "plan/plan.h"
 
@@ -47,8 +53,11 @@ class Worker {
  public:
   // `on_drained` is called (on the worker thread) once, when the worker has
   // no more arrivals to start and nothing in flight.
+  // `scripted` runs the plan's "python" tasks; it may be null when there
+  // are none, and must outlive the worker.
   Worker(const plan::Plan& plan, const Profile& profile, const http::Target& target,
-         WorkerOptions options, std::function<void()> on_drained);
+         WorkerOptions options, std::function<void()> on_drained,
+         ScriptedTasks* scripted = nullptr);
   ~Worker();
 
   void start(Clock::time_point t0);
@@ -59,6 +68,10 @@ class Worker {
   // Abandons in-flight requests (they are not recorded) and ends the loop.
   void abort();
   void join();
+
+  // For the scripted runtime (any thread): send requests on the client that
+  // keeps responses and count `iterations_done` of its iterations ended.
+  void dispatch_scripted(std::vector<ScriptedRequest> requests, std::size_t iterations_done);
 
  private:
   void schedule_next();
@@ -76,9 +89,12 @@ class Worker {
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
   http::Client client_;
+  std::unique_ptr<http::Client> script_client_;  // keeps responses; scripted tasks only
+  ScriptedTasks* scripted_;
   metrics::Recorder recorder_;
   std::vector<std::shared_ptr<const std::string>> requests_;  // per task
   std::vector<bool> head_;
+  std::vector<bool> python_;  // per task: handed to scripted_
   std::vector<double> cumulative_weight_;
   std::mt19937_64 rng_;
   std::thread thread_;

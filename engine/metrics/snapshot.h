@@ -76,6 +76,10 @@ class Collector {
   Snapshot add_round(std::vector<WorkerReport>& reports, double interval_s);
 
   const IntervalStats& cumulative() const { return cumulative_; }
+  // The stats of the latest round alone (what add_round last merged), e.g.
+  // to feed each request exactly once into an external histogram. Valid
+  // after the first add_round(); empty (no tasks) before.
+  const IntervalStats& last_round() const { return window_.empty() ? empty_ : window_.back(); }
   const std::vector<std::string>& task_names() const { return task_names_; }
   // Whole-run latency of all tasks merged.
   Histogram total_latency() const;
@@ -85,6 +89,7 @@ class Collector {
   IntervalStats cumulative_;
   std::deque<IntervalStats> window_;
   std::vector<double> last_rates_;  // current, iterations, then per task
+  IntervalStats empty_;
 };
 
 }  // namespace loadpilot::metrics

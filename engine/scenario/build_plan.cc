@@ -219,18 +219,22 @@ bool apply_tasks(const json& description, plan::Plan* plan, Problems* problems) 
 
     const json& error = field_of(t, "error");
     const json& requests = field_of(t, "requests");
+    const json& runtime = field_of(t, "runtime");
+    const json& reason = field_of(t, "reason");
+    if (reason.is_string()) task.reason = reason.get<std::string>();
     if (error.is_string()) {
+      // Only a task proven fixed is run while loading; its failure is real.
       problems->add_raw(field + ": " + error.get<std::string>());
       ok = false;
+    } else if (runtime.is_string() && runtime.get<std::string>() == "python") {
+      task.runtime = "python";
     } else if (!requests.is_array() || requests.size() != 1) {
       size_t n = requests.is_array() ? requests.size() : 0;
-      problems->add_raw(fmt::format(
-          "{}: makes {} HTTP calls; exactly one per task is supported by the native runtime", field,
-          n));
+      problems->add_raw(
+          fmt::format("{}: recorded {} HTTP calls for the native runtime; expected one", field, n));
       ok = false;
     } else if (auto spec = request_from(requests[0])) {
       task.runtime = "native";
-      task.reason = "the task body records one fixed request";
       task.request = std::move(*spec);
     } else {
       problems->add(field + ".request", "malformed request description", requests[0]);
@@ -246,28 +250,6 @@ bool apply_tasks(const json& description, plan::Plan* plan, Problems* problems) 
   return reported;
 }
 
-// on_start/on_stop/check_* run only in the Python VUser runtime (a later
-// version); ignoring them would silently change what the scenario does.
-void reject_python_only_hooks(const ScenarioInfo& info, Problems* problems) {
-  const json& d = info.description;
-  for (const char* hook : {"on_start", "on_stop"}) {
-    const json& has = field_of(d, (std::string("has_") + hook).c_str());
-    if (has.is_boolean() && has.get<bool>()) {
-      problems->add(hook, "not supported by the native runtime yet; remove it",
-                    json(info.name + "." + hook));
-    }
-  }
-  const json& checks = field_of(d, "checks");
-  if (checks.is_array()) {
-    for (const json& c : checks) {
-      if (!c.is_string()) continue;
-      problems->add(c.get<std::string>(),
-                    "response checks are not supported by the native runtime yet; remove it",
-                    json(info.name + "." + c.get<std::string>()));
-    }
-  }
-}
-
 }  // namespace
 
 plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const Overrides& overrides,
@@ -281,7 +263,6 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
   apply_profile(info.description, overrides, &plan, &problems);
   apply_thresholds(field_of(info.description, "config"), overrides, &plan, &problems);
   bool task_problems = apply_tasks(info.description, &plan, &problems);
-  reject_python_only_hooks(info, &problems);
 
   for (std::string& e : plan::validate(plan)) {
     // Tasks left out for their own reported problems do not also need

@@ -9,11 +9,11 @@
 // else <binary's folder>/../share/loadpilot/python when it exists, else the
 // source tree's cli/ (kPythonDir). See scenario/interpreter.h.
 //
-// In this version every task body is called once while loading, with a
-// recording client; the one request it makes is sent natively on every
-// iteration. Tasks that fail while recording or make other than one call,
-// and on_start/on_stop/check_* methods (Python runtime only), are reported
-// as errors by build_plan().
+// Every task runs as Python on every iteration (scenario/vuser_runtime.h)
+// unless loadpilot._describe.native_proof() shows from its source that it
+// always sends one fixed request; only such a task is called once while
+// loading, with a recording client, and its request is sent natively. Each
+// task's "runtime" and "reason" say which path it takes and why.
 //
 // Thread-safety: call from one thread (the main thread) only.
 #include <map>
@@ -40,8 +40,10 @@ struct ScenarioError : std::runtime_error {
 //    "config": {"rps", "duration", "ramp_up", "mode", "steps", "thresholds",
 //               "max_vusers"}   (as written; non-JSON values as their repr()),
 //    "tasks": [{"name", "weight", "line", "is_async",
-//               "requests": [{"method", "path", "headers": [[k, v]], "body", "name"}],
-//               "error": null | "FILE:LINE: ExcType: message"}],
+//               "runtime": "native" | "python", "reason",
+//               "requests": [{"method", "path", "headers": [[k, v]], "body", "name"}]
+//                           (native only),
+//               "error": null | "FILE:LINE: ExcType: message" (native only)}],
 //    "defaults": [config keys the user left at their default],
 //    "has_on_start", "has_on_stop", "checks": ["check_..."]}
 struct ScenarioInfo {
@@ -70,8 +72,8 @@ struct Overrides {
 // (bad duration text, unknown mode, bad threshold value, ...) is appended to
 // *errors as "FIELD: PROBLEM (got VALUE)" with fields named as the user
 // wrote them ("rps", "tasks.products.weight"). A ramp_up left at its
-// default (10 s) is capped at the duration. A task that failed while
-// recording gives "tasks.NAME: FILE:LINE: ExcType: message". Then
+// default (10 s) is capped at the duration. A proven-fixed task that
+// failed while recording gives "tasks.NAME: FILE:LINE: ExcType: message". Then
 // plan::validate()'s findings are appended too. The Plan is usable only
 // when *errors is empty.
 plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const Overrides& overrides,

@@ -116,7 +116,8 @@ TEST_F(LoaderTest, LoadsAScenarioAndBuildsItsPlan) {
   EXPECT_EQ(p.tasks[0].name, "products");
   EXPECT_DOUBLE_EQ(p.tasks[0].weight, 5);
   EXPECT_EQ(p.tasks[0].runtime, "native");
-  EXPECT_EQ(p.tasks[0].reason, "the task body records one fixed request");
+  EXPECT_EQ(p.tasks[0].reason,
+            "proven fixed: one client call with literal arguments, no on_start/on_stop/check");
   ASSERT_TRUE(p.tasks[0].request.has_value());
   EXPECT_EQ(p.tasks[0].request->method, "GET");
   EXPECT_EQ(p.tasks[0].request->path, "/api/products?page=1");
@@ -196,6 +197,7 @@ class NotDecorated(VUser):
 TEST_F(LoaderTest, TwoScenariosInDefinitionOrderAndHelperModuleImportable) {
   write("helpers_for_order.py", R"(from loadpilot import VUser, scenario, task
 BASE = "/v2"
+RATE = 7
 
 @scenario
 class Imported(VUser):
@@ -204,7 +206,7 @@ class Imported(VUser):
         client.get("/imported")
 )");
   std::string file = write("two.py", R"(from loadpilot import VUser, scenario, task
-from helpers_for_order import BASE, Imported
+from helpers_for_order import BASE, RATE, Imported
 
 @scenario(rps=5)
 class Zeta(VUser):
@@ -212,7 +214,7 @@ class Zeta(VUser):
     def t(self, client):
         client.get(BASE + "/zeta")
 
-@scenario(rps=7)
+@scenario(rps=RATE)
 class Alpha(VUser):
     @task
     def t(self, client):
@@ -222,24 +224,26 @@ class Alpha(VUser):
   ASSERT_EQ(scenarios.size(), 2u);
   EXPECT_EQ(scenarios[0].name, "Zeta");
   EXPECT_EQ(scenarios[1].name, "Alpha");
-  EXPECT_EQ(scenarios[1].description["tasks"][0]["requests"][0]["path"], "/v2/alpha");
+  // The helper's values arrive (a computed path runs as Python each time).
+  EXPECT_EQ(scenarios[1].description["config"]["rps"], 7);
+  EXPECT_EQ(scenarios[1].description["tasks"][0]["runtime"], "python");
 }
 
 TEST_F(LoaderTest, SuccessiveFilesInDifferentFolders) {
   std::string first = write("a/one.py", std::string(kBrowse));
   std::string second = write("b/two.py", R"(from loadpilot import VUser, scenario, task
-from local_b import PATH
+from local_b import PATH, RATE
 
-@scenario
+@scenario(rps=RATE)
 class Two(VUser):
     @task
     def t(self, client):
         client.get(PATH)
 )");
-  write("b/local_b.py", "PATH = '/b'\n");
+  write("b/local_b.py", "PATH = '/b'\nRATE = 3\n");
   EXPECT_EQ(load_scenarios(first)[0].name, "Browse");
   auto two = load_scenarios(second);
-  EXPECT_EQ(two[0].description["tasks"][0]["requests"][0]["path"], "/b");
+  EXPECT_EQ(two[0].description["config"]["rps"], 3);
   EXPECT_EQ(load_error(first), "no error");  // loading again works
 }
 
@@ -343,23 +347,71 @@ class Bad(VUser):
   EXPECT_TRUE(contains(errors, "steps: must be a whole number (got 2.5)")) << joined(errors);
   EXPECT_TRUE(contains(errors, "thresholds.p99_ms: must be a number (got \"fast\")"))
       << joined(errors);
-  EXPECT_TRUE(
-      contains(errors, "tasks.divides: " + file + ":13: ZeroDivisionError: division by zero"))
-      << joined(errors);
-  EXPECT_TRUE(contains(errors,
-                       "tasks.twice: makes 2 HTTP calls; exactly one per task is supported by "
-                       "the native runtime"))
-      << joined(errors);
-  EXPECT_TRUE(contains(errors,
-                       "tasks.silent: makes 0 HTTP calls; exactly one per task is supported by "
-                       "the native runtime"))
-      << joined(errors);
+  // Task bodies that compute, call twice or not at all now run as Python on
+  // every iteration (on_start and check_* included), so they are not
+  // errors; only the bad values are.
   EXPECT_TRUE(contains(errors, "tasks.zero.weight: must be a number > 0 (got 0)"))
       << joined(errors);
-  EXPECT_TRUE(has_prefix(errors, "on_start: not supported by the native runtime yet"))
-      << joined(errors);
-  EXPECT_TRUE(has_prefix(errors, "check_ok: response checks are not supported")) << joined(errors);
-  EXPECT_EQ(errors.size(), 10u) << joined(errors);
+  EXPECT_EQ(errors.size(), 5u) << joined(errors);
+}
+
+TEST_F(LoaderTest, OnlyProvenFixedTasksRunNatively) {
+  std::string file = write("mixed.py", R"(import random
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=1, duration="1s", ramp_up=0)
+class Mixed(VUser):
+    @task
+    def fixed(self, client):
+        """A docstring is fine."""
+        client.post("/items", json={"name": "pen", "tags": ["a", "b"]}, name="items")
+
+    @task
+    def dynamic(self, client):
+        client.get(f"/api/products/{random.randint(1, 9)}")
+
+    @task
+    def twice(self, client):
+        client.get("/a")
+        client.get("/b")
+
+    @task
+    def fails_when_run(self, client):
+        client.get("/" + str(1 / 0))
+
+    @task
+    async def later(self, client):
+        await client.get("/x")
+
+    def check_checked(self, status_code, body):
+        pass
+
+    @task
+    def checked(self, client):
+        client.get("/c")
+)");
+  std::vector<std::string> errors;
+  plan::Plan p =
+      build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  ASSERT_EQ(p.tasks.size(), 6u);
+  EXPECT_EQ(p.tasks[0].runtime, "native");
+  ASSERT_TRUE(p.tasks[0].request.has_value());
+  EXPECT_EQ(p.tasks[0].request->body, R"({"name": "pen", "tags": ["a", "b"]})");
+  const std::vector<std::pair<std::string, std::string>> python = {
+      {"dynamic", "runs in Python: its path is computed, not a literal"},
+      {"twice", "runs in Python: its body has 2 statements"},
+      {"fails_when_run", "runs in Python: its path is computed, not a literal"},
+      {"later", "runs in Python: it is an async task"},
+      {"checked", "runs in Python: check_checked inspects its response"},
+  };
+  for (std::size_t i = 0; i < python.size(); ++i) {
+    const plan::TaskSpec& t = p.tasks[i + 1];
+    EXPECT_EQ(t.name, python[i].first);
+    EXPECT_EQ(t.runtime, "python") << t.name;
+    EXPECT_EQ(t.reason, python[i].second) << t.name;
+    EXPECT_FALSE(t.request.has_value()) << t.name;
+  }
 }
 
 TEST_F(LoaderTest, DefaultRampUpIsCappedAtTheDuration) {

@@ -13,6 +13,12 @@ import pytest
 
 BIN = os.environ.get("LOADPILOT_BIN", "build/engine/loadpilot")
 
+# `loadpilot run` serves Prometheus metrics on :9090 by default; test runs in
+# parallel (and a developer's own Prometheus) would fight over that port.
+# Runs started here get no endpoint unless a test asks for one with
+# --metrics-* options (run_loadpilot) or clears this variable (Popen users).
+os.environ.setdefault("LOADPILOT_NO_METRICS", "1")
+
 
 class DemoApi:
     def __init__(self, *extra):
@@ -72,6 +78,14 @@ def scenario_file(tmp_path):
 
 
 def run_loadpilot(*args, timeout=120, env=None):
-    """Runs `loadpilot ARGS`, returns CompletedProcess (text)."""
+    """Runs `loadpilot ARGS`, returns CompletedProcess (text). A `run` gets
+    --no-metrics unless ARGS hold --metrics-* options of their own."""
+    args = list(args)
+    if args and args[0] == "run":
+        if any(a.startswith("--metrics") for a in args):
+            env = dict(os.environ if env is None else env)
+            env.pop("LOADPILOT_NO_METRICS", None)
+        elif "--no-metrics" not in args:
+            args.append("--no-metrics")
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, env=env)

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Python VUsers vs Locust, side by side against the same nginx on loopback, in
+# one run. Not part of `make test` (benchmarks measure; tests assert).
+# Usage: bench/python_vs_locust.sh [path/to/loadpilot]
+# Environment: BENCH_SECONDS (default 10), BENCH_USERS (default 64).
+# Needs nginx and Debian's python3-locust (/usr/bin/python3 -m locust).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$(realpath "${1:-build/engine/loadpilot}")
+SECS=${BENCH_SECONDS:-10}
+USERS=${BENCH_USERS:-64}
+work=$(mktemp -d)
+trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null; kill ${api:-} 2>/dev/null; rm -rf "$work"' EXIT
+
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -e "s/@PORT@/$port/" -e "s#@DIR@#$work#g" bench/nginx.conf.in > "$work/nginx.conf"
+nginx -c "$work/nginx.conf" -p "$work"
+sleep 0.5
+url="http://127.0.0.1:$port"
+
+# The same one-request task four ways. The path is built per iteration, so
+# the native fast path cannot apply (dry-run confirms it below).
+cat > "$work/locustfile.py" <<'PY'
+import random
+from locust import FastHttpUser, constant, task
+
+class Dynamic(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def tiny(self):
+        self.client.get(f"/tiny?id={random.randint(1, 1_000_000)}", name="tiny")
+PY
+cat > "$work/python.py" <<'PY'
+import random
+from loadpilot import VUser, scenario, task
+
+@scenario(rps="max", duration="10s")
+class Dynamic(VUser):
+    @task
+    def tiny(self, client):
+        client.get(f"/tiny?id={random.randint(1, 1_000_000)}", name="tiny")
+PY
+cat > "$work/native.py" <<'PY'
+from loadpilot import VUser, scenario, task
+
+@scenario(rps="max", duration="10s")
+class Fixed(VUser):
+    @task
+    def tiny(self, client):
+        client.get("/tiny?id=1", name="tiny")
+PY
+cat > "$work/hooks.py" <<'PY'
+import random
+from loadpilot import VUser, scenario, task
+
+@scenario(rps="max", duration="10s", max_vusers=10000)
+class Hooks(VUser):
+    def on_start(self, client):
+        self.headers = {"X-User": str(random.randint(1, 1000))}
+        client.get("/tiny?login=1")
+
+    @task
+    def tiny(self, client):
+        client.get(f"/tiny?id={random.randint(1, 1_000_000)}", headers=self.headers,
+                   name="tiny")
+
+    def check_tiny(self, status_code, body):
+        assert status_code == 200 and body["ok"] is True
+PY
+for f in python native hooks; do
+  "$BIN" run "$work/$f.py" --target "$url" --dry-run |
+    /usr/bin/python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(f'$f: {t[\"runtime\"]} ({t[\"reason\"]})')"
+done
+
+cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
+  /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out" 2>&1 || true
+  awk '{printf "%.2f %d\n", $1 + $2, $3}' "$work/time"
+}
+lp() {  # scenario, extra args...: runs LoadPilot, prints "REQ_PER_S CPU RSS_KB"
+  local s=$1; shift
+  read -r c r < <(cpu "$BIN" run "$work/$s.py" --target "$url" --duration "${SECS}s" \
+    --workers 1 --max-connections "$USERS" --no-metrics --output text --results-json "$work/$s.json" "$@")
+  echo "$(/usr/bin/python3 -c "import json; print(round(json.load(open('$work/$s.json'))['rps']['actual']))") $c $r"
+}
+
+echo
+echo "== 1. unlimited rate, $USERS users/connections, ${SECS}s, nginx 1 worker"
+read -r lc_cpu lc_rss < <(cpu /usr/bin/python3 -m locust -f "$work/locustfile.py" --headless \
+  -u "$USERS" -r "$USERS" -t "${SECS}s" -H "$url" --only-summary --csv "$work/locust")
+locust_rps=$(/usr/bin/python3 -c "
+import csv; rows = list(csv.DictReader(open('$work/locust_stats.csv')))
+print(round(float([r for r in rows if r['Name'] == 'Aggregated'][0]['Requests/s'])))")
+read -r py_rps py_cpu py_rss < <(lp python)
+read -r nat_rps nat_cpu nat_rss < <(lp native)
+read -r hk_rps hk_cpu hk_rss < <(lp hooks)
+/usr/bin/python3 - <<PY
+rows = [("locust (FastHttpUser, 1 process)", $locust_rps, $lc_cpu, $lc_rss),
+        ("loadpilot python task", $py_rps, $py_cpu, $py_rss),
+        ("loadpilot native fast path", $nat_rps, $nat_cpu, $nat_rss),
+        ("loadpilot python + on_start + check", $hk_rps, $hk_cpu, $hk_rss)]
+for name, rps, cpu, rss in rows:
+    print(f"{name:<38} {rps:>9.0f} req/s   CPU {cpu:5.2f} s   RSS {rss / 1024:6.1f} MB")
+print(f"ratio python task / locust:          {$py_rps / $locust_rps:.2f}  (goal >= 10)")
+print(f"ratio python+hooks / native:         {$hk_rps / $nat_rps:.2f}  (goal >= 0.5)")
+PY
+
+echo
+echo "== 2. added latency of the Python path at 5,000 iterations/s (constant, ${SECS}s)"
+for s in native hooks; do
+  "$BIN" run "$work/$s.py" --target "$url" --rps 5000 --mode constant --duration "${SECS}s" \
+    --no-metrics --output text --results-json "$work/$s-5k.json" > "$work/out" 2>&1 || true
+done
+/usr/bin/python3 - "$work/native-5k.json" "$work/hooks-5k.json" <<'PY'
+import json, sys
+native, hooks = (json.load(open(p)) for p in sys.argv[1:])
+for name, r in (("native", native), ("python + on_start + check", hooks)):
+    it = r["iterations"]
+    print(f"{name:<27} p50 {r['latency']['p50_ms'] * 1000:7.0f} us  p99 {r['latency']['p99_ms'] * 1000:7.0f} us"
+          f"   started {it['started']} dropped {it['dropped']} errors {r['errors']}")
+print(f"p50 added by the Python path: {(hooks['latency']['p50_ms'] - native['latency']['p50_ms']) * 1000:.0f} us"
+      " (goal <= 100 us)")
+PY
+
+echo
+echo "== 3. 10,000 resident VUsers (demo-api, 2 s latency, 500 connections, 5,000 iterations/s for 6 s)"
+"$BIN" demo-api --port 0 --threads 1 --latency-ms 2000 > "$work/api.log" 2>&1 &
+api=$!
+sleep 0.5
+api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
+read -r _ rss < <(cpu "$BIN" run "$work/hooks.py" --target "$api_url" --rps 5000 --mode constant \
+  --duration 6s --max-connections 500 --no-metrics --output text --results-json "$work/rss.json")
+/usr/bin/python3 - "$work/rss.json" "$rss" <<PY
+import json, sys
+r = json.load(open(sys.argv[1]))
+vusers = next(t["requests"] for t in r["tasks"] if t["name"] == "on_start")
+print(f"VUsers created {vusers}   peak RSS {int(sys.argv[2]) / 1024:.1f} MB   "
+      f"(one Python thread; no thread per VUser)   dropped {r['iterations']['dropped']}")
+PY

@@ -1,0 +1,527 @@
+"""The Python VUser runtime: runs task bodies for real on every iteration.
+
+The engine (engine/scenario/vuser_runtime.cc) creates one :class:`Runtime`
+and calls :meth:`Runtime.run` on its Python thread with a *hub*: the queue
+that delivers arrivals and finished requests, sends requests through the
+engine's workers and records measurements. Everything here runs on that one
+thread:
+
+* an asyncio event loop waits on the hub's eventfd (epoll, GIL released);
+* each VUser has a greenlet that runs its iterations (parked in between);
+  a plain ``def`` task calls the client synchronously and the greenlet
+  switches back to the loop while the request is in flight; an
+  ``async def`` task runs as an asyncio task (the greenlet waits for it)
+  whose client calls return futures, so ``asyncio.gather`` really overlaps
+  them;
+* VUsers (instances of the scenario class) are pooled: an arrival takes an
+  idle one or creates one, up to ``max_vusers``; with the pool full it is
+  dropped (counted), or, in a closed-loop ("max") run, waits for one.
+
+A new greenlet is only ever started or resumed from the loop's own greenlet,
+never from inside another VUser's greenlet, so control always returns to
+the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import sys
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+import greenlet
+
+from ._describe import MODULE_NAME, format_error
+from ._vuser import Call, Iteration, VUserState, Waiter, keep_cookies, static_labels
+from .client import Headers, Request, Response
+from .dsl import VUser
+
+__all__ = ["Runtime"]
+
+ON_START = "on_start"
+ON_STOP = "on_stop"
+ON_START_GIVE_UP_US = 10_000_000  # stop the run if no on_start succeeded by then
+
+# Hub event tags (see VUserRuntime::Hub::poll).
+_ARRIVE, _DONE, _FINISH, _ABORT = 0, 1, 2, 3
+
+class _TaskSpec:
+    __slots__ = ("name", "is_async", "check")
+
+    def __init__(self, name: str, is_async: bool, check: Optional[Callable[..., Any]]) -> None:
+        self.name = name
+        self.is_async = is_async
+        self.check = check
+
+
+class Runtime:
+    """One scenario's VUsers. Created on the engine's main thread (it only
+    inspects the class); :meth:`run` runs on the Python thread."""
+
+    def __init__(
+        self,
+        scenario: str,
+        path: str,
+        target: str,
+        tasks: List[Tuple[str, str]],
+        max_vusers: int,
+        unlimited: bool,
+    ) -> None:
+        module = sys.modules.get(MODULE_NAME)
+        cls = getattr(module, scenario, None)
+        if not inspect.isclass(cls):
+            raise RuntimeError(f"scenario class {scenario} is not loaded")
+        self.cls = cls
+        self.path = path
+        self.abspath = os.path.abspath(path)
+        self.base_url = target.rstrip("/")
+        self.max_vusers = max(1, int(max_vusers))
+        self.unlimited = bool(unlimited)
+        self.has_on_start = _overrides(cls, ON_START)
+        self.has_on_stop = _overrides(cls, ON_STOP)
+        self.async_on_start = inspect.iscoroutinefunction(getattr(cls, ON_START))
+        self.async_on_stop = inspect.iscoroutinefunction(getattr(cls, ON_STOP))
+
+        self.tasks: List[Optional[_TaskSpec]] = []
+        for name, runtime in tasks:
+            if runtime != "python":
+                self.tasks.append(None)
+                continue
+            func = getattr(cls, name)
+            check = getattr(cls, "check_" + name, None)
+            self.tasks.append(
+                _TaskSpec(
+                    name, inspect.iscoroutinefunction(func), check if callable(check) else None
+                )
+            )
+        # Metric rows: the plan's tasks, then on_start/on_stop, then the
+        # literal name= labels found in the class.
+        self.rows: Dict[str, int] = {name: i for i, (name, _) in enumerate(tasks)}
+        self.extra_labels: List[str] = []
+        wanted = []
+        if self.has_on_start:
+            wanted.append(ON_START)
+        if self.has_on_stop:
+            wanted.append(ON_STOP)
+        wanted += static_labels(cls)
+        for label in wanted:
+            if label not in self.rows:
+                self.rows[label] = len(tasks) + len(self.extra_labels)
+                self.extra_labels.append(label)
+
+        self.idle: List[VUserState] = []
+        self.vusers: List[VUserState] = []
+        self.waiting: Deque[Tuple[int, int, int]] = deque()  # closed loop only
+        self.pending: Dict[int, Call] = {}
+        self.finishing = False
+        self.stopping = 0
+        self.on_start_ok = 0
+        self.first_on_start_failure_us: Optional[int] = None
+        self.gave_up = False
+        self.next_worker = 0
+        self.flush_scheduled = False
+
+    # --- the loop -----------------------------------------------------------
+
+    def run(self, hub: Any) -> None:
+        self.hub = hub
+        self.workers = max(1, int(hub.workers))
+        self.loop = loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._loop_error)
+        self.main = greenlet.getcurrent()
+        self.stopped = loop.create_future()
+        loop.add_reader(hub.fileno(), self._on_ready)
+        try:
+            loop.run_until_complete(self.stopped)
+        finally:
+            hub.flush()
+            # Parked VUser greenlets end here, on their own thread.
+            for vu in self.vusers:
+                if vu.glet is not None and not vu.glet.dead:
+                    try:
+                        vu.glet.throw(greenlet.GreenletExit)
+                    except BaseException:  # noqa: B902 - only ending it matters
+                        pass
+                vu.glet = None
+            # Tasks abandoned at the end of a run are not worth a warning.
+            loop.set_exception_handler(lambda _loop, _context: None)
+            loop.remove_reader(hub.fileno())
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.close()
+            asyncio.set_event_loop(None)
+            # Nothing may keep this thread's greenlets alive after it ends.
+            self.main = None
+            self.idle.clear()
+            self.vusers.clear()
+            self.pending.clear()
+
+    def _loop_error(self, loop: Any, context: Dict[str, Any]) -> None:
+        """A callback failed. The runtime's own callbacks never should: then
+        stop the run with the reason rather than hang. A task or future the
+        user created is reported as asyncio would."""
+        if "handle" not in context:
+            loop.default_exception_handler(context)
+            return
+        exc = context.get("exception")
+        detail = repr(exc) if exc is not None else context.get("message", "unknown error")
+        self.hub.stop_run(f"internal error in the Python VUser runtime: {detail}")
+        self._stop()
+
+    def _on_ready(self) -> None:
+        for event in self.hub.poll():
+            tag = event[0]
+            if tag == _DONE:
+                self._completed(*event[1:])
+            elif tag == _ARRIVE:
+                self._arrived(event[1], event[2], event[3])
+            elif tag == _FINISH:
+                self._finish(event[1])
+            elif tag == _ABORT:
+                self._stop()
+
+    def _wake_workers(self) -> None:
+        """The hub queues sends and iteration ends; they go to the workers
+        in one batch per loop pass, after everything ready has run."""
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush_hub)
+
+    def _flush_hub(self) -> None:
+        self.flush_scheduled = False
+        self.hub.flush()
+
+    def _done(self, worker: int) -> None:
+        """Tells WORKER one of its arrivals is over (exactly once each)."""
+        self.hub.iteration_done(worker)
+        self._wake_workers()
+        self._wake_workers()
+
+    def _stop(self) -> None:
+        if not self.stopped.done():
+            self.stopped.set_result(None)
+        self.hub.finished()
+
+    # --- arrivals and the pool ----------------------------------------------
+
+    def _arrived(self, task: int, intended_us: int, worker: int) -> None:
+        if self.finishing:
+            self._done(worker)
+            return
+        vu = self._take_vuser(task, worker)
+        if vu is None:
+            if self.unlimited:
+                self.waiting.append((task, intended_us, worker))
+            else:
+                self.hub.record_dropped()
+                self._done(worker)
+            return
+        if vu is False:  # the constructor failed (recorded)
+            self._done(worker)
+            return
+        self._begin(vu, task, intended_us, worker)
+
+    def _begin(self, vu: VUserState, task: int, intended_us: int, worker: int) -> None:
+        self.hub.record_started(intended_us)
+        job = (task, intended_us, worker)
+        if vu.glet is None or vu.glet.dead:
+            vu.glet = greenlet.greenlet(self._vuser_main, parent=self.main)
+            vu.glet.switch(vu, job)
+        else:
+            vu.glet.switch(job)
+
+    def _vuser_main(self, vu: VUserState, job: Tuple[int, int, int]) -> None:
+        while True:
+            self._iteration(vu, *job)
+            job = self.main.switch()  # parked until _begin hands it the next arrival
+
+    def _take_vuser(self, task: int, worker: int) -> Any:
+        if self.idle:
+            return self.idle.pop()
+        if len(self.vusers) >= self.max_vusers:
+            return None
+        try:
+            vu = VUserState(self, self.cls())
+        except BaseException as exc:  # noqa: B902 - user code; counted
+            self.hub.record_error(task, "exception", self._describe(exc))
+            return False
+        self.vusers.append(vu)
+        return vu
+
+    def _release(self, vu: VUserState) -> None:
+        self.idle.append(vu)
+        if self.waiting:
+            # Started from the loop's greenlet, never from this one.
+            self.loop.call_soon(self._serve_waiting)
+
+    def _serve_waiting(self) -> None:
+        while self.waiting and self.idle and not self.finishing:
+            task, _, worker = self.waiting.popleft()
+            self._begin(self.idle.pop(), task, self.hub.now_us(), worker)
+
+    # --- one iteration (runs in the VUser's greenlet) ------------------------
+
+    def _iteration(self, vu: VUserState, task: int, intended_us: int, worker: int) -> None:
+        try:
+            start_us = intended_us
+            if not vu.started:
+                if self.has_on_start and not self._on_start(vu, intended_us, worker):
+                    return  # this arrival was spent on the failed on_start
+                vu.started = True
+                if self.has_on_start:
+                    start_us = self.hub.now_us()
+            self._task(vu, task, start_us, worker)
+        finally:
+            vu.current = None
+            self._release(vu)
+            self._done(worker)
+
+    def _on_start(self, vu: VUserState, intended_us: int, worker: int) -> bool:
+        row = self.rows[ON_START]
+        it = Iteration(row, intended_us, worker, False)
+        vu.current = it
+        try:
+            self._call_hook(vu, ON_START, self.async_on_start)
+        except greenlet.GreenletExit:
+            raise
+        except BaseException as exc:  # noqa: B902 - user code; counted
+            message = self._describe(exc)
+            self.hub.record_error(row, "exception", message)
+            self._on_start_failed(message)
+            return False
+        self.on_start_ok += 1
+        return True
+
+    def _on_start_failed(self, message: str) -> None:
+        now = self.hub.now_us()
+        if self.first_on_start_failure_us is None:
+            self.first_on_start_failure_us = now
+        if (
+            self.on_start_ok == 0
+            and not self.gave_up
+            and now - self.first_on_start_failure_us >= ON_START_GIVE_UP_US
+        ):
+            self.gave_up = True
+            self.hub.stop_run(
+                f"every on_start failed for {ON_START_GIVE_UP_US // 1_000_000} s; "
+                f"stopping the run. Last error: {message}"
+            )
+
+    def _call_hook(self, vu: VUserState, name: str, is_async: bool) -> None:
+        method = getattr(vu.instance, name)
+        if is_async:
+            self._await(method(vu.aclient))
+        else:
+            method(vu.client)
+
+    def _task(self, vu: VUserState, task: int, start_us: int, worker: int) -> None:
+        spec = self.tasks[task]
+        assert spec is not None
+        it = Iteration(task, start_us, worker, spec.check is not None)
+        vu.current = it
+        try:
+            method = getattr(vu.instance, spec.name)
+            if spec.is_async:
+                self._await(method(vu.aclient))
+            else:
+                method(vu.client)
+        except greenlet.GreenletExit:
+            raise
+        except BaseException as exc:  # noqa: B902 - user code; counted
+            self._flush(it)
+            self.hub.record_error(task, "exception", self._describe(exc))
+            self.hub.record_iteration(task, start_us)
+            return
+        if spec.check is not None and it.last is not None:
+            index, response = it.last
+            record = it.records[index]
+            if response.error is None:
+                failure = self._run_check(spec.check, vu.instance, response)
+                record[3] = None if failure is None else "check_failed"
+                record[4] = failure or ""
+        self._flush(it)
+        self.hub.record_iteration(task, start_us)
+
+    def _run_check(self, check: Callable[..., Any], instance: Any, response: Response) -> Any:
+        """None when the check passes, else the failure message."""
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        try:
+            result = check(instance, response.status_code, body)
+        except BaseException as exc:  # noqa: B902 - user code
+            return self._describe(exc)
+        if result is False:
+            return f"{check.__name__} returned False"
+        return None
+
+    def _flush(self, it: Iteration) -> None:
+        for row, latency, service, kind, message in it.records:
+            self.hub.record_request(row, latency, service, kind, message)
+        it.records = []
+
+    def _await(self, coro: Any) -> Any:
+        """Runs a coroutine as an asyncio task; this greenlet waits for it."""
+        task = self.loop.create_task(coro)
+        me = greenlet.getcurrent()
+        task.add_done_callback(lambda _t: me.switch())
+        self.main.switch()
+        return task.result()
+
+    # --- finishing ----------------------------------------------------------
+
+    def _finish(self, deadline_us: int) -> None:
+        if self.finishing:
+            return
+        self.finishing = True
+        while self.waiting:
+            self._done(self.waiting.popleft()[2])
+        users = [vu for vu in self.vusers if vu.started] if self.has_on_stop else []
+        if not users:
+            self._stop()
+            return
+        self.stopping = len(users)
+        self.loop.call_later(max(0.0, (deadline_us - self.hub.now_us()) / 1e6), self._stop)
+        for i, vu in enumerate(users):
+            greenlet.greenlet(self._on_stop, parent=self.main).switch(vu, i % self.workers)
+
+    def _on_stop(self, vu: VUserState, worker: int) -> None:
+        row = self.rows[ON_STOP]
+        vu.current = Iteration(row, self.hub.now_us(), worker, False)
+        try:
+            self._call_hook(vu, ON_STOP, self.async_on_stop)
+        except greenlet.GreenletExit:
+            raise
+        except BaseException as exc:  # noqa: B902 - user code; counted
+            self.hub.record_error(row, "exception", self._describe(exc))
+        finally:
+            vu.current = None
+        self.stopping -= 1
+        if self.stopping == 0:
+            self.loop.call_soon(self._stop)
+
+    # --- requests -----------------------------------------------------------
+
+    def call(self, vu: VUserState, requests: List[Request]) -> List[Response]:
+        """Sends REQUESTS and suspends the calling greenlet until all answered."""
+        me = greenlet.getcurrent()
+        if me is self.main:
+            raise RuntimeError(
+                "a plain LoadClient call cannot run here; in an async task use "
+                "`await client.get(...)`"
+            )
+        waiter = Waiter(me, len(requests))
+        for slot, request in enumerate(requests):
+            self._send(vu, request, waiter, slot)
+        return self.main.switch()
+
+    def call_async(self, vu: VUserState, request: Request) -> "asyncio.Future[Response]":
+        future = self.loop.create_future()
+
+        def deliver(_slot: int, response: Response) -> None:
+            if not future.done():
+                future.set_result(response)
+
+        self._send(vu, request, deliver, 0)
+        return future
+
+    def _send(self, vu: VUserState, request: Request, deliver: Any, slot: int) -> None:
+        it = vu.current
+        if it is not None:
+            if it.first_sent:
+                base = self.hub.now_us()
+            else:
+                it.first_sent = True
+                base = it.start_us  # latency of an iteration's first call counts any lateness
+            worker = it.worker
+            row = it.row
+        else:
+            base = self.hub.now_us()
+            worker = self.next_worker
+            self.next_worker = (self.next_worker + 1) % self.workers
+            row = 0
+        if request.name is not None:
+            row = self.rows.get(request.name, row)
+        headers = request.headers
+        if vu.cookies and not any(k.lower() == "cookie" for k, _ in headers):
+            cookie = "; ".join(f"{k}={v}" for k, v in vu.cookies.items())
+            headers = headers + [("Cookie", cookie)]
+        rid = self.hub.send(worker, request.method, request.path, headers, request.body)
+        self._wake_workers()
+        call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path)
+        self.pending[rid] = call
+        if request.timeout is not None and request.timeout > 0:
+            call.timer = self.loop.call_later(request.timeout, self._timed_out, rid, request)
+
+    def _timed_out(self, rid: int, request: Request) -> None:
+        call = self.pending.pop(rid, None)
+        if call is None:
+            return
+        now = self.hub.now_us()
+        message = f"no response within timeout={request.timeout:g}s"
+        response = Response(0, url=call.url, elapsed_ms=(now - call.base_us) / 1000, error=message)
+        self._account(call, response, now - call.base_us, now - call.base_us, "timeout", message)
+        call.deliver(call.slot, response)
+
+    def _completed(
+        self,
+        rid: int,
+        status: int,
+        headers: List[Tuple[str, str]],
+        body: bytes,
+        kind: Optional[str],
+        message: str,
+        sent_us: int,
+        done_us: int,
+    ) -> None:
+        call = self.pending.pop(rid, None)
+        if call is None:  # timed out already
+            return
+        if call.timer is not None:
+            call.timer.cancel()
+        latency = done_us - call.base_us
+        service = done_us - sent_us if sent_us >= 0 else latency
+        hdrs = Headers.__new__(Headers)  # the hub's pairs are str already
+        hdrs._items = headers
+        response = Response(
+            status,
+            headers=hdrs,
+            content=body,
+            url=call.url,
+            elapsed_ms=service / 1000,
+            error=(message or kind) if kind else None,
+        )
+        if kind is None and status >= 400:
+            kind = "http_5xx" if status >= 500 else "http_4xx"
+            message = f"HTTP {status}"
+        if kind is None:
+            message = ""
+            for name, _ in headers:
+                if len(name) == 10 and name.lower() == "set-cookie":
+                    keep_cookies(call.vuser.cookies, hdrs)
+                    break
+        self._account(call, response, latency, service, kind, message)
+        call.deliver(call.slot, response)
+
+    def _account(
+        self, call: Call, response: Response, latency: int, service: int, kind: Any, message: str
+    ) -> None:
+        it = call.iteration
+        record = [call.row, latency, service, kind, message]
+        if it is not None and it.deferred:
+            it.records.append(record)
+            it.last = (len(it.records) - 1, response)
+        else:
+            self.hub.record_request(*record)
+
+    def _describe(self, exc: BaseException) -> str:
+        return format_error(exc, self.path, self.abspath)
+
+
+def _overrides(cls: type, name: str) -> bool:
+    method = getattr(cls, name, None)
+    return callable(method) and method is not getattr(VUser, name)

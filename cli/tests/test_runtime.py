@@ -1,0 +1,277 @@
+"""The VUser runtime's scheduling, driven by an in-process hub that answers
+requests itself (the engine's real hub is exercised end to end in
+engine/tests/e2e/test_vusers.py)."""
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from loadpilot import _describe
+from loadpilot._runtime import Runtime
+from loadpilot._vuser import keep_cookies, static_labels
+from loadpilot.client import Headers
+
+
+class FakeHub:
+    """Queues events like the engine's hub; answers every request with
+    `respond(method, path, headers) -> (status, headers, body)`."""
+
+    workers = 2
+
+    def __init__(self, respond):
+        self.respond = respond
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        self.lock = threading.Lock()
+        self.events = []
+        self.sent = []
+        self.requests = []
+        self.errors = []
+        self.iterations = []
+        self.started = self.dropped = 0
+        self.done_per_worker = {}
+        self.finished_flag = threading.Event()
+        self.stop_message = None
+        self.next_id = 1
+        self.t0 = time.monotonic()
+
+    def push(self, event):
+        with self.lock:
+            self.events.append(event)
+        os.write(self.write_fd, b"x")
+
+    def fileno(self):
+        return self.read_fd
+
+    def poll(self):
+        try:
+            os.read(self.read_fd, 65536)
+        except BlockingIOError:
+            pass
+        with self.lock:
+            events, self.events = self.events, []
+        return events
+
+    def now_us(self):
+        return int((time.monotonic() - self.t0) * 1e6)
+
+    def send(self, worker, method, path, headers, body):
+        rid = self.next_id
+        self.next_id += 1
+        self.sent.append((worker, method, path, list(headers), body))
+        answer = self.respond(method, path, dict(headers))
+        if answer is not None:  # None: the server never answers
+            status, hdrs, content = answer
+            now = self.now_us()
+            self.push((1, rid, status, hdrs, content, None, "", now, now))
+        return rid
+
+    def record_request(self, row, latency, service, kind, message):
+        self.requests.append((row, kind, message))
+
+    def record_iteration(self, row, start_us):
+        self.iterations.append(row)
+
+    def record_error(self, row, kind, message):
+        self.errors.append((row, kind, message))
+
+    def record_started(self, intended_us):
+        self.started += 1
+
+    def record_dropped(self):
+        self.dropped += 1
+
+    def flush(self):
+        pass
+
+    def iteration_done(self, worker):
+        self.done_per_worker[worker] = self.done_per_worker.get(worker, 0) + 1
+
+    def finished(self):
+        self.finished_flag.set()
+
+    def stop_run(self, message):
+        self.stop_message = message
+
+
+def ok_json(method, path, headers):
+    return 200, [("Content-Type", "application/json")], json.dumps({"path": path}).encode()
+
+
+@pytest.fixture
+def runtime_for(write_scenario):
+    made = []
+
+    def make(source, max_vusers=10, respond=ok_json):
+        path = write_scenario(source)
+        (info,) = json.loads(_describe.describe_file(str(path)))
+        tasks = [(t["name"], t["runtime"]) for t in info["tasks"]]
+        rt = Runtime(info["name"], str(path), "http://t", tasks, max_vusers, False)
+        hub = FakeHub(respond)
+        thread = threading.Thread(target=rt.run, args=(hub,), daemon=True)
+        thread.start()
+        made.append((hub, thread))
+        return rt, hub, path
+
+    yield make
+    for hub, thread in made:
+        hub.push((3,))
+        thread.join(5)
+
+
+def finish(hub):
+    hub.push((2, hub.now_us() + 2_000_000))
+    assert hub.finished_flag.wait(5)
+
+
+def wait_for(predicate):
+    deadline = time.monotonic() + 5
+    while not predicate():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+SESSION = """
+    from loadpilot import VUser, scenario, task
+
+    @scenario(max_vusers=2)
+    class S(VUser):
+        def on_start(self, client):
+            self.me = client.post("/login").json()["path"]
+
+        def on_stop(self, client):
+            client.post("/logout")
+
+        @task
+        def t(self, client):
+            client.get("/item", name="item")
+
+        def check_t(self, status_code, body):
+            assert body["path"] == "/item", body
+    """
+
+
+def test_vusers_log_in_once_and_out_once(runtime_for):
+    rt, hub, _ = runtime_for(SESSION, max_vusers=3)
+    assert rt.extra_labels == ["on_start", "on_stop", "item"]
+    for n in range(1, 21):
+        hub.push((0, 0, hub.now_us(), 1))
+        wait_for(lambda: hub.done_per_worker.get(1) == n)
+    finish(hub)
+    paths = [s[2] for s in hub.sent]
+    # Arrivals one after another: one VUser, reused, serves them all.
+    assert paths.count("/login") == paths.count("/logout") == 1
+    assert paths.count("/item") == 20
+    assert hub.errors == [] and hub.dropped == 0 and hub.started == 20
+    item_row = 3
+    assert [r for r in hub.requests if r[0] == item_row] == [(item_row, None, "")] * 20
+    assert hub.iterations == [0] * 20
+
+
+def test_failed_on_start_is_counted_and_skips_the_task(runtime_for):
+    def not_json(method, path, headers):
+        return 500, [], b"not json"
+
+    rt, hub, path = runtime_for(SESSION, max_vusers=1, respond=not_json)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    # on_start's json() on "not json" fails: counted, the task did not run.
+    assert len(hub.errors) == 1
+    row, kind, message = hub.errors[0]
+    assert (row, kind) == (1, "exception")
+    assert message.startswith(f"{path}:6: JSONDecodeError: ")
+    assert [s[2] for s in hub.sent] == ["/login"]
+
+
+def test_check_replaces_the_status_rule(runtime_for):
+    calls = {"n": 0}
+
+    def answers(method, path, headers):
+        calls["n"] += 1
+        if path == "/item":
+            return 503, [], b"down"
+        return ok_json(method, path, headers)
+
+    rt, hub, path = runtime_for(SESSION, respond=answers)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    (item,) = [r for r in hub.requests if r[0] == 3]
+    assert item[1] == "check_failed"
+    assert item[2] == f"{path}:16: TypeError: string indices must be integers, not 'str'"
+
+
+def test_pool_limit_drops_arrivals_while_busy(runtime_for):
+    source = """
+        import asyncio
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            async def t(self, client):
+                await asyncio.sleep(0.2)
+                a, b = await client.batch([{"path": "/a"}, {"path": "/b"}])
+                assert (a.json()["path"], b.json()["path"]) == ("/a", "/b")
+        """
+    rt, hub, _ = runtime_for(source, max_vusers=2)
+    for _ in range(5):
+        hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 5)
+    finish(hub)
+    assert hub.started == 2 and hub.dropped == 3
+    assert hub.errors == []
+    assert sorted(s[2] for s in hub.sent) == ["/a", "/a", "/b", "/b"]
+
+
+def test_cookie_jar():
+    jar = {}
+    keep_cookies(jar, Headers([("Set-Cookie", "a=1; Path=/"), ("set-cookie", "b=2")]))
+    assert jar == {"a": "1", "b": "2"}
+    keep_cookies(jar, Headers([("Set-Cookie", "a=; Max-Age=0"), ("Set-Cookie", "junk")]))
+    assert jar == {"b": "2"}
+
+
+def test_static_labels(write_scenario):
+    path = write_scenario("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def t(self, client):
+                client.get("/a", name="first")
+                client.batch([{"path": "/b", "name": "second"}])
+                client.get("/c", name=f"computed{1}")
+        """)
+    _describe.describe_file(str(path))
+    import sys
+    cls = sys.modules[_describe.MODULE_NAME].S
+    assert static_labels(cls) == ["first", "second"]
+
+
+def test_per_call_timeout_answers_with_an_error_response(runtime_for):
+    source = """
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def t(self, client):
+                r = client.get("/slow", timeout=0.05)
+                assert r.status_code == 0 and not r.ok
+                r.raise_for_status()
+        """
+    rt, hub, path = runtime_for(source, respond=lambda *a: None)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    assert hub.requests == [(0, "timeout", "no response within timeout=0.05s")]
+    ((row, kind, message),) = hub.errors
+    assert (row, kind) == (0, "exception")
+    assert message == (f"{path}:9: HTTPError: no response within timeout=0.05s "
+                       "for url: http://t/slow")

@@ -1,0 +1,181 @@
+#include "cli/report_commands.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "report/compare.h"
+#include "report/html_report.h"
+
+namespace loadpilot::cli {
+
+namespace {
+
+bool color_on(bool no_color) {
+  return isatty(STDOUT_FILENO) && !no_color && !std::getenv("NO_COLOR");
+}
+
+// Reads and checks a results file. On failure prints "error: PATH: ..." and
+// returns nullopt.
+std::optional<nlohmann::json> load_results(const std::string& path, const char* what) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    fmt::print(stderr, "error: {} {}: cannot read: {}\n", what, path,
+               std::filesystem::exists(path) ? "permission denied or not a file" : "no such file");
+    return std::nullopt;
+  }
+  std::stringstream buf;
+  buf << f.rdbuf();
+  nlohmann::json j = nlohmann::json::parse(buf.str(), nullptr, false);
+  if (j.is_discarded()) {
+    fmt::print(stderr, "error: {} {}: not valid JSON\n", what, path);
+    return std::nullopt;
+  }
+  const std::vector<std::string> problems = report::check_results(j);
+  if (!problems.empty()) {
+    fmt::print(stderr, "error: {} {}: not a LoadPilot results file:\n", what, path);
+    for (const std::string& p : problems) fmt::print(stderr, "  - {}\n", p);
+    return std::nullopt;
+  }
+  return j;
+}
+
+bool write_text(const std::string& path, const std::string& text, std::string* error) {
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    *error = fmt::format("cannot create directory {}: {}", parent.string(), ec.message());
+    return false;
+  }
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (f) f << text;
+  if (f) f.close();
+  if (!f) {
+    *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+RunOutputs::RunOutputs(const RunArgs& args, const plan::Plan& plan, const load::Engine& engine)
+    : args_(args),
+      plan_(plan),
+      engine_(engine),
+      series_(engine.collector().task_names()),
+      steps_(engine.profile(), !plan.profile.unlimited && plan.profile.mode == plan::Mode::kStep) {}
+
+void RunOutputs::on_snapshot(const metrics::Snapshot& s) {
+  series_.add(s);
+  if (steps_.active()) steps_.add(s, engine_.collector().total_latency());
+}
+
+nlohmann::json RunOutputs::results(const report::Summary& summary) {
+  if (steps_.active())
+    knee_ = std::make_unique<report::Knee>(report::find_knee(steps_.results(), plan_.thresholds));
+  const metrics::Histogram latency = engine_.collector().total_latency();
+  const nlohmann::json j = report::results_json(summary, &series_, &latency, knee_.get());
+  // Round-trip through text so the report written now and one rebuilt
+  // later from the saved file see exactly the same values.
+  return nlohmann::json::parse(j.dump());
+}
+
+void RunOutputs::print_knee(std::FILE* out, bool color) const {
+  if (!knee_) return;
+  const std::string title = color ? "\033[1mKnee point\033[0m" : "Knee point";
+  fmt::print(out, "\n{}\n  {}\n", title, report::describe_knee(*knee_));
+}
+
+int RunOutputs::write_files(const nlohmann::json& results, std::FILE* out) const {
+  int code = kExitOk;
+  std::string error;
+  if (!args_.no_report) {
+    if (report::write_html_report(args_.report, results, report::utc_now_iso(), &error)) {
+      fmt::print(out, "report written to {}\n", args_.report);
+    } else {
+      fmt::print(stderr, "error: {}\n", error);
+      code = kExitInvalid;
+    }
+  }
+  if (args_.save_baseline) {
+    if (write_text(kBaselinePath, results.dump(2) + "\n", &error)) {
+      fmt::print(out, "baseline saved to {}\n", kBaselinePath);
+    } else {
+      fmt::print(stderr, "error: {}\n", error);
+      code = kExitInvalid;
+    }
+  }
+  return code;
+}
+
+void add_report_options(CLI::App& run, RunArgs& a) {
+  run.add_option("--report", a.report, "Write the HTML report here")->capture_default_str();
+  run.add_flag("--no-report", a.no_report, "Do not write the HTML report");
+  run.add_flag("--save-baseline", a.save_baseline,
+               std::string("Also save the results as the baseline (") + kBaselinePath + ")");
+}
+
+CLI::App* add_report_command(CLI::App& app, ReportArgs& a) {
+  auto* cmd = app.add_subcommand("report", "Rebuild the HTML report from a results JSON file");
+  cmd->add_option("results", a.results, "Results file written by run --results-json")->required();
+  cmd->add_option("-o,--output", a.output, "HTML file to write (default: RESULTS with .html)");
+  return cmd;
+}
+
+CLI::App* add_compare_command(CLI::App& app, CompareArgs& a) {
+  auto* cmd = app.add_subcommand("compare", "Compare a results file with a baseline");
+  cmd->add_option("current", a.current, "Results file of the run to judge")->required();
+  cmd->add_option("baseline", a.baseline, "Baseline results file")->capture_default_str();
+  cmd->add_option("--threshold", a.threshold,
+                  "Percent a metric may get worse before it counts as a regression")
+      ->capture_default_str();
+  cmd->add_flag("--no-color", a.no_color, "Plain text without colours");
+  return cmd;
+}
+
+int report_command(const ReportArgs& a) {
+  const auto results = load_results(a.results, "results file");
+  if (!results) return kExitInvalid;
+  std::string output = a.output;
+  if (output.empty()) output = std::filesystem::path(a.results).replace_extension(".html").string();
+  if (output == a.results) {
+    fmt::print(stderr, "error: -o {}: would overwrite the results file\n", output);
+    return kExitInvalid;
+  }
+  std::string error;
+  if (!report::write_html_report(output, *results, report::utc_now_iso(), &error)) {
+    fmt::print(stderr, "error: {}\n", error);
+    return kExitInvalid;
+  }
+  fmt::print("report written to {}\n", output);
+  return kExitOk;
+}
+
+int compare_command(const CompareArgs& a) {
+  if (!(a.threshold >= 0)) {
+    fmt::print(stderr, "error: --threshold: must be a percentage >= 0 (got {})\n", a.threshold);
+    return kExitInvalid;
+  }
+  const auto current = load_results(a.current, "current results");
+  if (!current) return kExitInvalid;
+  const auto baseline = load_results(a.baseline, "baseline");
+  if (!baseline) {
+    if (a.baseline == kBaselinePath && !std::filesystem::exists(a.baseline))
+      fmt::print(stderr, "hint: save one with `loadpilot run ... --save-baseline`\n");
+    return kExitInvalid;
+  }
+  const report::Comparison c = report::compare_results(*baseline, *current, a.threshold);
+  report::print_comparison(stdout, c, a.baseline, a.current, a.threshold, color_on(a.no_color));
+  return c.regressed() ? kExitThresholds : kExitOk;
+}
+
+}  // namespace loadpilot::cli

@@ -1,0 +1,76 @@
+#pragma once
+// The report side of the command line:
+//  * RunOutputs: what `loadpilot run` records for the report while it runs
+//    (time series, step results) and writes afterwards (results JSON, HTML
+//    report, baseline, knee line in the summary).
+//  * `loadpilot report RESULTS.json -o report.html`
+//  * `loadpilot compare CURRENT [BASELINE] [--threshold PCT]`
+// Exit codes as in cli/commands.h: compare exits 1 on a regression; bad or
+// missing files exit 2 with a message naming the file and the problem.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/run_command.h"
+#include "load/engine.h"
+#include "metrics/snapshot.h"
+#include "plan/plan.h"
+#include "report/knee.h"
+#include "report/summary.h"
+#include "report/timeseries.h"
+
+namespace loadpilot::cli {
+
+inline constexpr const char* kDefaultReportPath = "results/report.html";
+inline constexpr const char* kBaselinePath = ".loadpilot/baseline.json";
+
+// Lives for one `run`. on_snapshot() is called on the engine's collector
+// thread during the run; everything else on the main thread after it.
+class RunOutputs {
+ public:
+  RunOutputs(const RunArgs& args, const plan::Plan& plan, const load::Engine& engine);
+
+  void on_snapshot(const metrics::Snapshot& s);
+
+  // The results object (--results-json, report, baseline) for `summary`;
+  // also computes the knee for step runs.
+  nlohmann::json results(const report::Summary& summary);
+  // The knee line of the terminal summary (step runs only).
+  void print_knee(std::FILE* out, bool color) const;
+  // Writes the HTML report (unless --no-report) and the baseline (with
+  // --save-baseline) and says where. Returns kExitOk, or kExitInvalid when
+  // a file could not be written (the message is printed).
+  int write_files(const nlohmann::json& results, std::FILE* out) const;
+
+ private:
+  const RunArgs& args_;
+  const plan::Plan& plan_;
+  const load::Engine& engine_;
+  report::TimeSeries series_;
+  report::StepTracker steps_;
+  std::unique_ptr<report::Knee> knee_;
+};
+
+struct ReportArgs {
+  std::string results;
+  std::string output;  // default: RESULTS with .html
+};
+struct CompareArgs {
+  std::string current;
+  std::string baseline = kBaselinePath;
+  double threshold = 10;
+  bool no_color = false;
+};
+
+// Registers the `report` and `compare` subcommands and the run options
+// --report, --no-report and --save-baseline.
+void add_report_options(CLI::App& run, RunArgs& a);
+CLI::App* add_report_command(CLI::App& app, ReportArgs& a);
+CLI::App* add_compare_command(CLI::App& app, CompareArgs& a);
+
+int report_command(const ReportArgs& a);
+int compare_command(const CompareArgs& a);
+
+}  // namespace loadpilot::cli

@@ -1,0 +1,72 @@
+#pragma once
+// ScriptedTasks: the engine's view of a runtime that executes task bodies
+// itself (the Python VUser runtime, scenario/vuser_runtime.h). The load/
+// layer knows nothing about Python; it only hands arrivals over and lends
+// its workers' HTTP clients.
+//
+// Contract, in the order the Engine calls it:
+//   1. extra_labels(): metric rows the runtime records into beyond the
+//      plan's tasks (e.g. "on_start"); row i of the run is plan.tasks[i] for
+//      i < tasks, then these labels in order.
+//   2. start(link): before any arrival. The runtime keeps `link`.
+//   3. arrive(): called on worker threads, once per arrival of a task whose
+//      runtime is "python", stamped with its intended start. The runtime
+//      answers every arrival with exactly one iteration end for that worker
+//      (link.dispatch's iterations_done; when the iteration ends, or at once
+//      when it is dropped); the worker counts it as in flight until then.
+//   4. finish(deadline): every worker has drained (or the drain time is
+//      up). The runtime ends its VUsers (on_stop) and then calls
+//      link.finished(), by `deadline` at the latest.
+//   5. take(): any time, any thread: measurements since the last take().
+//   6. abort(): stop at once; nothing more is recorded. Idempotent.
+//
+// Thread-safety: arrive(), take(), finish() and abort() may be called from
+// any thread; the link's functions are thread-safe too.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/client.h"
+#include "metrics/stats.h"
+
+namespace loadpilot::load {
+
+// One request for a worker's client that keeps responses; `done` is called
+// on that worker's thread.
+struct ScriptedRequest {
+  std::shared_ptr<const std::string> request;
+  bool head = false;
+  http::Client::Callback done;
+};
+
+struct ScriptedLink {
+  std::chrono::steady_clock::time_point t0;  // the run's time origin
+  std::size_t workers = 1;
+  // Hands worker w a batch of requests to send and the number of its
+  // iterations that ended (iteration_done), in one wake-up of its loop:
+  // batching is what keeps the Python thread from paying a thread switch
+  // per request.
+  std::function<void(std::size_t w, std::vector<ScriptedRequest> requests,
+                     std::size_t iterations_done)>
+      dispatch;
+  std::function<void()> finished;
+  // Ends the run early (as Ctrl-C would), e.g. when no VUser can log in.
+  std::function<void()> stop_run;
+};
+
+class ScriptedTasks {
+ public:
+  virtual ~ScriptedTasks() = default;
+  virtual std::vector<std::string> extra_labels() const = 0;
+  virtual void start(ScriptedLink link) = 0;
+  virtual void arrive(std::size_t worker, std::uint32_t task,
+                      std::chrono::steady_clock::time_point intended) = 0;
+  virtual void finish(std::chrono::steady_clock::time_point deadline) = 0;
+  virtual metrics::IntervalStats take() = 0;
+  virtual void abort() = 0;
+};
+
+}  // namespace loadpilot::load

@@ -1,0 +1,70 @@
+#pragma once
+// Exporter: serves a run's RunMetrics over HTTP (`GET /metrics`, Prometheus
+// text format) with prometheus-cpp's pull server, from the moment it is
+// constructed — before any traffic — until it is destroyed.
+//
+// Contract:
+//  * The constructor binds host:port or throws ExporterError whose message
+//    names host:port and why (e.g. the port is in use), so `loadpilot run`
+//    can exit 2 before sending anything. Port 0 takes a free port; port()
+//    tells which.
+//  * The server's threads are started with SIGINT/SIGTERM blocked, so those
+//    signals keep reaching the run's own signal handling.
+//  * linger() keeps serving the final values for a while after the run so
+//    the last scrape is not lost; SIGINT or SIGTERM cuts it short.
+// Thread-safety: update/finish/linger from the run thread only; scrapes are
+// served on the server's own threads.
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "monitor/run_metrics.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace loadpilot::monitor {
+
+class ExporterError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ExporterOptions {
+  std::string host = "0.0.0.0";
+  int port = 9090;
+};
+
+class Exporter {
+ public:
+  Exporter(const ExporterOptions& options, const RunInfo& info);
+  ~Exporter();
+  Exporter(const Exporter&) = delete;
+  Exporter& operator=(const Exporter&) = delete;
+
+  int port() const { return port_; }
+  // http://HOST:PORT/metrics, with a wildcard host shown as 127.0.0.1
+  // (reachable from this machine; the bind address is in listen_address()).
+  std::string url() const;
+  std::string listen_address() const;  // HOST:PORT as bound
+
+  void update(const metrics::Snapshot& s, const metrics::IntervalStats& round) {
+    metrics_.update(s, round);
+  }
+  // The run is over: the phase becomes "done" or "interrupted".
+  void finish(bool interrupted) { metrics_.set_phase(interrupted ? "interrupted" : "done"); }
+  // Blocks for `seconds` while scrapes go on, or until SIGINT/SIGTERM.
+  // Returns true when a signal ended it early.
+  bool linger(double seconds);
+
+  const RunMetrics& metrics() const { return metrics_; }
+
+ private:
+  RunMetrics metrics_;
+  std::string host_;
+  int port_ = 0;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace loadpilot::monitor

@@ -1,0 +1,190 @@
+#include "monitor/run_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace loadpilot::monitor {
+
+namespace {
+
+constexpr std::array<double, 16> kBucketsS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
+
+prometheus::Gauge& gauge(prometheus::Registry& r, const std::string& name,
+                         const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Counter& counter(prometheus::Registry& r, const std::string& name,
+                             const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+
+// Counters only go up: add what the cumulative count gained since last time.
+void advance(prometheus::Counter& c, std::uint64_t now, std::uint64_t& seen) {
+  if (now > seen) c.Increment(static_cast<double>(now - seen));
+  seen = std::max(seen, now);
+}
+
+}  // namespace
+
+std::span<const double> latency_buckets_s() { return kBucketsS; }
+
+std::vector<double> bucket_increments(const metrics::Histogram& h, std::span<const double> bounds_s,
+                                      double* sum_s) {
+  std::vector<double> out(bounds_s.size() + 1, 0.0);
+  if (sum_s != nullptr) *sum_s = 0;
+  if (h.empty()) return out;
+  std::vector<std::uint64_t> bounds_us;
+  for (double b : bounds_s) bounds_us.push_back(static_cast<std::uint64_t>(std::llround(b * 1e6)));
+  // The sparse serialization lists each non-empty bucket's lowest value and
+  // count in ascending order, which is all a bucket walk needs.
+  const nlohmann::json j = h.to_json();
+  const auto& values = j.at("v");
+  const auto& counts = j.at("c");
+  if (sum_s != nullptr) *sum_s = static_cast<double>(j.at("sum").get<std::uint64_t>()) / 1e6;
+  std::size_t b = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto v = values[i].get<std::uint64_t>();
+    while (b < bounds_us.size() && bounds_us[b] < v) ++b;
+    out[b] += static_cast<double>(counts[i].get<std::uint64_t>());
+  }
+  return out;
+}
+
+struct RunMetrics::Task {
+  prometheus::Counter* requests;
+  prometheus::Counter* errors;
+  prometheus::Gauge* p50;
+  prometheus::Gauge* p99;
+  prometheus::Gauge* mean;
+  prometheus::Histogram* duration;
+  std::uint64_t requests_seen = 0, errors_seen = 0;
+};
+
+RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry_;
+  current_rps_ = &gauge(r, "loadpilot_current_rps",
+                        "Observed request rate: requests completed in the last second");
+  target_rps_ = &gauge(r, "loadpilot_target_rps",
+                       "Configured target rate right now (iterations/s, follows the profile)");
+  active_ = &gauge(r, "loadpilot_active_workers", "Active VUsers (iterations in flight)");
+  p50_ = &gauge(r, "loadpilot_latency_p50_ms", "p50 request latency over the last 10 s, ms");
+  p95_ = &gauge(r, "loadpilot_latency_p95_ms", "p95 request latency over the last 10 s, ms");
+  p99_ = &gauge(r, "loadpilot_latency_p99_ms", "p99 request latency over the last 10 s, ms");
+  max_ = &gauge(r, "loadpilot_latency_max_ms", "Maximum request latency over the last 10 s, ms");
+  requests_ = &counter(r, "loadpilot_requests_total", "Requests finished since the run started");
+  errors_ = &counter(r, "loadpilot_errors_total", "Failed requests and iterations, all kinds");
+
+  auto& kinds = prometheus::BuildCounter()
+                    .Name("loadpilot_errors_by_kind_total")
+                    .Help("Failed requests and iterations by error kind")
+                    .Register(r);
+  for (std::string_view k : metrics::kErrorKindNames)
+    errors_by_kind_.push_back(&kinds.Add({{"kind", std::string(k)}}));
+
+  auto& task_requests = prometheus::BuildCounter()
+                            .Name("loadpilot_task_requests_total")
+                            .Help("Requests finished for this task")
+                            .Register(r);
+  auto& task_errors = prometheus::BuildCounter()
+                          .Name("loadpilot_task_errors_total")
+                          .Help("Failed requests and iterations for this task")
+                          .Register(r);
+  auto& task_p50 = prometheus::BuildGauge()
+                       .Name("loadpilot_task_latency_p50_ms")
+                       .Help("p50 request latency of this task over the last 10 s, ms")
+                       .Register(r);
+  auto& task_p99 = prometheus::BuildGauge()
+                       .Name("loadpilot_task_latency_p99_ms")
+                       .Help("p99 request latency of this task over the last 10 s, ms")
+                       .Register(r);
+  auto& task_mean = prometheus::BuildGauge()
+                        .Name("loadpilot_task_latency_mean_ms")
+                        .Help("Mean request latency of this task over the last 10 s, ms")
+                        .Register(r);
+  auto& duration = prometheus::BuildHistogram()
+                       .Name("loadpilot_request_duration_seconds")
+                       .Help("Request latency from the intended start, seconds")
+                       .Register(r);
+  const prometheus::Histogram::BucketBoundaries bounds(kBucketsS.begin(), kBucketsS.end());
+  for (const std::string& name : info.tasks) {
+    const prometheus::Labels l{{"task", name}};
+    auto t = std::make_unique<Task>();
+    t->requests = &task_requests.Add(l);
+    t->errors = &task_errors.Add(l);
+    t->p50 = &task_p50.Add(l);
+    t->p99 = &task_p99.Add(l);
+    t->mean = &task_mean.Add(l);
+    t->duration = &duration.Add(l, bounds);
+    tasks_.push_back(std::move(t));
+  }
+
+  prometheus::BuildGauge()
+      .Name("loadpilot_info")
+      .Help("The run being served: scenario name and LoadPilot version (always 1)")
+      .Register(r)
+      .Add({{"scenario", info.scenario}, {"version", info.version}})
+      .Set(1);
+  phase_family_ = &prometheus::BuildGauge()
+                       .Name("loadpilot_phase")
+                       .Help("1 for the profile phase the run is in, 0 for phases left behind")
+                       .Register(r);
+  target_rps_->Set(info.target_rps);
+  set_phase(info.phase);
+}
+
+RunMetrics::~RunMetrics() = default;
+
+void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats& round) {
+  current_rps_->Set(s.current_rps);
+  target_rps_->Set(s.target_rps);
+  active_->Set(static_cast<double>(s.active));
+  p50_->Set(s.window.p50_ms);
+  p95_->Set(s.window.p95_ms);
+  p99_->Set(s.window.p99_ms);
+  max_->Set(s.window.max_ms);
+  advance(*requests_, s.requests, requests_seen_);
+  advance(*errors_, s.errors, errors_seen_);
+  for (std::size_t k = 0; k < metrics::kErrorKindCount; ++k)
+    advance(*errors_by_kind_[k], s.errors_by_kind[k], kinds_seen_[k]);
+  const std::span<const double> bounds = latency_buckets_s();
+  for (std::size_t i = 0; i < tasks_.size() && i < s.tasks.size(); ++i) {
+    Task& t = *tasks_[i];
+    const metrics::TaskSnapshot& ts = s.tasks[i];
+    advance(*t.requests, ts.requests, t.requests_seen);
+    advance(*t.errors, ts.errors, t.errors_seen);
+    t.p50->Set(ts.window.p50_ms);
+    t.p99->Set(ts.window.p99_ms);
+    t.mean->Set(ts.window.mean_ms);
+    if (i < round.tasks.size() && !round.tasks[i].latency.empty()) {
+      double sum_s = 0;
+      const auto increments = bucket_increments(round.tasks[i].latency, bounds, &sum_s);
+      t.duration->ObserveMultiple(increments, sum_s);
+    }
+  }
+  if (!s.phase.empty()) set_phase(s.phase);
+}
+
+void RunMetrics::set_phase(const std::string& phase) {
+  if (phase.empty()) return;
+  auto it = phases_.find(phase);
+  if (it == phases_.end())
+    it = phases_.emplace(phase, &phase_family_->Add({{"phase", phase}})).first;
+  for (auto& [name, g] : phases_) g->Set(name == phase ? 1 : 0);
+}
+
+std::string RunMetrics::text() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace loadpilot::monitor

@@ -1,0 +1,377 @@
+// LoadPilot report: renders the results object embedded in #lp-data.
+// Every string from the results is placed with textContent (never as
+// markup), so names and messages from scenarios or targets stay text.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("lp-data").textContent);
+  const isObj = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const list = (v) => (Array.isArray(v) ? v.filter(isObj) : []);
+  // A hand-edited or older results file may lack parts; charts whose columns
+  // are missing say so instead of failing.
+  const columns = ["t", "target_rps", "current_rps", "iterations_rps", "active", "p50_ms", "p95_ms",
+    "p99_ms", "max_ms", "requests", "errors", "error_rate"];
+  const ts = isObj(data.timeseries) && columns.every((k) => Array.isArray(data.timeseries[k]))
+    ? data.timeseries : null;
+  const tasks = list(data.tasks);
+  const tsTasks = ts ? list(ts.tasks).filter((t) =>
+    ["p50_ms", "p99_ms", "error_rate"].every((k) => Array.isArray(t[k]))) : [];
+
+  // ---- small helpers -------------------------------------------------------
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  const num = (v) => (typeof v === "number" && isFinite(v) ? v : 0);
+  function fmt(v, digits) {
+    v = num(v);
+    return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+  const fmtInt = (v) => fmt(v, 0);
+  function fmtMs(v) {
+    v = num(v);
+    return v >= 100 ? fmt(v, 0) + " ms" : v >= 10 ? fmt(v, 1) + " ms" : fmt(v, 2) + " ms";
+  }
+  function fmtDuration(s) {
+    s = Math.round(num(s));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + sec + "s";
+  }
+  function clock(s) {
+    s = Math.round(s);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    const mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(sec).padStart(2, "0");
+  }
+  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const palette = () => ["--s1", "--s2", "--s3", "--s4", "--s5", "--s6", "--s7", "--s8"].map(css);
+
+  // ---- header and headline -------------------------------------------------
+  document.getElementById("scenario").textContent = String(data.scenario || "LoadPilot report");
+  const badge = document.getElementById("badge");
+  badge.textContent = data.passed ? "PASSED" : "FAILED";
+  badge.classList.add(data.passed ? "pass" : "fail");
+  if (data.interrupted) {
+    const b = document.getElementById("interrupted");
+    b.textContent = "Interrupted" + (data.signal ? " by " + data.signal : "") +
+      " after " + fmtDuration(data.duration_s) + ": the numbers cover the part that ran.";
+    b.hidden = false;
+  }
+  const rps = data.rps || {};
+  const meta = document.getElementById("meta");
+  function metaItem(label, value) {
+    const d = el("div");
+    d.append(el("dt", null, label), el("dd", null, value));
+    meta.append(d);
+  }
+  metaItem("Target", data.target);
+  metaItem("Scenario file", data.file || "");
+  metaItem("Started", data.started_at || "");
+  metaItem("Duration", fmtDuration(data.duration_s) +
+    (data.planned_duration_s ? " of " + fmtDuration(data.planned_duration_s) + " planned" : ""));
+  metaItem("Mode", data.mode);
+  metaItem("Target RPS", num(rps.target) > 0 ? fmt(rps.target, 1) + " iterations/s" : "unlimited");
+  metaItem("Agents", data.agents !== undefined ? String(data.agents) : "none (local run)");
+  metaItem("LoadPilot", data.loadpilot_version || "");
+
+  const lat = data.latency || {};
+  const headline = document.getElementById("headline");
+  function card(label, value, sub) {
+    const c = el("div", "card");
+    c.append(el("div", "label", label), el("div", "value", value));
+    if (sub) c.append(el("div", "sub", sub));
+    headline.append(c);
+  }
+  card("Requests", fmtInt(data.requests), fmtInt(data.errors) + " errors");
+  card("RPS achieved", fmt(rps.actual, 1),
+    num(rps.target) > 0 ? "target " + fmt(rps.target, 1) + " iterations/s" : "unlimited rate");
+  card("Error rate", fmt(data.error_rate, 2) + " %");
+  card("p50", fmtMs(lat.p50_ms));
+  card("p95", fmtMs(lat.p95_ms));
+  card("p99", fmtMs(lat.p99_ms));
+  card("max", fmtMs(lat.max_ms));
+
+  // ---- charts ----------------------------------------------------------------
+  const charts = [];  // {u, host, build}
+  function emptyNote(host, text) {
+    host.replaceChildren(el("div", "empty", text));
+  }
+  function baseOpts(host, series, extra) {
+    const fg = css("--fg"), grid = css("--grid");
+    const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    return Object.assign({
+      width: Math.max(300, host.clientWidth),
+      height: 240,
+      cursor: { sync: { key: "loadpilot" } },
+      scales: { x: { time: false } },
+      legend: { live: true },
+      series: [{ label: "time", value: (u, v) => (v == null ? "--" : clock(v)) }].concat(series),
+      axes: [
+        Object.assign({}, axis, { incrs: timeIncrs, values: (u, vals) => vals.map((v) => clock(v)) }),
+        Object.assign({}, axis, { size: 60 }),
+      ],
+    }, extra || {});
+  }
+  // Whole seconds on the time axis, at Grafana-like steps.
+  const timeIncrs = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+  // Percent axes start at 0 and stop at 100.
+  const percentScale = { range: (u, min, max) => [0, Math.min(100, Math.max(1, max * 1.1))] };
+  function line(label, color, extra) {
+    // uPlot shows point markers by itself when the data is sparse (short runs).
+    return Object.assign({ label: label, stroke: color, width: 1.5 }, extra || {});
+  }
+  function addChart(id, build) {
+    const host = document.getElementById(id);
+    const entry = { host: host, build: build, u: null };
+    charts.push(entry);
+    render(entry);
+    return entry;
+  }
+  function render(entry) {
+    if (entry.u) entry.u.destroy();
+    entry.u = null;
+    entry.host.replaceChildren();
+    const made = entry.build(entry.host);
+    if (made) entry.u = new uPlot(made.opts, made.data, entry.host);
+  }
+
+  const noSeries = "No time series in this results file.";
+  addChart("chart-rps", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    const p = palette();
+    return { opts: baseOpts(host, [line("Target", p[2], { dash: [6, 4] }), line("Current", p[0]),
+      line("Iterations", p[1])]), data: [ts.t, ts.target_rps, ts.current_rps, ts.iterations_rps] };
+  });
+  addChart("chart-active", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    const p = palette();
+    return { opts: baseOpts(host, [line("Active", p[4], { fill: p[4] + "22" })]), data: [ts.t, ts.active] };
+  });
+  addChart("chart-latency", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    const p = palette();
+    const ms = { value: (u, v) => (v == null ? "--" : fmtMs(v)) };
+    return { opts: baseOpts(host, [line("p50", p[1], ms), line("p95", p[2], ms), line("p99", p[5], ms),
+      line("max", p[3], ms)]), data: [ts.t, ts.p50_ms, ts.p95_ms, ts.p99_ms, ts.max_ms] };
+  });
+  addChart("chart-error-rate", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    const p = palette();
+    const opts = baseOpts(host, [line("Error rate %", p[3], { fill: p[3] + "22" })]);
+    opts.scales.y = percentScale;
+    return { opts: opts, data: [ts.t, ts.error_rate] };
+  });
+  addChart("chart-cumulative", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    const p = palette();
+    const opts = baseOpts(host, [line("Requests", p[0]), line("Errors", p[3], { scale: "errors" })]);
+    opts.scales.errors = { auto: true };
+    opts.axes.push(Object.assign({}, opts.axes[1], { scale: "errors", side: 1, grid: { show: false } }));
+    return { opts: opts, data: [ts.t, ts.requests, ts.errors] };
+  });
+
+  // Per Task: the filter plays the role of Grafana's $task variable.
+  const filter = document.getElementById("task-filter");
+  const allOption = el("option", null, "All");
+  allOption.value = "__all__";
+  allOption.selected = true;
+  filter.append(allOption);
+  tsTasks.forEach((t, i) => {
+    const o = el("option", null, t.name);
+    o.value = String(i);
+    filter.append(o);
+  });
+  function shownTasks() {
+    if (allOption.selected) return tsTasks.map(() => true);
+    return tsTasks.map((t, i) => filter.options[i + 1].selected);
+  }
+  let allWasSelected = true;
+  filter.addEventListener("change", () => {
+    const picked = Array.from(filter.options).slice(1).some((o) => o.selected);
+    if (allOption.selected && !allWasSelected) {
+      Array.from(filter.options).slice(1).forEach((o) => (o.selected = false));
+    } else if (picked) {
+      allOption.selected = false;
+    } else {
+      allOption.selected = true;
+    }
+    allWasSelected = allOption.selected;
+    applyFilter();
+  });
+  function taskChart(id, percent, perTask) {
+    return addChart(id, (host) => {
+      if (!ts || !tsTasks.length) return emptyNote(host, noSeries);
+      const p = palette();
+      const series = [], cols = [ts.t];
+      tsTasks.forEach((t, i) => perTask(t, p[i % p.length], series, cols));
+      const opts = baseOpts(host, series);
+      if (percent) opts.scales.y = percentScale;
+      return { opts: opts, data: cols };
+    });
+  }
+  const msValue = { value: (u, v) => (v == null ? "--" : fmtMs(v)) };
+  const taskLatency = taskChart("chart-task-latency", false, (t, color, series, cols) => {
+    series.push(line(t.name + " p50", color, Object.assign({ dash: [5, 4] }, msValue)));
+    series.push(line(t.name + " p99", color, msValue));
+    cols.push(t.p50_ms, t.p99_ms);
+  });
+  const taskErrors = taskChart("chart-task-errors", true, (t, color, series, cols) => {
+    series.push(line(t.name, color));
+    cols.push(t.error_rate);
+  });
+  function applyFilter() {
+    const shown = shownTasks();
+    [[taskLatency, 2], [taskErrors, 1]].forEach(([entry, per]) => {
+      if (!entry.u) return;
+      entry.u.batch(() => {
+        shown.forEach((on, i) => {
+          for (let k = 0; k < per; k++) entry.u.setSeries(1 + i * per + k, { show: on });
+        });
+      });
+    });
+  }
+
+  // Latency distribution: latency against percentile, from the whole-run
+  // histogram. x is -log10(1 - q), so 90%, 99%, 99.9% are evenly spaced.
+  addChart("chart-distribution", (host) => {
+    const h = data.latency_histogram;
+    if (!isObj(h) || !Array.isArray(h.v) || !Array.isArray(h.c) || !h.v.length || h.v.length !== h.c.length) return emptyNote(host, "No latency histogram in this results file.");
+    let total = 0;
+    h.c.forEach((c) => (total += c));
+    const xs = [], ys = [];
+    let cum = 0;
+    const xMax = Math.log10(total) + 0.5;
+    for (let i = 0; i < h.v.length; i++) {
+      cum += h.c[i];
+      const q = cum / total;
+      const x = q >= 1 ? xMax : Math.min(-Math.log10(1 - q), xMax);
+      if (xs.length && x <= xs[xs.length - 1]) { ys[ys.length - 1] = Math.max(h.v[i] / 1000, 0.001); continue; }
+      xs.push(x);
+      ys.push(Math.max(h.v[i] / 1000, 0.001));
+    }
+    const pct = (x) => {
+      const p = 100 * (1 - Math.pow(10, -x));
+      return (p >= 99.99 ? p.toFixed(3) : p >= 99 ? p.toFixed(2) : p.toFixed(1)) + "%";
+    };
+    const p = palette(), fg = css("--fg"), grid = css("--grid");
+    const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const opts = {
+      width: Math.max(300, host.clientWidth), height: 260,
+      scales: { x: { time: false, range: [0, xMax] }, y: { distr: 3 } },
+      series: [{ label: "percentile", value: (u, v) => (v == null ? "--" : pct(v)) },
+        line("latency", p[0], Object.assign({ fill: p[0] + "22", points: { show: false } }, msValue))],
+      axes: [Object.assign({}, axis, { splits: () => { const s = []; for (let k = 0; k <= Math.floor(xMax); k++) s.push(k); return s; },
+        values: (u, vals) => vals.map(pct) }), Object.assign({}, axis, { size: 60, values: (u, vals) => vals.map((v) => (v == null ? "" : v + " ms")) })],
+    };
+    return { opts: opts, data: [xs, ys] };
+  });
+
+  // p99 gauge: whole-run p99 against the p99 threshold (or against max).
+  function drawGauge() {
+    const host = document.getElementById("gauge-p99");
+    host.replaceChildren();
+    const th = list(data.thresholds).find((t) => t.key === "p99_ms");
+    const value = num(lat.p99_ms);
+    const limit = th ? num(th.limit) : 0;
+    const top = Math.max(limit * 1.5, value * 1.25, num(lat.max_ms), 0.001);
+    const canvas = el("canvas");
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = 240 * ratio; canvas.height = 140 * ratio;
+    canvas.style.width = "240px"; canvas.style.height = "140px";
+    const g = canvas.getContext("2d");
+    g.scale(ratio, ratio);
+    const cx = 120, cy = 125, r = 95;
+    const angle = (v) => Math.PI + Math.PI * Math.min(v / top, 1);
+    g.lineWidth = 18; g.lineCap = "butt";
+    g.strokeStyle = css("--grid");
+    g.beginPath(); g.arc(cx, cy, r, Math.PI, 2 * Math.PI); g.stroke();
+    const bad = limit > 0 && value > limit;
+    g.strokeStyle = bad ? css("--bad") : css("--ok");
+    g.beginPath(); g.arc(cx, cy, r, Math.PI, angle(value)); g.stroke();
+    if (limit > 0) {
+      const a = angle(limit);
+      g.strokeStyle = css("--fg"); g.lineWidth = 3;
+      g.beginPath(); g.moveTo(cx + (r - 14) * Math.cos(a), cy + (r - 14) * Math.sin(a));
+      g.lineTo(cx + (r + 14) * Math.cos(a), cy + (r + 14) * Math.sin(a)); g.stroke();
+    }
+    host.append(canvas, el("div", "reading", fmtMs(value)),
+      el("div", "note", limit > 0 ? "limit " + fmtMs(limit) : "no p99 threshold; scale to max " + fmtMs(lat.max_ms)));
+  }
+  drawGauge();
+
+  // ---- tables ------------------------------------------------------------------
+  function table(id, headers, rows, rowClass) {
+    const t = document.getElementById(id);
+    t.replaceChildren();
+    const head = el("tr");
+    headers.forEach(([label, isText]) => head.append(el("th", isText ? "text" : null, label)));
+    const thead = el("thead"); thead.append(head);
+    const tbody = el("tbody");
+    if (!rows.length) {
+      const tr = el("tr"), td = el("td", "text", "none");
+      td.colSpan = headers.length; tr.append(td); tbody.append(tr);
+    }
+    rows.forEach((cells, r) => {
+      const tr = el("tr", rowClass ? rowClass(r) : null);
+      cells.forEach((c, i) => {
+        const cell = typeof c === "object" && c !== null ? c : { text: c };
+        tr.append(el("td", cell.cls || (headers[i][1] ? "text" : null), cell.text));
+      });
+      tbody.append(tr);
+    });
+    t.append(thead, tbody);
+  }
+  table("tasks-table", [["task", true], ["weight"], ["requests"], ["errors"], ["error %"], ["req/s"],
+    ["p50"], ["p95"], ["p99"], ["max"]],
+    tasks.map((t) => {
+      const l = t.latency || {};
+      return [t.name, num(t.weight), fmtInt(t.requests), fmtInt(t.errors), fmt(t.error_rate, 2),
+        fmt(t.rps, 1), fmtMs(l.p50_ms), fmtMs(l.p95_ms), fmtMs(l.p99_ms), fmtMs(l.max_ms)];
+    }));
+  table("errors-table", [["kind", true], ["message", true], ["count"], ["first seen"]],
+    list(data.top_errors).map((e) => [e.kind, e.message, fmtInt(e.count), fmt(e.first_seen_s, 1) + " s"]));
+  table("thresholds-table", [["", true], ["threshold", true], ["actual"], ["limit"]],
+    list(data.thresholds).map((t) => {
+      const unit = t.key === "error_rate" ? " %" : " ms";
+      return [{ text: t.passed ? "✓" : "✗", cls: t.passed ? "ok" : "bad" }, t.key,
+        fmt(t.actual, 2) + unit, fmt(t.limit, 2) + unit];
+    }));
+
+  const knee = data.knee;
+  if (isObj(knee) && Array.isArray(knee.steps)) {
+    document.getElementById("row-knee").hidden = false;
+    const limits = "Limits: p99 ≤ " + fmtMs(knee.p99_limit_ms) + " (" + knee.p99_limit_source +
+      "), error rate ≤ " + fmt(knee.error_rate_limit, 2) + " % (" + knee.error_rate_limit_source + ").";
+    let text;
+    if (!knee.steps.length) text = "No step finished a request.";
+    else if (!knee.found) text = "No knee: step 1 already broke the limits.";
+    else text = "Knee at step " + knee.step + ": " + fmt(knee.target_rps, 1) + " req/s target, " +
+      fmt(knee.actual_rps, 1) + " achieved" + (knee.saturated ? "." : " — every step met the limits, so the limit lies higher.");
+    document.getElementById("knee-text").textContent = text + " " + limits;
+    table("knee-table", [["step", true], ["", true], ["target req/s"], ["actual req/s"], ["p99"], ["error %"], ["requests"]],
+      list(knee.steps).map((s) => [s.label, { text: s.passed ? "✓" : "✗", cls: s.passed ? "ok" : "bad" },
+        fmt(s.target_rps, 1), fmt(s.actual_rps, 1), fmtMs(s.p99_ms), fmt(s.error_rate, 2), fmtInt(s.requests)]),
+      (r) => (knee.found && list(knee.steps)[r].index === knee.step ? "knee" : null));
+  }
+
+  const generated = document.querySelector('meta[name="loadpilot-generated-at"]').content;
+  document.getElementById("footer").textContent = "Generated by LoadPilot " +
+    (data.loadpilot_version || "") + " at " + generated + ". Self-contained: opens offline.";
+
+  // ---- theme and size changes --------------------------------------------------
+  function redrawAll() {
+    charts.forEach(render);
+    applyFilter();
+    drawGauge();
+  }
+  const scheme = window.matchMedia("(prefers-color-scheme: dark)");
+  if (scheme.addEventListener) scheme.addEventListener("change", redrawAll);
+  let resizeTimer = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => charts.forEach((c) => {
+      if (c.u) c.u.setSize({ width: Math.max(300, c.host.clientWidth), height: c.u.height });
+    }), 100);
+  });
+})();

@@ -1,0 +1,50 @@
+#pragma once
+// Comparison of two results files (a baseline and a current run), as
+// `loadpilot compare` prints it and judges it.
+//
+// Metrics and direction: RPS actual (lower is worse); p50, p95, p99 latency
+// and error rate (higher is worse). diff % = (current - baseline) / baseline.
+// A metric regressed when it moved the worse way by more than the threshold
+// percent. Special cases, so that tiny or zero baselines do not produce
+// absurd verdicts:
+//  * error rate: it also has to rise by more than kErrorRateFloor percentage
+//    points. With a 0 % baseline the relative change is undefined: any
+//    current rate above the floor is a regression (0 % -> 0.05 % is not,
+//    0 % -> 0.5 % is).
+//  * a baseline of 0 for RPS or latency (a run without requests) cannot be
+//    compared with a non-zero current value: no verdict, shown as "n/a".
+//    0 against 0 is unchanged (+0.0%).
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loadpilot::report {
+
+inline constexpr double kErrorRateFloor = 0.1;  // percentage points
+
+struct MetricComparison {
+  std::string name;  // "RPS actual", "p50", ...
+  std::string unit;  // "req/s", "ms", "%"
+  bool higher_is_worse = true;
+  double baseline = 0, current = 0;
+  std::optional<double> diff_pct;  // nullopt when the baseline is 0 and current is not
+  bool regressed = false;
+  bool improved = false;  // moved the better way by more than the threshold
+};
+
+struct Comparison {
+  std::vector<MetricComparison> metrics;
+  std::vector<std::string> notes;  // e.g. different scenarios or targets
+  bool regressed() const;
+};
+
+// Both objects must have passed check_results().
+Comparison compare_results(const nlohmann::json& baseline, const nlohmann::json& current,
+                           double threshold_pct);
+
+void print_comparison(std::FILE* out, const Comparison& c, const std::string& baseline_path,
+                      const std::string& current_path, double threshold_pct, bool color);
+
+}  // namespace loadpilot::report

@@ -1,0 +1,107 @@
+#include "report/timeseries.h"
+
+#include <cmath>
+
+namespace loadpilot::report {
+
+namespace {
+// Rounding keeps the serialized numbers short ("12.345", not
+// "12.345000000000001"); the precision kept is far below what is measured.
+// Dividing by an exact power of ten gives the double nearest the decimal,
+// which prints shortest ("0.173", not "0.17300000000000001").
+double round_to(double x, double unit) {
+  const double scale = std::round(1.0 / unit);
+  return std::round(x * scale) / scale;
+}
+double ms(double x) { return round_to(x, 0.001); }
+double rate(double x) { return round_to(x, 0.01); }
+double interval_pct(std::uint64_t errors, std::uint64_t requests) {
+  return requests
+             ? round_to(100.0 * static_cast<double>(errors) / static_cast<double>(requests), 0.001)
+             : 0.0;
+}
+}  // namespace
+
+TimeSeries::TimeSeries(std::vector<std::string> task_names)
+    : task_names_(std::move(task_names)),
+      last_requests_(task_names_.size() + 1, 0),
+      last_errors_(task_names_.size() + 1, 0) {}
+
+void TimeSeries::add(const metrics::Snapshot& s) {
+  Point p;
+  p.t = round_to(s.elapsed_s, 0.001);
+  p.target_rps = rate(s.target_rps);
+  p.current_rps = rate(s.current_rps);
+  p.iterations_rps = rate(s.iterations_rps);
+  p.active = s.active;
+  p.p50_ms = ms(s.window.p50_ms);
+  p.p95_ms = ms(s.window.p95_ms);
+  p.p99_ms = ms(s.window.p99_ms);
+  p.max_ms = ms(s.window.max_ms);
+  p.requests = s.requests;
+  p.errors = s.errors;
+  // Counters never go backwards; the guards only protect against a
+  // snapshot from a different run being fed in by mistake.
+  const auto delta = [](std::uint64_t now, std::uint64_t before) {
+    return now >= before ? now - before : 0;
+  };
+  p.error_rate =
+      interval_pct(delta(s.errors, last_errors_[0]), delta(s.requests, last_requests_[0]));
+  last_requests_[0] = s.requests;
+  last_errors_[0] = s.errors;
+  p.tasks.resize(task_names_.size());
+  for (std::size_t i = 0; i < task_names_.size() && i < s.tasks.size(); ++i) {
+    const metrics::TaskSnapshot& t = s.tasks[i];
+    TaskPoint& tp = p.tasks[i];
+    tp.rps = rate(t.current_rps);
+    tp.p50_ms = ms(t.window.p50_ms);
+    tp.p99_ms = ms(t.window.p99_ms);
+    tp.error_rate = interval_pct(delta(t.errors, last_errors_[i + 1]),
+                                 delta(t.requests, last_requests_[i + 1]));
+    last_requests_[i + 1] = t.requests;
+    last_errors_[i + 1] = t.errors;
+  }
+  points_.push_back(std::move(p));
+}
+
+nlohmann::json TimeSeries::to_json() const {
+  std::vector<const Point*> kept;
+  const std::size_t n = points_.size();
+  const std::size_t stride = n > kMaxPoints ? (n + kMaxPoints - 1) / kMaxPoints : 1;
+  for (std::size_t i = 0; i < n; i += stride) kept.push_back(&points_[i]);
+  if (n && kept.back() != &points_.back()) kept.push_back(&points_.back());
+
+  const auto column = [&](auto field) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const Point* p : kept) a.push_back(field(*p));
+    return a;
+  };
+  nlohmann::json j = {
+      {"interval_s", static_cast<double>(stride)},
+      {"t", column([](const Point& p) { return p.t; })},
+      {"target_rps", column([](const Point& p) { return p.target_rps; })},
+      {"current_rps", column([](const Point& p) { return p.current_rps; })},
+      {"iterations_rps", column([](const Point& p) { return p.iterations_rps; })},
+      {"active", column([](const Point& p) { return p.active; })},
+      {"p50_ms", column([](const Point& p) { return p.p50_ms; })},
+      {"p95_ms", column([](const Point& p) { return p.p95_ms; })},
+      {"p99_ms", column([](const Point& p) { return p.p99_ms; })},
+      {"max_ms", column([](const Point& p) { return p.max_ms; })},
+      {"requests", column([](const Point& p) { return p.requests; })},
+      {"errors", column([](const Point& p) { return p.errors; })},
+      {"error_rate", column([](const Point& p) { return p.error_rate; })},
+  };
+  nlohmann::json tasks = nlohmann::json::array();
+  for (std::size_t i = 0; i < task_names_.size(); ++i) {
+    tasks.push_back(
+        {{"name", task_names_[i]},
+         {"rps", column([i](const Point& p) { return p.tasks[i].rps; })},
+         {"p50_ms", column([i](const Point& p) { return p.tasks[i].p50_ms; })},
+         {"p99_ms", column([i](const Point& p) { return p.tasks[i].p99_ms; })},
+         {"error_rate", column([i](const Point& p) { return p.tasks[i].error_rate; })}});
+  }
+  j["tasks"] = std::move(tasks);
+  return j;
+}
+
+}  // namespace loadpilot::report

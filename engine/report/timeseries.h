@@ -1,0 +1,70 @@
+#pragma once
+// TimeSeries: one point per collection round (once a second) of a run, kept
+// for the HTML report and the results file. The live views show the present;
+// this keeps the history so the report can draw the whole run.
+//
+// What a point holds: the run's time, target and achieved rates, iterations
+// in flight, the windowed latency percentiles (Collector::kWindowSeconds), the
+// cumulative request and error counts, the error rate of the last interval,
+// and per task the achieved rate, windowed p50/p99 and interval error rate.
+//
+// to_json() writes columns (one array per field) rather than rows: that is
+// what the report's charts consume, and it is about half the size. Values
+// are rounded (milliseconds to 1 us, rates to 0.01) so that a one-hour run
+// stays small. Runs longer than kMaxPoints rounds are thinned evenly (every
+// k-th point plus the last one) when serialized; counters are cumulative, so
+// thinning loses resolution but no requests.
+//
+// Thread-safety: none. add() is called on the engine's collector thread.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "metrics/snapshot.h"
+
+namespace loadpilot::report {
+
+class TimeSeries {
+ public:
+  static constexpr std::size_t kMaxPoints = 7200;  // two hours at 1 s
+
+  struct TaskPoint {
+    double rps = 0;
+    double p50_ms = 0, p99_ms = 0;
+    double error_rate = 0;  // percent of this task's requests in the interval
+  };
+  struct Point {
+    double t = 0;  // seconds since the run started
+    double target_rps = 0, current_rps = 0, iterations_rps = 0;
+    std::uint64_t active = 0;
+    double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+    std::uint64_t requests = 0, errors = 0;  // cumulative
+    double error_rate = 0;                   // percent of requests in the interval
+    std::vector<TaskPoint> tasks;            // indexed like task_names()
+  };
+
+  explicit TimeSeries(std::vector<std::string> task_names);
+
+  void add(const metrics::Snapshot& s);
+
+  const std::vector<Point>& points() const { return points_; }
+  const std::vector<std::string>& task_names() const { return task_names_; }
+
+  // {"interval_s": 1, "t": [...], "target_rps": [...], "current_rps": [...],
+  //  "iterations_rps": [...], "active": [...], "p50_ms": [...], "p95_ms": [...],
+  //  "p99_ms": [...], "max_ms": [...], "requests": [...], "errors": [...],
+  //  "error_rate": [...],
+  //  "tasks": [{"name": "...", "rps": [...], "p50_ms": [...], "p99_ms": [...],
+  //             "error_rate": [...]}]}
+  nlohmann::json to_json() const;
+
+ private:
+  std::vector<std::string> task_names_;
+  std::vector<Point> points_;
+  // Cumulative counters at the previous point, to turn them into interval
+  // rates: [0] all tasks, [i + 1] task i.
+  std::vector<std::uint64_t> last_requests_, last_errors_;
+};
+
+}  // namespace loadpilot::report

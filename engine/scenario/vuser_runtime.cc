@@ -1,0 +1,356 @@
+// VUserRuntime and its Hub: the C++ half of the Python VUser runtime. The
+// scheduling of VUsers (pool, on_start/on_stop, checks, greenlets and
+// coroutines) is Python, in cli/loadpilot/_runtime.py; this file moves
+// events and requests between that thread and the workers.
+#include "scenario/vuser_runtime.h"
+
+#include <pybind11/embed.h>
+#include <pybind11/stl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <optional>
+
+#include "http/request.h"
+#include "scenario/loader.h"
+
+namespace py = pybind11;
+
+namespace loadpilot::scenario {
+
+using Clock = std::chrono::steady_clock;
+
+// Started more than this after it was due: "late", as for native arrivals.
+constexpr std::int64_t kLateUs = 1000;
+
+struct VUserRuntime::Hub {
+  enum class Type : std::uint8_t { kArrive, kDone, kFinish, kAbort };
+  struct Event {
+    explicit Event(Type t) : type(t) {}
+    Type type;
+    std::uint32_t task = 0;
+    std::uint32_t worker = 0;
+    std::int64_t at_us = 0;  // arrival: intended start; finish: deadline
+    std::uint64_t id = 0;    // done: request id
+    http::Result result;
+  };
+
+  Hub(http::Target t, std::size_t rows) : target(std::move(t)), recorder(rows) {
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
+  ~Hub() {
+    if (fd >= 0) close(fd);
+  }
+
+  std::int64_t us_since_t0(Clock::time_point t) const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(t - link.t0).count();
+  }
+
+  void push(Event&& e) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mu);
+      wake = events.empty();
+      events.push_back(std::move(e));
+    }
+    if (wake) {
+      const std::uint64_t one = 1;
+      // EAGAIN only when the counter is saturated, i.e. a wake-up is pending.
+      [[maybe_unused]] ssize_t n = write(fd, &one, sizeof one);
+    }
+  }
+
+  // Python side. Every event since the last poll, as tuples:
+  //   (0, task, intended_us, worker)          an arrival
+  //   (1, id, status, headers, body, kind, message, sent_us, done_us)
+  //                                           a request finished; kind is an
+  //                                           error kind name or None
+  //   (2, deadline_us)                        finish: run on_stop, then finished()
+  //   (3,)                                    abort: stop now
+  // send() and iteration_done() only queue; flush() hands them over.
+  py::list poll() {
+    std::uint64_t counter = 0;
+    [[maybe_unused]] ssize_t n = read(fd, &counter, sizeof counter);
+    std::vector<Event> taken;
+    {
+      std::lock_guard lock(mu);
+      taken.swap(events);
+    }
+    py::list out;
+    for (Event& e : taken) {
+      switch (e.type) {
+        case Type::kArrive:
+          out.append(py::make_tuple(0, e.task, e.at_us, e.worker));
+          break;
+        case Type::kDone: {
+          http::Result& r = e.result;
+          py::list headers;
+          for (auto& [k, v] : r.headers) headers.append(py::make_tuple(k, v));
+          py::object kind = py::none();
+          if (r.error) kind = py::str(std::string(metrics::name(*r.error)));
+          const std::int64_t done =
+              r.done_at.time_since_epoch().count() ? us_since_t0(r.done_at) : now_us();
+          const std::int64_t sent =
+              r.sent_at.time_since_epoch().count() ? us_since_t0(r.sent_at) : -1;
+          out.append(py::make_tuple(1, e.id, r.status, std::move(headers),
+                                    py::bytes(r.body.data(), r.body.size()), std::move(kind),
+                                    std::move(r.error_message), sent, done));
+          break;
+        }
+        case Type::kFinish:
+          out.append(py::make_tuple(2, e.at_us));
+          break;
+        case Type::kAbort:
+          out.append(py::make_tuple(3));
+          break;
+      }
+    }
+    return out;
+  }
+
+  std::uint64_t send(std::size_t worker, const std::string& method, const std::string& path,
+                     const http::Headers& headers, const py::bytes& body) {
+    const std::uint64_t id = next_id++;
+    std::string_view b(PyBytes_AS_STRING(body.ptr()),
+                       static_cast<std::size_t>(PyBytes_GET_SIZE(body.ptr())));
+    auto request =
+        std::make_shared<const std::string>(http::build_request(target, method, path, headers, b));
+    std::weak_ptr<Hub> self = weak_from_this_hub;
+    load::ScriptedRequest out;
+    out.request = std::move(request);
+    out.head = method == "HEAD";
+    out.done = [self, id](http::Result&& r) {
+      if (auto hub = self.lock()) {
+        Event e(Type::kDone);
+        e.id = id;
+        e.result = std::move(r);
+        hub->push(std::move(e));
+      }
+    };
+    outbox_for(worker).requests.push_back(std::move(out));
+    return id;
+  }
+
+  void iteration_done(std::size_t worker) { ++outbox_for(worker).iterations_done; }
+
+  // Hands everything sent or ended since the last flush to the workers, one
+  // wake-up per worker.
+  void flush() {
+    for (std::size_t w = 0; w < outbox.size(); ++w) {
+      Outbox& o = outbox[w];
+      if (o.requests.empty() && o.iterations_done == 0) continue;
+      if (link.dispatch) link.dispatch(w, std::move(o.requests), o.iterations_done);
+      o.requests.clear();
+      o.iterations_done = 0;
+    }
+  }
+
+  struct Outbox {
+    std::vector<load::ScriptedRequest> requests;
+    std::size_t iterations_done = 0;
+  };
+  Outbox& outbox_for(std::size_t worker) {
+    const std::size_t w = link.workers ? worker % link.workers : 0;
+    if (outbox.size() <= w) outbox.resize(w + 1);
+    return outbox[w];
+  }
+
+  std::int64_t now_us() const { return us_since_t0(Clock::now()); }
+  double now_s() const { return static_cast<double>(now_us()) / 1e6; }
+
+  void record_request(std::size_t row, std::int64_t latency_us, std::int64_t service_us,
+                      const std::optional<std::string>& kind, const std::string& message) {
+    std::optional<metrics::ErrorKind> k;
+    if (kind) k = metrics::error_kind_from_name(*kind);
+    std::lock_guard lock(record_mu);
+    if (row >= rows()) return;
+    recorder.record_request(row, static_cast<std::uint64_t>(std::max<std::int64_t>(latency_us, 0)),
+                            static_cast<std::uint64_t>(std::max<std::int64_t>(service_us, 0)),
+                            k ? &*k : nullptr, message, now_s());
+  }
+  // The iteration that started at start_us (since t0) ends now.
+  void record_iteration(std::size_t row, std::int64_t start_us) {
+    const std::int64_t duration_us = now_us() - start_us;
+    std::lock_guard lock(record_mu);
+    if (row >= rows()) return;
+    recorder.record_iteration(row,
+                              static_cast<std::uint64_t>(std::max<std::int64_t>(duration_us, 0)));
+  }
+  void record_error(std::size_t row, const std::string& kind, const std::string& message) {
+    const auto k = metrics::error_kind_from_name(kind).value_or(metrics::ErrorKind::kException);
+    std::lock_guard lock(record_mu);
+    if (row >= rows()) return;
+    recorder.record_iteration_error(row, k, message, now_s());
+  }
+  // An arrival due at intended_us got a VUser now.
+  void record_started(std::int64_t intended_us) {
+    const bool late = now_us() - intended_us > kLateUs;
+    std::lock_guard lock(record_mu);
+    recorder.record_started(late);
+  }
+  void record_dropped() {
+    std::lock_guard lock(record_mu);
+    recorder.record_dropped();
+  }
+
+  void finished() {
+    if (!finished_sent.exchange(true) && link.finished) link.finished();
+  }
+  void stop_run(const std::string& message) {
+    {
+      std::lock_guard lock(mu);
+      if (fatal.empty()) fatal = message;
+    }
+    if (link.stop_run) link.stop_run();
+  }
+
+  std::size_t rows() const { return row_count; }
+
+  http::Target target;
+  load::ScriptedLink link;
+  std::weak_ptr<Hub> weak_from_this_hub;
+  std::size_t row_count = 0;
+  int fd = -1;
+  std::uint64_t next_id = 1;   // Python thread only
+  std::vector<Outbox> outbox;  // Python thread only, per worker
+  std::mutex mu;               // events, fatal
+  std::vector<Event> events;
+  std::string fatal;
+  std::mutex record_mu;
+  metrics::Recorder recorder;
+  std::atomic<bool> finished_sent{false};
+  std::atomic<bool> aborted{false};
+};
+
+namespace {
+
+py::object runtime_object(void* p) {
+  return py::reinterpret_borrow<py::object>(static_cast<PyObject*>(p));
+}
+
+}  // namespace
+
+}  // namespace loadpilot::scenario
+
+PYBIND11_EMBEDDED_MODULE(_loadpilot_hub, m) {
+  using Hub = loadpilot::scenario::VUserRuntime::Hub;
+  py::class_<Hub, std::shared_ptr<Hub>>(m, "Hub")
+      .def("fileno", [](const Hub& h) { return h.fd; })
+      .def("poll", &Hub::poll)
+      .def("send", &Hub::send)
+      .def("now_us", &Hub::now_us)
+      .def("record_request", &Hub::record_request)
+      .def("record_iteration", &Hub::record_iteration)
+      .def("record_error", &Hub::record_error)
+      .def("record_started", &Hub::record_started)
+      .def("record_dropped", &Hub::record_dropped)
+      .def("iteration_done", &Hub::iteration_done)
+      .def("flush", &Hub::flush)
+      .def("finished", &Hub::finished)
+      .def("stop_run", &Hub::stop_run)
+      .def_property_readonly("workers", [](const Hub& h) { return h.link.workers; });
+}
+
+namespace loadpilot::scenario {
+
+bool needs_vuser_runtime(const plan::Plan& plan) {
+  for (const plan::TaskSpec& t : plan.tasks)
+    if (t.runtime == "python") return true;
+  return false;
+}
+
+VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
+  if (plan.max_vusers > 0) max_vusers_ = plan.max_vusers;
+  py::gil_scoped_acquire gil;
+  try {
+    py::module_::import("_loadpilot_hub");
+    py::module_ rt = py::module_::import("loadpilot._runtime");
+    py::list tasks;
+    for (const plan::TaskSpec& t : plan.tasks) tasks.append(py::make_tuple(t.name, t.runtime));
+    py::object runtime = rt.attr("Runtime")(plan.name, plan.file, plan.target, tasks, max_vusers_,
+                                            plan.profile.unlimited);
+    for (py::handle label : runtime.attr("extra_labels")) labels_.push_back(py::str(label));
+    hub_ = std::make_shared<Hub>(target, plan.tasks.size() + labels_.size());
+    hub_->weak_from_this_hub = hub_;
+    hub_->row_count = plan.tasks.size() + labels_.size();
+    runtime_ = runtime.release().ptr();
+  } catch (py::error_already_set& e) {
+    throw ScenarioError(plan.file + ": cannot prepare the Python VUser runtime: " + e.what());
+  }
+}
+
+VUserRuntime::~VUserRuntime() {
+  abort();
+  if (thread_.joinable()) thread_.join();
+  if (saved_thread_state_ != nullptr) PyEval_RestoreThread(saved_thread_state_);
+  if (runtime_ != nullptr) {
+    py::gil_scoped_acquire gil;
+    Py_DECREF(static_cast<PyObject*>(runtime_));
+    // greenlet frees a finished thread's state through a pending call; run
+    // it now, while every module is alive, not during interpreter shutdown
+    // (where it crashes).
+    if (Py_MakePendingCalls() != 0) PyErr_Clear();
+  }
+}
+
+std::vector<std::string> VUserRuntime::extra_labels() const { return labels_; }
+
+void VUserRuntime::start(load::ScriptedLink link) {
+  hub_->link = std::move(link);
+  std::shared_ptr<Hub> hub = hub_;
+  void* runtime = runtime_;
+  // The main thread keeps the GIL from interpreter start-up; hand it over
+  // for the run.
+  saved_thread_state_ = PyEval_SaveThread();
+  thread_ = std::thread([hub, runtime] {
+    py::gil_scoped_acquire gil;
+    try {
+      runtime_object(runtime).attr("run")(hub);
+    } catch (py::error_already_set& e) {
+      hub->stop_run(std::string("internal error in the Python VUser runtime: ") + e.what());
+    }
+    try {
+      py::module_ sys = py::module_::import("sys");
+      for (const char* stream : {"stdout", "stderr"}) {
+        py::object s = sys.attr(stream);
+        if (!s.is_none()) s.attr("flush")();
+      }
+    } catch (py::error_already_set&) {
+    }
+    hub->finished();
+  });
+}
+
+void VUserRuntime::arrive(std::size_t worker, std::uint32_t task, Clock::time_point intended) {
+  Hub::Event e(Hub::Type::kArrive);
+  e.task = task;
+  e.worker = static_cast<std::uint32_t>(worker);
+  e.at_us = hub_->us_since_t0(intended);
+  hub_->push(std::move(e));
+}
+
+void VUserRuntime::finish(Clock::time_point deadline) {
+  Hub::Event e(Hub::Type::kFinish);
+  e.at_us = hub_->us_since_t0(deadline);
+  hub_->push(std::move(e));
+}
+
+metrics::IntervalStats VUserRuntime::take() {
+  std::lock_guard lock(hub_->record_mu);
+  return hub_->recorder.take();
+}
+
+void VUserRuntime::abort() {
+  if (!hub_ || hub_->aborted.exchange(true)) return;
+  hub_->push(Hub::Event(Hub::Type::kAbort));
+}
+
+std::string VUserRuntime::fatal_error() const {
+  std::lock_guard lock(hub_->mu);
+  return hub_->fatal;
+}
+
+}  // namespace loadpilot::scenario

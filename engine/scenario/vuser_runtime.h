@@ -1,0 +1,73 @@
+#pragma once
+// VUserRuntime: runs the plan's "python" tasks as real Python on every
+// iteration (DESIGN §5).
+//
+// One OS thread (the Python thread) holds the interpreter and runs every
+// VUser cooperatively: loadpilot._runtime drives plain `def` task bodies in
+// greenlets and `async def` bodies on an asyncio loop that lives on that
+// thread. Each HTTP call from Python is serialised here and handed to a
+// worker's event loop (ScriptedLink::send); the Python thread then waits in
+// epoll on an eventfd with the GIL released. Completions and arrivals reach
+// it through one queue (the Hub) and resume the waiting VUser.
+//
+// Measurements from the Python thread go into one Recorder behind a mutex;
+// the collector takes it once a second like a worker's.
+//
+// Lifetime: construct on the main thread after load_scenarios() imported
+// the scenario (the class is looked up in the loaded module), with the GIL
+// held, as the loader leaves it. start() releases the main thread's GIL for
+// the run; the destructor (main thread) joins the Python thread and takes
+// the GIL back. Must outlive the Engine that uses it.
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/target.h"
+#include "load/scripted.h"
+#include "plan/plan.h"
+
+struct _ts;  // PyThreadState
+
+namespace loadpilot::scenario {
+
+// Max VUsers when neither @scenario(max_vusers=) nor --max-vusers is given.
+inline constexpr int kDefaultMaxVUsers = 1000;
+
+// True when some task of the plan runs in Python.
+bool needs_vuser_runtime(const plan::Plan& plan);
+
+class VUserRuntime : public load::ScriptedTasks {
+ public:
+  // Throws ScenarioError when the scenario class cannot be prepared.
+  VUserRuntime(const plan::Plan& plan, const http::Target& target);
+  ~VUserRuntime() override;
+  VUserRuntime(const VUserRuntime&) = delete;
+  VUserRuntime& operator=(const VUserRuntime&) = delete;
+
+  std::vector<std::string> extra_labels() const override;
+  void start(load::ScriptedLink link) override;
+  void arrive(std::size_t worker, std::uint32_t task,
+              std::chrono::steady_clock::time_point intended) override;
+  void finish(std::chrono::steady_clock::time_point deadline) override;
+  metrics::IntervalStats take() override;
+  void abort() override;
+
+  // Why the runtime stopped the run itself (e.g. no on_start ever
+  // succeeded), or empty. Valid after the Engine's run() returned.
+  std::string fatal_error() const;
+  // The VUser pool's limit for this run.
+  int max_vusers() const { return max_vusers_; }
+
+  struct Hub;  // the queue and recorder shared with Python (vuser_runtime.cc)
+
+ private:
+  std::shared_ptr<Hub> hub_;
+  std::vector<std::string> labels_;
+  int max_vusers_ = kDefaultMaxVUsers;
+  void* runtime_ = nullptr;  // the Python-side Runtime object (a PyObject*, owned)
+  std::thread thread_;
+  _ts* saved_thread_state_ = nullptr;
+};
+
+}  // namespace loadpilot::scenario

@@ -1,0 +1,371 @@
+"""Python VUsers end to end: task bodies run as real Python on every
+iteration, against `loadpilot demo-api` (and, where the server must show
+what each request carried, a small recording server) on loopback."""
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import BIN, run_loadpilot
+
+
+def run_json(path, target, tmp_path, *extra, timeout=120):
+    results = tmp_path / "r.json"
+    proc = run_loadpilot("run", path, "--target", target, "--results-json", str(results),
+                         "--no-metrics", *extra, timeout=timeout)
+    assert results.exists(), proc.stderr + proc.stdout
+    return proc, json.loads(results.read_text())
+
+
+def task_row(results, name):
+    rows = [t for t in results["tasks"] if t["name"] == name]
+    assert rows, [t["name"] for t in results["tasks"]]
+    return rows[0]
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers everything with JSON and remembers what it was sent."""
+    protocol_version = "HTTP/1.1"
+    seen = []
+    lock = threading.Lock()
+    tokens = 0
+
+    def _answer(self, status, body, extra=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        with Recorder.lock:
+            Recorder.seen.append(("GET", self.path, self.headers.get("Authorization"),
+                                  self.headers.get("Cookie")))
+        self._answer(200, {"path": self.path})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        with Recorder.lock:
+            Recorder.seen.append(("POST", self.path, self.headers.get("Authorization"),
+                                  self.headers.get("Cookie")))
+            Recorder.tokens += 1
+            token = f"tok{Recorder.tokens}"
+        self._answer(200, {"access_token": token}, [("Set-Cookie", f"session=s-{token}; Path=/")])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recording_server():
+    Recorder.seen = []
+    Recorder.tokens = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_dynamic_paths_tokens_and_cookies_reach_the_server(recording_server, scenario_file,
+                                                           tmp_path):
+    path = scenario_file("""
+        import random
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=40, duration="2s", ramp_up=0, mode="constant")
+        class Browse(VUser):
+            def on_start(self, client):
+                self.token = client.post("/auth/login", json={"user": "u"}).json()["access_token"]
+
+            @task
+            def product(self, client):
+                client.get(f"/api/products/{random.randint(1, 100000)}",
+                           headers={"Authorization": "Bearer " + self.token},
+                           name="/api/products/{id}")
+        """)
+    proc, r = run_json(path, recording_server, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    gets = [s for s in Recorder.seen if s[0] == "GET"]
+    logins = [s for s in Recorder.seen if s[0] == "POST"]
+    assert len(gets) == task_row(r, "/api/products/{id}")["requests"] == 80
+    # Every iteration ran the body again: (nearly) every id is new.
+    assert len({g[1] for g in gets}) >= 75
+    assert all(g[1].startswith("/api/products/") for g in gets)
+    # The token each VUser got in on_start is on every one of its calls, and
+    # the session cookie set by the login comes back with it.
+    assert len(logins) >= 1
+    for _, _, auth, cookie in gets:
+        m = re.fullmatch(r"Bearer (tok\d+)", auth or "")
+        assert m, auth
+        assert cookie == f"session=s-{m.group(1)}", cookie
+
+
+LIFECYCLE = """
+    import asyncio
+    from loadpilot import VUser, scenario, task
+
+    @scenario(rps={RPS}, duration="{DURATION}", ramp_up=0, mode="constant"{EXTRA})
+    class Shop(VUser):
+        def on_start(self, client):
+            r = client.post("/auth/login", json={"user": "u", "pass": "p"})
+            r.raise_for_status()
+            self.token = r.json()["access_token"]
+
+        def on_stop(self, client):
+            client.post("/auth/logout", headers={"Authorization": "Bearer " + self.token})
+
+        @task
+        def product(self, client):
+            client.get("/api/products/3", headers={"Authorization": "Bearer " + self.token})
+"""
+
+
+def lifecycle(rps, duration, extra=""):
+    return (LIFECYCLE.replace("{RPS}", str(rps)).replace("{DURATION}", duration)
+            .replace("{EXTRA}", extra))
+
+
+def test_on_start_and_on_stop_once_per_vuser(make_demo_api, scenario_file, tmp_path):
+    api = make_demo_api("--latency-ms", "50")
+    proc, r = run_json(scenario_file(lifecycle(100, "2s")), api.url, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    routes = api.stats()["routes"]
+    logins, logouts = routes["POST /auth/login"], routes["POST /auth/logout"]
+    # 100 it/s x 50 ms needs several VUsers at once; each logs in and out once.
+    assert logins >= 3
+    assert logins == logouts
+    assert task_row(r, "on_start")["requests"] == logins
+    assert task_row(r, "on_stop")["requests"] == logouts
+    assert routes["GET /api/products/{id}"] == task_row(r, "product")["requests"] == 200
+    # Nothing measured is lost and nothing is counted twice.
+    assert r["requests"] == api.stats()["total"]
+    assert r["errors"] == 0
+
+
+def test_max_vusers_limit_drops_arrivals(make_demo_api, scenario_file, tmp_path):
+    api = make_demo_api("--latency-ms", "200")
+    proc, r = run_json(scenario_file(lifecycle(50, "2s", ", max_vusers=2")), api.url, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    it = r["iterations"]
+    assert it["dropped"] > 40, it
+    assert it["started"] + it["dropped"] == 100, it
+    routes = api.stats()["routes"]
+    assert routes["POST /auth/login"] == routes["POST /auth/logout"] == 2
+    assert "dropped" in proc.stdout
+
+
+def test_max_vusers_flag_overrides(make_demo_api, scenario_file, tmp_path):
+    api = make_demo_api("--latency-ms", "200")
+    proc, r = run_json(scenario_file(lifecycle(50, "1s")), api.url, tmp_path,
+                       "--max-vusers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert api.stats()["routes"]["POST /auth/login"] == 1
+    assert r["iterations"]["dropped"] > 20
+
+
+def test_checks_and_exceptions_are_counted_with_messages(demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=20, duration="1s", ramp_up=0, mode="constant")
+        class Checked(VUser):
+            @task
+            def missing(self, client):
+                client.get("/api/products/3")
+                client.get("/nope")
+
+            def check_missing(self, status_code, body):
+                assert status_code == 200, f"status was {status_code}"
+
+            @task
+            def present(self, client):
+                client.get("/nope")
+
+            def check_present(self, status_code, body):
+                # Replaces the >= 400 rule for the checked response.
+                assert status_code == 404
+
+            @task
+            def broken(self, client):
+                client.get("/health")
+                {}["missing-key"]
+        """)
+    proc, r = run_json(path, demo_api.url, tmp_path, "--seed", "7")
+    kinds = r["errors_by_kind"]
+    missing, present, broken = (task_row(r, n) for n in ("missing", "present", "broken"))
+    assert missing["iterations"] + present["iterations"] + broken["iterations"] == 20
+    assert kinds["check_failed"] == missing["iterations"] > 0
+    assert present["errors"] == 0 and present["requests"] == present["iterations"] > 0
+    assert kinds["exception"] == broken["iterations"] > 0
+    assert kinds["http_4xx"] == 0
+    messages = {(e["kind"], e["message"]): e["count"] for e in r["top_errors"]}
+    assert messages[("check_failed", f"{path}:12: AssertionError: status was 404")] == \
+        missing["iterations"]
+    assert messages[("exception", f"{path}:25: KeyError: 'missing-key'")] == broken["iterations"]
+    assert f"{path}:25: KeyError: 'missing-key'" in proc.stdout
+    assert r["requests"] == demo_api.stats()["total"]
+
+
+def test_async_gather_overlaps_and_batch_keeps_order(make_demo_api, scenario_file, tmp_path):
+    api = make_demo_api("--latency-ms", "200")
+    path = scenario_file("""
+        import asyncio
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=4, duration="2s", ramp_up=0, mode="constant")
+        class Overlap(VUser):
+            @task
+            async def together(self, client):
+                user, orders = await asyncio.gather(client.get("/api/user"),
+                                                    client.get("/api/orders"))
+                assert user.json()["name"] == "Demo User"
+                assert isinstance(orders.json(), list)
+
+            @task
+            def batch(self, client):
+                health, user, products = client.batch([
+                    {"path": "/health"},
+                    {"method": "GET", "path": "/api/user"},
+                    {"path": "/api/products", "params": {"page": 1}},
+                ])
+                assert health.json() == {"status": "ok"}, health.text
+                assert user.json()["id"] == 1
+                assert len(products.json()) == 20
+        """)
+    proc, r = run_json(path, api.url, tmp_path, "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert r["errors"] == 0, r["top_errors"]
+    together, batch = task_row(r, "together"), task_row(r, "batch")
+    assert together["iterations"] > 0 and batch["iterations"] > 0
+    assert together["iterations"] + batch["iterations"] == 8
+    # Two 200 ms calls awaited together take ~200 ms, not 400.
+    assert 190 <= together["iteration"]["max_ms"] < 330, together["iteration"]
+    assert 190 <= batch["iteration"]["max_ms"] < 330, batch["iteration"]
+    assert together["requests"] == 2 * together["iterations"]
+    assert batch["requests"] == 3 * batch["iterations"]
+    assert r["requests"] == api.stats()["total"]
+
+
+def test_sigint_runs_on_stop_and_writes_results(make_demo_api, scenario_file, tmp_path):
+    api = make_demo_api("--latency-ms", "20")
+    path = scenario_file(lifecycle(100, "30s"))
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([BIN, "run", path, "--target", api.url, "--results-json",
+                             str(results), "--no-metrics"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    r = json.loads(results.read_text())
+    assert r["interrupted"] is True
+    routes = api.stats()["routes"]
+    assert routes["POST /auth/login"] >= 1
+    assert routes["POST /auth/logout"] == routes["POST /auth/login"]
+    assert r["requests"] == api.stats()["total"]
+
+
+def test_failing_on_start_stops_the_run(demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="60s", ramp_up=0, mode="constant", max_vusers=3)
+        class Locked(VUser):
+            def on_start(self, client):
+                client.post("/auth/nope").raise_for_status()
+
+            @task
+            def product(self, client):
+                client.get("/api/products/1")
+        """)
+    started = time.monotonic()
+    proc, r = run_json(path, demo_api.url, tmp_path, timeout=60)
+    assert time.monotonic() - started < 25
+    assert proc.returncode == 1
+    assert "every on_start failed for 10 s" in proc.stderr
+    assert "HTTPError: 404 Client Error" in proc.stderr
+    on_start = task_row(r, "on_start")
+    # Each failed on_start was retried on a later arrival, and counted.
+    assert on_start["requests"] >= 40
+    assert r["errors_by_kind"]["exception"] == r["errors_by_kind"]["http_4xx"] == \
+        on_start["requests"]
+    assert task_row(r, "product")["requests"] == 0
+
+
+def test_dry_run_says_which_tasks_run_natively(scenario_file):
+    path = scenario_file("""
+        import random
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="1s")
+        class Mixed(VUser):
+            @task
+            def fixed(self, client):
+                client.get("/health", headers={"Accept": "application/json"})
+
+            @task
+            def dynamic(self, client):
+                client.get(f"/api/products/{random.randint(1, 9)}")
+        """)
+    proc = run_loadpilot("run", path, "--target", "http://127.0.0.1:1", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    tasks = {t["name"]: t for t in json.loads(proc.stdout)["tasks"]}
+    assert tasks["fixed"]["runtime"] == "native"
+    assert tasks["fixed"]["request"]["path"] == "/health"
+    assert tasks["dynamic"]["runtime"] == "python"
+    assert tasks["dynamic"]["reason"] == "runs in Python: its path is computed, not a literal"
+
+
+def test_closed_loop_python_tasks_wait_for_a_vuser(demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        import random
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps="max", duration="1s", max_vusers=4)
+        class Loop(VUser):
+            @task
+            def product(self, client):
+                client.get(f"/api/products/{random.randint(1, 20)}")
+        """)
+    proc, r = run_json(path, demo_api.url, tmp_path, "--max-connections", "16")
+    assert proc.returncode == 0, proc.stderr
+    # More loop slots (16) than VUsers (4): arrivals wait, none are dropped.
+    assert r["iterations"]["dropped"] == 0
+    assert r["requests"] == r["iterations"]["finished"] > 500
+    assert r["requests"] == demo_api.stats()["total"]
+    assert r["errors"] == 0
+
+
+def test_an_iteration_that_never_ends_is_given_up(demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        import asyncio
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="1s", ramp_up=0, mode="constant")
+        class Hang(VUser):
+            def on_stop(self, client):
+                client.post("/auth/logout")
+
+            @task
+            async def forever(self, client):
+                await client.get("/health")
+                await asyncio.sleep(1000)
+        """)
+    started = time.monotonic()
+    proc, r = run_json(path, demo_api.url, tmp_path, "--timeout", "2s")
+    assert time.monotonic() - started < 15
+    assert proc.returncode == 0, proc.stderr
+    routes = demo_api.stats()["routes"]
+    assert routes["GET /health"] == 5
+    assert routes["POST /auth/logout"] == 5  # on_stop still ran for every VUser
