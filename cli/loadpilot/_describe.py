@@ -34,17 +34,6 @@ __all__ = ["MODULE_NAME", "ScenarioLoadError", "describe", "describe_file", "nat
 
 MODULE_NAME = "__loadpilot_scenario__"
 
-# A task coroutine may yield bare None (asyncio.sleep(0)) a few times while
-# recording; anything beyond this is treated as a runaway loop.
-_MAX_BARE_YIELDS = 10_000
-
-# Code after a client call sees the recording placeholder, not a real
-# answer; say so, or "KeyError: 'token'" is a puzzle.
-_PLACEHOLDER_HINT = (
-    " (while loading, client calls return a placeholder response: "
-    "status 0, empty body, json() == {})"
-)
-
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -247,15 +236,11 @@ def _describe_task(
     error = None
     unproven = native_proof(cls, name, func)
     if unproven is None:
+        # Proven tasks are plain functions whose one statement is the call.
         try:
-            instance = cls()
-            result = getattr(instance, name)(LoadClient(transport))
-            if inspect.iscoroutine(result):
-                _drive(result)
+            getattr(cls(), name)(LoadClient(transport))
         except BaseException as exc:  # noqa: B902 - reported, never raised
             error = format_error(exc, path, abspath, fallback_line=line)
-            if transport.requests:
-                error += _PLACEHOLDER_HINT
         if error is None and len(transport.requests) != 1:
             unproven = f"it made {len(transport.requests)} calls when run"
         elif error is None and transport.requests[0].timeout is not None:
@@ -379,34 +364,6 @@ def _is_literal(node: ast.AST) -> bool:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
     return True
-
-
-def _drive(coro: Any) -> None:
-    """Runs an async task body to completion while recording. Only awaits of
-    client calls (which resolve at once) and bare yields can complete here."""
-    bare_yields = 0
-    refusals = 0
-    refusal: Optional[BaseException] = None
-    try:
-        while True:
-            yielded = coro.send(None) if refusal is None else coro.throw(refusal)
-            refusal = None
-            if yielded is None and bare_yields < _MAX_BARE_YIELDS:
-                bare_yields += 1
-                continue
-            refusals += 1
-            message = (
-                "while recording, an async task can only await LoadClient calls "
-                f"(it awaited {yielded!r})"
-            )
-            if refusals > 3:  # the task keeps swallowing the error
-                raise RuntimeError(message)
-            # Thrown in at the user's `await` so the error names their line.
-            refusal = RuntimeError(message)
-    except StopIteration:
-        return
-    finally:
-        coro.close()
 
 
 def _describe_request(request: Request) -> Dict[str, Any]:

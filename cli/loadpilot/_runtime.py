@@ -198,7 +198,6 @@ class Runtime:
         """Tells WORKER one of its arrivals is over (exactly once each)."""
         self.hub.iteration_done(worker)
         self._wake_workers()
-        self._wake_workers()
 
     def _stop(self) -> None:
         if not self.stopped.done():
@@ -331,7 +330,7 @@ class Runtime:
         except greenlet.GreenletExit:
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
-            self._flush(it)
+            self._record_requests(it)
             self.hub.record_error(task, "exception", self._describe(exc))
             self.hub.record_iteration(task, start_us)
             return
@@ -342,7 +341,7 @@ class Runtime:
                 failure = self._run_check(spec.check, vu.instance, response)
                 record[3] = None if failure is None else "check_failed"
                 record[4] = failure or ""
-        self._flush(it)
+        self._record_requests(it)
         self.hub.record_iteration(task, start_us)
 
     def _run_check(self, check: Callable[..., Any], instance: Any, response: Response) -> Any:
@@ -359,7 +358,7 @@ class Runtime:
             return f"{check.__name__} returned False"
         return None
 
-    def _flush(self, it: Iteration) -> None:
+    def _record_requests(self, it: Iteration) -> None:
         for row, latency, service, kind, message in it.records:
             self.hub.record_request(row, latency, service, kind, message)
         it.records = []

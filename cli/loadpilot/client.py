@@ -143,8 +143,8 @@ class Response:
             raise HTTPError(f"{self.status_code} {kind} Error for url: {self.url}", self)
 
     def __await__(self) -> Iterator[Any]:
-        # `await client.get(...)` in an async task resolves to the response
-        # itself when the transport answered synchronously (recording).
+        # Awaiting a response that is already complete yields it at once, so
+        # code written for async tasks also works with a synchronous client.
         return self
         yield  # pragma: no cover - makes this a generator
 

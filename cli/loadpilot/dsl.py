@@ -50,9 +50,10 @@ class VUser:
     """Base class of a scenario: one virtual user.
 
     Each ``@task`` method is one kind of iteration; tasks are picked by
-    weight. ``on_start``/``on_stop`` run once per virtual user and
-    ``check_<task>(self, response)`` methods validate a task's response in the
-    Python runtime (a later version); override them as needed.
+    weight, and the body runs as Python on every iteration. ``on_start`` and
+    ``on_stop`` run once per virtual user (override them as needed), and a
+    ``check_<task>(self, status_code, body)`` method validates the last
+    response of each iteration of ``<task>`` (see docs/scenarios.md).
     """
 
     def on_start(self, client: Any) -> None:

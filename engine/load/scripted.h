@@ -46,7 +46,7 @@ struct ScriptedLink {
   std::chrono::steady_clock::time_point t0;  // the run's time origin
   std::size_t workers = 1;
   // Hands worker w a batch of requests to send and the number of its
-  // iterations that ended (iteration_done), in one wake-up of its loop:
+  // iterations that ended, in one wake-up of its loop:
   // batching is what keeps the Python thread from paying a thread switch
   // per request.
   std::function<void(std::size_t w, std::vector<ScriptedRequest> requests,

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 
@@ -25,6 +27,9 @@ using Clock = std::chrono::steady_clock;
 
 // Started more than this after it was due: "late", as for native arrivals.
 constexpr std::int64_t kLateUs = 1000;
+// How long the Python thread gets to end after the run before the process
+// gives up on it.
+constexpr std::chrono::seconds kStopGrace{5};
 
 struct VUserRuntime::Hub {
   enum class Type : std::uint8_t { kArrive, kDone, kFinish, kAbort };
@@ -284,7 +289,21 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
 
 VUserRuntime::~VUserRuntime() {
   abort();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    // A task stuck in code that never yields (a busy loop, a blocking call)
+    // keeps the Python thread from seeing the abort. Results are written by
+    // now; end the process rather than hang.
+    if (thread_ended_.wait_for(kStopGrace) != std::future_status::ready) {
+      std::fprintf(stderr,
+                   "error: a Python task did not return within %lld s after the run ended "
+                   "(blocking or endless code?); exiting\n",
+                   static_cast<long long>(kStopGrace.count()));
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+    thread_.join();
+  }
   if (saved_thread_state_ != nullptr) PyEval_RestoreThread(saved_thread_state_);
   if (runtime_ != nullptr) {
     py::gil_scoped_acquire gil;
@@ -305,22 +324,27 @@ void VUserRuntime::start(load::ScriptedLink link) {
   // The main thread keeps the GIL from interpreter start-up; hand it over
   // for the run.
   saved_thread_state_ = PyEval_SaveThread();
-  thread_ = std::thread([hub, runtime] {
-    py::gil_scoped_acquire gil;
-    try {
-      runtime_object(runtime).attr("run")(hub);
-    } catch (py::error_already_set& e) {
-      hub->stop_run(std::string("internal error in the Python VUser runtime: ") + e.what());
-    }
-    try {
-      py::module_ sys = py::module_::import("sys");
-      for (const char* stream : {"stdout", "stderr"}) {
-        py::object s = sys.attr(stream);
-        if (!s.is_none()) s.attr("flush")();
+  std::promise<void> ended;
+  thread_ended_ = ended.get_future();
+  thread_ = std::thread([hub, runtime, ended = std::move(ended)]() mutable {
+    {
+      py::gil_scoped_acquire gil;
+      try {
+        runtime_object(runtime).attr("run")(hub);
+      } catch (py::error_already_set& e) {
+        hub->stop_run(std::string("internal error in the Python VUser runtime: ") + e.what());
       }
-    } catch (py::error_already_set&) {
+      try {
+        py::module_ sys = py::module_::import("sys");
+        for (const char* stream : {"stdout", "stderr"}) {
+          py::object s = sys.attr(stream);
+          if (!s.is_none()) s.attr("flush")();
+        }
+      } catch (py::error_already_set&) {
+      }
     }
     hub->finished();
+    ended.set_value();
   });
 }
 

@@ -5,8 +5,9 @@
 // One OS thread (the Python thread) holds the interpreter and runs every
 // VUser cooperatively: loadpilot._runtime drives plain `def` task bodies in
 // greenlets and `async def` bodies on an asyncio loop that lives on that
-// thread. Each HTTP call from Python is serialised here and handed to a
-// worker's event loop (ScriptedLink::send); the Python thread then waits in
+// thread. Each HTTP call from Python is serialised here and queued for a
+// worker; the queue goes to each worker's event loop in one batch per pass
+// of the Python loop (ScriptedLink::dispatch). The Python thread waits in
 // epoll on an eventfd with the GIL released. Completions and arrivals reach
 // it through one queue (the Hub) and resume the waiting VUser.
 //
@@ -17,7 +18,10 @@
 // the scenario (the class is looked up in the loaded module), with the GIL
 // held, as the loader leaves it. start() releases the main thread's GIL for
 // the run; the destructor (main thread) joins the Python thread and takes
-// the GIL back. Must outlive the Engine that uses it.
+// the GIL back — or, when user code keeps that thread from ending for 5 s
+// after the run, reports it and ends the process with exit code 1 (results
+// are written before). Must outlive the Engine that uses it.
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,6 +71,7 @@ class VUserRuntime : public load::ScriptedTasks {
   int max_vusers_ = kDefaultMaxVUsers;
   void* runtime_ = nullptr;  // the Python-side Runtime object (a PyObject*, owned)
   std::thread thread_;
+  std::future<void> thread_ended_;
   _ts* saved_thread_state_ = nullptr;
 };
 

@@ -2,6 +2,7 @@
 iteration, against `loadpilot demo-api` (and, where the server must show
 what each request carried, a small recording server) on loopback."""
 import json
+import os
 import re
 import signal
 import subprocess
@@ -250,8 +251,8 @@ def test_async_gather_overlaps_and_batch_keeps_order(make_demo_api, scenario_fil
     assert together["iterations"] > 0 and batch["iterations"] > 0
     assert together["iterations"] + batch["iterations"] == 8
     # Two 200 ms calls awaited together take ~200 ms, not 400.
-    assert 190 <= together["iteration"]["max_ms"] < 330, together["iteration"]
-    assert 190 <= batch["iteration"]["max_ms"] < 330, batch["iteration"]
+    assert 190 <= together["iteration"]["max_ms"] < 390, together["iteration"]
+    assert 190 <= batch["iteration"]["max_ms"] < 390, batch["iteration"]
     assert together["requests"] == 2 * together["iterations"]
     assert batch["requests"] == 3 * batch["iterations"]
     assert r["requests"] == api.stats()["total"]
@@ -369,3 +370,36 @@ def test_an_iteration_that_never_ends_is_given_up(demo_api, scenario_file, tmp_p
     routes = demo_api.stats()["routes"]
     assert routes["GET /health"] == 5
     assert routes["POST /auth/logout"] == 5  # on_stop still ran for every VUser
+
+
+def test_a_task_that_never_yields_cannot_hang_the_process(demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=2, duration="1s", ramp_up=0, mode="constant")
+        class Busy(VUser):
+            @task
+            def spin(self, client):
+                client.get("/health")
+                while True:
+                    pass
+        """)
+    started = time.monotonic()
+    proc, r = run_json(path, demo_api.url, tmp_path, "--timeout", "2s")
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 1
+    assert "a Python task did not return within 5 s" in proc.stderr
+    assert r["requests"] == 1
+
+
+def test_the_shopper_example_runs_clean(make_demo_api, tmp_path):
+    api = make_demo_api("--latency-ms", "5")
+    source = os.environ.get("LOADPILOT_SOURCE_DIR", ".")
+    proc, r = run_json(os.path.join(source, "examples", "shopper.py"), api.url, tmp_path,
+                       "--duration", "2s", "--ramp-up", "1s")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert r["errors"] == 0, r["top_errors"]
+    routes = api.stats()["routes"]
+    assert routes["POST /auth/login"] == routes["POST /auth/logout"] >= 1
+    assert routes["POST /api/orders"] > 0 and routes["GET /api/orders"] > 0
+    assert r["requests"] == api.stats()["total"]
