@@ -51,8 +51,8 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
                                   " runs in Python, but no Python runtime was given");
     }
   }
-  worker_count_ = options_.workers ? options_.workers
-                                   : std::max(1u, std::thread::hardware_concurrency());
+  worker_count_ =
+      options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
   max_connections_ =
       options_.max_connections ? options_.max_connections : default_max_connections(plan);
   // Never more workers than connections: an idle worker with no connection
@@ -119,7 +119,16 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   snap.elapsed_s = std::min(elapsed_s, profile_.total_s());
   snap.total_s = profile_.total_s();
   snap.phase = profile_.phase_at(elapsed_s);
-  snap.target_rps = plan_.profile.unlimited ? 0 : profile_.rate_at(elapsed_s);
+  // The target over the same second that current_rps covers, so the two
+  // line up on a ramp or at a step edge instead of the target leading.
+  if (plan_.profile.unlimited) {
+    snap.target_rps = 0;
+  } else if (interval_s >= 0.5) {
+    snap.target_rps =
+        (profile_.due_by(elapsed_s) - profile_.due_by(elapsed_s - interval_s)) / interval_s;
+  } else {
+    snap.target_rps = profile_.rate_at(elapsed_s);
+  }
   return snap;
 }
 

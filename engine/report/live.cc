@@ -1,5 +1,6 @@
 #include "report/live.h"
 
+#include <fmt/format.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
 
 namespace loadpilot::report {
 
@@ -113,8 +112,9 @@ class PlainProgress : public LiveView {
  public:
   PlainProgress(std::FILE* out, LiveHeader h) : out_(out), header_(std::move(h)) {}
   void start() override {
-    fmt::print(out_, "loadpilot: running {} against {} ({} mode, {:.0f}s, {} workers, up to {} "
-                     "connections)\n",
+    fmt::print(out_,
+               "loadpilot: running {} against {} ({} mode, {:.0f}s, {} workers, up to {} "
+               "connections)\n",
                header_.scenario, header_.target, header_.mode, header_.total_s, header_.workers,
                header_.max_connections);
     std::fflush(out_);
@@ -122,10 +122,12 @@ class PlainProgress : public LiveView {
   void on_snapshot(const metrics::Snapshot& s) override {
     fmt::print(out_,
                "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8.1f} req {:>9} err {:>6} ({:.2f}%) "
-               "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}\n",
+               "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}\n",
                s.elapsed_s, s.total_s, s.phase, s.current_rps, s.target_rps, s.requests, s.errors,
                s.error_rate, s.window.p50_ms, s.window.p95_ms, s.window.p99_ms, s.window.max_ms,
-               s.active);
+               s.active,
+               // Tasks that make several calls: iterations/s is what the target counts.
+               s.iterations != s.requests ? fmt::format(" it/s {:.1f}", s.iterations_rps) : "");
     std::fflush(out_);
   }
 
@@ -152,23 +154,24 @@ class NdjsonStream : public LiveView {
 
 }  // namespace
 
-std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s,
-                             double wall_elapsed_s, int width) {
+std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, double wall_elapsed_s,
+                             int width) {
   const double elapsed = std::min(std::max(s.elapsed_s, wall_elapsed_s), h.total_s);
   const int bar_width = std::clamp(width - 30, 10, 60);
   std::string o;
   o += fmt::format("\033[1mLoadPilot\033[0m  {}  →  {}\n", h.scenario, h.target);
-  o += fmt::format("{} / {}  {}  {:.0f}%   phase: {}\n", clock_text(elapsed),
-                   clock_text(h.total_s), bar(h.total_s > 0 ? elapsed / h.total_s : 1, bar_width),
+  o += fmt::format("{} / {}  {}  {:.0f}%   phase: {}\n", clock_text(elapsed), clock_text(h.total_s),
+                   bar(h.total_s > 0 ? elapsed / h.total_s : 1, bar_width),
                    h.total_s > 0 ? 100 * elapsed / h.total_s : 100.0, s.phase);
   o += fmt::format("RPS       {:>9.1f} current   {:>9.1f} target   {:>9.1f} iterations/s\n",
                    s.current_rps, s.target_rps, s.iterations_rps);
   o += fmt::format("Requests  {:>9}          errors {:>7} ({:.2f}%)   dropped {}   active {}\n",
                    s.requests, s.errors, s.error_rate, s.dropped, s.active);
-  o += fmt::format("Latency   p50 {:>8.2f}  p95 {:>8.2f}  p99 {:>8.2f}  max {:>8.2f} ms  (last "
-                   "{}s)\n",
-                   s.window.p50_ms, s.window.p95_ms, s.window.p99_ms, s.window.max_ms,
-                   metrics::Collector::kWindowSeconds);
+  o += fmt::format(
+      "Latency   p50 {:>8.2f}  p95 {:>8.2f}  p99 {:>8.2f}  max {:>8.2f} ms  (last "
+      "{}s)\n",
+      s.window.p50_ms, s.window.p95_ms, s.window.p99_ms, s.window.max_ms,
+      metrics::Collector::kWindowSeconds);
   o += fmt::format("\n  {:<22} {:>9} {:>9} {:>7} {:>9} {:>9}\n", "task", "req/s", "requests",
                    "errors", "p50 ms", "p99 ms");
   for (const metrics::TaskSnapshot& t : s.tasks) {
