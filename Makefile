@@ -29,6 +29,7 @@ test: build
 bench: build
 	@LOADPILOT_BENCH=1 bash scripts/install-deps.sh
 	@bash bench/run.sh $(LOADPILOT)
+	@bash bench/python_vs_locust.sh $(LOADPILOT)
 
 format:
 	clang-format -i $$(git ls-files 'engine/*.cc' 'engine/*.h')

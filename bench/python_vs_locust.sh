@@ -4,19 +4,8 @@
 # Usage: bench/python_vs_locust.sh [path/to/loadpilot]
 # Environment: BENCH_SECONDS (default 10), BENCH_USERS (default 64).
 # Needs nginx and Debian's python3-locust (/usr/bin/python3 -m locust).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=$(realpath "${1:-build/engine/loadpilot}")
-SECS=${BENCH_SECONDS:-10}
+source "$(dirname "$0")/lib.sh"
 USERS=${BENCH_USERS:-64}
-work=$(mktemp -d)
-trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null; kill ${api:-} 2>/dev/null; rm -rf "$work"' EXIT
-
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s/@PORT@/$port/" -e "s#@DIR@#$work#g" bench/nginx.conf.in > "$work/nginx.conf"
-nginx -c "$work/nginx.conf" -p "$work"
-sleep 0.5
-url="http://127.0.0.1:$port"
 
 # The same one-request task four ways. The path is built per iteration, so
 # the native fast path cannot apply (dry-run confirms it below).
@@ -80,7 +69,7 @@ cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
 lp() {  # scenario, extra args...: runs LoadPilot, prints "REQ_PER_S CPU RSS_KB"
   local s=$1; shift
   read -r c r < <(cpu "$BIN" run "$work/$s.py" --target "$url" --duration "${SECS}s" \
-    --workers 1 --max-connections "$USERS" --no-metrics --output text --results-json "$work/$s.json" "$@")
+    --workers 1 --max-connections "$USERS" --no-metrics --no-report --output text --results-json "$work/$s.json" "$@")
   echo "$(/usr/bin/python3 -c "import json; r = json.load(open('$work/$s.json')); print(round(r['rps']['actual']), r['requests'])") $c $r"
 }
 
@@ -111,7 +100,7 @@ echo
 echo "== 2. added latency of the Python path at 5,000 iterations/s (constant, ${SECS}s)"
 for s in native hooks; do
   "$BIN" run "$work/$s.py" --target "$url" --rps 5000 --mode constant --duration "${SECS}s" \
-    --no-metrics --output text --results-json "$work/$s-5k.json" > "$work/out" 2>&1 || true
+    --no-metrics --no-report --output text --results-json "$work/$s-5k.json" > "$work/out" 2>&1 || true
 done
 /usr/bin/python3 - "$work/native-5k.json" "$work/hooks-5k.json" <<'PY'
 import json, sys
@@ -131,7 +120,7 @@ api=$!
 sleep 0.5
 api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
 read -r _ rss < <(cpu "$BIN" run "$work/hooks.py" --target "$api_url" --rps 5000 --mode constant \
-  --duration 6s --max-connections 500 --no-metrics --output text --results-json "$work/rss.json")
+  --duration 6s --max-connections 500 --no-metrics --no-report --output text --results-json "$work/rss.json")
 /usr/bin/python3 - "$work/rss.json" "$rss" <<PY
 import json, sys
 r = json.load(open(sys.argv[1]))

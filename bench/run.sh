@@ -3,19 +3,8 @@
 # loopback, in one run. Not part of `make test` (benchmarks measure; tests
 # assert). Usage: bench/run.sh [path/to/loadpilot]   (or: make bench)
 # Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=$(realpath "${1:-build/engine/loadpilot}")
-SECS=${BENCH_SECONDS:-10}
+source "$(dirname "$0")/lib.sh"
 CONNS=${BENCH_CONNECTIONS:-50}
-work=$(mktemp -d)
-trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null; kill ${api:-} 2>/dev/null; rm -rf "$work"' EXIT
-
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s/@PORT@/$port/" -e "s#@DIR@#$work#g" bench/nginx.conf.in > "$work/nginx.conf"
-nginx -c "$work/nginx.conf" -p "$work"
-sleep 0.5
-url="http://127.0.0.1:$port"
 cat > "$work/one.py" <<'PY'
 from loadpilot import VUser, scenario, task
 
@@ -36,7 +25,7 @@ echo "== 1. unlimited rate, 1 thread, $CONNS connections, ${SECS}s, nginx 1 work
 read -r wrk_cpu wrk_rss < <(cpu wrk -t1 -c"$CONNS" -d"${SECS}s" "$url/tiny")
 wrk_rps=$(awk '/Requests\/sec/ {print $2}' "$work/out")
 wrk_total=$(awk '/requests in/ {print $1}' "$work/out")
-read -r lp_cpu lp_rss < <(cpu "$BIN" run "$work/one.py" --target "$url" --rps max \
+read -r lp_cpu lp_rss < <(cpu "$BIN" run "$work/one.py" --target "$url" --rps max --no-metrics --no-report \
   --duration "${SECS}s" --workers 1 --max-connections "$CONNS" --output text \
   --results-json "$work/lp.json")
 lp_rps=$(/usr/bin/python3 -c "import json; print(round(json.load(open('$work/lp.json'))['rps']['actual']))")
@@ -53,7 +42,7 @@ PY
 
 echo
 echo "== 2. fixed 10,000 iterations/s for 30 s (constant mode)"
-"$BIN" run "$work/one.py" --target "$url" --rps 10000 --mode constant --duration 30s \
+"$BIN" run "$work/one.py" --target "$url" --rps 10000 --mode constant --duration 30s --no-metrics --no-report \
   --output text --results-json "$work/fixed.json" > "$work/out" 2>&1 || true
 /usr/bin/python3 - "$work/fixed.json" <<'PY'
 import json, sys
@@ -73,7 +62,7 @@ echo "== 3. peak RSS with 1000 open connections (demo-api, 200 ms latency, 5000/
 api=$!
 sleep 0.5
 api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
-read -r _ rss < <(cpu "$BIN" run "$work/product.py" --target "$api_url" --rps 5000 --mode constant \
+read -r _ rss < <(cpu "$BIN" run "$work/product.py" --target "$api_url" --rps 5000 --mode constant --no-metrics --no-report \
   --duration 8s --max-connections 1000 --output ndjson --results-json "$work/rss.json")
 /usr/bin/python3 - "$work/rss.json" "$rss" "$work/out" <<'PY'
 import json, sys
