@@ -124,8 +124,11 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   if (plan_.profile.unlimited) {
     snap.target_rps = 0;
   } else if (interval_s >= 0.5) {
-    snap.target_rps =
+    // Rounded to a millionth so a constant profile reads exactly its rate,
+    // not the last bits of the difference of two large integrals.
+    const double avg =
         (profile_.due_by(elapsed_s) - profile_.due_by(elapsed_s - interval_s)) / interval_s;
+    snap.target_rps = std::round(avg * 1e6) / 1e6;
   } else {
     snap.target_rps = profile_.rate_at(elapsed_s);
   }
