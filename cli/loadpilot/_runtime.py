@@ -25,6 +25,7 @@ the loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import os
 import sys
@@ -43,9 +44,13 @@ __all__ = ["Runtime"]
 ON_START = "on_start"
 ON_STOP = "on_stop"
 ON_START_GIVE_UP_US = 10_000_000  # stop the run if no on_start succeeded by then
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections
 
 # Hub event tags (see VUserRuntime::Hub::poll).
 _ARRIVE, _DONE, _FINISH, _ABORT = 0, 1, 2, 3
+
+_new_response = object.__new__
+
 
 class _TaskSpec:
     __slots__ = ("name", "is_async", "check")
@@ -132,6 +137,14 @@ class Runtime:
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(self._loop_error)
         self.main = greenlet.getcurrent()
+        # Every request makes a few short-lived container objects; with the
+        # default threshold (700) the young generation is collected every
+        # few dozen requests, and the older ones (then scanning all the
+        # import left alive) often too. Freeze what exists now and collect
+        # less often; both are restored when the run ends.
+        gc_threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc_threshold[1:])
         self.stopped = loop.create_future()
         loop.add_reader(hub.fileno(), self._on_ready)
         try:
@@ -158,6 +171,8 @@ class Runtime:
             self.idle.clear()
             self.vusers.clear()
             self.pending.clear()
+            gc.set_threshold(*gc_threshold)
+            gc.unfreeze()
 
     def _loop_error(self, loop: Any, context: Dict[str, Any]) -> None:
         """A callback failed. The runtime's own callbacks never should: then
@@ -172,16 +187,25 @@ class Runtime:
         self._stop()
 
     def _on_ready(self) -> None:
-        for event in self.hub.poll():
-            tag = event[0]
-            if tag == _DONE:
-                self._completed(*event[1:])
-            elif tag == _ARRIVE:
-                self._arrived(event[1], event[2], event[3])
-            elif tag == _FINISH:
-                self._finish(event[1])
-            elif tag == _ABORT:
-                self._stop()
+        # Whatever the events below send or end goes out in one flush at the
+        # end, without a loop callback of its own.
+        scheduled = self.flush_scheduled
+        self.flush_scheduled = True
+        try:
+            for event in self.hub.poll():
+                tag = event[0]
+                if tag == _DONE:
+                    self._completed(*event[1:])
+                elif tag == _ARRIVE:
+                    self._arrived(event[1], event[2], event[3])
+                elif tag == _FINISH:
+                    self._finish(event[1])
+                elif tag == _ABORT:
+                    self._stop()
+        finally:
+            if not scheduled:
+                self.flush_scheduled = False
+                self.hub.flush()
 
     def _wake_workers(self) -> None:
         """The hub queues sends and iteration ends; they go to the workers
@@ -210,7 +234,7 @@ class Runtime:
         if self.finishing:
             self._done(worker)
             return
-        vu = self._take_vuser(task, worker)
+        vu = self.idle.pop() if self.idle else self._take_vuser(task, worker)
         if vu is None:
             if self.unlimited:
                 self.waiting.append((task, intended_us, worker))
@@ -250,12 +274,6 @@ class Runtime:
         self.vusers.append(vu)
         return vu
 
-    def _release(self, vu: VUserState) -> None:
-        self.idle.append(vu)
-        if self.waiting:
-            # Started from the loop's greenlet, never from this one.
-            self.loop.call_soon(self._serve_waiting)
-
     def _serve_waiting(self) -> None:
         while self.waiting and self.idle and not self.finishing:
             task, _, worker = self.waiting.popleft()
@@ -264,19 +282,30 @@ class Runtime:
     # --- one iteration (runs in the VUser's greenlet) ------------------------
 
     def _iteration(self, vu: VUserState, task: int, intended_us: int, worker: int) -> None:
+        ran = False
+        start_us = intended_us
         try:
-            start_us = intended_us
             if not vu.started:
                 if self.has_on_start and not self._on_start(vu, intended_us, worker):
                     return  # this arrival was spent on the failed on_start
                 vu.started = True
                 if self.has_on_start:
                     start_us = self.hub.now_us()
-            self._task(vu, task, start_us, worker)
+            ran = self._task(vu, task, start_us, worker)
         finally:
             vu.current = None
-            self._release(vu)
-            self._done(worker)
+            # Back to the pool; _done(worker), inlined: this runs once per
+            # iteration.
+            self.idle.append(vu)
+            if self.waiting:
+                # Started from the loop's greenlet, never from this one.
+                self.loop.call_soon(self._serve_waiting)
+            if ran:  # the iteration's measurement and its end, in one hub call
+                self.hub.end_iteration(task, start_us, worker)
+            else:
+                self.hub.iteration_done(worker)
+            if not self.flush_scheduled:
+                self._wake_workers()
 
     def _on_start(self, vu: VUserState, intended_us: int, worker: int) -> bool:
         row = self.rows[ON_START]
@@ -316,7 +345,9 @@ class Runtime:
         else:
             method(vu.client)
 
-    def _task(self, vu: VUserState, task: int, start_us: int, worker: int) -> None:
+    def _task(self, vu: VUserState, task: int, start_us: int, worker: int) -> bool:
+        """Runs the task body; True when the iteration is to be recorded
+        (the caller records it, from start_us to now)."""
         spec = self.tasks[task]
         assert spec is not None
         it = Iteration(task, start_us, worker, spec.check is not None)
@@ -332,17 +363,17 @@ class Runtime:
         except BaseException as exc:  # noqa: B902 - user code; counted
             self._record_requests(it)
             self.hub.record_error(task, "exception", self._describe(exc))
-            self.hub.record_iteration(task, start_us)
-            return
-        if spec.check is not None and it.last is not None:
-            index, response = it.last
-            record = it.records[index]
-            if response.error is None:
-                failure = self._run_check(spec.check, vu.instance, response)
-                record[3] = None if failure is None else "check_failed"
-                record[4] = failure or ""
-        self._record_requests(it)
-        self.hub.record_iteration(task, start_us)
+            return True
+        if spec.check is not None:
+            if it.last is not None:
+                index, response = it.last
+                record = it.records[index]
+                if response.error is None:
+                    failure = self._run_check(spec.check, vu.instance, response)
+                    record[3] = None if failure is None else "check_failed"
+                    record[4] = failure or ""
+            self._record_requests(it)
+        return True
 
     def _run_check(self, check: Callable[..., Any], instance: Any, response: Response) -> Any:
         """None when the check passes, else the failure message."""
@@ -418,6 +449,18 @@ class Runtime:
             self._send(vu, request, waiter, slot)
         return self.main.switch()
 
+    def call_one(self, vu: VUserState, request: Request) -> Response:
+        """call() for one request: the response comes straight back through
+        the greenlet switch (slot -1), with no Waiter and no lists."""
+        me = greenlet.getcurrent()
+        if me is self.main:
+            raise RuntimeError(
+                "a plain LoadClient call cannot run here; in an async task use "
+                "`await client.get(...)`"
+            )
+        self._send(vu, request, me.switch, -1)
+        return self.main.switch()
+
     def call_async(self, vu: VUserState, request: Request) -> "asyncio.Future[Response]":
         future = self.loop.create_future()
 
@@ -464,7 +507,10 @@ class Runtime:
         message = f"no response within timeout={request.timeout:g}s"
         response = Response(0, url=call.url, elapsed_ms=(now - call.base_us) / 1000, error=message)
         self._account(call, response, now - call.base_us, now - call.base_us, "timeout", message)
-        call.deliver(call.slot, response)
+        if call.slot < 0:
+            call.deliver(response)
+        else:
+            call.deliver(call.slot, response)
 
     def _completed(
         self,
@@ -476,7 +522,11 @@ class Runtime:
         message: str,
         sent_us: int,
         done_us: int,
+        set_cookie: Optional[bool] = None,
     ) -> None:
+        """A request finished. HEADERS are (name, value) pairs, or the
+        engine's packed string (see Headers._from_raw), which comes with
+        SET_COOKIE telling whether any Set-Cookie header is among them."""
         call = self.pending.pop(rid, None)
         if call is None:  # timed out already
             return
@@ -484,38 +534,41 @@ class Runtime:
             call.timer.cancel()
         latency = done_us - call.base_us
         service = done_us - sent_us if sent_us >= 0 else latency
-        hdrs = Headers.__new__(Headers)  # the hub's pairs are str already
-        hdrs._items = headers
-        response = Response(
-            status,
-            headers=hdrs,
-            content=body,
-            url=call.url,
-            elapsed_ms=service / 1000,
-            error=(message or kind) if kind else None,
-        )
+        if isinstance(headers, str):
+            hdrs = Headers._from_raw(headers)
+        else:
+            hdrs = Headers.__new__(Headers)  # the hub's pairs are str already
+            hdrs._items = headers
+            set_cookie = any(len(k) == 10 and k.lower() == "set-cookie" for k, _ in headers)
+        response = _new_response(Response)  # Response(...) without keyword parsing
+        response.status_code = status
+        response.headers = hdrs
+        response.content = body
+        response.url = call.url
+        response.elapsed_ms = service / 1000
+        response.error = (message or kind) if kind else None
         if kind is None and status >= 400:
             kind = "http_5xx" if status >= 500 else "http_4xx"
             message = f"HTTP {status}"
         if kind is None:
             message = ""
-            for name, _ in headers:
-                if len(name) == 10 and name.lower() == "set-cookie":
-                    keep_cookies(call.vuser.cookies, hdrs)
-                    break
+            if set_cookie:
+                keep_cookies(call.vuser.cookies, hdrs)
         self._account(call, response, latency, service, kind, message)
-        call.deliver(call.slot, response)
+        if call.slot < 0:
+            call.deliver(response)
+        else:
+            call.deliver(call.slot, response)
 
     def _account(
         self, call: Call, response: Response, latency: int, service: int, kind: Any, message: str
     ) -> None:
         it = call.iteration
-        record = [call.row, latency, service, kind, message]
         if it is not None and it.deferred:
-            it.records.append(record)
+            it.records.append([call.row, latency, service, kind, message])
             it.last = (len(it.records) - 1, response)
         else:
-            self.hub.record_request(*record)
+            self.hub.record_request(call.row, latency, service, kind, message)
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)

@@ -48,6 +48,28 @@ class Headers(Mapping[str, str]):
     def __init__(self, items: Sequence[Tuple[str, str]] = ()) -> None:
         self._items: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in items]
 
+    @classmethod
+    def _from_raw(cls, raw: str) -> "Headers":
+        """Headers from the engine's packed form, ``name\\0value\\n`` per
+        header, split only when first read: most responses' headers never
+        are, and a load test makes many responses."""
+        headers = cls.__new__(cls)
+        headers._raw = raw
+        return headers
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while a packed instance has not been split yet.
+        if name == "_items":
+            raw = self.__dict__.get("_raw")
+            if raw is not None:
+                items = []
+                for line in raw.split("\n")[:-1]:
+                    key, _, value = line.partition("\0")
+                    items.append((key, value))
+                self._items = items
+                return items
+        raise AttributeError(name)
+
     def __getitem__(self, key: str) -> str:
         wanted = key.lower()
         for k, v in self._items:
@@ -85,7 +107,7 @@ class HTTPError(Exception):
         self.response = response
 
 
-@dataclass
+@dataclass(slots=True)
 class Request:
     """One HTTP request, fully encoded.
 
@@ -101,7 +123,11 @@ class Request:
 
 
 class Response:
-    """What a client call returns."""
+    """What a client call returns.
+
+    The VUser runtime (_runtime.py) creates these without calling __init__,
+    setting the same six attributes: keep the two in step.
+    """
 
     def __init__(
         self,
@@ -243,25 +269,25 @@ class LoadClient:
         return self._transport.send_batch(built)
 
     def get(self, path: str, **kwargs: Any) -> Response:
-        return self.request("GET", path, **kwargs)
+        return self._transport.send(build_request("GET", path, **kwargs))
 
     def post(self, path: str, **kwargs: Any) -> Response:
-        return self.request("POST", path, **kwargs)
+        return self._transport.send(build_request("POST", path, **kwargs))
 
     def put(self, path: str, **kwargs: Any) -> Response:
-        return self.request("PUT", path, **kwargs)
+        return self._transport.send(build_request("PUT", path, **kwargs))
 
     def patch(self, path: str, **kwargs: Any) -> Response:
-        return self.request("PATCH", path, **kwargs)
+        return self._transport.send(build_request("PATCH", path, **kwargs))
 
     def delete(self, path: str, **kwargs: Any) -> Response:
-        return self.request("DELETE", path, **kwargs)
+        return self._transport.send(build_request("DELETE", path, **kwargs))
 
     def head(self, path: str, **kwargs: Any) -> Response:
-        return self.request("HEAD", path, **kwargs)
+        return self._transport.send(build_request("HEAD", path, **kwargs))
 
     def options(self, path: str, **kwargs: Any) -> Response:
-        return self.request("OPTIONS", path, **kwargs)
+        return self._transport.send(build_request("OPTIONS", path, **kwargs))
 
 
 _BATCH_KEYS = frozenset({"method", "path", "headers", "params", "json", "data", "timeout", "name"})
@@ -284,6 +310,16 @@ def build_request(
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     if not isinstance(path, str):
         raise TypeError(f"path must be a string, got {type(path).__name__}")
+    if params is None and json is None and data is None:
+        # The common call (a path, perhaps headers): nothing to encode.
+        return Request(
+            method if method.isupper() else method.upper(),
+            path,
+            [] if headers is None else _header_pairs(headers),
+            b"",
+            name,
+            timeout,
+        )
     # json=None means "no JSON body", as in requests.
     has_json = json is not None
     if has_json and data is not None:
@@ -326,6 +362,8 @@ def _pairs(value: Union[Mapping[str, Any], Sequence[Tuple[str, Any]]]) -> List[T
 def _header_pairs(headers: HeaderInput) -> List[Tuple[str, str]]:
     if headers is None:
         return []
+    if type(headers) is dict:  # the usual form, without the generic walk
+        return [(str(k), str(v)) for k, v in headers.items()]
     return [(str(k), str(v)) for k, v in _pairs(headers)]
 
 

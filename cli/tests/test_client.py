@@ -123,6 +123,21 @@ def test_response_is_awaitable(recorder):
     assert asyncio.run(body()).status_code == 0
 
 
+def test_packed_headers_are_split_on_first_use():
+    h = Headers._from_raw("Content-Type\0text/plain; charset=latin-1\nSet-Cookie\0a=1\n"
+                          "set-cookie\0b=2: x\n")
+    assert "_items" not in h.__dict__
+    assert h["content-type"] == "text/plain; charset=latin-1"
+    assert h.get_all("Set-Cookie") == ["a=1", "b=2: x"]
+    assert len(h) == 2 and list(h) == ["Content-Type", "Set-Cookie"]
+    assert h.items_list()[0] == ("Content-Type", "text/plain; charset=latin-1")
+    assert Response(200, headers=h, content=b"\xe9").text == "\xe9"
+    empty = Headers._from_raw("")
+    assert len(empty) == 0 and empty.get("x") is None
+    with pytest.raises(AttributeError):
+        empty.missing
+
+
 def test_real_response_behaviour():
     headers = Headers([("Content-Type", "application/json; charset=utf-8"), ("Set-Cookie", "a"),
                        ("set-cookie", "b")])

@@ -90,6 +90,10 @@ class FakeHub:
     def iteration_done(self, worker):
         self.done_per_worker[worker] = self.done_per_worker.get(worker, 0) + 1
 
+    def end_iteration(self, row, start_us, worker):
+        self.record_iteration(row, start_us)
+        self.iteration_done(worker)
+
     def finished(self):
         self.finished_flag.set()
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -70,9 +71,16 @@ struct VUserRuntime::Hub {
 
   // Python side. Every event since the last poll, as tuples:
   //   (0, task, intended_us, worker)          an arrival
-  //   (1, id, status, headers, body, kind, message, sent_us, done_us)
+  //   (1, id, status, headers, body, kind, message, sent_us, done_us, set_cookie)
   //                                           a request finished; kind is an
-  //                                           error kind name or None
+  //                                           error kind name or None; headers
+  //                                           packed in one str, "name\0value\n"
+  //                                           each (Python splits them only
+  //                                           when read; names are tokens and
+  //                                           values one line, so neither
+  //                                           separator occurs inside);
+  //                                           set_cookie: whether a Set-Cookie
+  //                                           header is among them
   //   (2, deadline_us)                        finish: run on_stop, then finished()
   //   (3,)                                    abort: stop now
   // send() and iteration_done() only queue; flush() hands them over.
@@ -85,6 +93,7 @@ struct VUserRuntime::Hub {
       taken.swap(events);
     }
     py::list out;
+    std::string packed;
     for (Event& e : taken) {
       switch (e.type) {
         case Type::kArrive:
@@ -92,17 +101,22 @@ struct VUserRuntime::Hub {
           break;
         case Type::kDone: {
           http::Result& r = e.result;
-          py::list headers;
-          for (auto& [k, v] : r.headers) headers.append(py::make_tuple(k, v));
+          packed.clear();
+          bool set_cookie = false;
+          for (const auto& [k, v] : r.headers) {
+            packed.append(k).push_back('\0');
+            packed.append(v).push_back('\n');
+            set_cookie = set_cookie || is_set_cookie(k);
+          }
           py::object kind = py::none();
           if (r.error) kind = py::str(std::string(metrics::name(*r.error)));
           const std::int64_t done =
               r.done_at.time_since_epoch().count() ? us_since_t0(r.done_at) : now_us();
           const std::int64_t sent =
               r.sent_at.time_since_epoch().count() ? us_since_t0(r.sent_at) : -1;
-          out.append(py::make_tuple(1, e.id, r.status, std::move(headers),
+          out.append(py::make_tuple(1, e.id, r.status, py::str(packed),
                                     py::bytes(r.body.data(), r.body.size()), std::move(kind),
-                                    std::move(r.error_message), sent, done));
+                                    std::move(r.error_message), sent, done, set_cookie));
           break;
         }
         case Type::kFinish:
@@ -114,6 +128,14 @@ struct VUserRuntime::Hub {
       }
     }
     return out;
+  }
+
+  static bool is_set_cookie(std::string_view name) {
+    constexpr std::string_view kName = "set-cookie";
+    if (name.size() != kName.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(name[i])) != kName[i]) return false;
+    return true;
   }
 
   std::uint64_t send(std::size_t worker, const std::string& method, const std::string& path,
@@ -184,6 +206,12 @@ struct VUserRuntime::Hub {
     recorder.record_iteration(row,
                               static_cast<std::uint64_t>(std::max<std::int64_t>(duration_us, 0)));
   }
+  // record_iteration() and iteration_done() in one call from Python: the
+  // common end of an iteration.
+  void end_iteration(std::size_t row, std::int64_t start_us, std::size_t worker) {
+    record_iteration(row, start_us);
+    iteration_done(worker);
+  }
   void record_error(std::size_t row, const std::string& kind, const std::string& message) {
     const auto k = metrics::error_kind_from_name(kind).value_or(metrics::ErrorKind::kException);
     std::lock_guard lock(record_mu);
@@ -249,6 +277,7 @@ PYBIND11_EMBEDDED_MODULE(_loadpilot_hub, m) {
       .def("now_us", &Hub::now_us)
       .def("record_request", &Hub::record_request)
       .def("record_iteration", &Hub::record_iteration)
+      .def("end_iteration", &Hub::end_iteration)
       .def("record_error", &Hub::record_error)
       .def("record_started", &Hub::record_started)
       .def("record_dropped", &Hub::record_dropped)

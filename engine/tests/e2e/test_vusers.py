@@ -241,6 +241,10 @@ def test_async_gather_overlaps_and_batch_keeps_order(make_demo_api, scenario_fil
                     {"path": "/api/products", "params": {"page": 1}},
                 ])
                 assert health.json() == {"status": "ok"}, health.text
+                # Headers come packed from the engine and are split on first use.
+                assert health.headers["CONTENT-TYPE"].startswith("application/json")
+                assert int(health.headers["content-length"]) == len(health.content)
+                assert health.text == health.content.decode()
                 assert user.json()["id"] == 1
                 assert len(products.json()) == 20
         """)
