@@ -1,6 +1,7 @@
 # Shared set-up for the benchmark scripts (sourced, not run).
 # Sets BIN, work (a temporary folder removed on exit) and url (an nginx with
-# one worker on a free loopback port, serving bench/nginx.conf.in).
+# one worker on a free loopback port, serving bench/nginx.conf.in), and
+# defines cpu and start_demo_api.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=$(realpath "${1:-build/engine/loadpilot}")
@@ -13,3 +14,18 @@ sed -e "s/@PORT@/$port/" -e "s#@DIR@#$work#g" bench/nginx.conf.in > "$work/nginx
 nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.5
 url="http://127.0.0.1:$port"
+
+cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
+  /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out" 2>&1 || true
+  awk '{printf "%.2f %d\n", $1 + $2, $3}' "$work/time"
+}
+
+start_demo_api() {  # demo-api options...: starts it on a free port; sets api (pid) and api_url
+  "$BIN" demo-api --port 0 --threads 1 "$@" > "$work/api.log" 2>&1 &
+  api=$!
+  for _ in $(seq 100); do
+    grep -q "listening on" "$work/api.log" && break
+    sleep 0.05
+  done
+  api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
+}

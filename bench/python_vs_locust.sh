@@ -62,10 +62,6 @@ for f in python native hooks; do
     /usr/bin/python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(f'$f: {t[\"runtime\"]} ({t[\"reason\"]})')"
 done
 
-cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
-  /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out" 2>&1 || true
-  awk '{printf "%.2f %d\n", $1 + $2, $3}' "$work/time"
-}
 lp() {  # scenario, extra args...: runs LoadPilot, prints "REQ_PER_S CPU RSS_KB"
   local s=$1; shift
   read -r c r < <(cpu "$BIN" run "$work/$s.py" --target "$url" --duration "${SECS}s" \
@@ -115,10 +111,7 @@ PY
 
 echo
 echo "== 3. 10,000 resident VUsers (demo-api, 2 s latency, 500 connections, 5,000 iterations/s for 6 s)"
-"$BIN" demo-api --port 0 --threads 1 --latency-ms 2000 > "$work/api.log" 2>&1 &
-api=$!
-sleep 0.5
-api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
+start_demo_api --latency-ms 2000
 read -r _ rss < <(cpu "$BIN" run "$work/hooks.py" --target "$api_url" --rps 5000 --mode constant \
   --duration 6s --max-connections 500 --no-metrics --no-report --output text --results-json "$work/rss.json")
 /usr/bin/python3 - "$work/rss.json" "$rss" <<PY

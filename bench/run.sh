@@ -16,11 +16,6 @@ class Tiny(VUser):
 PY
 sed -e 's#/tiny#/api/products/1#' -e 's/class Tiny/class Product/' "$work/one.py" > "$work/product.py"
 
-cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
-  /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out" 2>&1 || true
-  awk '{printf "%.2f %d\n", $1 + $2, $3}' "$work/time"
-}
-
 echo "== 1. unlimited rate, 1 thread, $CONNS connections, ${SECS}s, nginx 1 worker"
 read -r wrk_cpu wrk_rss < <(cpu wrk -t1 -c"$CONNS" -d"${SECS}s" "$url/tiny")
 wrk_rps=$(awk '/Requests\/sec/ {print $2}' "$work/out")
@@ -58,10 +53,7 @@ PY
 
 echo
 echo "== 3. peak RSS with 1000 open connections (demo-api, 200 ms latency, 5000/s)"
-"$BIN" demo-api --port 0 --threads 1 --latency-ms 200 > "$work/api.log" 2>&1 &
-api=$!
-sleep 0.5
-api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
+start_demo_api --latency-ms 200
 read -r _ rss < <(cpu "$BIN" run "$work/product.py" --target "$api_url" --rps 5000 --mode constant --no-metrics --no-report \
   --duration 8s --max-connections 1000 --output ndjson --results-json "$work/rss.json")
 /usr/bin/python3 - "$work/rss.json" "$rss" "$work/out" <<'PY'
