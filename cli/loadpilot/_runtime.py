@@ -25,9 +25,12 @@ the loop.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import gc
 import inspect
+import itertools
 import os
+import random
 import sys
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
@@ -90,7 +93,8 @@ class Runtime:
         self.async_on_stop = inspect.iscoroutinefunction(getattr(cls, ON_STOP))
 
         self.tasks: List[Optional[_TaskSpec]] = []
-        for name, runtime in tasks:
+        names = [t[0] for t in tasks]
+        for name, runtime, *_ in tasks:
             if runtime != "python":
                 self.tasks.append(None)
                 continue
@@ -103,7 +107,7 @@ class Runtime:
             )
         # Metric rows: the plan's tasks, then on_start/on_stop, then the
         # literal name= labels found in the class.
-        self.rows: Dict[str, int] = {name: i for i, (name, _) in enumerate(tasks)}
+        self.rows: Dict[str, int] = {name: i for i, name in enumerate(names)}
         self.extra_labels: List[str] = []
         wanted = []
         if self.has_on_start:
@@ -115,6 +119,14 @@ class Runtime:
             if label not in self.rows:
                 self.rows[label] = len(tasks) + len(self.extra_labels)
                 self.extra_labels.append(label)
+
+        # A closed-loop run whose tasks all run here starts each VUser's next
+        # iteration itself when one ends (see Hub.next_iteration), picking
+        # the task by weight as a worker would.
+        self.renew = self.unlimited and all(spec is not None for spec in self.tasks)
+        weights = [float(t[2]) if len(t) > 2 else 1.0 for t in tasks]
+        self.cumulative = list(itertools.accumulate(weights))
+        self.rng = random.Random()
 
         self.idle: List[VUserState] = []
         self.vusers: List[VUserState] = []
@@ -258,8 +270,17 @@ class Runtime:
 
     def _vuser_main(self, vu: VUserState, job: Tuple[int, int, int]) -> None:
         while True:
-            self._iteration(vu, *job)
-            job = self.main.switch()  # parked until _begin hands it the next arrival
+            renewed = self._iteration(vu, *job)
+            # parked until _begin hands it the next arrival, unless the
+            # iteration that ended started the next one itself
+            job = renewed if renewed is not None else self.main.switch()
+
+    def _pick_task(self) -> int:
+        cumulative = self.cumulative
+        if len(cumulative) == 1:
+            return 0
+        x = self.rng.random() * cumulative[-1]
+        return min(bisect.bisect_right(cumulative, x), len(cumulative) - 1)
 
     def _take_vuser(self, task: int, worker: int) -> Any:
         if self.idle:
@@ -281,31 +302,50 @@ class Runtime:
 
     # --- one iteration (runs in the VUser's greenlet) ------------------------
 
-    def _iteration(self, vu: VUserState, task: int, intended_us: int, worker: int) -> None:
+    def _iteration(
+        self, vu: VUserState, task: int, intended_us: int, worker: int
+    ) -> Optional[Tuple[int, int, int]]:
+        """Runs one arrival. Returns the next iteration for this VUser when
+        it started one itself (closed loop), else None (the VUser is idle)."""
         ran = False
+        ended = False  # the hub has recorded the end already
         start_us = intended_us
         try:
             if not vu.started:
                 if self.has_on_start and not self._on_start(vu, intended_us, worker):
-                    return  # this arrival was spent on the failed on_start
+                    return None  # this arrival was spent on the failed on_start
                 vu.started = True
                 if self.has_on_start:
                     start_us = self.hub.now_us()
-            ran = self._task(vu, task, start_us, worker)
+            it = self._task(vu, task, start_us, worker)
+            ran = True
+            # Only an iteration that sent something goes on by itself: one
+            # that did not never gave the loop a turn.
+            if self.renew and it.first_sent and not self.waiting and not self.finishing:
+                vu.current = None
+                next_start = self.hub.next_iteration(task, start_us, worker)
+                if next_start >= 0:
+                    ended = None  # the slot goes on: this VUser stays busy
+                    return (self._pick_task(), next_start, worker)
+                ended = True  # next_iteration recorded it and ended the slot
         finally:
             vu.current = None
-            # Back to the pool; _done(worker), inlined: this runs once per
-            # iteration.
-            self.idle.append(vu)
-            if self.waiting:
-                # Started from the loop's greenlet, never from this one.
-                self.loop.call_soon(self._serve_waiting)
-            if ran:  # the iteration's measurement and its end, in one hub call
-                self.hub.end_iteration(task, start_us, worker)
-            else:
-                self.hub.iteration_done(worker)
-            if not self.flush_scheduled:
-                self._wake_workers()
+            if ended is not None:
+                # Back to the pool; _done(worker), inlined: this runs once
+                # per iteration.
+                self.idle.append(vu)
+                if self.waiting:
+                    # Started from the loop's greenlet, never from this one.
+                    self.loop.call_soon(self._serve_waiting)
+                if ended:
+                    pass
+                elif ran:  # the iteration's measurement and its end, in one hub call
+                    self.hub.end_iteration(task, start_us, worker)
+                else:
+                    self.hub.iteration_done(worker)
+                if not self.flush_scheduled:
+                    self._wake_workers()
+        return None
 
     def _on_start(self, vu: VUserState, intended_us: int, worker: int) -> bool:
         row = self.rows[ON_START]
@@ -345,9 +385,9 @@ class Runtime:
         else:
             method(vu.client)
 
-    def _task(self, vu: VUserState, task: int, start_us: int, worker: int) -> bool:
-        """Runs the task body; True when the iteration is to be recorded
-        (the caller records it, from start_us to now)."""
+    def _task(self, vu: VUserState, task: int, start_us: int, worker: int) -> Iteration:
+        """Runs the task body and returns its Iteration; the caller records
+        the iteration (from start_us to now)."""
         spec = self.tasks[task]
         assert spec is not None
         it = Iteration(task, start_us, worker, spec.check is not None)
@@ -363,7 +403,7 @@ class Runtime:
         except BaseException as exc:  # noqa: B902 - user code; counted
             self._record_requests(it)
             self.hub.record_error(task, "exception", self._describe(exc))
-            return True
+            return it
         if spec.check is not None:
             if it.last is not None:
                 index, response = it.last
@@ -373,7 +413,7 @@ class Runtime:
                     record[3] = None if failure is None else "check_failed"
                     record[4] = failure or ""
             self._record_requests(it)
-        return True
+        return it
 
     def _run_check(self, check: Callable[..., Any], instance: Any, response: Response) -> Any:
         """None when the check passes, else the failure message."""
@@ -475,29 +515,40 @@ class Runtime:
         it = vu.current
         if it is not None:
             if it.first_sent:
-                base = self.hub.now_us()
+                base = -1  # now
             else:
                 it.first_sent = True
                 base = it.start_us  # latency of an iteration's first call counts any lateness
             worker = it.worker
             row = it.row
+            deferred = it.deferred
         else:
-            base = self.hub.now_us()
+            base = -1
             worker = self.next_worker
             self.next_worker = (self.next_worker + 1) % self.workers
             row = 0
+            deferred = False
         if request.name is not None:
             row = self.rows.get(request.name, row)
         headers = request.headers
         if vu.cookies and not any(k.lower() == "cookie" for k, _ in headers):
             cookie = "; ".join(f"{k}={v}" for k, v in vu.cookies.items())
             headers = headers + [("Cookie", cookie)]
-        rid = self.hub.send(worker, request.method, request.path, headers, request.body)
+        timeout = request.timeout
+        timed = timeout is not None and timeout > 0
+        # The hub records the request when it finishes, unless a check_ is
+        # to judge it or a timeout here may answer first.
+        hub_records = not (deferred or timed)
+        if not hub_records and base < 0:
+            base = self.hub.now_us()
+        rid = self.hub.send(
+            worker, request.method, request.path, headers, request.body, row, base, hub_records
+        )
         self._wake_workers()
-        call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path)
+        call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path, hub_records)
         self.pending[rid] = call
-        if request.timeout is not None and request.timeout > 0:
-            call.timer = self.loop.call_later(request.timeout, self._timed_out, rid, request)
+        if timed:
+            call.timer = self.loop.call_later(timeout, self._timed_out, rid, request)
 
     def _timed_out(self, rid: int, request: Request) -> None:
         call = self.pending.pop(rid, None)
@@ -532,7 +583,7 @@ class Runtime:
             return
         if call.timer is not None:
             call.timer.cancel()
-        latency = done_us - call.base_us
+        latency = done_us - call.base_us if call.base_us >= 0 else 0
         service = done_us - sent_us if sent_us >= 0 else latency
         if isinstance(headers, str):
             hdrs = Headers._from_raw(headers)
@@ -547,14 +598,15 @@ class Runtime:
         response.url = call.url
         response.elapsed_ms = service / 1000
         response.error = (message or kind) if kind else None
-        if kind is None and status >= 400:
-            kind = "http_5xx" if status >= 500 else "http_4xx"
-            message = f"HTTP {status}"
-        if kind is None:
-            message = ""
-            if set_cookie:
-                keep_cookies(call.vuser.cookies, hdrs)
-        self._account(call, response, latency, service, kind, message)
+        if kind is None and set_cookie and status < 400:
+            keep_cookies(call.vuser.cookies, hdrs)
+        if not call.recorded:  # else the hub has recorded it
+            if kind is None and status >= 400:
+                kind = "http_5xx" if status >= 500 else "http_4xx"
+                message = f"HTTP {status}"
+            if kind is None:
+                message = ""
+            self._account(call, response, latency, service, kind, message)
         if call.slot < 0:
             call.deliver(response)
         else:

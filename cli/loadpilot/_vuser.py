@@ -46,9 +46,11 @@ class Iteration:
 
 
 class Call:
-    __slots__ = ("iteration", "row", "base_us", "deliver", "slot", "vuser", "url", "timer")
+    __slots__ = (
+        "iteration", "row", "base_us", "deliver", "slot", "vuser", "url", "recorded", "timer"
+    )
 
-    def __init__(self, iteration, row, base_us, deliver, slot, vuser, url) -> None:
+    def __init__(self, iteration, row, base_us, deliver, slot, vuser, url, recorded) -> None:
         self.iteration = iteration
         self.row = row
         self.base_us = base_us
@@ -56,6 +58,8 @@ class Call:
         self.slot = slot
         self.vuser = vuser
         self.url = url
+        # True when the hub records the request itself (see Runtime._send)
+        self.recorded = recorded
         self.timer = None
 
 

@@ -58,7 +58,7 @@ class FakeHub:
     def now_us(self):
         return int((time.monotonic() - self.t0) * 1e6)
 
-    def send(self, worker, method, path, headers, body):
+    def send(self, worker, method, path, headers, body, row, base_us, record):
         rid = self.next_id
         self.next_id += 1
         self.sent.append((worker, method, path, list(headers), body))
@@ -66,6 +66,12 @@ class FakeHub:
         if answer is not None:  # None: the server never answers
             status, hdrs, content = answer
             now = self.now_us()
+            if record:  # the engine's hub records what Python leaves to it
+                if status >= 400:
+                    kind = "http_5xx" if status >= 500 else "http_4xx"
+                    self.requests.append((row, kind, f"HTTP {status}"))
+                else:
+                    self.requests.append((row, None, ""))
             self.push((1, rid, status, hdrs, content, None, "", now, now))
         return rid
 

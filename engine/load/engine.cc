@@ -138,6 +138,8 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
 void Engine::start_scripted(Clock::time_point t0) {
   ScriptedLink link;
   link.t0 = t0;
+  link.arrivals_end = t0 + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(profile_.total_s()));
   link.workers = workers_.size();
   link.dispatch = [this](std::size_t w, std::vector<ScriptedRequest> requests,
                          std::size_t iterations_done) {
@@ -192,6 +194,7 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
         stops_seen = stop_requests_;
         out.interrupted = true;
         if (stops_seen == 1) {
+          if (scripted_) scripted_->stop_arrivals();
           for (auto& w : workers_) w->stop_arrivals();
           drain_deadline = Clock::now() + options_.drain;
         } else {
@@ -219,6 +222,7 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
       const double elapsed = std::chrono::duration<double>(now - t0).count();
       if (finishing && !all_drained) {
         // Drain time is up: abandon what is still in flight.
+        if (scripted_) scripted_->stop_arrivals();
         for (auto& w : workers_) w->stop_arrivals();
       }
       if (finishing && scripted_) scripted_->abort();

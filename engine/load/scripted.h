@@ -14,13 +14,20 @@
 //      answers every arrival with exactly one iteration end for that worker
 //      (link.dispatch's iterations_done; when the iteration ends, or at once
 //      when it is dropped); the worker counts it as in flight until then.
+//      In a closed-loop ("max") run whose tasks all run in Python, the
+//      runtime may instead start the next iteration itself when one ends —
+//      the arrival the worker would make at once anyway — and keep the
+//      slot: until link.arrivals_end or stop_arrivals(), whichever is first.
+//      That saves the round trip through the worker per iteration.
+//   3a. stop_arrivals(): the run is stopping early (Ctrl-C); no iteration
+//      may start after it. Any thread.
 //   4. finish(deadline): every worker has drained (or the drain time is
 //      up). The runtime ends its VUsers (on_stop) and then calls
 //      link.finished(), by `deadline` at the latest.
 //   5. take(): any time, any thread: measurements since the last take().
 //   6. abort(): stop at once; nothing more is recorded. Idempotent.
 //
-// Thread-safety: arrive(), take(), finish() and abort() may be called from
+// Thread-safety: arrive(), stop_arrivals(), take(), finish() and abort() may be called from
 // any thread; the link's functions are thread-safe too.
 #include <chrono>
 #include <cstdint>
@@ -44,6 +51,8 @@ struct ScriptedRequest {
 
 struct ScriptedLink {
   std::chrono::steady_clock::time_point t0;  // the run's time origin
+  // When the profile ends: no iteration starts at or after it.
+  std::chrono::steady_clock::time_point arrivals_end;
   std::size_t workers = 1;
   // Hands worker w a batch of requests to send and the number of its
   // iterations that ended, in one wake-up of its loop:
@@ -64,6 +73,7 @@ class ScriptedTasks {
   virtual void start(ScriptedLink link) = 0;
   virtual void arrive(std::size_t worker, std::uint32_t task,
                       std::chrono::steady_clock::time_point intended) = 0;
+  virtual void stop_arrivals() = 0;
   virtual void finish(std::chrono::steady_clock::time_point deadline) = 0;
   virtual metrics::IntervalStats take() = 0;
   virtual void abort() = 0;

@@ -41,6 +41,11 @@ struct VUserRuntime::Hub {
     std::uint32_t worker = 0;
     std::int64_t at_us = 0;  // arrival: intended start; finish: deadline
     std::uint64_t id = 0;    // done: request id
+    // done: the request's metrics row, the instant its latency counts from
+    // (us since t0) and whether the hub records it (else Python does)
+    std::uint32_t row = 0;
+    bool record = false;
+    std::int64_t base_us = 0;
     http::Result result;
   };
 
@@ -94,6 +99,7 @@ struct VUserRuntime::Hub {
     }
     py::list out;
     std::string packed;
+    std::unique_lock record_lock(record_mu, std::defer_lock);
     for (Event& e : taken) {
       switch (e.type) {
         case Type::kArrive:
@@ -114,6 +120,10 @@ struct VUserRuntime::Hub {
               r.done_at.time_since_epoch().count() ? us_since_t0(r.done_at) : now_us();
           const std::int64_t sent =
               r.sent_at.time_since_epoch().count() ? us_since_t0(r.sent_at) : -1;
+          if (e.record) {
+            if (!record_lock.owns_lock()) record_lock.lock();
+            record_result(e, done, sent);
+          }
           out.append(py::make_tuple(1, e.id, r.status, py::str(packed),
                                     py::bytes(r.body.data(), r.body.size()), std::move(kind),
                                     std::move(r.error_message), sent, done, set_cookie));
@@ -130,6 +140,31 @@ struct VUserRuntime::Hub {
     return out;
   }
 
+  // Records a finished request the hub accounts for (record_mu held): the
+  // same rules as the workers' (an error kind, else status >= 400).
+  void record_result(const Event& e, std::int64_t done_us, std::int64_t sent_us) {
+    if (e.row >= rows()) return;
+    const http::Result& r = e.result;
+    const std::int64_t latency = std::max<std::int64_t>(done_us - e.base_us, 0);
+    const std::int64_t service =
+        sent_us >= 0 ? std::max<std::int64_t>(done_us - sent_us, 0) : latency;
+    metrics::ErrorKind kind{};
+    const metrics::ErrorKind* error = nullptr;
+    std::string message;
+    if (r.error) {
+      kind = *r.error;
+      error = &kind;
+      message = r.error_message;
+    } else if (r.status >= 400) {
+      kind = r.status >= 500 ? metrics::ErrorKind::kHttp5xx : metrics::ErrorKind::kHttp4xx;
+      error = &kind;
+      message = "HTTP " + std::to_string(r.status);
+    }
+    recorder.record_request(e.row, static_cast<std::uint64_t>(latency),
+                            static_cast<std::uint64_t>(service), error, message,
+                            static_cast<double>(done_us) / 1e6);
+  }
+
   static bool is_set_cookie(std::string_view name) {
     constexpr std::string_view kName = "set-cookie";
     if (name.size() != kName.size()) return false;
@@ -138,9 +173,14 @@ struct VUserRuntime::Hub {
     return true;
   }
 
+  // Queues a request for WORKER and returns its id. With RECORD the hub
+  // records it when it finishes, under metrics row ROW with its latency
+  // counted from BASE_US (us since t0; negative: now); else Python does.
   std::uint64_t send(std::size_t worker, const std::string& method, const std::string& path,
-                     const http::Headers& headers, const py::bytes& body) {
+                     const http::Headers& headers, const py::bytes& body, std::uint32_t row,
+                     std::int64_t base_us, bool record) {
     const std::uint64_t id = next_id++;
+    if (base_us < 0) base_us = now_us();
     std::string_view b(PyBytes_AS_STRING(body.ptr()),
                        static_cast<std::size_t>(PyBytes_GET_SIZE(body.ptr())));
     auto request =
@@ -149,10 +189,13 @@ struct VUserRuntime::Hub {
     load::ScriptedRequest out;
     out.request = std::move(request);
     out.head = method == "HEAD";
-    out.done = [self, id](http::Result&& r) {
+    out.done = [self, id, row, base_us, record](http::Result&& r) {
       if (auto hub = self.lock()) {
         Event e(Type::kDone);
         e.id = id;
+        e.row = row;
+        e.record = record;
+        e.base_us = base_us;
         e.result = std::move(r);
         hub->push(std::move(e));
       }
@@ -212,6 +255,26 @@ struct VUserRuntime::Hub {
     record_iteration(row, start_us);
     iteration_done(worker);
   }
+  // The end of an iteration in a closed-loop run whose tasks all run in
+  // Python: records it and, while arrivals are open, starts the next one on
+  // the same slot (counted started, never late: it is due now) and returns
+  // its start (us since t0). Otherwise ends the slot as end_iteration() does
+  // and returns -1.
+  std::int64_t next_iteration(std::size_t row, std::int64_t start_us, std::size_t worker) {
+    const Clock::time_point now = Clock::now();
+    const std::int64_t now_us = us_since_t0(now);
+    const bool renew = arrivals_open.load(std::memory_order_relaxed) && now < link.arrivals_end;
+    {
+      std::lock_guard lock(record_mu);
+      if (row < rows())
+        recorder.record_iteration(
+            row, static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - start_us, 0)));
+      if (renew) recorder.record_started(false);
+    }
+    if (renew) return now_us;
+    iteration_done(worker);
+    return -1;
+  }
   void record_error(std::size_t row, const std::string& kind, const std::string& message) {
     const auto k = metrics::error_kind_from_name(kind).value_or(metrics::ErrorKind::kException);
     std::lock_guard lock(record_mu);
@@ -256,6 +319,7 @@ struct VUserRuntime::Hub {
   metrics::Recorder recorder;
   std::atomic<bool> finished_sent{false};
   std::atomic<bool> aborted{false};
+  std::atomic<bool> arrivals_open{true};
 };
 
 namespace {
@@ -278,6 +342,7 @@ PYBIND11_EMBEDDED_MODULE(_loadpilot_hub, m) {
       .def("record_request", &Hub::record_request)
       .def("record_iteration", &Hub::record_iteration)
       .def("end_iteration", &Hub::end_iteration)
+      .def("next_iteration", &Hub::next_iteration)
       .def("record_error", &Hub::record_error)
       .def("record_started", &Hub::record_started)
       .def("record_dropped", &Hub::record_dropped)
@@ -303,7 +368,8 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
     py::module_::import("_loadpilot_hub");
     py::module_ rt = py::module_::import("loadpilot._runtime");
     py::list tasks;
-    for (const plan::TaskSpec& t : plan.tasks) tasks.append(py::make_tuple(t.name, t.runtime));
+    for (const plan::TaskSpec& t : plan.tasks)
+      tasks.append(py::make_tuple(t.name, t.runtime, t.weight));
     py::object runtime = rt.attr("Runtime")(plan.name, plan.file, plan.target, tasks, max_vusers_,
                                             plan.profile.unlimited);
     for (py::handle label : runtime.attr("extra_labels")) labels_.push_back(py::str(label));
@@ -384,6 +450,8 @@ void VUserRuntime::arrive(std::size_t worker, std::uint32_t task, Clock::time_po
   e.at_us = hub_->us_since_t0(intended);
   hub_->push(std::move(e));
 }
+
+void VUserRuntime::stop_arrivals() { hub_->arrivals_open = false; }
 
 void VUserRuntime::finish(Clock::time_point deadline) {
   Hub::Event e(Hub::Type::kFinish);

@@ -53,6 +53,7 @@ class VUserRuntime : public load::ScriptedTasks {
   void start(load::ScriptedLink link) override;
   void arrive(std::size_t worker, std::uint32_t task,
               std::chrono::steady_clock::time_point intended) override;
+  void stop_arrivals() override;
   void finish(std::chrono::steady_clock::time_point deadline) override;
   metrics::IntervalStats take() override;
   void abort() override;

@@ -352,6 +352,77 @@ def test_closed_loop_python_tasks_wait_for_a_vuser(demo_api, scenario_file, tmp_
     assert r["errors"] == 0
 
 
+CLOSED_LOOP = """
+    import random
+    from loadpilot import VUser, scenario, task
+
+    @scenario(rps="max", duration="{DURATION}")
+    class Loop(VUser):
+        def on_start(self, client):
+            client.post("/auth/login", json={"user": "u", "pass": "p"})
+
+        def on_stop(self, client):
+            client.post("/auth/logout")
+
+        @task(weight=3)
+        def product(self, client):
+            client.get(f"/api/products/{random.randint(1, 20)}", name="product")
+
+        @task(weight=1)
+        def orders(self, client):
+            client.get("/api/orders", params={"page": random.randint(1, 5)})
+
+        def check_orders(self, status_code, body):
+            assert status_code == 200
+"""
+
+
+def test_closed_loop_python_vusers_go_on_by_themselves(demo_api, scenario_file, tmp_path):
+    # All tasks in Python and no rate: a VUser starts its next iteration
+    # itself when one ends. Weights, counts and the end of the run must be
+    # what the workers would have made of it.
+    path = scenario_file(CLOSED_LOOP.replace("{DURATION}", "2s"))
+    started = time.monotonic()
+    proc, r = run_json(path, demo_api.url, tmp_path, "--max-connections", "8")
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 0, proc.stderr
+    it = r["iterations"]
+    assert it["dropped"] == 0
+    assert it["started"] == it["finished"] > 1000, it
+    product, orders = task_row(r, "product"), task_row(r, "orders")
+    assert product["iterations"] + orders["iterations"] == it["finished"]
+    assert 2.6 <= product["iterations"] / orders["iterations"] <= 3.4
+    routes = demo_api.stats()["routes"]
+    # One VUser per loop slot, each logged in and out once.
+    assert routes["POST /auth/login"] == routes["POST /auth/logout"] == 8
+    assert routes["GET /api/orders"] == orders["requests"] == orders["iterations"]
+    assert r["requests"] == demo_api.stats()["total"]
+    assert r["errors"] == 0
+
+
+def test_sigint_ends_a_closed_loop_python_run_promptly(demo_api, scenario_file, tmp_path):
+    path = scenario_file(CLOSED_LOOP.replace("{DURATION}", "60s"))
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([BIN, "run", path, "--target", demo_api.url, "--results-json",
+                             str(results), "--no-metrics", "--no-report",
+                             "--max-connections", "8"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    # No new iteration starts after the signal: the run ends well inside
+    # the 2 s drain time.
+    assert time.monotonic() - stopped < 1.5
+    assert proc.returncode == 130, err
+    r = json.loads(results.read_text())
+    assert r["interrupted"] is True
+    assert r["iterations"]["started"] == r["iterations"]["finished"]
+    routes = demo_api.stats()["routes"]
+    assert routes["POST /auth/logout"] == routes["POST /auth/login"] == 8
+    assert r["requests"] == demo_api.stats()["total"]
+
+
 def test_an_iteration_that_never_ends_is_given_up(demo_api, scenario_file, tmp_path):
     path = scenario_file("""
         import asyncio
