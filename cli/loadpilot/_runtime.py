@@ -6,7 +6,10 @@ that delivers arrivals and finished requests, sends requests through the
 engine's workers and records measurements. Everything here runs on that one
 thread:
 
-* an asyncio event loop waits on the hub's eventfd (epoll, GIL released);
+* an asyncio event loop whose wait is the hub's (_HubSelector): the hub runs
+  the engine's HTTP client for these requests on this same thread, GIL
+  released while it blocks, so a request and its response never cross to
+  another thread;
 * each VUser has a greenlet that runs its iterations (parked in between);
   a plain ``def`` task calls the client synchronously and the greenlet
   switches back to the loop while the request is in flight; an
@@ -31,6 +34,7 @@ import inspect
 import itertools
 import os
 import random
+import selectors
 import sys
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
@@ -145,7 +149,7 @@ class Runtime:
     def run(self, hub: Any) -> None:
         self.hub = hub
         self.workers = max(1, int(hub.workers))
-        self.loop = loop = asyncio.new_event_loop()
+        self.loop = loop = asyncio.SelectorEventLoop(_HubSelector(hub))
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(self._loop_error)
         self.main = greenlet.getcurrent()
@@ -163,6 +167,7 @@ class Runtime:
             loop.run_until_complete(self.stopped)
         finally:
             hub.flush()
+            hub.close_io()
             # Parked VUser greenlets end here, on their own thread.
             for vu in self.vusers:
                 if vu.glet is not None and not vu.glet.dead:
@@ -204,20 +209,23 @@ class Runtime:
         scheduled = self.flush_scheduled
         self.flush_scheduled = True
         try:
-            for event in self.hub.poll():
-                tag = event[0]
-                if tag == _DONE:
-                    self._completed(*event[1:])
-                elif tag == _ARRIVE:
-                    self._arrived(event[1], event[2], event[3])
-                elif tag == _FINISH:
-                    self._finish(event[1])
-                elif tag == _ABORT:
-                    self._stop()
+            self._handle_events()
         finally:
             if not scheduled:
                 self.flush_scheduled = False
                 self.hub.flush()
+
+    def _handle_events(self) -> None:
+        for event in self.hub.poll():
+            tag = event[0]
+            if tag == _DONE:
+                self._completed(*event[1:])
+            elif tag == _ARRIVE:
+                self._arrived(event[1], event[2], event[3])
+            elif tag == _FINISH:
+                self._finish(event[1])
+            elif tag == _ABORT:
+                self._stop()
 
     def _wake_workers(self) -> None:
         """The hub queues sends and iteration ends; they go to the workers
@@ -624,6 +632,30 @@ class Runtime:
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)
+
+
+class _HubSelector(selectors.EpollSelector):
+    """asyncio's selector on the Python thread. Its wait is the hub's:
+    the hub runs the engine's HTTP client on this thread until a request
+    finished, an arrival (or other event) came in, one of asyncio's own file
+    descriptors (in this selector's epoll) is ready, or the timeout passed.
+    The hub's eventfd is registered like any reader; it is reported ready
+    whenever the hub has something for poll()."""
+
+    def __init__(self, hub: Any) -> None:
+        super().__init__()
+        self._hub = hub
+        self._hub_fd = hub.fileno()
+
+    def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
+        hub = self._hub
+        wait = -1.0 if timeout is None else max(0.0, timeout)
+        ready = super().select(0) if hub.run_io(wait, self.fileno()) else []
+        if hub.ready() and not any(key.fd == self._hub_fd for key, _ in ready):
+            key = self.get_map().get(self._hub_fd)
+            if key is not None:
+                ready.append((key, selectors.EVENT_READ))
+        return ready
 
 
 def _overrides(cls: type, name: str) -> bool:

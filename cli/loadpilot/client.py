@@ -159,7 +159,7 @@ class Response:
         return self.content.decode(_charset(self.headers.get("Content-Type", "")), "replace")
 
     def json(self) -> Any:
-        return _json.loads(self.content)
+        return _loads(self.content)
 
     def raise_for_status(self) -> None:
         if self.error is not None:
@@ -351,6 +351,29 @@ def build_request(
         name=name,
         timeout=timeout,
     )
+
+
+_scan_json = _json.JSONDecoder().scan_once  # the C scanner json.loads ends up in
+_JSON_SPACE = " \t\n\r"
+
+
+def _loads(content: bytes) -> Any:
+    """``json.loads(content)``, minus its encoding detection and regular
+    expression passes for the usual body: UTF-8 that starts with ``{`` or
+    ``[``. Anything else, and every error, goes through json.loads itself,
+    so results and error messages are the same."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return _json.loads(content)
+    if text[:1] in ("{", "["):
+        try:
+            value, end = _scan_json(text, 0)
+        except (StopIteration, ValueError):
+            return _json.loads(content)
+        if end == len(text) or not text[end:].strip(_JSON_SPACE):
+            return value
+    return _json.loads(content)
 
 
 def _pairs(value: Union[Mapping[str, Any], Sequence[Tuple[str, Any]]]) -> List[Tuple[str, Any]]:

@@ -152,3 +152,20 @@ def test_real_response_behaviour():
         r.raise_for_status()
     assert info.value.response is r
     Response(204).raise_for_status()
+
+
+@pytest.mark.parametrize("body", [
+    b'{"ok":true}\n', b"[1, 2]", b' {"a": 1}', b'\xef\xbb\xbf{"a": 1}', b'{"a": 1} x',
+    b'{"a":', b"", b"null", b'"s"', '{"é": "ü"}'.encode(), '{"a": 1}'.encode("utf-16"),
+    b'{"a": NaN}', b'{"a": "\x01"}', b"[1] \n\t", b"\xff{", b"{}{}",
+])
+def test_response_json_matches_json_loads(body):
+    # Response.json() takes a shortcut for plain UTF-8 objects and arrays;
+    # values and errors must be exactly json.loads'.
+    def outcome(parse):
+        try:
+            return "value", parse(body)
+        except Exception as exc:  # noqa: BLE001 - the comparison is the test
+            return type(exc).__name__, str(exc)
+
+    assert outcome(lambda b: Response(200, content=b).json()) == outcome(json.loads)

@@ -4,6 +4,7 @@ engine/tests/e2e/test_vusers.py)."""
 
 import json
 import os
+import select
 import threading
 import time
 
@@ -54,6 +55,21 @@ class FakeHub:
         with self.lock:
             events, self.events = self.events, []
         return events
+
+    def run_io(self, timeout, inner_fd):
+        # Its answers come through the pipe, which asyncio's epoll watches.
+        with self.lock:
+            if self.events:
+                timeout = 0
+        readable, _, _ = select.select([inner_fd], [], [], None if timeout < 0 else timeout)
+        return bool(readable)
+
+    def ready(self):
+        with self.lock:
+            return bool(self.events)
+
+    def close_io(self):
+        pass
 
     def now_us(self):
         return int((time.monotonic() - self.t0) * 1e6)

@@ -113,6 +113,7 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   if (scripted_) {
     metrics::WorkerReport r;
     r.stats = scripted_->take();
+    r.connections = scripted_->open_connections();
     reports.push_back(std::move(r));
   }
   metrics::Snapshot snap = collector_.add_round(reports, interval_s);
@@ -141,9 +142,12 @@ void Engine::start_scripted(Clock::time_point t0) {
   link.arrivals_end = t0 + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(profile_.total_s()));
   link.workers = workers_.size();
-  link.dispatch = [this](std::size_t w, std::vector<ScriptedRequest> requests,
-                         std::size_t iterations_done) {
-    workers_[w % workers_.size()]->dispatch_scripted(std::move(requests), iterations_done);
+  link.client.max_connections = max_connections_;
+  link.client.timeout = options_.timeout;
+  link.client.insecure = options_.insecure;
+  link.client.keep_response = true;
+  link.dispatch = [this](std::size_t w, std::size_t iterations_done) {
+    workers_[w % workers_.size()]->scripted_done(iterations_done);
   };
   link.finished = [this] {
     std::lock_guard lock(mu_);

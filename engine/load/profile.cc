@@ -1,8 +1,9 @@
 #include "load/profile.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 
 namespace loadpilot::load {
 

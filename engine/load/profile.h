@@ -30,8 +30,8 @@ class Profile {
   static Profile from_spec(const plan::ProfileSpec& spec);
 
   double total_s() const { return total_s_; }
-  double rate_at(double t) const;            // r(t); 0 outside [0, total)
-  double due_by(double t) const;             // H(t)
+  double rate_at(double t) const;  // r(t); 0 outside [0, total)
+  double due_by(double t) const;   // H(t)
   double total_iterations() const { return due_by(total_s_); }
   // The time iteration k is due, or nullopt when the run ends first.
   std::optional<double> time_of(std::uint64_t k) const;

@@ -1,8 +1,10 @@
 #pragma once
 // ScriptedTasks: the engine's view of a runtime that executes task bodies
 // itself (the Python VUser runtime, scenario/vuser_runtime.h). The load/
-// layer knows nothing about Python; it only hands arrivals over and lends
-// its workers' HTTP clients.
+// layer knows nothing about Python; it hands arrivals over and takes the
+// ends of iterations back. The runtime sends its HTTP on its own thread with
+// its own http::Client: handing every request to a worker and every response
+// back cost two thread wake-ups per request.
 //
 // Contract, in the order the Engine calls it:
 //   1. extra_labels(): metric rows the runtime records into beyond the
@@ -24,7 +26,8 @@
 //   4. finish(deadline): every worker has drained (or the drain time is
 //      up). The runtime ends its VUsers (on_stop) and then calls
 //      link.finished(), by `deadline` at the latest.
-//   5. take(): any time, any thread: measurements since the last take().
+//   5. take(): any time, any thread: measurements since the last take();
+//      open_connections() likewise, for its own client.
 //   6. abort(): stop at once; nothing more is recorded. Idempotent.
 //
 // Thread-safety: arrive(), stop_arrivals(), take(), finish() and abort() may be called from
@@ -41,26 +44,17 @@
 
 namespace loadpilot::load {
 
-// One request for a worker's client that keeps responses; `done` is called
-// on that worker's thread.
-struct ScriptedRequest {
-  std::shared_ptr<const std::string> request;
-  bool head = false;
-  http::Client::Callback done;
-};
-
 struct ScriptedLink {
   std::chrono::steady_clock::time_point t0;  // the run's time origin
   // When the profile ends: no iteration starts at or after it.
   std::chrono::steady_clock::time_point arrivals_end;
   std::size_t workers = 1;
-  // Hands worker w a batch of requests to send and the number of its
-  // iterations that ended, in one wake-up of its loop:
-  // batching is what keeps the Python thread from paying a thread switch
-  // per request.
-  std::function<void(std::size_t w, std::vector<ScriptedRequest> requests,
-                     std::size_t iterations_done)>
-      dispatch;
+  // The runtime's own HTTP client: what the workers' clients would get,
+  // with max_connections the run's total.
+  http::ClientOptions client;
+  // Tells worker w that `iterations_done` of its arrivals ended (one wake-up
+  // of its loop for a batch of them).
+  std::function<void(std::size_t w, std::size_t iterations_done)> dispatch;
   std::function<void()> finished;
   // Ends the run early (as Ctrl-C would), e.g. when no VUser can log in.
   std::function<void()> stop_run;
@@ -76,6 +70,7 @@ class ScriptedTasks {
   virtual void stop_arrivals() = 0;
   virtual void finish(std::chrono::steady_clock::time_point deadline) = 0;
   virtual metrics::IntervalStats take() = 0;
+  virtual std::size_t open_connections() const = 0;
   virtual void abort() = 0;
 };
 

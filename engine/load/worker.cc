@@ -1,9 +1,10 @@
 #include "load/worker.h"
 
-#include <algorithm>
-
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "http/request.h"
 
@@ -24,22 +25,17 @@ Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Targe
       options_(options),
       on_drained_(std::move(on_drained)),
       timer_(io_),
-      client_(io_, target, [&] {
-        http::ClientOptions c = options.client;
-        c.max_connections = options.max_connections;
-        return c;
-      }()),
+      client_(io_, target,
+              [&] {
+                http::ClientOptions c = options.client;
+                c.max_connections = options.max_connections;
+                return c;
+              }()),
       scripted_(scripted),
       recorder_(plan.tasks.size()),
       rng_(options.seed * 0x9E3779B97F4A7C15ULL + options.index),
       next_k_(options.index),
       unlimited_(plan.profile.unlimited) {
-  if (scripted_ != nullptr) {
-    http::ClientOptions c = options.client;
-    c.max_connections = options.max_connections;
-    c.keep_response = true;
-    script_client_ = std::make_unique<http::Client>(io_, target, c);
-  }
   double acc = 0;
   for (const plan::TaskSpec& t : plan.tasks) {
     python_.push_back(t.runtime == "python" && scripted_ != nullptr);
@@ -64,6 +60,8 @@ void Worker::start(Clock::time_point t0) {
   end_ = t0 + std::chrono::duration_cast<Clock::duration>(
                   std::chrono::duration<double>(profile_.total_s()));
   thread_ = std::thread([this] {
+    // Named for top -H / perf: "lp-worker-N" (15 characters at most).
+    pthread_setname_np(pthread_self(), fmt::format("lp-worker-{}", options_.index % 10000).c_str());
     if (unlimited_) {
       timer_.expires_at(t0_);
       timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -85,8 +83,7 @@ void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
     metrics::WorkerReport r;
     r.stats = recorder_.take();
     r.in_flight = in_flight_;
-    r.connections =
-        client_.open_connections() + (script_client_ ? script_client_->open_connections() : 0);
+    r.connections = client_.open_connections();
     sink(std::move(r));
   });
 }
@@ -105,7 +102,6 @@ void Worker::abort() {
     arrivals_done_ = true;
     timer_.cancel();
     client_.close();
-    if (script_client_) script_client_->close();
     io_.stop();
   });
 }
@@ -114,19 +110,8 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::dispatch_scripted(std::vector<ScriptedRequest> requests, std::size_t iterations_done) {
-  boost::asio::post(io_, [this, requests = std::move(requests), iterations_done]() mutable {
-    for (ScriptedRequest& r : requests) {
-      if (aborted_ || !script_client_) {
-        http::Result result;
-        result.error = metrics::ErrorKind::kReset;
-        result.error_message = "shutdown";
-        result.done_at = Clock::now();
-        r.done(std::move(result));
-      } else {
-        script_client_->send(std::move(r.request), r.head, std::move(r.done));
-      }
-    }
+void Worker::scripted_done(std::size_t iterations_done) {
+  boost::asio::post(io_, [this, iterations_done] {
     in_flight_ -= iterations_done;
     if (aborted_) return;
     if (unlimited_) {
@@ -149,8 +134,8 @@ void Worker::schedule_next() {
     check_drained();
     return;
   }
-  timer_.expires_at(t0_ + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(*due)));
+  timer_.expires_at(
+      t0_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*due)));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) on_timer();
   });
@@ -177,9 +162,8 @@ std::uint32_t Worker::pick_task() {
   std::uniform_real_distribution<double> dist(0.0, cumulative_weight_.back());
   const double x = dist(rng_);
   auto it = std::upper_bound(cumulative_weight_.begin(), cumulative_weight_.end(), x);
-  return static_cast<std::uint32_t>(
-      std::min<std::ptrdiff_t>(it - cumulative_weight_.begin(),
-                               static_cast<std::ptrdiff_t>(cumulative_weight_.size()) - 1));
+  return static_cast<std::uint32_t>(std::min<std::ptrdiff_t>(
+      it - cumulative_weight_.begin(), static_cast<std::ptrdiff_t>(cumulative_weight_.size()) - 1));
 }
 
 void Worker::start_iteration(Clock::time_point intended) {
@@ -196,8 +180,9 @@ void Worker::start_iteration(Clock::time_point intended) {
   }
   recorder_.record_started(Clock::now() - intended > kLateAfter);
   ++in_flight_;
-  client_.send(requests_[task], head_[task],
-               [this, task, intended](http::Result&& r) { on_result(task, intended, std::move(r)); });
+  client_.send(requests_[task], head_[task], [this, task, intended](http::Result&& r) {
+    on_result(task, intended, std::move(r));
+  });
 }
 
 void Worker::closed_loop_next() {

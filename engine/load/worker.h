@@ -11,13 +11,14 @@
 //
 // Tasks whose runtime is "python" are not sent here: their arrivals are
 // handed to the ScriptedTasks runtime (same schedule, same intended start)
-// and stay in flight until it reports the iteration done. The worker also
-// lends that runtime a second client that keeps response bodies.
+// and stay in flight until it reports the iteration done.
 //
 // Thread-safety: the public methods may be called from any thread; they
 // post work onto the worker's event loop. Callbacks passed in are invoked on
 // the worker's thread.
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -26,9 +27,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "http/client.h"
 #include "load/profile.h"
@@ -69,9 +67,9 @@ class Worker {
   void abort();
   void join();
 
-  // For the scripted runtime (any thread): send requests on the client that
-  // keeps responses and count `iterations_done` of its iterations ended.
-  void dispatch_scripted(std::vector<ScriptedRequest> requests, std::size_t iterations_done);
+  // For the scripted runtime (any thread): `iterations_done` of this
+  // worker's arrivals have ended.
+  void scripted_done(std::size_t iterations_done);
 
  private:
   void schedule_next();
@@ -89,7 +87,6 @@ class Worker {
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
   http::Client client_;
-  std::unique_ptr<http::Client> script_client_;  // keeps responses; scripted tasks only
   ScriptedTasks* scripted_;
   metrics::Recorder recorder_;
   std::vector<std::shared_ptr<const std::string>> requests_;  // per task

@@ -4,12 +4,16 @@
 // events and requests between that thread and the workers.
 #include "scenario/vuser_runtime.h"
 
+#include <pthread.h>
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -66,6 +70,7 @@ struct VUserRuntime::Hub {
       std::lock_guard lock(mu);
       wake = events.empty();
       events.push_back(std::move(e));
+      has_events.store(true);
     }
     if (wake) {
       const std::uint64_t one = 1;
@@ -90,12 +95,23 @@ struct VUserRuntime::Hub {
   //   (3,)                                    abort: stop now
   // send() and iteration_done() only queue; flush() hands them over.
   py::list poll() {
-    std::uint64_t counter = 0;
-    [[maybe_unused]] ssize_t n = read(fd, &counter, sizeof counter);
+    if (queue_ready) {
+      std::uint64_t counter = 0;
+      [[maybe_unused]] ssize_t n = read(fd, &counter, sizeof counter);
+      queue_ready = false;
+      if (queue_wait) arm(*queue_wait, queue_ready);
+    }
     std::vector<Event> taken;
-    {
+    taken.swap(completed);
+    if (has_events.load()) {
       std::lock_guard lock(mu);
-      taken.swap(events);
+      if (taken.empty()) {
+        taken.swap(events);
+      } else {
+        for (Event& e : events) taken.push_back(std::move(e));
+        events.clear();
+      }
+      has_events.store(false);
     }
     py::list out;
     std::string packed;
@@ -165,6 +181,65 @@ struct VUserRuntime::Hub {
                             static_cast<double>(done_us) / 1e6);
   }
 
+  // Python side, the asyncio selector's wait (loadpilot._runtime): runs
+  // the HTTP client's I/O until a request finished, an event was queued,
+  // asyncio's own epoll (INNER_FD) is readable or TIMEOUT_S passed
+  // (negative: no limit), with the GIL released while it blocks. Returns
+  // whether INNER_FD is readable.
+  bool run_io(double timeout_s, int inner_fd) {
+    if (!inner_wait && inner_fd >= 0) {
+      inner_wait = std::make_unique<boost::asio::posix::stream_descriptor>(*io, ::dup(inner_fd));
+      arm(*inner_wait, inner_ready);
+    }
+    if (!queue_wait) {
+      queue_wait = std::make_unique<boost::asio::posix::stream_descriptor>(*io, ::dup(fd));
+      arm(*queue_wait, queue_ready);
+    }
+    const auto idle = [&] {
+      return completed.empty() && !inner_ready && !queue_ready && !has_events.load();
+    };
+    if (timeout_s == 0 || !idle()) {
+      io->poll();
+    } else {
+      py::gil_scoped_release nogil;
+      const Clock::time_point until =
+          timeout_s < 0 ? Clock::time_point::max()
+                        : Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(timeout_s));
+      while (idle()) {
+        const std::size_t ran = timeout_s < 0 ? io->run_one() : io->run_one_until(until);
+        if (ran == 0 && Clock::now() >= until) break;
+      }
+      io->poll();  // whatever else is ready already
+    }
+    connections.store(client->open_connections(), std::memory_order_relaxed);
+    const bool inner = inner_ready;
+    if (inner) {
+      inner_ready = false;
+      arm(*inner_wait, inner_ready);
+    }
+    return inner;
+  }
+
+  // Something for poll(): a finished request or a queued event.
+  bool ready() const { return !completed.empty() || has_events.load(); }
+
+  void arm(boost::asio::posix::stream_descriptor& d, bool& flag) {
+    d.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                 [&flag](const boost::system::error_code& ec) {
+                   if (!ec) flag = true;
+                 });
+  }
+
+  // Ends the client (its requests fail as "shutdown") on the Python thread.
+  void close_io() {
+    if (client) client->close();
+    inner_wait.reset();
+    queue_wait.reset();
+    io->poll();
+    completed.clear();
+  }
+
   static bool is_set_cookie(std::string_view name) {
     constexpr std::string_view kName = "set-cookie";
     if (name.size() != kName.size()) return false;
@@ -173,10 +248,12 @@ struct VUserRuntime::Hub {
     return true;
   }
 
-  // Queues a request for WORKER and returns its id. With RECORD the hub
-  // records it when it finishes, under metrics row ROW with its latency
-  // counted from BASE_US (us since t0; negative: now); else Python does.
-  std::uint64_t send(std::size_t worker, const std::string& method, const std::string& path,
+  // Sends a request on the hub's client and returns its id; poll() reports
+  // it finished. With RECORD the hub records it then, under metrics row ROW
+  // with its latency counted from BASE_US (us since t0; negative: now);
+  // else Python does. (WORKER: the arrival's worker; requests no longer
+  // depend on it.)
+  std::uint64_t send(std::size_t /*worker*/, const std::string& method, const std::string& path,
                      const http::Headers& headers, const py::bytes& body, std::uint32_t row,
                      std::int64_t base_us, bool record) {
     const std::uint64_t id = next_id++;
@@ -185,47 +262,34 @@ struct VUserRuntime::Hub {
                        static_cast<std::size_t>(PyBytes_GET_SIZE(body.ptr())));
     auto request =
         std::make_shared<const std::string>(http::build_request(target, method, path, headers, b));
-    std::weak_ptr<Hub> self = weak_from_this_hub;
-    load::ScriptedRequest out;
-    out.request = std::move(request);
-    out.head = method == "HEAD";
-    out.done = [self, id, row, base_us, record](http::Result&& r) {
-      if (auto hub = self.lock()) {
-        Event e(Type::kDone);
-        e.id = id;
-        e.row = row;
-        e.record = record;
-        e.base_us = base_us;
-        e.result = std::move(r);
-        hub->push(std::move(e));
-      }
-    };
-    outbox_for(worker).requests.push_back(std::move(out));
+    // The callback runs inside run_io() or close_io(), on this thread.
+    client->send(std::move(request), method == "HEAD",
+                 [this, id, row, base_us, record](http::Result&& r) {
+                   Event e(Type::kDone);
+                   e.id = id;
+                   e.row = row;
+                   e.record = record;
+                   e.base_us = base_us;
+                   e.result = std::move(r);
+                   completed.push_back(std::move(e));
+                 });
     return id;
   }
 
-  void iteration_done(std::size_t worker) { ++outbox_for(worker).iterations_done; }
-
-  // Hands everything sent or ended since the last flush to the workers, one
-  // wake-up per worker.
-  void flush() {
-    for (std::size_t w = 0; w < outbox.size(); ++w) {
-      Outbox& o = outbox[w];
-      if (o.requests.empty() && o.iterations_done == 0) continue;
-      if (link.dispatch) link.dispatch(w, std::move(o.requests), o.iterations_done);
-      o.requests.clear();
-      o.iterations_done = 0;
-    }
+  void iteration_done(std::size_t worker) {
+    const std::size_t w = link.workers ? worker % link.workers : 0;
+    if (done_per_worker.size() <= w) done_per_worker.resize(w + 1);
+    ++done_per_worker[w];
   }
 
-  struct Outbox {
-    std::vector<load::ScriptedRequest> requests;
-    std::size_t iterations_done = 0;
-  };
-  Outbox& outbox_for(std::size_t worker) {
-    const std::size_t w = link.workers ? worker % link.workers : 0;
-    if (outbox.size() <= w) outbox.resize(w + 1);
-    return outbox[w];
+  // Hands the iteration ends since the last flush to their workers, one
+  // wake-up per worker.
+  void flush() {
+    for (std::size_t w = 0; w < done_per_worker.size(); ++w) {
+      if (done_per_worker[w] == 0) continue;
+      if (link.dispatch) link.dispatch(w, done_per_worker[w]);
+      done_per_worker[w] = 0;
+    }
   }
 
   std::int64_t now_us() const { return us_since_t0(Clock::now()); }
@@ -307,12 +371,11 @@ struct VUserRuntime::Hub {
 
   http::Target target;
   load::ScriptedLink link;
-  std::weak_ptr<Hub> weak_from_this_hub;
   std::size_t row_count = 0;
   int fd = -1;
-  std::uint64_t next_id = 1;   // Python thread only
-  std::vector<Outbox> outbox;  // Python thread only, per worker
-  std::mutex mu;               // events, fatal
+  std::uint64_t next_id = 1;                 // Python thread only
+  std::vector<std::size_t> done_per_worker;  // Python thread only
+  std::mutex mu;                             // events, fatal
   std::vector<Event> events;
   std::string fatal;
   std::mutex record_mu;
@@ -320,6 +383,21 @@ struct VUserRuntime::Hub {
   std::atomic<bool> finished_sent{false};
   std::atomic<bool> aborted{false};
   std::atomic<bool> arrivals_open{true};
+  std::atomic<bool> has_events{false};  // events is not empty
+  std::atomic<std::size_t> connections{0};
+  // The Python thread's own I/O (see run_io): its loop, its client (made by
+  // start()), and waits on the event queue's eventfd and asyncio's epoll.
+  // (Declared in this order so that the client's last callbacks, from its
+  // destructor, still find `completed`, and the waits and the client their
+  // io_context.)
+  std::vector<Event> completed;  // finished requests, not yet polled
+  bool queue_ready = false, inner_ready = false;
+  std::unique_ptr<boost::asio::io_context> io = std::make_unique<boost::asio::io_context>(1);
+  // Keeps run_one() waiting even when nothing is armed.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_running =
+      boost::asio::make_work_guard(*io);
+  std::unique_ptr<http::Client> client;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> queue_wait, inner_wait;
 };
 
 namespace {
@@ -337,6 +415,9 @@ PYBIND11_EMBEDDED_MODULE(_loadpilot_hub, m) {
   py::class_<Hub, std::shared_ptr<Hub>>(m, "Hub")
       .def("fileno", [](const Hub& h) { return h.fd; })
       .def("poll", &Hub::poll)
+      .def("run_io", &Hub::run_io)
+      .def("ready", &Hub::ready)
+      .def("close_io", &Hub::close_io)
       .def("send", &Hub::send)
       .def("now_us", &Hub::now_us)
       .def("record_request", &Hub::record_request)
@@ -374,7 +455,6 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
                                             plan.profile.unlimited);
     for (py::handle label : runtime.attr("extra_labels")) labels_.push_back(py::str(label));
     hub_ = std::make_shared<Hub>(target, plan.tasks.size() + labels_.size());
-    hub_->weak_from_this_hub = hub_;
     hub_->row_count = plan.tasks.size() + labels_.size();
     runtime_ = runtime.release().ptr();
   } catch (py::error_already_set& e) {
@@ -414,6 +494,7 @@ std::vector<std::string> VUserRuntime::extra_labels() const { return labels_; }
 
 void VUserRuntime::start(load::ScriptedLink link) {
   hub_->link = std::move(link);
+  hub_->client = std::make_unique<http::Client>(*hub_->io, hub_->target, hub_->link.client);
   std::shared_ptr<Hub> hub = hub_;
   void* runtime = runtime_;
   // The main thread keeps the GIL from interpreter start-up; hand it over
@@ -422,6 +503,7 @@ void VUserRuntime::start(load::ScriptedLink link) {
   std::promise<void> ended;
   thread_ended_ = ended.get_future();
   thread_ = std::thread([hub, runtime, ended = std::move(ended)]() mutable {
+    pthread_setname_np(pthread_self(), "lp-python");
     {
       py::gil_scoped_acquire gil;
       try {
@@ -457,6 +539,10 @@ void VUserRuntime::finish(Clock::time_point deadline) {
   Hub::Event e(Hub::Type::kFinish);
   e.at_us = hub_->us_since_t0(deadline);
   hub_->push(std::move(e));
+}
+
+std::size_t VUserRuntime::open_connections() const {
+  return hub_->connections.load(std::memory_order_relaxed);
 }
 
 metrics::IntervalStats VUserRuntime::take() {

@@ -56,6 +56,7 @@ class VUserRuntime : public load::ScriptedTasks {
   void stop_arrivals() override;
   void finish(std::chrono::steady_clock::time_point deadline) override;
   metrics::IntervalStats take() override;
+  std::size_t open_connections() const override;
   void abort() override;
 
   // Why the runtime stopped the run itself (e.g. no on_start ever
