@@ -60,10 +60,18 @@ _new_response = object.__new__
 
 
 class _TaskSpec:
-    __slots__ = ("name", "is_async", "check")
+    __slots__ = ("name", "func", "is_async", "check")
 
-    def __init__(self, name: str, is_async: bool, check: Optional[Callable[..., Any]]) -> None:
+    def __init__(
+        self, name: str, func: Any, is_async: bool, check: Optional[Callable[..., Any]]
+    ) -> None:
         self.name = name
+        # Called as func(instance, client): the class's plain function, or
+        # a getattr per call when it is something else (a staticmethod...).
+        if inspect.isfunction(func):
+            self.func = func
+        else:
+            self.func = lambda instance, client: getattr(instance, name)(client)
         self.is_async = is_async
         self.check = check
 
@@ -106,7 +114,10 @@ class Runtime:
             check = getattr(cls, "check_" + name, None)
             self.tasks.append(
                 _TaskSpec(
-                    name, inspect.iscoroutinefunction(func), check if callable(check) else None
+                    name,
+                    inspect.getattr_static(cls, name, None),
+                    inspect.iscoroutinefunction(func),
+                    check if callable(check) else None,
                 )
             )
         # Metric rows: the plan's tasks, then on_start/on_stop, then the
@@ -219,7 +230,7 @@ class Runtime:
         for event in self.hub.poll():
             tag = event[0]
             if tag == _DONE:
-                self._completed(*event[1:])
+                self._completed(event)
             elif tag == _ARRIVE:
                 self._arrived(event[1], event[2], event[3])
             elif tag == _FINISH:
@@ -401,11 +412,10 @@ class Runtime:
         it = Iteration(task, start_us, worker, spec.check is not None)
         vu.current = it
         try:
-            method = getattr(vu.instance, spec.name)
             if spec.is_async:
-                self._await(method(vu.aclient))
+                self._await(spec.func(vu.instance, vu.aclient))
             else:
-                method(vu.client)
+                spec.func(vu.instance, vu.client)
         except greenlet.GreenletExit:
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
@@ -552,7 +562,6 @@ class Runtime:
         rid = self.hub.send(
             worker, request.method, request.path, headers, request.body, row, base, hub_records
         )
-        self._wake_workers()
         call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path, hub_records)
         self.pending[rid] = call
         if timed:
@@ -571,21 +580,13 @@ class Runtime:
         else:
             call.deliver(call.slot, response)
 
-    def _completed(
-        self,
-        rid: int,
-        status: int,
-        headers: List[Tuple[str, str]],
-        body: bytes,
-        kind: Optional[str],
-        message: str,
-        sent_us: int,
-        done_us: int,
-        set_cookie: Optional[bool] = None,
-    ) -> None:
-        """A request finished. HEADERS are (name, value) pairs, or the
-        engine's packed string (see Headers._from_raw), which comes with
-        SET_COOKIE telling whether any Set-Cookie header is among them."""
+    def _completed(self, event: Tuple[Any, ...]) -> None:
+        """A request finished: EVENT is the hub's (1, rid, status, headers,
+        body, kind, message, sent_us, done_us, set_cookie). HEADERS are
+        (name, value) pairs, or the engine's packed string (see
+        Headers._from_raw), which comes with SET_COOKIE telling whether any
+        Set-Cookie header is among them."""
+        _, rid, status, headers, body, kind, message, sent_us, done_us, set_cookie = event
         call = self.pending.pop(rid, None)
         if call is None:  # timed out already
             return

@@ -88,7 +88,7 @@ class FakeHub:
                     self.requests.append((row, kind, f"HTTP {status}"))
                 else:
                     self.requests.append((row, None, ""))
-            self.push((1, rid, status, hdrs, content, None, "", now, now))
+            self.push((1, rid, status, hdrs, content, None, "", now, now, None))
         return rid
 
     def record_request(self, row, latency, service, kind, message):
