@@ -1,12 +1,13 @@
 """The Python VUser runtime: runs task bodies for real on every iteration.
 
 The engine (engine/scenario/vuser_runtime.cc) creates one :class:`Runtime`
-and calls :meth:`Runtime.run` on its Python thread with a *hub*: the queue
-that delivers arrivals and finished requests, sends requests through the
-engine's workers and records measurements. Everything here runs on that one
-thread:
+and calls :meth:`Runtime.run` on its Python thread with a *hub*: it
+delivers arrivals and finished requests, sends requests with the engine's
+HTTP client, tells the workers which iterations ended and records
+measurements. Everything here runs on that one thread; the requests in
+flight are _requests.py's part:
 
-* an asyncio event loop whose wait is the hub's (_HubSelector): the hub runs
+* an asyncio event loop whose wait is the hub's (HubSelector): the hub runs
   the engine's HTTP client for these requests on this same thread, GIL
   released while it blocks, so a request and its response never cross to
   another thread;
@@ -34,7 +35,6 @@ import inspect
 import itertools
 import os
 import random
-import selectors
 import sys
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
@@ -42,8 +42,9 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import greenlet
 
 from ._describe import MODULE_NAME, format_error
-from ._vuser import Call, Iteration, VUserState, Waiter, keep_cookies, static_labels
-from .client import Headers, Request, Response
+from ._vuser import Call, Iteration, VUserState, static_labels
+from ._requests import HubSelector, Requests
+from .client import Response
 from .dsl import VUser
 
 __all__ = ["Runtime"]
@@ -56,7 +57,6 @@ GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections
 # Hub event tags (see VUserRuntime::Hub::poll).
 _ARRIVE, _DONE, _FINISH, _ABORT = 0, 1, 2, 3
 
-_new_response = object.__new__
 
 
 class _TaskSpec:
@@ -76,7 +76,7 @@ class _TaskSpec:
         self.check = check
 
 
-class Runtime:
+class Runtime(Requests):
     """One scenario's VUsers. Created on the engine's main thread (it only
     inspects the class); :meth:`run` runs on the Python thread."""
 
@@ -160,7 +160,7 @@ class Runtime:
     def run(self, hub: Any) -> None:
         self.hub = hub
         self.workers = max(1, int(hub.workers))
-        self.loop = loop = asyncio.SelectorEventLoop(_HubSelector(hub))
+        self.loop = loop = asyncio.SelectorEventLoop(HubSelector(hub))
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(self._loop_error)
         self.main = greenlet.getcurrent()
@@ -492,171 +492,8 @@ class Runtime:
         if self.stopping == 0:
             self.loop.call_soon(self._stop)
 
-    # --- requests -----------------------------------------------------------
-
-    def call(self, vu: VUserState, requests: List[Request]) -> List[Response]:
-        """Sends REQUESTS and suspends the calling greenlet until all answered."""
-        me = greenlet.getcurrent()
-        if me is self.main:
-            raise RuntimeError(
-                "a plain LoadClient call cannot run here; in an async task use "
-                "`await client.get(...)`"
-            )
-        waiter = Waiter(me, len(requests))
-        for slot, request in enumerate(requests):
-            self._send(vu, request, waiter, slot)
-        return self.main.switch()
-
-    def call_one(self, vu: VUserState, request: Request) -> Response:
-        """call() for one request: the response comes straight back through
-        the greenlet switch (slot -1), with no Waiter and no lists."""
-        me = greenlet.getcurrent()
-        if me is self.main:
-            raise RuntimeError(
-                "a plain LoadClient call cannot run here; in an async task use "
-                "`await client.get(...)`"
-            )
-        self._send(vu, request, me.switch, -1)
-        return self.main.switch()
-
-    def call_async(self, vu: VUserState, request: Request) -> "asyncio.Future[Response]":
-        future = self.loop.create_future()
-
-        def deliver(_slot: int, response: Response) -> None:
-            if not future.done():
-                future.set_result(response)
-
-        self._send(vu, request, deliver, 0)
-        return future
-
-    def _send(self, vu: VUserState, request: Request, deliver: Any, slot: int) -> None:
-        it = vu.current
-        if it is not None:
-            if it.first_sent:
-                base = -1  # now
-            else:
-                it.first_sent = True
-                base = it.start_us  # latency of an iteration's first call counts any lateness
-            worker = it.worker
-            row = it.row
-            deferred = it.deferred
-        else:
-            base = -1
-            worker = self.next_worker
-            self.next_worker = (self.next_worker + 1) % self.workers
-            row = 0
-            deferred = False
-        if request.name is not None:
-            row = self.rows.get(request.name, row)
-        headers = request.headers
-        if vu.cookies and not any(k.lower() == "cookie" for k, _ in headers):
-            cookie = "; ".join(f"{k}={v}" for k, v in vu.cookies.items())
-            headers = headers + [("Cookie", cookie)]
-        timeout = request.timeout
-        timed = timeout is not None and timeout > 0
-        # The hub records the request when it finishes, unless a check_ is
-        # to judge it or a timeout here may answer first.
-        hub_records = not (deferred or timed)
-        if not hub_records and base < 0:
-            base = self.hub.now_us()
-        rid = self.hub.send(
-            worker, request.method, request.path, headers, request.body, row, base, hub_records
-        )
-        call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path, hub_records)
-        self.pending[rid] = call
-        if timed:
-            call.timer = self.loop.call_later(timeout, self._timed_out, rid, request)
-
-    def _timed_out(self, rid: int, request: Request) -> None:
-        call = self.pending.pop(rid, None)
-        if call is None:
-            return
-        now = self.hub.now_us()
-        message = f"no response within timeout={request.timeout:g}s"
-        response = Response(0, url=call.url, elapsed_ms=(now - call.base_us) / 1000, error=message)
-        self._account(call, response, now - call.base_us, now - call.base_us, "timeout", message)
-        if call.slot < 0:
-            call.deliver(response)
-        else:
-            call.deliver(call.slot, response)
-
-    def _completed(self, event: Tuple[Any, ...]) -> None:
-        """A request finished: EVENT is the hub's (1, rid, status, headers,
-        body, kind, message, sent_us, done_us, set_cookie). HEADERS are
-        (name, value) pairs, or the engine's packed string (see
-        Headers._from_raw), which comes with SET_COOKIE telling whether any
-        Set-Cookie header is among them."""
-        _, rid, status, headers, body, kind, message, sent_us, done_us, set_cookie = event
-        call = self.pending.pop(rid, None)
-        if call is None:  # timed out already
-            return
-        if call.timer is not None:
-            call.timer.cancel()
-        latency = done_us - call.base_us if call.base_us >= 0 else 0
-        service = done_us - sent_us if sent_us >= 0 else latency
-        if isinstance(headers, str):
-            hdrs = Headers._from_raw(headers)
-        else:
-            hdrs = Headers.__new__(Headers)  # the hub's pairs are str already
-            hdrs._items = headers
-            set_cookie = any(len(k) == 10 and k.lower() == "set-cookie" for k, _ in headers)
-        response = _new_response(Response)  # Response(...) without keyword parsing
-        response.status_code = status
-        response.headers = hdrs
-        response.content = body
-        response.url = call.url
-        response.elapsed_ms = service / 1000
-        response.error = (message or kind) if kind else None
-        if kind is None and set_cookie and status < 400:
-            keep_cookies(call.vuser.cookies, hdrs)
-        if not call.recorded:  # else the hub has recorded it
-            if kind is None and status >= 400:
-                kind = "http_5xx" if status >= 500 else "http_4xx"
-                message = f"HTTP {status}"
-            if kind is None:
-                message = ""
-            self._account(call, response, latency, service, kind, message)
-        if call.slot < 0:
-            call.deliver(response)
-        else:
-            call.deliver(call.slot, response)
-
-    def _account(
-        self, call: Call, response: Response, latency: int, service: int, kind: Any, message: str
-    ) -> None:
-        it = call.iteration
-        if it is not None and it.deferred:
-            it.records.append([call.row, latency, service, kind, message])
-            it.last = (len(it.records) - 1, response)
-        else:
-            self.hub.record_request(call.row, latency, service, kind, message)
-
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)
-
-
-class _HubSelector(selectors.EpollSelector):
-    """asyncio's selector on the Python thread. Its wait is the hub's:
-    the hub runs the engine's HTTP client on this thread until a request
-    finished, an arrival (or other event) came in, one of asyncio's own file
-    descriptors (in this selector's epoll) is ready, or the timeout passed.
-    The hub's eventfd is registered like any reader; it is reported ready
-    whenever the hub has something for poll()."""
-
-    def __init__(self, hub: Any) -> None:
-        super().__init__()
-        self._hub = hub
-        self._hub_fd = hub.fileno()
-
-    def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
-        hub = self._hub
-        wait = -1.0 if timeout is None else max(0.0, timeout)
-        ready = super().select(0) if hub.run_io(wait, self.fileno()) else []
-        if hub.ready() and not any(key.fd == self._hub_fd for key, _ in ready):
-            key = self.get_map().get(self._hub_fd)
-            if key is not None:
-                ready.append((key, selectors.EVENT_READ))
-        return ready
 
 
 def _overrides(cls: type, name: str) -> bool:
