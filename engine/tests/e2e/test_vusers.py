@@ -478,3 +478,50 @@ def test_the_shopper_example_runs_clean(make_demo_api, tmp_path):
     assert routes["POST /auth/login"] == routes["POST /auth/logout"] >= 1
     assert routes["POST /api/orders"] > 0 and routes["GET /api/orders"] > 0
     assert r["requests"] == api.stats()["total"]
+
+
+@pytest.fixture
+def tls_recording_server(tmp_path):
+    """The recording server behind TLS, with a throw-away self-signed
+    certificate for 127.0.0.1."""
+    import ssl
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_python_tasks_speak_tls(tls_recording_server, scenario_file, tmp_path):
+    # Python tasks use the engine's client on the Python thread: TLS and
+    # certificate verification as for native tasks.
+    path = scenario_file("""
+        import random
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=40, duration="1s", ramp_up=0, mode="constant")
+        class Secure(VUser):
+            @task
+            def product(self, client):
+                r = client.get(f"/api/products/{random.randint(1, 1000)}", name="product")
+                assert r.json()["path"].startswith("/api/products/")
+        """)
+    proc, r = run_json(path, tls_recording_server, tmp_path, "--insecure")
+    assert proc.returncode == 0, proc.stderr
+    assert r["requests"] == 40 == len(Recorder.seen)
+    assert r["errors"] == 0
+    # Without --insecure the self-signed certificate is refused.
+    Recorder.seen = []
+    proc, r = run_json(path, tls_recording_server, tmp_path)
+    assert r["requests"] == 40
+    assert r["errors"] >= 40
+    assert Recorder.seen == []
