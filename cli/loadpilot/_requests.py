@@ -21,15 +21,13 @@ _new_response = object.__new__
 
 class Requests:
     """The request half of Runtime (mixed into it). Uses the runtime's hub,
-    loop, main greenlet, pending calls, rows, workers and base_url."""
+    loop, main greenlet, pending calls, rows and base_url."""
 
     hub: Any
     loop: Any
     main: Any
     pending: Dict[int, Call]
     rows: Dict[str, int]
-    workers: int
-    next_worker: int
     base_url: str
 
 
@@ -76,13 +74,10 @@ class Requests:
             else:
                 it.first_sent = True
                 base = it.start_us  # latency of an iteration's first call counts any lateness
-            worker = it.worker
             row = it.row
             deferred = it.deferred
         else:
             base = -1
-            worker = self.next_worker
-            self.next_worker = (self.next_worker + 1) % self.workers
             row = 0
             deferred = False
         if request.name is not None:
@@ -99,7 +94,7 @@ class Requests:
         if not hub_records and base < 0:
             base = self.hub.now_us()
         rid = self.hub.send(
-            worker, request.method, request.path, headers, request.body, row, base, hub_records
+            request.method, request.path, headers, request.body, row, base, hub_records
         )
         call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path, hub_records)
         self.pending[rid] = call

@@ -152,7 +152,6 @@ class Runtime(Requests):
         self.on_start_ok = 0
         self.first_on_start_failure_us: Optional[int] = None
         self.gave_up = False
-        self.next_worker = 0
         self.flush_scheduled = False
 
     # --- the loop -----------------------------------------------------------
@@ -239,8 +238,8 @@ class Runtime(Requests):
                 self._stop()
 
     def _wake_workers(self) -> None:
-        """The hub queues sends and iteration ends; they go to the workers
-        in one batch per loop pass, after everything ready has run."""
+        """The hub queues iteration ends; they go to the workers in one
+        batch per loop pass, after everything ready has run."""
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self._flush_hub)

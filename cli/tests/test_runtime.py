@@ -74,10 +74,10 @@ class FakeHub:
     def now_us(self):
         return int((time.monotonic() - self.t0) * 1e6)
 
-    def send(self, worker, method, path, headers, body, row, base_us, record):
+    def send(self, method, path, headers, body, row, base_us, record):
         rid = self.next_id
         self.next_id += 1
-        self.sent.append((worker, method, path, list(headers), body))
+        self.sent.append((method, path, list(headers), body))
         answer = self.respond(method, path, dict(headers))
         if answer is not None:  # None: the server never answers
             status, hdrs, content = answer
@@ -187,7 +187,7 @@ def test_vusers_log_in_once_and_out_once(runtime_for):
         hub.push((0, 0, hub.now_us(), 1))
         wait_for(lambda: hub.done_per_worker.get(1) == n)
     finish(hub)
-    paths = [s[2] for s in hub.sent]
+    paths = [s[1] for s in hub.sent]
     # Arrivals one after another: one VUser, reused, serves them all.
     assert paths.count("/login") == paths.count("/logout") == 1
     assert paths.count("/item") == 20
@@ -210,7 +210,7 @@ def test_failed_on_start_is_counted_and_skips_the_task(runtime_for):
     row, kind, message = hub.errors[0]
     assert (row, kind) == (1, "exception")
     assert message.startswith(f"{path}:6: JSONDecodeError: ")
-    assert [s[2] for s in hub.sent] == ["/login"]
+    assert [s[1] for s in hub.sent] == ["/login"]
 
 
 def test_check_replaces_the_status_rule(runtime_for):
@@ -251,7 +251,7 @@ def test_pool_limit_drops_arrivals_while_busy(runtime_for):
     finish(hub)
     assert hub.started == 2 and hub.dropped == 3
     assert hub.errors == []
-    assert sorted(s[2] for s in hub.sent) == ["/a", "/a", "/b", "/b"]
+    assert sorted(s[1] for s in hub.sent) == ["/a", "/a", "/b", "/b"]
 
 
 def test_cookie_jar():

@@ -93,7 +93,7 @@ struct VUserRuntime::Hub {
   //                                           header is among them
   //   (2, deadline_us)                        finish: run on_stop, then finished()
   //   (3,)                                    abort: stop now
-  // send() and iteration_done() only queue; flush() hands them over.
+  // iteration_done() only queues; flush() hands the ends to the workers.
   py::list poll() {
     if (queue_ready) {
       std::uint64_t counter = 0;
@@ -251,9 +251,8 @@ struct VUserRuntime::Hub {
   // Sends a request on the hub's client and returns its id; poll() reports
   // it finished. With RECORD the hub records it then, under metrics row ROW
   // with its latency counted from BASE_US (us since t0; negative: now);
-  // else Python does. (WORKER: the arrival's worker; requests no longer
-  // depend on it.)
-  std::uint64_t send(std::size_t /*worker*/, const std::string& method, const std::string& path,
+  // else Python does.
+  std::uint64_t send(const std::string& method, const std::string& path,
                      const http::Headers& headers, const py::bytes& body, std::uint32_t row,
                      std::int64_t base_us, bool record) {
     const std::uint64_t id = next_id++;

@@ -66,16 +66,24 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def recording_server():
+def serve_recorder(scheme="http", context=None):
+    """Runs a fresh Recorder server (behind TLS with CONTEXT) until the
+    generator is closed; yields its URL."""
     Recorder.seen = []
     Recorder.tokens = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def recording_server():
+    yield from serve_recorder()
 
 
 def test_dynamic_paths_tokens_and_cookies_reach_the_server(recording_server, scenario_file,
@@ -491,14 +499,7 @@ def tls_recording_server(tmp_path):
                    check=True, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
-    Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    yield from serve_recorder("https", context)
 
 
 def test_python_tasks_speak_tls(tls_recording_server, scenario_file, tmp_path):
