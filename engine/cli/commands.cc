@@ -38,6 +38,10 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--results-json", a.results_json, "Write the final results to this file");
   run->add_flag("--no-color", a.no_color, "Plain text without colours");
   run->add_option("--seed", a.seed, "Seed for task choice")->capture_default_str();
+  run->add_option("--processes", a.processes,
+                  "Run in N agent processes (one Python thread each); default 1")
+      ->capture_default_str();
+  run->add_option("--agent", a.agent)->group("");  // internal: share I/N of a --processes run
   add_report_options(*run, a);
   run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
       ->envname("LOADPILOT_NO_METRICS");

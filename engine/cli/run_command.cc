@@ -1,5 +1,6 @@
 #include "cli/run_command.h"
 
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -11,13 +12,14 @@
 #include <fstream>
 #include <thread>
 
-#include <fmt/format.h>
-
+#include "agents/agent_process.h"
+#include "build_info.h"
+#include "cli/agents_mode.h"
 #include "cli/commands.h"
 #include "cli/picker.h"
 #include "cli/report_commands.h"
+#include "cli/signal_watcher.h"
 #include "http/target.h"
-#include "build_info.h"
 #include "load/engine.h"
 #include "monitor/exporter.h"
 #include "plan/duration.h"
@@ -53,9 +55,8 @@ std::optional<std::size_t> choose_scenario(const RunArgs& args,
   }
   if (all.size() == 1) return 0;
   if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
-    auto picked = pick_on_terminal(fmt::format("{} has {} scenarios; run which?", args.file,
-                                               all.size()),
-                                   names);
+    auto picked = pick_on_terminal(
+        fmt::format("{} has {} scenarios; run which?", args.file, all.size()), names);
     if (picked) return picked;
     *exit_code = fail("no scenario chosen");
     return std::nullopt;
@@ -64,42 +65,6 @@ std::optional<std::size_t> choose_scenario(const RunArgs& args,
                                 all.size(), listing));
   return std::nullopt;
 }
-
-// Waits for SIGINT/SIGTERM on its own thread (the signals are blocked in all
-// other threads) and asks the engine to stop. A second signal skips the
-// drain.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(load::Engine& engine) : engine_(engine) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this] {
-      const timespec tick{0, 100'000'000};
-      while (!done_.load()) {
-        const int sig = sigtimedwait(&set_, nullptr, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-          if (first_.load() == 0) first_.store(sig);
-          engine_.stop();
-        }
-      }
-    });
-  }
-  ~SignalWatcher() {
-    done_.store(true);
-    thread_.join();
-    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
-  }
-  int signal() const { return first_.load(); }
-
- private:
-  load::Engine& engine_;
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::atomic<int> first_{0};
-  std::thread thread_;
-};
 
 bool write_file(const std::string& path, const std::string& content, std::string* error) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -127,6 +92,23 @@ int run_command(const RunArgs& args) {
   const auto linger_s = plan::parse_duration(args.metrics_linger);
   if (!linger_s || *linger_s < 0)
     return fail(fmt::format("--metrics-linger: not a duration (got \"{}\")", args.metrics_linger));
+
+  if (args.processes < 1 || args.processes > kMaxProcesses)
+    return fail(
+        fmt::format("--processes: must be from 1 to {} (got {})", kMaxProcesses, args.processes));
+  std::optional<AgentShare> agent;
+  if (!args.agent.empty()) {
+    // An agent's stop (SIGINT from its coordinator) may come as soon as it
+    // has said hello: hold it until the signal watcher is up, rather than
+    // let the interpreter's own handler swallow it.
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stops, nullptr);
+    agent = parse_agent(args.agent);
+    if (!agent) return fail(fmt::format("--agent: expected I/N (got \"{}\")", args.agent));
+  }
 
   std::vector<scenario::ScenarioInfo> scenarios;
   try {
@@ -161,12 +143,12 @@ int run_command(const RunArgs& args) {
   }
   if (args.dry_run) {
     nlohmann::json j = plan.to_json();
-    j["engine"] = {{"max_connections", args.max_connections ? args.max_connections
-                                                            : load::default_max_connections(plan)},
-                   {"max_queue", load::default_max_queue(plan)},
-                   {"total_s", plan.profile.total_s()},
-                   {"planned_iterations",
-                    load::Profile::from_spec(plan.profile).total_iterations()}};
+    j["engine"] = {
+        {"max_connections",
+         args.max_connections ? args.max_connections : load::default_max_connections(plan)},
+        {"max_queue", load::default_max_queue(plan)},
+        {"total_s", plan.profile.total_s()},
+        {"planned_iterations", load::Profile::from_spec(plan.profile).total_iterations()}};
     fmt::print("{}\n", j.dump(2));
     return kExitOk;
   }
@@ -180,7 +162,13 @@ int run_command(const RunArgs& args) {
   eo.timeout = std::chrono::milliseconds(static_cast<long>(*timeout_s * 1000));
   eo.insecure = args.insecure;
   eo.seed = args.seed;
+  if (agent) {
+    eo.agent_index = agent->index;
+    eo.agent_count = agent->count;
+  }
   // Tasks that run as Python need the VUser runtime; it outlives the engine.
+  // A coordinator of agent processes runs none itself: it only needs the
+  // runtime's metric rows.
   std::unique_ptr<scenario::VUserRuntime> vusers;
   if (scenario::needs_vuser_runtime(plan)) {
     try {
@@ -189,18 +177,55 @@ int run_command(const RunArgs& args) {
       return fail(e.what());
     }
   }
-  load::Engine engine(plan, *target, eo, vusers.get());
+  const bool coordinator = args.processes > 1 && !agent;
+  std::vector<agents::AgentProcess*> agent_processes;
+  if (coordinator) {
+    const std::size_t n = args.processes;
+    const std::size_t connections =
+        args.max_connections ? args.max_connections : load::default_max_connections(plan);
+    const std::size_t workers =
+        args.workers ? args.workers : std::max(1u, std::thread::hardware_concurrency());
+    if (connections < n)
+      return fail(
+          fmt::format("--processes {} needs at least {} connections (got {})", n, n, connections));
+    eo.agents = n;
+    if (vusers) eo.extra_labels = vusers->extra_labels();
+    // An agent stops by itself: its own drain, then on_stop within as long.
+    eo.drain = 2 * eo.drain + std::chrono::seconds(2);
+    eo.make_agent = [&, n, connections, workers](std::size_t i, std::function<void()> on_drained) {
+      auto p = std::make_unique<agents::AgentProcess>(
+          i, agent_argv(args, plan, i, n, connections, workers), std::move(on_drained));
+      agent_processes.push_back(p.get());
+      return std::unique_ptr<load::Source>(std::move(p));
+    };
+  }
+  std::optional<load::Engine> engine_storage;
+  try {
+    engine_storage.emplace(plan, *target, eo, coordinator ? nullptr : vusers.get());
+  } catch (const agents::AgentError& e) {
+    return fail(e.what());
+  }
+  load::Engine& engine = *engine_storage;
+  if (agent) return run_as_agent(engine, vusers.get());
+  for (agents::AgentProcess* p : agent_processes) {
+    try {
+      if (p->wait_ready(std::chrono::seconds(60)) != engine.collector().task_names())
+        return fail("an agent process reports other metric rows than its coordinator");
+    } catch (const agents::AgentError& e) {
+      return fail(e.what());
+    }
+  }
 
   const bool tty = isatty(STDOUT_FILENO);
   const bool ndjson = args.output == "ndjson";
   const bool color = tty && !args.no_color && !std::getenv("NO_COLOR");
-  report::LiveHeader header{plan.name,
-                            plan.target,
-                            plan.profile.unlimited ? "max"
-                                                   : std::string(plan::mode_name(plan.profile.mode)),
-                            engine.profile().total_s(),
-                            engine.worker_count(),
-                            engine.max_connections()};
+  report::LiveHeader header{
+      plan.name,
+      plan.target,
+      plan.profile.unlimited ? "max" : std::string(plan::mode_name(plan.profile.mode)),
+      engine.profile().total_s(),
+      engine.worker_count(),
+      engine.max_connections()};
   // Prometheus endpoint: bound before any traffic so a busy port fails fast.
   std::unique_ptr<monitor::Exporter> exporter;
   if (!args.no_metrics) {
@@ -243,7 +268,15 @@ int run_command(const RunArgs& args) {
     signal_seen = signals.signal();
   }
 
-  const std::string vuser_error = vusers ? vusers->fatal_error() : std::string();
+  std::string vuser_error = vusers ? vusers->fatal_error() : std::string();
+  for (agents::AgentProcess* p : agent_processes) {
+    p->join();
+    const std::string problem = p->problem();
+    if (!problem.empty() && vuser_error.empty())
+      vuser_error = problem;
+    else if (!problem.empty())
+      fmt::print(stderr, "error: {}\n", problem);
+  }
   if (!vuser_error.empty()) fmt::print(stderr, "error: {}\n", vuser_error);
 
   report::Summary summary = report::build_summary(

@@ -25,6 +25,10 @@ struct RunArgs {
   std::string results_json;
   bool no_color = false;
   std::uint64_t seed = 1;
+  // Local agent processes (docs/engine.md#processes); `agent` is internal:
+  // "I/N" in an agent's own command line.
+  std::size_t processes = 1;
+  std::string agent;
   // HTML report and baseline (docs/report.md).
   std::string report = "results/report.html";
   bool no_report = false;

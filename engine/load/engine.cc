@@ -41,12 +41,13 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
         if (scripted != nullptr) {
           for (std::string& label : scripted->extra_labels()) names.push_back(std::move(label));
         }
+        for (const std::string& label : options.extra_labels) names.push_back(label);
         return names;
       }()),
       scripted_(scripted) {
   // Sending a Python task's (absent) request natively would be wrong traffic.
   for (const plan::TaskSpec& t : plan.tasks) {
-    if (t.runtime == "python" && scripted_ == nullptr) {
+    if (t.runtime == "python" && scripted_ == nullptr && options_.agents == 0) {
       throw std::invalid_argument("task " + t.name +
                                   " runs in Python, but no Python runtime was given");
     }
@@ -59,24 +60,31 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
   // could not send anything.
   worker_count_ = std::min(worker_count_, max_connections_);
   const std::size_t max_queue = options_.max_queue ? options_.max_queue : default_max_queue(plan);
+  const auto on_drained = [this] {
+    std::lock_guard lock(mu_);
+    ++drained_;
+    cv_.notify_all();
+  };
+  if (options_.agents > 0) {
+    worker_count_ = options_.agents;
+    for (std::size_t i = 0; i < options_.agents; ++i)
+      workers_.push_back(options_.make_agent(i, on_drained));
+    return;
+  }
+  const std::size_t agents = std::max<std::size_t>(1, options_.agent_count);
   for (std::size_t i = 0; i < worker_count_; ++i) {
     WorkerOptions w;
-    w.index = i;
-    w.count = worker_count_;
+    w.index = options_.agent_index * worker_count_ + i;
+    w.count = agents * worker_count_;
     // Split connections and queue so the totals are what the user asked for.
     w.max_connections = max_connections_ / worker_count_ + (i < max_connections_ % worker_count_);
-    w.max_queue = std::max<std::size_t>(1, max_queue / worker_count_);
+    w.max_queue = std::max<std::size_t>(1, max_queue / (worker_count_ * agents));
     w.client.timeout = options_.timeout;
     w.client.insecure = options_.insecure;
     w.seed = options_.seed;
-    workers_.push_back(std::make_unique<Worker>(
-        plan_, profile_, target_, w,
-        [this] {
-          std::lock_guard lock(mu_);
-          ++drained_;
-          cv_.notify_all();
-        },
-        scripted_));
+    auto worker = std::make_unique<Worker>(plan_, profile_, target_, w, on_drained, scripted_);
+    local_.push_back(worker.get());
+    workers_.push_back(std::move(worker));
   }
 }
 
@@ -141,13 +149,13 @@ void Engine::start_scripted(Clock::time_point t0) {
   link.t0 = t0;
   link.arrivals_end = t0 + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(profile_.total_s()));
-  link.workers = workers_.size();
+  link.workers = local_.size();
   link.client.max_connections = max_connections_;
   link.client.timeout = options_.timeout;
   link.client.insecure = options_.insecure;
   link.client.keep_response = true;
   link.dispatch = [this](std::size_t w, std::size_t iterations_done) {
-    workers_[w % workers_.size()]->scripted_done(iterations_done);
+    local_[w % local_.size()]->scripted_done(iterations_done);
   };
   link.finished = [this] {
     std::lock_guard lock(mu_);
@@ -160,12 +168,17 @@ void Engine::start_scripted(Clock::time_point t0) {
 
 RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_snapshot) {
   RunOutcome out;
-  const Clock::time_point t0 = Clock::now() + std::chrono::milliseconds(20);
+  const Clock::time_point t0 =
+      options_.start_at.value_or(Clock::now() + std::chrono::milliseconds(20));
   if (scripted_) start_scripted(t0);
   for (auto& w : workers_) w->start(t0);
 
   Clock::time_point last_round = t0;
-  Clock::time_point next_round = t0 + std::chrono::seconds(1);
+  // A coordinator's rounds come a quarter second after its agents' (which
+  // share t0), so each round holds each agent's latest frame.
+  Clock::time_point next_round =
+      t0 + std::chrono::seconds(1) +
+      (options_.agents ? std::chrono::milliseconds(250) : std::chrono::milliseconds(0));
   Clock::time_point drain_deadline = Clock::time_point::max();
   int stops_seen = 0;
   // With a scripted runtime the run ends after its finish() (on_stop), which

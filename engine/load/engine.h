@@ -10,10 +10,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "http/target.h"
 #include "load/profile.h"
+#include "load/source.h"
 #include "metrics/snapshot.h"
 #include "plan/plan.h"
 
@@ -21,6 +24,7 @@ namespace loadpilot::load {
 
 class Worker;
 class ScriptedTasks;
+class Source;
 
 struct EngineOptions {
   std::size_t workers = 0;          // 0: one per core
@@ -30,6 +34,22 @@ struct EngineOptions {
   std::chrono::milliseconds drain{2000};  // grace for in-flight requests on stop
   bool insecure = false;
   std::uint64_t seed = 1;
+  // This engine is agent `agent_index` of `agent_count` processes sharing
+  // one schedule: its workers start iterations k with
+  // k mod (agent_count * workers) == agent_index * workers + w.
+  std::size_t agent_index = 0;
+  std::size_t agent_count = 1;
+  // The run's time origin, when given (agents start on their coordinator's;
+  // see Engine::set_start_at).
+  std::optional<std::chrono::steady_clock::time_point> start_at;
+  // Coordinator of agent processes: with `agents` > 0 the engine runs no
+  // workers of its own; make_agent(i, on_drained) makes source i (called
+  // for every i before any waits for readiness). `extra_labels` are the
+  // metric rows the agents' Python runtimes add after the plan's tasks.
+  std::size_t agents = 0;
+  std::function<std::unique_ptr<Source>(std::size_t index, std::function<void()> on_drained)>
+      make_agent;
+  std::vector<std::string> extra_labels;
 };
 
 // Connections when none are given: the concurrency needed to sustain the
@@ -57,6 +77,8 @@ class Engine {
   ~Engine();
 
   RunOutcome run(const std::function<void(const metrics::Snapshot&)>& on_snapshot);
+  // The run's time origin (before run()); by default 20 ms after run().
+  void set_start_at(std::chrono::steady_clock::time_point t0) { options_.start_at = t0; }
   // Ends the run early: no new arrivals; in-flight requests get
   // options.drain to finish. A second call abandons them at once.
   void stop();
@@ -77,7 +99,8 @@ class Engine {
   metrics::Collector collector_;
   std::size_t worker_count_;
   std::size_t max_connections_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Source>> workers_;  // workers, or agent processes
+  std::vector<Worker*> local_;                    // the workers among them
   ScriptedTasks* scripted_;
 
   std::mutex mu_;

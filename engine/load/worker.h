@@ -31,6 +31,7 @@
 #include "http/client.h"
 #include "load/profile.h"
 #include "load/scripted.h"
+#include "load/source.h"
 #include "metrics/snapshot.h"
 #include "plan/plan.h"
 
@@ -47,7 +48,7 @@ struct WorkerOptions {
   std::uint64_t seed = 1;
 };
 
-class Worker {
+class Worker : public Source {
  public:
   // `on_drained` is called (on the worker thread) once, when the worker has
   // no more arrivals to start and nothing in flight.
@@ -56,16 +57,16 @@ class Worker {
   Worker(const plan::Plan& plan, const Profile& profile, const http::Target& target,
          WorkerOptions options, std::function<void()> on_drained,
          ScriptedTasks* scripted = nullptr);
-  ~Worker();
+  ~Worker() override;
 
-  void start(Clock::time_point t0);
+  void start(Clock::time_point t0) override;
   // Hands this worker's measurements since the last report to `sink`.
-  void report(std::function<void(metrics::WorkerReport&&)> sink);
+  void report(std::function<void(metrics::WorkerReport&&)> sink) override;
   // Stops starting new iterations; in-flight ones continue.
-  void stop_arrivals();
+  void stop_arrivals() override;
   // Abandons in-flight requests (they are not recorded) and ends the loop.
-  void abort();
-  void join();
+  void abort() override;
+  void join() override;
 
   // For the scripted runtime (any thread): `iterations_done` of this
   // worker's arrivals have ended.

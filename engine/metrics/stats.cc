@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <stdexcept>
 
 namespace loadpilot::metrics {
 
@@ -93,6 +94,101 @@ IntervalStats Recorder::take() {
   IntervalStats out(std::move(current_));
   current_ = IntervalStats(out.tasks.size());
   return out;
+}
+
+namespace {
+
+std::uint64_t u64_field(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_number_unsigned())
+    throw std::invalid_argument(where + "\"" + key + "\" must be a non-negative integer");
+  return it->get<std::uint64_t>();
+}
+
+const nlohmann::json& array_field(const nlohmann::json& j, const char* key,
+                                  const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_array())
+    throw std::invalid_argument(where + "\"" + key + "\" must be an array");
+  return *it;
+}
+
+}  // namespace
+
+nlohmann::json IntervalStats::to_json() const {
+  nlohmann::json out = {{"started", iterations_started}, {"dropped", dropped}, {"late", late}};
+  nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
+  for (const TaskStats& t : tasks) {
+    ts.push_back({{"requests", t.requests},
+                  {"errors", t.errors},
+                  {"iterations", t.iterations},
+                  {"by_kind", t.errors_by_kind},
+                  {"latency", t.latency.to_json()},
+                  {"service", t.service.to_json()},
+                  {"iteration", t.iteration.to_json()}});
+  }
+  nlohmann::json& ms = out["messages"] = nlohmann::json::array();
+  for (const auto& [key, entry] : messages.entries) {
+    ms.push_back({{"kind", name(key.first)},
+                  {"message", key.second},
+                  {"count", entry.count},
+                  {"first_seen_s", entry.first_seen_s}});
+  }
+  return out;
+}
+
+IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw std::invalid_argument("stats: expected an object");
+  IntervalStats s;
+  s.iterations_started = u64_field(j, "started", "stats: ");
+  s.dropped = u64_field(j, "dropped", "stats: ");
+  s.late = u64_field(j, "late", "stats: ");
+  const nlohmann::json& ts = array_field(j, "tasks", "stats: ");
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    const std::string where = "stats: tasks[" + std::to_string(i) + "].";
+    const nlohmann::json& t = ts[i];
+    if (!t.is_object()) throw std::invalid_argument(where + " expected an object");
+    TaskStats task;
+    task.requests = u64_field(t, "requests", where);
+    task.errors = u64_field(t, "errors", where);
+    task.iterations = u64_field(t, "iterations", where);
+    const nlohmann::json& kinds = array_field(t, "by_kind", where);
+    if (kinds.size() != kErrorKindCount)
+      throw std::invalid_argument(where + "\"by_kind\" must have " +
+                                  std::to_string(kErrorKindCount) + " entries");
+    for (std::size_t k = 0; k < kErrorKindCount; ++k) {
+      if (!kinds[k].is_number_unsigned())
+        throw std::invalid_argument(where + "\"by_kind\" must hold non-negative integers");
+      task.errors_by_kind[k] = kinds[k].get<std::uint64_t>();
+    }
+    for (const char* h : {"latency", "service", "iteration"}) {
+      const auto it = t.find(h);
+      if (it == t.end()) throw std::invalid_argument(where + "\"" + h + "\" is missing");
+      try {
+        Histogram hist = Histogram::from_json(*it);
+        (h[0] == 'l'   ? task.latency
+         : h[0] == 's' ? task.service
+                       : task.iteration) = std::move(hist);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(where + h + ": " + e.what());
+      }
+    }
+    s.tasks.push_back(std::move(task));
+  }
+  const nlohmann::json& ms = array_field(j, "messages", "stats: ");
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    const std::string where = "stats: messages[" + std::to_string(i) + "].";
+    const nlohmann::json& m = ms[i];
+    if (!m.is_object() || !m.contains("kind") || !m["kind"].is_string() || !m.contains("message") ||
+        !m["message"].is_string() || !m.contains("first_seen_s") || !m["first_seen_s"].is_number())
+      throw std::invalid_argument(where + " needs \"kind\", \"message\" and \"first_seen_s\"");
+    const auto kind = error_kind_from_name(m["kind"].get<std::string>());
+    if (!kind) throw std::invalid_argument(where + "\"kind\" is unknown: " + m["kind"].dump());
+    ErrorMessages::Entry& e = s.messages.entries[{*kind, m["message"].get<std::string>()}];
+    e.count = u64_field(m, "count", where);
+    e.first_seen_s = m["first_seen_s"].get<double>();
+  }
+  return s;
 }
 
 }  // namespace loadpilot::metrics

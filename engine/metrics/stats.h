@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,8 +18,8 @@
 namespace loadpilot::metrics {
 
 struct TaskStats {
-  std::uint64_t requests = 0;  // HTTP requests finished (ok or failed)
-  std::uint64_t errors = 0;    // failed requests / iterations, all kinds
+  std::uint64_t requests = 0;    // HTTP requests finished (ok or failed)
+  std::uint64_t errors = 0;      // failed requests / iterations, all kinds
   std::uint64_t iterations = 0;  // task iterations finished
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
   Histogram latency;    // per request, from the intended start (us)
@@ -53,6 +54,12 @@ struct IntervalStats {
 
   explicit IntervalStats(std::size_t task_count = 0) : tasks(task_count) {}
   void merge(const IntervalStats& other);
+
+  // Lossless JSON, for agent processes reporting to their coordinator
+  // (histograms as Histogram::to_json). from_json throws
+  // std::invalid_argument naming the bad field.
+  nlohmann::json to_json() const;
+  static IntervalStats from_json(const nlohmann::json& j);
 };
 
 // Owned by one worker thread; no synchronisation.

@@ -206,5 +206,65 @@ TEST(Recorder, TakeResetsToAnEmptyIntervalOfTheSameShape) {
   EXPECT_EQ(first.tasks[2].latency.min(), 10u) << "earlier intervals are untouched";
 }
 
+TEST(IntervalStats, JsonRoundTripIsLossless) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<std::uint64_t> latency(0, 5'000'000);
+  Recorder r(3);
+  for (int i = 0; i < 5'000; ++i) {
+    const std::size_t task = i % 3;
+    const ErrorKind kind = i % 7 == 0 ? kTimeout : kConnect;
+    r.record_request(task, latency(rng), latency(rng), i % 5 == 0 ? &kind : nullptr,
+                     "message " + std::to_string(i % 4), i * 0.001);
+    r.record_iteration(task, latency(rng));
+    r.record_started(i % 11 == 0);
+  }
+  r.record_dropped();
+  r.record_iteration_error(1, ErrorKind::kException, "boom \"quoted\" \n", 2.5);
+  const IntervalStats before = r.take();
+  const IntervalStats after =
+      IntervalStats::from_json(nlohmann::json::parse(before.to_json().dump()));
+  ASSERT_EQ(after.tasks.size(), 3u);
+  for (std::size_t t = 0; t < 3; ++t) {
+    EXPECT_EQ(after.tasks[t].requests, before.tasks[t].requests);
+    EXPECT_EQ(after.tasks[t].errors, before.tasks[t].errors);
+    EXPECT_EQ(after.tasks[t].iterations, before.tasks[t].iterations);
+    EXPECT_EQ(after.tasks[t].errors_by_kind, before.tasks[t].errors_by_kind);
+    EXPECT_TRUE(after.tasks[t].latency == before.tasks[t].latency);
+    EXPECT_TRUE(after.tasks[t].service == before.tasks[t].service);
+    EXPECT_TRUE(after.tasks[t].iteration == before.tasks[t].iteration);
+  }
+  EXPECT_EQ(after.iterations_started, before.iterations_started);
+  EXPECT_EQ(after.dropped, 1u);
+  EXPECT_EQ(after.late, before.late);
+  ASSERT_EQ(after.messages.entries.size(), before.messages.entries.size());
+  for (const auto& [key, entry] : before.messages.entries) {
+    const auto it = after.messages.entries.find(key);
+    ASSERT_NE(it, after.messages.entries.end()) << key.second;
+    EXPECT_EQ(it->second.count, entry.count);
+    EXPECT_DOUBLE_EQ(it->second.first_seen_s, entry.first_seen_s);
+  }
+}
+
+TEST(IntervalStats, FromJsonNamesTheBadField) {
+  const nlohmann::json good = Recorder(1).take().to_json();
+  auto message_of = [](const nlohmann::json& j) {
+    try {
+      IntervalStats::from_json(j);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  nlohmann::json bad = good;
+  bad["tasks"][0]["requests"] = -1;
+  EXPECT_EQ(message_of(bad), "stats: tasks[0].\"requests\" must be a non-negative integer");
+  bad = good;
+  bad["messages"] = {{{"kind", "nonsense"}, {"message", "x"}, {"count", 1}, {"first_seen_s", 0}}};
+  EXPECT_EQ(message_of(bad), "stats: messages[0].\"kind\" is unknown: \"nonsense\"");
+  bad = good;
+  bad.erase("late");
+  EXPECT_EQ(message_of(bad), "stats: \"late\" must be a non-negative integer");
+}
+
 }  // namespace
 }  // namespace loadpilot::metrics

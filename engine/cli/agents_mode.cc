@@ -1,0 +1,139 @@
+#include "cli/agents_mode.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/signal_watcher.h"
+#include "scenario/vuser_runtime.h"
+
+namespace loadpilot::cli {
+
+namespace {
+
+constexpr int kFramesFd = 3;
+constexpr int kControlFd = 4;
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("loadpilot");
+}
+
+bool write_line(int fd, const std::string& line) {
+  std::string data = line + "\n";
+  const char* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::optional<std::string> read_line(int fd) {
+  std::string line;
+  char c;
+  for (;;) {
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    if (c == '\n') return line;
+    line.push_back(c);
+  }
+}
+
+}  // namespace
+
+std::optional<AgentShare> parse_agent(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  std::size_t i = 0, n = 0;
+  const char* b = text.data();
+  if (std::from_chars(b, b + slash, i).ptr != b + slash) return std::nullopt;
+  if (std::from_chars(b + slash + 1, b + text.size(), n).ptr != b + text.size())
+    return std::nullopt;
+  if (n < 1 || n > kMaxProcesses || i < 1 || i > n) return std::nullopt;
+  return AgentShare{i - 1, n};
+}
+
+std::size_t share_of(std::size_t total, std::size_t i, std::size_t n) {
+  return total / n + (i < total % n ? 1 : 0);
+}
+
+std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan, std::size_t i,
+                                    std::size_t n, std::size_t max_connections,
+                                    std::size_t workers) {
+  std::vector<std::string> a = {self_exe(),  "run",        args.file, "--target",
+                                plan.target, "--scenario", plan.name};
+  auto opt = [&](const char* flag, const std::optional<std::string>& v) {
+    if (v) a.insert(a.end(), {flag, *v});
+  };
+  opt("--rps", args.rps);
+  opt("--duration", args.duration);
+  opt("--ramp-up", args.ramp_up);
+  opt("--mode", args.mode);
+  if (args.steps) a.insert(a.end(), {"--steps", std::to_string(*args.steps)});
+  const std::size_t vusers =
+      static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
+  a.insert(a.end(),
+           {"--max-vusers", std::to_string(std::max<std::size_t>(1, share_of(vusers, i, n))),
+            "--max-connections",
+            std::to_string(std::max<std::size_t>(1, share_of(max_connections, i, n))), "--workers",
+            std::to_string(std::max<std::size_t>(1, share_of(workers, i, n))), "--timeout",
+            args.timeout, "--seed", std::to_string(args.seed), "--no-metrics", "--no-report",
+            "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
+  if (args.insecure) a.push_back("--insecure");
+  return a;
+}
+
+int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
+  if (fcntl(kFramesFd, F_GETFD) < 0 || fcntl(kControlFd, F_GETFD) < 0) {
+    fmt::print(stderr, "error: --agent is internal to --processes (no coordinator found)\n");
+    return kExitInvalid;
+  }
+  nlohmann::json hello = {{"type", "hello"}, {"tasks", engine.collector().task_names()}};
+  if (!write_line(kFramesFd, hello.dump())) return kExitInvalid;
+  const auto go = read_line(kControlFd);
+  long long t0_ns = 0;
+  if (!go || go->rfind("go ", 0) != 0 ||
+      std::from_chars(go->data() + 3, go->data() + go->size(), t0_ns).ec != std::errc()) {
+    return kExitInvalid;  // the coordinator went away before the start
+  }
+  engine.set_start_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t0_ns)));
+  load::RunOutcome outcome;
+  int signal_seen = 0;
+  {
+    SignalWatcher signals(engine);  // the coordinator's stop_arrivals() is a SIGINT
+    outcome = engine.run([&](const metrics::Snapshot& s) {
+      const nlohmann::json frame = {{"type", "round"},
+                                    {"stats", engine.collector().last_round().to_json()},
+                                    {"in_flight", s.active},
+                                    {"connections", s.connections}};
+      write_line(kFramesFd, frame.dump());
+    });
+    signal_seen = signals.signal();
+  }
+  const std::string fatal = vusers ? vusers->fatal_error() : std::string();
+  write_line(kFramesFd,
+             nlohmann::json{{"type", "end"}, {"interrupted", outcome.interrupted}, {"fatal", fatal}}
+                 .dump());
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (signal_seen == SIGINT) return kExitSigint;
+  if (signal_seen == SIGTERM) return kExitSigterm;
+  return kExitOk;
+}
+
+}  // namespace loadpilot::cli

@@ -1,0 +1,45 @@
+#pragma once
+// `loadpilot run --processes N` (docs/engine.md#processes): the coordinator
+// spawns N agent processes (agents/agent_process.h), each a `loadpilot run`
+// with the hidden option `--agent I/N` that runs share I of the schedule and
+// reports to it instead of printing anything of its own.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/run_command.h"
+#include "load/engine.h"
+#include "plan/plan.h"
+
+namespace loadpilot::scenario {
+class VUserRuntime;
+}
+
+namespace loadpilot::cli {
+
+inline constexpr std::size_t kMaxProcesses = 64;
+
+struct AgentShare {
+  std::size_t index = 0;  // 0-based
+  std::size_t count = 1;
+};
+
+// Parses --agent's "I/N" (I from 1 to N).
+std::optional<AgentShare> parse_agent(const std::string& text);
+
+// Agent i's (0-based) command line: this executable, the scenario as the
+// coordinator resolved it, and its share of connections, workers and VUsers.
+std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan, std::size_t i,
+                                    std::size_t n, std::size_t max_connections,
+                                    std::size_t workers);
+
+// Splits `total` into n shares differing by at most one; share i.
+std::size_t share_of(std::size_t total, std::size_t i, std::size_t n);
+
+// The agent's side of a run: says hello with its metric rows on fd 3, waits
+// for "go" on fd 4, runs, sends a frame per round and an end frame. Returns
+// the exit code.
+int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers);
+
+}  // namespace loadpilot::cli
