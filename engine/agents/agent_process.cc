@@ -159,8 +159,18 @@ void AgentProcess::start(std::chrono::steady_clock::time_point t0) {
   const std::string line = fmt::format(
       "go {}\n",
       std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count());
-  // A child that is gone already shows up as drained; nothing to do here.
-  [[maybe_unused]] ssize_t n = ::write(control_fd_, line.data(), line.size());
+  // A child that is gone already shows up as drained; nothing to do here
+  // but keep its closed pipe from raising SIGPIPE in this process.
+  sigset_t pipe_signal, old;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
+  const ssize_t n = ::write(control_fd_, line.data(), line.size());
+  if (n < 0 && errno == EPIPE) {
+    const timespec now{0, 0};
+    sigtimedwait(&pipe_signal, nullptr, &now);  // the pending one, if any
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void AgentProcess::report(std::function<void(metrics::WorkerReport&&)> sink) {

@@ -114,6 +114,7 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
   engine.set_start_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t0_ns)));
   load::RunOutcome outcome;
   int signal_seen = 0;
+  bool orphaned = false;
   {
     SignalWatcher signals(engine);  // the coordinator's stop_arrivals() is a SIGINT
     outcome = engine.run([&](const metrics::Snapshot& s) {
@@ -121,7 +122,11 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
                                     {"stats", engine.collector().last_round().to_json()},
                                     {"in_flight", s.active},
                                     {"connections", s.connections}};
-      write_line(kFramesFd, frame.dump());
+      // The coordinator is gone: stop rather than load the target unseen.
+      if (!write_line(kFramesFd, frame.dump()) && !orphaned) {
+        orphaned = true;
+        engine.stop();
+      }
     });
     signal_seen = signals.signal();
   }

@@ -125,3 +125,21 @@ def test_bad_process_counts_are_refused(scenario_file, value):
                          "http://127.0.0.1:9", "--processes", value)
     assert proc.returncode == 2
     assert "--processes" in proc.stderr
+
+
+def test_agents_stop_when_their_coordinator_dies(demo_api, scenario_file, tmp_path):
+    path = scenario_file(shop(100, "60s"))
+    proc = subprocess.Popen([BIN, "run", str(path), "--target", demo_api.url, "--no-report",
+                             "--no-metrics", "--processes", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.5)
+    proc.kill()  # no chance to pass anything on
+    proc.wait(timeout=5)
+    # Within a few seconds the agents notice (their next report fails) and
+    # stop: the server sees no more traffic.
+    time.sleep(5)
+    before = demo_api.stats()["total"]
+    time.sleep(1.5)
+    assert demo_api.stats()["total"] == before
+    agents = subprocess.run(["pgrep", "-f", f"{path}.*--agent"], capture_output=True, text=True)
+    assert agents.stdout.strip() == "", agents.stdout
