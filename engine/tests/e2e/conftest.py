@@ -89,3 +89,45 @@ def run_loadpilot(*args, timeout=120, env=None):
             args.append("--no-metrics")
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, env=env)
+
+
+def run_json(path, target, tmp_path, *extra, timeout=120):
+    """`loadpilot run PATH --target TARGET EXTRA...` with --results-json;
+    returns (CompletedProcess, the results as a dict)."""
+    results = tmp_path / "r.json"
+    proc = run_loadpilot("run", str(path), "--target", target, "--results-json", str(results),
+                         "--no-metrics", *extra, timeout=timeout)
+    assert results.exists(), proc.stderr + proc.stdout
+    return proc, json.loads(results.read_text())
+
+
+# A Python shop: VUsers log in and out, two weighted tasks (one with a
+# check). PROFILE is the rest of the @scenario arguments after rps.
+SHOP = """
+    import random
+    from loadpilot import VUser, scenario, task
+
+    @scenario(rps={PROFILE})
+    class Shop(VUser):
+        def on_start(self, client):
+            client.post("/auth/login", json={"user": "u", "pass": "p"})
+
+        def on_stop(self, client):
+            client.post("/auth/logout")
+
+        @task(weight=3)
+        def product(self, client):
+            client.get(f"/api/products/{random.randint(1, 50)}", name="product")
+
+        @task(weight=1)
+        def orders(self, client):
+            client.get("/api/orders", params={"page": random.randint(1, 5)})
+
+        def check_orders(self, status_code, body):
+            assert status_code == 200
+"""
+
+
+def shop(profile):
+    """The SHOP scenario with `@scenario(rps=PROFILE)`, e.g. '"max", duration="2s"'."""
+    return SHOP.replace("{PROFILE}", profile)

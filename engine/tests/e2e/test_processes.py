@@ -8,52 +8,15 @@ import time
 
 import pytest
 
-from conftest import BIN, run_loadpilot
-
-SHOP = """
-    import random
-    from loadpilot import VUser, scenario, task
-
-    @scenario(rps={RPS}, duration="{DURATION}", ramp_up=0, mode="constant"{EXTRA})
-    class Shop(VUser):
-        def on_start(self, client):
-            client.post("/auth/login", json={"user": "u", "pass": "p"})
-
-        def on_stop(self, client):
-            client.post("/auth/logout")
-
-        @task(weight=3)
-        def product(self, client):
-            client.get(f"/api/products/{random.randint(1, 50)}", name="product")
-
-        @task(weight=1)
-        def orders(self, client):
-            client.get("/api/orders", params={"page": random.randint(1, 3)})
-
-        def check_orders(self, status_code, body):
-            assert status_code == 200
-"""
-
-
-def shop(rps, duration, extra=""):
-    return (SHOP.replace("{RPS}", str(rps)).replace("{DURATION}", duration)
-            .replace("{EXTRA}", extra))
-
-
-def run_json(path, target, tmp_path, *extra):
-    results = tmp_path / "r.json"
-    proc = run_loadpilot("run", str(path), "--target", target, "--results-json", str(results),
-                         "--no-report", *extra)
-    assert results.exists(), proc.stderr + proc.stdout
-    return proc, json.loads(results.read_text())
-
+from conftest import BIN, run_json, run_loadpilot, shop
 
 def rows(results):
     return {t["name"]: t for t in results["tasks"]}
 
 
 def test_agents_share_one_schedule_exactly(demo_api, scenario_file, tmp_path):
-    proc, r = run_json(scenario_file(shop(300, "2s")), demo_api.url, tmp_path, "--processes", "2")
+    path = scenario_file(shop('300, duration="2s", ramp_up=0, mode="constant"'))
+    proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", "--processes", "2")
     assert proc.returncode == 0, proc.stderr
     # Every planned arrival started once: the two shares add up to the curve.
     assert r["iterations"]["started"] == r["iterations"]["finished"] == 600
@@ -79,15 +42,14 @@ def test_native_tasks_split_across_agents(demo_api, scenario_file, tmp_path):
             def health(self, client):
                 client.get("/health")
         """)
-    proc, r = run_json(path, demo_api.url, tmp_path, "--processes", "3")
+    proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", "--processes", "3")
     assert proc.returncode == 0, proc.stderr
     assert r["requests"] == 500 == demo_api.stats()["routes"]["GET /health"]
 
 
 def test_closed_loop_agents_split_connections_and_vusers(demo_api, scenario_file, tmp_path):
-    path = scenario_file(shop('"max"', "1s", ", max_vusers=6").replace(
-        'ramp_up=0, mode="constant"', "ramp_up=0"))
-    proc, r = run_json(path, demo_api.url, tmp_path, "--processes", "2",
+    path = scenario_file(shop('"max", duration="1s", max_vusers=6'))
+    proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", "--processes", "2",
                        "--max-connections", "16")
     assert proc.returncode == 0, proc.stderr
     routes = demo_api.stats()["routes"]
@@ -99,9 +61,10 @@ def test_closed_loop_agents_split_connections_and_vusers(demo_api, scenario_file
 
 def test_sigint_reaches_every_agent_once(demo_api, scenario_file, tmp_path):
     results = tmp_path / "r.json"
-    proc = subprocess.Popen([BIN, "run", str(scenario_file(shop(100, "60s"))),
-                             "--target", demo_api.url, "--results-json", str(results),
-                             "--no-report", "--no-metrics", "--processes", "2"],
+    path = scenario_file(shop('100, duration="60s", ramp_up=0, mode="constant"'))
+    proc = subprocess.Popen([BIN, "run", str(path), "--target", demo_api.url,
+                             "--results-json", str(results), "--no-report", "--no-metrics",
+                             "--processes", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2.5)
     stopped = time.monotonic()
@@ -121,14 +84,14 @@ def test_sigint_reaches_every_agent_once(demo_api, scenario_file, tmp_path):
 
 @pytest.mark.parametrize("value", ["0", "65", "two"])
 def test_bad_process_counts_are_refused(scenario_file, value):
-    proc = run_loadpilot("run", str(scenario_file(shop(10, "1s"))), "--target",
+    proc = run_loadpilot("run", str(scenario_file(shop('10, duration="1s"'))), "--target",
                          "http://127.0.0.1:9", "--processes", value)
     assert proc.returncode == 2
     assert "--processes" in proc.stderr
 
 
 def test_agents_stop_when_their_coordinator_dies(demo_api, scenario_file, tmp_path):
-    path = scenario_file(shop(100, "60s"))
+    path = scenario_file(shop('100, duration="60s", ramp_up=0, mode="constant"'))
     proc = subprocess.Popen([BIN, "run", str(path), "--target", demo_api.url, "--no-report",
                              "--no-metrics", "--processes", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

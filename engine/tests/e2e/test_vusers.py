@@ -12,15 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import BIN, run_loadpilot
-
-
-def run_json(path, target, tmp_path, *extra, timeout=120):
-    results = tmp_path / "r.json"
-    proc = run_loadpilot("run", path, "--target", target, "--results-json", str(results),
-                         "--no-metrics", *extra, timeout=timeout)
-    assert results.exists(), proc.stderr + proc.stdout
-    return proc, json.loads(results.read_text())
+from conftest import BIN, run_json, run_loadpilot, shop
 
 
 def task_row(results, name):
@@ -360,36 +352,11 @@ def test_closed_loop_python_tasks_wait_for_a_vuser(demo_api, scenario_file, tmp_
     assert r["errors"] == 0
 
 
-CLOSED_LOOP = """
-    import random
-    from loadpilot import VUser, scenario, task
-
-    @scenario(rps="max", duration="{DURATION}")
-    class Loop(VUser):
-        def on_start(self, client):
-            client.post("/auth/login", json={"user": "u", "pass": "p"})
-
-        def on_stop(self, client):
-            client.post("/auth/logout")
-
-        @task(weight=3)
-        def product(self, client):
-            client.get(f"/api/products/{random.randint(1, 20)}", name="product")
-
-        @task(weight=1)
-        def orders(self, client):
-            client.get("/api/orders", params={"page": random.randint(1, 5)})
-
-        def check_orders(self, status_code, body):
-            assert status_code == 200
-"""
-
-
 def test_closed_loop_python_vusers_go_on_by_themselves(demo_api, scenario_file, tmp_path):
     # All tasks in Python and no rate: a VUser starts its next iteration
     # itself when one ends. Weights, counts and the end of the run must be
     # what the workers would have made of it.
-    path = scenario_file(CLOSED_LOOP.replace("{DURATION}", "2s"))
+    path = scenario_file(shop('"max", duration="2s"'))
     started = time.monotonic()
     proc, r = run_json(path, demo_api.url, tmp_path, "--max-connections", "8")
     assert time.monotonic() - started < 10
@@ -409,7 +376,7 @@ def test_closed_loop_python_vusers_go_on_by_themselves(demo_api, scenario_file, 
 
 
 def test_sigint_ends_a_closed_loop_python_run_promptly(demo_api, scenario_file, tmp_path):
-    path = scenario_file(CLOSED_LOOP.replace("{DURATION}", "60s"))
+    path = scenario_file(shop('"max", duration="60s"'))
     results = tmp_path / "r.json"
     proc = subprocess.Popen([BIN, "run", path, "--target", demo_api.url, "--results-json",
                              str(results), "--no-metrics", "--no-report",
