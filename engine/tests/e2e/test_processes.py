@@ -106,3 +106,28 @@ def test_agents_stop_when_their_coordinator_dies(demo_api, scenario_file, tmp_pa
     assert demo_api.stats()["total"] == before
     agents = subprocess.run(["pgrep", "-f", f"{path}.*--agent"], capture_output=True, text=True)
     assert agents.stdout.strip() == "", agents.stdout
+
+
+def test_an_agents_fatal_error_reaches_the_coordinator(demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=20, duration="30s", ramp_up=0, mode="constant")
+        class Broken(VUser):
+            def on_start(self, client):
+                raise RuntimeError("login refused")
+
+            @task
+            def health(self, client):
+                client.get("/health")
+        """)
+    started = time.monotonic()
+    proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", "--processes", "2")
+    # Each agent gives up after 10 s of failing logins, well before 30 s.
+    assert time.monotonic() - started < 20
+    assert proc.returncode == 1
+    assert "agent 1: every on_start failed for 10 s" in proc.stderr
+    assert "agent 2: every on_start failed for 10 s" in proc.stderr
+    # Both agents' failed logins are in the merged results.
+    assert rows(r)["on_start"]["errors"] == r["errors"] == r["errors_by_kind"]["exception"] >= 2
+    assert demo_api.stats()["routes"].get("GET /health", 0) == 0
