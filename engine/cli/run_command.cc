@@ -225,7 +225,13 @@ int run_command(const RunArgs& args) {
       plan.profile.unlimited ? "max" : std::string(plan::mode_name(plan.profile.mode)),
       engine.profile().total_s(),
       engine.worker_count(),
-      engine.max_connections()};
+      engine.max_connections(),
+      coordinator ? args.processes : 1};
+  if (coordinator) {  // the agents' workers, all together
+    const std::size_t workers =
+        args.workers ? args.workers : std::max(1u, std::thread::hardware_concurrency());
+    header.workers = std::max(workers, args.processes);
+  }
   // Prometheus endpoint: bound before any traffic so a busy port fails fast.
   std::unique_ptr<monitor::Exporter> exporter;
   if (!args.no_metrics) {

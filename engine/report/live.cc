@@ -112,10 +112,13 @@ class PlainProgress : public LiveView {
  public:
   PlainProgress(std::FILE* out, LiveHeader h) : out_(out), header_(std::move(h)) {}
   void start() override {
+    const std::string workers =
+        header_.processes > 1
+            ? fmt::format("{} processes, {} workers", header_.processes, header_.workers)
+            : fmt::format("{} workers", header_.workers);
     fmt::print(out_,
-               "loadpilot: running {} against {} ({} mode, {:.0f}s, {} workers, up to {} "
-               "connections)\n",
-               header_.scenario, header_.target, header_.mode, header_.total_s, header_.workers,
+               "loadpilot: running {} against {} ({} mode, {:.0f}s, {}, up to {} connections)\n",
+               header_.scenario, header_.target, header_.mode, header_.total_s, workers,
                header_.max_connections);
     std::fflush(out_);
   }

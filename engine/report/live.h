@@ -21,8 +21,9 @@ struct LiveHeader {
   std::string target;
   std::string mode;
   double total_s = 0;
-  std::size_t workers = 0;
+  std::size_t workers = 0;  // in all processes together
   std::size_t max_connections = 0;
+  std::size_t processes = 1;  // --processes
 };
 
 class LiveView {
@@ -40,7 +41,7 @@ std::unique_ptr<LiveView> make_ndjson_stream(std::FILE* out, LiveHeader header);
 
 // Renders one dashboard frame (exposed for tests). `wall_elapsed_s` moves
 // the clock and the progress bar between snapshots.
-std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s,
-                             double wall_elapsed_s, int width);
+std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, double wall_elapsed_s,
+                             int width);
 
 }  // namespace loadpilot::report
