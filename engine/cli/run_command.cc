@@ -188,6 +188,9 @@ int run_command(const RunArgs& args) {
     if (connections < n)
       return fail(
           fmt::format("--processes {} needs at least {} connections (got {})", n, n, connections));
+    if (vusers && static_cast<std::size_t>(vusers->max_vusers()) < n)
+      return fail(fmt::format("--processes {} needs max_vusers of at least {} (got {})", n, n,
+                              vusers->max_vusers()));
     eo.agents = n;
     if (vusers) eo.extra_labels = vusers->extra_labels();
     // An agent stops by itself: its own drain, then on_stop within as long.

@@ -131,3 +131,14 @@ def test_an_agents_fatal_error_reaches_the_coordinator(demo_api, scenario_file, 
     # Both agents' failed logins are in the merged results.
     assert rows(r)["on_start"]["errors"] == r["errors"] == r["errors_by_kind"]["exception"] >= 2
     assert demo_api.stats()["routes"].get("GET /health", 0) == 0
+
+
+def test_shares_too_small_to_split_are_refused(scenario_file):
+    path = scenario_file(shop('"max", duration="1s", max_vusers=2'))
+    proc = run_loadpilot("run", str(path), "--target", "http://127.0.0.1:9", "--processes", "3")
+    assert proc.returncode == 2
+    assert "--processes 3 needs max_vusers of at least 3 (got 2)" in proc.stderr
+    proc = run_loadpilot("run", str(path), "--target", "http://127.0.0.1:9", "--processes", "3",
+                         "--max-vusers", "9", "--max-connections", "2")
+    assert proc.returncode == 2
+    assert "--processes 3 needs at least 3 connections (got 2)" in proc.stderr
