@@ -2,6 +2,7 @@
 report to the coordinator, which prints, serves and writes the results as
 for one process. Against `loadpilot demo-api` on loopback."""
 import json
+import os
 import signal
 import subprocess
 import time
@@ -104,8 +105,23 @@ def test_agents_stop_when_their_coordinator_dies(demo_api, scenario_file, tmp_pa
     before = demo_api.stats()["total"]
     time.sleep(1.5)
     assert demo_api.stats()["total"] == before
-    agents = subprocess.run(["pgrep", "-f", f"{path}.*--agent"], capture_output=True, text=True)
-    assert agents.stdout.strip() == "", agents.stdout
+    assert agents_running(path) == []
+
+
+def agents_running(path):
+    """Command lines of live agent processes of the scenario at PATH."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        if str(path).encode() in args and b"--agent" in args:
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
 
 
 def test_an_agents_fatal_error_reaches_the_coordinator(demo_api, scenario_file, tmp_path):
