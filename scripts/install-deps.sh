@@ -13,7 +13,7 @@ PACKAGES=(
   # Python side (scenario runtime and its tests)
   python3 python3-greenlet python3-pytest
   # tests
-  libgtest-dev libgmock-dev prometheus curl python3-yaml
+  libgtest-dev libgmock-dev prometheus curl python3-yaml openssl
 )
 if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(nginx wrk python3-locust time)
