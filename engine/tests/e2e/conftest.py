@@ -131,3 +131,21 @@ SHOP = """
 def shop(profile):
     """The SHOP scenario with `@scenario(rps=PROFILE)`, e.g. '"max", duration="2s"'."""
     return SHOP.replace("{PROFILE}", profile)
+
+
+def interrupt_run(path, target, tmp_path, *extra, after=2.5, sig=signal.SIGINT, timeout=30):
+    """Starts `loadpilot run PATH --target TARGET EXTRA...` with
+    --results-json, sends SIG after AFTER seconds and waits. Returns
+    (exit code, stdout, stderr, results dict, seconds from the signal to
+    the end)."""
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([BIN, "run", str(path), "--target", target, "--results-json",
+                             str(results), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=timeout)
+    took = time.monotonic() - sent
+    assert results.exists(), err
+    return proc.returncode, out, err, json.loads(results.read_text()), took

@@ -1,15 +1,13 @@
 """`loadpilot run --processes N`: N agent processes share one schedule and
 report to the coordinator, which prints, serves and writes the results as
 for one process. Against `loadpilot demo-api` on loopback."""
-import json
 import os
-import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, run_json, run_loadpilot, shop
+from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop
 
 def rows(results):
     return {t["name"]: t for t in results["tasks"]}
@@ -61,19 +59,11 @@ def test_closed_loop_agents_split_connections_and_vusers(demo_api, scenario_file
 
 
 def test_sigint_reaches_every_agent_once(demo_api, scenario_file, tmp_path):
-    results = tmp_path / "r.json"
     path = scenario_file(shop('100, duration="60s", ramp_up=0, mode="constant"'))
-    proc = subprocess.Popen([BIN, "run", str(path), "--target", demo_api.url,
-                             "--results-json", str(results), "--no-report", "--no-metrics",
-                             "--processes", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
-    stopped = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert time.monotonic() - stopped < 8
-    assert proc.returncode == 130, err
-    r = json.loads(results.read_text())
+    code, _, err, r, took = interrupt_run(path, demo_api.url, tmp_path, "--no-report",
+                                          "--no-metrics", "--processes", "2")
+    assert took < 8
+    assert code == 130, err
     assert r["interrupted"] is True
     routes = demo_api.stats()["routes"]
     # One signal each: the agents drained and ran on_stop (a second signal

@@ -2,10 +2,8 @@
 import json
 import signal
 import socket
-import subprocess
-import time
 
-from conftest import BIN, run_loadpilot
+from conftest import interrupt_run, run_loadpilot
 
 HEALTHISH = """
 from loadpilot import VUser, scenario, task
@@ -101,21 +99,13 @@ def test_garbage_and_resets_are_counted(scenario_file, tmp_path):
     assert kinds["protocol"] > 0 and kinds["reset"] > 0, kinds
 
 
-def interrupt_run(api, scenario_file, tmp_path, sig):
+def interrupt_healthish(api, scenario_file, tmp_path, sig):
     path = scenario_file(HEALTHISH.replace("{RPS}", "200").replace("{DURATION}", "30s"))
-    results = tmp_path / "r.json"
-    proc = subprocess.Popen([BIN, "run", path, "--target", api.url, "--results-json",
-                             str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    time.sleep(2.5)
-    started = time.monotonic()
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=15)
-    return proc.returncode, out, err, json.loads(results.read_text()), time.monotonic() - started
+    return interrupt_run(path, api.url, tmp_path, sig=sig, timeout=15)
 
 
 def test_sigint_writes_partial_results(demo_api, scenario_file, tmp_path):
-    code, out, _, r, took = interrupt_run(demo_api, scenario_file, tmp_path, signal.SIGINT)
+    code, out, _, r, took = interrupt_healthish(demo_api, scenario_file, tmp_path, signal.SIGINT)
     assert code == 130
     assert took < 5
     assert r["interrupted"] is True and r["signal"] == "SIGINT"
@@ -126,6 +116,6 @@ def test_sigint_writes_partial_results(demo_api, scenario_file, tmp_path):
 
 
 def test_sigterm_exits_143(demo_api, scenario_file, tmp_path):
-    code, _, _, r, _ = interrupt_run(demo_api, scenario_file, tmp_path, signal.SIGTERM)
+    code, _, _, r, _ = interrupt_healthish(demo_api, scenario_file, tmp_path, signal.SIGTERM)
     assert code == 143
     assert r["interrupted"] is True and r["requests"] > 0

@@ -4,7 +4,6 @@ what each request carried, a small recording server) on loopback."""
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -12,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import BIN, run_json, run_loadpilot, shop
+from conftest import interrupt_run, run_json, run_loadpilot, shop
 
 
 def task_row(results, name):
@@ -264,16 +263,9 @@ def test_async_gather_overlaps_and_batch_keeps_order(make_demo_api, scenario_fil
 
 def test_sigint_runs_on_stop_and_writes_results(make_demo_api, scenario_file, tmp_path):
     api = make_demo_api("--latency-ms", "20")
-    path = scenario_file(lifecycle(100, "30s"))
-    results = tmp_path / "r.json"
-    proc = subprocess.Popen([BIN, "run", path, "--target", api.url, "--results-json",
-                             str(results), "--no-metrics"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
-    assert proc.returncode == 130, err
-    r = json.loads(results.read_text())
+    code, _, err, r, _ = interrupt_run(scenario_file(lifecycle(100, "30s")), api.url, tmp_path,
+                                       "--no-metrics", timeout=15)
+    assert code == 130, err
     assert r["interrupted"] is True
     routes = api.stats()["routes"]
     assert routes["POST /auth/login"] >= 1
@@ -376,21 +368,13 @@ def test_closed_loop_python_vusers_go_on_by_themselves(demo_api, scenario_file, 
 
 
 def test_sigint_ends_a_closed_loop_python_run_promptly(demo_api, scenario_file, tmp_path):
-    path = scenario_file(shop('"max", duration="60s"'))
-    results = tmp_path / "r.json"
-    proc = subprocess.Popen([BIN, "run", path, "--target", demo_api.url, "--results-json",
-                             str(results), "--no-metrics", "--no-report",
-                             "--max-connections", "8"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    stopped = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
+    code, _, err, r, took = interrupt_run(scenario_file(shop('"max", duration="60s"')),
+                                          demo_api.url, tmp_path, "--no-metrics", "--no-report",
+                                          "--max-connections", "8", after=1.5, timeout=15)
     # No new iteration starts after the signal: the run ends well inside
     # the 2 s drain time.
-    assert time.monotonic() - stopped < 1.5
-    assert proc.returncode == 130, err
-    r = json.loads(results.read_text())
+    assert took < 1.5
+    assert code == 130, err
     assert r["interrupted"] is True
     assert r["iterations"]["started"] == r["iterations"]["finished"]
     routes = demo_api.stats()["routes"]
