@@ -70,7 +70,8 @@ def test_sigint_reaches_every_agent_once(demo_api, scenario_file, tmp_path):
     # would have skipped it).
     assert routes["POST /auth/logout"] == routes["POST /auth/login"] >= 2
     assert r["requests"] == demo_api.stats()["total"]
-    assert 150 <= r["iterations"]["started"] <= 350
+    # 100/s for ~2.5 s less the agents' start-up, and nothing after the signal.
+    assert 50 <= r["iterations"]["started"] <= 350
 
 
 @pytest.mark.parametrize("value", ["0", "65", "two"])
