@@ -2,48 +2,18 @@
 
 #include <cstdint>
 
+#include "http/ascii.h"
+
 namespace loadpilot::demo {
 namespace {
 
-// RFC 9110 token characters.
-bool is_tchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+using http::iequals;
+using http::is_tchar;
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (!is_tchar(c)) return false;
-  }
-  return true;
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view lower_b) {
-  if (a.size() != lower_b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower_b[i]) return false;
   }
   return true;
 }

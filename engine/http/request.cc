@@ -1,20 +1,10 @@
 #include "http/request.h"
 
 #include "build_info.h"
+#include "http/ascii.h"
 
 namespace loadpilot::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // A CR or LF smuggled into a header or the request line would let a value
 // start a new header (or a new request), so they are dropped, never sent.

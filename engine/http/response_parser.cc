@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include "http/ascii.h"
+
 namespace loadpilot::http {
 namespace {
 
@@ -14,29 +16,12 @@ namespace {
 constexpr std::size_t kMaxChunkLine = 4096;
 constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// `lower_name` must already be lower case.
-bool iequals(std::string_view s, std::string_view lower_name) {
-  if (s.size() != lower_name.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (lower(s[i]) != lower_name[i]) return false;
-  }
-  return true;
-}
-
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
   return s;
-}
-
-// RFC 9110 token characters, for header names.
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
 }
 
 int hex_value(char c) {

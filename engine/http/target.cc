@@ -2,16 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "http/ascii.h"
+
 namespace loadpilot::http {
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
 
 // Registered names, IPv4 literals and percent-encoded names; anything else
 // (spaces, quotes, control bytes) would corrupt the Host header.
@@ -40,7 +34,7 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
                 fmt::format("target: missing scheme in {} (use http:// or https://)", quoted));
   }
   Target t;
-  t.scheme = to_lower(url.substr(0, sep));
+  t.scheme = ascii_lower(url.substr(0, sep));
   if (t.scheme != "http" && t.scheme != "https") {
     return fail(error,
                 fmt::format("target: unsupported scheme \"{}\" in {} (use http:// or https://)",

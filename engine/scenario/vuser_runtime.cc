@@ -14,13 +14,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
 
+#include "http/ascii.h"
 #include "http/request.h"
 #include "scenario/loader.h"
 
@@ -128,7 +128,7 @@ struct VUserRuntime::Hub {
           for (const auto& [k, v] : r.headers) {
             packed.append(k).push_back('\0');
             packed.append(v).push_back('\n');
-            set_cookie = set_cookie || is_set_cookie(k);
+            set_cookie = set_cookie || http::iequals(k, "set-cookie");
           }
           py::object kind = py::none();
           if (r.error) kind = py::str(std::string(metrics::name(*r.error)));
@@ -238,14 +238,6 @@ struct VUserRuntime::Hub {
     queue_wait.reset();
     io->poll();
     completed.clear();
-  }
-
-  static bool is_set_cookie(std::string_view name) {
-    constexpr std::string_view kName = "set-cookie";
-    if (name.size() != kName.size()) return false;
-    for (std::size_t i = 0; i < name.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(name[i])) != kName[i]) return false;
-    return true;
   }
 
   // Sends a request on the hub's client and returns its id; poll() reports
