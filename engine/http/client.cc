@@ -481,4 +481,14 @@ std::size_t Client::busy_connections() const { return impl_->all.size() - impl_-
 std::size_t Client::queued() const { return impl_->queue.size(); }
 void Client::close() { impl_->close(); }
 
+std::optional<metrics::ErrorKind> failure_of(const Result& r, std::string* message) {
+  if (r.error) {
+    *message = r.error_message;
+    return r.error;
+  }
+  if (r.status < 400) return std::nullopt;
+  *message = fmt::format("HTTP {}", r.status);
+  return r.status >= 500 ? metrics::ErrorKind::kHttp5xx : metrics::ErrorKind::kHttp4xx;
+}
+
 }  // namespace loadpilot::http

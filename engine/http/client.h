@@ -12,14 +12,13 @@
 // A request that fails on a reused keep-alive connection before any response
 // byte arrived is retried once on a new connection (the server may have
 // closed the idle connection as we wrote).
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
 
 #include "http/response_parser.h"
 #include "http/target.h"
@@ -30,8 +29,8 @@ namespace loadpilot::http {
 struct ClientOptions {
   std::size_t max_connections = 64;
   std::chrono::milliseconds timeout{30000};  // connect, and whole request
-  bool insecure = false;                      // skip TLS certificate checks
-  bool keep_response = false;                 // keep headers and body in Result
+  bool insecure = false;                     // skip TLS certificate checks
+  bool keep_response = false;                // keep headers and body in Result
 };
 
 struct Result {
@@ -41,9 +40,14 @@ struct Result {
   std::uint64_t body_bytes = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // when keep_response
   std::string body;                                          // when keep_response
-  std::chrono::steady_clock::time_point sent_at;  // first byte written
-  std::chrono::steady_clock::time_point done_at;  // response complete / failure
+  std::chrono::steady_clock::time_point sent_at;             // first byte written
+  std::chrono::steady_clock::time_point done_at;             // response complete / failure
 };
+
+// How a finished request failed, if it did: its transport error, else
+// http_4xx / http_5xx for a status of 400 or more. `message` gets the
+// error's message or "HTTP <status>" (untouched on success).
+std::optional<metrics::ErrorKind> failure_of(const Result& r, std::string* message);
 
 class Client {
  public:

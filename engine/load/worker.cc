@@ -202,20 +202,10 @@ void Worker::on_result(std::uint32_t task, Clock::time_point intended, http::Res
   const std::uint64_t latency = micros(done - intended);
   const std::uint64_t service =
       r.sent_at.time_since_epoch().count() ? micros(done - r.sent_at) : latency;
-  metrics::ErrorKind kind{};
-  const metrics::ErrorKind* error = nullptr;
   std::string message;
-  if (r.error) {
-    kind = *r.error;
-    error = &kind;
-    message = std::move(r.error_message);
-  } else if (r.status >= 400) {
-    kind = r.status >= 500 ? metrics::ErrorKind::kHttp5xx : metrics::ErrorKind::kHttp4xx;
-    error = &kind;
-    message = fmt::format("HTTP {}", r.status);
-  }
+  const std::optional<metrics::ErrorKind> error = http::failure_of(r, &message);
   const double now_s = seconds_since_start(done);
-  recorder_.record_request(task, latency, service, error, message, now_s);
+  recorder_.record_request(task, latency, service, error ? &*error : nullptr, message, now_s);
   recorder_.record_iteration(task, latency);
   if (unlimited_) {
     closed_loop_next();

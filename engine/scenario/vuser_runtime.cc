@@ -156,28 +156,18 @@ struct VUserRuntime::Hub {
     return out;
   }
 
-  // Records a finished request the hub accounts for (record_mu held): the
-  // same rules as the workers' (an error kind, else status >= 400).
+  // Records a finished request the hub accounts for (record_mu held), by
+  // the workers' rule (http::failure_of).
   void record_result(const Event& e, std::int64_t done_us, std::int64_t sent_us) {
     if (e.row >= rows()) return;
     const http::Result& r = e.result;
     const std::int64_t latency = std::max<std::int64_t>(done_us - e.base_us, 0);
     const std::int64_t service =
         sent_us >= 0 ? std::max<std::int64_t>(done_us - sent_us, 0) : latency;
-    metrics::ErrorKind kind{};
-    const metrics::ErrorKind* error = nullptr;
     std::string message;
-    if (r.error) {
-      kind = *r.error;
-      error = &kind;
-      message = r.error_message;
-    } else if (r.status >= 400) {
-      kind = r.status >= 500 ? metrics::ErrorKind::kHttp5xx : metrics::ErrorKind::kHttp4xx;
-      error = &kind;
-      message = "HTTP " + std::to_string(r.status);
-    }
+    const std::optional<metrics::ErrorKind> error = http::failure_of(r, &message);
     recorder.record_request(e.row, static_cast<std::uint64_t>(latency),
-                            static_cast<std::uint64_t>(service), error, message,
+                            static_cast<std::uint64_t>(service), error ? &*error : nullptr, message,
                             static_cast<double>(done_us) / 1e6);
   }
 
