@@ -82,7 +82,7 @@ void RunOutputs::on_snapshot(const metrics::Snapshot& s) {
 nlohmann::json RunOutputs::results(const report::Summary& summary) {
   if (steps_.active())
     knee_ = std::make_unique<report::Knee>(report::find_knee(steps_.results(), plan_.thresholds));
-  const metrics::Histogram latency = engine_.collector().total_latency();
+  const metrics::Histogram& latency = engine_.collector().total_latency();
   const nlohmann::json j = report::results_json(summary, &series_, &latency, knee_.get());
   // Round-trip through text so the report written now and one rebuilt
   // later from the saved file see exactly the same values.

@@ -73,12 +73,6 @@ nlohmann::json Snapshot::to_json() const {
 Collector::Collector(std::vector<std::string> task_names)
     : task_names_(std::move(task_names)), cumulative_(task_names_.size()) {}
 
-Histogram Collector::total_latency() const {
-  Histogram h;
-  for (const TaskStats& t : cumulative_.tasks) h.merge(t.latency);
-  return h;
-}
-
 Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interval_s) {
   IntervalStats round(task_names_.size());
   Snapshot snap;
@@ -88,6 +82,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     snap.connections += r.connections;
   }
   cumulative_.merge(round);
+  for (const TaskStats& t : round.tasks) total_latency_.merge(t.latency);
   window_.push_back(std::move(round));
   while (window_.size() > kWindowSeconds) window_.pop_front();
   const IntervalStats& last = window_.back();
@@ -97,7 +92,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   for (const IntervalStats& w : window_)
     for (std::size_t i = 0; i < w.tasks.size(); ++i) window_latency[i].merge(w.tasks[i].latency);
 
-  Histogram all_window, all_total;
+  Histogram all_window;
   // A short final round (the run ended mid-second) would inflate the rate;
   // rates then keep the last full round's values.
   const bool rate_round = interval_s >= 0.5 || last_rates_.empty();
@@ -115,14 +110,11 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     t.error_rate = pct(c.errors, c.requests);
     t.window = LatencySummary::of(window_latency[i]);
     t.total = LatencySummary::of(c.latency);
-    t.iteration = LatencySummary::of(c.iteration);
     all_window.merge(window_latency[i]);
-    all_total.merge(c.latency);
     snap.requests += c.requests;
     snap.errors += c.errors;
     snap.iterations += c.iterations;
     snap.interval_requests += last.tasks[i].requests;
-    snap.interval_errors += last.tasks[i].errors;
     for (std::size_t k = 0; k < kErrorKindCount; ++k) snap.errors_by_kind[k] += c.errors_by_kind[k];
     snap.tasks.push_back(std::move(t));
   }
@@ -139,7 +131,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   snap.late = cumulative_.late;
   snap.error_rate = pct(snap.errors, snap.requests);
   snap.window = LatencySummary::of(all_window);
-  snap.total = LatencySummary::of(all_total);
+  snap.total = LatencySummary::of(total_latency_);
   return snap;
 }
 

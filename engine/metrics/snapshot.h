@@ -32,7 +32,6 @@ struct TaskSnapshot {
   double error_rate = 0;    // percent, whole run
   LatencySummary window;    // recent
   LatencySummary total;     // whole run
-  LatencySummary iteration; // whole run, iteration durations
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
 };
 
@@ -44,7 +43,7 @@ struct Snapshot {
   double current_rps = 0;     // requests finished in the last interval, per second
   double iterations_rps = 0;  // iterations started in the last interval, per second
   std::uint64_t requests = 0, errors = 0, iterations = 0, dropped = 0, late = 0;
-  std::uint64_t interval_requests = 0, interval_errors = 0;
+  std::uint64_t interval_requests = 0;  // requests finished in the last interval
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
   std::uint64_t active = 0;       // iterations in flight
   std::uint64_t connections = 0;  // open connections
@@ -81,12 +80,13 @@ class Collector {
   // after the first add_round(); empty (no tasks) before.
   const IntervalStats& last_round() const { return window_.empty() ? empty_ : window_.back(); }
   const std::vector<std::string>& task_names() const { return task_names_; }
-  // Whole-run latency of all tasks merged.
-  Histogram total_latency() const;
+  // Whole-run latency of all tasks merged (kept up to date round by round).
+  const Histogram& total_latency() const { return total_latency_; }
 
  private:
   std::vector<std::string> task_names_;
   IntervalStats cumulative_;
+  Histogram total_latency_;
   std::deque<IntervalStats> window_;
   std::vector<double> last_rates_;  // current, iterations, then per task
   IntervalStats empty_;

@@ -37,7 +37,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   // Rates are per second of the load profile (or of the time actually run
   // when interrupted), not including the final drain of in-flight requests.
   const double secs = std::max(1e-9, interrupted ? duration_s : std::min(duration_s, planned_s));
-  metrics::Histogram latency, service;
+  metrics::Histogram service;
   for (std::size_t i = 0; i < c.tasks.size(); ++i) {
     const metrics::TaskStats& t = c.tasks[i];
     TaskSummary ts;
@@ -56,7 +56,6 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
     s.iterations += t.iterations;
     for (std::size_t k = 0; k < metrics::kErrorKindCount; ++k)
       s.errors_by_kind[k] += t.errors_by_kind[k];
-    latency.merge(t.latency);
     service.merge(t.service);
   }
   s.started = c.iterations_started;
@@ -65,7 +64,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.actual_rps = s.requests / secs;
   s.iterations_rps = s.iterations / secs;
   s.error_rate = pct(s.errors, s.requests);
-  s.latency = metrics::LatencySummary::of(latency);
+  s.latency = metrics::LatencySummary::of(collector.total_latency());
   s.service = metrics::LatencySummary::of(service);
   for (const auto& [key, entry] : c.messages.top(10)) {
     s.top_errors.push_back(
