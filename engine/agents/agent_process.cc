@@ -119,7 +119,6 @@ void AgentProcess::handle(const std::string& line) {
     if (type == "round") {
       metrics::IntervalStats stats = metrics::IntervalStats::from_json(frame.at("stats"));
       std::lock_guard lock(mu_);
-      if (pending_.tasks.size() < stats.tasks.size()) pending_.tasks.resize(stats.tasks.size());
       pending_.merge(stats);
       in_flight_ = frame.value("in_flight", std::uint64_t{0});
       connections_ = frame.value("connections", std::uint64_t{0});

@@ -9,7 +9,7 @@
 //   {"type":"hello","tasks":[...]}        ready; its metric rows
 //   {"type":"round","stats":{...},"in_flight":N,"connections":N}
 //                                          once a second (IntervalStats JSON)
-//   {"type":"end","interrupted":B,"fatal":"..."}
+//   {"type":"end","fatal":"..."}           its run's fatal error, or ""
 // and reads from its fd 4 one line "go <t0>" (t0: the run's origin as
 // steady_clock nanoseconds, the same clock in every process of a machine).
 // stop_arrivals() sends it SIGINT, as Ctrl-C would; its stdout and stderr

@@ -68,10 +68,6 @@ std::optional<AgentShare> parse_agent(const std::string& text) {
   return AgentShare{i - 1, n};
 }
 
-std::size_t share_of(std::size_t total, std::size_t i, std::size_t n) {
-  return total / n + (i < total % n ? 1 : 0);
-}
-
 std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan, std::size_t i,
                                     std::size_t n, std::size_t max_connections,
                                     std::size_t workers) {
@@ -88,12 +84,12 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
   const std::size_t vusers =
       static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
   a.insert(a.end(),
-           {"--max-vusers", std::to_string(std::max<std::size_t>(1, share_of(vusers, i, n))),
+           {"--max-vusers", std::to_string(std::max<std::size_t>(1, load::share_of(vusers, i, n))),
             "--max-connections",
-            std::to_string(std::max<std::size_t>(1, share_of(max_connections, i, n))), "--workers",
-            std::to_string(std::max<std::size_t>(1, share_of(workers, i, n))), "--timeout",
-            args.timeout, "--seed", std::to_string(args.seed), "--no-metrics", "--no-report",
-            "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
+            std::to_string(std::max<std::size_t>(1, load::share_of(max_connections, i, n))),
+            "--workers", std::to_string(std::max<std::size_t>(1, load::share_of(workers, i, n))),
+            "--timeout", args.timeout, "--seed", std::to_string(args.seed), "--no-metrics",
+            "--no-report", "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
   if (args.insecure) a.push_back("--insecure");
   return a;
 }
@@ -112,12 +108,11 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
     return kExitInvalid;  // the coordinator went away before the start
   }
   engine.set_start_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t0_ns)));
-  load::RunOutcome outcome;
   int signal_seen = 0;
   bool orphaned = false;
   {
     SignalWatcher signals(engine);  // the coordinator's stop_arrivals() is a SIGINT
-    outcome = engine.run([&](const metrics::Snapshot& s) {
+    engine.run([&](const metrics::Snapshot& s) {
       const nlohmann::json frame = {{"type", "round"},
                                     {"stats", engine.collector().last_round().to_json()},
                                     {"in_flight", s.active},
@@ -131,9 +126,7 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
     signal_seen = signals.signal();
   }
   const std::string fatal = vusers ? vusers->fatal_error() : std::string();
-  write_line(kFramesFd,
-             nlohmann::json{{"type", "end"}, {"interrupted", outcome.interrupted}, {"fatal", fatal}}
-                 .dump());
+  write_line(kFramesFd, nlohmann::json{{"type", "end"}, {"fatal", fatal}}.dump());
   std::fflush(stdout);
   std::fflush(stderr);
   if (signal_seen == SIGINT) return kExitSigint;

@@ -34,9 +34,6 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
                                     std::size_t n, std::size_t max_connections,
                                     std::size_t workers);
 
-// Splits `total` into n shares differing by at most one; share i.
-std::size_t share_of(std::size_t total, std::size_t i, std::size_t n);
-
 // The agent's side of a run: says hello with its metric rows on fd 3, waits
 // for "go" on fd 4, runs, sends a frame per round and an end frame. Returns
 // the exit code.

@@ -179,12 +179,15 @@ int run_command(const RunArgs& args) {
   }
   const bool coordinator = args.processes > 1 && !agent;
   std::vector<agents::AgentProcess*> agent_processes;
+  // The agents' workers together: each gets its share, and at least one.
+  std::size_t agent_workers = 0;
   if (coordinator) {
     const std::size_t n = args.processes;
     const std::size_t connections =
         args.max_connections ? args.max_connections : load::default_max_connections(plan);
     const std::size_t workers =
         args.workers ? args.workers : std::max(1u, std::thread::hardware_concurrency());
+    agent_workers = std::max(workers, n);
     if (connections < n)
       return fail(
           fmt::format("--processes {} needs at least {} connections (got {})", n, n, connections));
@@ -230,11 +233,7 @@ int run_command(const RunArgs& args) {
       engine.worker_count(),
       engine.max_connections(),
       coordinator ? args.processes : 1};
-  if (coordinator) {  // the agents' workers, all together
-    const std::size_t workers =
-        args.workers ? args.workers : std::max(1u, std::thread::hardware_concurrency());
-    header.workers = std::max(workers, args.processes);
-  }
+  if (coordinator) header.workers = agent_workers;
   // Prometheus endpoint: bound before any traffic so a busy port fails fast.
   std::unique_ptr<monitor::Exporter> exporter;
   if (!args.no_metrics) {
@@ -277,16 +276,14 @@ int run_command(const RunArgs& args) {
     signal_seen = signals.signal();
   }
 
-  std::string vuser_error = vusers ? vusers->fatal_error() : std::string();
+  // What stopped the Python runtime, here or in an agent (engine.run()
+  // joined the agents).
+  std::vector<std::string> run_errors;
+  if (vusers && !vusers->fatal_error().empty()) run_errors.push_back(vusers->fatal_error());
   for (agents::AgentProcess* p : agent_processes) {
-    p->join();
-    const std::string problem = p->problem();
-    if (!problem.empty() && vuser_error.empty())
-      vuser_error = problem;
-    else if (!problem.empty())
-      fmt::print(stderr, "error: {}\n", problem);
+    if (std::string problem = p->problem(); !problem.empty()) run_errors.push_back(problem);
   }
-  if (!vuser_error.empty()) fmt::print(stderr, "error: {}\n", vuser_error);
+  for (const std::string& e : run_errors) fmt::print(stderr, "error: {}\n", e);
 
   report::Summary summary = report::build_summary(
       plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
@@ -301,7 +298,7 @@ int run_command(const RunArgs& args) {
     j["type"] = "summary";
     fmt::print("{}\n", j.dump());
   }
-  int exit_code = summary.passed && vuser_error.empty() ? kExitOk : kExitThresholds;
+  int exit_code = summary.passed && run_errors.empty() ? kExitOk : kExitThresholds;
   if (!args.results_json.empty()) {
     std::string error;
     if (write_file(args.results_json, results.dump(2) + "\n", &error)) {

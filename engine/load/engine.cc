@@ -77,7 +77,7 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     w.index = options_.agent_index * worker_count_ + i;
     w.count = agents * worker_count_;
     // Split connections and queue so the totals are what the user asked for.
-    w.max_connections = max_connections_ / worker_count_ + (i < max_connections_ % worker_count_);
+    w.max_connections = share_of(max_connections_, i, worker_count_);
     w.max_queue = std::max<std::size_t>(1, max_queue / (worker_count_ * agents));
     w.client.timeout = options_.timeout;
     w.client.insecure = options_.insecure;

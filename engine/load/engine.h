@@ -60,6 +60,13 @@ std::size_t default_max_connections(const plan::Plan& plan);
 // dropped: five seconds' worth at the peak rate, at least 1000.
 std::size_t default_max_queue(const plan::Plan& plan);
 
+// Share i of `total` split n ways, the shares differing by at most one (the
+// split of connections between workers, and of connections, workers and
+// VUsers between agent processes).
+constexpr std::size_t share_of(std::size_t total, std::size_t i, std::size_t n) {
+  return total / n + (i < total % n ? 1 : 0);
+}
+
 struct RunOutcome {
   bool interrupted = false;  // stop() was called before the profile ended
   double duration_s = 0;     // from the first arrival to the end of the run
