@@ -23,7 +23,6 @@
 
 namespace loadpilot::cli {
 
-inline constexpr const char* kDefaultReportPath = "results/report.html";
 inline constexpr const char* kBaselinePath = ".loadpilot/baseline.json";
 
 // Lives for one `run`. on_snapshot() is called on the engine's collector

@@ -8,6 +8,9 @@
 
 namespace loadpilot::cli {
 
+// Where `run` writes the HTML report unless told otherwise.
+inline constexpr const char* kDefaultReportPath = "results/report.html";
+
 struct RunArgs {
   std::string file;
   std::string target;
@@ -30,7 +33,7 @@ struct RunArgs {
   std::size_t processes = 1;
   std::string agent;
   // HTML report and baseline (docs/report.md).
-  std::string report = "results/report.html";
+  std::string report = kDefaultReportPath;
   bool no_report = false;
   bool save_baseline = false;
   // Prometheus endpoint (docs/monitoring.md).

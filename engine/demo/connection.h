@@ -22,9 +22,8 @@ namespace loadpilot::demo {
 struct Worker {
   Worker(int index, const DemoOptions& options, Faults::Clock::time_point start,
          SharedState& shared, StatsBoard& board)
-      : index(index), board(board), faults(options, start, index), endpoints(index, shared) {}
+      : board(board), faults(options, start, index), endpoints(index, shared) {}
 
-  int index;
   StatsBoard& board;
   RouteCounters counters;
   Faults faults;

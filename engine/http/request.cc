@@ -23,7 +23,10 @@ bool caller_set(const Headers& headers, std::string_view name) {
 
 }  // namespace
 
-std::string user_agent() { return std::string("loadpilot/") + loadpilot::kVersion; }
+const std::string& user_agent() {
+  static const std::string agent = std::string("loadpilot/") + loadpilot::kVersion;
+  return agent;
+}
 
 std::string build_request(const Target& target, std::string_view method, std::string_view path,
                           const Headers& headers, std::string_view body) {

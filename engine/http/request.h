@@ -18,6 +18,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 std::string build_request(const Target& target, std::string_view method, std::string_view path,
                           const Headers& headers, std::string_view body);
 
-std::string user_agent();
+// "loadpilot/<version>", made once: every Python request is built anew.
+const std::string& user_agent();
 
 }  // namespace loadpilot::http

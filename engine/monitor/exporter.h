@@ -58,8 +58,6 @@ class Exporter {
   // Returns true when a signal ended it early.
   bool linger(double seconds);
 
-  const RunMetrics& metrics() const { return metrics_; }
-
  private:
   RunMetrics metrics_;
   std::string host_;

@@ -48,9 +48,6 @@ class TimeSeries {
 
   void add(const metrics::Snapshot& s);
 
-  const std::vector<Point>& points() const { return points_; }
-  const std::vector<std::string>& task_names() const { return task_names_; }
-
   // {"interval_s": 1, "t": [...], "target_rps": [...], "current_rps": [...],
   //  "iterations_rps": [...], "active": [...], "p50_ms": [...], "p95_ms": [...],
   //  "p99_ms": [...], "max_ms": [...], "requests": [...], "errors": [...],
