@@ -41,11 +41,10 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import greenlet
 
-from ._describe import MODULE_NAME, format_error
+from ._describe import MODULE_NAME, _overrides, format_error
 from ._vuser import Call, Iteration, VUserState, static_labels
 from ._requests import HubSelector, Requests
 from .client import Response
-from .dsl import VUser
 
 __all__ = ["Runtime"]
 
@@ -60,12 +59,11 @@ _ARRIVE, _DONE, _FINISH, _ABORT = 0, 1, 2, 3
 
 
 class _TaskSpec:
-    __slots__ = ("name", "func", "is_async", "check")
+    __slots__ = ("func", "is_async", "check")
 
     def __init__(
         self, name: str, func: Any, is_async: bool, check: Optional[Callable[..., Any]]
     ) -> None:
-        self.name = name
         # Called as func(instance, client): the class's plain function, or
         # a getattr per call when it is something else (a staticmethod...).
         if inspect.isfunction(func):
@@ -301,8 +299,8 @@ class Runtime(Requests):
         return min(bisect.bisect_right(cumulative, x), len(cumulative) - 1)
 
     def _take_vuser(self, task: int, worker: int) -> Any:
-        if self.idle:
-            return self.idle.pop()
+        """A new VUser (the caller found none idle); None with the pool
+        full, False when its constructor failed (recorded)."""
         if len(self.vusers) >= self.max_vusers:
             return None
         try:
@@ -493,8 +491,3 @@ class Runtime(Requests):
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)
-
-
-def _overrides(cls: type, name: str) -> bool:
-    method = getattr(cls, name, None)
-    return callable(method) and method is not getattr(VUser, name)
