@@ -30,16 +30,19 @@ class Requests:
     rows: Dict[str, int]
     base_url: str
 
-
-    def call(self, vu: VUserState, requests: List[Request]) -> List[Response]:
-        """Sends REQUESTS and suspends the calling greenlet until all answered."""
+    def _waiting_greenlet(self) -> Any:
+        """The greenlet that will wait for a plain (synchronous) call."""
         me = greenlet.getcurrent()
         if me is self.main:
             raise RuntimeError(
                 "a plain LoadClient call cannot run here; in an async task use "
                 "`await client.get(...)`"
             )
-        waiter = Waiter(me, len(requests))
+        return me
+
+    def call(self, vu: VUserState, requests: List[Request]) -> List[Response]:
+        """Sends REQUESTS and suspends the calling greenlet until all answered."""
+        waiter = Waiter(self._waiting_greenlet(), len(requests))
         for slot, request in enumerate(requests):
             self._send(vu, request, waiter, slot)
         return self.main.switch()
@@ -47,13 +50,7 @@ class Requests:
     def call_one(self, vu: VUserState, request: Request) -> Response:
         """call() for one request: the response comes straight back through
         the greenlet switch (slot -1), with no Waiter and no lists."""
-        me = greenlet.getcurrent()
-        if me is self.main:
-            raise RuntimeError(
-                "a plain LoadClient call cannot run here; in an async task use "
-                "`await client.get(...)`"
-            )
-        self._send(vu, request, me.switch, -1)
+        self._send(vu, request, self._waiting_greenlet().switch, -1)
         return self.main.switch()
 
     def call_async(self, vu: VUserState, request: Request) -> "asyncio.Future[Response]":
@@ -109,17 +106,13 @@ class Requests:
         message = f"no response within timeout={request.timeout:g}s"
         response = Response(0, url=call.url, elapsed_ms=(now - call.base_us) / 1000, error=message)
         self._account(call, response, now - call.base_us, now - call.base_us, "timeout", message)
-        if call.slot < 0:
-            call.deliver(response)
-        else:
-            call.deliver(call.slot, response)
+        _deliver(call, response)
 
     def _completed(self, event: Tuple[Any, ...]) -> None:
         """A request finished: EVENT is the hub's (1, rid, status, headers,
-        body, kind, message, sent_us, done_us, set_cookie). HEADERS are
-        (name, value) pairs, or the engine's packed string (see
-        Headers._from_raw), which comes with SET_COOKIE telling whether any
-        Set-Cookie header is among them."""
+        body, kind, message, sent_us, done_us, set_cookie). HEADERS are the
+        engine's packed string (see Headers._from_raw); SET_COOKIE tells
+        whether a Set-Cookie header is among them."""
         _, rid, status, headers, body, kind, message, sent_us, done_us, set_cookie = event
         call = self.pending.pop(rid, None)
         if call is None:  # timed out already
@@ -128,12 +121,7 @@ class Requests:
             call.timer.cancel()
         latency = done_us - call.base_us if call.base_us >= 0 else 0
         service = done_us - sent_us if sent_us >= 0 else latency
-        if isinstance(headers, str):
-            hdrs = Headers._from_raw(headers)
-        else:
-            hdrs = Headers.__new__(Headers)  # the hub's pairs are str already
-            hdrs._items = headers
-            set_cookie = any(len(k) == 10 and k.lower() == "set-cookie" for k, _ in headers)
+        hdrs = Headers._from_raw(headers)
         response = _new_response(Response)  # Response(...) without keyword parsing
         response.status_code = status
         response.headers = hdrs
@@ -150,10 +138,7 @@ class Requests:
             if kind is None:
                 message = ""
             self._account(call, response, latency, service, kind, message)
-        if call.slot < 0:
-            call.deliver(response)
-        else:
-            call.deliver(call.slot, response)
+        _deliver(call, response)
 
     def _account(
         self, call: Call, response: Response, latency: int, service: int, kind: Any, message: str
@@ -164,6 +149,15 @@ class Requests:
             it.last = (len(it.records) - 1, response)
         else:
             self.hub.record_request(call.row, latency, service, kind, message)
+
+
+def _deliver(call: Call, response: Response) -> None:
+    """Hands RESPONSE to whoever waits for CALL: a greenlet's switch (slot
+    -1) or a callback taking the slot too."""
+    if call.slot < 0:
+        call.deliver(response)
+    else:
+        call.deliver(call.slot, response)
 
 
 class HubSelector(selectors.EpollSelector):

@@ -88,7 +88,10 @@ class FakeHub:
                     self.requests.append((row, kind, f"HTTP {status}"))
                 else:
                     self.requests.append((row, None, ""))
-            self.push((1, rid, status, hdrs, content, None, "", now, now, None))
+            # Headers packed as the engine packs them, with its Set-Cookie flag.
+            packed = "".join(f"{k}\0{v}\n" for k, v in hdrs)
+            set_cookie = any(k.lower() == "set-cookie" for k, _ in hdrs)
+            self.push((1, rid, status, packed, content, None, "", now, now, set_cookie))
         return rid
 
     def record_request(self, row, latency, service, kind, message):
