@@ -4,9 +4,6 @@ namespace loadpilot::metrics {
 
 namespace {
 double ms(std::uint64_t us) { return static_cast<double>(us) / 1000.0; }
-double pct(std::uint64_t part, std::uint64_t whole) {
-  return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
-}
 nlohmann::json kinds_json(const std::array<std::uint64_t, kErrorKindCount>& kinds) {
   nlohmann::json j = nlohmann::json::object();
   for (std::size_t i = 0; i < kErrorKindCount; ++i)
@@ -107,7 +104,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     t.errors_by_kind = c.errors_by_kind;
     t.current_rps =
         rate_round ? static_cast<double>(last.tasks[i].requests) * per_s : last_rates_[i + 2];
-    t.error_rate = pct(c.errors, c.requests);
+    t.error_rate = percent(c.errors, c.requests);
     t.window = LatencySummary::of(window_latency[i]);
     t.total = LatencySummary::of(c.latency);
     all_window.merge(window_latency[i]);
@@ -129,7 +126,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   }
   snap.dropped = cumulative_.dropped;
   snap.late = cumulative_.late;
-  snap.error_rate = pct(snap.errors, snap.requests);
+  snap.error_rate = percent(snap.errors, snap.requests);
   snap.window = LatencySummary::of(all_window);
   snap.total = LatencySummary::of(total_latency_);
   return snap;

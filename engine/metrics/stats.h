@@ -17,6 +17,11 @@
 
 namespace loadpilot::metrics {
 
+// PART as a percentage of WHOLE (0 when WHOLE is 0): error rates.
+constexpr double percent(std::uint64_t part, std::uint64_t whole) {
+  return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
+}
+
 struct TaskStats {
   std::uint64_t requests = 0;    // HTTP requests finished (ok or failed)
   std::uint64_t errors = 0;      // failed requests / iterations, all kinds

@@ -5,16 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-namespace loadpilot::report {
+#include "report/numbers.h"
 
-namespace {
-// Dividing by an exact power of ten gives the double nearest the decimal,
-// which prints shortest ("0.173", not "0.17300000000000001").
-double round_to(double x, double unit) {
-  const double scale = std::round(1.0 / unit);
-  return std::round(x * scale) / scale;
-}
-}  // namespace
+namespace loadpilot::report {
 
 double percentile_between(const metrics::Histogram& earlier, const metrics::Histogram& later,
                           double percentile) {
@@ -165,7 +158,7 @@ StepResult StepTracker::close_open() const {
   const double secs = r.end_s - r.start_s;
   r.actual_rps = secs > 0 ? static_cast<double>(r.requests) / secs : 0;
   r.error_rate =
-      r.requests ? 100.0 * static_cast<double>(r.errors) / static_cast<double>(r.requests) : 0;
+      metrics::percent(r.errors, r.requests);
   r.p99_ms = percentile_between(open_.latency_at_start, last_latency_, 99);
   return r;
 }

@@ -17,7 +17,6 @@ std::string iso_now() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
 }
-double pct(std::uint64_t a, std::uint64_t b) { return b ? 100.0 * a / b : 0.0; }
 }  // namespace
 
 Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector, double planned_s,
@@ -47,7 +46,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
     ts.errors = t.errors;
     ts.iterations = t.iterations;
     ts.rps = t.requests / secs;
-    ts.error_rate = pct(t.errors, t.requests);
+    ts.error_rate = metrics::percent(t.errors, t.requests);
     ts.latency = metrics::LatencySummary::of(t.latency);
     ts.iteration = metrics::LatencySummary::of(t.iteration);
     s.tasks.push_back(ts);
@@ -63,7 +62,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.late = c.late;
   s.actual_rps = s.requests / secs;
   s.iterations_rps = s.iterations / secs;
-  s.error_rate = pct(s.errors, s.requests);
+  s.error_rate = metrics::percent(s.errors, s.requests);
   s.latency = metrics::LatencySummary::of(collector.total_latency());
   s.service = metrics::LatencySummary::of(service);
   for (const auto& [key, entry] : c.messages.top(10)) {

@@ -2,23 +2,15 @@
 
 #include <cmath>
 
+#include "report/numbers.h"
+
 namespace loadpilot::report {
 
 namespace {
-// Rounding keeps the serialized numbers short ("12.345", not
-// "12.345000000000001"); the precision kept is far below what is measured.
-// Dividing by an exact power of ten gives the double nearest the decimal,
-// which prints shortest ("0.173", not "0.17300000000000001").
-double round_to(double x, double unit) {
-  const double scale = std::round(1.0 / unit);
-  return std::round(x * scale) / scale;
-}
 double ms(double x) { return round_to(x, 0.001); }
 double rate(double x) { return round_to(x, 0.01); }
 double interval_pct(std::uint64_t errors, std::uint64_t requests) {
-  return requests
-             ? round_to(100.0 * static_cast<double>(errors) / static_cast<double>(requests), 0.001)
-             : 0.0;
+  return round_to(metrics::percent(errors, requests), 0.001);
 }
 }  // namespace
 
