@@ -77,9 +77,10 @@ def scenario_file(tmp_path):
     return write
 
 
-def run_loadpilot(*args, timeout=120, env=None):
-    """Runs `loadpilot ARGS`, returns CompletedProcess (text). A `run` gets
-    --no-metrics unless ARGS hold --metrics-* options of their own."""
+def run_loadpilot(*args, timeout=120, env=None, cwd=None):
+    """Runs `loadpilot ARGS` (in CWD), returns CompletedProcess (text). A
+    `run` gets --no-metrics unless ARGS hold --metrics-* options of their
+    own."""
     args = list(args)
     if args and args[0] == "run":
         if any(a.startswith("--metrics") for a in args):
@@ -87,8 +88,16 @@ def run_loadpilot(*args, timeout=120, env=None):
             env.pop("LOADPILOT_NO_METRICS", None)
         elif "--no-metrics" not in args:
             args.append("--no-metrics")
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env=env)
+    return subprocess.run([os.path.abspath(BIN), *args], capture_output=True, text=True,
+                          timeout=timeout,
+                          stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+
+
+def task_row(results, name):
+    """The results' row for task (or label) NAME."""
+    rows = [t for t in results["tasks"] if t["name"] == name]
+    assert rows, [t["name"] for t in results["tasks"]]
+    return rows[0]
 
 
 def run_json(path, target, tmp_path, *extra, timeout=120):
@@ -96,7 +105,7 @@ def run_json(path, target, tmp_path, *extra, timeout=120):
     returns (CompletedProcess, the results as a dict)."""
     results = tmp_path / "r.json"
     proc = run_loadpilot("run", str(path), "--target", target, "--results-json", str(results),
-                         "--no-metrics", *extra, timeout=timeout)
+                         *extra, timeout=timeout)
     assert results.exists(), proc.stderr + proc.stdout
     return proc, json.loads(results.read_text())
 
@@ -133,15 +142,16 @@ def shop(profile):
     return SHOP.replace("{PROFILE}", profile)
 
 
-def interrupt_run(path, target, tmp_path, *extra, after=2.5, sig=signal.SIGINT, timeout=30):
-    """Starts `loadpilot run PATH --target TARGET EXTRA...` with
+def interrupt_run(path, target, tmp_path, *extra, after=2.5, sig=signal.SIGINT, timeout=30,
+                  cwd=None):
+    """Starts `loadpilot run PATH --target TARGET EXTRA...` (in CWD) with
     --results-json, sends SIG after AFTER seconds and waits. Returns
     (exit code, stdout, stderr, results dict, seconds from the signal to
     the end)."""
     results = tmp_path / "r.json"
-    proc = subprocess.Popen([BIN, "run", str(path), "--target", target, "--results-json",
-                             str(results), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", str(path), "--target", target,
+                             "--results-json", str(results), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     time.sleep(after)
     sent = time.monotonic()
     proc.send_signal(sig)

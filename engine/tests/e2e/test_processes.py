@@ -7,10 +7,7 @@ import time
 
 import pytest
 
-from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop
-
-def rows(results):
-    return {t["name"]: t for t in results["tasks"]}
+from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop, task_row
 
 
 def test_agents_share_one_schedule_exactly(demo_api, scenario_file, tmp_path):
@@ -19,13 +16,13 @@ def test_agents_share_one_schedule_exactly(demo_api, scenario_file, tmp_path):
     assert proc.returncode == 0, proc.stderr
     # Every planned arrival started once: the two shares add up to the curve.
     assert r["iterations"]["started"] == r["iterations"]["finished"] == 600
-    tasks = rows(r)
-    assert tasks["product"]["iterations"] + tasks["orders"]["iterations"] == 600
-    assert 2.4 <= tasks["product"]["iterations"] / tasks["orders"]["iterations"] <= 3.8
+    product, orders = task_row(r, "product"), task_row(r, "orders")
+    assert product["iterations"] + orders["iterations"] == 600
+    assert 2.4 <= product["iterations"] / orders["iterations"] <= 3.8
     routes = demo_api.stats()["routes"]
     # Each agent has its own VUsers; each logged in and out once.
     assert routes["POST /auth/login"] == routes["POST /auth/logout"] == \
-        tasks["on_start"]["requests"] == tasks["on_stop"]["requests"] >= 2
+        task_row(r, "on_start")["requests"] == task_row(r, "on_stop")["requests"] >= 2
     assert r["requests"] == demo_api.stats()["total"]
     assert r["errors"] == 0
     assert "error" not in proc.stderr
@@ -136,7 +133,7 @@ def test_an_agents_fatal_error_reaches_the_coordinator(demo_api, scenario_file, 
     assert "agent 1: every on_start failed for 10 s" in proc.stderr
     assert "agent 2: every on_start failed for 10 s" in proc.stderr
     # Both agents' failed logins are in the merged results.
-    assert rows(r)["on_start"]["errors"] == r["errors"] == r["errors_by_kind"]["exception"] >= 2
+    assert task_row(r, "on_start")["errors"] == r["errors"] == r["errors_by_kind"]["exception"] >= 2
     assert demo_api.stats()["routes"].get("GET /health", 0) == 0
 
 

@@ -6,15 +6,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import threading
 import time
 
-import pytest
-
-from conftest import BIN, run_loadpilot
+from conftest import interrupt_run, run_json, run_loadpilot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEB_DIR = os.environ.get("LOADPILOT_WEB_DIR", "")
@@ -56,11 +53,6 @@ PANELS = ["Throughput", "RPS — Current vs Target", "Active Workers",
 CHART_HOSTS = ["chart-rps", "chart-active", "chart-latency", "gauge-p99", "chart-error-rate",
                "chart-cumulative", "chart-task-latency", "chart-task-errors",
                "chart-distribution"]
-
-
-def lp(*args, cwd=None, timeout=120):
-    return subprocess.run([os.path.abspath(BIN), *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
 
 
 def embedded_data(html):
@@ -114,12 +106,9 @@ def hosts(state):
 def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path):
     path = scenario_file(STEP_MIX)
     report = tmp_path / "out" / "report.html"
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", demo_api.url, "--no-metrics", "--report",
-                      str(report), "--results-json", str(results))
+    p, r = run_json(path, demo_api.url, tmp_path, "--report", str(report))
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"report written to {report}" in p.stdout
-    r = json.loads(results.read_text())
     # The time series: one point a second, cumulative counts ending at the total.
     ts = r["timeseries"]
     assert 6 <= len(ts["t"]) <= 8, ts["t"]
@@ -171,11 +160,9 @@ def test_knee_when_the_first_step_already_fails(make_demo_api, scenario_file, tm
     api = make_demo_api("--error-rate", "50")
     path = scenario_file(STEP_MIX.replace('duration="6s"', 'duration="3s"')
                          .replace('thresholds={"p99_ms": 250}', "thresholds={}"))
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", api.url, "--no-metrics", "--no-report",
-                      "--results-json", str(results))
+    p, r = run_json(path, api.url, tmp_path, "--no-report")
     assert p.returncode == 0, p.stderr  # no thresholds: the run itself passes
-    knee = json.loads(results.read_text())["knee"]
+    knee = r["knee"]
     assert knee["found"] is False and knee["saturated"] is True
     assert knee["error_rate_limit_source"] == "default" and knee["p99_limit_source"] == "derived"
     assert all(not s["passed"] and s["error_rate"] > 20 for s in knee["steps"]), knee["steps"]
@@ -184,31 +171,27 @@ def test_knee_when_the_first_step_already_fails(make_demo_api, scenario_file, tm
 
 def test_default_path_no_report_and_interrupt(demo_api, scenario_file, tmp_path):
     path = scenario_file(CONSTANT.replace("{RPS}", "50").replace("{DURATION}", "1s"))
-    p = lp("run", path, "--target", demo_api.url, "--no-metrics", cwd=tmp_path)
+    p = run_loadpilot("run", path, "--target", demo_api.url, "--no-metrics", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     default = tmp_path / "results" / "report.html"
     assert default.is_file() and "report written to results/report.html" in p.stdout
     assert "knee" not in embedded_data(default.read_text())  # not a step run
 
     default.unlink()
-    p = lp("run", path, "--target", demo_api.url, "--no-metrics", "--no-report", cwd=tmp_path)
+    p = run_loadpilot("run", path, "--target", demo_api.url, "--no-report", cwd=tmp_path)
     assert p.returncode == 0 and not default.exists() and "report written" not in p.stdout
 
     # A report that cannot be written: a clear message and exit 2.
     (tmp_path / "file").write_text("")
-    p = lp("run", path, "--target", demo_api.url, "--no-metrics", "--report", "file/r.html",
-           cwd=tmp_path)
+    p = run_loadpilot("run", path, "--target", demo_api.url, "--report", "file/r.html",
+                      cwd=tmp_path)
     assert p.returncode == 2 and "cannot create directory file" in p.stderr, p.stderr
 
     # Ctrl-C: the partial run still gets its report, marked as interrupted.
     long = scenario_file(CONSTANT.replace("{RPS}", "100").replace("{DURATION}", "30s"), "long.py")
-    proc = subprocess.Popen([os.path.abspath(BIN), "run", long, "--target", demo_api.url,
-                             "--no-metrics", "--output", "text"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 130, err
+    code, out, err, _, _ = interrupt_run(long, demo_api.url, tmp_path, "--no-metrics",
+                                         "--output", "text", cwd=tmp_path, timeout=20)
+    assert code == 130, err
     assert "report written to results/report.html" in out
     data = embedded_data(default.read_text())
     assert data["interrupted"] is True and data["signal"] == "SIGINT"
@@ -354,7 +337,7 @@ def results_variant(base, factor_latency=1.0, factor_rps=1.0, error_rate=None):
 
 def test_baseline_and_compare(demo_api, scenario_file, tmp_path):
     path = scenario_file(CONSTANT.replace("{RPS}", "100").replace("{DURATION}", "1s"))
-    p = lp("run", path, "--target", demo_api.url, "--no-metrics", "--no-report",
+    p = run_loadpilot("run", path, "--target", demo_api.url, "--no-metrics", "--no-report",
            "--save-baseline", "--results-json", "current.json", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "baseline saved to .loadpilot/baseline.json" in p.stdout
@@ -362,7 +345,7 @@ def test_baseline_and_compare(demo_api, scenario_file, tmp_path):
     assert baseline == json.loads((tmp_path / "current.json").read_text())
 
     # Equal: the default baseline is .loadpilot/baseline.json.
-    p = lp("compare", "current.json", cwd=tmp_path)
+    p = run_loadpilot("compare", "current.json", cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     for row in ("RPS actual", "p50", "p95", "p99", "error rate"):
         assert row in p.stdout
@@ -372,7 +355,7 @@ def test_baseline_and_compare(demo_api, scenario_file, tmp_path):
     def compare(variant, *extra):
         f = tmp_path / "variant.json"
         f.write_text(json.dumps(variant))
-        return lp("compare", str(f), ".loadpilot/baseline.json", *extra, cwd=tmp_path)
+        return run_loadpilot("compare", str(f), ".loadpilot/baseline.json", *extra, cwd=tmp_path)
 
     better = compare(results_variant(baseline, factor_latency=0.5, factor_rps=1.2))
     assert better.returncode == 0, better.stdout
@@ -411,19 +394,19 @@ def test_report_of_a_results_file_without_time_series(tmp_path):
 def test_compare_rejects_missing_and_malformed(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps(MINIMAL))
-    p = lp("compare", str(good), cwd=tmp_path)  # no .loadpilot/baseline.json here
+    p = run_loadpilot("compare", str(good), cwd=tmp_path)  # no .loadpilot/baseline.json here
     assert p.returncode == 2
     assert ".loadpilot/baseline.json" in p.stderr and "--save-baseline" in p.stderr
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
-    p = lp("compare", str(bad), str(good), cwd=tmp_path)
+    p = run_loadpilot("compare", str(bad), str(good), cwd=tmp_path)
     assert p.returncode == 2 and "bad.json: not valid JSON" in p.stderr
     bad.write_text(json.dumps({"scenario": 5}))
-    p = lp("compare", str(good), str(bad), cwd=tmp_path)
+    p = run_loadpilot("compare", str(good), str(bad), cwd=tmp_path)
     assert p.returncode == 2 and "scenario: expected a string (got 5)" in p.stderr
-    p = lp("compare", str(good), str(good), "--threshold", "-3", cwd=tmp_path)
+    p = run_loadpilot("compare", str(good), str(good), "--threshold", "-3", cwd=tmp_path)
     assert p.returncode == 2 and "--threshold" in p.stderr
-    assert lp("compare", str(good), str(good), cwd=tmp_path).returncode == 0
+    assert run_loadpilot("compare", str(good), str(good), cwd=tmp_path).returncode == 0
 
 
 def synthetic_hour(tasks=4, seconds=3600):

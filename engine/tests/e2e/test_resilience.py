@@ -1,9 +1,8 @@
 """A misbehaving target is measured, not hidden; interrupted runs lose nothing."""
-import json
 import signal
 import socket
 
-from conftest import interrupt_run, run_loadpilot
+from conftest import interrupt_run, run_json
 
 HEALTHISH = """
 from loadpilot import VUser, scenario, task
@@ -21,10 +20,8 @@ def test_stalled_target_raises_p99(make_demo_api, scenario_file, tmp_path):
     # measured from the intended start, the stall shows in p99.
     api = make_demo_api("--stall-every", "2", "--stall-for", "0.5")
     path = scenario_file(HEALTHISH.replace("{RPS}", "100").replace("{DURATION}", "4s"))
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", api.url, "--results-json", str(results))
+    p, r = run_json(path, api.url, tmp_path)
     assert p.returncode == 0, p.stderr
-    r = json.loads(results.read_text())
     assert r["latency"]["p99_ms"] >= 200, r["latency"]
     assert r["latency"]["p50_ms"] < 50, r["latency"]
 
@@ -32,10 +29,8 @@ def test_stalled_target_raises_p99(make_demo_api, scenario_file, tmp_path):
 def test_server_errors_are_counted_by_kind(make_demo_api, scenario_file, tmp_path):
     api = make_demo_api("--error-rate", "20")
     path = scenario_file(HEALTHISH.replace("{RPS}", "300").replace("{DURATION}", "2s"))
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", api.url, "--results-json", str(results))
+    p, r = run_json(path, api.url, tmp_path)
     assert p.returncode == 0, p.stderr
-    r = json.loads(results.read_text())
     assert r["errors"] == r["errors_by_kind"]["http_5xx"]
     assert 0.12 < r["errors"] / r["requests"] < 0.28
     assert r["top_errors"][0]["message"] == "HTTP 503"
@@ -48,10 +43,7 @@ def test_refused_connections_are_connect_errors(scenario_file, tmp_path):
     port = s.getsockname()[1]
     s.close()
     path = scenario_file(HEALTHISH.replace("{RPS}", "50").replace("{DURATION}", "1s"))
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", f"http://127.0.0.1:{port}",
-                      "--results-json", str(results))
-    r = json.loads(results.read_text())
+    p, r = run_json(path, f"http://127.0.0.1:{port}", tmp_path)
     assert r["errors"] == r["requests"] > 0
     assert r["errors_by_kind"]["connect"] == r["errors"]
     assert p.returncode == 0  # no thresholds set: errors alone do not fail the run
@@ -87,13 +79,10 @@ def test_garbage_and_resets_are_counted(scenario_file, tmp_path):
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     path = scenario_file(HEALTHISH.replace("{RPS}", "40").replace("{DURATION}", "1s"))
-    results = tmp_path / "r.json"
-    run_loadpilot("run", path, "--target", f"http://127.0.0.1:{port}", "--timeout", "2s",
-                  "--results-json", str(results))
+    _, r = run_json(path, f"http://127.0.0.1:{port}", tmp_path, "--timeout", "2s")
     stop.set()
     t.join()
     srv.close()
-    r = json.loads(results.read_text())
     assert r["errors"] == r["requests"] > 0
     kinds = r["errors_by_kind"]
     assert kinds["protocol"] > 0 and kinds["reset"] > 0, kinds

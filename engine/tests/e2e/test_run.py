@@ -1,7 +1,7 @@
 """A run against demo-api: counts, weights, thresholds, outputs."""
 import json
 
-from conftest import run_loadpilot
+from conftest import run_json, run_loadpilot
 
 TWO_TASKS = """
 from loadpilot import VUser, scenario, task, LoadClient
@@ -20,10 +20,8 @@ class Mix(VUser):
 
 def test_counts_match_what_the_server_saw(demo_api, scenario_file, tmp_path):
     path = scenario_file(TWO_TASKS.replace("{THRESHOLDS}", "{}"))
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", demo_api.url, "--results-json", str(results))
+    p, r = run_json(path, demo_api.url, tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
-    r = json.loads(results.read_text())
     stats = demo_api.stats()
     routes = stats["routes"]
     tasks = {t["name"]: t for t in r["tasks"]}
@@ -46,12 +44,9 @@ def test_counts_match_what_the_server_saw(demo_api, scenario_file, tmp_path):
 
 def test_threshold_breach_exits_1(demo_api, scenario_file, tmp_path):
     path = scenario_file(TWO_TASKS.replace("{THRESHOLDS}", '{"p99_ms": 0.001}'))
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", demo_api.url, "--duration", "1s",
-                      "--results-json", str(results))
+    p, r = run_json(path, demo_api.url, tmp_path, "--duration", "1s")
     assert p.returncode == 1, p.stdout + p.stderr
     assert "✗ p99_ms" in p.stdout
-    r = json.loads(results.read_text())
     assert r["passed"] is False
     assert r["thresholds"][0]["key"] == "p99_ms" and r["thresholds"][0]["passed"] is False
 
@@ -112,10 +107,8 @@ def test_ramp_mode_counts_follow_the_curve(demo_api, scenario_file, tmp_path):
             def health(self, client):
                 client.get("/health")
     """)
-    results = tmp_path / "r.json"
-    p = run_loadpilot("run", path, "--target", demo_api.url, "--results-json", str(results))
+    p, r = run_json(path, demo_api.url, tmp_path)
     assert p.returncode == 0, p.stderr
-    r = json.loads(results.read_text())
     # 2 s ramp 0->200 (200 iterations) + 2 s at 200 (400).
     assert abs(r["requests"] - 600) <= 1
     assert r["planned_duration_s"] == 4

@@ -11,13 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import interrupt_run, run_json, run_loadpilot, shop
-
-
-def task_row(results, name):
-    rows = [t for t in results["tasks"] if t["name"] == name]
-    assert rows, [t["name"] for t in results["tasks"]]
-    return rows[0]
+from conftest import interrupt_run, run_json, run_loadpilot, shop, task_row
 
 
 class Recorder(BaseHTTPRequestHandler):
