@@ -140,17 +140,10 @@ bool Histogram::operator==(const Histogram& other) const {
 nlohmann::json Histogram::to_json() const {
   auto values = nlohmann::json::array();
   auto counts = nlohmann::json::array();
-  if (chunks_) {
-    for (std::size_t c = 0; c < kChunkCount; ++c) {
-      const std::uint64_t* chunk = chunks_[c].get();
-      if (chunk == nullptr) continue;
-      for (std::size_t i = 0; i < kChunkSize; ++i) {
-        if (chunk[i] == 0) continue;
-        values.push_back(lowest_equivalent((c << kChunkBits) + i));
-        counts.push_back(chunk[i]);
-      }
-    }
-  }
+  for_each_bucket([&](std::uint64_t value, std::uint64_t count) {
+    values.push_back(value);
+    counts.push_back(count);
+  });
   return {{"v", std::move(values)},
           {"c", std::move(counts)},
           {"min", min()},

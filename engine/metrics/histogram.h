@@ -55,8 +55,22 @@ class Histogram {
   std::uint64_t min() const { return total_ ? min_ : 0; }
   std::uint64_t max() const { return max_; }
   double mean() const { return total_ ? static_cast<double>(sum_) / total_ : 0.0; }
+  std::uint64_t sum() const { return sum_; }
   std::uint64_t clamped_count() const { return clamped_; }
   std::uint64_t value_at_percentile(double percentile) const;
+
+  // Calls f(value, count) for every non-empty bucket in ascending order,
+  // with the bucket's lowest equivalent value.
+  template <typename F>
+  void for_each_bucket(F&& f) const {
+    if (!chunks_) return;
+    for (std::size_t c = 0; c < kChunkCount; ++c) {
+      const std::uint64_t* chunk = chunks_[c].get();
+      if (chunk == nullptr) continue;
+      for (std::size_t i = 0; i < kChunkSize; ++i)
+        if (chunk[i] != 0) f(lowest_equivalent((c << kChunkBits) + i), chunk[i]);
+    }
+  }
 
   // Same count in every bucket and same min, max, sum and clamped count.
   bool operator==(const Histogram& other) const;

@@ -46,18 +46,12 @@ std::vector<double> bucket_increments(const metrics::Histogram& h, std::span<con
   if (h.empty()) return out;
   std::vector<std::uint64_t> bounds_us;
   for (double b : bounds_s) bounds_us.push_back(static_cast<std::uint64_t>(std::llround(b * 1e6)));
-  // The sparse serialization lists each non-empty bucket's lowest value and
-  // count in ascending order, which is all a bucket walk needs.
-  const nlohmann::json j = h.to_json();
-  const auto& values = j.at("v");
-  const auto& counts = j.at("c");
-  if (sum_s != nullptr) *sum_s = static_cast<double>(j.at("sum").get<std::uint64_t>()) / 1e6;
+  if (sum_s != nullptr) *sum_s = static_cast<double>(h.sum()) / 1e6;
   std::size_t b = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto v = values[i].get<std::uint64_t>();
+  h.for_each_bucket([&](std::uint64_t v, std::uint64_t count) {
     while (b < bounds_us.size() && bounds_us[b] < v) ++b;
-    out[b] += static_cast<double>(counts[i].get<std::uint64_t>());
-  }
+    out[b] += static_cast<double>(count);
+  });
   return out;
 }
 

@@ -11,29 +11,21 @@ namespace loadpilot::report {
 
 double percentile_between(const metrics::Histogram& earlier, const metrics::Histogram& later,
                           double percentile) {
-  // The sparse serialization lists non-empty buckets in ascending order, so
-  // the difference is a merge walk over the two lists.
-  const nlohmann::json a = earlier.to_json(), b = later.to_json();
-  const auto& av = a.at("v");
-  const auto& ac = a.at("c");
-  const auto& bv = b.at("v");
-  const auto& bc = b.at("c");
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> diff;  // bucket value, count
+  // Both bucket walks are in ascending order, so the difference is a
+  // merge walk over them.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> before, diff;  // bucket value, count
+  earlier.for_each_bucket([&](std::uint64_t v, std::uint64_t c) { before.emplace_back(v, c); });
   std::uint64_t total = 0;
   std::size_t i = 0;
-  for (std::size_t k = 0; k < bv.size(); ++k) {
-    const auto v = bv[k].get<std::uint64_t>();
-    std::uint64_t c = bc[k].get<std::uint64_t>();
-    while (i < av.size() && av[i].get<std::uint64_t>() < v) ++i;
-    if (i < av.size() && av[i].get<std::uint64_t>() == v) {
-      const auto before = ac[i].get<std::uint64_t>();
-      c = c > before ? c - before : 0;
-    }
+  later.for_each_bucket([&](std::uint64_t v, std::uint64_t c) {
+    while (i < before.size() && before[i].first < v) ++i;
+    if (i < before.size() && before[i].first == v)
+      c = c > before[i].second ? c - before[i].second : 0;
     if (c) {
       diff.emplace_back(v, c);
       total += c;
     }
-  }
+  });
   if (total == 0) return 0;
   // Same rank rule as Histogram::value_at_percentile.
   const double p = std::clamp(percentile, 0.0, 100.0);
@@ -157,8 +149,7 @@ StepResult StepTracker::close_open() const {
   r.errors = last_errors_ - open_.errors_at_start;
   const double secs = r.end_s - r.start_s;
   r.actual_rps = secs > 0 ? static_cast<double>(r.requests) / secs : 0;
-  r.error_rate =
-      metrics::percent(r.errors, r.requests);
+  r.error_rate = metrics::percent(r.errors, r.requests);
   r.p99_ms = percentile_between(open_.latency_at_start, last_latency_, 99);
   return r;
 }
