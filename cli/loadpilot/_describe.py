@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional
 
 from .client import LoadClient, RecordingTransport, Request
-from .dsl import VUser, scenario_config, task_info, tasks_of
+from .dsl import VUser, member_names, scenario_config, task_info, tasks_of
 
 __all__ = ["MODULE_NAME", "ScenarioLoadError", "describe", "describe_file", "native_proof"]
 
@@ -382,10 +382,9 @@ def _overrides(cls: type, name: str) -> bool:
 
 
 def _check_names(cls: type) -> List[str]:
-    names: Dict[str, None] = {}
-    for klass in reversed(cls.__mro__):
-        names.update(dict.fromkeys(n for n in vars(klass) if n.startswith("check_")))
-    return [n for n in names if callable(getattr(cls, n, None))]
+    return [
+        n for n in member_names(cls) if n.startswith("check_") and callable(getattr(cls, n, None))
+    ]
 
 
 def _first_line(doc: Any) -> str:

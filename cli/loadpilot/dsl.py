@@ -221,6 +221,15 @@ def task_info(obj: Any) -> Optional[TaskInfo]:
     return info if isinstance(info, TaskInfo) else None
 
 
+def member_names(cls: Type[Any]) -> List[str]:
+    """Names defined in the class and its bases, bases first, each once at
+    its first definition's position."""
+    names: Dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        names.update(dict.fromkeys(vars(klass)))
+    return list(names)
+
+
 def tasks_of(cls: Type[Any]) -> List[Tuple[str, Callable[..., Any]]]:
     """The class's tasks as (attribute name, function), bases first, in
     definition order.
@@ -228,11 +237,8 @@ def tasks_of(cls: Type[Any]) -> List[Tuple[str, Callable[..., Any]]]:
     A subclass that redefines a task keeps its base's position; redefining
     it as a non-task removes it.
     """
-    names: Dict[str, None] = {}
-    for klass in reversed(cls.__mro__):
-        names.update(dict.fromkeys(vars(klass)))
     found = []
-    for name in names:
+    for name in member_names(cls):
         attr = inspect.getattr_static(cls, name)
         if isinstance(attr, (staticmethod, classmethod)):
             attr = attr.__func__
