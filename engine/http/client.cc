@@ -68,12 +68,6 @@ bool is_eof(const boost::system::error_code& ec) {
   return ec == asio::error::eof || ec == ssl::error::stream_truncated;
 }
 
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
 }  // namespace
 
 struct Client::Impl {
@@ -122,7 +116,8 @@ struct Client::Impl {
                  : fmt::format("{}:{}", target.host, target.port);
     boost::system::error_code ec;
     const auto addr = asio::ip::make_address(target.host, ec);
-    if (!ec) {
+    ip_literal = !ec;
+    if (ip_literal) {
       endpoints = std::make_shared<std::vector<tcp::endpoint>>(
           std::vector<tcp::endpoint>{tcp::endpoint(addr, target.port)});
     }
@@ -219,7 +214,7 @@ struct Client::Impl {
     c->pending = std::move(p);
     c->deadline = Clock::now() + options.timeout;
     arm_timer(*c);
-    if (c->secure && !is_ip_literal(target.host)) {
+    if (c->secure && !ip_literal) {
       SSL_set_tlsext_host_name(c->secure->native_handle(), target.host.c_str());
     }
     asio::async_connect(c->socket(), *c->endpoints,
@@ -453,6 +448,7 @@ struct Client::Impl {
   Target target;
   ClientOptions options;
   std::string where;  // host:port for messages
+  bool ip_literal = false;  // the host is an address: no SNI, no resolving
   tcp::resolver resolver;
   std::optional<ssl::context> tls;
   std::shared_ptr<const std::vector<tcp::endpoint>> endpoints;
