@@ -97,10 +97,14 @@
   function emptyNote(host, text) {
     host.replaceChildren(el("div", "empty", text));
   }
-  function baseOpts(host, series, extra) {
+  // Axis colours from the current theme.
+  function axisStyle() {
     const fg = css("--fg"), grid = css("--grid");
-    const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-    return Object.assign({
+    return { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+  }
+  function baseOpts(host, series) {
+    const axis = axisStyle();
+    return {
       width: Math.max(300, host.clientWidth),
       height: 240,
       cursor: { sync: { key: "loadpilot" } },
@@ -111,8 +115,10 @@
         Object.assign({}, axis, { incrs: timeIncrs, values: (u, vals) => vals.map((v) => clock(v)) }),
         Object.assign({}, axis, { size: 60 }),
       ],
-    }, extra || {});
+    };
   }
+  // Legend values of latency series.
+  const msValue = { value: (u, v) => (v == null ? "--" : fmtMs(v)) };
   // Whole seconds on the time axis, at Grafana-like steps.
   const timeIncrs = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
   // Percent axes start at 0 and stop at 100.
@@ -151,9 +157,9 @@
   addChart("chart-latency", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
-    const ms = { value: (u, v) => (v == null ? "--" : fmtMs(v)) };
-    return { opts: baseOpts(host, [line("p50", p[1], ms), line("p95", p[2], ms), line("p99", p[5], ms),
-      line("max", p[3], ms)]), data: [ts.t, ts.p50_ms, ts.p95_ms, ts.p99_ms, ts.max_ms] };
+    return { opts: baseOpts(host, [line("p50", p[1], msValue), line("p95", p[2], msValue),
+      line("p99", p[5], msValue), line("max", p[3], msValue)]),
+      data: [ts.t, ts.p50_ms, ts.p95_ms, ts.p99_ms, ts.max_ms] };
   });
   addChart("chart-error-rate", (host) => {
     if (!ts) return emptyNote(host, noSeries);
@@ -210,7 +216,6 @@
       return { opts: opts, data: cols };
     });
   }
-  const msValue = { value: (u, v) => (v == null ? "--" : fmtMs(v)) };
   const taskLatency = taskChart("chart-task-latency", false, (t, color, series, cols) => {
     series.push(line(t.name + " p50", color, Object.assign({ dash: [5, 4] }, msValue)));
     series.push(line(t.name + " p99", color, msValue));
@@ -254,8 +259,7 @@
       const p = 100 * (1 - Math.pow(10, -x));
       return (p >= 99.99 ? p.toFixed(3) : p >= 99 ? p.toFixed(2) : p.toFixed(1)) + "%";
     };
-    const p = palette(), fg = css("--fg"), grid = css("--grid");
-    const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const p = palette(), axis = axisStyle();
     const opts = {
       width: Math.max(300, host.clientWidth), height: 260,
       scales: { x: { time: false, range: [0, xMax] }, y: { distr: 3 } },
