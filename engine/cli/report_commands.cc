@@ -16,11 +16,11 @@
 
 namespace loadpilot::cli {
 
-namespace {
-
 bool color_on(bool no_color) {
   return isatty(STDOUT_FILENO) && !no_color && !std::getenv("NO_COLOR");
 }
+
+namespace {
 
 // Reads and checks a results file. On failure prints "error: PATH: ..." and
 // returns nullopt.

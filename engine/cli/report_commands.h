@@ -25,6 +25,9 @@ namespace loadpilot::cli {
 
 inline constexpr const char* kBaselinePath = ".loadpilot/baseline.json";
 
+// Colours on stdout: a terminal, no --no-color, no NO_COLOR.
+bool color_on(bool no_color);
+
 // Lives for one `run`. on_snapshot() is called on the engine's collector
 // thread during the run; everything else on the main thread after it.
 class RunOutputs {

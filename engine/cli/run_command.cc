@@ -224,11 +224,11 @@ int run_command(const RunArgs& args) {
 
   const bool tty = isatty(STDOUT_FILENO);
   const bool ndjson = args.output == "ndjson";
-  const bool color = tty && !args.no_color && !std::getenv("NO_COLOR");
+  const bool color = color_on(args.no_color);
   report::LiveHeader header{
       plan.name,
       plan.target,
-      plan.profile.unlimited ? "max" : std::string(plan::mode_name(plan.profile.mode)),
+      plan.profile.label(),
       engine.profile().total_s(),
       engine.worker_count(),
       engine.max_connections(),

@@ -39,6 +39,8 @@ struct ProfileSpec {
   bool unlimited = false;  // closed loop: every connection sends back-to-back
   // Seconds the whole run lasts (ramp adds ramp_up_s before duration_s).
   double total_s() const;
+  // The mode as runs show it: "max" for a closed loop, else mode_name().
+  std::string label() const { return unlimited ? "max" : std::string(mode_name(mode)); }
 };
 
 struct HttpRequestSpec {

@@ -25,7 +25,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.scenario = plan.name;
   s.file = plan.file;
   s.target = plan.target;
-  s.mode = plan.profile.unlimited ? "max" : std::string(plan::mode_name(plan.profile.mode));
+  s.mode = plan.profile.label();
   s.started_at = iso_now();
   s.interrupted = interrupted;
   s.duration_s = duration_s;
