@@ -225,14 +225,13 @@ int run_command(const RunArgs& args) {
   const bool tty = isatty(STDOUT_FILENO);
   const bool ndjson = args.output == "ndjson";
   const bool color = color_on(args.no_color);
-  report::LiveHeader header{
-      plan.name,
-      plan.target,
-      plan.profile.label(),
-      engine.profile().total_s(),
-      engine.worker_count(),
-      engine.max_connections(),
-      coordinator ? args.processes : 1};
+  report::LiveHeader header{plan.name,
+                            plan.target,
+                            plan.profile.label(),
+                            engine.profile().total_s(),
+                            engine.worker_count(),
+                            engine.max_connections(),
+                            coordinator ? args.processes : 1};
   if (coordinator) header.workers = agent_workers;
   // Prometheus endpoint: bound before any traffic so a busy port fails fast.
   std::unique_ptr<monitor::Exporter> exporter;
