@@ -447,7 +447,7 @@ struct Client::Impl {
   asio::io_context& io;
   Target target;
   ClientOptions options;
-  std::string where;  // host:port for messages
+  std::string where;        // host:port for messages
   bool ip_literal = false;  // the host is an address: no SNI, no resolving
   tcp::resolver resolver;
   std::optional<ssl::context> tls;

@@ -28,10 +28,10 @@ struct LatencySummary {
 struct TaskSnapshot {
   std::string name;
   std::uint64_t requests = 0, errors = 0, iterations = 0;
-  double current_rps = 0;   // requests finished in the last interval, per second
-  double error_rate = 0;    // percent, whole run
-  LatencySummary window;    // recent
-  LatencySummary total;     // whole run
+  double current_rps = 0;  // requests finished in the last interval, per second
+  double error_rate = 0;   // percent, whole run
+  LatencySummary window;   // recent
+  LatencySummary total;    // whole run
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
 };
 
