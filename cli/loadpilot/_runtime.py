@@ -260,6 +260,7 @@ class Runtime(Requests):
 
     def _arrived(self, task: int, intended_us: int, worker: int) -> None:
         if self.finishing:
+            self.hub.record_dropped()  # due, but the run is ending: never started
             self._done(worker)
             return
         vu = self.idle.pop() if self.idle else self._take_vuser(task, worker)
@@ -270,8 +271,10 @@ class Runtime(Requests):
                 self.hub.record_dropped()
                 self._done(worker)
             return
-        if vu is False:  # the constructor failed (recorded)
-            self._done(worker)
+        if vu is False:  # the constructor failed (recorded): a failed iteration
+            self.hub.record_started(intended_us)
+            self.hub.end_iteration(task, intended_us, worker)
+            self._wake_workers()
             return
         self._begin(vu, task, intended_us, worker)
 
@@ -357,8 +360,8 @@ class Runtime(Requests):
                     pass
                 elif ran:  # the iteration's measurement and its end, in one hub call
                     self.hub.end_iteration(task, start_us, worker)
-                else:
-                    self.hub.iteration_done(worker)
+                else:  # spent on an on_start that failed: ends in its row
+                    self.hub.end_iteration(self.rows[ON_START], intended_us, worker)
                 if not self.flush_scheduled:
                     self._wake_workers()
         return None

@@ -83,13 +83,14 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
   if (args.steps) a.insert(a.end(), {"--steps", std::to_string(*args.steps)});
   const std::size_t vusers =
       static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
-  a.insert(a.end(),
-           {"--max-vusers", std::to_string(std::max<std::size_t>(1, load::share_of(vusers, i, n))),
-            "--max-connections",
-            std::to_string(std::max<std::size_t>(1, load::share_of(max_connections, i, n))),
-            "--workers", std::to_string(std::max<std::size_t>(1, load::share_of(workers, i, n))),
-            "--timeout", args.timeout, "--seed", std::to_string(args.seed), "--no-metrics",
-            "--no-report", "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
+  a.insert(
+      a.end(),
+      {"--max-vusers", std::to_string(std::max<std::size_t>(1, load::share_of(vusers, i, n))),
+       "--max-connections",
+       std::to_string(std::max<std::size_t>(1, load::share_of(max_connections, i, n))), "--workers",
+       std::to_string(std::max<std::size_t>(1, load::share_of(workers, i, n))), "--timeout",
+       args.timeout, "--drain", args.drain, "--seed", std::to_string(args.seed), "--no-metrics",
+       "--no-report", "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
   if (args.insecure) a.push_back("--insecure");
   return a;
 }

@@ -1,9 +1,9 @@
 #include "cli/commands.h"
 
-#include <cstdio>
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
+#include <cstdio>
 
 #include "build_info.h"
 #include "cli/init_command.h"
@@ -31,6 +31,9 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--max-connections", a.max_connections,
                   "Connection limit (default: from the rate, see docs/engine.md)");
   run->add_option("--timeout", a.timeout, "Connect and request timeout")->capture_default_str();
+  run->add_option("--drain", a.drain,
+                  "After the profile (or Ctrl-C), how long in-flight iterations may finish")
+      ->capture_default_str();
   run->add_flag("--insecure", a.insecure, "Do not verify TLS certificates");
   run->add_flag("--dry-run", a.dry_run, "Validate and print the plan JSON, send nothing");
   run->add_option("--output", a.output, "Live output: auto (dashboard on a terminal), text, ndjson")

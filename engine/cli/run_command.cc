@@ -89,6 +89,9 @@ int run_command(const RunArgs& args) {
   const auto timeout_s = plan::parse_duration(args.timeout);
   if (!timeout_s || *timeout_s <= 0)
     return fail(fmt::format("--timeout: not a positive duration (got \"{}\")", args.timeout));
+  const auto drain_s = plan::parse_duration(args.drain);
+  if (!drain_s || *drain_s < 0 || *drain_s > 3600)
+    return fail(fmt::format("--drain: not a duration from 0s to 1h (got \"{}\")", args.drain));
   const auto linger_s = plan::parse_duration(args.metrics_linger);
   if (!linger_s || *linger_s < 0)
     return fail(fmt::format("--metrics-linger: not a duration (got \"{}\")", args.metrics_linger));
@@ -160,6 +163,7 @@ int run_command(const RunArgs& args) {
   eo.workers = args.workers;
   eo.max_connections = args.max_connections;
   eo.timeout = std::chrono::milliseconds(static_cast<long>(*timeout_s * 1000));
+  eo.drain = std::chrono::milliseconds(static_cast<long>(*drain_s * 1000));
   eo.insecure = args.insecure;
   eo.seed = args.seed;
   if (agent) {
@@ -284,10 +288,13 @@ int run_command(const RunArgs& args) {
   }
   for (const std::string& e : run_errors) fmt::print(stderr, "error: {}\n", e);
 
+  report::RunLimits limits{engine.max_connections(),
+                           vusers ? static_cast<std::size_t>(vusers->max_vusers()) : 0};
   report::Summary summary = report::build_summary(
       plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
-      outcome.duration_s, outcome.interrupted);
+      outcome.duration_s, outcome.interrupted, limits);
   if (signal_seen) summary.interrupt_signal = signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
+  for (const std::string& e : run_errors) summary.add_problem(e);
   // With ndjson, stdout carries only JSON: the human summary goes to stderr.
   report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
   const nlohmann::json results = outputs.results(summary);
@@ -297,7 +304,7 @@ int run_command(const RunArgs& args) {
     j["type"] = "summary";
     fmt::print("{}\n", j.dump());
   }
-  int exit_code = summary.passed && run_errors.empty() ? kExitOk : kExitThresholds;
+  int exit_code = summary.passed ? kExitOk : kExitThresholds;
   if (!args.results_json.empty()) {
     std::string error;
     if (write_file(args.results_json, results.dump(2) + "\n", &error)) {

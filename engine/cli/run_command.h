@@ -22,6 +22,7 @@ struct RunArgs {
   std::size_t workers = 0;
   std::size_t max_connections = 0;
   std::string timeout = "30s";
+  std::string drain = "2s";  // docs/engine.md#the-end-of-a-run
   bool insecure = false;
   bool dry_run = false;
   std::string output = "auto";  // auto | text | ndjson

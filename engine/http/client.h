@@ -42,6 +42,7 @@ struct Result {
   std::string body;                                          // when keep_response
   std::chrono::steady_clock::time_point sent_at;             // first byte written
   std::chrono::steady_clock::time_point done_at;             // response complete / failure
+  std::uint32_t retries = 0;  // extra attempts of this request that reached the wire
 };
 
 // How a finished request failed, if it did: its transport error, else

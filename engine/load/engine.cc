@@ -26,7 +26,7 @@ std::size_t default_max_connections(const plan::Plan& plan) {
 
 std::size_t default_max_queue(const plan::Plan& plan) {
   const double peak = peak_rate(Profile::from_spec(plan.profile));
-  return static_cast<std::size_t>(std::max(1000.0, std::ceil(peak * 5)));
+  return static_cast<std::size_t>(std::clamp(std::ceil(peak), 1000.0, 10000.0));
 }
 
 Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions options,
@@ -44,7 +44,8 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
         for (const std::string& label : options.extra_labels) names.push_back(label);
         return names;
       }()),
-      scripted_(scripted) {
+      scripted_(scripted),
+      inbox_(std::make_shared<Inbox>()) {
   // Sending a Python task's (absent) request natively would be wrong traffic.
   for (const plan::TaskSpec& t : plan.tasks) {
     if (t.runtime == "python" && scripted_ == nullptr && options_.agents == 0) {
@@ -82,6 +83,10 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     w.client.timeout = options_.timeout;
     w.client.insecure = options_.insecure;
     w.seed = options_.seed;
+    w.make_sender = options_.make_sender;
+    if (scripted_ != nullptr)
+      w.python_capacity =
+          std::max<std::size_t>(1, share_of(scripted_->capacity(), i, worker_count_));
     auto worker = std::make_unique<Worker>(plan_, profile_, target_, w, on_drained, scripted_);
     local_.push_back(worker.get());
     workers_.push_back(std::move(worker));
@@ -100,24 +105,39 @@ void Engine::stop() {
   cv_.notify_all();
 }
 
+struct Engine::Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<metrics::WorkerReport> reports;  // not yet merged
+  std::uint64_t round = 0;                     // the round being collected
+  std::size_t answered = 0;                    // answers to that round
+};
+
 metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
-  std::vector<metrics::WorkerReport> reports;
-  reports.reserve(workers_.size());
-  std::mutex m;
-  std::condition_variable done;
+  std::shared_ptr<Inbox> inbox = inbox_;
+  std::uint64_t round = 0;
+  {
+    std::lock_guard lock(inbox->mu);
+    round = ++inbox->round;
+    inbox->answered = 0;
+  }
   for (auto& w : workers_) {
-    w->report([&](metrics::WorkerReport&& r) {
-      std::lock_guard lock(m);
-      reports.push_back(std::move(r));
-      done.notify_one();
+    w->report([inbox, round](metrics::WorkerReport&& r) {
+      std::lock_guard lock(inbox->mu);
+      inbox->reports.push_back(std::move(r));
+      if (inbox->round == round) ++inbox->answered;
+      inbox->cv.notify_all();
     });
   }
+  std::vector<metrics::WorkerReport> reports;
   {
-    // A worker that was aborted stops answering; do not wait for it forever.
-    std::unique_lock lock(m);
-    done.wait_for(lock, std::chrono::seconds(2), [&] { return reports.size() == workers_.size(); });
+    // A source that is stuck or gone does not answer; do not wait for it
+    // forever. What it sends later is merged into a later round.
+    std::unique_lock lock(inbox->mu);
+    inbox->cv.wait_for(lock, std::chrono::seconds(2),
+                       [&] { return inbox->answered >= workers_.size(); });
+    reports.swap(inbox->reports);
   }
-  std::lock_guard lock(m);
   if (scripted_) {
     metrics::WorkerReport r;
     r.stats = scripted_->take();
@@ -179,27 +199,22 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
   Clock::time_point next_round =
       t0 + std::chrono::seconds(1) +
       (options_.agents ? std::chrono::milliseconds(250) : std::chrono::milliseconds(0));
-  Clock::time_point drain_deadline = Clock::time_point::max();
+  // The run ends by the drain deadline whatever the target does: the
+  // profile's end plus one drain, or the first stop() plus one drain
+  // (docs/engine.md#the-end-of-a-run). Then what is in flight is cut off.
+  const Clock::time_point profile_end = t0 + std::chrono::duration_cast<Clock::duration>(
+                                                 std::chrono::duration<double>(profile_.total_s()));
+  Clock::time_point drain_deadline = profile_end + options_.drain;
   int stops_seen = 0;
   // With a scripted runtime the run ends after its finish() (on_stop), which
   // starts once the workers drained or the drain time ran out.
   bool finish_sent = scripted_ == nullptr;
-  // A Python iteration has no request timeout of its own (it may await
-  // anything), so after the profile ends it gets at most the request
-  // timeout (or the drain time, if longer) before on_stop starts anyway.
-  const Clock::duration profile_length = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(profile_.total_s()));
-  const Clock::time_point scripted_cap =
-      scripted_ == nullptr
-          ? Clock::time_point::max()
-          : t0 + profile_length + std::max<Clock::duration>(options_.drain, options_.timeout);
   for (;;) {
     bool all_drained = false;
     bool workers_drained = false;
     {
       std::unique_lock lock(mu_);
-      const Clock::time_point wake = std::min(
-          {next_round, drain_deadline, finish_sent ? Clock::time_point::max() : scripted_cap});
+      const Clock::time_point wake = std::min(next_round, drain_deadline);
       cv_.wait_until(lock, wake, [&] {
         const bool drained = drained_ == workers_.size();
         return stop_requests_ != stops_seen || (drained && !finish_sent) ||
@@ -213,22 +228,22 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
         if (stops_seen == 1) {
           if (scripted_) scripted_->stop_arrivals();
           for (auto& w : workers_) w->stop_arrivals();
-          drain_deadline = Clock::now() + options_.drain;
+          drain_deadline = std::min(drain_deadline, Clock::now() + options_.drain);
         } else {
           drain_deadline = Clock::now();  // a second signal also skips on_stop
         }
       }
     }
     Clock::time_point now = Clock::now();
-    if (!finish_sent && (workers_drained || now >= drain_deadline || now >= scripted_cap) &&
-        stops_seen < 2) {
+    if (!finish_sent && (workers_drained || now >= drain_deadline) && stops_seen < 2) {
       finish_sent = true;
-      // on_stop gets what is left of the drain time when stopping early
-      // (at least a second), else the whole drain time.
-      const Clock::time_point deadline =
-          drain_deadline == Clock::time_point::max()
-              ? now + options_.drain
-              : std::max(drain_deadline, now + std::chrono::seconds(1));
+      // on_stop gets what is left of the drain time (at least a second).
+      const Clock::time_point deadline = std::max(drain_deadline, now + std::chrono::seconds(1));
+      if (!workers_drained) {
+        // Iterations still running are cut off now; on_stop runs anyway.
+        scripted_->stop_arrivals();
+        for (auto& w : workers_) w->cut_off();
+      }
       scripted_->finish(deadline);
       drain_deadline = deadline + std::chrono::milliseconds(200);
       continue;
@@ -237,12 +252,12 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
     if (now >= next_round || finishing) {
       const double interval = std::chrono::duration<double>(now - last_round).count();
       const double elapsed = std::chrono::duration<double>(now - t0).count();
-      if (finishing && !all_drained) {
-        // Drain time is up: abandon what is still in flight.
-        if (scripted_) scripted_->stop_arrivals();
-        for (auto& w : workers_) w->stop_arrivals();
+      if (finishing) {
+        // What is still in flight is counted as cut off; the final round
+        // below collects those counts.
+        for (auto& w : workers_) w->cut_off();
+        if (scripted_) scripted_->abort();
       }
-      if (finishing && scripted_) scripted_->abort();
       metrics::Snapshot snap = collect(interval, elapsed);
       last_round = now;
       next_round += std::chrono::seconds(1);

@@ -16,6 +16,7 @@
 
 #include "http/target.h"
 #include "load/profile.h"
+#include "load/sender.h"
 #include "load/source.h"
 #include "metrics/snapshot.h"
 #include "plan/plan.h"
@@ -31,7 +32,9 @@ struct EngineOptions {
   std::size_t max_connections = 0;  // 0: default_max_connections(plan)
   std::size_t max_queue = 0;        // 0: default_max_queue(plan)
   std::chrono::milliseconds timeout{30000};
-  std::chrono::milliseconds drain{2000};  // grace for in-flight requests on stop
+  // After the profile ends (or the first stop()), what is in flight gets
+  // this long to finish; then it is counted as cut off and the run ends.
+  std::chrono::milliseconds drain{2000};
   bool insecure = false;
   std::uint64_t seed = 1;
   // This engine is agent `agent_index` of `agent_count` processes sharing
@@ -50,6 +53,8 @@ struct EngineOptions {
   std::function<std::unique_ptr<Source>(std::size_t index, std::function<void()> on_drained)>
       make_agent;
   std::vector<std::string> extra_labels;
+  // Tests: the workers' Sender (null: HTTP to the target).
+  SenderFactory make_sender;
 };
 
 // Connections when none are given: the concurrency needed to sustain the
@@ -57,7 +62,8 @@ struct EngineOptions {
 // for an unlimited-rate run.
 std::size_t default_max_connections(const plan::Plan& plan);
 // Arrivals allowed to wait for a free connection before new ones are
-// dropped: five seconds' worth at the peak rate, at least 1000.
+// dropped: one second's worth at the peak rate, within [1000, 10000] — a
+// fixed bound, so an asked rate far beyond capacity costs no memory.
 std::size_t default_max_queue(const plan::Plan& plan);
 
 // Share i of `total` split n ways, the shares differing by at most one (the
@@ -94,8 +100,10 @@ class Engine {
   const Profile& profile() const { return profile_; }
   std::size_t max_connections() const { return max_connections_; }
   std::size_t worker_count() const { return worker_count_; }
+  std::chrono::milliseconds drain() const { return options_.drain; }
 
  private:
+  struct Inbox;
   metrics::Snapshot collect(double interval_s, double elapsed_s);
   void start_scripted(std::chrono::steady_clock::time_point t0);
 
@@ -109,6 +117,10 @@ class Engine {
   std::vector<std::unique_ptr<Source>> workers_;  // workers, or agent processes
   std::vector<Worker*> local_;                    // the workers among them
   ScriptedTasks* scripted_;
+  // Where the sources' reports arrive; shared with their callbacks, so an
+  // answer that comes after collect() stopped waiting lands in the next
+  // round instead of a dead stack frame.
+  std::shared_ptr<Inbox> inbox_;
 
   std::mutex mu_;
   std::condition_variable cv_;

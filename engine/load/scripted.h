@@ -28,7 +28,8 @@
 //      link.finished(), by `deadline` at the latest.
 //   5. take(): any time, any thread: measurements since the last take();
 //      open_connections() likewise, for its own client.
-//   6. abort(): stop at once; nothing more is recorded. Idempotent.
+//   6. abort(): stop at once; nothing more is recorded. Iterations started
+//      and not ended are counted as cut off in the next take(). Idempotent.
 //
 // Thread-safety: arrive(), stop_arrivals(), take(), finish() and abort() may be called from
 // any thread; the link's functions are thread-safe too.
@@ -68,6 +69,9 @@ class ScriptedTasks {
   virtual void arrive(std::size_t worker, std::uint32_t task,
                       std::chrono::steady_clock::time_point intended) = 0;
   virtual void stop_arrivals() = 0;
+  // How many arrivals it can run at once (its VUsers); the workers drop
+  // arrivals beyond it themselves rather than queue them to the runtime.
+  virtual std::size_t capacity() const = 0;
   virtual void finish(std::chrono::steady_clock::time_point deadline) = 0;
   virtual metrics::IntervalStats take() = 0;
   virtual std::size_t open_connections() const = 0;

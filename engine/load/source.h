@@ -23,6 +23,10 @@ class Source {
   virtual void report(std::function<void(metrics::WorkerReport&&)> sink) = 0;
   // Stops starting new iterations; in-flight ones continue.
   virtual void stop_arrivals() = 0;
+  // Ends the run for this source: no new iterations, and what is still in
+  // flight is counted as cut off (docs/output.md#iterations). A source that
+  // keeps its own books (an agent process) may do this by itself.
+  virtual void cut_off() { stop_arrivals(); }
   // Abandons what is in flight and ends.
   virtual void abort() = 0;
   virtual void join() = 0;

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-
-#include "http/request.h"
+#include <cmath>
 
 namespace loadpilot::load {
 
@@ -17,32 +17,43 @@ std::uint64_t micros(Clock::duration d) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
   return us > 0 ? static_cast<std::uint64_t>(us) : 0;
 }
+
+// CPU time of the calling thread.
+std::chrono::nanoseconds thread_cpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+Clock::time_point at(Clock::time_point t0, double seconds) {
+  return t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
 }  // namespace
 
 Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Target& target,
                WorkerOptions options, std::function<void()> on_drained, ScriptedTasks* scripted)
     : profile_(profile),
-      options_(options),
+      options_(std::move(options)),
       on_drained_(std::move(on_drained)),
       timer_(io_),
-      client_(io_, target,
-              [&] {
-                http::ClientOptions c = options.client;
-                c.max_connections = options.max_connections;
-                return c;
-              }()),
       scripted_(scripted),
       recorder_(plan.tasks.size()),
-      rng_(options.seed * 0x9E3779B97F4A7C15ULL + options.index),
-      next_k_(options.index),
+      rng_(options_.seed * 0x9E3779B97F4A7C15ULL + options_.index),
+      next_k_(options_.index),
       unlimited_(plan.profile.unlimited) {
+  options_.max_connections = std::max<std::size_t>(1, options_.max_connections);
+  if (options_.make_sender) {
+    sender_ = options_.make_sender(io_, options_.index);
+  } else {
+    http::ClientOptions c = options_.client;
+    c.max_connections = options_.max_connections;
+    sender_ = make_http_sender(io_, plan, target, c);
+  }
   double acc = 0;
   for (const plan::TaskSpec& t : plan.tasks) {
-    python_.push_back(t.runtime == "python" && scripted_ != nullptr);
-    const plan::HttpRequestSpec req = t.request.value_or(plan::HttpRequestSpec{});
-    requests_.push_back(std::make_shared<const std::string>(
-        http::build_request(target, req.method, req.path, req.headers, req.body)));
-    head_.push_back(req.method == "HEAD");
+    const bool python = t.runtime == "python" && scripted_ != nullptr;
+    python_.push_back(python);
+    (python ? has_python_ : has_native_) = true;
     acc += t.weight;
     cumulative_weight_.push_back(acc);
   }
@@ -57,11 +68,12 @@ Worker::~Worker() {
 
 void Worker::start(Clock::time_point t0) {
   t0_ = t0;
-  end_ = t0 + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(profile_.total_s()));
+  end_ = at(t0, profile_.total_s());
   thread_ = std::thread([this] {
     // Named for top -H / perf: "lp-worker-N" (15 characters at most).
     pthread_setname_np(pthread_self(), fmt::format("lp-worker-{}", options_.index % 10000).c_str());
+    cpu_at_report_ = thread_cpu();
+    wall_at_report_ = Clock::now();
     if (unlimited_) {
       timer_.expires_at(t0_);
       timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -80,19 +92,35 @@ void Worker::start(Clock::time_point t0) {
 
 void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
   boost::asio::post(io_, [this, sink = std::move(sink)] {
+    const auto cpu = thread_cpu();
+    const Clock::time_point now = Clock::now();
+    const double wall = std::chrono::duration<double>(now - wall_at_report_).count();
+    if (wall > 0)
+      recorder_.record_busy(std::chrono::duration<double>(cpu - cpu_at_report_).count() / wall);
+    cpu_at_report_ = cpu;
+    wall_at_report_ = now;
     metrics::WorkerReport r;
     r.stats = recorder_.take();
-    r.in_flight = in_flight_;
-    r.connections = client_.open_connections();
+    r.in_flight = native_in_flight_ + python_in_flight_ + queue_.size();
+    r.connections = sender_->open_connections();
     sink(std::move(r));
   });
 }
 
 void Worker::stop_arrivals() {
   boost::asio::post(io_, [this] {
-    arrivals_done_ = true;
-    timer_.cancel();
+    end_arrivals();
     check_drained();
+  });
+}
+
+void Worker::cut_off() {
+  boost::asio::post(io_, [this] {
+    end_arrivals();
+    if (!cut_) {
+      cut_ = true;
+      recorder_.record_cut_off(native_in_flight_);
+    }
   });
 }
 
@@ -101,7 +129,7 @@ void Worker::abort() {
     aborted_ = true;
     arrivals_done_ = true;
     timer_.cancel();
-    client_.close();
+    sender_->close();
     io_.stop();
   });
 }
@@ -112,7 +140,7 @@ void Worker::join() {
 
 void Worker::scripted_done(std::size_t iterations_done) {
   boost::asio::post(io_, [this, iterations_done] {
-    in_flight_ -= iterations_done;
+    python_in_flight_ -= std::min<std::uint64_t>(python_in_flight_, iterations_done);
     if (aborted_) return;
     if (unlimited_) {
       for (std::size_t i = 0; i < iterations_done; ++i) closed_loop_next();
@@ -126,30 +154,81 @@ double Worker::seconds_since_start(Clock::time_point t) const {
   return std::chrono::duration<double>(t - t0_).count();
 }
 
+// No new iteration starts: the timer stops and arrivals still waiting for a
+// connection are dropped (they never went on the wire).
+void Worker::end_arrivals() {
+  arrivals_done_ = true;
+  timer_.cancel();
+  if (!queue_.empty()) {
+    recorder_.record_dropped(queue_.size());
+    queue_.clear();
+  }
+}
+
 void Worker::schedule_next() {
   if (arrivals_done_) return;
   const auto due = profile_.time_of(next_k_);
   if (!due) {
-    arrivals_done_ = true;
-    check_drained();
+    // No arrival is left; what waits for a connection may still start
+    // until the profile ends.
+    timer_.expires_at(end_);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      end_arrivals();
+      check_drained();
+    });
     return;
   }
-  timer_.expires_at(
-      t0_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*due)));
+  timer_.expires_at(at(t0_, *due));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) on_timer();
   });
+}
+
+bool Worker::can_take_any() const {
+  const bool native =
+      has_native_ && (sender_->busy() < sender_->capacity() || queue_.size() < options_.max_queue);
+  const bool python = has_python_ && python_in_flight_ < options_.python_capacity;
+  return native || python;
+}
+
+// Counts every arrival of this worker due by `now` as dropped, in one step,
+// and returns how many: the overload path, where nothing could take them.
+std::uint64_t Worker::drop_due_by(Clock::time_point now) {
+  const double h = profile_.due_by(seconds_since_start(std::min(now, end_)));
+  const double total = profile_.total_iterations();
+  if (!(h >= static_cast<double>(next_k_)) || !(total > static_cast<double>(next_k_))) return 0;
+  // Iteration k exists while k < H(total) (Profile::time_of).
+  const std::uint64_t last = std::min(static_cast<std::uint64_t>(std::floor(h)),
+                                      static_cast<std::uint64_t>(std::ceil(total)) - 1);
+  if (last < next_k_) return 0;
+  const std::uint64_t n = (last - next_k_) / options_.count + 1;
+  next_k_ += n * options_.count;
+  if (has_python_ && !has_native_) {
+    for (std::uint64_t i = 0; i < n; ++i) recorder_.record_dropped_no_vuser();
+  } else {
+    recorder_.record_dropped(n);
+  }
+  return n;
 }
 
 void Worker::on_timer() {
   // Start every iteration that is due by now (more than one when the loop
   // fell behind), each stamped with its own intended time.
   const Clock::time_point now = Clock::now();
+  if (now >= end_) {
+    // The loop fell so far behind that the profile is over: nothing starts
+    // after it, so every arrival still due is dropped.
+    drop_due_by(end_);
+    end_arrivals();
+    check_drained();
+    return;
+  }
   while (!arrivals_done_) {
+    if (!can_take_any() && drop_due_by(now) > 0) continue;
     const auto due = profile_.time_of(next_k_);
     if (!due) break;
-    const Clock::time_point intended =
-        t0_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*due));
+    const Clock::time_point intended = at(t0_, *due);
     if (intended > now) break;
     next_k_ += options_.count;
     start_iteration(intended);
@@ -169,20 +248,41 @@ std::uint32_t Worker::pick_task() {
 void Worker::start_iteration(Clock::time_point intended) {
   const std::uint32_t task = pick_task();
   if (python_[task]) {
+    // A closed loop's slots wait for a VUser in the runtime instead.
+    if (!unlimited_ && python_in_flight_ >= options_.python_capacity) {
+      recorder_.record_dropped_no_vuser();
+      return;
+    }
     // The runtime counts it started (or dropped) when it assigns a VUser.
-    ++in_flight_;
+    ++python_in_flight_;
     scripted_->arrive(options_.index, task, intended);
     return;
   }
-  if (client_.queued() >= options_.max_queue) {
+  if (queue_.empty() && sender_->busy() < sender_->capacity()) {
+    send(task, intended, Clock::now());
+  } else if (queue_.size() < options_.max_queue) {
+    queue_.push_back({task, intended});
+  } else {
     recorder_.record_dropped();
-    return;
   }
-  recorder_.record_started(Clock::now() - intended > kLateAfter);
-  ++in_flight_;
-  client_.send(requests_[task], head_[task], [this, task, intended](http::Result&& r) {
-    on_result(task, intended, std::move(r));
-  });
+}
+
+void Worker::send(std::uint32_t task, Clock::time_point intended, Clock::time_point now) {
+  recorder_.record_started(now - intended > kLateAfter);
+  ++native_in_flight_;
+  sender_->send(
+      task, [this, task, intended](http::Result&& r) { on_result(task, intended, std::move(r)); });
+}
+
+// Hands waiting arrivals to connections that became free, oldest first.
+void Worker::send_queued() {
+  if (queue_.empty()) return;
+  const Clock::time_point now = Clock::now();
+  while (!queue_.empty() && sender_->busy() < sender_->capacity()) {
+    const Arrival a = queue_.front();
+    queue_.pop_front();
+    send(a.task, a.intended, now);
+  }
 }
 
 void Worker::closed_loop_next() {
@@ -196,8 +296,8 @@ void Worker::closed_loop_next() {
 }
 
 void Worker::on_result(std::uint32_t task, Clock::time_point intended, http::Result&& r) {
-  --in_flight_;
-  if (aborted_) return;
+  --native_in_flight_;
+  if (aborted_ || cut_) return;
   const Clock::time_point done = r.done_at.time_since_epoch().count() ? r.done_at : Clock::now();
   const std::uint64_t latency = micros(done - intended);
   const std::uint64_t service =
@@ -207,15 +307,18 @@ void Worker::on_result(std::uint32_t task, Clock::time_point intended, http::Res
   const double now_s = seconds_since_start(done);
   recorder_.record_request(task, latency, service, error ? &*error : nullptr, message, now_s);
   recorder_.record_iteration(task, latency);
+  if (r.retries) recorder_.record_retries(r.retries);
   if (unlimited_) {
     closed_loop_next();
   } else {
+    send_queued();
     check_drained();
   }
 }
 
 void Worker::check_drained() {
-  if (arrivals_done_ && in_flight_ == 0 && !drained_sent_) {
+  if (arrivals_done_ && native_in_flight_ == 0 && python_in_flight_ == 0 && queue_.empty() &&
+      !drained_sent_) {
     drained_sent_ = true;
     if (on_drained_) on_drained_();
   }

@@ -1,36 +1,47 @@
 #pragma once
-// Worker: one OS thread with its own event loop, HTTP connection pool and
-// Recorder (DESIGN §4: shared-nothing). A run has N workers; worker w starts
-// the iterations k = w, w+N, w+2N, ... of the Profile, each at the instant
-// the profile says it is due, so together they follow the curve exactly.
+// Worker: one OS thread with its own event loop, Sender (HTTP connection
+// pool) and Recorder (DESIGN §4: shared-nothing). A run has N workers;
+// worker w starts the iterations k = w, w+N, w+2N, ... of the Profile, each
+// at the instant the profile says it is due, so together they follow the
+// curve exactly.
 //
 // Latency is measured from the iteration's *intended* start: when the
 // worker runs late or every connection is busy, the wait is part of the
-// latency (coordinated-omission correction). An arrival that finds more
-// than max_queue requests already waiting is dropped and counted.
+// latency (coordinated-omission correction). An arrival that finds every
+// connection busy waits in a queue of at most max_queue arrivals; one that
+// finds the queue full is dropped and counted. When nothing can be taken
+// (connections and queue full, or every VUser busy) a whole backlog of due
+// arrivals is counted as dropped in one step, so an asked rate far above
+// what the machine or the target can do costs neither memory nor time
+// (docs/engine.md#overload).
+//
+// Nothing starts after the profile ends: arrivals still queued then are
+// dropped. cut_off() ends the run for this worker: requests still in
+// flight are counted as cut off and what they return later is ignored.
 //
 // Tasks whose runtime is "python" are not sent here: their arrivals are
-// handed to the ScriptedTasks runtime (same schedule, same intended start)
-// and stay in flight until it reports the iteration done.
+// handed to the ScriptedTasks runtime (same schedule, same intended start),
+// at most `python_capacity` at a time, and stay in flight until it reports
+// the iteration done.
 //
 // Thread-safety: the public methods may be called from any thread; they
 // post work onto the worker's event loop. Callbacks passed in are invoked on
 // the worker's thread.
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <random>
-#include <string>
 #include <thread>
 #include <vector>
 
 #include "http/client.h"
 #include "load/profile.h"
 #include "load/scripted.h"
+#include "load/sender.h"
 #include "load/source.h"
 #include "metrics/snapshot.h"
 #include "plan/plan.h"
@@ -42,10 +53,12 @@ using Clock = std::chrono::steady_clock;
 struct WorkerOptions {
   std::size_t index = 0;
   std::size_t count = 1;
-  std::size_t max_connections = 64;  // this worker's share
-  std::size_t max_queue = 1000;      // waiting arrivals before dropping
+  std::size_t max_connections = 64;    // this worker's share
+  std::size_t max_queue = 1000;        // waiting arrivals before dropping
+  std::size_t python_capacity = 1000;  // Python arrivals in flight at most
   http::ClientOptions client;
   std::uint64_t seed = 1;
+  SenderFactory make_sender;  // null: make_http_sender
 };
 
 class Worker : public Source {
@@ -62,8 +75,11 @@ class Worker : public Source {
   void start(Clock::time_point t0) override;
   // Hands this worker's measurements since the last report to `sink`.
   void report(std::function<void(metrics::WorkerReport&&)> sink) override;
-  // Stops starting new iterations; in-flight ones continue.
+  // Stops starting new iterations (queued ones are dropped); in-flight ones
+  // continue.
   void stop_arrivals() override;
+  // As stop_arrivals(), and what is still in flight is counted as cut off.
+  void cut_off() override;
   // Abandons in-flight requests (they are not recorded) and ends the loop.
   void abort() override;
   void join() override;
@@ -73,11 +89,21 @@ class Worker : public Source {
   void scripted_done(std::size_t iterations_done);
 
  private:
+  struct Arrival {
+    std::uint32_t task;
+    Clock::time_point intended;
+  };
+
   void schedule_next();
   void on_timer();
+  bool can_take_any() const;
+  std::uint64_t drop_due_by(Clock::time_point now);
   void start_iteration(Clock::time_point intended);
+  void send(std::uint32_t task, Clock::time_point intended, Clock::time_point now);
+  void send_queued();
   void on_result(std::uint32_t task, Clock::time_point intended, http::Result&& r);
   void closed_loop_next();
+  void end_arrivals();
   void check_drained();
   std::uint32_t pick_task();
   double seconds_since_start(Clock::time_point t) const;
@@ -87,21 +113,26 @@ class Worker : public Source {
   std::function<void()> on_drained_;
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
-  http::Client client_;
+  std::unique_ptr<Sender> sender_;
   ScriptedTasks* scripted_;
   metrics::Recorder recorder_;
-  std::vector<std::shared_ptr<const std::string>> requests_;  // per task
-  std::vector<bool> head_;
   std::vector<bool> python_;  // per task: handed to scripted_
+  bool has_native_ = false, has_python_ = false;
   std::vector<double> cumulative_weight_;
   std::mt19937_64 rng_;
   std::thread thread_;
   Clock::time_point t0_;
-  Clock::time_point end_;  // closed loop only
+  Clock::time_point end_;
   std::uint64_t next_k_;
-  std::uint64_t in_flight_ = 0;
+  std::deque<Arrival> queue_;  // waiting for a connection, oldest first
+  std::uint64_t native_in_flight_ = 0;
+  std::uint64_t python_in_flight_ = 0;
+  // This thread's CPU time and the wall clock at the last report.
+  std::chrono::nanoseconds cpu_at_report_{0};
+  Clock::time_point wall_at_report_;
   bool unlimited_;
   bool arrivals_done_ = false;
+  bool cut_ = false;  // cut_off(): results are no longer recorded
   bool aborted_ = false;
   bool drained_sent_ = false;
 };

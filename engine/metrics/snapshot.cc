@@ -1,5 +1,7 @@
 #include "metrics/snapshot.h"
 
+#include <algorithm>
+
 namespace loadpilot::metrics {
 
 namespace {
@@ -28,9 +30,9 @@ LatencySummary LatencySummary::of(const Histogram& h) {
 }
 
 nlohmann::json LatencySummary::to_json() const {
-  return {{"count", count},   {"min_ms", min_ms}, {"mean_ms", mean_ms}, {"p50_ms", p50_ms},
-          {"p90_ms", p90_ms}, {"p95_ms", p95_ms}, {"p99_ms", p99_ms},   {"p999_ms", p999_ms},
-          {"max_ms", max_ms}};
+  return {{"count", count},   {"min_ms", min_ms},   {"mean_ms", mean_ms},
+          {"p50_ms", p50_ms}, {"p90_ms", p90_ms},   {"p95_ms", p95_ms},
+          {"p99_ms", p99_ms}, {"p999_ms", p999_ms}, {"max_ms", max_ms}};
 }
 
 nlohmann::json Snapshot::to_json() const {
@@ -58,8 +60,11 @@ nlohmann::json Snapshot::to_json() const {
           {"error_rate", error_rate},
           {"errors_by_kind", kinds_json(errors_by_kind)},
           {"iterations", iterations},
+          {"started", started},
+          {"attempts", attempts},
           {"dropped", dropped},
           {"late", late},
+          {"cut_off", cut_off},
           {"active", active},
           {"connections", connections},
           {"latency_window", window.to_json()},
@@ -100,16 +105,18 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     t.name = task_names_[i];
     t.requests = c.requests;
     t.errors = c.errors;
+    t.attempts = c.attempts();
     t.iterations = c.iterations;
     t.errors_by_kind = c.errors_by_kind;
     t.current_rps =
         rate_round ? static_cast<double>(last.tasks[i].requests) * per_s : last_rates_[i + 2];
-    t.error_rate = percent(c.errors, c.requests);
+    t.error_rate = percent(c.errors, c.attempts());
     t.window = LatencySummary::of(window_latency[i]);
     t.total = LatencySummary::of(c.latency);
     all_window.merge(window_latency[i]);
     snap.requests += c.requests;
     snap.errors += c.errors;
+    snap.attempts += c.attempts();
     snap.iterations += c.iterations;
     snap.interval_requests += last.tasks[i].requests;
     for (std::size_t k = 0; k < kErrorKindCount; ++k) snap.errors_by_kind[k] += c.errors_by_kind[k];
@@ -126,7 +133,23 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   }
   snap.dropped = cumulative_.dropped;
   snap.late = cumulative_.late;
-  snap.error_rate = percent(snap.errors, snap.requests);
+  snap.cut_off = cumulative_.cut_off;
+  // An iteration cut off at the end did not finish: one failed attempt of
+  // the run (not of a task: a Python iteration's task is not known then).
+  snap.errors += snap.cut_off;
+  snap.attempts += snap.cut_off;
+  snap.started = cumulative_.iterations_started;
+  snap.busy = last.busy;
+  // An overloaded second: arrivals were dropped, or more than 1% of those
+  // started began late. Its busiest thread tells whose fault it was.
+  if (last.dropped > 0 || last.late * 100 > last.iterations_started) {
+    ++overload_.seconds;
+    overload_.busy_sum += last.busy;
+    overload_.dropped_no_vuser += last.dropped_no_vuser;
+    overload_.connections_max =
+        std::max<std::uint64_t>(overload_.connections_max, snap.connections);
+  }
+  snap.error_rate = percent(snap.errors, snap.attempts);
   snap.window = LatencySummary::of(all_window);
   snap.total = LatencySummary::of(total_latency_);
   return snap;

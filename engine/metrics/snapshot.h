@@ -8,10 +8,9 @@
 // "total" figures cover the whole run.
 #include <cstdint>
 #include <deque>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "metrics/stats.h"
 
@@ -28,10 +27,11 @@ struct LatencySummary {
 struct TaskSnapshot {
   std::string name;
   std::uint64_t requests = 0, errors = 0, iterations = 0;
-  double current_rps = 0;  // requests finished in the last interval, per second
-  double error_rate = 0;   // percent, whole run
-  LatencySummary window;   // recent
-  LatencySummary total;    // whole run
+  std::uint64_t attempts = 0;  // requests + iterations failed outside a request
+  double current_rps = 0;      // requests finished in the last interval, per second
+  double error_rate = 0;       // percent of attempts, whole run
+  LatencySummary window;       // recent
+  LatencySummary total;        // whole run
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
 };
 
@@ -42,12 +42,15 @@ struct Snapshot {
   double target_rps = 0;      // profile rate now
   double current_rps = 0;     // requests finished in the last interval, per second
   double iterations_rps = 0;  // iterations started in the last interval, per second
-  std::uint64_t requests = 0, errors = 0, iterations = 0, dropped = 0, late = 0;
+  std::uint64_t requests = 0, errors = 0, iterations = 0, dropped = 0, late = 0, cut_off = 0;
+  std::uint64_t attempts = 0;           // requests + iterations failed outside a request
+  std::uint64_t started = 0;            // iterations started, whole run
   std::uint64_t interval_requests = 0;  // requests finished in the last interval
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
   std::uint64_t active = 0;       // iterations in flight
   std::uint64_t connections = 0;  // open connections
-  double error_rate = 0;          // percent of requests, whole run
+  double error_rate = 0;          // percent of attempts, whole run (TaskStats)
+  double busy = 0;                // busiest engine thread's CPU use, last interval
   LatencySummary window;
   LatencySummary total;
   std::vector<TaskSnapshot> tasks;
@@ -60,6 +63,17 @@ struct WorkerReport {
   IntervalStats stats;
   std::uint64_t in_flight = 0;
   std::uint64_t connections = 0;
+};
+
+// Seconds in which the run could not keep up with its arrival curve
+// (arrivals dropped, or over 1% of them started late), and what the engine
+// saw in them: the verdict of the summary (report/summary.h) comes from it.
+struct Overload {
+  std::uint64_t seconds = 0;
+  double busy_sum = 0;  // the busiest thread's CPU use, summed over them
+  std::uint64_t dropped_no_vuser = 0;
+  std::uint64_t connections_max = 0;
+  double busy_mean() const { return seconds ? busy_sum / static_cast<double>(seconds) : 0; }
 };
 
 // Merges worker reports into cumulative and windowed statistics. Owned by
@@ -82,6 +96,7 @@ class Collector {
   const std::vector<std::string>& task_names() const { return task_names_; }
   // Whole-run latency of all tasks merged (kept up to date round by round).
   const Histogram& total_latency() const { return total_latency_; }
+  const Overload& overload() const { return overload_; }
 
  private:
   std::vector<std::string> task_names_;
@@ -90,6 +105,7 @@ class Collector {
   std::deque<IntervalStats> window_;
   std::vector<double> last_rates_;  // current, iterations, then per task
   IntervalStats empty_;
+  Overload overload_;
 };
 
 }  // namespace loadpilot::metrics

@@ -13,6 +13,7 @@ constexpr std::string_view kOtherMessages = "(other messages)";
 void TaskStats::merge(const TaskStats& other) {
   requests += other.requests;
   errors += other.errors;
+  iteration_errors += other.iteration_errors;
   iterations += other.iterations;
   for (std::size_t k = 0; k < kErrorKindCount; ++k) errors_by_kind[k] += other.errors_by_kind[k];
   latency.merge(other.latency);
@@ -57,7 +58,11 @@ void IntervalStats::merge(const IntervalStats& other) {
   messages.merge(other.messages);
   iterations_started += other.iterations_started;
   dropped += other.dropped;
+  dropped_no_vuser += other.dropped_no_vuser;
   late += other.late;
+  cut_off += other.cut_off;
+  retries += other.retries;
+  busy = std::max(busy, other.busy);
 }
 
 void Recorder::record_request(std::size_t task, std::uint64_t latency_us, std::uint64_t service_us,
@@ -86,6 +91,7 @@ void Recorder::record_iteration_error(std::size_t task, ErrorKind kind, std::str
   assert(task < current_.tasks.size());
   TaskStats& t = current_.tasks[task];
   ++t.errors;
+  ++t.iteration_errors;
   ++t.errors_by_kind[static_cast<std::size_t>(kind)];
   current_.messages.add(kind, message, now_s);
 }
@@ -116,11 +122,18 @@ const nlohmann::json& array_field(const nlohmann::json& j, const char* key,
 }  // namespace
 
 nlohmann::json IntervalStats::to_json() const {
-  nlohmann::json out = {{"started", iterations_started}, {"dropped", dropped}, {"late", late}};
+  nlohmann::json out = {{"started", iterations_started},
+                        {"dropped", dropped},
+                        {"dropped_no_vuser", dropped_no_vuser},
+                        {"late", late},
+                        {"cut_off", cut_off},
+                        {"retries", retries},
+                        {"busy", busy}};
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
   for (const TaskStats& t : tasks) {
     ts.push_back({{"requests", t.requests},
                   {"errors", t.errors},
+                  {"iteration_errors", t.iteration_errors},
                   {"iterations", t.iterations},
                   {"by_kind", t.errors_by_kind},
                   {"latency", t.latency.to_json()},
@@ -142,7 +155,16 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
   IntervalStats s;
   s.iterations_started = u64_field(j, "started", "stats: ");
   s.dropped = u64_field(j, "dropped", "stats: ");
+  s.dropped_no_vuser = u64_field(j, "dropped_no_vuser", "stats: ");
   s.late = u64_field(j, "late", "stats: ");
+  s.cut_off = u64_field(j, "cut_off", "stats: ");
+  s.retries = u64_field(j, "retries", "stats: ");
+  {
+    const auto it = j.find("busy");
+    if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))
+      throw std::invalid_argument("stats: \"busy\" must be a non-negative number");
+    s.busy = it->get<double>();
+  }
   const nlohmann::json& ts = array_field(j, "tasks", "stats: ");
   for (std::size_t i = 0; i < ts.size(); ++i) {
     const std::string where = "stats: tasks[" + std::to_string(i) + "].";
@@ -151,6 +173,7 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
     TaskStats task;
     task.requests = u64_field(t, "requests", where);
     task.errors = u64_field(t, "errors", where);
+    task.iteration_errors = u64_field(t, "iteration_errors", where);
     task.iterations = u64_field(t, "iterations", where);
     const nlohmann::json& kinds = array_field(t, "by_kind", where);
     if (kinds.size() != kErrorKindCount)

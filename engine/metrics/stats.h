@@ -3,6 +3,7 @@
 // it without locks; once a second the collector takes the worker's
 // IntervalStats (on the worker's own thread, via its event loop) and merges
 // them. Every merge here is exact.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -22,15 +23,21 @@ constexpr double percent(std::uint64_t part, std::uint64_t whole) {
   return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
 }
 
+// The error rate (docs/output.md#error-rate): failed outcomes over all
+// outcomes, where an outcome is one request that reached the wire, or one
+// iteration that failed outside any request (user code raised). So a task
+// that raises before sending counts, and the rate never exceeds 100%.
 struct TaskStats {
-  std::uint64_t requests = 0;    // HTTP requests finished (ok or failed)
-  std::uint64_t errors = 0;      // failed requests / iterations, all kinds
-  std::uint64_t iterations = 0;  // task iterations finished
+  std::uint64_t requests = 0;          // HTTP requests finished (ok or failed)
+  std::uint64_t errors = 0;            // failed requests + iteration_errors
+  std::uint64_t iteration_errors = 0;  // iterations failed outside a request
+  std::uint64_t iterations = 0;        // task iterations finished (ok or failed)
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
   Histogram latency;    // per request, from the intended start (us)
   Histogram service;    // per request, from send to last byte (us)
   Histogram iteration;  // per iteration, from intended start to end (us)
 
+  std::uint64_t attempts() const { return requests + iteration_errors; }
   void merge(const TaskStats& other);
 };
 
@@ -50,12 +57,22 @@ struct ErrorMessages {
   std::vector<std::pair<std::pair<ErrorKind, std::string>, Entry>> top(std::size_t n) const;
 };
 
+// Iteration accounting (docs/output.md#iterations), for every run:
+//   planned  = started + dropped + not started (the run stopped first)
+//   started  = finished + cut_off
 struct IntervalStats {
   std::vector<TaskStats> tasks;  // indexed like Plan::tasks
   ErrorMessages messages;
   std::uint64_t iterations_started = 0;
-  std::uint64_t dropped = 0;  // arrivals that could not start at all
-  std::uint64_t late = 0;     // arrivals started > 1 ms after they were due
+  std::uint64_t dropped = 0;           // arrivals that could not start at all
+  std::uint64_t dropped_no_vuser = 0;  // of those: every VUser was busy
+  std::uint64_t late = 0;              // arrivals started > 1 ms after they were due
+  std::uint64_t cut_off = 0;           // started, still running when the run ended
+  std::uint64_t retries = 0;           // extra attempts of idempotent requests on the wire
+  // The busiest engine thread's CPU use over the interval, 0..1 (merged
+  // as the maximum): tells a generator that could not keep up from a target
+  // that could not.
+  double busy = 0;
 
   explicit IntervalStats(std::size_t task_count = 0) : tasks(task_count) {}
   void merge(const IntervalStats& other);
@@ -83,7 +100,14 @@ class Recorder {
     ++current_.iterations_started;
     if (late) ++current_.late;
   }
-  void record_dropped() { ++current_.dropped; }
+  void record_dropped(std::uint64_t n = 1) { current_.dropped += n; }
+  void record_dropped_no_vuser() {
+    ++current_.dropped;
+    ++current_.dropped_no_vuser;
+  }
+  void record_cut_off(std::uint64_t n) { current_.cut_off += n; }
+  void record_retries(std::uint64_t n) { current_.retries += n; }
+  void record_busy(double fraction) { current_.busy = std::max(current_.busy, fraction); }
 
   // Returns everything recorded since the last take() and starts afresh.
   IntervalStats take();

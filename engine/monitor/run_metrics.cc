@@ -58,11 +58,12 @@ std::vector<double> bucket_increments(const metrics::Histogram& h, std::span<con
 struct RunMetrics::Task {
   prometheus::Counter* requests;
   prometheus::Counter* errors;
+  prometheus::Counter* attempts;
   prometheus::Gauge* p50;
   prometheus::Gauge* p99;
   prometheus::Gauge* mean;
   prometheus::Histogram* duration;
-  std::uint64_t requests_seen = 0, errors_seen = 0;
+  std::uint64_t requests_seen = 0, errors_seen = 0, attempts_seen = 0;
 };
 
 RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometheus::Registry>()) {
@@ -78,6 +79,14 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
   max_ = &gauge(r, "loadpilot_latency_max_ms", "Maximum request latency over the last 10 s, ms");
   requests_ = &counter(r, "loadpilot_requests_total", "Requests finished since the run started");
   errors_ = &counter(r, "loadpilot_errors_total", "Failed requests and iterations, all kinds");
+  attempts_ = &counter(r, "loadpilot_attempts_total",
+                       "Requests plus iterations that failed outside a request: the error "
+                       "rate's denominator");
+  started_ = &counter(r, "loadpilot_iterations_started_total", "Iterations started");
+  dropped_ = &counter(r, "loadpilot_dropped_total",
+                      "Arrivals that could not start (connections or VUsers all busy)");
+  cut_off_ = &counter(r, "loadpilot_cut_off_total",
+                      "Iterations still running when the run ended (not finished)");
 
   auto& kinds = prometheus::BuildCounter()
                     .Name("loadpilot_errors_by_kind_total")
@@ -94,6 +103,10 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
                           .Name("loadpilot_task_errors_total")
                           .Help("Failed requests and iterations for this task")
                           .Register(r);
+  auto& task_attempts = prometheus::BuildCounter()
+                            .Name("loadpilot_task_attempts_total")
+                            .Help("Requests plus iterations failed outside a request, this task")
+                            .Register(r);
   auto& task_p50 = prometheus::BuildGauge()
                        .Name("loadpilot_task_latency_p50_ms")
                        .Help("p50 request latency of this task over the last 10 s, ms")
@@ -116,6 +129,7 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
     auto t = std::make_unique<Task>();
     t->requests = &task_requests.Add(l);
     t->errors = &task_errors.Add(l);
+    t->attempts = &task_attempts.Add(l);
     t->p50 = &task_p50.Add(l);
     t->p99 = &task_p99.Add(l);
     t->mean = &task_mean.Add(l);
@@ -149,6 +163,10 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   max_->Set(s.window.max_ms);
   advance(*requests_, s.requests, requests_seen_);
   advance(*errors_, s.errors, errors_seen_);
+  advance(*attempts_, s.attempts, attempts_seen_);
+  advance(*started_, s.started, started_seen_);
+  advance(*dropped_, s.dropped, dropped_seen_);
+  advance(*cut_off_, s.cut_off, cut_off_seen_);
   for (std::size_t k = 0; k < metrics::kErrorKindCount; ++k)
     advance(*errors_by_kind_[k], s.errors_by_kind[k], kinds_seen_[k]);
   const std::span<const double> bounds = latency_buckets_s();
@@ -157,6 +175,7 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
     const metrics::TaskSnapshot& ts = s.tasks[i];
     advance(*t.requests, ts.requests, t.requests_seen);
     advance(*t.errors, ts.errors, t.errors_seen);
+    advance(*t.attempts, ts.attempts, t.attempts_seen);
     t.p50->Set(ts.window.p50_ms);
     t.p99->Set(ts.window.p99_ms);
     t.mean->Set(ts.window.mean_ms);

@@ -149,7 +149,7 @@ StepResult StepTracker::close_open() const {
   r.errors = last_errors_ - open_.errors_at_start;
   const double secs = r.end_s - r.start_s;
   r.actual_rps = secs > 0 ? static_cast<double>(r.requests) / secs : 0;
-  r.error_rate = metrics::percent(r.errors, r.requests);
+  r.error_rate = metrics::percent(r.errors, last_attempts_ - open_.attempts_at_start);
   r.p99_ms = percentile_between(open_.latency_at_start, last_latency_, 99);
   return r;
 }
@@ -169,11 +169,13 @@ void StepTracker::add(const metrics::Snapshot& s, const metrics::Histogram& cumu
     open_.start_s = last_t_;
     open_.requests_at_start = last_requests_;
     open_.errors_at_start = last_errors_;
+    open_.attempts_at_start = last_attempts_;
     open_.latency_at_start = last_latency_;
   }
   last_t_ = s.elapsed_s;
   last_requests_ = s.requests;
   last_errors_ = s.errors;
+  last_attempts_ = s.attempts;
   last_latency_ = cumulative;
 }
 

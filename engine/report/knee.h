@@ -93,7 +93,7 @@ class StepTracker {
   struct Open {
     int step = -1;  // index into bounds_
     double start_s = 0;
-    std::uint64_t requests_at_start = 0, errors_at_start = 0;
+    std::uint64_t requests_at_start = 0, errors_at_start = 0, attempts_at_start = 0;
     metrics::Histogram latency_at_start;
   };
   // The open step as it stands, ending at the last snapshot seen.
@@ -103,7 +103,7 @@ class StepTracker {
   std::vector<StepResult> done_;
   Open open_;
   double last_t_ = 0;
-  std::uint64_t last_requests_ = 0, last_errors_ = 0;
+  std::uint64_t last_requests_ = 0, last_errors_ = 0, last_attempts_ = 0;
   metrics::Histogram last_latency_;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -19,8 +20,55 @@ std::string iso_now() {
 }
 }  // namespace
 
+namespace {
+
+// Which side held back a run that could not keep up with its curve. A
+// generator thread near full CPU while behind means this machine; else the
+// arrivals waited for VUsers or connections held by slow responses.
+void judge_overload(Summary& s, const metrics::Collector& collector, const RunLimits& limits,
+                    bool unlimited) {
+  if (unlimited) return;
+  const bool behind = s.dropped > 0 || (s.started > 0 && s.late * 100 > s.started);
+  if (!behind) return;
+  const metrics::Overload& o = collector.overload();
+  const double busy = o.busy_mean();
+  std::string why;
+  if (busy >= 0.85) {
+    s.bottleneck = "generator";
+    why = fmt::format(
+        "the generator could not keep up: its busiest thread was {:.0f}% busy while behind "
+        "(more --workers or --processes, or a bigger machine)",
+        busy * 100);
+  } else if (s.dropped_no_vuser > 0 && s.dropped_no_vuser * 2 >= s.dropped) {
+    s.bottleneck = "vusers";
+    why = fmt::format(
+        "every VUser was busy (max_vusers {}): responses or task code took too long for the asked "
+        "rate (service time p50 {:.2f} ms)",
+        limits.max_vusers, s.service.p50_ms);
+  } else {
+    s.bottleneck = "target";
+    why = fmt::format(
+        "the target could not keep up: all {} connections were busy (service time p50 {:.2f} ms, "
+        "p99 {:.2f} ms); raise --max-connections only if the target has headroom",
+        limits.max_connections ? limits.max_connections : o.connections_max, s.service.p50_ms,
+        s.service.p99_ms);
+  }
+  s.overload = fmt::format(
+      "could not keep up with the asked rate: {} of {:.0f} planned arrivals "
+      "dropped, {} started late; {}",
+      s.dropped, s.planned_iterations, s.late, why);
+}
+
+}  // namespace
+
+void Summary::add_problem(std::string problem) {
+  problems.push_back(std::move(problem));
+  passed = false;
+}
+
 Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector, double planned_s,
-                      double planned_iterations, double duration_s, bool interrupted) {
+                      double planned_iterations, double duration_s, bool interrupted,
+                      const RunLimits& limits) {
   Summary s;
   s.scenario = plan.name;
   s.file = plan.file;
@@ -46,12 +94,13 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
     ts.errors = t.errors;
     ts.iterations = t.iterations;
     ts.rps = t.requests / secs;
-    ts.error_rate = metrics::percent(t.errors, t.requests);
+    ts.error_rate = metrics::percent(t.errors, t.attempts());
     ts.latency = metrics::LatencySummary::of(t.latency);
     ts.iteration = metrics::LatencySummary::of(t.iteration);
     s.tasks.push_back(ts);
     s.requests += t.requests;
     s.errors += t.errors;
+    s.attempts += t.attempts();
     s.iterations += t.iterations;
     for (std::size_t k = 0; k < metrics::kErrorKindCount; ++k)
       s.errors_by_kind[k] += t.errors_by_kind[k];
@@ -60,11 +109,21 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.started = c.iterations_started;
   s.dropped = c.dropped;
   s.late = c.late;
+  s.cut_off = c.cut_off;
+  s.errors += s.cut_off;  // as in metrics::Snapshot: a failed attempt of the run
+  s.attempts += s.cut_off;
+  s.dropped_no_vuser = c.dropped_no_vuser;
+  s.retries = c.retries;
+  if (!plan.profile.unlimited) {
+    const auto planned = static_cast<std::uint64_t>(std::ceil(planned_iterations - 1e-9));
+    s.not_started = planned > s.started + s.dropped ? planned - s.started - s.dropped : 0;
+  }
   s.actual_rps = s.requests / secs;
   s.iterations_rps = s.iterations / secs;
-  s.error_rate = metrics::percent(s.errors, s.requests);
+  s.error_rate = metrics::percent(s.errors, s.attempts);
   s.latency = metrics::LatencySummary::of(collector.total_latency());
   s.service = metrics::LatencySummary::of(service);
+  judge_overload(s, collector, limits, plan.profile.unlimited);
   for (const auto& [key, entry] : c.messages.top(10)) {
     s.top_errors.push_back(
         {std::string(metrics::name(key.first)), key.second, entry.count, entry.first_seen_s});
@@ -73,6 +132,18 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
                             s.error_rate};
   s.thresholds = metrics::evaluate_thresholds(plan.thresholds, totals);
   s.passed = metrics::all_passed(s.thresholds);
+  // Numbers that do not cover the asked load cannot pass.
+  if (interrupted)
+    s.add_problem(
+        fmt::format("interrupted after {:.1f} s of {:.1f} s: the numbers cover only "
+                    "the part that ran",
+                    duration_s, planned_s));
+  if (!plan.profile.unlimited && s.dropped * 100 > s.planned_iterations)
+    s.add_problem(
+        fmt::format("the asked load was not delivered: {} of {:.0f} planned arrivals "
+                    "({:.1f}%) were dropped",
+                    s.dropped, s.planned_iterations,
+                    100.0 * static_cast<double>(s.dropped) / s.planned_iterations));
   return s;
 }
 
@@ -118,8 +189,17 @@ nlohmann::json Summary::to_json() const {
            {{"planned", planned_iterations},
             {"started", started},
             {"finished", iterations},
+            {"cut_off", cut_off},
             {"dropped", dropped},
+            {"dropped_no_vuser", dropped_no_vuser},
+            {"not_started", not_started},
             {"late", late}}},
+          {"attempts", attempts},
+          {"retries", retries},
+          {"overload", overload.empty()
+                           ? nlohmann::json(nullptr)
+                           : nlohmann::json{{"bottleneck", bottleneck}, {"message", overload}}},
+          {"problems", problems},
           {"errors_by_kind", kinds},
           {"top_errors", errs},
           {"latency", latency.to_json()},
@@ -147,7 +227,18 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   fmt::print(out, "  target      {}\n", s.target);
   fmt::print(out, "  mode        {}   duration {:.1f}s of {:.1f}s planned\n", s.mode, s.duration_s,
              s.planned_s);
-  fmt::print(out, "  requests    {}   errors {} ({:.2f}%)\n", s.requests, s.errors, s.error_rate);
+  if (s.cut_off > 0) {
+    fmt::print(out, "  requests    {}   errors {} of {} attempts ({:.2f}%), {} of them cut off\n",
+               s.requests, s.errors, s.attempts, s.error_rate, s.cut_off);
+  } else if (s.attempts != s.requests) {
+    fmt::print(out, "  requests    {}   errors {} of {} attempts ({:.2f}%)\n", s.requests, s.errors,
+               s.attempts, s.error_rate);
+  } else {
+    fmt::print(out, "  requests    {}   errors {} ({:.2f}%)\n", s.requests, s.errors, s.error_rate);
+  }
+  if (s.retries > 0)
+    fmt::print(out, "  retries     {} idempotent requests sent again on a fresh connection\n",
+               s.retries);
   if (s.target_rps > 0) {
     // A ramp or step profile averages below its peak: compare with both.
     const double planned_avg = s.planned_s > 0 ? s.planned_iterations / s.planned_s : 0;
@@ -158,10 +249,12 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   } else {
     fmt::print(out, "  rate        {:.1f} req/s achieved (unlimited)\n", s.actual_rps);
   }
-  if (s.iterations != s.requests)
-    fmt::print(out, "  iterations  {} finished, {:.1f}/s\n", s.iterations, s.iterations_rps);
-  fmt::print(out, "  arrivals    {} started of {:.0f} planned, {} late (>1 ms), {} dropped\n",
-             s.started, s.planned_iterations, s.late, s.dropped);
+  fmt::print(out, "  iterations  {} started: {} finished, {} cut off; {:.1f}/s\n", s.started,
+             s.iterations, s.cut_off, s.iterations_rps);
+  fmt::print(
+      out, "  arrivals    {:.0f} planned: {} started ({} late >1 ms), {} dropped, {} not started\n",
+      s.planned_iterations, s.started, s.late, s.dropped, s.not_started);
+  if (!s.overload.empty()) fmt::print(out, "  {}\n", st.red("overload    " + s.overload));
 
   const auto& l = s.latency;
   fmt::print(out, "\n{}\n", st.bold("Latency (ms, from intended start)"));
@@ -202,8 +295,14 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
                  r.passed ? "<=" : "> ", r.limit, unit);
     }
     fmt::print(out, "  {}\n",
-               s.passed ? st.green("all thresholds passed") : st.red("threshold breached"));
+               metrics::all_passed(s.thresholds) ? st.green("all thresholds passed")
+                                                 : st.red("threshold breached"));
   }
+  if (!s.problems.empty()) {
+    fmt::print(out, "\n{}\n", st.bold("Problems"));
+    for (const std::string& p : s.problems) fmt::print(out, "  {} {}\n", st.red("✗"), p);
+  }
+  fmt::print(out, "\n{}\n", s.passed ? st.green("PASSED") : st.red("FAILED"));
 }
 
 }  // namespace loadpilot::report

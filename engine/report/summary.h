@@ -1,10 +1,9 @@
 #pragma once
 // Summary: the final result of a run — what the terminal summary prints,
 // what --results-json writes, and what thresholds are judged on.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "metrics/snapshot.h"
 #include "metrics/thresholds.h"
@@ -32,29 +31,50 @@ struct TaskSummary {
 struct Summary {
   std::string scenario, file, target, mode, started_at;
   bool interrupted = false;
-  std::string interrupt_signal;  // "SIGINT" / "SIGTERM" when interrupted
-  double duration_s = 0;         // measured wall time of the run
-  double planned_s = 0;          // the profile's length
-  double target_rps = 0;         // the scenario's rps (peak of the curve)
-  double planned_iterations = 0; // H(total): what the curve asked for
-  double actual_rps = 0;         // requests per second achieved
-  double iterations_rps = 0;     // iterations per second achieved
+  std::string interrupt_signal;   // "SIGINT" / "SIGTERM" when interrupted
+  double duration_s = 0;          // measured wall time of the run
+  double planned_s = 0;           // the profile's length
+  double target_rps = 0;          // the scenario's rps (peak of the curve)
+  double planned_iterations = 0;  // H(total): what the curve asked for
+  double actual_rps = 0;          // requests per second achieved
+  double iterations_rps = 0;      // iterations per second achieved
   std::uint64_t requests = 0, errors = 0, iterations = 0, started = 0, dropped = 0, late = 0;
-  double error_rate = 0;  // percent of requests
+  // The books of docs/output.md#iterations: planned = started + dropped +
+  // not_started; started = iterations (finished) + cut_off.
+  std::uint64_t cut_off = 0, not_started = 0, dropped_no_vuser = 0;
+  std::uint64_t attempts = 0;  // requests + iterations failed outside a request
+  std::uint64_t retries = 0;   // extra attempts of idempotent requests
+  double error_rate = 0;       // percent of attempts (metrics::TaskStats)
+  // When the run could not keep up with its arrival curve: which side held
+  // it back ("generator", "vusers" or "target") and a sentence saying so.
+  std::string bottleneck;
+  std::string overload;
+  // Why the run failed beyond its thresholds (a dead agent, a blocked
+  // VUser, no on_start that succeeded, ...). Any problem fails the run.
+  std::vector<std::string> problems;
   std::array<std::uint64_t, metrics::kErrorKindCount> errors_by_kind{};
   std::vector<ErrorLine> top_errors;
   metrics::LatencySummary latency;  // from intended start
   metrics::LatencySummary service;  // from send
   std::vector<TaskSummary> tasks;
   std::vector<metrics::ThresholdResult> thresholds;
+  // The one verdict: every threshold passed and no problem. The exit code,
+  // the results file and the report all say this (docs/cli.md#exit-codes).
   bool passed = true;
 
-  nlohmann::json to_json() const;  // the results file (docs/results.md)
+  void add_problem(std::string problem);
+  nlohmann::json to_json() const;  // the results file (docs/output.md)
 };
 
-Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector,
-                      double planned_s, double planned_iterations, double duration_s,
-                      bool interrupted);
+// What the engine ran with, to say which limit an overloaded run hit.
+struct RunLimits {
+  std::size_t max_connections = 0;
+  std::size_t max_vusers = 0;  // 0: no Python VUsers
+};
+
+Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector, double planned_s,
+                      double planned_iterations, double duration_s, bool interrupted,
+                      const RunLimits& limits = {});
 
 // The end-of-run text: totals, errors, latency, per-task table, thresholds.
 void print_summary(std::FILE* out, const Summary& s, bool color);

@@ -9,14 +9,14 @@ namespace loadpilot::report {
 namespace {
 double ms(double x) { return round_to(x, 0.001); }
 double rate(double x) { return round_to(x, 0.01); }
-double interval_pct(std::uint64_t errors, std::uint64_t requests) {
-  return round_to(metrics::percent(errors, requests), 0.001);
+double interval_pct(std::uint64_t errors, std::uint64_t attempts) {
+  return round_to(metrics::percent(errors, attempts), 0.001);
 }
 }  // namespace
 
 TimeSeries::TimeSeries(std::vector<std::string> task_names)
     : task_names_(std::move(task_names)),
-      last_requests_(task_names_.size() + 1, 0),
+      last_attempts_(task_names_.size() + 1, 0),
       last_errors_(task_names_.size() + 1, 0) {}
 
 void TimeSeries::add(const metrics::Snapshot& s) {
@@ -38,8 +38,8 @@ void TimeSeries::add(const metrics::Snapshot& s) {
     return now >= before ? now - before : 0;
   };
   p.error_rate =
-      interval_pct(delta(s.errors, last_errors_[0]), delta(s.requests, last_requests_[0]));
-  last_requests_[0] = s.requests;
+      interval_pct(delta(s.errors, last_errors_[0]), delta(s.attempts, last_attempts_[0]));
+  last_attempts_[0] = s.attempts;
   last_errors_[0] = s.errors;
   p.tasks.resize(task_names_.size());
   for (std::size_t i = 0; i < task_names_.size() && i < s.tasks.size(); ++i) {
@@ -49,8 +49,8 @@ void TimeSeries::add(const metrics::Snapshot& s) {
     tp.p50_ms = ms(t.window.p50_ms);
     tp.p99_ms = ms(t.window.p99_ms);
     tp.error_rate = interval_pct(delta(t.errors, last_errors_[i + 1]),
-                                 delta(t.requests, last_requests_[i + 1]));
-    last_requests_[i + 1] = t.requests;
+                                 delta(t.attempts, last_attempts_[i + 1]));
+    last_attempts_[i + 1] = t.attempts;
     last_errors_[i + 1] = t.errors;
   }
   points_.push_back(std::move(p));

@@ -61,7 +61,7 @@ class TimeSeries {
   std::vector<Point> points_;
   // Cumulative counters at the previous point, to turn them into interval
   // rates: [0] all tasks, [i + 1] task i.
-  std::vector<std::uint64_t> last_requests_, last_errors_;
+  std::vector<std::uint64_t> last_attempts_, last_errors_;  // error-rate counters
 };
 
 }  // namespace loadpilot::report

@@ -8,6 +8,7 @@
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -159,7 +160,7 @@ struct VUserRuntime::Hub {
   // Records a finished request the hub accounts for (record_mu held), by
   // the workers' rule (http::failure_of).
   void record_result(const Event& e, std::int64_t done_us, std::int64_t sent_us) {
-    if (e.row >= rows()) return;
+    if (closed || e.row >= rows()) return;
     const http::Result& r = e.result;
     const std::int64_t latency = std::max<std::int64_t>(done_us - e.base_us, 0);
     const std::int64_t service =
@@ -169,6 +170,7 @@ struct VUserRuntime::Hub {
     recorder.record_request(e.row, static_cast<std::uint64_t>(latency),
                             static_cast<std::uint64_t>(service), error ? &*error : nullptr, message,
                             static_cast<double>(done_us) / 1e6);
+    if (r.retries) recorder.record_retries(r.retries);
   }
 
   // Python side, the asyncio selector's wait (loadpilot._runtime): runs
@@ -281,7 +283,7 @@ struct VUserRuntime::Hub {
     std::optional<metrics::ErrorKind> k;
     if (kind) k = metrics::error_kind_from_name(*kind);
     std::lock_guard lock(record_mu);
-    if (row >= rows()) return;
+    if (closed || row >= rows()) return;
     recorder.record_request(row, static_cast<std::uint64_t>(std::max<std::int64_t>(latency_us, 0)),
                             static_cast<std::uint64_t>(std::max<std::int64_t>(service_us, 0)),
                             k ? &*k : nullptr, message, now_s());
@@ -290,9 +292,25 @@ struct VUserRuntime::Hub {
   void record_iteration(std::size_t row, std::int64_t start_us) {
     const std::int64_t duration_us = now_us() - start_us;
     std::lock_guard lock(record_mu);
+    ended_locked(row, duration_us);
+  }
+  // One started iteration ended (record_mu held): the run's books need every
+  // started iteration to end here or be cut off by close_books().
+  void ended_locked(std::size_t row, std::int64_t duration_us) {
+    if (closed) return;
+    if (active > 0) --active;
     if (row >= rows()) return;
     recorder.record_iteration(row,
                               static_cast<std::uint64_t>(std::max<std::int64_t>(duration_us, 0)));
+  }
+  // The run is over: iterations started and not ended are cut off, and
+  // nothing is recorded any more (docs/output.md#iterations).
+  void close_books() {
+    std::lock_guard lock(record_mu);
+    if (closed) return;
+    closed = true;
+    recorder.record_cut_off(active);
+    active = 0;
   }
   // record_iteration() and iteration_done() in one call from Python: the
   // common end of an iteration.
@@ -311,10 +329,11 @@ struct VUserRuntime::Hub {
     const bool renew = arrivals_open.load(std::memory_order_relaxed) && now < link.arrivals_end;
     {
       std::lock_guard lock(record_mu);
-      if (row < rows())
-        recorder.record_iteration(
-            row, static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - start_us, 0)));
-      if (renew) recorder.record_started(false);
+      ended_locked(row, now_us - start_us);
+      if (renew && !closed) {
+        recorder.record_started(false);
+        ++active;
+      }
     }
     if (renew) return now_us;
     iteration_done(worker);
@@ -323,18 +342,22 @@ struct VUserRuntime::Hub {
   void record_error(std::size_t row, const std::string& kind, const std::string& message) {
     const auto k = metrics::error_kind_from_name(kind).value_or(metrics::ErrorKind::kException);
     std::lock_guard lock(record_mu);
-    if (row >= rows()) return;
+    if (closed || row >= rows()) return;
     recorder.record_iteration_error(row, k, message, now_s());
   }
   // An arrival due at intended_us got a VUser now.
   void record_started(std::int64_t intended_us) {
     const bool late = now_us() - intended_us > kLateUs;
     std::lock_guard lock(record_mu);
+    if (closed) return;
     recorder.record_started(late);
+    ++active;
   }
+  // An arrival found every VUser busy, or came when the run was ending.
   void record_dropped() {
     std::lock_guard lock(record_mu);
-    recorder.record_dropped();
+    if (closed) return;
+    recorder.record_dropped_no_vuser();
   }
 
   void finished() {
@@ -361,6 +384,8 @@ struct VUserRuntime::Hub {
   std::string fatal;
   std::mutex record_mu;
   metrics::Recorder recorder;
+  std::uint64_t active = 0;  // iterations started and not ended (record_mu)
+  bool closed = false;       // close_books() ran (record_mu)
   std::atomic<bool> finished_sent{false};
   std::atomic<bool> aborted{false};
   std::atomic<bool> arrivals_open{true};
@@ -527,12 +552,33 @@ std::size_t VUserRuntime::open_connections() const {
 }
 
 metrics::IntervalStats VUserRuntime::take() {
+  // The Python thread's CPU use since the last take(): near 1, it is what
+  // holds the run back (report/summary.h's verdict).
+  double busy = -1;
+  clockid_t cid;
+  timespec ts{};
+  if (thread_.joinable() && pthread_getcpuclockid(thread_.native_handle(), &cid) == 0 &&
+      clock_gettime(cid, &ts) == 0) {
+    const auto cpu = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+    const Clock::time_point now = Clock::now();
+    if (busy_wall_.time_since_epoch().count() != 0) {
+      const double wall = std::chrono::duration<double>(now - busy_wall_).count();
+      if (wall > 0) busy = std::chrono::duration<double>(cpu - busy_cpu_).count() / wall;
+    }
+    busy_cpu_ = cpu;
+    busy_wall_ = now;
+  }
   std::lock_guard lock(hub_->record_mu);
+  if (busy >= 0) hub_->recorder.record_busy(busy);
   return hub_->recorder.take();
 }
 
+std::size_t VUserRuntime::capacity() const { return static_cast<std::size_t>(max_vusers_); }
+
 void VUserRuntime::abort() {
-  if (!hub_ || hub_->aborted.exchange(true)) return;
+  if (!hub_) return;
+  hub_->close_books();
+  if (hub_->aborted.exchange(true)) return;
   hub_->push(Hub::Event(Hub::Type::kAbort));
 }
 

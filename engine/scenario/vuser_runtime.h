@@ -21,6 +21,7 @@
 // the GIL back — or, when user code keeps that thread from ending for 5 s
 // after the run, reports it and ends the process with exit code 1 (results
 // are written before). Must outlive the Engine that uses it.
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
@@ -54,6 +55,7 @@ class VUserRuntime : public load::ScriptedTasks {
   void arrive(std::size_t worker, std::uint32_t task,
               std::chrono::steady_clock::time_point intended) override;
   void stop_arrivals() override;
+  std::size_t capacity() const override;
   void finish(std::chrono::steady_clock::time_point deadline) override;
   metrics::IntervalStats take() override;
   std::size_t open_connections() const override;
@@ -75,6 +77,9 @@ class VUserRuntime : public load::ScriptedTasks {
   std::thread thread_;
   std::future<void> thread_ended_;
   _ts* saved_thread_state_ = nullptr;
+  // The Python thread's CPU time and the wall clock at the last take().
+  std::chrono::nanoseconds busy_cpu_{0};
+  std::chrono::steady_clock::time_point busy_wall_{};
 };
 
 }  // namespace loadpilot::scenario

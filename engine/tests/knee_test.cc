@@ -140,6 +140,7 @@ TEST(StepTracker, SplitsTheRunIntoSteps) {
     for (std::uint64_t i = 0; i < n; ++i) cumulative.record(1000 * k);
     s.elapsed_s = sec + 0.002;  // collection rounds land just after the second
     s.requests += n;
+    s.attempts += n;
     if (k == 3) s.errors += 3;
     tracker.add(s, cumulative);
   }

@@ -18,12 +18,14 @@ metrics::Snapshot snapshot(double t, std::uint64_t requests, std::uint64_t error
   s.target_rps = 100;
   s.current_rps = 99.123456;
   s.requests = requests;
+  s.attempts = requests;  // no iteration failed outside a request
   s.errors = errors;
   s.window.p50_ms = 1.23456789;
   s.window.p99_ms = 9.87654321;
   s.tasks.resize(2);
   s.tasks[0].name = "a";
   s.tasks[0].requests = requests;
+  s.tasks[0].attempts = requests;
   s.tasks[0].errors = errors;
   s.tasks[1].name = "b";
   return s;

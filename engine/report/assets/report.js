@@ -58,6 +58,17 @@
       " after " + fmtDuration(data.duration_s) + ": the numbers cover the part that ran.";
     b.hidden = false;
   }
+  // The verdict's reasons beyond thresholds (docs/output.md#verdict).
+  if (data.overload && data.overload.message) {
+    const b = document.getElementById("overload");
+    b.textContent = "Overload (" + data.overload.bottleneck + "): " + data.overload.message;
+    b.hidden = false;
+  }
+  if (Array.isArray(data.problems) && data.problems.length) {
+    const ul = document.getElementById("problems");
+    data.problems.forEach((p) => ul.append(el("li", null, String(p))));
+    ul.hidden = false;
+  }
   const rps = data.rps || {};
   const meta = document.getElementById("meta");
   function metaItem(label, value) {
@@ -84,6 +95,12 @@
     headline.append(c);
   }
   card("Requests", fmtInt(data.requests), fmtInt(data.errors) + " errors");
+  const its = data.iterations || {};
+  if (its.started !== undefined) {
+    card("Iterations", fmtInt(its.started) + " started",
+      fmtInt(its.finished) + " finished, " + fmtInt(its.cut_off || 0) + " cut off, " +
+      fmtInt(its.dropped || 0) + " dropped");
+  }
   card("RPS achieved", fmt(rps.actual, 1),
     num(rps.target) > 0 ? "target " + fmt(rps.target, 1) + " iterations/s" : "unlimited rate");
   card("Error rate", fmt(data.error_rate, 2) + " %");
