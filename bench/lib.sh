@@ -17,7 +17,8 @@ url="http://127.0.0.1:$port"
 
 cpu() {  # user+sys CPU seconds and peak RSS (kB) of a command: prints "CPU RSS"
   /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/out" 2>&1 || true
-  awk '{printf "%.2f %d\n", $1 + $2, $3}' "$work/time"
+  # The last line: time writes "Command exited with non-zero status N" first.
+  tail -1 "$work/time" | awk '{printf "%.2f %d\n", $1 + $2, $3}'
 }
 
 start_demo_api() {  # demo-api options...: starts it on a free port; sets api (pid) and api_url

@@ -12,6 +12,7 @@ namespace loadpilot::load {
 
 namespace {
 constexpr auto kLateAfter = std::chrono::milliseconds(1);
+constexpr auto kOverloadTick = std::chrono::milliseconds(1);
 
 std::uint64_t micros(Clock::duration d) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
@@ -179,7 +180,13 @@ void Worker::schedule_next() {
     });
     return;
   }
-  timer_.expires_at(at(t0_, *due));
+  Clock::time_point when = at(t0_, *due);
+  // Overloaded (nothing can take an arrival): look again in a millisecond
+  // rather than at every next arrival, microseconds apart; what comes due
+  // meanwhile is dropped in one step then, and connections freed in
+  // between take waiting arrivals from the queue.
+  if (!can_take_any()) when = std::max(when, Clock::now() + kOverloadTick);
+  timer_.expires_at(when);
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) on_timer();
   });
