@@ -12,8 +12,12 @@ BIN=$(realpath "${1:-build/engine/loadpilot}")
 SECS=${SOAK_SECONDS:-600}
 CONNS=${SOAK_CONNECTIONS:-10000}
 LAT=${SOAK_LATENCY_MS:-1000}
-# Each connection is a descriptor on both sides.
-ulimit -n $((CONNS * 2 + 1024))
+# Each connection is a descriptor in each of the two processes.
+want=$((CONNS + 1024))
+hard=$(ulimit -Hn)
+[[ "$hard" != unlimited && "$hard" -lt "$want" ]] && {
+  echo "soak: needs $want open files per process, the hard limit is $hard" >&2; exit 2; }
+ulimit -n "$want"
 work=$(mktemp -d)
 trap 'kill ${api:-} ${lp:-} 2>/dev/null; rm -rf "$work"' EXIT
 

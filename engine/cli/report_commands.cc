@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "report/compare.h"
 #include "report/html_report.h"
+#include "report/output_file.h"
 
 namespace loadpilot::cli {
 
@@ -45,24 +46,6 @@ std::optional<nlohmann::json> load_results(const std::string& path, const char* 
     return std::nullopt;
   }
   return j;
-}
-
-bool write_text(const std::string& path, const std::string& text, std::string* error) {
-  std::error_code ec;
-  const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (ec) {
-    *error = fmt::format("cannot create directory {}: {}", parent.string(), ec.message());
-    return false;
-  }
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (f) f << text;
-  if (f) f.close();
-  if (!f) {
-    *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -107,7 +90,7 @@ int RunOutputs::write_files(const nlohmann::json& results, std::FILE* out) const
     }
   }
   if (args_.save_baseline) {
-    if (write_text(kBaselinePath, results.dump(2) + "\n", &error)) {
+    if (report::write_file_atomically(kBaselinePath, results.dump(2) + "\n", &error)) {
       fmt::print(out, "baseline saved to {}\n", kBaselinePath);
     } else {
       fmt::print(stderr, "error: {}\n", error);

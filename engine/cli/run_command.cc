@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 #include "agents/agent_process.h"
@@ -24,6 +23,7 @@
 #include "monitor/exporter.h"
 #include "plan/duration.h"
 #include "report/live.h"
+#include "report/output_file.h"
 #include "report/summary.h"
 #include "scenario/loader.h"
 #include "scenario/vuser_runtime.h"
@@ -64,21 +64,6 @@ std::optional<std::size_t> choose_scenario(const RunArgs& args,
   *exit_code = fail(fmt::format("{} has {} scenarios; pick one with --scenario NAME:{}", args.file,
                                 all.size(), listing));
   return std::nullopt;
-}
-
-bool write_file(const std::string& path, const std::string& content, std::string* error) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) {
-    *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
-    return false;
-  }
-  f << content;
-  f.close();
-  if (!f) {
-    *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -158,6 +143,18 @@ int run_command(const RunArgs& args) {
   std::string target_error;
   const auto target = http::Target::parse(plan.target, &target_error);
   if (!target) return fail(target_error);
+  // Every output file is checked (and its folder made) before any traffic:
+  // a run must not end in an unwritable path. Agents write none.
+  if (args.agent.empty()) {
+    std::vector<std::string> outputs;
+    if (!args.results_json.empty()) outputs.push_back(args.results_json);
+    if (!args.no_report) outputs.push_back(args.report);
+    if (args.save_baseline) outputs.push_back(kBaselinePath);
+    for (const std::string& path : outputs) {
+      std::string error;
+      if (!report::prepare_output(path, &error)) return fail(error);
+    }
+  }
 
   load::EngineOptions eo;
   eo.workers = args.workers;
@@ -307,7 +304,7 @@ int run_command(const RunArgs& args) {
   int exit_code = summary.passed ? kExitOk : kExitThresholds;
   if (!args.results_json.empty()) {
     std::string error;
-    if (write_file(args.results_json, results.dump(2) + "\n", &error)) {
+    if (report::write_file_atomically(args.results_json, results.dump(2) + "\n", &error)) {
       fmt::print(ndjson ? stderr : stdout, "\nresults written to {}\n", args.results_json);
     } else {
       fmt::print(stderr, "error: {}\n", error);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "report/output_file.h"
 #include "report/report_assets.h"
 
 namespace loadpilot::report {
@@ -184,26 +185,7 @@ std::string render_html_report(const nlohmann::json& results, const std::string&
 
 bool write_html_report(const std::string& path, const nlohmann::json& results,
                        const std::string& generated_at, std::string* error) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  if (ec) {
-    *error = fmt::format("cannot create directory {}: {}", parent.string(), ec.message());
-    return false;
-  }
-  // Written beside the target and renamed into place, so a browser (or a
-  // concurrent run) never sees half a report.
-  const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
-  std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-  if (f) f << render_html_report(results, generated_at);
-  if (f) f.close();
-  if (!f || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = fmt::format("cannot write report {}: {}", path, std::strerror(errno));
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
+  return write_file_atomically(path, render_html_report(results, generated_at), error);
 }
 
 }  // namespace loadpilot::report
