@@ -282,12 +282,19 @@ void Worker::send(std::uint32_t task, Clock::time_point intended, Clock::time_po
 }
 
 // Hands waiting arrivals to connections that became free, oldest first.
+// An arrival that already waited longer than the request timeout is
+// dropped instead: it could only be a timeout by the time it got a
+// connection, and a queue of them would hold the run minutes behind.
 void Worker::send_queued() {
   if (queue_.empty()) return;
   const Clock::time_point now = Clock::now();
   while (!queue_.empty() && sender_->busy() < sender_->capacity()) {
     const Arrival a = queue_.front();
     queue_.pop_front();
+    if (now - a.intended > options_.client.timeout) {
+      recorder_.record_dropped();
+      continue;
+    }
     send(a.task, a.intended, now);
   }
 }

@@ -9,7 +9,8 @@
 // worker runs late or every connection is busy, the wait is part of the
 // latency (coordinated-omission correction). An arrival that finds every
 // connection busy waits in a queue of at most max_queue arrivals; one that
-// finds the queue full is dropped and counted. When nothing can be taken
+// finds the queue full, or waited there longer than the request timeout,
+// is dropped and counted. When nothing can be taken
 // (connections and queue full, or every VUser busy) a whole backlog of due
 // arrivals is counted as dropped in one step, so an asked rate far above
 // what the machine or the target can do costs neither memory nor time

@@ -170,6 +170,19 @@ TEST(Engine, ArrivalsThatWaitForAConnectionAreLate) {
   EXPECT_EQ(r.books.iterations_started, finished(r.books) + r.books.cut_off);
 }
 
+TEST(Engine, ArrivalsThatWaitedPastTheTimeoutAreDropped) {
+  // One connection answering in 300 ms; a queued arrival older than the
+  // 100 ms timeout is dropped when its turn comes, not sent.
+  EngineOptions o = options_with(1, 1, 300ms);
+  o.max_queue = 1000;
+  o.timeout = 100ms;
+  o.drain = 500ms;
+  const RunResult r = run_engine(constant_plan(100, 1), o);
+  EXPECT_EQ(r.books.iterations_started + r.books.dropped, 100u);
+  EXPECT_LE(r.books.iterations_started, 5u);
+  EXPECT_EQ(r.books.iterations_started, finished(r.books) + r.books.cut_off);
+}
+
 TEST(Engine, ASilentTargetIsCutOffAfterTheDrain) {
   EngineOptions o = options_with(2, 100, std::nullopt);
   o.drain = 300ms;
