@@ -45,7 +45,8 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
         return names;
       }()),
       scripted_(scripted),
-      inbox_(std::make_shared<Inbox>()) {
+      inbox_(std::make_shared<Inbox>()),
+      gate_(std::make_shared<Gate>()) {
   // Sending a Python task's (absent) request natively would be wrong traffic.
   for (const plan::TaskSpec& t : plan.tasks) {
     if (t.runtime == "python" && scripted_ == nullptr && options_.agents == 0) {
@@ -93,7 +94,13 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
   }
 }
 
+void Engine::close_gate() {
+  std::lock_guard lock(gate_->mu);
+  gate_->open = false;
+}
+
 Engine::~Engine() {
+  close_gate();
   if (scripted_) scripted_->abort();
   for (auto& w : workers_) w->abort();
   for (auto& w : workers_) w->join();
@@ -174,15 +181,25 @@ void Engine::start_scripted(Clock::time_point t0) {
   link.client.timeout = options_.timeout;
   link.client.insecure = options_.insecure;
   link.client.keep_response = true;
-  link.dispatch = [this](std::size_t w, std::size_t iterations_done) {
-    local_[w % local_.size()]->scripted_done(iterations_done);
+  // The runtime's thread may call these after run() returned, or after
+  // this Engine is gone (its last flush races with the end): the gate,
+  // shared with them, turns them into no-ops once close_gate() ran.
+  std::shared_ptr<Gate> gate = gate_;
+  link.dispatch = [this, gate](std::size_t w, std::size_t iterations_done) {
+    std::lock_guard lock(gate->mu);
+    if (gate->open) local_[w % local_.size()]->scripted_done(iterations_done);
   };
-  link.finished = [this] {
+  link.finished = [this, gate] {
+    std::lock_guard g(gate->mu);
+    if (!gate->open) return;
     std::lock_guard lock(mu_);
     scripted_finished_ = true;
     cv_.notify_all();
   };
-  link.stop_run = [this] { stop(); };
+  link.stop_run = [this, gate] {
+    std::lock_guard g(gate->mu);
+    if (gate->open) stop();
+  };
   scripted_->start(std::move(link));
 }
 
@@ -271,6 +288,7 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
       on_snapshot(snap);
     }
   }
+  close_gate();
   for (auto& w : workers_) w->abort();
   for (auto& w : workers_) w->join();
   return out;

@@ -121,6 +121,14 @@ class Engine {
   // answer that comes after collect() stopped waiting lands in the next
   // round instead of a dead stack frame.
   std::shared_ptr<Inbox> inbox_;
+  // Open while the workers and this Engine may be called from the scripted
+  // runtime's thread (ScriptedLink); closed before they go away.
+  struct Gate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<Gate> gate_;
+  void close_gate();
 
   std::mutex mu_;
   std::condition_variable cv_;
