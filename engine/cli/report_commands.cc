@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -122,6 +123,9 @@ CLI::App* add_compare_command(CLI::App& app, CompareArgs& a) {
                   "Percent a metric may get worse before it counts as a regression")
       ->capture_default_str();
   cmd->add_flag("--no-color", a.no_color, "Plain text without colours");
+  cmd->add_option("--min-change-ms", a.min_change_ms,
+                  "Latency changes smaller than this many ms never count (noise floor)")
+      ->capture_default_str();
   return cmd;
 }
 
@@ -148,6 +152,11 @@ int compare_command(const CompareArgs& a) {
     fmt::print(stderr, "error: --threshold: must be a percentage >= 0 (got {})\n", a.threshold);
     return kExitInvalid;
   }
+  if (!(a.min_change_ms >= 0) || !std::isfinite(a.min_change_ms)) {
+    fmt::print(stderr, "error: --min-change-ms: must be a number of ms >= 0 (got {})\n",
+               a.min_change_ms);
+    return kExitInvalid;
+  }
   const auto current = load_results(a.current, "current results");
   if (!current) return kExitInvalid;
   const auto baseline = load_results(a.baseline, "baseline");
@@ -156,7 +165,8 @@ int compare_command(const CompareArgs& a) {
       fmt::print(stderr, "hint: save one with `loadpilot run ... --save-baseline`\n");
     return kExitInvalid;
   }
-  const report::Comparison c = report::compare_results(*baseline, *current, a.threshold);
+  const report::Comparison c =
+      report::compare_results(*baseline, *current, a.threshold, a.min_change_ms);
   report::print_comparison(stdout, c, a.baseline, a.current, a.threshold, color_on(a.no_color));
   return c.regressed() ? kExitThresholds : kExitOk;
 }

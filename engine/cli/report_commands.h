@@ -63,6 +63,7 @@ struct CompareArgs {
   std::string current;
   std::string baseline = kBaselinePath;
   double threshold = 10;
+  double min_change_ms = 1.0;  // latency changes below this never count
   bool no_color = false;
 };
 

@@ -15,7 +15,7 @@ bool Comparison::regressed() const {
 namespace {
 
 MetricComparison judge(std::string name, std::string unit, bool higher_is_worse, double baseline,
-                       double current, double threshold_pct, bool is_error_rate) {
+                       double current, double threshold_pct, bool is_error_rate, double floor = 0) {
   MetricComparison m;
   m.name = std::move(name);
   m.unit = std::move(unit);
@@ -39,8 +39,11 @@ MetricComparison judge(std::string name, std::string unit, bool higher_is_worse,
     return m;
   }
   if (!m.diff_pct) return m;
-  m.regressed = worse_pct > threshold_pct;
-  m.improved = worse_pct < -threshold_pct;
+  const bool past = std::abs(worse_pct) > threshold_pct;
+  const bool noise = std::abs(current - baseline) <= floor;
+  m.within_noise = past && noise;
+  m.regressed = worse_pct > threshold_pct && !noise;
+  m.improved = worse_pct < -threshold_pct && !noise;
   return m;
 }
 
@@ -52,14 +55,15 @@ double at(const nlohmann::json& j, const char* a, const char* b = nullptr) {
 }  // namespace
 
 Comparison compare_results(const nlohmann::json& base, const nlohmann::json& cur,
-                           double threshold_pct) {
+                           double threshold_pct, double min_change_ms) {
   Comparison c;
   c.metrics.push_back(judge("RPS actual", "req/s", false, at(base, "rps", "actual"),
                             at(cur, "rps", "actual"), threshold_pct, false));
-  for (const char* p : {"p50", "p95", "p99"}) {
+  for (const char* p : {"p50", "p95", "p99", "max"}) {
     const std::string key = std::string(p) + "_ms";
     c.metrics.push_back(judge(p, "ms", true, at(base, "latency", key.c_str()),
-                              at(cur, "latency", key.c_str()), threshold_pct, false));
+                              at(cur, "latency", key.c_str()), threshold_pct, false,
+                              min_change_ms));
   }
   c.metrics.push_back(judge("error rate", "%", true, at(base, "error_rate"), at(cur, "error_rate"),
                             threshold_pct, true));
@@ -91,6 +95,8 @@ void print_comparison(std::FILE* out, const Comparison& c, const std::string& ba
     } else if (m.improved) {
       diff = paint("32", diff);
       verdict = paint("32", "  improved");
+    } else if (m.within_noise) {
+      verdict = paint("2", "  within noise");
     }
     fmt::print(out, "  {:<20} {:>14} {:>14} {}{}\n", fmt::format("{} ({})", m.name, m.unit),
                fmt::format("{:.{}f}", m.baseline, digits),

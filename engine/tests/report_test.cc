@@ -189,11 +189,30 @@ TEST(Compare, ErrorRateFromAZeroBaseline) {
   EXPECT_FALSE(compare_results(base, with(100, 1, 2, 3, 0.05), 10).regressed());
   const Comparison c = compare_results(base, with(100, 1, 2, 3, 0.5), 10);
   EXPECT_TRUE(c.regressed());
-  EXPECT_FALSE(c.metrics[4].diff_pct.has_value());
+  EXPECT_FALSE(c.metrics[5].diff_pct.has_value());
   // Tiny rates: +100% relative but only 0.001 points is noise.
   EXPECT_FALSE(
       compare_results(with(100, 1, 2, 3, 0.001), with(100, 1, 2, 3, 0.002), 10).regressed());
   EXPECT_TRUE(compare_results(with(100, 1, 2, 3, 1), with(100, 1, 2, 3, 2), 10).regressed());
+}
+
+TEST(Compare, LatencyNoiseBelowTheFloorNeverRegresses) {
+  // Two identical back-to-back runs: p50 0.23 -> 0.27 ms is +17%, noise.
+  const Comparison c =
+      compare_results(with(100, 0.23, 0.5, 0.9, 0), with(100, 0.27, 0.6, 1.1, 0), 10);
+  EXPECT_FALSE(c.regressed());
+  EXPECT_TRUE(c.metrics[1].within_noise);
+  EXPECT_FALSE(c.metrics[1].regressed);
+  // Past the floor it counts again; the floor is a parameter.
+  EXPECT_TRUE(compare_results(with(100, 2, 3, 4, 0), with(100, 3.5, 3, 4, 0), 10).regressed());
+  EXPECT_TRUE(compare_results(with(100, 0.23, 0.5, 0.9, 0), with(100, 0.27, 0.5, 0.9, 0), 10, 0)
+                  .regressed());
+}
+
+TEST(Compare, HasAMaxRow) {
+  const Comparison c = compare_results(with(100, 1, 2, 3, 0), with(100, 1, 2, 30, 0), 10);
+  ASSERT_EQ(c.metrics[4].name, "max");
+  EXPECT_TRUE(c.metrics[4].regressed);  // 6 -> 60 ms
 }
 
 TEST(Compare, NotesDifferentScenarios) {
