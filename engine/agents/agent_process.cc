@@ -8,9 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+
+#include "load/engine.h"
 
 extern char** environ;
 
@@ -26,11 +30,36 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
+std::string iterations(std::uint64_t n) {
+  return fmt::format("{} iteration{}", n, n == 1 ? "" : "s");
+}
+
+// How many iterations of `profile` are due by `t` (k is due at time_of(k),
+// which grows with k); past the end, all of them.
+std::uint64_t due_by(const load::Profile& profile, double t) {
+  std::uint64_t lo = 0;
+  std::uint64_t hi = static_cast<std::uint64_t>(std::max(0.0, profile.total_iterations())) + 2;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    const std::optional<double> at = profile.time_of(mid);
+    if (at && *at <= t)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 }  // namespace
 
-AgentProcess::AgentProcess(std::size_t index, const std::vector<std::string>& argv,
+AgentProcess::AgentProcess(std::size_t index, std::size_t count, load::Profile profile,
+                           bool closed_loop, const std::vector<std::string>& argv,
                            std::function<void()> on_drained)
-    : index_(index), on_drained_(std::move(on_drained)) {
+    : index_(index),
+      count_(count),
+      profile_(std::move(profile)),
+      closed_loop_(closed_loop),
+      on_drained_(std::move(on_drained)) {
   int frames[2], control[2];
   if (pipe2(frames, O_CLOEXEC) != 0) throw AgentError(std::strerror(errno));
   if (pipe2(control, O_CLOEXEC) != 0) {
@@ -105,9 +134,39 @@ void AgentProcess::read_frames() {
     std::lock_guard lock(mu_);
     status_ = status;
     exited_ = true;
+    exit_at_s_ = seconds_since_start();
+    ended_early();
   }
   cv_.notify_all();
   if (on_drained_) on_drained_();
+}
+
+double AgentProcess::seconds_since_start() const {
+  if (!t0_) return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - *t0_).count();
+}
+
+void AgentProcess::ended_early() {
+  if (!t0_ || kill_sent_) return;  // not started yet (wait_ready says so), or ended by us
+  const bool died = !ended_;
+  if (died) {
+    fmt::print(stderr, "error: agent {} of {} (pid {}) {} {:.1f} s into the run{}\n", index_ + 1,
+               count_, pid_, how_it_ended(), std::max(0.0, exit_at_s_),
+               stop_sent_ ? "" : "; the run goes on without its share (counted as dropped)");
+    std::fflush(stderr);
+  }
+  early_ = !stop_sent_ && (died || !fatal_.empty() || exit_at_s_ < profile_.total_s());
+}
+
+std::string AgentProcess::how_it_ended() const {
+  if (WIFSIGNALED(status_)) {
+    const int sig = WTERMSIG(status_);
+    const char* name = sigabbrev_np(sig);
+    return name ? fmt::format("was killed by SIG{}", name)
+                : fmt::format("was killed by signal {}", sig);
+  }
+  if (WIFEXITED(status_)) return fmt::format("exited with code {}", WEXITSTATUS(status_));
+  return "ended";
 }
 
 void AgentProcess::handle(const std::string& line) {
@@ -119,6 +178,9 @@ void AgentProcess::handle(const std::string& line) {
     if (type == "round") {
       metrics::IntervalStats stats = metrics::IntervalStats::from_json(frame.at("stats"));
       std::lock_guard lock(mu_);
+      reported_started_ += stats.iterations_started;
+      reported_dropped_ += stats.dropped;
+      for (const metrics::TaskStats& t : stats.tasks) reported_finished_ += t.iterations;
       pending_.merge(stats);
       in_flight_ = frame.value("in_flight", std::uint64_t{0});
       connections_ = frame.value("connections", std::uint64_t{0});
@@ -130,6 +192,7 @@ void AgentProcess::handle(const std::string& line) {
       std::lock_guard lock(mu_);
       ended_ = true;
       fatal_ = frame.value("fatal", std::string());
+      blocked_ = frame.value("blocked", false);
     }
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
@@ -146,15 +209,17 @@ std::vector<std::string> AgentProcess::wait_ready(std::chrono::seconds timeout) 
         fmt::format("agent {} did not start within {} s", index_ + 1, timeout.count()));
   }
   if (!ready_) {
-    throw AgentError(fmt::format("agent {} ended before it started ({})", index_ + 1,
-                                 WIFEXITED(status_)
-                                     ? fmt::format("exit status {}", WEXITSTATUS(status_))
-                                     : fmt::format("signal {}", WTERMSIG(status_))));
+    throw AgentError(fmt::format("agent {} (pid {}) {} before the run started", index_ + 1, pid_,
+                                 how_it_ended()));
   }
   return tasks_;
 }
 
 void AgentProcess::start(std::chrono::steady_clock::time_point t0) {
+  {
+    std::lock_guard lock(mu_);
+    t0_ = t0;
+  }
   const std::string line = fmt::format(
       "go {}\n",
       std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count());
@@ -180,13 +245,35 @@ void AgentProcess::report(std::function<void(metrics::WorkerReport&&)> sink) {
     pending_ = metrics::IntervalStats();
     r.in_flight = exited_ ? 0 : in_flight_;
     r.connections = exited_ ? 0 : connections_;
+    if (exited_ && early_ && !lost_counted_) {
+      // Its share of the schedule (up to the coordinator's stop, if any)
+      // that it had not reported started or dropped: never started, or
+      // started unseen — either way not in the results.
+      lost_counted_ = true;
+      if (!closed_loop_) {
+        const double horizon = stop_at_s_ >= 0 ? stop_at_s_ : profile_.total_s();
+        const std::uint64_t due = load::share_of(due_by(profile_, horizon), index_, count_);
+        const std::uint64_t due_at_end =
+            load::share_of(due_by(profile_, std::min(horizon, exit_at_s_)), index_, count_);
+        const std::uint64_t accounted = reported_started_ + reported_dropped_;
+        lost_dropped_ = due > accounted ? due - accounted : 0;
+        // With an end frame it reported all it started.
+        if (!ended_)
+          lost_unreported_ =
+              std::min(lost_dropped_, due_at_end > accounted ? due_at_end - accounted : 0);
+        r.stats.dropped += lost_dropped_;
+      }
+    }
   }
   sink(std::move(r));
 }
 
-void AgentProcess::signal(int sig) {
+bool AgentProcess::signal(int sig) {
   std::lock_guard lock(mu_);
-  if (!exited_ && pid_ > 0) ::kill(pid_, sig);
+  if (exited_ || pid_ <= 0) return false;
+  ::kill(pid_, sig);
+  if (sig == SIGKILL) kill_sent_ = true;
+  return true;
 }
 
 void AgentProcess::stop_arrivals() {
@@ -194,6 +281,7 @@ void AgentProcess::stop_arrivals() {
     std::lock_guard lock(mu_);
     if (stop_sent_) return;
     stop_sent_ = true;
+    stop_at_s_ = std::max(0.0, seconds_since_start());
   }
   signal(SIGINT);
 }
@@ -204,18 +292,44 @@ void AgentProcess::join() {
   if (reader_.joinable()) reader_.join();
 }
 
+std::optional<AgentProcess::Loss> AgentProcess::loss() const {
+  std::lock_guard lock(mu_);
+  const bool died = exited_ && !ended_ && !kill_sent_ && t0_;
+  if (!died && !early_) return std::nullopt;
+  Loss loss;
+  loss.agent = index_ + 1;
+  loss.pid = pid_;
+  loss.how = how_it_ended();
+  loss.at_s = std::max(0.0, exit_at_s_);
+  loss.dropped = lost_dropped_;
+  loss.unreported = lost_unreported_;
+  // With an end frame its own engine accounted for what it had in flight.
+  if (died && reported_started_ > reported_finished_)
+    loss.cut_off = reported_started_ - reported_finished_;
+  return loss;
+}
+
+bool AgentProcess::python_blocked() const {
+  std::lock_guard lock(mu_);
+  return blocked_;
+}
+
 std::string AgentProcess::problem() const {
+  const std::optional<Loss> lost = loss();
   std::lock_guard lock(mu_);
   const std::string who = fmt::format("agent {}", index_ + 1);
-  if (!fatal_.empty()) return who + ": " + fatal_;
+  std::string cost;
+  if (lost) {
+    cost = fmt::format("{} (pid {}) {} {:.1f} s into the run: {} of its share counted as dropped",
+                       who, lost->pid, lost->how, lost->at_s, iterations(lost->dropped));
+    if (lost->unreported > 0)
+      cost += fmt::format(" ({} due before then, which it may have started unreported)",
+                          lost->unreported);
+    if (lost->cut_off > 0) cost += fmt::format(", {} in flight cut off", lost->cut_off);
+  }
+  if (!fatal_.empty()) return who + ": " + fatal_ + (cost.empty() ? "" : "\n  " + cost);
   if (!bad_frame_.empty()) return who + " sent a malformed frame: " + bad_frame_;
-  if (!exited_ || ended_) return "";
-  if (WIFSIGNALED(status_) && WTERMSIG(status_) != SIGKILL)
-    return fmt::format("{} was ended by signal {}", who, WTERMSIG(status_));
-  if (WIFEXITED(status_) && WEXITSTATUS(status_) != 0)
-    return fmt::format("{} ended with exit status {} before its results", who,
-                       WEXITSTATUS(status_));
-  return "";
+  return cost;
 }
 
 }  // namespace loadpilot::agents

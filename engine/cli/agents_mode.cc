@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "agents/agent_process.h"
 #include "cli/commands.h"
 #include "cli/signal_watcher.h"
 #include "scenario/vuser_runtime.h"
@@ -95,6 +96,22 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
   return a;
 }
 
+nlohmann::json lost_agents(const std::vector<agents::AgentProcess*>& agents) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const agents::AgentProcess* p : agents) {
+    const std::optional<agents::AgentProcess::Loss> l = p->loss();
+    if (!l) continue;
+    out.push_back({{"agent", l->agent},
+                   {"pid", l->pid},
+                   {"ended", l->how},
+                   {"at_s", l->at_s},
+                   {"dropped", l->dropped},
+                   {"unreported", l->unreported},
+                   {"cut_off", l->cut_off}});
+  }
+  return out;
+}
+
 int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
   if (fcntl(kFramesFd, F_GETFD) < 0 || fcntl(kControlFd, F_GETFD) < 0) {
     fmt::print(stderr, "error: --agent is internal to --processes (no coordinator found)\n");
@@ -127,7 +144,9 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
     signal_seen = signals.signal();
   }
   const std::string fatal = vusers ? vusers->fatal_error() : std::string();
-  write_line(kFramesFd, nlohmann::json{{"type", "end"}, {"fatal", fatal}}.dump());
+  const bool blocked = vusers && vusers->python_blocked();
+  write_line(kFramesFd,
+             nlohmann::json{{"type", "end"}, {"fatal", fatal}, {"blocked", blocked}}.dump());
   std::fflush(stdout);
   std::fflush(stderr);
   if (signal_seen == SIGINT) return kExitSigint;

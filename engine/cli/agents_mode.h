@@ -4,6 +4,7 @@
 // with the hidden option `--agent I/N` that runs share I of the schedule and
 // reports to it instead of printing anything of its own.
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,9 @@
 
 namespace loadpilot::scenario {
 class VUserRuntime;
+}
+namespace loadpilot::agents {
+class AgentProcess;
 }
 
 namespace loadpilot::cli {
@@ -33,6 +37,10 @@ std::optional<AgentShare> parse_agent(const std::string& text);
 std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan, std::size_t i,
                                     std::size_t n, std::size_t max_connections,
                                     std::size_t workers);
+
+// The results file's "lost_agents": one entry per agent that ended before
+// its share was done (docs/output.md), after the run.
+nlohmann::json lost_agents(const std::vector<agents::AgentProcess*>& agents);
 
 // The agent's side of a run: says hello with its metric rows on fd 3, waits
 // for "go" on fd 4, runs, sends a frame per round and an end frame. Returns

@@ -201,7 +201,8 @@ int run_command(const RunArgs& args) {
     eo.drain = 2 * eo.drain + std::chrono::seconds(2);
     eo.make_agent = [&, n, connections, workers](std::size_t i, std::function<void()> on_drained) {
       auto p = std::make_unique<agents::AgentProcess>(
-          i, agent_argv(args, plan, i, n, connections, workers), std::move(on_drained));
+          i, n, load::Profile::from_spec(plan.profile), plan.profile.unlimited,
+          agent_argv(args, plan, i, n, connections, workers), std::move(on_drained));
       agent_processes.push_back(p.get());
       return std::unique_ptr<load::Source>(std::move(p));
     };
@@ -284,6 +285,10 @@ int run_command(const RunArgs& args) {
     if (std::string problem = p->problem(); !problem.empty()) run_errors.push_back(problem);
   }
   for (const std::string& e : run_errors) fmt::print(stderr, "error: {}\n", e);
+  // A VUser that blocked the Python thread (here or in an agent): the
+  // scenario's code cannot run as written.
+  bool blocked = vusers && vusers->python_blocked();
+  for (agents::AgentProcess* p : agent_processes) blocked = blocked || p->python_blocked();
 
   report::RunLimits limits{engine.max_connections(),
                            vusers ? static_cast<std::size_t>(vusers->max_vusers()) : 0};
@@ -294,7 +299,9 @@ int run_command(const RunArgs& args) {
   for (const std::string& e : run_errors) summary.add_problem(e);
   // With ndjson, stdout carries only JSON: the human summary goes to stderr.
   report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
-  const nlohmann::json results = outputs.results(summary);
+  nlohmann::json results = outputs.results(summary);
+  results["problems"] = run_errors;
+  if (coordinator) results["lost_agents"] = lost_agents(agent_processes);
   outputs.print_knee(ndjson ? stderr : stdout, color && !ndjson);
   if (ndjson) {
     nlohmann::json j = summary.to_json();
@@ -321,6 +328,7 @@ int run_command(const RunArgs& args) {
                exporter->url(), *linger_s);
     exporter->linger(*linger_s);
   }
+  if (blocked) return scenario::kBlockedExitCode;
   if (signal_seen == SIGINT) return kExitSigint;
   if (signal_seen == SIGTERM) return kExitSigterm;
   return exit_code;

@@ -76,7 +76,9 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
   const std::size_t agents = std::max<std::size_t>(1, options_.agent_count);
   for (std::size_t i = 0; i < worker_count_; ++i) {
     WorkerOptions w;
-    w.index = options_.agent_index * worker_count_ + i;
+    // Agent a of A takes k mod A == a, whatever its worker count; its
+    // worker i of W the k with k mod (A * W) == a + A * i.
+    w.index = options_.agent_index + agents * i;
     w.count = agents * worker_count_;
     // Split connections and queue so the totals are what the user asked for.
     w.max_connections = share_of(max_connections_, i, worker_count_);

@@ -38,8 +38,10 @@ struct EngineOptions {
   bool insecure = false;
   std::uint64_t seed = 1;
   // This engine is agent `agent_index` of `agent_count` processes sharing
-  // one schedule: its workers start iterations k with
-  // k mod (agent_count * workers) == agent_index * workers + w.
+  // one schedule: it starts the iterations k with
+  // k mod agent_count == agent_index, its worker w those with
+  // k mod (agent_count * workers) == agent_index + agent_count * w (agents
+  // may have different worker counts).
   std::size_t agent_index = 0;
   std::size_t agent_count = 1;
   // The run's time origin, when given (agents start on their coordinator's;

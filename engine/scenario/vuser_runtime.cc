@@ -34,7 +34,7 @@ using Clock = std::chrono::steady_clock;
 // Started more than this after it was due: "late", as for native arrivals.
 constexpr std::int64_t kLateUs = 1000;
 // How long the Python thread gets to end after the run before the process
-// gives up on it.
+// gives up on it (at once when the watchdog found it blocked).
 constexpr std::chrono::seconds kStopGrace{5};
 
 struct VUserRuntime::Hub {
@@ -179,6 +179,16 @@ struct VUserRuntime::Hub {
   // (negative: no limit), with the GIL released while it blocks. Returns
   // whether INNER_FD is readable.
   bool run_io(double timeout_s, int inner_fd) {
+    // In here the thread waits for the network, not for Python code.
+    struct InLoop {
+      PythonWatchdog* w;
+      explicit InLoop(PythonWatchdog* watchdog) : w(watchdog) {
+        if (w) w->loop_entered();
+      }
+      ~InLoop() {
+        if (w) w->loop_left();
+      }
+    } in_loop(watchdog);
     if (!inner_wait && inner_fd >= 0) {
       inner_wait = std::make_unique<boost::asio::posix::stream_descriptor>(*io, ::dup(inner_fd));
       arm(*inner_wait, inner_ready);
@@ -368,7 +378,10 @@ struct VUserRuntime::Hub {
       std::lock_guard lock(mu);
       if (fatal.empty()) fatal = message;
     }
-    if (link.stop_run) link.stop_run();
+    // After abort() the Engine may be gone (the watchdog can still report
+    // while the runtime is destroyed).
+    std::lock_guard lock(link_mu);
+    if (!aborted.load() && link.stop_run) link.stop_run();
   }
 
   std::size_t rows() const { return row_count; }
@@ -387,7 +400,9 @@ struct VUserRuntime::Hub {
   std::uint64_t active = 0;  // iterations started and not ended (record_mu)
   bool closed = false;       // close_books() ran (record_mu)
   std::atomic<bool> finished_sent{false};
+  std::mutex link_mu;  // orders stop_run's link.stop_run before abort
   std::atomic<bool> aborted{false};
+  PythonWatchdog* watchdog = nullptr;  // set by start(); outlives the Python thread
   std::atomic<bool> arrivals_open{true};
   std::atomic<bool> has_events{false};  // events is not empty
   std::atomic<std::size_t> connections{0};
@@ -460,6 +475,10 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
     py::object runtime = rt.attr("Runtime")(plan.name, plan.file, plan.target, tasks, max_vusers_,
                                             plan.profile.unlimited);
     for (py::handle label : runtime.attr("extra_labels")) labels_.push_back(py::str(label));
+    watch_options_.scenario_path = plan.file;
+    watch_options_.scenario_abspath = py::str(runtime.attr("abspath"));
+    watch_options_.package_dir =
+        py::str(py::module_::import("os.path").attr("dirname")(rt.attr("__file__")));
     hub_ = std::make_shared<Hub>(target, plan.tasks.size() + labels_.size());
     hub_->row_count = plan.tasks.size() + labels_.size();
     runtime_ = runtime.release().ptr();
@@ -471,20 +490,21 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
 VUserRuntime::~VUserRuntime() {
   abort();
   if (thread_.joinable()) {
-    // A task stuck in code that never yields (a busy loop, a blocking call)
-    // keeps the Python thread from seeing the abort. Results are written by
-    // now; end the process rather than hang.
-    if (thread_ended_.wait_for(kStopGrace) != std::future_status::ready) {
-      std::fprintf(stderr,
-                   "error: a Python task did not return within %lld s after the run ended "
-                   "(blocking or endless code?); exiting\n",
-                   static_cast<long long>(kStopGrace.count()));
-      std::fflush(stdout);
-      std::fflush(stderr);
-      std::_Exit(1);
+    // A VUser stuck in code that never yields (a busy loop, a blocking
+    // call) keeps the Python thread from seeing the abort. Results are
+    // written by now; end the process rather than hang — at once when the
+    // watchdog knows the thread is blocked.
+    const Clock::time_point deadline = Clock::now() + kStopGrace;
+    watchdog_->wait(deadline);
+    if (thread_ended_.wait_until(watchdog_->blocked() ? Clock::now() : deadline) !=
+        std::future_status::ready) {
+      abandon_thread();
     }
     thread_.join();
   }
+  // Before the main thread takes the interpreter lock back: the watchdog's
+  // helper may be waiting for it.
+  watchdog_.reset();
   if (saved_thread_state_ != nullptr) PyEval_RestoreThread(saved_thread_state_);
   if (runtime_ != nullptr) {
     py::gil_scoped_acquire gil;
@@ -496,6 +516,29 @@ VUserRuntime::~VUserRuntime() {
   }
 }
 
+void VUserRuntime::abandon_thread() const {
+  int code = 1;
+  if (watchdog_->blocked()) {
+    if (!blocked_told_.load()) std::fprintf(stderr, "error: %s\n", watchdog_->message().c_str());
+    code = kBlockedExitCode;
+  } else if (watchdog_->in_loop()) {
+    // Not the VUsers' code: the thread waits for network I/O.
+    std::fprintf(stderr,
+                 "error: the Python thread did not end within %lld s after the run while it "
+                 "waited for network I/O; exiting\n",
+                 static_cast<long long>(kStopGrace.count()));
+  } else {
+    std::fprintf(stderr,
+                 "error: a VUser's Python code did not return within %lld s after the run; "
+                 "exiting\n",
+                 static_cast<long long>(kStopGrace.count()));
+    code = kBlockedExitCode;
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(code);
+}
+
 std::vector<std::string> VUserRuntime::extra_labels() const { return labels_; }
 
 void VUserRuntime::start(load::ScriptedLink link) {
@@ -503,15 +546,20 @@ void VUserRuntime::start(load::ScriptedLink link) {
   hub_->client = std::make_unique<http::Client>(*hub_->io, hub_->target, hub_->link.client);
   std::shared_ptr<Hub> hub = hub_;
   void* runtime = runtime_;
+  watchdog_ = std::make_unique<PythonWatchdog>(
+      watch_options_, [hub](const std::string& message) { hub->stop_run(message); });
+  hub_->watchdog = watchdog_.get();
+  PythonWatchdog* watchdog = watchdog_.get();
   // The main thread keeps the GIL from interpreter start-up; hand it over
   // for the run.
   saved_thread_state_ = PyEval_SaveThread();
   std::promise<void> ended;
   thread_ended_ = ended.get_future();
-  thread_ = std::thread([hub, runtime, ended = std::move(ended)]() mutable {
+  thread_ = std::thread([hub, runtime, watchdog, ended = std::move(ended)]() mutable {
     pthread_setname_np(pthread_self(), "lp-python");
     {
       py::gil_scoped_acquire gil;
+      watchdog->attach(PyThreadState_Get());
       try {
         runtime_object(runtime).attr("run")(hub);
       } catch (py::error_already_set& e) {
@@ -525,6 +573,7 @@ void VUserRuntime::start(load::ScriptedLink link) {
         }
       } catch (py::error_already_set&) {
       }
+      watchdog->detach();  // before the thread state goes
     }
     hub->finished();
     ended.set_value();
@@ -578,13 +627,23 @@ std::size_t VUserRuntime::capacity() const { return static_cast<std::size_t>(max
 void VUserRuntime::abort() {
   if (!hub_) return;
   hub_->close_books();
-  if (hub_->aborted.exchange(true)) return;
+  {
+    std::lock_guard lock(hub_->link_mu);
+    if (hub_->aborted.exchange(true)) return;
+  }
   hub_->push(Hub::Event(Hub::Type::kAbort));
 }
 
 std::string VUserRuntime::fatal_error() const {
-  std::lock_guard lock(hub_->mu);
-  return hub_->fatal;
+  std::string fatal;
+  {
+    std::lock_guard lock(hub_->mu);
+    fatal = hub_->fatal;
+  }
+  if (watchdog_ && watchdog_->blocked() && fatal == watchdog_->message()) blocked_told_ = true;
+  return fatal;
 }
+
+bool VUserRuntime::python_blocked() const { return watchdog_ && watchdog_->blocked(); }
 
 }  // namespace loadpilot::scenario

@@ -14,13 +14,21 @@
 // Measurements from the Python thread go into one Recorder behind a mutex;
 // the collector takes it once a second like a worker's.
 //
+// A PythonWatchdog (scenario/python_watchdog.h) watches the Python thread
+// for the whole run: a VUser whose code keeps the thread from its loop for
+// 3 s (an endless loop, time.sleep(), a blocking call) stops the run
+// through ScriptedLink::stop_run, with a message naming the code and its
+// stack (fatal_error()); waiting for a response never counts.
+//
 // Lifetime: construct on the main thread after load_scenarios() imported
 // the scenario (the class is looked up in the loaded module), with the GIL
 // held, as the loader leaves it. start() releases the main thread's GIL for
 // the run; the destructor (main thread) joins the Python thread and takes
-// the GIL back — or, when user code keeps that thread from ending for 5 s
-// after the run, reports it and ends the process with exit code 1 (results
-// are written before). Must outlive the Engine that uses it.
+// the GIL back. When that thread does not end — a VUser blocks it, known
+// from the watchdog at once; or 5 s pass — the destructor says why and ends
+// the process (results are written before): exit code kBlockedExitCode for
+// a blocked VUser, else 1. Must outlive the Engine that uses it.
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -31,6 +39,7 @@
 #include "http/target.h"
 #include "load/scripted.h"
 #include "plan/plan.h"
+#include "scenario/python_watchdog.h"
 
 struct _ts;  // PyThreadState
 
@@ -38,6 +47,9 @@ namespace loadpilot::scenario {
 
 // Max VUsers when neither @scenario(max_vusers=) nor --max-vusers is given.
 inline constexpr int kDefaultMaxVUsers = 1000;
+// The exit code of a run that a blocked VUser stopped: the scenario's code
+// cannot run as written, like invalid input (docs/cli.md#exit-codes).
+inline constexpr int kBlockedExitCode = 2;
 
 // True when some task of the plan runs in Python.
 bool needs_vuser_runtime(const plan::Plan& plan);
@@ -62,8 +74,11 @@ class VUserRuntime : public load::ScriptedTasks {
   void abort() override;
 
   // Why the runtime stopped the run itself (e.g. no on_start ever
-  // succeeded), or empty. Valid after the Engine's run() returned.
+  // succeeded, a VUser blocked the Python thread), or empty. Valid after
+  // the Engine's run() returned.
   std::string fatal_error() const;
+  // A VUser blocked the Python thread (the watchdog found it).
+  bool python_blocked() const;
   // The VUser pool's limit for this run.
   int max_vusers() const { return max_vusers_; }
 
@@ -80,6 +95,13 @@ class VUserRuntime : public load::ScriptedTasks {
   // The Python thread's CPU time and the wall clock at the last take().
   std::chrono::nanoseconds busy_cpu_{0};
   std::chrono::steady_clock::time_point busy_wall_{};
+  PythonWatchdog::Options watch_options_;
+  std::unique_ptr<PythonWatchdog> watchdog_;  // from start()
+  // fatal_error() has returned the watchdog's message (else the destructor
+  // prints it).
+  mutable std::atomic<bool> blocked_told_{false};
+
+  [[noreturn]] void abandon_thread() const;
 };
 
 }  // namespace loadpilot::scenario

@@ -1,7 +1,10 @@
 """`loadpilot run --processes N`: N agent processes share one schedule and
 report to the coordinator, which prints, serves and writes the results as
 for one process. Against `loadpilot demo-api` on loopback."""
+import json
 import os
+import re
+import signal
 import subprocess
 import time
 
@@ -110,6 +113,74 @@ def agents_running(path):
         if str(path).encode() in args and b"--agent" in args:
             found.append(b" ".join(args).decode(errors="replace"))
     return found
+
+
+def agent_pids(path):
+    """{agent number: pid} of the live agent processes of the scenario at PATH."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        if str(path).encode() in args and b"--agent" in args:
+            share = args[args.index(b"--agent") + 1].decode()
+            found[int(share.split("/")[0])] = int(entry)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_an_agent_that_dies_is_noticed_and_its_share_counted(demo_api, scenario_file, tmp_path,
+                                                             sig):
+    # One request per iteration, so requests and iterations can be compared.
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=150, duration="6s", ramp_up=0, mode="constant")
+        class Health(VUser):
+            @task
+            def health(self, client):
+                client.get("/health")
+        """)
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([BIN, "run", str(path), "--target", demo_api.url, "--no-report",
+                             "--no-metrics", "--processes", "3", "--results-json", str(results)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Mid-run: once the target has seen a second's worth of traffic.
+    deadline = time.monotonic() + 30
+    while demo_api.stats()["total"] < 150 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pid = agent_pids(path)[2]
+    os.kill(pid, sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    r = json.loads(results.read_text())
+    how = "was killed by SIGKILL" if sig == signal.SIGKILL else "exited with code 143"
+    if sig == signal.SIGKILL:
+        # Noticed at once, in one line; the run went on with the others.
+        assert re.search(rf"^error: agent 2 of 3 \(pid {pid}\) was killed by SIGKILL "
+                         r"[\d.]+ s into the run; the run goes on without its share",
+                         err, re.M), err
+    assert f"error: agent 2 (pid {pid}) {how}" in err
+    [lost] = r["lost_agents"]
+    assert lost["agent"] == 2 and lost["pid"] == pid and lost["ended"] == how
+    assert 0.5 < lost["at_s"] < 6
+    assert len(r["problems"]) == 1 and f"agent 2 (pid {pid})" in r["problems"][0]
+    # The whole schedule is accounted for: what the dead agent did not
+    # report started is dropped, the others started all of theirs.
+    it = r["iterations"]
+    assert it["started"] + it["dropped"] == it["planned"] == 900
+    assert lost["dropped"] == it["dropped"] > 100
+    assert it["finished"] == it["started"] - lost["cut_off"]
+    # No silent loss: every request the target saw is in the results, or
+    # among the iterations the dead agent may have run unreported.
+    total = demo_api.stats()["total"]
+    assert r["requests"] <= total <= r["requests"] + lost["unreported"] + lost["cut_off"]
+    if sig == signal.SIGTERM:  # it drained and reported everything
+        assert (lost["unreported"], lost["cut_off"], total) == (0, 0, r["requests"]), (lost, err)
 
 
 def test_an_agents_fatal_error_reaches_the_coordinator(demo_api, scenario_file, tmp_path):
