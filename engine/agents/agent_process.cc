@@ -141,6 +141,11 @@ void AgentProcess::read_frames() {
   if (on_drained_) on_drained_();
 }
 
+std::uint64_t AgentProcess::in_flight_unreported() const {
+  const std::uint64_t ended = reported_finished_ + reported_cut_off_;
+  return reported_started_ > ended ? reported_started_ - ended : 0;
+}
+
 double AgentProcess::seconds_since_start() const {
   if (!t0_) return -1;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - *t0_).count();
@@ -180,6 +185,7 @@ void AgentProcess::handle(const std::string& line) {
       std::lock_guard lock(mu_);
       reported_started_ += stats.iterations_started;
       reported_dropped_ += stats.dropped;
+      reported_cut_off_ += stats.cut_off;
       for (const metrics::TaskStats& t : stats.tasks) reported_finished_ += t.iterations;
       pending_.merge(stats);
       in_flight_ = frame.value("in_flight", std::uint64_t{0});
@@ -264,6 +270,12 @@ void AgentProcess::report(std::function<void(metrics::WorkerReport&&)> sink) {
         r.stats.dropped += lost_dropped_;
       }
     }
+    if (exited_ && !ended_ && !cut_off_counted_) {
+      // Died: what it had in flight at its last report never ends.
+      cut_off_counted_ = true;
+      lost_cut_off_ = in_flight_unreported();
+      r.stats.cut_off += lost_cut_off_;
+    }
   }
   sink(std::move(r));
 }
@@ -303,9 +315,7 @@ std::optional<AgentProcess::Loss> AgentProcess::loss() const {
   loss.at_s = std::max(0.0, exit_at_s_);
   loss.dropped = lost_dropped_;
   loss.unreported = lost_unreported_;
-  // With an end frame its own engine accounted for what it had in flight.
-  if (died && reported_started_ > reported_finished_)
-    loss.cut_off = reported_started_ - reported_finished_;
+  loss.cut_off = lost_cut_off_;
   return loss;
 }
 

@@ -21,8 +21,9 @@
 // An agent that ends before its share of the run is done — killed, crashed,
 // or stopped by a fatal error of its own — is noticed at once (its frames
 // pipe reaches EOF and waitpid tells how it ended); a death without an end
-// frame is printed then, one line on stderr. Its share of the schedule that
-// it had not reported started is counted as dropped in its next report
+// frame is printed then, one line on stderr. In its next report its share
+// of the schedule that it had not reported started is counted as dropped
+// and, when it died, what it had in flight as cut off
 // (docs/engine.md#processes); problem() tells the story after the run.
 //
 // Thread-safety: as Source. A reader thread per agent parses its frames.
@@ -99,6 +100,7 @@ class AgentProcess : public load::Source {
   void ended_early();                // mu_ held
   std::string how_it_ended() const;  // mu_ held
   double seconds_since_start() const;
+  std::uint64_t in_flight_unreported() const;  // mu_ held
 
   std::size_t index_;
   std::size_t count_;
@@ -123,10 +125,14 @@ class AgentProcess : public load::Source {
   double exit_at_s_ = 0;
   bool early_ = false;  // ended before its share was done, unasked
   // Sums of its round frames.
-  std::uint64_t reported_started_ = 0, reported_finished_ = 0, reported_dropped_ = 0;
+  std::uint64_t reported_started_ = 0, reported_finished_ = 0, reported_dropped_ = 0,
+                reported_cut_off_ = 0;
   // Counted for it (see the class comment); unreported: due before its end.
   std::uint64_t lost_dropped_ = 0, lost_unreported_ = 0;
   bool lost_counted_ = false;
+  // Died without an end frame: its in-flight iterations, counted cut off.
+  std::uint64_t lost_cut_off_ = 0;
+  bool cut_off_counted_ = false;
   std::vector<std::string> tasks_;
   metrics::IntervalStats pending_;
   std::uint64_t in_flight_ = 0;

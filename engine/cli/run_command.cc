@@ -300,7 +300,6 @@ int run_command(const RunArgs& args) {
   // With ndjson, stdout carries only JSON: the human summary goes to stderr.
   report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
   nlohmann::json results = outputs.results(summary);
-  results["problems"] = run_errors;
   if (coordinator) results["lost_agents"] = lost_agents(agent_processes);
   outputs.print_knee(ndjson ? stderr : stdout, color && !ndjson);
   if (ndjson) {
