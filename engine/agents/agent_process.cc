@@ -157,7 +157,9 @@ void AgentProcess::ended_early() {
   if (died) {
     fmt::print(stderr, "error: agent {} of {} (pid {}) {} {:.1f} s into the run{}\n", index_ + 1,
                count_, pid_, how_it_ended(), std::max(0.0, exit_at_s_),
-               stop_sent_ ? "" : "; the run goes on without its share (counted as dropped)");
+               stop_sent_     ? ""
+               : closed_loop_ ? "; the run goes on without it"
+                              : "; the run goes on without its share (counted as dropped)");
     std::fflush(stderr);
   }
   early_ = !stop_sent_ && (died || !fatal_.empty() || exit_at_s_ < profile_.total_s());
