@@ -23,6 +23,9 @@ namespace loadpilot::agents {
 namespace {
 
 constexpr int kFramesFd = 3;
+// An agent reports once a second; one silent this long is hung (stopped,
+// deadlocked) and is ended rather than left to load the target unseen.
+constexpr std::chrono::seconds kSilentAfter{5};
 constexpr int kControlFd = 4;
 
 void close_fd(int& fd) {
@@ -146,6 +149,22 @@ std::uint64_t AgentProcess::in_flight_unreported() const {
   return reported_started_ > ended ? reported_started_ - ended : 0;
 }
 
+void AgentProcess::check_silence() {
+  if (!t0_ || exited_ || ended_ || kill_sent_ || silent_ || pid_ <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto last = std::max(*t0_, last_frame_at_.value_or(*t0_));
+  if (now - last < kSilentAfter) return;
+  silent_ = true;
+  fmt::print(stderr,
+             "error: agent {} of {} (pid {}) sent no report for {:.1f} s, {:.1f} s into the run; "
+             "ending it{}\n",
+             index_ + 1, count_, pid_, std::chrono::duration<double>(now - last).count(),
+             std::max(0.0, seconds_since_start()),
+             stop_sent_ ? "" : " (the run goes on without its share)");
+  std::fflush(stderr);
+  ::kill(pid_, SIGKILL);  // its EOF follows: it is counted as died
+}
+
 double AgentProcess::seconds_since_start() const {
   if (!t0_) return -1;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - *t0_).count();
@@ -154,7 +173,7 @@ double AgentProcess::seconds_since_start() const {
 void AgentProcess::ended_early() {
   if (!t0_ || kill_sent_) return;  // not started yet (wait_ready says so), or ended by us
   const bool died = !ended_;
-  if (died) {
+  if (died && !silent_) {
     fmt::print(stderr, "error: agent {} of {} (pid {}) {} {:.1f} s into the run{}\n", index_ + 1,
                count_, pid_, how_it_ended(), std::max(0.0, exit_at_s_),
                stop_sent_     ? ""
@@ -166,6 +185,7 @@ void AgentProcess::ended_early() {
 }
 
 std::string AgentProcess::how_it_ended() const {
+  if (silent_) return "stopped reporting and was ended";
   if (WIFSIGNALED(status_)) {
     const int sig = WTERMSIG(status_);
     const char* name = sigabbrev_np(sig);
@@ -185,6 +205,7 @@ void AgentProcess::handle(const std::string& line) {
     if (type == "round") {
       metrics::IntervalStats stats = metrics::IntervalStats::from_json(frame.at("stats"));
       std::lock_guard lock(mu_);
+      last_frame_at_ = std::chrono::steady_clock::now();
       reported_started_ += stats.iterations_started;
       reported_dropped_ += stats.dropped;
       reported_cut_off_ += stats.cut_off;
@@ -249,6 +270,7 @@ void AgentProcess::report(std::function<void(metrics::WorkerReport&&)> sink) {
   metrics::WorkerReport r;
   {
     std::lock_guard lock(mu_);
+    check_silence();
     r.stats = std::move(pending_);
     pending_ = metrics::IntervalStats();
     r.in_flight = exited_ ? 0 : in_flight_;

@@ -21,10 +21,11 @@
 // An agent that ends before its share of the run is done — killed, crashed,
 // or stopped by a fatal error of its own — is noticed at once (its frames
 // pipe reaches EOF and waitpid tells how it ended); a death without an end
-// frame is printed then, one line on stderr. In its next report its share
-// of the schedule that it had not reported started is counted as dropped
-// and, when it died, what it had in flight as cut off
-// (docs/engine.md#processes); problem() tells the story after the run.
+// frame is printed then, one line on stderr. One that sends no frame for 5 s
+// while it runs (stopped, hung) is said so, killed and counted as died. In its next report its
+// share of the schedule that it had not reported started is counted as dropped and, when it died,
+// what it had in flight as cut off (docs/engine.md#processes); problem() tells the story after the
+// run.
 //
 // Thread-safety: as Source. A reader thread per agent parses its frames.
 #include <sys/types.h>
@@ -101,6 +102,7 @@ class AgentProcess : public load::Source {
   std::string how_it_ended() const;  // mu_ held
   double seconds_since_start() const;
   std::uint64_t in_flight_unreported() const;  // mu_ held
+  void check_silence();                        // mu_ held
 
   std::size_t index_;
   std::size_t count_;
@@ -119,7 +121,9 @@ class AgentProcess : public load::Source {
   bool ended_ = false;  // the end frame arrived
   bool stop_sent_ = false;
   bool kill_sent_ = false;  // abort(): the coordinator ended it
-  bool blocked_ = false;    // the end frame says a VUser blocked it
+  bool silent_ = false;     // it sent no frame for kSilentAfter and was ended
+  std::optional<std::chrono::steady_clock::time_point> last_frame_at_;
+  bool blocked_ = false;  // the end frame says a VUser blocked it
   std::optional<std::chrono::steady_clock::time_point> t0_;
   double stop_at_s_ = -1;  // when stop_arrivals() was sent
   double exit_at_s_ = 0;

@@ -132,7 +132,9 @@ def agent_pids(path):
     return found
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+# SIGKILL: it dies without a word. SIGTERM: it stops early by itself and
+# reports all it did. SIGSTOP: it hangs, silent; the coordinator ends it.
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP])
 def test_an_agent_that_dies_is_noticed_and_its_share_counted(demo_api, scenario_file, tmp_path,
                                                              sig):
     # One request per iteration, so requests and iterations can be compared.
@@ -158,16 +160,20 @@ def test_an_agent_that_dies_is_noticed_and_its_share_counted(demo_api, scenario_
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     r = json.loads(results.read_text())
-    how = "was killed by SIGKILL" if sig == signal.SIGKILL else "exited with code 143"
+    how = {signal.SIGKILL: "was killed by SIGKILL", signal.SIGTERM: "exited with code 143",
+           signal.SIGSTOP: "stopped reporting and was ended"}[sig]
     if sig == signal.SIGKILL:
         # Noticed at once, in one line; the run went on with the others.
         assert re.search(rf"^error: agent 2 of 3 \(pid {pid}\) was killed by SIGKILL "
                          r"[\d.]+ s into the run; the run goes on without its share",
                          err, re.M), err
+    if sig == signal.SIGSTOP:
+        assert re.search(rf"^error: agent 2 of 3 \(pid {pid}\) sent no report for 5\.\d s, "
+                         r"[\d.]+ s into the run; ending it", err, re.M), err
     assert f"error: agent 2 (pid {pid}) {how}" in err
     [lost] = r["lost_agents"]
     assert lost["agent"] == 2 and lost["pid"] == pid and lost["ended"] == how
-    assert 0.5 < lost["at_s"] < 6
+    assert 0.5 < lost["at_s"] < (12 if sig == signal.SIGSTOP else 6)
     assert r["passed"] is False
     assert [p for p in r["problems"] if p.startswith(f"agent 2 (pid {pid}) {how}")]
     # The whole schedule is accounted for: what the dead agent did not
