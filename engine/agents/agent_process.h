@@ -21,11 +21,12 @@
 // An agent that ends before its share of the run is done — killed, crashed,
 // or stopped by a fatal error of its own — is noticed at once (its frames
 // pipe reaches EOF and waitpid tells how it ended); a death without an end
-// frame is printed then, one line on stderr. One that sends no frame for 5 s
-// while it runs (stopped, hung) is said so, killed and counted as died. In its next report its
-// share of the schedule that it had not reported started is counted as dropped and, when it died,
-// what it had in flight as cut off (docs/engine.md#processes); problem() tells the story after the
-// run.
+// frame is printed then, one line on stderr. One that sends no frame for
+// 5 s while it runs (stopped, hung) is said so, killed and counted as died.
+// In its next report, its share of the schedule that it had not reported
+// started is counted as dropped and, when it died, what it had in flight
+// as cut off (docs/engine.md#processes); problem() tells the story after
+// the run.
 //
 // Thread-safety: as Source. A reader thread per agent parses its frames.
 #include <sys/types.h>
