@@ -135,7 +135,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   // Numbers that do not cover the asked load cannot pass.
   if (interrupted)
     s.add_problem(
-        fmt::format("interrupted after {:.1f} s of {:.1f} s: the numbers cover only "
+        fmt::format("stopped early, after {:.1f} s of {:.1f} s: the numbers cover only "
                     "the part that ran",
                     duration_s, planned_s));
   if (!plan.profile.unlimited && s.dropped * 100 > s.planned_iterations)
