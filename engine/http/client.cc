@@ -4,7 +4,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
@@ -441,8 +440,8 @@ struct Client::Impl {
     deliver_error(std::move(p.cb), p.sent_at, kind, std::move(msg), p.retries());
   }
 
-  static void deliver_error(Callback cb, Clock::time_point sent_at, ErrorKind kind,
-                            std::string msg, std::uint32_t retries = 0) {
+  static void deliver_error(Callback cb, Clock::time_point sent_at, ErrorKind kind, std::string msg,
+                            std::uint32_t retries = 0) {
     Result r;
     r.error = kind;
     r.error_message = std::move(msg);

@@ -47,7 +47,7 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{30000};  // connect, and whole request
   bool insecure = false;                     // skip TLS certificate checks
   bool keep_response = false;                // keep headers and body in Result
-  std::uint64_t max_kept_body = ResponseParser::kDefaultKeptBody;  // per response
+  std::uint64_t max_kept_body = ResponseParser::kDefaultKeptBody;       // per response
   std::uint64_t max_kept_total = 8 * ResponseParser::kDefaultKeptBody;  // all at once
 };
 

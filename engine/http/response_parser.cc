@@ -209,8 +209,8 @@ ResponseParser::Status ResponseParser::feed(const char* data, std::size_t len,
             const std::size_t k = std::min<std::size_t>(line_.size(), 5);
             if (line_.compare(0, k, "HTTP/", k) != 0) {
               *consumed = pos;
-              return fail(fmt::format("bad status line \"{}\"{}", printable(line_),
-                                      why_not_http1(line_)));
+              return fail(
+                  fmt::format("bad status line \"{}\"{}", printable(line_), why_not_http1(line_)));
             }
           }
           break;
@@ -271,7 +271,8 @@ ResponseParser::Status ResponseParser::on_status_line(std::string_view line) {
     if (line[i] < '0' || line[i] > '9') digits = false;
     code = code * 10 + (line[i] - '0');
   }
-  if (!digits) return fail(fmt::format("bad status line \"{}\"{}", printable(line), why_not_http1(line)));
+  if (!digits)
+    return fail(fmt::format("bad status line \"{}\"{}", printable(line), why_not_http1(line)));
   if (code < 100 || code > 599) {
     return fail(fmt::format("bad status code {} in \"{}\"", code, printable(line)));
   }

@@ -75,7 +75,9 @@ class ResponseParser {
   std::string& body() { return body_; }
   // Whether the body was discarded rather than kept, and the limit it hit.
   BodyDrop body_dropped() const { return dropped_; }
-  std::uint64_t body_limit() const { return dropped_ == BodyDrop::kOverCap ? keep_limit_ : pool_limit_; }
+  std::uint64_t body_limit() const {
+    return dropped_ == BodyDrop::kOverCap ? keep_limit_ : pool_limit_;
+  }
   // Limits, to keep a hostile server from exhausting memory.
   static constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
   static constexpr std::uint64_t kDefaultKeptBody = 16 * 1024 * 1024;

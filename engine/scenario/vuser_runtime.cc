@@ -265,17 +265,18 @@ struct VUserRuntime::Hub {
     auto request =
         std::make_shared<const std::string>(http::build_request(target, method, path, headers, b));
     // The callback runs inside run_io() or close_io(), on this thread.
-    client->send(std::move(request), method == "HEAD",
-                 [this, id, row, base_us, record](http::Result&& r) {
-                   Event e(Type::kDone);
-                   e.id = id;
-                   e.row = row;
-                   e.record = record;
-                   e.base_us = base_us;
-                   e.result = std::move(r);
-                   completed.push_back(std::move(e));
-                 },
-                 max_body);
+    client->send(
+        std::move(request), method == "HEAD",
+        [this, id, row, base_us, record](http::Result&& r) {
+          Event e(Type::kDone);
+          e.id = id;
+          e.row = row;
+          e.record = record;
+          e.base_us = base_us;
+          e.result = std::move(r);
+          completed.push_back(std::move(e));
+        },
+        max_body);
     return id;
   }
 
