@@ -100,8 +100,27 @@ void ResponseParser::reset(bool head_request, bool keep, std::uint64_t keep_limi
 }
 
 void ResponseParser::release() {
+  if (pooled_ == 0) return;
   if (pool_ != nullptr) pool_->held -= pooled_;
   pooled_ = 0;
+  std::string().swap(body_);  // the memory itself, not only the count
+}
+
+bool ResponseParser::reserve_body(std::uint64_t bytes) {
+  const std::uint64_t capacity = body_.capacity();
+  if (bytes <= capacity) return true;
+  // What the string will take: growth at least doubles (libstdc++).
+  const std::uint64_t taken = std::max(bytes, 2 * capacity);
+  if (pool_ != nullptr && pool_->limit != 0 &&
+      pool_->held - pooled_ + taken > std::max(pool_->limit, keep_limit_)) {
+    return false;
+  }
+  body_.reserve(static_cast<std::size_t>(bytes));
+  if (pool_ != nullptr) {
+    pool_->held += body_.capacity() - pooled_;
+    pooled_ = body_.capacity();
+  }
+  return true;
 }
 
 void ResponseParser::begin_response() {
@@ -126,18 +145,18 @@ ResponseParser::Status ResponseParser::fail(std::string why) {
 ResponseParser::Status ResponseParser::take_body(const char* data, std::size_t n) {
   body_bytes_ += n;
   if (!keep_ || dropped_ != BodyDrop::kNone) return Status::kNeedMore;
-  if (body_.size() + n > keep_limit_) {
+  const std::uint64_t need = body_.size() + n;
+  if (need > keep_limit_) {
     drop_body(BodyDrop::kOverCap);
-  } else if (pool_ != nullptr && pool_->limit != 0 &&
-             pool_->held + n > std::max(pool_->limit, keep_limit_)) {
-    drop_body(BodyDrop::kOverTotal);
-  } else {
-    body_.append(data, n);
-    if (pool_ != nullptr) {
-      pool_->held += n;
-      pooled_ += n;
-    }
+    return Status::kNeedMore;
   }
+  // Grown here rather than by append() so that the pool counts the memory
+  // taken, not only the bytes in it.
+  if (!reserve_body(need)) {
+    drop_body(BodyDrop::kOverTotal);
+    return Status::kNeedMore;
+  }
+  body_.append(data, n);
   return Status::kNeedMore;
 }
 
@@ -145,7 +164,7 @@ void ResponseParser::drop_body(BodyDrop why) {
   dropped_ = why;
   if (pool_ != nullptr) pool_limit_ = std::max(pool_->limit, keep_limit_);
   release();
-  std::string().swap(body_);  // the memory itself, not only the size
+  std::string().swap(body_);
 }
 
 ResponseParser::Status ResponseParser::feed(const char* data, std::size_t len,
@@ -369,7 +388,7 @@ ResponseParser::Status ResponseParser::end_of_headers() {
   } else if (has_length_) {
     remaining_ = length_;
     // One allocation of the announced size rather than doublings to it.
-    if (keep_ && length_ <= keep_limit_) body_.reserve(static_cast<std::size_t>(length_));
+    if (keep_ && length_ <= keep_limit_) reserve_body(length_);
     phase_ = length_ == 0 ? Phase::kDone : Phase::kBody;
   } else {
     phase_ = Phase::kUntilClose;

@@ -28,8 +28,9 @@ enum class BodyDrop : std::uint8_t {
   kOverTotal,  // the client's pool of kept bodies was full
 };
 
-// Bytes of response bodies kept at once by the parsers sharing it (one
-// client's connections). Not thread-safe: the parsers run on one thread.
+// Memory taken by response bodies kept at once by the parsers sharing it
+// (one client's connections), in bytes allocated for them. Not thread-safe:
+// the parsers run on one thread.
 struct KeptBodies {
   std::uint64_t limit = 0;  // 0: unbounded
   std::uint64_t held = 0;
@@ -47,8 +48,8 @@ class ResponseParser {
   // fill the pool alone: the pool then holds at most that cap.
   void reset(bool head_request, bool keep, std::uint64_t keep_limit = kDefaultKeptBody,
              KeptBodies* pool = nullptr);
-  // Gives the kept body's bytes back to the pool: call when the body has
-  // been moved out or the response abandoned. reset() does it too.
+  // Frees the kept body and gives its bytes back to the pool: call when the
+  // body has been moved out or the response abandoned. reset() does it too.
   void release();
 
   // Consumes a prefix of data; *consumed tells how much. kNeedMore: all of
@@ -105,6 +106,7 @@ class ResponseParser {
   Status end_of_headers();
   void begin_response();
   Status take_body(const char* data, std::size_t n);
+  bool reserve_body(std::uint64_t bytes);
   void drop_body(BodyDrop why);
   Status fail(std::string why);
 
@@ -124,7 +126,7 @@ class ResponseParser {
   BodyDrop dropped_ = BodyDrop::kNone;
   std::uint64_t keep_limit_ = kDefaultKeptBody;
   std::uint64_t pool_limit_ = 0;  // the pool's limit as this response saw it
-  std::uint64_t pooled_ = 0;      // bytes of body_ counted in pool_
+  std::uint64_t pooled_ = 0;      // bytes of body_'s capacity counted in pool_
   KeptBodies* pool_ = nullptr;
   std::uint64_t length_ = 0;
   std::uint64_t remaining_ = 0;
