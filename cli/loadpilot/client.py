@@ -383,9 +383,13 @@ def build_request(
         _check_max_body(max_body)
     if params is None and json is None and data is None:
         # The common call (a path, perhaps headers): nothing to encode.
-        header_list = [] if headers is None else _header_pairs(headers)
         method = method if method.isupper() else method.upper()
-        _check_request(method, path, header_list)
+        if method not in _good_tokens or " " in path or not path.isprintable():
+            _check_request(method, path, [])
+        if headers is None:
+            return Request(method, path, [], b"", name, timeout, max_body)
+        header_list = _header_pairs(headers)
+        _check_headers(header_list)
         return Request(method, path, header_list, b"", name, timeout, max_body)
     # json=None means "no JSON body", as in requests.
     has_json = json is not None
@@ -425,15 +429,29 @@ def build_request(
 
 _is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z").match
 _TOKEN_CHARS = "letters, digits and !#$%&'*+-.^_`|~"
+# Methods and header names already found to be tokens: a set lookup instead
+# of a match on every request (bounded: a scenario has a handful).
+_good_tokens = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+_GOOD_TOKENS_MAX = 4096
+
+
+def _token(value: str) -> bool:
+    if value in _good_tokens:
+        return True
+    if not _is_token(value):
+        return False
+    if len(_good_tokens) < _GOOD_TOKENS_MAX:
+        _good_tokens.add(value)
+    return True
 
 
 def _check_request(method: str, path: str, headers: List[Tuple[str, str]]) -> None:
     """Refuses what would change the request's framing if sent (the engine
     refuses it too; here the error carries the task's file and line)."""
-    if not _is_token(method):
+    if method not in _good_tokens and not _token(method):
         raise ValueError(f"request method {method!r} is not a token ({_TOKEN_CHARS})")
     # isprintable() is false for CR, LF, NUL and tab: a fast first look.
-    if not path.isprintable() or " " in path:
+    if " " in path or not path.isprintable():
         for ch, what in (("\r", "CR"), ("\n", "LF"), ("\0", "NUL")):
             if ch in path:
                 raise ValueError(f"request path {path!r} contains {what}, which is not allowed")
@@ -442,10 +460,14 @@ def _check_request(method: str, path: str, headers: List[Tuple[str, str]]) -> No
                 f"request path {path!r} contains a space; percent-encode it (%20) "
                 "or pass the query as params="
             )
+    _check_headers(headers)
+
+
+def _check_headers(headers: List[Tuple[str, str]]) -> None:
     for name, value in headers:
-        if not _is_token(name):
+        if name not in _good_tokens and not _token(name):
             raise ValueError(f"request header name {name!r} is not a token ({_TOKEN_CHARS})")
-        if "\r" in value or "\n" in value or "\0" in value:
+        if not value.isprintable() and ("\r" in value or "\n" in value or "\0" in value):
             raise ValueError(
                 f"request header {name!r} value {value!r} contains CR, LF or NUL, "
                 "which is not allowed"
