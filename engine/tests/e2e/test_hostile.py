@@ -224,3 +224,26 @@ class Hostile(VUser):
     assert results["top_errors"][0]["message"].endswith(
         "scenario.py:9: ValueError: request header 'Authorization' value 'abc\\r\\nX-Admin: 1' "
         "contains CR, LF or NUL, which is not allowed"), results["top_errors"]
+
+
+def test_fixed_request_with_a_line_break_fails_to_load(scenario_file, tmp_path):
+    # A native task's request is built while the file loads: refused there,
+    # with the task's line, before anything is sent.
+    server = HostileServer("ok")
+    try:
+        path = scenario_file("""
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=20, duration="1s", mode="constant")
+class Hostile(VUser):
+    @task
+    def t(self, client):
+        client.get("/a", headers={"X-Id": "1\\r\\nX-Admin: 1"})
+""")
+        proc, results, wall, rss = run_against(server, path, tmp_path)
+    finally:
+        server.close()
+    assert proc.returncode == 2, proc.stderr
+    assert server.requests == {}
+    assert ("scenario.py:8: ValueError: request header 'X-Id' value '1\\r\\nX-Admin: 1' "
+            "contains CR, LF or NUL, which is not allowed") in proc.stderr, proc.stderr
