@@ -116,18 +116,25 @@ def scenario_for(case, scenario_file):
 
 
 def run_against(server, path, tmp_path, *flags, env=None):
+    # Enough connections for every request to be in flight for its whole
+    # timeout: then every arrival is sent, and errors alone (no thresholds)
+    # do not fail the run. test_silent_target_with_few_connections covers
+    # the default.
+    if "--max-connections" not in flags:
+        flags += ("--max-connections", str(RPS * (TIMEOUT_S + 1)))
     return run_measured(path, server.url, tmp_path, "--timeout", f"{TIMEOUT_S}s", *flags,
                         env=env, timeout=WALL_LIMIT_S + 30)
 
 
-def assert_sane_run(proc, results, wall, rss):
+def assert_sane_run(proc, results, wall, rss, exit_code=0):
     """What every run must show, whatever the target did."""
     assert 0 <= proc.returncode < 128, (proc.returncode, proc.stderr[-2000:])
-    assert proc.returncode == 0, proc.stderr[-2000:]  # no thresholds: errors alone pass
+    assert proc.returncode == exit_code, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert results is not None, proc.stderr[-2000:]
     assert wall <= WALL_LIMIT_S, f"run took {wall:.1f} s"
     assert rss <= RSS_LIMIT_MIB, f"peak RSS {rss:.0f} MiB"
     assert results["requests"] > 0, results
+    assert results["iterations"]["cut_off"] == 0, results["iterations"]
     assert sum(results["errors_by_kind"].values()) == results["errors"], results
 
 
@@ -153,6 +160,22 @@ def test_hostile_target(case, scenario_file, tmp_path, certs):
         assert results["errors"] == results["requests"], results
     top = [e for e in results["top_errors"] if e["kind"] == case.kind]
     assert top and case.message in top[0]["message"], top
+
+
+def test_silent_target_with_few_connections(scenario_file, tmp_path):
+    # With the default connections (8 here) a silent target holds them all:
+    # later arrivals cannot start and are dropped, so the asked load was not
+    # delivered and the run fails (exit 1), still on time.
+    server = HostileServer("silent")
+    try:
+        path = scenario_file(NATIVE.format(rps=RPS, duration=DURATION_S, method="get", path="x"))
+        proc, results, wall, rss = run_against(server, path, tmp_path, "--max-connections", "8")
+    finally:
+        server.close()
+    assert_sane_run(proc, results, wall, rss, exit_code=1)
+    assert results["errors"] == results["errors_by_kind"]["timeout"] == results["requests"]
+    assert results["iterations"]["dropped"] > 0, results["iterations"]
+    assert any("were dropped" in p for p in results["problems"]), results["problems"]
 
 
 def test_posts_are_never_sent_twice(scenario_file, tmp_path):
