@@ -19,8 +19,8 @@
 // request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) that fails on a reused
 // connection before any response byte is sent again once, on a new
 // connection; Result::retries counts it. Any other method (POST, PATCH...)
-// is never sent twice: the server may have acted on it, so the failure is
-// the result.
+// is sent again only if none of its bytes was written: the server may have
+// acted on it, so the failure is the result.
 //
 // Kept responses (keep_response): a body is kept up to max_kept_body bytes
 // (or the per-request cap given to send()), and all bodies being received
