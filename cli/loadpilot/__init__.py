@@ -11,8 +11,8 @@
 Run it with ``loadpilot run FILE.py --target http://127.0.0.1:8000``.
 """
 
-from .client import HTTPError, LoadClient, Response
+from .client import BodyTooLarge, HTTPError, LoadClient, Response
 from .dsl import VUser, scenario, task
 
-__all__ = ["HTTPError", "LoadClient", "Response", "VUser", "scenario", "task"]
+__all__ = ["BodyTooLarge", "HTTPError", "LoadClient", "Response", "VUser", "scenario", "task"]
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import greenlet
 
 from ._vuser import Call, VUserState, Waiter, keep_cookies
-from .client import Headers, Request, Response
+from .client import DroppedBodyResponse, Headers, Request, Response
 
 __all__ = ["HubSelector", "Requests"]
 
@@ -91,7 +91,14 @@ class Requests:
         if not hub_records and base < 0:
             base = self.hub.now_us()
         rid = self.hub.send(
-            request.method, request.path, headers, request.body, row, base, hub_records
+            request.method,
+            request.path,
+            headers,
+            request.body,
+            row,
+            base,
+            hub_records,
+            request.max_body or 0,
         )
         call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path, hub_records)
         self.pending[rid] = call
@@ -110,10 +117,11 @@ class Requests:
 
     def _completed(self, event: Tuple[Any, ...]) -> None:
         """A request finished: EVENT is the hub's (1, rid, status, headers,
-        body, kind, message, sent_us, done_us, set_cookie). HEADERS are the
-        engine's packed string (see Headers._from_raw); SET_COOKIE tells
-        whether a Set-Cookie header is among them."""
-        _, rid, status, headers, body, kind, message, sent_us, done_us, set_cookie = event
+        body, kind, message, sent_us, done_us, set_cookie, dropped). HEADERS
+        are the engine's packed string (see Headers._from_raw); SET_COOKIE
+        tells whether a Set-Cookie header is among them; DROPPED is None, or
+        (why, limit, size) when the body was too large to keep."""
+        _, rid, status, headers, body, kind, message, sent_us, done_us, set_cookie, dropped = event
         call = self.pending.pop(rid, None)
         if call is None:  # timed out already
             return
@@ -122,10 +130,14 @@ class Requests:
         latency = done_us - call.base_us if call.base_us >= 0 else 0
         service = done_us - sent_us if sent_us >= 0 else latency
         hdrs = Headers._from_raw(headers)
-        response = _new_response(Response)  # Response(...) without keyword parsing
+        if dropped is None:
+            response = _new_response(Response)  # Response(...) without keyword parsing
+            response.content = body
+        else:
+            response = _new_response(DroppedBodyResponse)
+            response._why = dropped
         response.status_code = status
         response.headers = hdrs
-        response.content = body
         response.url = call.url
         response.elapsed_ms = service / 1000
         response.error = (message or kind) if kind else None

@@ -435,11 +435,11 @@ class Runtime(Requests):
 
     def _run_check(self, check: Callable[..., Any], instance: Any, response: Response) -> Any:
         """None when the check passes, else the failure message."""
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
-        try:
+        try:  # reading a discarded body raises BodyTooLarge: the check fails with it
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = response.text
             result = check(instance, response.status_code, body)
         except BaseException as exc:  # noqa: B902 - user code
             return self._describe(exc)

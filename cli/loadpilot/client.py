@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import codecs
 import json as _json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 from urllib.parse import urlencode
 
 __all__ = [
+    "BodyTooLarge",
     "Headers",
     "HTTPError",
     "LoadClient",
@@ -107,6 +109,24 @@ class HTTPError(Exception):
         self.response = response
 
 
+# The engine keeps a response body for Python code up to this many bytes
+# unless a call passes max_body= (engine/http/response_parser.h,
+# kDefaultKeptBody), and all bodies being received at once up to 8 times it.
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    """Raised on reading ``content``, ``text`` or ``json()`` of a response
+    whose body was too large to keep. The request itself succeeded: its
+    body was read to the end, measured and discarded. ``size`` is the
+    body's length in bytes, ``limit`` the limit it passed."""
+
+    def __init__(self, message: str, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
 @dataclass(slots=True)
 class Request:
     """One HTTP request, fully encoded.
@@ -120,6 +140,7 @@ class Request:
     body: bytes = b""
     name: Optional[str] = None  # label for statistics; defaults to the task name
     timeout: Optional[float] = None  # seconds; None: the engine's default
+    max_body: Optional[int] = None  # bytes of body to keep; None: DEFAULT_MAX_BODY
 
 
 class Response:
@@ -176,6 +197,44 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
+
+
+class DroppedBodyResponse(Response):
+    """A response whose body was read and discarded for being over a limit
+    (see BodyTooLarge). Status, headers and timing are real; reading the
+    body raises. The VUser runtime creates these without __init__, setting
+    Response's attributes except ``content``, plus ``_why``."""
+
+    _why: Tuple[str, int, int]  # ("cap" or "total", limit, body bytes received)
+
+    @property  # type: ignore[override]
+    def content(self) -> bytes:
+        why, limit, size = self._why
+        if why == "cap":
+            raise BodyTooLarge(
+                f"response body of {self.url} ({size} bytes) is larger than the {limit}-byte "
+                f"cap on a kept body, so it was read and discarded; to keep it, pass "
+                f"max_body={_suggest(size)} (bytes) to the client call",
+                size,
+                limit,
+            )
+        raise BodyTooLarge(
+            f"response body of {self.url} ({size} bytes) was read and discarded: "
+            f"the response bodies being received at once reached the client's limit of "
+            f"{limit} bytes; keep fewer large responses in flight at once, or pass a "
+            f"max_body= larger than {limit} to the call so that this one may use it alone",
+            size,
+            limit,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}], body discarded>"
+
+
+def _suggest(size: int) -> int:
+    """A round number of MiB above SIZE."""
+    mib = 1024 * 1024
+    return (size // mib + 1) * mib
 
 
 class RecordedResponse(Response):
@@ -236,6 +295,7 @@ class LoadClient:
         data: DataInput = None,
         timeout: Optional[float] = None,
         name: Optional[str] = None,
+        max_body: Optional[int] = None,
     ) -> Response:
         return self._transport.send(
             build_request(
@@ -247,6 +307,7 @@ class LoadClient:
                 data=data,
                 timeout=timeout,
                 name=name,
+                max_body=max_body,
             )
         )
 
@@ -254,7 +315,8 @@ class LoadClient:
         """Sends several requests at once; returns their responses in the
         order given. Each item is a dict with ``method`` (default GET),
         ``path`` and optionally ``headers``, ``params``, ``json``, ``data``,
-        ``timeout``, ``name``. Awaitable in an ``async def`` task."""
+        ``timeout``, ``name``, ``max_body``. Awaitable in an ``async def``
+        task."""
         built = []
         for i, item in enumerate(requests):
             if not isinstance(item, Mapping):
@@ -290,7 +352,9 @@ class LoadClient:
         return self._transport.send(build_request("OPTIONS", path, **kwargs))
 
 
-_BATCH_KEYS = frozenset({"method", "path", "headers", "params", "json", "data", "timeout", "name"})
+_BATCH_KEYS = frozenset(
+    {"method", "path", "headers", "params", "json", "data", "timeout", "name", "max_body"}
+)
 
 
 def build_request(
@@ -303,23 +367,30 @@ def build_request(
     data: DataInput = None,
     timeout: Optional[float] = None,
     name: Optional[str] = None,
+    max_body: Optional[int] = None,
 ) -> Request:
     """Encodes a call the way ``requests`` does: ``params`` become the query
-    string, ``json=`` a JSON body, ``data=`` a form or raw body."""
+    string, ``json=`` a JSON body, ``data=`` a form or raw body.
+
+    Raises ValueError for what would change the request's framing: a CR or
+    LF (or NUL) in the path or a header, a space in the path, a method or
+    header name that is not a token."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     if not isinstance(path, str):
         raise TypeError(f"path must be a string, got {type(path).__name__}")
+    if max_body is not None:
+        _check_max_body(max_body)
     if params is None and json is None and data is None:
         # The common call (a path, perhaps headers): nothing to encode.
-        return Request(
-            method if method.isupper() else method.upper(),
-            path,
-            [] if headers is None else _header_pairs(headers),
-            b"",
-            name,
-            timeout,
-        )
+        method = method if method.isupper() else method.upper()
+        if method not in _good_tokens or " " in path or not path.isprintable():
+            _check_request(method, path, [])
+        if headers is None:
+            return Request(method, path, [], b"", name, timeout, max_body)
+        header_list = _header_pairs(headers)
+        _check_headers(header_list)
+        return Request(method, path, header_list, b"", name, timeout, max_body)
     # json=None means "no JSON body", as in requests.
     has_json = json is not None
     if has_json and data is not None:
@@ -343,14 +414,69 @@ def build_request(
         body = urlencode(_pairs(data), doseq=True).encode("ascii")
         _default_header(header_list, "Content-Type", "application/x-www-form-urlencoded")
 
+    method = method.upper()
+    _check_request(method, url, header_list)
     return Request(
-        method=method.upper(),
+        method=method,
         path=url,
         headers=header_list,
         body=body,
         name=name,
         timeout=timeout,
+        max_body=max_body,
     )
+
+
+_is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z").match
+_TOKEN_CHARS = "letters, digits and !#$%&'*+-.^_`|~"
+# Methods and header names already found to be tokens: a set lookup instead
+# of a match on every request (bounded: a scenario has a handful).
+_good_tokens = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+_GOOD_TOKENS_MAX = 4096
+
+
+def _token(value: str) -> bool:
+    if value in _good_tokens:
+        return True
+    if not _is_token(value):
+        return False
+    if len(_good_tokens) < _GOOD_TOKENS_MAX:
+        _good_tokens.add(value)
+    return True
+
+
+def _check_request(method: str, path: str, headers: List[Tuple[str, str]]) -> None:
+    """Refuses what would change the request's framing if sent (the engine
+    refuses it too; here the error carries the task's file and line)."""
+    if method not in _good_tokens and not _token(method):
+        raise ValueError(f"request method {method!r} is not a token ({_TOKEN_CHARS})")
+    # isprintable() is false for CR, LF, NUL and tab: a fast first look.
+    if " " in path or not path.isprintable():
+        for ch, what in (("\r", "CR"), ("\n", "LF"), ("\0", "NUL")):
+            if ch in path:
+                raise ValueError(f"request path {path!r} contains {what}, which is not allowed")
+        if " " in path or "\t" in path:
+            raise ValueError(
+                f"request path {path!r} contains a space; percent-encode it (%20) "
+                "or pass the query as params="
+            )
+    _check_headers(headers)
+
+
+def _check_headers(headers: List[Tuple[str, str]]) -> None:
+    for name, value in headers:
+        if name not in _good_tokens and not _token(name):
+            raise ValueError(f"request header name {name!r} is not a token ({_TOKEN_CHARS})")
+        if not value.isprintable() and ("\r" in value or "\n" in value or "\0" in value):
+            raise ValueError(
+                f"request header {name!r} value {value!r} contains CR, LF or NUL, "
+                "which is not allowed"
+            )
+
+
+def _check_max_body(max_body: Any) -> None:
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body <= 0:
+        raise ValueError(f"max_body must be a positive number of bytes, got {max_body!r}")
 
 
 _scan_json = _json.JSONDecoder().scan_once  # the C scanner json.loads ends up in

@@ -169,3 +169,43 @@ def test_response_json_matches_json_loads(body):
             return type(exc).__name__, str(exc)
 
     assert outcome(lambda b: Response(200, content=b).json()) == outcome(json.loads)
+
+
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda c: c.get("/a\r\nX: 1"), "request path '/a\\r\\nX: 1' contains CR"),
+        (lambda c: c.get("/a\nb"), "request path '/a\\nb' contains LF"),
+        (lambda c: c.get("/a b"), "request path '/a b' contains a space"),
+        (lambda c: c.get("/a", params={"q": 1}, headers={"X": "1\n2"}),
+         "request header 'X' value '1\\n2' contains CR, LF or NUL"),
+        (lambda c: c.get("/a", headers={"X\r\nY": "1"}), "request header name 'X\\r\\nY' is not a token"),
+        (lambda c: c.get("/a", headers={"": "1"}), "request header name '' is not a token"),
+        (lambda c: c.request("GET /x HTTP/1.1\r\n", "/"), "request method 'GET /X HTTP/1.1\\r\\n'"),
+        (lambda c: c.post("/a", json={}, headers=[("X-Ok", "v\r")]), "request header 'X-Ok' value"),
+        (lambda c: c.batch([{"path": "/ok"}, {"path": "/b\r"}]), "request path '/b\\r'"),
+    ],
+)
+def test_framing_characters_are_refused(recorder, call, field):
+    transport, client = recorder
+    with pytest.raises(ValueError) as e:
+        call(client)
+    assert field in str(e.value)
+    assert transport.requests == []
+
+
+def test_unusual_but_valid_requests_pass(recorder):
+    transport, client = recorder
+    client.get("/caf\u00e9?q=%20", headers={"X-Tab": "a\tb", "X-Utf8": "\u00e9"})
+    client.request("PROPFIND", "/dav")
+    assert [r.method for r in transport.requests] == ["GET", "PROPFIND"]
+
+
+def test_max_body_is_checked_and_recorded(recorder):
+    transport, client = recorder
+    client.get("/a", max_body=5_000_000)
+    client.post("/b", json={"a": 1}, max_body=10)
+    assert [r.max_body for r in transport.requests] == [5_000_000, 10]
+    for bad in (0, -1, 1.5, "1MB", True):
+        with pytest.raises(ValueError, match="max_body must be a positive number of bytes"):
+            client.get("/a", max_body=bad)

@@ -74,7 +74,7 @@ class FakeHub:
     def now_us(self):
         return int((time.monotonic() - self.t0) * 1e6)
 
-    def send(self, method, path, headers, body, row, base_us, record):
+    def send(self, method, path, headers, body, row, base_us, record, max_body=0):
         rid = self.next_id
         self.next_id += 1
         self.sent.append((method, path, list(headers), body))
@@ -91,7 +91,12 @@ class FakeHub:
             # Headers packed as the engine packs them, with its Set-Cookie flag.
             packed = "".join(f"{k}\0{v}\n" for k, v in hdrs)
             set_cookie = any(k.lower() == "set-cookie" for k, _ in hdrs)
-            self.push((1, rid, status, packed, content, None, "", now, now, set_cookie))
+            # A body over the cap is discarded, as the engine's client does.
+            cap = max_body or 16 * 1024 * 1024
+            dropped = None
+            if len(content) > cap:
+                dropped, content = ("cap", cap, len(content)), b""
+            self.push((1, rid, status, packed, content, None, "", now, now, set_cookie, dropped))
         return rid
 
     def record_request(self, row, latency, service, kind, message):
@@ -304,3 +309,72 @@ def test_per_call_timeout_answers_with_an_error_response(runtime_for):
     assert (row, kind) == (0, "exception")
     assert message == (f"{path}:9: HTTPError: no response within timeout=0.05s "
                        "for url: http://t/slow")
+
+
+BIG = """
+    from loadpilot import BodyTooLarge, VUser, scenario, task
+
+    @scenario
+    class S(VUser):
+        @task
+        def t(self, client):
+            r = client.get("/big", max_body=100)
+            assert r.status_code == 200 and r.ok
+            try:
+                r.content
+            except BodyTooLarge as e:
+                self.seen = (str(e), e.size, e.limit)
+            r.json()
+
+        def check_t(self, status_code, body):
+            return True
+    """
+
+
+def test_body_over_max_body_raises_when_read(runtime_for):
+    def big(method, path, headers):
+        return 200, [], b"x" * 1000
+
+    rt, hub, path = runtime_for(BIG, respond=big)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    # The request itself is not an error; reading its body is, with a fix.
+    (row, kind, message), = hub.errors
+    assert kind == "exception"
+    assert message.startswith(f"{path}:13: BodyTooLarge: response body of http://t/big "
+                              "(1000 bytes) is larger than the 100-byte cap")
+    assert "pass max_body=1048576 (bytes)" in message
+
+
+def test_check_of_a_discarded_body_fails_with_the_reason(runtime_for):
+    source = BIG.replace("r.json()", "pass")
+    rt, hub, path = runtime_for(source, respond=lambda m, p, h: (200, [], b"x" * 1000))
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    (_, kind, message), = hub.requests
+    assert kind == "check_failed"
+    assert "BodyTooLarge" in message and "max_body=" in message
+
+
+def test_line_break_in_a_header_is_refused_with_file_and_line(runtime_for):
+    source = """
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def t(self, client):
+                token = "abc\\r\\nX-Admin: 1"
+                client.get("/x", headers={"Authorization": token})
+        """
+    rt, hub, path = runtime_for(source)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    assert hub.sent == []  # never sent, not even stripped
+    (_, kind, message), = hub.errors
+    assert kind == "exception"
+    assert message == (f"{path}:8: ValueError: request header 'Authorization' value "
+                       "'abc\\r\\nX-Admin: 1' contains CR, LF or NUL, which is not allowed")

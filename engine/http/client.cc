@@ -4,10 +4,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <cerrno>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace loadpilot::http {
@@ -24,13 +27,35 @@ namespace {
 // copies only partial lines, so the buffer is scratch space, reused.
 constexpr std::size_t kReadBufferSize = 16 * 1024;
 
+// A connection idle for less than this is reused for an idempotent request
+// without first checking that the server has not closed it: a connection
+// just handed back is rarely stale, and such a request may be retried.
+constexpr auto kFreshIdle = std::chrono::milliseconds(1);
+
 struct Pending {
   std::shared_ptr<const std::string> request;
   Client::Callback cb;
   bool head = false;
-  bool retried = false;
+  bool idempotent = false;    // may be sent again once it reached the wire
+  bool retried = false;       // this is the second attempt
+  std::uint32_t on_wire = 0;  // attempts of which at least one byte was written
+  std::uint64_t keep_limit = 0;
   Clock::time_point sent_at{};  // of the first attempt, kept across a retry
+  std::uint32_t retries() const { return on_wire > 1 ? on_wire - 1 : 0; }
 };
+
+// The method, the request's first token (build_request wrote it).
+std::string_view method_of(const std::string& request) {
+  const std::string_view r(request);
+  return r.substr(0, std::min(r.find(' '), r.size()));
+}
+
+// RFC 9110 9.2.2: repeating these has the effect of sending them once.
+bool idempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+    if (method == m) return true;
+  return false;
+}
 
 // FIFO of waiting requests. A ring over a vector so that steady queueing
 // (all connections busy) allocates nothing once it has grown.
@@ -101,16 +126,19 @@ struct Client::Impl {
     Pending pending;
     std::size_t index = 0;  // position in Impl::all_
     std::uint64_t served = 0;
+    Clock::time_point idle_since{};
     bool busy = false;
     bool dead = false;
     bool connected = false;
-    bool got_bytes = false;
+    bool wrote = false;      // the current attempt put bytes on the wire
+    bool got_bytes = false;  // the current attempt received response bytes
   };
   using ConnPtr = std::shared_ptr<Conn>;
 
   Impl(asio::io_context& io_, Target target_, ClientOptions options_)
       : io(io_), target(std::move(target_)), options(options_), resolver(io_) {
     if (options.max_connections == 0) options.max_connections = 1;
+    kept.limit = options.max_kept_total;
     const bool ipv6 = target.host.find(':') != std::string::npos;
     where = ipv6 ? fmt::format("[{}]:{}", target.host, target.port)
                  : fmt::format("{}:{}", target.host, target.port);
@@ -138,7 +166,8 @@ struct Client::Impl {
     tls->set_verify_callback(ssl::host_name_verification(target.host));
   }
 
-  void send(std::shared_ptr<const std::string> request, bool head, Callback cb) {
+  void send(std::shared_ptr<const std::string> request, bool head, Callback cb,
+            std::uint64_t max_kept_body) {
     if (closed) {
       // Never call back from inside send().
       asio::post(io, [cb = std::move(cb)]() mutable {
@@ -146,7 +175,12 @@ struct Client::Impl {
       });
       return;
     }
-    Pending p{std::move(request), std::move(cb), head, false, {}};
+    Pending p;
+    p.idempotent = idempotent(method_of(*request));
+    p.request = std::move(request);
+    p.cb = std::move(cb);
+    p.head = head;
+    p.keep_limit = max_kept_body != 0 ? max_kept_body : options.max_kept_body;
     if (queue.empty() && !idle.empty()) {
       Conn* c = idle.back();
       idle.pop_back();
@@ -260,22 +294,41 @@ struct Client::Impl {
 
   // A request on an already-open connection.
   void start(Conn& c, Pending&& p) {
+    const Clock::time_point now = Clock::now();
+    if ((!p.idempotent || now - c.idle_since >= kFreshIdle) && !still_open(c)) {
+      drop(c);
+      return open(std::move(p));
+    }
     c.busy = true;
     c.pending = std::move(p);
-    c.deadline = Clock::now() + options.timeout;
+    c.deadline = now + options.timeout;
     arm_timer(c);
     write(c);
   }
 
+  // Whether an idle connection may carry a request: the server has neither
+  // closed it nor sent anything (bytes nobody asked for break the framing;
+  // over TLS they are most likely a close_notify). One non-blocking peek.
+  static bool still_open(Conn& c) {
+    char byte;
+    const ssize_t n = ::recv(c.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
   void write(Conn& c) {
     c.got_bytes = false;
-    c.parser.reset(c.pending.head, options.keep_response);
+    c.wrote = false;
+    c.parser.reset(c.pending.head, options.keep_response, c.pending.keep_limit, &kept);
     if (c.pending.sent_at == Clock::time_point{}) c.pending.sent_at = Clock::now();
     c.with_stream([&](auto& stream) {
       asio::async_write(
           stream, asio::buffer(*c.pending.request),
-          [self = c.shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          [self = c.shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
             if (self->dead) return;
+            if (n > 0) {
+              self->wrote = true;
+              ++self->pending.on_wire;
+            }
             if (ec) return self->impl->transport_error(*self, ec);
             self->impl->read(*self);
           });
@@ -333,12 +386,17 @@ struct Client::Impl {
     if (options.keep_response) {
       r.headers = std::move(c.parser.headers());
       r.body = std::move(c.parser.body());
+      r.body_dropped = c.parser.body_dropped();
+      if (r.body_dropped != BodyDrop::kNone) r.body_limit = c.parser.body_limit();
+      c.parser.release();  // the body is the callback's now
     }
+    r.retries = c.pending.retries();
     r.sent_at = c.pending.sent_at;
     r.done_at = Clock::now();
     Callback cb = std::move(c.pending.cb);
     c.pending.request.reset();
     c.busy = false;
+    c.idle_since = r.done_at;
     ++c.served;
     if (!c.parser.keep_alive() || stray_bytes) {
       drop(c);
@@ -353,8 +411,10 @@ struct Client::Impl {
 
   void transport_error(Conn& c, const boost::system::error_code& ec) {
     // An idle keep-alive connection the server closed as we wrote: not the
-    // request's fault, so once, on a fresh connection.
-    if (c.served > 0 && !c.got_bytes && !c.pending.retried) {
+    // request's fault, so once more on a fresh connection, if sending it
+    // twice is harmless or it never reached the server (see client.h).
+    const bool stale = c.served > 0 && !c.got_bytes;
+    if (stale && !c.pending.retried && (c.pending.idempotent || !c.wrote)) {
       Pending p = std::move(c.pending);
       p.retried = true;
       drop(c);
@@ -366,6 +426,10 @@ struct Client::Impl {
     } else {
       msg = ec.message();
     }
+    if (stale && !c.pending.idempotent && c.wrote) {
+      msg += fmt::format(" on a reused connection (not retried: {} is not idempotent)",
+                         method_of(*c.pending.request));
+    }
     fail(c, ErrorKind::kReset, msg);
   }
 
@@ -373,14 +437,15 @@ struct Client::Impl {
     Pending p = std::move(c.pending);
     drop(c);
     pump();
-    deliver_error(std::move(p.cb), p.sent_at, kind, std::move(msg));
+    deliver_error(std::move(p.cb), p.sent_at, kind, std::move(msg), p.retries());
   }
 
-  static void deliver_error(Callback cb, Clock::time_point sent_at, ErrorKind kind,
-                            std::string msg) {
+  static void deliver_error(Callback cb, Clock::time_point sent_at, ErrorKind kind, std::string msg,
+                            std::uint32_t retries = 0) {
     Result r;
     r.error = kind;
     r.error_message = std::move(msg);
+    r.retries = retries;
     r.done_at = Clock::now();
     r.sent_at = sent_at == Clock::time_point{} ? r.done_at : sent_at;
     cb(std::move(r));
@@ -398,10 +463,16 @@ struct Client::Impl {
       if (self->dead || ec || !self->busy) return;
       if (Clock::now() < self->deadline) return self->impl->arm_timer(*self);
       const auto ms = self->impl->options.timeout.count();
-      self->impl->fail(
-          *self, ErrorKind::kTimeout,
-          self->connected ? fmt::format("no response within {} ms", ms)
-                          : fmt::format("connect {} timed out after {} ms", self->impl->where, ms));
+      std::string msg;
+      if (!self->connected) {
+        msg = fmt::format("connect {} timed out after {} ms", self->impl->where, ms);
+      } else if (!self->got_bytes) {
+        msg = fmt::format("no response within {} ms", ms);
+      } else {
+        // A trickling or endless response: say how far it got.
+        msg = fmt::format("response not complete within {} ms ({})", ms, self->parser.progress());
+      }
+      self->impl->fail(*self, ErrorKind::kTimeout, std::move(msg));
     });
   }
 
@@ -410,6 +481,7 @@ struct Client::Impl {
   void drop(Conn& c) {
     c.dead = true;
     c.busy = false;
+    c.parser.release();
     boost::system::error_code ignored;
     c.socket().close(ignored);
     c.timer.cancel();
@@ -458,6 +530,7 @@ struct Client::Impl {
   std::vector<ConnPtr> all;  // every open (or opening) connection
   std::vector<Conn*> idle;   // a stack: reuse the most recently used
   PendingQueue queue;
+  KeptBodies kept;  // shared by every connection's parser
 };
 
 Client::Client(asio::io_context& io, Target target, ClientOptions options)
@@ -468,8 +541,9 @@ Client::~Client() {
   *impl_->alive = false;
 }
 
-void Client::send(std::shared_ptr<const std::string> request, bool head, Callback cb) {
-  impl_->send(std::move(request), head, std::move(cb));
+void Client::send(std::shared_ptr<const std::string> request, bool head, Callback cb,
+                  std::uint64_t max_kept_body) {
+  impl_->send(std::move(request), head, std::move(cb), max_kept_body);
 }
 
 std::size_t Client::open_connections() const { return impl_->all.size(); }

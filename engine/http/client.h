@@ -9,9 +9,25 @@
 // and ends all connections.
 //
 // Redirects are not followed: a 3xx response is a result like any other.
-// A request that fails on a reused keep-alive connection before any response
-// byte arrived is retried once on a new connection (the server may have
-// closed the idle connection as we wrote).
+//
+// Retries (RFC 9110 9.2.2). A server may close an idle keep-alive
+// connection just as a request is written on it. Before reusing a
+// connection for a request that is not idempotent, or one idle for a while,
+// the client checks that the server has not closed it (nor sent bytes
+// nobody asked for) and opens a new one if it has; that request never
+// reached the wire, so it is not a retry. Once written, an idempotent
+// request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) that fails on a reused
+// connection before any response byte is sent again once, on a new
+// connection; Result::retries counts it. Any other method (POST, PATCH...)
+// is sent again only if none of its bytes was written: the server may have
+// acted on it, so the failure is the result.
+//
+// Kept responses (keep_response): a body is kept up to max_kept_body bytes
+// (or the per-request cap given to send()), and all bodies being received
+// at once up to max_kept_total bytes (a single response whose own cap is
+// larger may fill it alone). A body over either is read to its end and
+// discarded: the request succeeds, body_bytes counts it, Result::body is
+// empty and Result::body_dropped says why.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
@@ -31,6 +47,8 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{30000};  // connect, and whole request
   bool insecure = false;                     // skip TLS certificate checks
   bool keep_response = false;                // keep headers and body in Result
+  std::uint64_t max_kept_body = ResponseParser::kDefaultKeptBody;       // per response
+  std::uint64_t max_kept_total = 8 * ResponseParser::kDefaultKeptBody;  // all at once
 };
 
 struct Result {
@@ -40,9 +58,15 @@ struct Result {
   std::uint64_t body_bytes = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // when keep_response
   std::string body;                                          // when keep_response
-  std::chrono::steady_clock::time_point sent_at;             // first byte written
-  std::chrono::steady_clock::time_point done_at;             // response complete / failure
-  std::uint32_t retries = 0;  // extra attempts of this request that reached the wire
+  // keep_response: why the body was discarded instead of kept (body is then
+  // empty) and the limit, in bytes, that it would have passed.
+  BodyDrop body_dropped = BodyDrop::kNone;
+  std::uint64_t body_limit = 0;
+  // How many extra attempts of this request reached the wire (0 or 1): the
+  // server may have seen the request 1 + retries times.
+  std::uint32_t retries = 0;
+  std::chrono::steady_clock::time_point sent_at;  // first byte written
+  std::chrono::steady_clock::time_point done_at;  // response complete / failure
 };
 
 // How a finished request failed, if it did: its transport error, else
@@ -59,9 +83,13 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends one serialised request (see build_request). `head`: a HEAD request
-  // (its response has no body). `cb` is called exactly once.
-  void send(std::shared_ptr<const std::string> request, bool head, Callback cb);
+  // Sends one serialised request (see build_request); its method, read from
+  // its first bytes, decides whether it may be retried. `head`: a HEAD
+  // request (its response has no body). `max_kept_body`: this request's cap
+  // on a kept body (0: the options' max_kept_body). `cb` is called exactly
+  // once.
+  void send(std::shared_ptr<const std::string> request, bool head, Callback cb,
+            std::uint64_t max_kept_body = 0);
 
   std::size_t open_connections() const;
   std::size_t busy_connections() const;

@@ -1,16 +1,44 @@
 #include "http/request.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
 #include "build_info.h"
 #include "http/ascii.h"
 
 namespace loadpilot::http {
 namespace {
 
-// A CR or LF smuggled into a header or the request line would let a value
-// start a new header (or a new request), so they are dropped, never sent.
-void append_clean(std::string* out, std::string_view s) {
+// Quoted, with control characters escaped, so that the offending CR or LF
+// shows in the message instead of breaking it.
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
   for (char c : s) {
-    if (c != '\r' && c != '\n') out->push_back(c);
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (u < 0x20 || u == 0x7f || c == '"' || c == '\\') {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+[[noreturn]] void reject(std::string_view field, std::string_view value, std::string_view why) {
+  throw std::invalid_argument(fmt::format("request {} {}: {}", field, quoted(value), why));
+}
+
+// A CR or LF in a header or the request line would let a value start a new
+// header (or a new request): never sent, whoever asks.
+void check_line(std::string_view field, std::string_view value) {
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    reject(field, value, "CR, LF and NUL are not allowed");
   }
 }
 
@@ -35,20 +63,27 @@ std::string build_request(const Target& target, std::string_view method, std::st
   for (const auto& [key, value] : headers) size += key.size() + value.size() + 4;
   out.reserve(size);
 
-  append_clean(&out, method);
+  if (method.empty() || !std::all_of(method.begin(), method.end(), is_tchar)) {
+    reject("method", method, "a method is a token (letters, digits, !#$%&'*+-.^_`|~)");
+  }
+  check_line("path", path);
+  if (path.find_first_of(" \t") != std::string_view::npos) {
+    reject("path", path, "spaces are not allowed (percent-encode them as %20)");
+  }
+  out += method;
   out += ' ';
-  append_clean(&out, target.base_path);
+  out += target.base_path;
   if (path.empty()) {
     if (target.base_path.empty()) out += '/';
   } else {
     if (path[0] != '/' && path[0] != '?') out += '/';
-    append_clean(&out, path);
+    out += path;
   }
   out += " HTTP/1.1\r\n";
 
   if (!caller_set(headers, "host")) {
     out += "Host: ";
-    append_clean(&out, target.host_header);
+    out += target.host_header;
     out += "\r\n";
   }
   if (!caller_set(headers, "user-agent")) {
@@ -57,9 +92,13 @@ std::string build_request(const Target& target, std::string_view method, std::st
     out += "\r\n";
   }
   for (const auto& [key, value] : headers) {
-    append_clean(&out, key);
+    if (key.empty() || !std::all_of(key.begin(), key.end(), is_tchar)) {
+      reject("header name", key, "a header name is a token (letters, digits, !#$%&'*+-.^_`|~)");
+    }
+    check_line(fmt::format("header {} value", key), value);
+    out += key;
     out += ": ";
-    append_clean(&out, value);
+    out += value;
     out += "\r\n";
   }
   const bool wants_length = !body.empty() || iequals(method, "POST") || iequals(method, "PUT") ||

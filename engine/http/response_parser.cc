@@ -47,6 +47,23 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+// What a status line that is not HTTP/1.x most likely is, as a suffix for
+// the error message.
+std::string why_not_http1(std::string_view line) {
+  if (line.starts_with("PRI * HTTP/2")) return " (the HTTP/2 connection preface; HTTP/1.1 only)";
+  if (line.starts_with("HTTP/2") || line.starts_with("HTTP/3")) return " (HTTP/1.1 only)";
+  // An HTTP/2 frame header: 24-bit length, type SETTINGS (4) or GOAWAY (7).
+  if (line.size() >= 4 && line[0] == '\0' && (line[3] == '\x04' || line[3] == '\x07')) {
+    return " (looks like an HTTP/2 frame; HTTP/1.1 only)";
+  }
+  // A TLS record (handshake or alert) from a TLS-only port.
+  if (line.size() >= 2 && (line[0] == '\x16' || line[0] == '\x15') && line[1] == '\x03') {
+    return " (looks like TLS; use an https:// target)";
+  }
+  if (line.starts_with("HTTP/")) return "";
+  return " (not HTTP)";
+}
+
 // Calls f(element) for each comma-separated, trimmed, non-empty element.
 template <class F>
 void for_each_element(std::string_view value, F&& f) {
@@ -61,18 +78,49 @@ void for_each_element(std::string_view value, F&& f) {
 
 }  // namespace
 
-void ResponseParser::reset(bool head_request, bool keep) {
+void ResponseParser::reset(bool head_request, bool keep, std::uint64_t keep_limit,
+                           KeptBodies* pool) {
+  release();
   phase_ = Phase::kStatusLine;
   head_ = head_request;
   keep_ = keep;
+  keep_limit_ = keep_limit;
+  pool_ = keep ? pool : nullptr;
+  pool_limit_ = 0;
+  dropped_ = BodyDrop::kNone;
   begin_response();
   keep_alive_ = true;
   saw_bytes_ = false;
+  interim_ = 0;
   remaining_ = 0;
   body_bytes_ = 0;
   line_.clear();
   error_.clear();
   body_.clear();
+}
+
+void ResponseParser::release() {
+  if (pooled_ == 0) return;
+  if (pool_ != nullptr) pool_->held -= pooled_;
+  pooled_ = 0;
+  std::string().swap(body_);  // the memory itself, not only the count
+}
+
+bool ResponseParser::reserve_body(std::uint64_t bytes) {
+  const std::uint64_t capacity = body_.capacity();
+  if (bytes <= capacity) return true;
+  // What the string will take: growth at least doubles (libstdc++).
+  const std::uint64_t taken = std::max(bytes, 2 * capacity);
+  if (pool_ != nullptr && pool_->limit != 0 &&
+      pool_->held - pooled_ + taken > std::max(pool_->limit, keep_limit_)) {
+    return false;
+  }
+  body_.reserve(static_cast<std::size_t>(bytes));
+  if (pool_ != nullptr) {
+    pool_->held += body_.capacity() - pooled_;
+    pooled_ = body_.capacity();
+  }
+  return true;
 }
 
 void ResponseParser::begin_response() {
@@ -96,14 +144,27 @@ ResponseParser::Status ResponseParser::fail(std::string why) {
 
 ResponseParser::Status ResponseParser::take_body(const char* data, std::size_t n) {
   body_bytes_ += n;
-  if (keep_) {
-    if (body_.size() + n > kMaxKeptBody) {
-      return fail(fmt::format("response body over the {} MiB kept-body limit",
-                              kMaxKeptBody / (1024 * 1024)));
-    }
-    body_.append(data, n);
+  if (!keep_ || dropped_ != BodyDrop::kNone) return Status::kNeedMore;
+  const std::uint64_t need = body_.size() + n;
+  if (need > keep_limit_) {
+    drop_body(BodyDrop::kOverCap);
+    return Status::kNeedMore;
   }
+  // Grown here rather than by append() so that the pool counts the memory
+  // taken, not only the bytes in it.
+  if (!reserve_body(need)) {
+    drop_body(BodyDrop::kOverTotal);
+    return Status::kNeedMore;
+  }
+  body_.append(data, n);
   return Status::kNeedMore;
+}
+
+void ResponseParser::drop_body(BodyDrop why) {
+  dropped_ = why;
+  if (pool_ != nullptr) pool_limit_ = std::max(pool_->limit, keep_limit_);
+  release();
+  std::string().swap(body_);
 }
 
 ResponseParser::Status ResponseParser::feed(const char* data, std::size_t len,
@@ -167,7 +228,8 @@ ResponseParser::Status ResponseParser::feed(const char* data, std::size_t len,
             const std::size_t k = std::min<std::size_t>(line_.size(), 5);
             if (line_.compare(0, k, "HTTP/", k) != 0) {
               *consumed = pos;
-              return fail(fmt::format("bad status line \"{}\" (not HTTP)", printable(line_)));
+              return fail(
+                  fmt::format("bad status line \"{}\"{}", printable(line_), why_not_http1(line_)));
             }
           }
           break;
@@ -228,7 +290,8 @@ ResponseParser::Status ResponseParser::on_status_line(std::string_view line) {
     if (line[i] < '0' || line[i] > '9') digits = false;
     code = code * 10 + (line[i] - '0');
   }
-  if (!digits) return fail(fmt::format("bad status line \"{}\"", printable(line)));
+  if (!digits)
+    return fail(fmt::format("bad status line \"{}\"{}", printable(line), why_not_http1(line)));
   if (code < 100 || code > 599) {
     return fail(fmt::format("bad status code {} in \"{}\"", code, printable(line)));
   }
@@ -255,9 +318,14 @@ ResponseParser::Status ResponseParser::on_header_line(std::string_view line) {
   if (keep_) headers_.emplace_back(name, value);
 
   if (iequals(name, "content-length")) {
+    // RFC 9110 8.6: a list of equal values is one value; different values
+    // leave the body's end unknown.
     bool bad = false;
     bool any = false;
+    std::uint64_t other = 0;
+    bool conflict = false;
     for_each_element(value, [&](std::string_view item) {
+      if (bad || conflict) return;
       any = true;
       std::uint64_t v = 0;
       for (char c : item) {
@@ -268,12 +336,16 @@ ResponseParser::Status ResponseParser::on_header_line(std::string_view line) {
         v = v * 10 + static_cast<std::uint64_t>(c - '0');
       }
       if (has_length_ && v != length_) {
-        bad = true;
+        conflict = true;
+        other = v;
         return;
       }
       has_length_ = true;
       length_ = v;
     });
+    if (conflict) {
+      return fail(fmt::format("two different Content-Length values, {} and {}", length_, other));
+    }
     if (bad || !any) return fail(fmt::format("bad Content-Length \"{}\"", printable(value)));
   } else if (iequals(name, "transfer-encoding")) {
     has_transfer_encoding_ = true;
@@ -291,6 +363,9 @@ ResponseParser::Status ResponseParser::on_header_line(std::string_view line) {
 ResponseParser::Status ResponseParser::end_of_headers() {
   if (status_ < 200) {
     if (status_ == 101) return fail("unexpected 101 Switching Protocols");
+    if (++interim_ > kMaxInterim) {
+      return fail(fmt::format("more than {} interim (1xx) responses", kMaxInterim));
+    }
     begin_response();  // interim response: the real one follows
     phase_ = Phase::kStatusLine;
     return Status::kNeedMore;
@@ -312,6 +387,8 @@ ResponseParser::Status ResponseParser::end_of_headers() {
     }
   } else if (has_length_) {
     remaining_ = length_;
+    // One allocation of the announced size rather than doublings to it.
+    if (keep_ && length_ <= keep_limit_) reserve_body(length_);
     phase_ = length_ == 0 ? Phase::kDone : Phase::kBody;
   } else {
     phase_ = Phase::kUntilClose;
@@ -356,6 +433,21 @@ ResponseParser::Status ResponseParser::on_trailer_line(std::string_view line) {
   }
   if (keep_) headers_.emplace_back(line.substr(0, colon), trim(line.substr(colon + 1)));
   return Status::kNeedMore;
+}
+
+std::string ResponseParser::progress() const {
+  switch (phase_) {
+    case Phase::kStatusLine:
+      return saw_bytes_ ? "in the status line" : "before any response byte";
+    case Phase::kHeaders:
+      return fmt::format("in the headers of a {} response", status_);
+    case Phase::kTrailers:
+      return fmt::format("in the trailers after {} body bytes", body_bytes_);
+    case Phase::kBody:
+      return fmt::format("{} status, {} of {} body bytes", status_, body_bytes_, length_);
+    default:
+      return fmt::format("{} status, {} body bytes so far", status_, body_bytes_);
+  }
 }
 
 ResponseParser::Status ResponseParser::on_eof() {

@@ -82,7 +82,7 @@ struct VUserRuntime::Hub {
 
   // Python side. Every event since the last poll, as tuples:
   //   (0, task, intended_us, worker)          an arrival
-  //   (1, id, status, headers, body, kind, message, sent_us, done_us, set_cookie)
+  //   (1, id, status, headers, body, kind, message, sent_us, done_us, set_cookie, dropped)
   //                                           a request finished; kind is an
   //                                           error kind name or None; headers
   //                                           packed in one str, "name\0value\n"
@@ -91,7 +91,9 @@ struct VUserRuntime::Hub {
   //                                           values one line, so neither
   //                                           separator occurs inside);
   //                                           set_cookie: whether a Set-Cookie
-  //                                           header is among them
+  //                                           header is among them; dropped:
+  //                                           None, or (why, limit, size) when
+  //                                           the body was too large to keep
   //   (2, deadline_us)                        finish: run on_stop, then finished()
   //   (3,)                                    abort: stop now
   // iteration_done() only queues; flush() hands the ends to the workers.
@@ -141,9 +143,15 @@ struct VUserRuntime::Hub {
             if (!record_lock.owns_lock()) record_lock.lock();
             record_result(e, done, sent);
           }
+          py::object dropped = py::none();
+          if (r.body_dropped != http::BodyDrop::kNone) {
+            dropped = py::make_tuple(r.body_dropped == http::BodyDrop::kOverCap ? "cap" : "total",
+                                     r.body_limit, r.body_bytes);
+          }
           out.append(py::make_tuple(1, e.id, r.status, py::str(packed),
                                     py::bytes(r.body.data(), r.body.size()), std::move(kind),
-                                    std::move(r.error_message), sent, done, set_cookie));
+                                    std::move(r.error_message), sent, done, set_cookie,
+                                    std::move(dropped)));
           break;
         }
         case Type::kFinish:
@@ -245,10 +253,11 @@ struct VUserRuntime::Hub {
   // Sends a request on the hub's client and returns its id; poll() reports
   // it finished. With RECORD the hub records it then, under metrics row ROW
   // with its latency counted from BASE_US (us since t0; negative: now);
-  // else Python does.
+  // else Python does. MAX_BODY: bytes of body to keep (0: the client's
+  // default).
   std::uint64_t send(const std::string& method, const std::string& path,
                      const http::Headers& headers, const py::bytes& body, std::uint32_t row,
-                     std::int64_t base_us, bool record) {
+                     std::int64_t base_us, bool record, std::uint64_t max_body) {
     const std::uint64_t id = next_id++;
     if (base_us < 0) base_us = now_us();
     std::string_view b(PyBytes_AS_STRING(body.ptr()),
@@ -256,16 +265,18 @@ struct VUserRuntime::Hub {
     auto request =
         std::make_shared<const std::string>(http::build_request(target, method, path, headers, b));
     // The callback runs inside run_io() or close_io(), on this thread.
-    client->send(std::move(request), method == "HEAD",
-                 [this, id, row, base_us, record](http::Result&& r) {
-                   Event e(Type::kDone);
-                   e.id = id;
-                   e.row = row;
-                   e.record = record;
-                   e.base_us = base_us;
-                   e.result = std::move(r);
-                   completed.push_back(std::move(e));
-                 });
+    client->send(
+        std::move(request), method == "HEAD",
+        [this, id, row, base_us, record](http::Result&& r) {
+          Event e(Type::kDone);
+          e.id = id;
+          e.row = row;
+          e.record = record;
+          e.base_us = base_us;
+          e.result = std::move(r);
+          completed.push_back(std::move(e));
+        },
+        max_body);
     return id;
   }
 

@@ -291,7 +291,7 @@ TEST_F(ClientTest, SilentServerTimesOut) {
   EXPECT_EQ(client->open_connections(), 0u);
 }
 
-TEST_F(ClientTest, RetriesOnceWhenServerClosedIdleConnection) {
+TEST_F(ClientTest, ServerClosedIdleConnectionIsReplacedNotRetried) {
   TestServer server([](tcp::socket& s) {
     std::string buf;
     if (read_request(s, buf)) write_all(s, kOk);  // then close without saying so
@@ -303,25 +303,97 @@ TEST_F(ClientTest, RetriesOnceWhenServerClosedIdleConnection) {
   Result r = send_one(*client);
   EXPECT_FALSE(r.error) << r.error_message;
   EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.retries, 0u);  // seen closed before writing: sent once
   EXPECT_EQ(server.accepted(), 2);
 }
 
-TEST_F(ClientTest, RetriesOnlyOnce) {
-  std::atomic<int> sessions{0};
-  TestServer server([&](tcp::socket& s) {
+// Answers the first request of each connection (the first connection only,
+// with `only_first`); reads the next one and hangs up without a word. The
+// count of requests read is what the server may have acted on.
+TestServer::Session close_after_read(std::atomic<int>& read, std::atomic<int>& sessions,
+                                     bool only_first = false) {
+  return [&read, &sessions, only_first](tcp::socket& s) {
     std::string buf;
-    const bool first = sessions++ == 0;
-    if (read_request(s, buf) && first) write_all(s, kOk);  // later ones hang up unanswered
-  });
+    const bool answer = !only_first || sessions++ == 0;
+    if (!read_request(s, buf)) return;
+    ++read;
+    if (!answer) return;
+    write_all(s, kOk);
+    if (read_request(s, buf)) ++read;
+  };
+}
+
+std::shared_ptr<const std::string> request_for(const Target& target, const char* method) {
+  return std::make_shared<const std::string>(build_request(target, method, "/", {}, ""));
+}
+
+TEST_F(ClientTest, NonIdempotentRequestIsNeverSentTwice) {
+  for (const char* method : {"POST", "PATCH"}) {
+    std::atomic<int> read{0}, sessions{0};
+    TestServer server(close_after_read(read, sessions));
+    auto client = make_client(server.url());
+    request_ = request_for(target_, method);
+    EXPECT_FALSE(send_one(*client).error);
+    Result r = send_one(*client);  // at once: the connection is still open
+    ASSERT_TRUE(r.error) << method;
+    EXPECT_EQ(*r.error, ErrorKind::kReset);
+    EXPECT_EQ(r.error_message, std::string("connection closed before any response byte on a reused "
+                                           "connection (not retried: ") +
+                                   method + " is not idempotent)");
+    EXPECT_EQ(r.retries, 0u);
+    EXPECT_EQ(read, 2) << method;  // the server saw each request once
+    EXPECT_EQ(server.accepted(), 1);
+  }
+}
+
+TEST_F(ClientTest, IdempotentRequestIsRetriedOnceAndCounted) {
+  for (const char* method : {"GET", "PUT", "DELETE"}) {
+    std::atomic<int> read{0}, sessions{0};
+    TestServer server(close_after_read(read, sessions));
+    auto client = make_client(server.url());
+    request_ = request_for(target_, method);
+    EXPECT_EQ(send_one(*client).retries, 0u);
+    Result r = send_one(*client);
+    EXPECT_FALSE(r.error) << method << ": " << r.error_message;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.retries, 1u);
+    EXPECT_EQ(read, 3) << method;  // the first, and the second twice
+    EXPECT_EQ(server.accepted(), 2);
+  }
+}
+
+TEST_F(ClientTest, RetriesOnlyOnce) {
+  std::atomic<int> read{0}, sessions{0};
+  TestServer server(close_after_read(read, sessions, /*only_first=*/true));
   auto client = make_client(server.url());
   EXPECT_FALSE(send_one(*client).error);
-  ASSERT_TRUE(run_until([&] { return server.active() == 0; }));
-  std::this_thread::sleep_for(20ms);
   Result r = send_one(*client);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(*r.error, ErrorKind::kReset);
   EXPECT_NE(r.error_message.find("before any response byte"), std::string::npos) << r.error_message;
+  EXPECT_EQ(r.retries, 1u);
   EXPECT_EQ(server.accepted(), 2);  // the original and one retry, no more
+  EXPECT_EQ(read, 3);
+}
+
+TEST_F(ClientTest, PostOnAConnectionTheServerClosedGoesOnANewOne) {
+  std::atomic<int> read{0};
+  TestServer server([&read](tcp::socket& s) {
+    std::string buf;
+    if (read_request(s, buf)) {
+      ++read;
+      write_all(s, kOk);
+    }
+  });
+  auto client = make_client(server.url());
+  request_ = request_for(target_, "POST");
+  EXPECT_FALSE(send_one(*client).error);
+  ASSERT_TRUE(run_until([&] { return server.active() == 0; }));
+  std::this_thread::sleep_for(20ms);
+  Result r = send_one(*client);
+  EXPECT_FALSE(r.error) << r.error_message;
+  EXPECT_EQ(r.retries, 0u);
+  EXPECT_EQ(read, 2);
 }
 
 TEST_F(ClientTest, UnrequestedBytesRetireTheConnection) {
@@ -364,6 +436,86 @@ TEST_F(ClientTest, CloseFailsQueuedAndInFlight) {
   ASSERT_TRUE(run_until([&] { return results.size() == 4; }));
   EXPECT_EQ(*results[3].error, ErrorKind::kReset);
   EXPECT_EQ(client->open_connections(), 0u);
+}
+
+TEST_F(ClientTest, TimeoutSaysHowFarTheResponseGot) {
+  TestServer server([](tcp::socket& s) {
+    std::string buf;
+    if (!read_request(s, buf)) return;
+    write_all(s, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+    while (read_request(s, buf)) {
+    }
+  });
+  auto client = make_client(server.url(), {.timeout = 200ms});
+  Result r = send_one(*client);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(*r.error, ErrorKind::kTimeout);
+  EXPECT_EQ(r.error_message,
+            "response not complete within 200 ms (200 status, 10 of 100 body bytes)");
+}
+
+std::string response_with_body(std::size_t n) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n" +
+         std::string(n, 'b');
+}
+
+TEST_F(ClientTest, KeptBodyOverItsCapIsDiscardedNotAnError) {
+  TestServer server(respond_forever(response_with_body(10000)));
+  auto client = make_client(server.url(), {.keep_response = true, .max_kept_body = 4000});
+  Result r = send_one(*client);
+  ASSERT_FALSE(r.error) << r.error_message;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body_bytes, 10000u);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(r.body_dropped, BodyDrop::kOverCap);
+  EXPECT_EQ(r.body_limit, 4000u);
+  // The request's own cap wins; the connection was fine for reuse.
+  std::optional<Result> big;
+  client->send(
+      request_, false, [&](Result&& x) { big = std::move(x); }, 10000);
+  ASSERT_TRUE(run_until([&] { return big.has_value(); }));
+  EXPECT_EQ(big->body.size(), 10000u);
+  EXPECT_EQ(big->body_dropped, BodyDrop::kNone);
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST_F(ClientTest, KeptBodiesAtOnceAreBounded) {
+  // Each response arrives in two parts, 3000 body bytes and then 1000: both
+  // first parts together are over the limit.
+  TestServer server([](tcp::socket& s) {
+    std::string buf;
+    while (read_request(s, buf)) {
+      const std::string r = response_with_body(4000);
+      write_all(s, r.substr(0, r.size() - 1000));
+      std::this_thread::sleep_for(100ms);
+      write_all(s, r.substr(r.size() - 1000));
+    }
+  });
+  auto client = make_client(
+      server.url(),
+      {.max_connections = 2, .keep_response = true, .max_kept_body = 4500, .max_kept_total = 5000});
+  std::vector<Result> results;
+  for (int i = 0; i < 2; ++i) {
+    client->send(request_, false, [&](Result&& r) { results.push_back(std::move(r)); });
+  }
+  ASSERT_TRUE(run_until([&] { return results.size() == 2; }));
+  int kept = 0, dropped = 0;
+  for (const Result& r : results) {
+    EXPECT_FALSE(r.error) << r.error_message;
+    EXPECT_EQ(r.body_bytes, 4000u);
+    if (r.body_dropped == BodyDrop::kOverTotal) {
+      ++dropped;
+      EXPECT_EQ(r.body_limit, 5000u);
+      EXPECT_TRUE(r.body.empty());
+    } else {
+      ++kept;
+      EXPECT_EQ(r.body.size(), 4000u);
+    }
+  }
+  EXPECT_EQ(kept, 1);
+  EXPECT_EQ(dropped, 1);
+  // Once delivered, bodies no longer count: both fit again one at a time.
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(send_one(*client).body.size(), 4000u);
 }
 
 // ---- TLS --------------------------------------------------------------------

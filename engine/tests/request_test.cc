@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "build_info.h"
 
 namespace loadpilot::http {
@@ -62,17 +64,47 @@ TEST(Request, CallerHeadersOverrideDefaultsCaseInsensitively) {
   EXPECT_EQ(r, "POST / HTTP/1.1\r\nhost: other\r\nUSER-AGENT: me\r\ncontent-length: 3\r\n\r\nabc");
 }
 
-TEST(Request, CrLfStrippedFromHeaders) {
-  const std::string r = build_request(target("http://h"), "GET", "/",
-                                      {{"X-A\r\n", "v1\r\nInjected: yes"}, {"X-B", "ok\n"}}, "");
-  EXPECT_NE(r.find("X-A: v1Injected: yes\r\n"), std::string::npos) << r;
-  EXPECT_NE(r.find("X-B: ok\r\n"), std::string::npos) << r;
-  EXPECT_EQ(r.find("\r\nInjected"), std::string::npos);
+// What build_request refuses, and what its message must say.
+std::string refusal(std::string_view method, std::string_view path, const Headers& headers) {
+  try {
+    build_request(target("http://h"), method, path, headers, "");
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(accepted)";
 }
 
-TEST(Request, CrLfStrippedFromRequestLine) {
-  const std::string r = build_request(target("http://h"), "GET", "/a\r\nX: y", {}, "");
-  EXPECT_EQ(r.substr(0, r.find("\r\n")), "GET /aX: y HTTP/1.1");
+TEST(Request, LineBreaksInHeadersAreRefusedNotStripped) {
+  EXPECT_EQ(refusal("GET", "/", {{"X-A", "v1\r\nInjected: yes"}}),
+            "request header X-A value \"v1\\r\\nInjected: yes\": CR, LF and NUL are not allowed");
+  EXPECT_EQ(refusal("GET", "/", {{"X-B", "ok\n"}}),
+            "request header X-B value \"ok\\n\": CR, LF and NUL are not allowed");
+  EXPECT_EQ(refusal("GET", "/", {{"X-C", std::string("a\0b", 3)}}),
+            "request header X-C value \"a\\x00b\": CR, LF and NUL are not allowed");
+  EXPECT_EQ(refusal("GET", "/", {{"X-A\r\n", "v"}}),
+            "request header name \"X-A\\r\\n\": a header name is a token (letters, digits, "
+            "!#$%&'*+-.^_`|~)");
+  EXPECT_NE(refusal("GET", "/", {{"", "v"}}).find("request header name \"\""), std::string::npos);
+  EXPECT_NE(refusal("GET", "/", {{"Bad Name", "v"}}).find("request header name \"Bad Name\""),
+            std::string::npos);
+}
+
+TEST(Request, LineBreaksInRequestLineAreRefused) {
+  EXPECT_EQ(refusal("GET", "/a\r\nX: y", {}),
+            "request path \"/a\\r\\nX: y\": CR, LF and NUL are not allowed");
+  EXPECT_EQ(refusal("GET", "/a b", {}),
+            "request path \"/a b\": spaces are not allowed (percent-encode them as %20)");
+  EXPECT_NE(
+      refusal("GET /x HTTP/1.1\r\n", "/", {}).find("request method \"GET /x HTTP/1.1\\r\\n\""),
+      std::string::npos);
+  EXPECT_NE(refusal("", "/", {}).find("request method \"\""), std::string::npos);
+}
+
+TEST(Request, UnusualButValidPartsPass) {
+  const std::string r = build_request(target("http://h"), "PROPFIND", "/caf\xc3\xa9?q=%20",
+                                      {{"X-Tab", "a\tb"}, {"X-Utf8", "\xc3\xa9"}}, "");
+  EXPECT_EQ(r.substr(0, r.find("\r\n")), "PROPFIND /caf\xc3\xa9?q=%20 HTTP/1.1");
+  EXPECT_NE(r.find("X-Tab: a\tb\r\n"), std::string::npos);
 }
 
 TEST(Request, Ipv6HostHeader) {

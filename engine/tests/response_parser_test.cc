@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -352,12 +354,118 @@ TEST(ResponseParser, BadContentLength) {
 }
 
 TEST(ResponseParser, ConflictingContentLength) {
-  EXPECT_NE(parse_error("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")
-                .error.find("bad Content-Length \"6\""),
+  EXPECT_EQ(parse_error("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").error,
+            "two different Content-Length values, 5 and 6");
+  EXPECT_EQ(parse_error("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n").error,
+            "two different Content-Length values, 5 and 6");
+  // A bad value is reported as bad, not as a conflict.
+  EXPECT_EQ(parse_error("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: x\r\n\r\n").error,
+            "bad Content-Length \"x\"");
+}
+
+TEST(ResponseParser, EndlessInterimResponsesAreAnError) {
+  std::string data;
+  for (int i = 0; i <= ResponseParser::kMaxInterim; ++i) data += "HTTP/1.1 100 Continue\r\n\r\n";
+  EXPECT_EQ(whole(data).error, "more than 32 interim (1xx) responses");
+  // Up to the limit they are skipped.
+  data.resize(data.size() / (ResponseParser::kMaxInterim + 1) * ResponseParser::kMaxInterim);
+  EXPECT_EQ(whole(data + kSimple).status, Status::kDone);
+}
+
+TEST(ResponseParser, OtherProtocolsAreNamed) {
+  EXPECT_NE(whole("HTTP/2 200\r\n\r\n").error.find("(HTTP/1.1 only)"), std::string::npos);
+  EXPECT_NE(whole("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").error.find("HTTP/2 connection preface"),
             std::string::npos);
-  EXPECT_NE(
-      parse_error("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n").error.find("Content-Length"),
-      std::string::npos);
+  // An HTTP/2 SETTINGS frame: length 6, type 4, flags 0, stream 0.
+  const std::string settings("\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", 15);
+  EXPECT_NE(whole(settings).error.find("looks like an HTTP/2 frame"), std::string::npos)
+      << whole(settings).error;
+  const std::string alert("\x15\x03\x03\x00\x02\x02\x46", 7);
+  EXPECT_NE(whole(alert).error.find("looks like TLS"), std::string::npos) << whole(alert).error;
+  EXPECT_NE(whole("SSH-2.0-x\r\n").error.find("(not HTTP)"), std::string::npos);
+}
+
+TEST(ResponseParser, ProgressSaysHowFarAResponseGot) {
+  ResponseParser p;
+  p.reset(false, false);
+  EXPECT_EQ(p.progress(), "before any response byte");
+  std::size_t used = 0;
+  std::string part = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n";
+  p.feed(part.data(), part.size(), &used);
+  EXPECT_EQ(p.progress(), "in the headers of a 200 response");
+  part = "\r\nabc";
+  p.feed(part.data(), part.size(), &used);
+  EXPECT_EQ(p.progress(), "200 status, 3 of 10 body bytes");
+}
+
+std::string fmt_chunk(const std::string& data) {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + data + "\r\n";
+}
+
+// Feeds a response with a body of `size` bytes in 1000-byte pieces.
+void feed_body(ResponseParser& p, std::size_t size, bool chunked = false) {
+  std::string head =
+      chunked ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              : "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n";
+  std::size_t used = 0;
+  ASSERT_EQ(p.feed(head.data(), head.size(), &used), Status::kNeedMore);
+  const std::string piece(1000, 'b');
+  for (std::size_t sent = 0; sent < size; sent += piece.size()) {
+    const std::size_t n = std::min(piece.size(), size - sent);
+    std::string data = chunked ? fmt_chunk(piece.substr(0, n)) : piece.substr(0, n);
+    p.feed(data.data(), data.size(), &used);
+  }
+  if (chunked) p.feed("0\r\n\r\n", 5, &used);
+}
+
+TEST(ResponseParser, BodyOverItsCapIsCountedNotKept) {
+  for (bool chunked : {false, true}) {
+    ResponseParser p;
+    KeptBodies pool{1'000'000, 0};
+    p.reset(false, true, 4500, &pool);
+    feed_body(p, 10'000, chunked);
+    EXPECT_TRUE(p.error().empty()) << p.error();
+    EXPECT_EQ(p.body_bytes(), 10'000u);
+    EXPECT_TRUE(p.body().empty());
+    EXPECT_EQ(p.body().capacity() < 1000, true);  // the memory went too
+    EXPECT_EQ(p.body_dropped(), BodyDrop::kOverCap);
+    EXPECT_EQ(p.body_limit(), 4500u);
+    EXPECT_EQ(pool.held, 0u);
+  }
+  // At the cap exactly, kept.
+  ResponseParser p;
+  p.reset(false, true, 4000);
+  feed_body(p, 4000);
+  EXPECT_EQ(p.body().size(), 4000u);
+  EXPECT_EQ(p.body_dropped(), BodyDrop::kNone);
+}
+
+TEST(ResponseParser, PoolBoundsBodiesKeptAtOnce) {
+  KeptBodies pool{5000, 0};
+  ResponseParser a, b, c;
+  a.reset(false, true, 4000, &pool);
+  b.reset(false, true, 4000, &pool);
+  feed_body(a, 3000);
+  EXPECT_EQ(pool.held, 3000u);
+  feed_body(b, 3000);  // 6000 would be over 5000
+  EXPECT_EQ(a.body().size(), 3000u);
+  EXPECT_EQ(b.body_dropped(), BodyDrop::kOverTotal);
+  EXPECT_EQ(b.body_limit(), 5000u);
+  EXPECT_EQ(b.body_bytes(), 3000u);
+  EXPECT_EQ(pool.held, 3000u);
+  a.release();
+  EXPECT_EQ(pool.held, 0u);
+  a.release();  // twice is harmless
+  EXPECT_EQ(pool.held, 0u);
+  // A response whose own cap is over the pool's limit may fill it alone.
+  c.reset(false, true, 8000, &pool);
+  feed_body(c, 7000);
+  EXPECT_EQ(c.body().size(), 7000u);
+  EXPECT_EQ(pool.held, 7000u);
+  c.reset(false, true, 8000, &pool);  // the next response gives it back
+  EXPECT_EQ(pool.held, 0u);
 }
 
 TEST(ResponseParser, BadChunkSize) {

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import textwrap
+import threading
 import time
 import urllib.request
 
@@ -159,3 +160,44 @@ def interrupt_run(path, target, tmp_path, *extra, after=2.5, sig=signal.SIGINT, 
     took = time.monotonic() - sent
     assert results.exists(), err
     return proc.returncode, out, err, json.loads(results.read_text()), took
+
+
+def run_measured(path, target, tmp_path, *extra, env=None, timeout=60):
+    """`loadpilot run PATH --target TARGET EXTRA... --results-json` watched
+    from outside: returns (CompletedProcess-like with returncode, stdout,
+    stderr; the results dict or None; wall seconds; peak RSS in MiB, the
+    process's VmHWM as last read before it exited)."""
+    results = tmp_path / "r.json"
+    if results.exists():
+        results.unlink()
+    args = [os.path.abspath(BIN), "run", str(path), "--target", target,
+            "--results-json", str(results), "--no-metrics", *extra]
+    start = time.monotonic()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, env=env)
+    peak_kb = 0
+    status = f"/proc/{proc.pid}/status"
+    outputs = {}
+
+    def drain():
+        outputs["out"], outputs["err"] = proc.communicate()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        if time.monotonic() - start > timeout:
+            proc.kill()  # a hang: the caller's wall-time assertion reports it
+        try:
+            with open(status) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass  # exited (or a zombie) between poll() and the read
+        time.sleep(0.02)
+    wall = time.monotonic() - start
+    reader.join(10)
+    done = subprocess.CompletedProcess(args, proc.returncode, outputs.get("out", ""),
+                                       outputs.get("err", ""))
+    parsed = json.loads(results.read_text()) if results.exists() else None
+    return done, parsed, wall, peak_kb / 1024
