@@ -187,9 +187,10 @@ std::string explain_parse_error(CLI::App& app, const CLI::ParseError& e,
     return fmt::format("unknown option '{}'{}", unknown, did_you_mean(unknown, names));
   }
   if (first == argv.end()) {
-    return fmt::format("no command given; use one of: {} ('loadpilot help COMMAND' shows its "
-                       "options)",
-                       joined(commands));
+    return fmt::format(
+        "no command given; use one of: {} ('loadpilot help COMMAND' shows its "
+        "options)",
+        joined(commands));
   }
   const std::string command = *first;
   const auto subs = app.get_subcommands([&](CLI::App* a) { return a->get_name() == command; });
@@ -221,9 +222,10 @@ std::string explain_parse_error(CLI::App& app, const CLI::ParseError& e,
     }
     for (const std::string& a : rest) {
       if (std::find(extras.begin(), extras.end(), a) != extras.end())
-        return fmt::format("unexpected argument '{}' for '{}' ('loadpilot help {}' shows its "
-                           "arguments)",
-                           a, sub->get_name(), sub->get_name());
+        return fmt::format(
+            "unexpected argument '{}' for '{}' ('loadpilot help {}' shows its "
+            "arguments)",
+            a, sub->get_name(), sub->get_name());
     }
   }
   return e.what();

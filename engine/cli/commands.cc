@@ -100,7 +100,9 @@ void add_demo(CLI::App& app, demo::DemoOptions& d) {
       ->transform(real_number(0, kDay, "seconds"));
   cmd->add_option("--stall-for", d.stall_for_s, "...for this many seconds")
       ->transform(real_number(0, kDay, "seconds"));
-  cmd->add_option("--seed", d.seed, "Random seed")->capture_default_str()->transform(unsigned_number());
+  cmd->add_option("--seed", d.seed, "Random seed")
+      ->capture_default_str()
+      ->transform(unsigned_number());
 }
 
 int internal_error(const std::string& what) {

@@ -76,8 +76,8 @@ int run_command(const RunArgs& args) {
   // would time out at once.
   const auto timeout_s = plan::parse_duration(args.timeout);
   if (!timeout_s || *timeout_s < 0.001 || *timeout_s > kMaxWaitS)
-    return fail(fmt::format("--timeout: must be a duration from 1ms to 1h (got \"{}\")",
-                            args.timeout));
+    return fail(
+        fmt::format("--timeout: must be a duration from 1ms to 1h (got \"{}\")", args.timeout));
   const auto drain_s = plan::parse_duration(args.drain);
   if (!drain_s || *drain_s < 0 || *drain_s > kMaxWaitS)
     return fail(fmt::format("--drain: must be a duration from 0s to 1h (got \"{}\")", args.drain));
@@ -96,9 +96,10 @@ int run_command(const RunArgs& args) {
     return fail(fmt::format("--workers {} needs at least {} connections; got --max-connections {}",
                             args.workers, args.workers, args.max_connections));
   if (args.workers && args.processes > 1 && args.workers < args.processes)
-    return fail(fmt::format("--processes {} needs at least {} workers, one per process; got "
-                            "--workers {}",
-                            args.processes, args.processes, args.workers));
+    return fail(
+        fmt::format("--processes {} needs at least {} workers, one per process; got "
+                    "--workers {}",
+                    args.processes, args.processes, args.workers));
   std::optional<AgentShare> agent;
   if (!args.agent.empty()) {
     agent = parse_agent(args.agent);
@@ -153,9 +154,9 @@ int run_command(const RunArgs& args) {
   // The connection limit: --max-connections, else the rate's default raised
   // to one connection per --workers (each worker needs one). Workers left
   // at one per core are capped by the engine at the connections.
-  const std::size_t connections =
-      args.max_connections ? args.max_connections
-                           : std::max(load::default_max_connections(plan), args.workers);
+  const std::size_t connections = args.max_connections
+                                      ? args.max_connections
+                                      : std::max(load::default_max_connections(plan), args.workers);
   if (args.dry_run) {
     nlohmann::json j = plan.to_json();
     j["engine"] = {
@@ -208,9 +209,9 @@ int run_command(const RunArgs& args) {
   if (coordinator) {
     const std::size_t n = args.processes;
     const std::size_t workers =
-        args.workers ? args.workers
-                     : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()),
-                                             connections);
+        args.workers
+            ? args.workers
+            : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), connections);
     agent_workers = std::max(workers, n);
     if (connections < n)
       return fail(

@@ -28,8 +28,8 @@ struct RunArgs {
   std::optional<int> steps;
   std::optional<int> max_vusers;
   std::vector<std::string> thresholds;  // KEY=VALUE
-  std::size_t workers = 0;          // 0: not given (one per core)
-  std::size_t max_connections = 0;  // 0: not given (from the rate)
+  std::size_t workers = 0;              // 0: not given (one per core)
+  std::size_t max_connections = 0;      // 0: not given (from the rate)
   std::string timeout = "30s";
   std::string drain = "2s";  // docs/engine.md#the-end-of-a-run
   bool insecure = false;

@@ -1,7 +1,7 @@
 #include "cli/startup_interrupt.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -61,8 +61,7 @@ void StartupInterrupt::watch() {
       {
         std::lock_guard lock(mu_);
         // On a terminal the "^C" echo is still on the current line.
-        line = fmt::format("{}interrupted while {}\n", isatty(STDERR_FILENO) ? "\n" : "",
-                           phase_);
+        line = fmt::format("{}interrupted while {}\n", isatty(STDERR_FILENO) ? "\n" : "", phase_);
       }
       // The main thread may be anywhere (inside Python, holding stdio's
       // locks): write(2) directly, then end without running destructors.

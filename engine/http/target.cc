@@ -32,11 +32,11 @@ bool ends_in_number(std::string_view host) {
   std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
   if (last.size() > 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
     last.remove_prefix(2);
-    return std::all_of(last.begin(), last.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+    return std::all_of(last.begin(), last.end(),
+                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
   }
-  return !last.empty() && std::all_of(last.begin(), last.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
+  return !last.empty() &&
+         std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::nullopt_t fail(std::string* error, std::string msg) {

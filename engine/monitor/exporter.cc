@@ -67,8 +67,8 @@ bool ends_in_number(std::string_view s) {
   while (!s.empty() && s.back() == '.') s.remove_suffix(1);
   const auto dot = s.rfind('.');
   const std::string_view last = dot == std::string_view::npos ? s : s.substr(dot + 1);
-  return !last.empty() && std::all_of(last.begin(), last.end(),
-                                      [](char c) { return c >= '0' && c <= '9'; });
+  return !last.empty() &&
+         std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -98,8 +98,7 @@ std::string resolve_listen_host(std::string_view flag, const std::string& text, 
   if (text.empty()) throw problem("must be an IPv4 or IPv6 address or a host name");
   if (ends_in_number(text))
     throw problem("not an IPv4 address: it needs four decimal parts, each from 0 to 255");
-  if (!host_name_chars(text))
-    throw problem("not an IPv4 or IPv6 address, nor a host name");
+  if (!host_name_chars(text)) throw problem("not an IPv4 or IPv6 address, nor a host name");
   addrinfo hints{};
   hints.ai_family = ipv6 ? AF_UNSPEC : AF_INET;
   hints.ai_socktype = SOCK_STREAM;

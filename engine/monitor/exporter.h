@@ -5,9 +5,9 @@
 //
 // Contract:
 //  * The constructor checks the host with resolve_listen_host() (IPv4
-//    only: the server library has no IPv6), then binds host:port or throws ExporterError whose message names host:port and
-//    why (e.g. the port is in use), so `loadpilot run` can exit 2 before
-//    sending anything. Port 0 takes a free port; port() tells which.
+//    only: the server library has no IPv6), then binds host:port or throws ExporterError whose
+//    message names host:port and why (e.g. the port is in use), so `loadpilot run` can exit 2
+//    before sending anything. Port 0 takes a free port; port() tells which.
 //  * The server's threads are started with SIGINT/SIGTERM blocked, so those
 //    signals keep reaching the run's own signal handling.
 //  * linger() keeps serving the final values for a while after the run so

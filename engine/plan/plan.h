@@ -84,11 +84,11 @@ struct PlanError : std::runtime_error {
 // arithmetic (iterations = rate x seconds, weight sums) stays exact and
 // finite; a value beyond one is a typo, not a plan. docs/scenarios.md lists
 // them.
-inline constexpr double kMaxRps = 10'000'000;         // iterations/s, whole run
-inline constexpr double kMaxDurationS = 7 * 86'400;   // duration and ramp_up: 7 days
-inline constexpr int kMaxSteps = 1'000;               // step mode windows
-inline constexpr int kMaxVUsers = 100'000;            // Python VUsers
-inline constexpr double kMaxWeight = 1'000'000;       // one task's weight
+inline constexpr double kMaxRps = 10'000'000;        // iterations/s, whole run
+inline constexpr double kMaxDurationS = 7 * 86'400;  // duration and ramp_up: 7 days
+inline constexpr int kMaxSteps = 1'000;              // step mode windows
+inline constexpr int kMaxVUsers = 100'000;           // Python VUsers
+inline constexpr double kMaxWeight = 1'000'000;      // one task's weight
 
 // Known threshold keys, in display order.
 inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "max_ms",

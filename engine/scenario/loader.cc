@@ -2,9 +2,8 @@
 // interpreter and turns Python failures into ScenarioError messages.
 #include "scenario/loader.h"
 
-#include <pybind11/embed.h>
-
 #include <fmt/format.h>
+#include <pybind11/embed.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -84,12 +83,13 @@ void check_scenario_path(const std::string& file) {
   // with no writer would hang the import forever, /dev/zero would never end.
   struct stat st {};
   if (stat(file.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) throw ScenarioError("scenario file not found: " + file);
+    if (errno == ENOENT || errno == ENOTDIR)
+      throw ScenarioError("scenario file not found: " + file);
     throw ScenarioError(fmt::format("scenario file {}: {}", file, std::strerror(errno)));
   }
   if (!S_ISREG(st.st_mode)) {
-    throw ScenarioError(fmt::format("scenario path {} is {}, not a regular file", file,
-                                    file_kind(st.st_mode)));
+    throw ScenarioError(
+        fmt::format("scenario path {} is {}, not a regular file", file, file_kind(st.st_mode)));
   }
 }
 

@@ -194,8 +194,9 @@ TEST(Validate, UpperBounds) {
   EXPECT_TRUE(validate(p).empty()) << joined(validate(p));
 
   p.profile.rps = 1e12;
-  EXPECT_EQ(validate(p), std::vector<std::string>{
-                             "rps: must be at most 10000000 iterations/s per run (got 1000000000000)"});
+  EXPECT_EQ(validate(p),
+            std::vector<std::string>{
+                "rps: must be at most 10000000 iterations/s per run (got 1000000000000)"});
   p.profile.rps = INFINITY;
   EXPECT_EQ(validate(p), std::vector<std::string>{"rps: must be a number > 0 (got inf)"});
 
@@ -227,14 +228,14 @@ TEST(Validate, WeightsThatWouldOverflowTheirSum) {
   Plan p = valid_plan();
   p.tasks[0].weight = 1e308;
   p.tasks[1].weight = 1e308;
-  EXPECT_EQ(validate(p), (std::vector<std::string>{
-                             "tasks.products.weight: must be at most 1000000 (got 1e+308)",
-                             "tasks.login.weight: must be at most 1000000 (got 1e+308)"}));
+  EXPECT_EQ(validate(p),
+            (std::vector<std::string>{"tasks.products.weight: must be at most 1000000 (got 1e+308)",
+                                      "tasks.login.weight: must be at most 1000000 (got 1e+308)"}));
   p.tasks[0].weight = INFINITY;
   p.tasks[1].weight = NAN;
-  EXPECT_EQ(validate(p), (std::vector<std::string>{
-                             "tasks.products.weight: must be a number > 0 (got inf)",
-                             "tasks.login.weight: must be a number > 0 (got nan)"}));
+  EXPECT_EQ(validate(p),
+            (std::vector<std::string>{"tasks.products.weight: must be a number > 0 (got inf)",
+                                      "tasks.login.weight: must be a number > 0 (got nan)"}));
 }
 
 TEST(Validate, TargetErrorsAreSeparable) {
@@ -244,9 +245,10 @@ TEST(Validate, TargetErrorsAreSeparable) {
   std::vector<std::string> errors = validate(p);
   const std::vector<std::string> target = take_target_errors(&errors);
   EXPECT_EQ(errors, std::vector<std::string>{"rps: must be a number > 0 (got -1)"});
-  EXPECT_EQ(target, std::vector<std::string>{
-                        "target: must be an http:// or https:// URL with a host; unsupported "
-                        "scheme \"ftp\" in \"ftp://x\" (use http:// or https://) (got \"ftp://x\")"});
+  EXPECT_EQ(target,
+            std::vector<std::string>{
+                "target: must be an http:// or https:// URL with a host; unsupported "
+                "scheme \"ftp\" in \"ftp://x\" (use http:// or https://) (got \"ftp://x\")"});
 }
 
 TEST(Validate, ReportsEveryProblemAtOnce) {
