@@ -4,16 +4,26 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <limits>
 
 #include "build_info.h"
+#include "cli/agents_mode.h"
+#include "cli/arguments.h"
 #include "cli/init_command.h"
 #include "cli/report_commands.h"
 #include "cli/run_command.h"
 #include "demo/demo_api.h"
+#include "monitor/exporter.h"
+#include "plan/plan.h"
+#include "scenario/loader.h"
 
 namespace loadpilot::cli {
 
 namespace {
+
+constexpr double kDay = 86'400;
 
 void add_run(CLI::App& app, RunArgs& a) {
   auto* run = app.add_subcommand("run", "Run a scenario file against a target");
@@ -24,12 +34,19 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--duration", a.duration, "Override duration (30s, 2m, 1m30s, 1h)");
   run->add_option("--ramp-up", a.ramp_up, "Override ramp-up time");
   run->add_option("--mode", a.mode, "Override mode: ramp, constant, step, spike");
-  run->add_option("--steps", a.steps, "Override the number of steps (step mode)");
-  run->add_option("--max-vusers", a.max_vusers, "Upper bound on VUsers (default 1000)");
-  run->add_option("--threshold", a.thresholds, "SLA limit KEY=VALUE (repeatable; overrides)");
-  run->add_option("--workers", a.workers, "Worker threads (default: one per core)");
+  run->add_option("--steps", a.steps, "Override the number of steps (step mode)")
+      ->transform(whole_number(1, plan::kMaxSteps));
+  run->add_option("--max-vusers", a.max_vusers, "Upper bound on VUsers (default 1000)")
+      ->transform(whole_number(1, plan::kMaxVUsers));
+  // One KEY=VALUE per occurrence: a vector option would otherwise also
+  // swallow the scenario file that follows it.
+  run->add_option("--threshold", a.thresholds, "SLA limit KEY=VALUE (repeat for more; overrides)")
+      ->allow_extra_args(false);
+  run->add_option("--workers", a.workers, "Worker threads (default: one per core)")
+      ->transform(whole_number(1, static_cast<long long>(kMaxWorkers)));
   run->add_option("--max-connections", a.max_connections,
-                  "Connection limit (default: from the rate, see docs/engine.md)");
+                  "Connection limit (default: from the rate, see docs/engine.md)")
+      ->transform(whole_number(1, static_cast<long long>(kMaxConnections)));
   run->add_option("--timeout", a.timeout, "Connect and request timeout")->capture_default_str();
   run->add_option("--drain", a.drain,
                   "After the profile (or Ctrl-C), how long in-flight iterations may finish")
@@ -40,18 +57,24 @@ void add_run(CLI::App& app, RunArgs& a) {
       ->capture_default_str();
   run->add_option("--results-json", a.results_json, "Write the final results to this file");
   run->add_flag("--no-color", a.no_color, "Plain text without colours");
-  run->add_option("--seed", a.seed, "Seed for task choice")->capture_default_str();
+  run->add_option("--seed", a.seed, "Seed for task choice")
+      ->capture_default_str()
+      ->transform(unsigned_number());
   run->add_option("--processes", a.processes,
                   "Run in N agent processes (one Python thread each); default 1")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(whole_number(1, static_cast<long long>(kMaxProcesses)));
   run->add_option("--agent", a.agent)->group("");  // internal: share I/N of a --processes run
   add_report_options(*run, a);
   run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
       ->envname("LOADPILOT_NO_METRICS");
-  run->add_option("--metrics-host", a.metrics_host, "Address the /metrics endpoint listens on")
-      ->capture_default_str();
+  run->add_option("--metrics-host", a.metrics_host,
+                  "IPv4 address or host name the /metrics endpoint listens on")
+      ->capture_default_str()
+      ->transform(listen_host(/*ipv6=*/false));
   run->add_option("--metrics-port", a.metrics_port, "Port of the /metrics endpoint (0: any free)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(whole_number(0, 65535));
   run->add_option("--metrics-linger", a.metrics_linger,
                   "Keep serving the final metrics this long after the run")
       ->capture_default_str();
@@ -59,23 +82,83 @@ void add_run(CLI::App& app, RunArgs& a) {
 
 void add_demo(CLI::App& app, demo::DemoOptions& d) {
   auto* cmd = app.add_subcommand("demo-api", "Serve the bundled demo HTTP API");
-  cmd->add_option("--host", d.host, "Address to bind")->capture_default_str();
-  cmd->add_option("--port", d.port, "Port (0 picks a free one)")->capture_default_str();
-  cmd->add_option("--threads", d.threads, "Threads (0: one per core)")->capture_default_str();
-  cmd->add_option("--latency-ms", d.latency_ms, "Added latency per response, ms");
-  cmd->add_option("--jitter-ms", d.jitter_ms, "Plus uniform random jitter up to this, ms");
-  cmd->add_option("--error-rate", d.error_rate, "Percent of API responses turned into 503");
-  cmd->add_option("--stall-every", d.stall_every_s, "Stall all responses every N seconds");
-  cmd->add_option("--stall-for", d.stall_for_s, "...for this many seconds");
-  cmd->add_option("--seed", d.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--host", d.host, "Address to bind (IPv4, IPv6 or a host name)")
+      ->capture_default_str()
+      ->transform(listen_host(/*ipv6=*/true));
+  cmd->add_option("--port", d.port, "Port (0 picks a free one)")
+      ->capture_default_str()
+      ->transform(whole_number(0, 65535));
+  cmd->add_option("--threads", d.threads, "Threads (default: one per core)")
+      ->transform(whole_number(1, 1024));
+  cmd->add_option("--latency-ms", d.latency_ms, "Added latency per response, ms")
+      ->transform(real_number(0, 3'600'000, "ms"));
+  cmd->add_option("--jitter-ms", d.jitter_ms, "Plus uniform random jitter up to this, ms")
+      ->transform(real_number(0, 3'600'000, "ms"));
+  cmd->add_option("--error-rate", d.error_rate, "Percent of API responses turned into 503")
+      ->transform(real_number(0, 100, "percent"));
+  cmd->add_option("--stall-every", d.stall_every_s, "Stall all responses every N seconds")
+      ->transform(real_number(0, kDay, "seconds"));
+  cmd->add_option("--stall-for", d.stall_for_s, "...for this many seconds")
+      ->transform(real_number(0, kDay, "seconds"));
+  cmd->add_option("--seed", d.seed, "Random seed")
+      ->capture_default_str()
+      ->transform(unsigned_number());
+}
+
+int internal_error(const std::string& what) {
+  fmt::print(stderr,
+             "internal error: {}\n(a fault in LoadPilot itself, not in the command line or the "
+             "scenario; please report it with the command that caused it)\n",
+             what);
+  return kExitInternal;
+}
+
+// An exception that escaped a thread, or a std::thread destroyed while
+// joinable: still LoadPilot's fault, and still exit 3 rather than a core
+// dump that looks like a crash of the target.
+[[noreturn]] void on_terminate() {
+  std::string what = "terminated without an exception";
+  if (std::exception_ptr ep = std::current_exception()) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "an exception of unknown type";
+    }
+  }
+  internal_error(what);
+  std::_Exit(kExitInternal);
+}
+
+// `loadpilot help [COMMAND]`
+int help_command(CLI::App& app, const std::string& topic) {
+  // app.help() would show the help of the command that ran: `help`.
+  if (topic.empty()) {
+    fmt::print("{}", app.get_formatter()->make_help(&app, "loadpilot", CLI::AppFormatMode::Normal));
+    return kExitOk;
+  }
+  std::vector<std::string> names;
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_name() == topic) {
+      fmt::print("{}", sub->help("loadpilot"));
+      return kExitOk;
+    }
+    names.push_back(sub->get_name());
+  }
+  const std::string near = nearest(topic, names);
+  fmt::print(stderr, "error: unknown command '{}'{}\n", topic,
+             near.empty() ? "" : fmt::format("; did you mean '{}'?", near));
+  return kExitInvalid;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::set_terminate(on_terminate);
   CLI::App app{"LoadPilot: load testing with Python scenarios and a native engine", "loadpilot"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("loadpilot ") + kVersion);
+  app.set_version_flag("-V,--version", std::string("loadpilot ") + kVersion);
   RunArgs run_args;
   demo::DemoOptions demo_options;
   add_run(app, run_args);
@@ -89,6 +172,9 @@ int main(int argc, char** argv) {
       ->add_option("dir", init_dir, "Project directory (created if missing)")
       ->capture_default_str();
   app.add_subcommand("version", "Print version and build information");
+  std::string help_topic;
+  app.add_subcommand("help", "Show the commands, or one command's options (help run)")
+      ->add_option("command", help_topic, "Command to show the options of");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -98,7 +184,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    fmt::print(stderr, "error: {}\n", explain_parse_error(app, e, args));
     return kExitInvalid;
   }
   try {
@@ -107,15 +194,26 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("report")) return report_command(report_args);
     if (app.got_subcommand("compare")) return compare_command(compare_args);
     if (app.got_subcommand("init")) return init_command(init_dir);
+    if (app.got_subcommand("help")) return help_command(app, help_topic);
     if (app.got_subcommand("version")) {
       fmt::print("loadpilot {}\nbuild: {} ({})\n", kVersion, kBuildType, kCompiler);
       return kExitOk;
     }
-  } catch (const std::exception& e) {
+  } catch (const scenario::ScenarioError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return kExitInvalid;
+  } catch (const plan::PlanError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return kExitInvalid;
+  } catch (const monitor::ExporterError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return kExitInvalid;
+  } catch (const std::exception& e) {
+    return internal_error(e.what());
+  } catch (...) {
+    return internal_error("an exception of unknown type");
   }
-  return kExitInvalid;
+  return internal_error("no command ran");
 }
 
 }  // namespace loadpilot::cli

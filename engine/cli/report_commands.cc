@@ -1,6 +1,7 @@
 #include "cli/report_commands.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/arguments.h"
 #include "cli/commands.h"
 #include "report/compare.h"
 #include "report/html_report.h"
@@ -27,6 +29,13 @@ namespace {
 // Reads and checks a results file. On failure prints "error: PATH: ..." and
 // returns nullopt.
 std::optional<nlohmann::json> load_results(const std::string& path, const char* what) {
+  // Opening a FIFO would wait for a writer forever; a directory or device
+  // is no results file either.
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    fmt::print(stderr, "error: {} {}: not a regular file\n", what, path);
+    return std::nullopt;
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     fmt::print(stderr, "error: {} {}: cannot read: {}\n", what, path,
@@ -121,7 +130,8 @@ CLI::App* add_compare_command(CLI::App& app, CompareArgs& a) {
   cmd->add_option("baseline", a.baseline, "Baseline results file")->capture_default_str();
   cmd->add_option("--threshold", a.threshold,
                   "Percent a metric may get worse before it counts as a regression")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(real_number(0, 1'000'000, "percent"));
   cmd->add_flag("--no-color", a.no_color, "Plain text without colours");
   cmd->add_option("--min-change-ms", a.min_change_ms,
                   "Latency changes smaller than this many ms never count (noise floor)")

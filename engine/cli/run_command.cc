@@ -18,6 +18,7 @@
 #include "cli/picker.h"
 #include "cli/report_commands.h"
 #include "cli/signal_watcher.h"
+#include "cli/startup_interrupt.h"
 #include "http/target.h"
 #include "load/engine.h"
 #include "monitor/exporter.h"
@@ -70,33 +71,47 @@ std::optional<std::size_t> choose_scenario(const RunArgs& args,
 
 int run_command(const RunArgs& args) {
   if (args.output != "auto" && args.output != "text" && args.output != "ndjson")
-    return fail(fmt::format("--output: must be text or ndjson (got \"{}\")", args.output));
+    return fail(fmt::format("--output: must be auto, text or ndjson (got \"{}\")", args.output));
+  // Below a millisecond the engine's timer would read 0: every request
+  // would time out at once.
   const auto timeout_s = plan::parse_duration(args.timeout);
-  if (!timeout_s || *timeout_s <= 0)
-    return fail(fmt::format("--timeout: not a positive duration (got \"{}\")", args.timeout));
+  if (!timeout_s || *timeout_s < 0.001 || *timeout_s > kMaxWaitS)
+    return fail(
+        fmt::format("--timeout: must be a duration from 1ms to 1h (got \"{}\")", args.timeout));
   const auto drain_s = plan::parse_duration(args.drain);
-  if (!drain_s || *drain_s < 0 || *drain_s > 3600)
-    return fail(fmt::format("--drain: not a duration from 0s to 1h (got \"{}\")", args.drain));
+  if (!drain_s || *drain_s < 0 || *drain_s > kMaxWaitS)
+    return fail(fmt::format("--drain: must be a duration from 0s to 1h (got \"{}\")", args.drain));
   const auto linger_s = plan::parse_duration(args.metrics_linger);
-  if (!linger_s || *linger_s < 0)
-    return fail(fmt::format("--metrics-linger: not a duration (got \"{}\")", args.metrics_linger));
+  if (!linger_s || *linger_s < 0 || *linger_s > kMaxWaitS)
+    return fail(fmt::format("--metrics-linger: must be a duration from 0s to 1h (got \"{}\")",
+                            args.metrics_linger));
 
   if (args.processes < 1 || args.processes > kMaxProcesses)
     return fail(
         fmt::format("--processes: must be from 1 to {} (got {})", kMaxProcesses, args.processes));
+  // A worker without a connection of its own could send nothing, and an
+  // agent process needs a worker: refuse rather than quietly change the
+  // numbers asked for.
+  if (args.workers && args.max_connections && args.workers > args.max_connections)
+    return fail(fmt::format("--workers {} needs at least {} connections; got --max-connections {}",
+                            args.workers, args.workers, args.max_connections));
+  if (args.workers && args.processes > 1 && args.workers < args.processes)
+    return fail(
+        fmt::format("--processes {} needs at least {} workers, one per process; got "
+                    "--workers {}",
+                    args.processes, args.processes, args.workers));
   std::optional<AgentShare> agent;
   if (!args.agent.empty()) {
-    // An agent's stop (SIGINT from its coordinator) may come as soon as it
-    // has said hello: hold it until the signal watcher is up, rather than
-    // let the interpreter's own handler swallow it.
-    sigset_t stops;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stops, nullptr);
     agent = parse_agent(args.agent);
     if (!agent) return fail(fmt::format("--agent: expected I/N (got \"{}\")", args.agent));
   }
+  // Ctrl-C or SIGTERM from here until the run starts ends the process with
+  // "interrupted while ...". It also holds an agent's stop (a SIGINT from
+  // its coordinator, which may come as soon as the agent has said hello)
+  // until the run's signal watcher is up, rather than let the interpreter's
+  // own handler swallow it. An agent's coordinator speaks for it.
+  std::optional<StartupInterrupt> startup;
+  startup.emplace("loading " + args.file, agent.has_value());
 
   std::vector<scenario::ScenarioInfo> scenarios;
   try {
@@ -104,9 +119,11 @@ int run_command(const RunArgs& args) {
   } catch (const scenario::ScenarioError& e) {
     return fail(e.what());
   }
+  startup->set_phase("choosing a scenario of " + args.file);
   int code = kExitOk;
   const auto index = choose_scenario(args, scenarios, &code);
   if (!index) return code;
+  startup->set_phase("preparing the run of " + args.file);
 
   scenario::Overrides ov;
   ov.target = args.target;
@@ -124,25 +141,32 @@ int run_command(const RunArgs& args) {
   }
   std::vector<std::string> errors;
   plan::Plan plan = scenario::build_plan(scenarios[*index], args.file, ov, &errors);
+  // A bad --target is the command line's mistake, not the scenario's.
+  for (const std::string& e : plan::take_target_errors(&errors))
+    fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
   if (!errors.empty()) {
     fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, scenarios[*index].name);
     for (const std::string& e : errors) fmt::print(stderr, "  - {}\n", e);
-    return kExitInvalid;
   }
+  std::string target_error;
+  const auto target = http::Target::parse(plan.target, &target_error);
+  if (!errors.empty() || !target) return kExitInvalid;
+  // The connection limit: --max-connections, else the rate's default raised
+  // to one connection per --workers (each worker needs one). Workers left
+  // at one per core are capped by the engine at the connections.
+  const std::size_t connections = args.max_connections
+                                      ? args.max_connections
+                                      : std::max(load::default_max_connections(plan), args.workers);
   if (args.dry_run) {
     nlohmann::json j = plan.to_json();
     j["engine"] = {
-        {"max_connections",
-         args.max_connections ? args.max_connections : load::default_max_connections(plan)},
+        {"max_connections", connections},
         {"max_queue", load::default_max_queue(plan)},
         {"total_s", plan.profile.total_s()},
         {"planned_iterations", load::Profile::from_spec(plan.profile).total_iterations()}};
     fmt::print("{}\n", j.dump(2));
     return kExitOk;
   }
-  std::string target_error;
-  const auto target = http::Target::parse(plan.target, &target_error);
-  if (!target) return fail(target_error);
   // Every output file is checked (and its folder made) before any traffic:
   // a run must not end in an unwritable path. Agents write none.
   if (args.agent.empty()) {
@@ -158,7 +182,7 @@ int run_command(const RunArgs& args) {
 
   load::EngineOptions eo;
   eo.workers = args.workers;
-  eo.max_connections = args.max_connections;
+  eo.max_connections = connections;
   eo.timeout = std::chrono::milliseconds(static_cast<long>(*timeout_s * 1000));
   eo.drain = std::chrono::milliseconds(static_cast<long>(*drain_s * 1000));
   eo.insecure = args.insecure;
@@ -184,10 +208,10 @@ int run_command(const RunArgs& args) {
   std::size_t agent_workers = 0;
   if (coordinator) {
     const std::size_t n = args.processes;
-    const std::size_t connections =
-        args.max_connections ? args.max_connections : load::default_max_connections(plan);
     const std::size_t workers =
-        args.workers ? args.workers : std::max(1u, std::thread::hardware_concurrency());
+        args.workers
+            ? args.workers
+            : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), connections);
     agent_workers = std::max(workers, n);
     if (connections < n)
       return fail(
@@ -214,7 +238,12 @@ int run_command(const RunArgs& args) {
     return fail(e.what());
   }
   load::Engine& engine = *engine_storage;
-  if (agent) return run_as_agent(engine, vusers.get());
+  if (agent) {
+    startup.reset();  // the run's own signal handling takes over
+    return run_as_agent(engine, vusers.get());
+  }
+  if (!agent_processes.empty())
+    startup->set_phase(fmt::format("starting {} agent processes", agent_processes.size()));
   for (agents::AgentProcess* p : agent_processes) {
     try {
       if (p->wait_ready(std::chrono::seconds(60)) != engine.collector().task_names())
@@ -253,6 +282,7 @@ int run_command(const RunArgs& args) {
     fmt::print(ndjson ? stderr : stdout, "metrics: {} (listening on {})\n", exporter->url(),
                exporter->listen_address());
   }
+  startup.reset();  // from here on, a signal stops the run (SignalWatcher)
   std::unique_ptr<report::LiveView> view;
   if (ndjson)
     view = report::make_ndjson_stream(stdout, header);

@@ -1,6 +1,8 @@
 #pragma once
 // `loadpilot run`: scenario file -> Plan -> Engine -> live view -> summary,
 // results file and exit code.
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,6 +13,13 @@ namespace loadpilot::cli {
 // Where `run` writes the HTML report unless told otherwise.
 inline constexpr const char* kDefaultReportPath = "results/report.html";
 
+// Bounds of --workers and --max-connections (docs/cli.md). Each worker needs
+// a connection of its own, so --workers never exceeds the connections.
+inline constexpr std::size_t kMaxWorkers = 1024;
+inline constexpr std::size_t kMaxConnections = 1'000'000;
+// --timeout and --metrics-linger: at most an hour.
+inline constexpr double kMaxWaitS = 3600;
+
 struct RunArgs {
   std::string file;
   std::string target;
@@ -19,8 +28,8 @@ struct RunArgs {
   std::optional<int> steps;
   std::optional<int> max_vusers;
   std::vector<std::string> thresholds;  // KEY=VALUE
-  std::size_t workers = 0;
-  std::size_t max_connections = 0;
+  std::size_t workers = 0;              // 0: not given (one per core)
+  std::size_t max_connections = 0;      // 0: not given (from the rate)
   std::string timeout = "30s";
   std::string drain = "2s";  // docs/engine.md#the-end-of-a-run
   bool insecure = false;

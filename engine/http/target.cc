@@ -1,6 +1,10 @@
 #include "http/target.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include "http/ascii.h"
 
@@ -17,6 +21,22 @@ bool valid_host_char(char c) {
 bool valid_ipv6_char(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
          c == '.' || c == '%';
+}
+
+// True when the last label is a number (decimal, or hex with "0x"): such a
+// host is an IPv4 address, and resolvers read short or out-of-range forms
+// ("1.2.3", "999.1.1.1", "0x7f") as some other address instead of failing.
+bool ends_in_number(std::string_view host) {
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  const auto dot = host.rfind('.');
+  std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
+  if (last.size() > 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
+    last.remove_prefix(2);
+    return std::all_of(last.begin(), last.end(),
+                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  }
+  return !last.empty() &&
+         std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::nullopt_t fail(std::string* error, std::string msg) {
@@ -81,6 +101,11 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
         return fail(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
       }
     }
+    const std::string bare(addr.substr(0, addr.find('%')));  // zone ("%eth0") aside
+    in6_addr parsed{};
+    if (inet_pton(AF_INET6, bare.c_str(), &parsed) != 1) {
+      return fail(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
+    }
     t.host = std::string(addr);
     ipv6 = true;
     std::string_view after = authority.substr(close + 1);
@@ -104,6 +129,12 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
       if (!valid_host_char(c)) {
         return fail(error, fmt::format("target: bad host \"{}\" in {}", host, quoted));
       }
+    }
+    in_addr parsed{};
+    if (ends_in_number(host) && inet_pton(AF_INET, std::string(host).c_str(), &parsed) != 1) {
+      return fail(error, fmt::format("target: bad IPv4 address \"{}\" in {} (four decimal "
+                                     "parts, each from 0 to 255)",
+                                     host, quoted));
     }
     t.host = std::string(host);
   }

@@ -17,7 +17,10 @@ struct Target {
   bool tls() const { return scheme == "https"; }
 
   // Accepts http:// and https:// URLs with a host; on failure returns
-  // nullopt and sets *error to a one-line reason naming the bad part.
+  // nullopt and sets *error to a one-line reason naming the bad part. A
+  // host whose last label is a number must be a strict IPv4 address (four
+  // decimal parts 0..255), a bracketed one a valid IPv6 address: resolvers
+  // would read "999.1.1.1" or "1.2.3" as some other address.
   static std::optional<Target> parse(std::string_view url, std::string* error);
 };
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
@@ -10,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -35,8 +38,7 @@ std::string bind_failure_reason(const std::string& host, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
-    return fmt::format("\"{}\" is not an IPv4 address (e.g. 0.0.0.0 or 127.0.0.1)", host);
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::strerror(errno);
   const int one = 1;
@@ -49,13 +51,96 @@ std::string bind_failure_reason(const std::string& host, int port) {
   return reason;
 }
 
+// RFC 1123 host name characters; the rest (spaces, '/', '@', ...) cannot
+// name a host and would only reach the resolver as noise.
+bool host_name_chars(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
+// True when the last dot-separated label is all digits: resolvers read
+// such names as (old-style, wrapping) IPv4 numbers, never as names.
+bool ends_in_number(std::string_view s) {
+  while (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  const auto dot = s.rfind('.');
+  const std::string_view last = dot == std::string_view::npos ? s : s.substr(dot + 1);
+  return !last.empty() &&
+         std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
+std::string resolve_listen_host(std::string_view flag, const std::string& text, bool ipv6) {
+  const auto problem = [&](std::string_view why) {
+    return ExporterError(fmt::format("{}: {} (got \"{}\")", flag, why, text));
+  };
+  in_addr v4{};
+  in6_addr v6{};
+  // glibc's inet_pton(AF_INET) takes only four decimal parts 0..255 with
+  // no leading zeros: exactly the strict dotted quad.
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return text;
+  std::string bare = text;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']')
+    bare = bare.substr(1, bare.size() - 2);
+  if (inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
+    if (!ipv6) {
+      throw problem(
+          "IPv6 is not supported here; use an IPv4 address (0.0.0.0 for every interface, "
+          "127.0.0.1 for this machine only)");
+    }
+    char out[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &v6, out, sizeof out);
+    return out;
+  }
+  if (text.empty()) throw problem("must be an IPv4 or IPv6 address or a host name");
+  if (ends_in_number(text))
+    throw problem("not an IPv4 address: it needs four decimal parts, each from 0 to 255");
+  if (!host_name_chars(text)) throw problem("not an IPv4 or IPv6 address, nor a host name");
+  addrinfo hints{};
+  hints.ai_family = ipv6 ? AF_UNSPEC : AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  // The resolver also reads old numeric forms ("0x7f", "127.1"): a name it
+  // takes as a number is a mistyped address.
+  hints.ai_flags = AI_NUMERICHOST;
+  if (getaddrinfo(text.c_str(), nullptr, &hints, &found) == 0) {
+    freeaddrinfo(found);
+    throw problem("not an IPv4 address: it needs four decimal parts, each from 0 to 255");
+  }
+  hints.ai_flags = 0;
+  if (const int rc = getaddrinfo(text.c_str(), nullptr, &hints, &found); rc != 0)
+    throw problem(fmt::format("cannot resolve the host name: {}", gai_strerror(rc)));
+  std::string first_v4, first_v6;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    char out[INET6_ADDRSTRLEN];
+    if (a->ai_family == AF_INET && first_v4.empty()) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr, out,
+                sizeof out);
+      first_v4 = out;
+    } else if (a->ai_family == AF_INET6 && first_v6.empty()) {
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, out,
+                sizeof out);
+      first_v6 = out;
+    }
+  }
+  freeaddrinfo(found);
+  if (!first_v4.empty()) return first_v4;
+  if (!first_v6.empty()) return first_v6;
+  throw problem(ipv6 ? "the host name has no IPv4 or IPv6 address"
+                     : "the host name has no IPv4 address");
+}
+
 Exporter::Exporter(const ExporterOptions& options, const RunInfo& info)
-    : metrics_(info), host_(options.host), port_(options.port) {
+    : metrics_(info), port_(options.port) {
   if (options.port < 0 || options.port > 65535)
     throw ExporterError(fmt::format("--metrics-port: must be 0..65535 (got {})", options.port));
-  const std::string address = fmt::format("{}:{}", host_, port_);
+  // The server library is built without IPv6 (it would fail to start on
+  // "[::1]:9090" without saying why).
+  host_ = resolve_listen_host("--metrics-host", options.host, /*ipv6=*/false);
+  const std::string address = listen_address();
   // Threads inherit the signal mask: start the server's with the stop
   // signals blocked so they are never delivered there.
   const sigset_t set = stop_signals();
@@ -104,8 +189,7 @@ Exporter::~Exporter() {
 std::string Exporter::listen_address() const { return fmt::format("{}:{}", host_, port_); }
 
 std::string Exporter::url() const {
-  const bool wildcard = host_ == "0.0.0.0" || host_.empty();
-  return fmt::format("http://{}:{}/metrics", wildcard ? "127.0.0.1" : host_, port_);
+  return fmt::format("http://{}:{}/metrics", host_ == "0.0.0.0" ? "127.0.0.1" : host_, port_);
 }
 
 bool Exporter::linger(double seconds) {

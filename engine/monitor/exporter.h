@@ -4,10 +4,10 @@
 // constructed — before any traffic — until it is destroyed.
 //
 // Contract:
-//  * The constructor binds host:port or throws ExporterError whose message
-//    names host:port and why (e.g. the port is in use), so `loadpilot run`
-//    can exit 2 before sending anything. Port 0 takes a free port; port()
-//    tells which.
+//  * The constructor checks the host with resolve_listen_host() (IPv4
+//    only: the server library has no IPv6), then binds host:port or throws ExporterError whose
+//    message names host:port and why (e.g. the port is in use), so `loadpilot run` can exit 2
+//    before sending anything. Port 0 takes a free port; port() tells which.
 //  * The server's threads are started with SIGINT/SIGTERM blocked, so those
 //    signals keep reaching the run's own signal handling.
 //  * linger() keeps serving the final values for a while after the run so
@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "monitor/run_metrics.h"
 
@@ -30,6 +31,18 @@ class ExporterError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The numeric address to listen on for TEXT, checked strictly (the HTTP
+// server underneath would read "999.1.1.1" as 231.1.1.1):
+//  * an IPv4 address: four decimal parts 0..255 ("0.0.0.0", "127.0.0.1");
+//  * an IPv6 address, with or without brackets ("::", "[::1]"), when
+//    `ipv6` (else refused with the reason);
+//  * a host name that resolves ("localhost"): its first IPv4 address, else
+//    (with `ipv6`) its first IPv6 one.
+// Anything that reads as a number but is not a full IPv4 address ("1.2.3",
+// "10.0.0.256", "0x7f") is refused rather than resolved. Throws
+// ExporterError "FLAG: PROBLEM (got "TEXT")". IPv6 results have no brackets.
+std::string resolve_listen_host(std::string_view flag, const std::string& text, bool ipv6);
 
 struct ExporterOptions {
   std::string host = "0.0.0.0";
@@ -60,7 +73,7 @@ class Exporter {
 
  private:
   RunMetrics metrics_;
-  std::string host_;
+  std::string host_;  // numeric IPv4, from resolve_listen_host()
   int port_ = 0;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };

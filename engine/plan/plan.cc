@@ -257,25 +257,42 @@ std::vector<std::string> validate(const Plan& plan) {
   };
 
   const ProfileSpec& p = plan.profile;
-  if (!p.unlimited && !(p.rps > 0 && std::isfinite(p.rps))) {
-    add("rps", "must be a number > 0", show(p.rps));
+  if (!p.unlimited) {
+    if (!(p.rps > 0 && std::isfinite(p.rps))) {
+      add("rps", "must be a number > 0", show(p.rps));
+    } else if (p.rps > kMaxRps) {
+      add("rps", fmt::format("must be at most {} iterations/s per run", show(kMaxRps)),
+          show(p.rps));
+    }
   }
+  const std::string max_duration = fmt::format("{}s (7 days)", show(kMaxDurationS));
   if (!(p.duration_s > 0 && std::isfinite(p.duration_s))) {
     add("duration", "must be > 0", show(p.duration_s) + "s");
+  } else if (p.duration_s > kMaxDurationS) {
+    add("duration", "must be at most " + max_duration, show(p.duration_s) + "s");
   }
   if (!(p.ramp_up_s >= 0 && std::isfinite(p.ramp_up_s))) {
     add("ramp_up", "must be >= 0", show(p.ramp_up_s) + "s");
+  } else if (p.ramp_up_s > kMaxDurationS) {
+    add("ramp_up", "must be at most " + max_duration, show(p.ramp_up_s) + "s");
   } else if (p.mode == Mode::kRamp && p.ramp_up_s > p.duration_s) {
     add("ramp_up", fmt::format("must be <= duration ({}s)", show(p.duration_s)),
         show(p.ramp_up_s) + "s");
   }
-  if (p.steps < 1) add("steps", "must be >= 1", std::to_string(p.steps));
+  if (p.steps < 1) {
+    add("steps", "must be >= 1", std::to_string(p.steps));
+  } else if (p.steps > kMaxSteps) {
+    add("steps", fmt::format("must be at most {}", kMaxSteps), std::to_string(p.steps));
+  }
   if (!mode_from_name(mode_name(p.mode))) {
     add("mode", "must be one of ramp, constant, step, spike",
         std::to_string(static_cast<int>(p.mode)));
   }
   if (plan.max_vusers < 0) {
     add("max_vusers", "must be >= 0 (0 lets the runtime choose)", std::to_string(plan.max_vusers));
+  } else if (plan.max_vusers > kMaxVUsers) {
+    add("max_vusers", fmt::format("must be at most {}", kMaxVUsers),
+        std::to_string(plan.max_vusers));
   }
 
   if (plan.target.empty()) {
@@ -283,6 +300,7 @@ std::vector<std::string> validate(const Plan& plan) {
   } else {
     std::string why;
     if (!http::Target::parse(plan.target, &why)) {
+      if (why.starts_with("target: ")) why.erase(0, 8);
       add("target",
           "must be an http:// or https:// URL with a host" + (why.empty() ? "" : "; " + why),
           as_json_string(plan.target));
@@ -294,8 +312,12 @@ std::vector<std::string> validate(const Plan& plan) {
   for (const TaskSpec& t : plan.tasks) {
     const std::string field = "tasks." + t.name;
     if (!seen.insert(t.name).second) add(field, "duplicate task name", as_json_string(t.name));
+    // The bound also keeps the sum of all weights, which task choice draws
+    // from, finite and every task's share representable.
     if (!(t.weight > 0 && std::isfinite(t.weight))) {
       add(field + ".weight", "must be a number > 0", show(t.weight));
+    } else if (t.weight > kMaxWeight) {
+      add(field + ".weight", fmt::format("must be at most {}", show(kMaxWeight)), show(t.weight));
     }
     if (t.runtime == "native") {
       if (!t.request) {
@@ -312,11 +334,21 @@ std::vector<std::string> validate(const Plan& plan) {
     const std::string field = "thresholds." + key;
     if (!known_threshold(key)) {
       add(field, "unknown threshold; use one of " + joined(kThresholdKeys), show(value));
-    } else if (!(value >= 0)) {
-      add(field, "must be >= 0", show(value));
+    } else if (!(value >= 0 && std::isfinite(value))) {
+      add(field, "must be a finite number >= 0", show(value));
     }
   }
   return errors;
+}
+
+std::vector<std::string> take_target_errors(std::vector<std::string>* errors) {
+  std::vector<std::string> target;
+  std::erase_if(*errors, [&target](const std::string& e) {
+    if (!e.starts_with("target: ")) return false;
+    target.push_back(e);
+    return true;
+  });
+  return target;
 }
 
 }  // namespace loadpilot::plan

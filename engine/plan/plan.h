@@ -79,6 +79,17 @@ struct PlanError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Upper bounds of the plan's values. Each is far above any run this
+// machine-bound engine can carry out, and low enough that the schedule
+// arithmetic (iterations = rate x seconds, weight sums) stays exact and
+// finite; a value beyond one is a typo, not a plan. docs/scenarios.md lists
+// them.
+inline constexpr double kMaxRps = 10'000'000;        // iterations/s, whole run
+inline constexpr double kMaxDurationS = 7 * 86'400;  // duration and ramp_up: 7 days
+inline constexpr int kMaxSteps = 1'000;              // step mode windows
+inline constexpr int kMaxVUsers = 100'000;           // Python VUsers
+inline constexpr double kMaxWeight = 1'000'000;      // one task's weight
+
 // Known threshold keys, in display order.
 inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "max_ms",
                                                  "error_rate"};
@@ -86,12 +97,20 @@ inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "
 // Every problem with the plan, each "FIELD: PROBLEM (got VALUE)" with the
 // field named as the user writes it, e.g. "rps: must be a number > 0
 // (got -5)", "tasks.products.weight: ...", "thresholds.p98_ms: ...".
-// Empty means valid. Rules: rps > 0 unless unlimited; duration > 0;
-// ramp_up >= 0 and, in ramp mode, <= duration; steps >= 1; max_vusers >= 0;
-// target an http(s) URL with a host (http::Target::parse); at least one
-// task; unique task names; weight > 0; a native task has a request with a
-// known method, a path starting with "/" and well-formed headers; known
-// threshold keys with values >= 0.
+// Empty means valid. Rules: 0 < rps <= kMaxRps unless unlimited;
+// 0 < duration <= kMaxDurationS; 0 <= ramp_up <= kMaxDurationS and, in ramp
+// mode, <= duration; 1 <= steps <= kMaxSteps; 0 <= max_vusers <= kMaxVUsers
+// (0: the runtime chooses); target an http(s) URL with a host
+// (http::Target::parse); at least one task; unique task names;
+// 0 < weight <= kMaxWeight; a native task has a request with a known
+// method, a path starting with "/" and well-formed headers; known threshold
+// keys with finite values >= 0. Every number must be finite.
+
 std::vector<std::string> validate(const Plan& plan);
+
+// Moves the "target: ..." entries out of *errors (as validate() or
+// scenario::build_plan() made them) and returns them: a bad --target is the
+// command line's problem, not the scenario's.
+std::vector<std::string> take_target_errors(std::vector<std::string>* errors);
 
 }  // namespace loadpilot::plan

@@ -10,6 +10,7 @@
 
 #include "plan/duration.h"
 #include "scenario/loader.h"
+#include "scenario/vuser_runtime.h"
 
 namespace loadpilot::scenario {
 namespace {
@@ -139,10 +140,14 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
   json max_vusers = o.max_vusers ? json(*o.max_vusers) : field_of(config, "max_vusers");
   if (max_vusers.is_null()) {
     plan->max_vusers = 0;
-  } else if (auto v = as_int(max_vusers); v && !max_vusers.is_string()) {
-    plan->max_vusers = *v;
+  } else if (auto v = as_int(max_vusers); v && !max_vusers.is_string() && *v >= 1) {
+    plan->max_vusers = *v;  // plan::validate() checks the upper bound
   } else {
-    problems->add("max_vusers", "must be a whole number or None", max_vusers);
+    // 0 is the plan's "not set"; written out, it would silently mean 1000.
+    problems->add("max_vusers",
+                  fmt::format("must be a whole number from 1 to {}, or None for the default ({})",
+                              plan::kMaxVUsers, kDefaultMaxVUsers),
+                  max_vusers);
   }
 }
 

@@ -47,7 +47,7 @@ void start() {
   PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, kPythonExecutable);
   if (PyStatus_Exception(status)) {
     PyConfig_Clear(&config);
-    throw ScenarioError("cannot configure the embedded Python interpreter");
+    throw InternalError("cannot configure the embedded Python interpreter");
   }
   // Finalized by the static's destructor at exit, which also flushes
   // Python's buffered stdout/stderr.
@@ -79,10 +79,10 @@ void ensure_interpreter() {
     py::dict globals;
     globals["package_dir"] = bundled_python_dir();
     py::exec(kConfigureSysPath, globals);
-  } catch (const ScenarioError&) {
+  } catch (const InternalError&) {
     throw;
   } catch (const std::exception& e) {
-    throw ScenarioError(std::string("cannot start the embedded Python interpreter: ") + e.what());
+    throw InternalError(std::string("cannot start the embedded Python interpreter: ") + e.what());
   }
   configured = true;
 }

@@ -16,7 +16,7 @@
 
 namespace loadpilot::scenario {
 
-// Starts the interpreter if it is not running yet. Throws ScenarioError when
+// Starts the interpreter if it is not running yet. Throws InternalError when
 // it cannot be started.
 void ensure_interpreter();
 

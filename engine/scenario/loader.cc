@@ -2,10 +2,12 @@
 // interpreter and turns Python failures into ScenarioError messages.
 #include "scenario/loader.h"
 
+#include <fmt/format.h>
 #include <pybind11/embed.h>
+#include <sys/stat.h>
 
-#include <filesystem>
-#include <system_error>
+#include <cerrno>
+#include <cstring>
 
 #include "scenario/interpreter.h"
 
@@ -41,13 +43,23 @@ void flush_python_stdio() {
   }
 }
 
+// What a non-regular file is, for the message.
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a named pipe (FIFO)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
 // The description JSON, or a ScenarioError in the user's terms.
 std::string describe(const std::string& file) {
   py::module_ describer;
   try {
     describer = py::module_::import("loadpilot._describe");
   } catch (const py::error_already_set& e) {
-    throw ScenarioError("cannot import the loadpilot Python package (looked in " +
+    throw InternalError("cannot import the loadpilot Python package (looked in " +
                         bundled_python_dir() +
                         "; set LOADPILOT_PYTHON_DIR to override): " + short_description(e));
   }
@@ -60,20 +72,29 @@ std::string describe(const std::string& file) {
     if (e.matches(describer.attr("ScenarioLoadError"))) {
       throw ScenarioError(py::str(e.value()).cast<std::string>());
     }
-    throw ScenarioError(file +
-                        ": internal error while describing the scenario: " + short_description(e));
+    throw InternalError(file + ": describing the scenario failed: " + short_description(e));
   }
 }
 
 }  // namespace
 
-std::vector<ScenarioInfo> load_scenarios(const std::string& file) {
-  std::error_code ec;
-  auto status = std::filesystem::status(file, ec);
-  if (!std::filesystem::exists(status)) throw ScenarioError("scenario file not found: " + file);
-  if (std::filesystem::is_directory(status)) {
-    throw ScenarioError("scenario path is a directory, not a file: " + file);
+void check_scenario_path(const std::string& file) {
+  // stat() follows symbolic links and, unlike open(), never blocks: a FIFO
+  // with no writer would hang the import forever, /dev/zero would never end.
+  struct stat st {};
+  if (stat(file.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      throw ScenarioError("scenario file not found: " + file);
+    throw ScenarioError(fmt::format("scenario file {}: {}", file, std::strerror(errno)));
   }
+  if (!S_ISREG(st.st_mode)) {
+    throw ScenarioError(
+        fmt::format("scenario path {} is {}, not a regular file", file, file_kind(st.st_mode)));
+  }
+}
+
+std::vector<ScenarioInfo> load_scenarios(const std::string& file) {
+  check_scenario_path(file);
 
   nlohmann::json list;
   try {
@@ -82,8 +103,10 @@ std::vector<ScenarioInfo> load_scenarios(const std::string& file) {
     list = nlohmann::json::parse(describe(file));
   } catch (const ScenarioError&) {
     throw;
+  } catch (const InternalError&) {
+    throw;
   } catch (const std::exception& e) {  // json parse errors, pybind11 cast errors, ...
-    throw ScenarioError(file + ": internal error while loading the scenario: " + e.what());
+    throw InternalError(file + ": loading the scenario failed: " + e.what());
   }
 
   std::vector<ScenarioInfo> scenarios;

@@ -34,6 +34,19 @@ struct ScenarioError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A fault of LoadPilot itself while loading, not of the scenario: its
+// bundled Python package missing or broken, the interpreter not starting,
+// an unreadable description. `loadpilot` reports it as an internal error
+// (exit 3, docs/cli.md).
+struct InternalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Throws ScenarioError unless FILE names a regular file (symbolic links
+// followed): missing, a directory, a FIFO, a device or a socket, each
+// named in the message. Never opens FILE.
+void check_scenario_path(const std::string& file);
+
 // description is what loadpilot._describe.describe_file() produced for the
 // class:
 //   {"name", "doc", "line",
@@ -53,8 +66,10 @@ struct ScenarioInfo {
 };
 
 // Imports FILE and returns its @scenario classes in definition order
-// (classes defined in FILE only). Throws ScenarioError; never lets a Python
-// error or C++ exception of another type escape.
+// (classes defined in FILE only). Checks FILE with check_scenario_path()
+// first. Throws ScenarioError for the scenario's own problems and
+// InternalError for LoadPilot's; never lets a Python error or C++
+// exception of another type escape.
 std::vector<ScenarioInfo> load_scenarios(const std::string& file);
 
 // Overrides from the command line, applied over the @scenario values.

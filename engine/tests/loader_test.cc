@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -153,6 +157,35 @@ class Post(VUser):
 TEST_F(LoaderTest, MissingFile) {
   std::string file = (dir_ / "nope.py").string();
   EXPECT_EQ(load_error(file), "scenario file not found: " + file);
+}
+
+TEST_F(LoaderTest, OnlyARegularFileIsAScenario) {
+  // A FIFO would block the import forever: refused before anything opens it.
+  const std::string fifo = (dir_ / "pipe.py").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(load_error(fifo),
+            "scenario path " + fifo + " is a named pipe (FIFO), not a regular file");
+  EXPECT_EQ(load_error(dir_.string()),
+            "scenario path " + dir_.string() + " is a directory, not a regular file");
+  EXPECT_EQ(load_error("/dev/zero"),
+            "scenario path /dev/zero is a character device, not a regular file");
+
+  const std::string sock = (dir_ / "sock.py").string();
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(sock.size(), sizeof addr.sun_path);
+  std::copy(sock.begin(), sock.end(), addr.sun_path);
+  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(load_error(sock), "scenario path " + sock + " is a socket, not a regular file");
+  close(fd);
+
+  // A symbolic link to a scenario is followed.
+  const std::string real = write("real.py", kBrowse);
+  const std::string link = (dir_ / "link.py").string();
+  fs::create_symlink(real, link);
+  EXPECT_EQ(load_scenarios(link).size(), 1u);
 }
 
 TEST_F(LoaderTest, SyntaxErrorNamesFileLineAndSource) {
@@ -353,6 +386,31 @@ class Bad(VUser):
   EXPECT_TRUE(contains(errors, "tasks.zero.weight: must be a number > 0 (got 0)"))
       << joined(errors);
   EXPECT_EQ(errors.size(), 5u) << joined(errors);
+}
+
+TEST_F(LoaderTest, AbsurdDecoratorValuesAreRefused) {
+  std::string file = write("absurd.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=1e12, duration="1000h", mode="step", steps=5000, max_vusers=0)
+class Absurd(VUser):
+    @task(weight=1e308)
+    def a(self, client):
+        client.get("/a")
+
+    @task(weight=1e308)
+    def b(self, client):
+        client.get("/b")
+)");
+  std::vector<std::string> errors;
+  build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "max_vusers: must be a whole number from 1 to 100000, or None for the "
+                        "default (1000) (got 0)",
+                        "rps: must be at most 10000000 iterations/s per run (got 1000000000000)",
+                        "duration: must be at most 604800s (7 days) (got 3600000s)",
+                        "steps: must be at most 1000 (got 5000)",
+                        "tasks.a.weight: must be at most 1000000 (got 1e+308)",
+                        "tasks.b.weight: must be at most 1000000 (got 1e+308)"}));
 }
 
 TEST_F(LoaderTest, OnlyProvenFixedTasksRunNatively) {

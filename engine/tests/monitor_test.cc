@@ -193,8 +193,60 @@ TEST(Exporter, ServesTheRegistryAndReportsABusyPortByAddress) {
     EXPECT_NE(what.find("127.0.0.1:" + std::to_string(e.port())), std::string::npos) << what;
     EXPECT_NE(what.find("in use"), std::string::npos) << what;
   }
-  EXPECT_THROW(Exporter({"localhost-ish", 0}, two_tasks()), ExporterError);
+  EXPECT_THROW(Exporter({"999.1.1.1", 0}, two_tasks()), ExporterError);
   EXPECT_THROW(Exporter({"127.0.0.1", 65536}, two_tasks()), ExporterError);
+}
+
+std::string resolve_listen_host6(const std::string& host) {
+  return resolve_listen_host("--metrics-host", host, /*ipv6=*/true);
+}
+
+std::string listen_error(const std::string& host) {
+  try {
+    resolve_listen_host("--metrics-host", host, /*ipv6=*/true);
+  } catch (const ExporterError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+TEST(ResolveListenHost, AddressesAreCheckedStrictly) {
+  EXPECT_EQ(resolve_listen_host6("0.0.0.0"), "0.0.0.0");
+  EXPECT_EQ(resolve_listen_host6("127.0.0.1"), "127.0.0.1");
+  EXPECT_EQ(resolve_listen_host6("::"), "::");
+  EXPECT_EQ(resolve_listen_host6("[::1]"), "::1");
+  EXPECT_EQ(resolve_listen_host6("0:0::1"), "::1");
+  // The server underneath would have listened on 231.1.1.1.
+  EXPECT_EQ(listen_error("999.1.1.1"),
+            "--metrics-host: not an IPv4 address: it needs four decimal parts, each from 0 to "
+            "255 (got \"999.1.1.1\")");
+  for (const char* bad : {"1.2.3", "256.0.0.1", "01.2.3.4", "0x7f", "127.1", "1.2.3.4.5"}) {
+    EXPECT_NE(listen_error(bad).find("not an IPv4 address"), std::string::npos)
+        << bad << ": " << listen_error(bad);
+  }
+  EXPECT_EQ(listen_error("bad host!"),
+            "--metrics-host: not an IPv4 or IPv6 address, nor a host name (got \"bad host!\")");
+  EXPECT_NE(listen_error("").find("must be an IPv4 or IPv6 address"), std::string::npos);
+  EXPECT_NE(listen_error("[::1").find("nor a host name"), std::string::npos);
+}
+
+TEST(ResolveListenHost, HostNamesResolve) {
+  // localhost comes from /etc/hosts: no name server is asked.
+  const std::string local = resolve_listen_host6("localhost");
+  EXPECT_TRUE(local == "127.0.0.1" || local == "::1") << local;
+}
+
+TEST(Exporter, RefusesIpv6ItsServerCannotListenOn) {
+  // The HTTP server library is built without IPv6: say so before binding.
+  try {
+    Exporter e({"::1", 0}, two_tasks());
+    FAIL() << "listened on ::1";
+  } catch (const ExporterError& err) {
+    EXPECT_EQ(std::string(err.what()),
+              "--metrics-host: IPv6 is not supported here; use an IPv4 address (0.0.0.0 for "
+              "every interface, 127.0.0.1 for this machine only) (got \"::1\")");
+  }
+  EXPECT_EQ(resolve_listen_host("--metrics-host", "localhost", /*ipv6=*/false), "127.0.0.1");
 }
 
 TEST(Exporter, WildcardHostIsShownAsLoopback) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace loadpilot::plan {
 namespace {
@@ -170,9 +171,84 @@ TEST(Validate, Thresholds) {
   Plan p = valid_plan();
   p.thresholds = {{"p98_ms", 50}, {"p95_ms", -1}, {"max_ms", 0}};
   EXPECT_EQ(validate(p), (std::vector<std::string>{
-                             "thresholds.p95_ms: must be >= 0 (got -1)",
+                             "thresholds.p95_ms: must be a finite number >= 0 (got -1)",
                              "thresholds.p98_ms: unknown threshold; use one of p50_ms, p95_ms, "
                              "p99_ms, max_ms, error_rate (got 50)"}));
+}
+
+TEST(Validate, ThresholdsMustBeFinite) {
+  Plan p = valid_plan();
+  p.thresholds = {{"p99_ms", INFINITY}, {"error_rate", NAN}};
+  EXPECT_EQ(validate(p), (std::vector<std::string>{
+                             "thresholds.error_rate: must be a finite number >= 0 (got nan)",
+                             "thresholds.p99_ms: must be a finite number >= 0 (got inf)"}));
+}
+
+TEST(Validate, UpperBounds) {
+  Plan p = valid_plan();
+  p.profile.rps = kMaxRps;  // the limit itself is allowed
+  p.profile.duration_s = kMaxDurationS;
+  p.profile.steps = kMaxSteps;
+  p.max_vusers = kMaxVUsers;
+  p.tasks[0].weight = kMaxWeight;
+  EXPECT_TRUE(validate(p).empty()) << joined(validate(p));
+
+  p.profile.rps = 1e12;
+  EXPECT_EQ(validate(p),
+            std::vector<std::string>{
+                "rps: must be at most 10000000 iterations/s per run (got 1000000000000)"});
+  p.profile.rps = INFINITY;
+  EXPECT_EQ(validate(p), std::vector<std::string>{"rps: must be a number > 0 (got inf)"});
+
+  p = valid_plan();
+  p.profile.duration_s = 1e9;
+  EXPECT_EQ(validate(p), std::vector<std::string>{
+                             "duration: must be at most 604800s (7 days) (got 1000000000s)"});
+  p = valid_plan();
+  p.profile.mode = Mode::kConstant;
+  p.profile.ramp_up_s = 1e9;
+  EXPECT_EQ(validate(p), std::vector<std::string>{
+                             "ramp_up: must be at most 604800s (7 days) (got 1000000000s)"});
+  p.profile.ramp_up_s = NAN;
+  EXPECT_EQ(validate(p), std::vector<std::string>{"ramp_up: must be >= 0 (got nans)"});
+
+  p = valid_plan();
+  p.profile.steps = kMaxSteps + 1;
+  EXPECT_EQ(validate(p), std::vector<std::string>{"steps: must be at most 1000 (got 1001)"});
+
+  p = valid_plan();
+  p.max_vusers = kMaxVUsers + 1;
+  EXPECT_EQ(validate(p),
+            std::vector<std::string>{"max_vusers: must be at most 100000 (got 100001)"});
+}
+
+TEST(Validate, WeightsThatWouldOverflowTheirSum) {
+  // Two weights of 1e308 add up to infinity: task choice would starve
+  // every task. Each is named with its value.
+  Plan p = valid_plan();
+  p.tasks[0].weight = 1e308;
+  p.tasks[1].weight = 1e308;
+  EXPECT_EQ(validate(p),
+            (std::vector<std::string>{"tasks.products.weight: must be at most 1000000 (got 1e+308)",
+                                      "tasks.login.weight: must be at most 1000000 (got 1e+308)"}));
+  p.tasks[0].weight = INFINITY;
+  p.tasks[1].weight = NAN;
+  EXPECT_EQ(validate(p),
+            (std::vector<std::string>{"tasks.products.weight: must be a number > 0 (got inf)",
+                                      "tasks.login.weight: must be a number > 0 (got nan)"}));
+}
+
+TEST(Validate, TargetErrorsAreSeparable) {
+  Plan p = valid_plan();
+  p.target = "ftp://x";
+  p.profile.rps = -1;
+  std::vector<std::string> errors = validate(p);
+  const std::vector<std::string> target = take_target_errors(&errors);
+  EXPECT_EQ(errors, std::vector<std::string>{"rps: must be a number > 0 (got -1)"});
+  EXPECT_EQ(target,
+            std::vector<std::string>{
+                "target: must be an http:// or https:// URL with a host; unsupported "
+                "scheme \"ftp\" in \"ftp://x\" (use http:// or https://) (got \"ftp://x\")"});
 }
 
 TEST(Validate, ReportsEveryProblemAtOnce) {

@@ -117,6 +117,28 @@ TEST(Target, RejectsBadIpv6) {
   EXPECT_NE(parse_error("http://[zz::1]").find("bad IPv6"), std::string::npos);
 }
 
+TEST(Target, Ipv4LiteralsAreStrict) {
+  // Resolvers would read these as other addresses (999 wraps to 231,
+  // "1.2.3" is 1.2.0.3, "0x7f" is 0.0.0.127): refused, not resolved.
+  for (const char* host : {"999.1.1.1", "1.2.3", "10.0.0.256", "127.1", "0x7f", "0x7f.0.0.1",
+                           "01.2.3.4", "1.2.3.4.5", "1.2.3.4.", "example.123"}) {
+    const std::string e = parse_error(std::string("http://") + host + ":8080/");
+    EXPECT_NE(e.find(std::string("bad IPv4 address \"") + host + "\""), std::string::npos) << e;
+    EXPECT_NE(e.find("four decimal parts, each from 0 to 255"), std::string::npos) << e;
+  }
+  EXPECT_EQ(parse_ok("http://255.255.255.255").host, "255.255.255.255");
+  EXPECT_EQ(parse_ok("http://host1").host, "host1");
+  EXPECT_EQ(parse_ok("http://api.v2").host, "api.v2");
+  EXPECT_EQ(parse_ok("http://0x7g").host, "0x7g");  // not a number
+}
+
+TEST(Target, Ipv6LiteralsAreStrict) {
+  for (const char* bad : {"http://[:::1]", "http://[1::2::3]", "http://[12345::1]"}) {
+    EXPECT_NE(parse_error(bad).find("bad IPv6 address"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(parse_ok("http://[::ffff:127.0.0.1]").host, "::ffff:127.0.0.1");
+}
+
 TEST(Target, RejectsBadHostCharacters) {
   EXPECT_NE(parse_error("http://ba d/").find("bad host \"ba d\""), std::string::npos);
   EXPECT_NE(parse_error("http://a\"b").find("bad host"), std::string::npos);
