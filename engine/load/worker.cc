@@ -110,14 +110,14 @@ void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
 
 void Worker::stop_arrivals() {
   boost::asio::post(io_, [this] {
-    end_arrivals();
+    end_arrivals(true);
     check_drained();
   });
 }
 
 void Worker::cut_off() {
   boost::asio::post(io_, [this] {
-    end_arrivals();
+    end_arrivals(true);
     if (!cut_) {
       cut_ = true;
       recorder_.record_cut_off(native_in_flight_);
@@ -155,12 +155,14 @@ double Worker::seconds_since_start(Clock::time_point t) const {
   return std::chrono::duration<double>(t - t0_).count();
 }
 
-// No new iteration starts: the timer stops and arrivals still waiting for a
-// connection are dropped (they never went on the wire).
-void Worker::end_arrivals() {
+// No new arrival is taken from the curve. At the profile's natural end the
+// arrivals already waiting for a connection may still start during the
+// drain (they were due within the profile); on a stop or at the cut-off
+// they are dropped (they never went on the wire).
+void Worker::end_arrivals(bool drop_queue) {
   arrivals_done_ = true;
   timer_.cancel();
-  if (!queue_.empty()) {
+  if (drop_queue && !queue_.empty()) {
     recorder_.record_dropped(queue_.size());
     queue_.clear();
   }
@@ -175,7 +177,7 @@ void Worker::schedule_next() {
     timer_.expires_at(end_);
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      end_arrivals();
+      end_arrivals(false);
       check_drained();
     });
     return;
@@ -227,7 +229,7 @@ void Worker::on_timer() {
     // The loop fell so far behind that the profile is over: nothing starts
     // after it, so every arrival still due is dropped.
     drop_due_by(end_);
-    end_arrivals();
+    end_arrivals(false);
     check_drained();
     return;
   }
@@ -276,6 +278,7 @@ void Worker::start_iteration(Clock::time_point intended) {
 
 void Worker::send(std::uint32_t task, Clock::time_point intended, Clock::time_point now) {
   recorder_.record_started(now - intended > kLateAfter);
+  recorder_.note_start(seconds_since_start(now));
   ++native_in_flight_;
   sender_->send(
       task, [this, task, intended](http::Result&& r) { on_result(task, intended, std::move(r)); });

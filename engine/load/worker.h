@@ -16,9 +16,11 @@
 // what the machine or the target can do costs neither memory nor time
 // (docs/engine.md#overload).
 //
-// Nothing starts after the profile ends: arrivals still queued then are
-// dropped. cut_off() ends the run for this worker: requests still in
-// flight are counted as cut off and what they return later is ignored.
+// No arrival is taken from the curve after the profile ends; those already
+// queued for a connection may still start during the drain. stop_arrivals()
+// drops the queue at once. cut_off() ends the run for this worker: the
+// queue is dropped, requests still in flight are counted as cut off and
+// what they return later is ignored.
 //
 // Tasks whose runtime is "python" are not sent here: their arrivals are
 // handed to the ScriptedTasks runtime (same schedule, same intended start),
@@ -104,7 +106,7 @@ class Worker : public Source {
   void send_queued();
   void on_result(std::uint32_t task, Clock::time_point intended, http::Result&& r);
   void closed_loop_next();
-  void end_arrivals();
+  void end_arrivals(bool drop_queue);
   void check_drained();
   std::uint32_t pick_task();
   double seconds_since_start(Clock::time_point t) const;

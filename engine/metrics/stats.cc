@@ -63,6 +63,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   cut_off += other.cut_off;
   retries += other.retries;
   busy = std::max(busy, other.busy);
+  last_start_s = std::max(last_start_s, other.last_start_s);
 }
 
 void Recorder::record_request(std::size_t task, std::uint64_t latency_us, std::uint64_t service_us,
@@ -128,7 +129,8 @@ nlohmann::json IntervalStats::to_json() const {
                         {"late", late},
                         {"cut_off", cut_off},
                         {"retries", retries},
-                        {"busy", busy}};
+                        {"busy", busy},
+                        {"last_start_s", last_start_s}};
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
   for (const TaskStats& t : tasks) {
     ts.push_back({{"requests", t.requests},
@@ -164,6 +166,12 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
     if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))
       throw std::invalid_argument("stats: \"busy\" must be a non-negative number");
     s.busy = it->get<double>();
+  }
+  {
+    const auto it = j.find("last_start_s");
+    if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))
+      throw std::invalid_argument("stats: \"last_start_s\" must be a non-negative number");
+    s.last_start_s = it->get<double>();
   }
   const nlohmann::json& ts = array_field(j, "tasks", "stats: ");
   for (std::size_t i = 0; i < ts.size(); ++i) {

@@ -73,6 +73,9 @@ struct IntervalStats {
   // as the maximum): tells a generator that could not keep up from a target
   // that could not.
   double busy = 0;
+  // When the latest iteration of the interval started, seconds since the
+  // run's start (merged as the maximum): the achieved rate's time base.
+  double last_start_s = 0;
 
   explicit IntervalStats(std::size_t task_count = 0) : tasks(task_count) {}
   void merge(const IntervalStats& other);
@@ -108,6 +111,7 @@ class Recorder {
   void record_cut_off(std::uint64_t n) { current_.cut_off += n; }
   void record_retries(std::uint64_t n) { current_.retries += n; }
   void record_busy(double fraction) { current_.busy = std::max(current_.busy, fraction); }
+  void note_start(double at_s) { current_.last_start_s = std::max(current_.last_start_s, at_s); }
 
   // Returns everything recorded since the last take() and starts afresh.
   IntervalStats take();

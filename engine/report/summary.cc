@@ -81,9 +81,13 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.target_rps = plan.profile.unlimited ? 0 : plan.profile.rps;
   s.planned_iterations = planned_iterations;
   const metrics::IntervalStats& c = collector.cumulative();
-  // Rates are per second of the load profile (or of the time actually run
-  // when interrupted), not including the final drain of in-flight requests.
-  const double secs = std::max(1e-9, interrupted ? duration_s : std::min(duration_s, planned_s));
+  // Rates are per second of the time iterations were started in: the
+  // profile, or longer when a backlog was still being started during the
+  // drain, or the time actually run when stopped early. Never the asked
+  // rate by construction (docs/output.md).
+  const double sending_s =
+      interrupted ? duration_s : std::min(duration_s, std::max(planned_s, c.last_start_s));
+  const double secs = std::max(1e-9, sending_s);
   metrics::Histogram service;
   for (std::size_t i = 0; i < c.tasks.size(); ++i) {
     const metrics::TaskStats& t = c.tasks[i];

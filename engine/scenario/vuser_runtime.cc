@@ -353,6 +353,7 @@ struct VUserRuntime::Hub {
       ended_locked(row, now_us - start_us);
       if (renew && !closed) {
         recorder.record_started(false);
+        recorder.note_start(static_cast<double>(now_us) / 1e6);
         ++active;
       }
     }
@@ -372,6 +373,7 @@ struct VUserRuntime::Hub {
     std::lock_guard lock(record_mu);
     if (closed) return;
     recorder.record_started(late);
+    recorder.note_start(static_cast<double>(now_us()) / 1e6);
     ++active;
   }
   // An arrival found every VUser busy, or came when the run was ending.

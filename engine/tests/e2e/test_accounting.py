@@ -241,6 +241,8 @@ def test_achieved_rate_is_what_was_sent(make_demo_api, scenario_file, tmp_path):
     code, out, err, r, wall, _ = run_measured(path, api.url, tmp_path, "--max-connections", "2")
     assert wall < 3 + 2 + 3
     books_balance(r)
-    assert r["rps"]["actual"] < 60, r["rps"]
-    assert abs(r["rps"]["actual"] * r["planned_duration_s"] - r["requests"]) <= 1
+    # The backlog still started during the drain counts over the time it
+    # took: the rate is what was sent, at most ~40/s.
+    assert r["rps"]["actual"] < 50, r["rps"]
+    assert r["rps"]["actual"] >= r["requests"] / r["duration_s"] - 1, r
     assert r["overload"]["bottleneck"] == "target", r["overload"]

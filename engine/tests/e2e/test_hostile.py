@@ -155,7 +155,10 @@ def test_hostile_target(case, scenario_file, tmp_path, certs):
     if case.kind is None:
         assert by_kind == {}, results["top_errors"]
         return
-    assert set(by_kind) == {case.kind}, results["top_errors"]
+    # The stdlib server behind the heavy cases (100,000 headers, a 1 MB
+    # line) can itself fall a second behind on a loaded machine: timeouts
+    # may come on top, no other kind may.
+    assert case.kind in by_kind and set(by_kind) <= {case.kind, "timeout"}, results["top_errors"]
     if case.all_fail:
         assert results["errors"] == results["requests"], results
     top = [e for e in results["top_errors"] if e["kind"] == case.kind]

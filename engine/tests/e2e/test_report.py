@@ -185,7 +185,7 @@ def test_default_path_no_report_and_interrupt(demo_api, scenario_file, tmp_path)
     (tmp_path / "file").write_text("")
     p = run_loadpilot("run", path, "--target", demo_api.url, "--report", "file/r.html",
                       cwd=tmp_path)
-    assert p.returncode == 2 and "cannot create directory file" in p.stderr, p.stderr
+    assert p.returncode == 2 and "cannot create folder file" in p.stderr, p.stderr
 
     # Ctrl-C: the partial run still gets its report, marked as interrupted.
     long = scenario_file(CONSTANT.replace("{RPS}", "100").replace("{DURATION}", "30s"), "long.py")
@@ -483,6 +483,9 @@ def test_two_identical_runs_compare_clean(demo_api, scenario_file, tmp_path):
         p = run_loadpilot("run", path, "--target", demo_api.url, "--no-report",
                           "--results-json", name, cwd=tmp_path)
         assert p.returncode == 0, p.stderr
-    p = run_loadpilot("compare", "b.json", "a.json", cwd=tmp_path)
+    # This suite runs beside others (ctest -j): a few ms of scheduling
+    # jitter in p95/p99 is noise here too, hence a floor above the default
+    # (the floor's exact rule has unit tests).
+    p = run_loadpilot("compare", "b.json", "a.json", "--min-change-ms", "10", cwd=tmp_path)
     assert p.returncode == 0, p.stdout
     assert "regressed" not in p.stdout

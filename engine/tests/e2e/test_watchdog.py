@@ -149,7 +149,7 @@ def test_waiting_for_a_slow_response_is_not_blocking(slow_server, scenario_file,
         class Slow(VUser):
             @task
             def big(self, client):
-                r = client.get("/big")
+                r = client.get("/big", max_body=70 << 20)
                 assert len(r.content) == 64 << 20
         """)
     started = time.monotonic()
