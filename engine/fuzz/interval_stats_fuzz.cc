@@ -8,8 +8,9 @@
 //  * from_json returns or throws std::invalid_argument; any other
 //    exception is a finding;
 //  * every histogram read describes one histogram: its count is the sum of
-//    its bucket counts (no wrap-around), min <= max, at most count values
-//    clamped, and percentiles ascend within [min, max];
+//    the counts the document lists and of its bucket counts (no
+//    wrap-around), min <= max, at most count values clamped, and
+//    percentiles ascend within [min, max];
 //  * parse -> serialise -> parse: from_json(to_json(s)) succeeds and
 //    serialises to the same JSON, also through text;
 //  * merging into empty stats is exact: the result serialises like the
@@ -28,7 +29,13 @@ using loadpilot::metrics::Histogram;
 using loadpilot::metrics::IntervalStats;
 using nlohmann::json;
 
-void check_histogram(const Histogram& h, const std::string& where) {
+// `h` was read from `j`: its count must be what the document's counts add
+// up to (computed here in 128 bits, so without wrap-around).
+void check_histogram(const Histogram& h, const json& j, const std::string& where) {
+  unsigned __int128 listed = 0;
+  for (const json& c : j.at("c")) listed += c.get<std::uint64_t>();
+  FUZZ_CHECK(listed == h.count(), where + ": count " + std::to_string(h.count()) +
+                                      " but the document's counts add up to more");
   std::uint64_t total = 0;
   bool wrapped = false;
   h.for_each_bucket([&](std::uint64_t, std::uint64_t count) {
@@ -64,9 +71,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (std::size_t i = 0; i < stats.tasks.size(); ++i) {
     const std::string at = "tasks[" + std::to_string(i) + "].";
-    check_histogram(stats.tasks[i].latency, at + "latency");
-    check_histogram(stats.tasks[i].service, at + "service");
-    check_histogram(stats.tasks[i].iteration, at + "iteration");
+    const json& task = j.at("tasks").at(i);
+    check_histogram(stats.tasks[i].latency, task.at("latency"), at + "latency");
+    check_histogram(stats.tasks[i].service, task.at("service"), at + "service");
+    check_histogram(stats.tasks[i].iteration, task.at("iteration"), at + "iteration");
   }
 
   const json once = stats.to_json();
