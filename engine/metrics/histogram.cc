@@ -172,6 +172,10 @@ Histogram Histogram::from_json(const nlohmann::json& j) {
                                   std::to_string(kMaxValue) + " (got " + std::to_string(value) +
                                   ")");
     if (count == 0) continue;
+    // Counts that add up past 2^64 would wrap the total (to 0: an empty
+    // histogram) instead of describing one histogram.
+    if (count > std::numeric_limits<std::uint64_t>::max() - h.total_)
+      throw std::invalid_argument("histogram: \"c\" adds up to more than 2^64 - 1 values");
     const std::size_t i = index_of(value);
     h.add_chunk(i >> kChunkBits)[i & (kChunkSize - 1)] += count;
     h.total_ += count;

@@ -58,7 +58,12 @@ double read_number(const json& v, const std::string& field) {
 }
 
 int read_int(const json& v, const std::string& field) {
-  if (v.is_number_integer()) {
+  // Unsigned first: get<long long>() would wrap values past INT64_MAX into
+  // the negative int range.
+  if (v.is_number_unsigned()) {
+    auto u = v.get<std::uint64_t>();
+    if (u <= INT32_MAX) return static_cast<int>(u);
+  } else if (v.is_number_integer()) {
     auto i = v.get<long long>();
     if (i >= INT32_MIN && i <= INT32_MAX) return static_cast<int>(i);
   } else if (v.is_number_float()) {

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "report/output_file.h"
 #include "report/report_assets.h"
@@ -52,6 +54,26 @@ void expect(const nlohmann::json& root, const std::string& dotted,
     problems->push_back(fmt::format("{}: expected {} (got {})", dotted, want, type_of(*node)));
 }
 
+// Results files nest 6 levels; allow ten times that and reject deeper
+// documents before anything dumps them: nlohmann's dump() recurses once per
+// level and overflows the stack long before its parser gives up.
+constexpr std::size_t kMaxResultsDepth = 64;
+
+// Levels of nesting (a scalar is 1), counted without recursion; stops
+// counting past `limit`.
+std::size_t nesting_depth(const nlohmann::json& root, std::size_t limit) {
+  std::size_t deepest = 0;
+  std::vector<std::pair<const nlohmann::json*, std::size_t>> todo{{&root, 1}};
+  while (!todo.empty() && deepest <= limit) {
+    const auto [node, depth] = todo.back();
+    todo.pop_back();
+    deepest = std::max(deepest, depth);
+    if (node->is_structured())
+      for (const nlohmann::json& child : *node) todo.emplace_back(&child, depth + 1);
+  }
+  return deepest;
+}
+
 bool is_number(const nlohmann::json& v) { return v.is_number(); }
 bool is_string(const nlohmann::json& v) { return v.is_string(); }
 bool is_array(const nlohmann::json& v) { return v.is_array(); }
@@ -63,6 +85,9 @@ bool is_bool(const nlohmann::json& v) { return v.is_boolean(); }
 std::vector<std::string> check_results(const nlohmann::json& r) {
   std::vector<std::string> problems;
   if (!r.is_object()) return {"the top level: expected a JSON object (a LoadPilot results file)"};
+  if (nesting_depth(r, kMaxResultsDepth) > kMaxResultsDepth)
+    return {fmt::format("the top level: nested over {} levels deep (a results file nests 6)",
+                        kMaxResultsDepth)};
   for (const char* k : {"scenario", "target", "mode"})
     expect(r, k, is_string, "a string", &problems);
   for (const char* k :

@@ -36,7 +36,8 @@ nlohmann::json results_json(const Summary& summary, const TimeSeries* series,
 // Problems that make `results` unusable for a report or a comparison, each
 // naming the field ("rps.actual: expected a number (got \"fast\")"); empty
 // when usable. Only the fields the report's header and headline need are
-// required; charts whose data is missing say so on the page.
+// required; charts whose data is missing say so on the page. Documents
+// nested over 64 levels deep are rejected before any field is looked at.
 std::vector<std::string> check_results(const nlohmann::json& results);
 
 // `generated_at` is shown in the page's footer ("2026-01-31T12:00:00Z").

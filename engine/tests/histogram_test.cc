@@ -358,5 +358,18 @@ TEST(HistogramJson, RejectsMalformedInput) {
   EXPECT_TRUE(Histogram::from_json(empty).empty());
 }
 
+// Found by the interval_stats fuzz harness: counts whose sum passes 2^64
+// wrapped the total, so [2^64 - 1, 1] read as an empty histogram.
+TEST(HistogramJson, RejectsCountsThatOverflow) {
+  const auto doc = [](std::uint64_t a, std::uint64_t b) {
+    return nlohmann::json{{"v", {100, 200}}, {"c", {a, b}}, {"min", 100},
+                          {"max", 200},      {"sum", 0},    {"clamped", 0}};
+  };
+  constexpr std::uint64_t kTop = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_THROW(Histogram::from_json(doc(kTop, 1)), std::invalid_argument);
+  EXPECT_THROW(Histogram::from_json(doc(kTop / 2 + 1, kTop / 2 + 1)), std::invalid_argument);
+  EXPECT_EQ(Histogram::from_json(doc(kTop - 1, 1)).count(), kTop);
+}
+
 }  // namespace
 }  // namespace loadpilot::metrics

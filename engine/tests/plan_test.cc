@@ -341,5 +341,25 @@ TEST(PlanJson, ErrorsNameTheField) {
             "thresholds.p99_ms: expected a number (got \"fast\")");
 }
 
+// Found by the plan fuzz harness: an unsigned number past INT64_MAX was read
+// through a signed conversion and wrapped into the int range (steps -5).
+TEST(PlanJson, HugeWholeNumbersAreRejectedNotWrapped) {
+  for (const char* huge : {"18446744073709551611", "9223372036854775808", "2147483648"}) {
+    const std::string text = std::string(R"({"name": "S", "target": "x", "profile": {"steps": )") +
+                             huge + R"(}, "tasks": []})";
+    try {
+      Plan p = Plan::from_json(nlohmann::json::parse(text));
+      ADD_FAILURE() << huge << " read as steps " << p.profile.steps;
+    } catch (const PlanError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                std::string("profile.steps: expected a whole number (got ") + huge + ")");
+    }
+  }
+  const auto j = nlohmann::json::parse(R"({"name": "S", "target": "x", "profile": {"steps": 7},
+      "max_vusers": 2147483647, "tasks": []})");
+  EXPECT_EQ(Plan::from_json(j).profile.steps, 7);
+  EXPECT_EQ(Plan::from_json(j).max_vusers, 2147483647);
+}
+
 }  // namespace
 }  // namespace loadpilot::plan

@@ -149,6 +149,27 @@ TEST(CheckResults, NamesTheBadField) {
   EXPECT_EQ(check_results(nlohmann::json::array()).size(), 1u);
 }
 
+// Found while fuzzing the results reader: `loadpilot report` and `compare`
+// crashed (stack overflow in the recursive JSON dump) on a small file that
+// nests arrays 100000 deep where a string belongs.
+TEST(CheckResults, RejectsDeepNestingWithoutRecursing) {
+  const std::size_t depth = 100000;
+  const std::string text =
+      R"({"scenario": )" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  const auto deep = nlohmann::json::parse(text);
+  const auto problems = check_results(deep);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "the top level: nested over 64 levels deep (a results file nests 6)");
+
+  nlohmann::json r = minimal_results("x");
+  nlohmann::json nested = 1;
+  for (int i = 0; i < 62; ++i) nested = nlohmann::json::array({nested});
+  r["extra"] = nested;  // 64 levels with the top level: still accepted
+  EXPECT_TRUE(check_results(r).empty());
+  r["extra"] = nlohmann::json::array({nested});
+  EXPECT_EQ(check_results(r).size(), 1u);
+}
+
 nlohmann::json with(double rps, double p50, double p95, double p99, double err) {
   nlohmann::json r = minimal_results("x");
   r["rps"]["actual"] = rps;

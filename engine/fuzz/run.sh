@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer harnesses, one after another, each for SECONDS.
+#   engine/fuzz/run.sh BUILD_DIR SECONDS [NAME...]   (default: every harness)
+# BUILD_DIR is a LOADPILOT_FUZZ=ON build (`make fuzz` makes build-fuzz/).
+# Each harness starts from its seeds in engine/fuzz/corpus/NAME/ plus what
+# earlier runs found in BUILD_DIR/fuzz-corpus/NAME/ (new inputs go there,
+# never into the source tree). A finding stops that harness, saves the input
+# as BUILD_DIR/fuzz-artifacts/NAME-crash-* (or -leak-, -timeout-, -oom-) and
+# makes the script exit 1 after the remaining harnesses ran; docs/testing.md
+# says how to turn it into a regression input.
+set -euo pipefail
+
+if [[ $# -lt 2 ]]; then
+  echo "usage: $0 BUILD_DIR SECONDS [NAME...]" >&2
+  exit 2
+fi
+build=$(cd "$1" && pwd)
+seconds=$2
+shift 2
+src=$(cd "$(dirname "$0")" && pwd)
+
+names=("$@")
+if [[ ${#names[@]} -eq 0 ]]; then
+  mapfile -t names < <(sed -n 's/^LOADPILOT_FUZZ_DECLARE(\([a-z_]*\)).*/\1/p' "$src/fuzz_targets.inc")
+fi
+
+dict_for() {
+  case $1 in
+    response_parser | request_parser) echo "$src/dict/http.dict" ;;
+    target) echo "$src/dict/url.dict" ;;
+    *) echo "$src/dict/json.dict" ;;
+  esac
+}
+
+mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
+failed=()
+for name in "${names[@]}"; do
+  bin=$build/engine/fuzz/fuzz_$name
+  if [[ ! -x $bin ]]; then
+    echo "fuzz: $bin not built (configure $build with -DLOADPILOT_FUZZ=ON)" >&2
+    exit 2
+  fi
+  mkdir -p "$build/fuzz-corpus/$name"
+  log=$build/fuzz-logs/$name.log
+  start=$SECONDS
+  # -timeout: an input taking 10 s is a hang, and a finding.
+  # -print_funcs=0: keep the log to one line per event.
+  if "$bin" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 -print_funcs=0 \
+      -dict="$(dict_for "$name")" -artifact_prefix="$build/fuzz-artifacts/$name-" \
+      "$build/fuzz-corpus/$name" "$src/corpus/$name" >"$log" 2>&1; then
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    corpus=$(ls "$build/fuzz-corpus/$name" | wc -l)
+    echo "fuzz $name: ok, ${runs:-?} inputs in $((SECONDS - start)) s, $corpus found inputs kept"
+  else
+    echo "fuzz $name: FINDING after $((SECONDS - start)) s (log: $log)"
+    { grep -A2 "fuzz invariant violated" "$log" || true
+      grep -E "ERROR: |SUMMARY: |Test unit written" "$log" || true; } | head -10 | sed 's/^/  /'
+    failed+=("$name")
+  fi
+done
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "fuzz: findings in ${failed[*]}; inputs in $build/fuzz-artifacts/" >&2
+  exit 1
+fi
