@@ -182,6 +182,15 @@ int run_command(const RunArgs& args) {
   // The agents' workers together: each gets its share, and at least one.
   std::size_t agent_workers = 0;
   if (coordinator) {
+    // The coordinator runs no Python from here on, but the interpreter's
+    // SIGINT handler is installed: a signal while the agents start (seconds)
+    // would set its flag and be lost. Hold SIGINT/SIGTERM until the signal
+    // watcher takes them, which stops the run as soon as it begins.
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stops, nullptr);
     const std::size_t n = args.processes;
     const std::size_t connections =
         args.max_connections ? args.max_connections : load::default_max_connections(plan);

@@ -1,7 +1,9 @@
 """`loadpilot run --processes N`: N agent processes share one schedule and
 report to the coordinator, which prints, serves and writes the results as
 for one process. Against `loadpilot demo-api` on loopback."""
+import json
 import os
+import signal
 import subprocess
 import time
 
@@ -69,6 +71,50 @@ def test_sigint_reaches_every_agent_once(demo_api, scenario_file, tmp_path):
     assert r["requests"] == demo_api.stats()["total"]
     # 100/s for ~2.5 s less the agents' start-up, and nothing after the signal.
     assert 50 <= r["iterations"]["started"] <= 350
+
+
+def test_a_signal_while_agents_start_stops_the_run(demo_api, scenario_file, tmp_path):
+    # Found by the ASan suite, where agents start slowly: a SIGINT that came
+    # while the agents were starting went to the coordinator's Python signal
+    # handler and was lost, and the run went on for its full length.
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = scenario_file(f"""
+        import os, pathlib, time
+        from loadpilot import VUser, scenario, task
+
+        # Agents mark that they are loading this file, then take 3 s more.
+        if b"--agent" in pathlib.Path("/proc/self/cmdline").read_bytes():
+            (pathlib.Path({str(marks)!r}) / str(os.getpid())).touch()
+            time.sleep(3)
+
+        @scenario(rps=50, duration="60s", ramp_up=0, mode="constant")
+        class Slow(VUser):
+            @task
+            def health(self, client):
+                client.get("/health")
+        """)
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                             "--results-json", str(results), "--no-report", "--no-metrics",
+                             "--processes", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(marks.iterdir())) == 2, "the agents did not start loading"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert json.loads(results.read_text())["interrupted"] is True
+    # The agents' remaining start-up, then an immediate stop: not the 60 s.
+    assert took < 25
 
 
 @pytest.mark.parametrize("value", ["0", "65", "two"])
