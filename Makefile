@@ -1,12 +1,21 @@
 # LoadPilot: the two commands of the quick start.
 #   make demo   set up, build, run examples/checkout.py against the demo API
 #   make test   set up, build, run every test suite (unit, Python, end-to-end)
+# Checking builds (docs/testing.md), each in a folder of its own:
+#   make test-asan   every suite against an ASan + UBSan build (build-asan/)
+#   make test-tsan   every suite against a TSan build (build-tsan/)
+#   make fuzz        each libFuzzer harness for FUZZ_SECONDS (build-fuzz/, clang)
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 LOADPILOT := $(BUILD_DIR)/engine/loadpilot
+ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
-.PHONY: all deps build demo test bench format clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz bench format clean
 
 all: build
 
@@ -26,6 +35,31 @@ demo: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# The checking builds use clang (why: CMakeLists.txt, docs/testing.md).
+$(ASAN_DIR)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER=clang++ -DLOADPILOT_SANITIZE=address
+
+$(TSAN_DIR)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER=clang++ -DLOADPILOT_SANITIZE=thread
+
+test-asan: deps $(ASAN_DIR)/CMakeCache.txt
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	@bash engine/tests/sanitizers/run-tests.sh $(ASAN_DIR) -j $(JOBS)
+
+test-tsan: deps $(TSAN_DIR)/CMakeCache.txt
+	cmake --build $(TSAN_DIR) -j $(JOBS)
+	@bash engine/tests/sanitizers/run-tests.sh $(TSAN_DIR) -j $(JOBS)
+
+$(FUZZ_DIR)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER=clang++ -DLOADPILOT_FUZZ=ON
+
+fuzz: deps $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@bash engine/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench: build
 	@LOADPILOT_BENCH=1 bash scripts/install-deps.sh
 	@bash bench/run.sh $(LOADPILOT)
@@ -35,4 +69,4 @@ format:
 	clang-format -i $$(git ls-files 'engine/*.cc' 'engine/*.h')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)

@@ -14,6 +14,13 @@ PACKAGES=(
   python3 python3-greenlet python3-pytest
   # tests
   libgtest-dev libgmock-dev prometheus curl python3-yaml openssl
+  # checking builds (docs/testing.md): `make fuzz`, `make test-asan` and
+  # `make test-tsan` compile with clang; libclang-rt-14-dev holds its
+  # sanitizer runtimes and the libFuzzer that -fsanitize=fuzzer links (so
+  # the standalone libfuzzer-14-dev is not needed); llvm puts
+  # llvm-symbolizer on PATH, which turns sanitizer reports' addresses into
+  # file:line.
+  clang libclang-rt-14-dev llvm
 )
 if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(nginx wrk python3-locust time)

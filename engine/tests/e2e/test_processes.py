@@ -74,6 +74,52 @@ def test_sigint_reaches_every_agent_once(demo_api, scenario_file, tmp_path):
     assert 50 <= r["iterations"]["started"] <= 350
 
 
+def test_a_signal_while_agents_start_stops_the_run(demo_api, scenario_file, tmp_path):
+    # Found by the ASan suite, where agents start slowly: a SIGINT that came
+    # while the agents were starting used to be lost, and the run went on
+    # for its full length.
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = scenario_file(f"""
+        import os, pathlib, time
+        from loadpilot import VUser, scenario, task
+
+        # Agents mark that they are loading this file, then take 3 s more.
+        if b"--agent" in pathlib.Path("/proc/self/cmdline").read_bytes():
+            (pathlib.Path({str(marks)!r}) / str(os.getpid())).touch()
+            time.sleep(3)
+
+        @scenario(rps=50, duration="60s", ramp_up=0, mode="constant")
+        class Slow(VUser):
+            @task
+            def health(self, client):
+                client.get("/health")
+        """)
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                             "--results-json", str(results), "--no-report", "--no-metrics",
+                             "--processes", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(marks.iterdir())) == 2, "the agents did not start loading"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+        proc.wait()
+    # Nothing ran yet: one line, exit 130, no results (docs/cli.md), and at
+    # once, not after the 60 s profile.
+    assert proc.returncode == 130, err
+    assert "interrupted while" in err, err
+    assert not results.exists()
+    assert took < 25
+
+
 @pytest.mark.parametrize("value", ["0", "65", "two"])
 def test_bad_process_counts_are_refused(scenario_file, value):
     proc = run_loadpilot("run", str(scenario_file(shop('10, duration="1s"'))), "--target",
