@@ -10,6 +10,9 @@ PACKAGES=(
   # engine libraries
   libboost-dev libssl-dev python3-dev pybind11-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev prometheus-cpp-dev
+  # distributed runs (docs/distributed.md): the NATS C client, and the
+  # server the tests start on loopback
+  libnats-dev nats-server
   # Python side (scenario runtime and its tests)
   python3 python3-greenlet python3-pytest
   # tests

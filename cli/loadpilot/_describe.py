@@ -30,7 +30,14 @@ from typing import Any, Callable, Dict, List, Optional
 from .client import LoadClient, RecordingTransport, Request
 from .dsl import VUser, member_names, scenario_config, task_info, tasks_of
 
-__all__ = ["MODULE_NAME", "ScenarioLoadError", "describe", "describe_file", "native_proof"]
+__all__ = [
+    "MODULE_NAME",
+    "ScenarioLoadError",
+    "describe",
+    "describe_file",
+    "local_files",
+    "native_proof",
+]
 
 MODULE_NAME = "__loadpilot_scenario__"
 
@@ -62,6 +69,25 @@ def describe(path: str) -> List[Dict[str, Any]]:
             classes.setdefault(id(value), value)
     ordered = sorted(classes.values(), key=lambda c: lines.get(c.__qualname__, sys.maxsize))
     return [_describe_class(cls, path, abspath, lines) for cls in ordered]
+
+
+def local_files(path: str) -> str:
+    """After describe(PATH): the Python source files of PATH's folder (and its
+    subfolders) that importing it loaded, PATH itself first, as a JSON list of
+    paths relative to that folder. They are what agents on other machines need
+    to import the scenario the same way (docs/distributed.md#the-bundle)."""
+    abspath = os.path.realpath(path)
+    folder = os.path.dirname(abspath)
+    found = {os.path.basename(abspath)}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not file or not file.endswith(".py"):
+            continue
+        real = os.path.realpath(file)
+        if real.startswith(folder + os.sep):
+            found.add(os.path.relpath(real, folder))
+    main = os.path.basename(abspath)
+    return json.dumps([main] + sorted(found - {main}))
 
 
 # --- importing ----------------------------------------------------------------

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "agents/agent_process.h"
+#include "agents/agent_link.h"
 #include "cli/commands.h"
 #include "cli/signal_watcher.h"
 #include "scenario/vuser_runtime.h"
@@ -65,7 +65,7 @@ std::optional<AgentShare> parse_agent(const std::string& text) {
   if (std::from_chars(b, b + slash, i).ptr != b + slash) return std::nullopt;
   if (std::from_chars(b + slash + 1, b + text.size(), n).ptr != b + text.size())
     return std::nullopt;
-  if (n < 1 || n > kMaxProcesses || i < 1 || i > n) return std::nullopt;
+  if (n < 1 || n > kMaxExternalAgents || i < 1 || i > n) return std::nullopt;
   return AgentShare{i - 1, n};
 }
 
@@ -96,14 +96,21 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
   return a;
 }
 
-nlohmann::json lost_agents(const std::vector<agents::AgentProcess*>& agents) {
+nlohmann::json lost_agents(const std::vector<agents::AgentLink*>& agents) {
   nlohmann::json out = nlohmann::json::array();
-  for (const agents::AgentProcess* p : agents) {
-    const std::optional<agents::AgentProcess::Loss> l = p->loss();
+  for (const agents::AgentLink* p : agents) {
+    const std::optional<agents::AgentLink::Loss> l = p->loss();
     if (!l) continue;
+    nlohmann::json absences = nlohmann::json::array();
+    for (const agents::AgentLink::Absence& a : p->absences())
+      absences.push_back(
+          {{"lost_at_s", a.lost_at_s},
+           {"back_at_s", a.back_at_s < 0 ? nlohmann::json() : nlohmann::json(a.back_at_s)}});
     out.push_back({{"agent", l->agent},
-                   {"pid", l->pid},
+                   {"who", l->who},
+                   {"pid", l->pid >= 0 ? nlohmann::json(l->pid) : nlohmann::json()},
                    {"ended", l->how},
+                   {"absences", absences},
                    {"at_s", l->at_s},
                    {"dropped", l->dropped},
                    {"unreported", l->unreported},
@@ -128,10 +135,12 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
   engine.set_start_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t0_ns)));
   int signal_seen = 0;
   bool orphaned = false;
+  std::uint64_t seq = 0;
   {
     SignalWatcher signals(engine);  // the coordinator's stop_arrivals() is a SIGINT
     engine.run([&](const metrics::Snapshot& s) {
       const nlohmann::json frame = {{"type", "round"},
+                                    {"seq", ++seq},
                                     {"stats", engine.collector().last_round().to_json()},
                                     {"in_flight", s.active},
                                     {"connections", s.connections}};

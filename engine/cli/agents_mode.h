@@ -1,8 +1,9 @@
 #pragma once
 // `loadpilot run --processes N` (docs/engine.md#processes): the coordinator
-// spawns N agent processes (agents/agent_process.h), each a `loadpilot run`
+// spawns N agent processes (agents/agent_link.h, agents/pipe_channel.h), each a `loadpilot run`
 // with the hidden option `--agent I/N` that runs share I of the schedule and
 // reports to it instead of printing anything of its own.
+#include <chrono>
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,12 +18,16 @@ namespace loadpilot::scenario {
 class VUserRuntime;
 }
 namespace loadpilot::agents {
-class AgentProcess;
+class AgentLink;
 }
 
 namespace loadpilot::cli {
 
 inline constexpr std::size_t kMaxProcesses = 64;
+// A local agent reports once a second; one silent this long is hung
+// (stopped, deadlocked) and is ended rather than left to load the target
+// unseen.
+inline constexpr std::chrono::milliseconds kLocalAgentSilence{5000};
 
 struct AgentShare {
   std::size_t index = 0;  // 0-based
@@ -40,7 +45,7 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
 
 // The results file's "lost_agents": one entry per agent that ended before
 // its share was done (docs/output.md), after the run.
-nlohmann::json lost_agents(const std::vector<agents::AgentProcess*>& agents);
+nlohmann::json lost_agents(const std::vector<agents::AgentLink*>& agents);
 
 // The agent's side of a run: says hello with its metric rows on fd 3, waits
 // for "go" on fd 4, runs, sends a frame per round and an end frame. Returns

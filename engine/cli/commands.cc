@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "build_info.h"
+#include "cli/agent_command.h"
 #include "cli/agents_mode.h"
 #include "cli/arguments.h"
 #include "cli/init_command.h"
@@ -60,11 +61,26 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--seed", a.seed, "Seed for task choice")
       ->capture_default_str()
       ->transform(unsigned_number());
-  run->add_option("--processes", a.processes,
-                  "Run in N agent processes (one Python thread each); default 1")
+  run->add_option("--agents,--processes", a.processes,
+                  "Run in N local agent processes (one Python thread each); default 1")
       ->capture_default_str()
       ->transform(whole_number(1, static_cast<long long>(kMaxProcesses)));
-  run->add_option("--agent", a.agent)->group("");  // internal: share I/N of a --processes run
+  run->add_option("--external-agents", a.external_agents,
+                  "Run on N agents (`loadpilot agent`) reached through NATS")
+      ->transform(whole_number(1, static_cast<long long>(kMaxExternalAgents)));
+  run->add_option("--nats-url", a.nats.url, "NATS server of the external agents")
+      ->envname("NATS_URL");
+  run->add_option("--nats-token", a.nats.token, "NATS authentication token")->envname("NATS_TOKEN");
+  run->add_option("--nats-ca", a.nats.ca_file, "CA file for a NATS server with TLS")
+      ->envname("NATS_CA");
+  run->add_option("--agents-timeout", a.agents_timeout, "How long to wait for the external agents")
+      ->capture_default_str();
+  run->add_option("--agent-lost-after", a.agent_lost_after,
+                  "An external agent silent this long is marked lost")
+      ->capture_default_str();
+  // Internal: share I/N of an agents run, and the plan it was given.
+  run->add_option("--agent", a.agent)->group("");
+  run->add_option("--plan-file", a.plan_file)->group("");
   add_report_options(*run, a);
   run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
       ->envname("LOADPILOT_NO_METRICS");
@@ -167,6 +183,18 @@ int main(int argc, char** argv) {
   CompareArgs compare_args;
   add_report_command(app, report_args);
   add_compare_command(app, compare_args);
+  AgentArgs agent_args;
+  auto* agent_cmd = app.add_subcommand(
+      "agent", "Serve runs as a persistent agent over NATS (docs/distributed.md)");
+  agent_cmd->add_option("--nats-url", agent_args.nats.url, "NATS server, e.g. nats://host:4222")
+      ->envname("NATS_URL")
+      ->capture_default_str();
+  agent_cmd->add_option("--nats-token", agent_args.nats.token, "NATS authentication token")
+      ->envname("NATS_TOKEN");
+  agent_cmd->add_option("--nats-ca", agent_args.nats.ca_file, "CA file for a NATS server with TLS")
+      ->envname("NATS_CA");
+  agent_cmd->add_option("--agent-id", agent_args.agent_id, "This agent's id (default: host-pid)")
+      ->envname("AGENT_ID");
   std::string init_dir = ".";
   app.add_subcommand("init", "Scaffold scenarios/ and monitoring/ (Prometheus + Grafana)")
       ->add_option("dir", init_dir, "Project directory (created if missing)")
@@ -191,6 +219,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("run")) return run_command(run_args);
     if (app.got_subcommand("demo-api")) return demo::run_demo_api(demo_options);
+    if (app.got_subcommand("agent")) return agent_command(agent_args);
     if (app.got_subcommand("report")) return report_command(report_args);
     if (app.got_subcommand("compare")) return compare_command(compare_args);
     if (app.got_subcommand("init")) return init_command(init_dir);

@@ -1,10 +1,9 @@
 #include "cli/picker.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <termios.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 namespace loadpilot::cli {
 

@@ -11,10 +11,14 @@
 #include <cstring>
 #include <thread>
 
-#include "agents/agent_process.h"
+#include "agents/agent_link.h"
+#include "agents/nats_client.h"
+#include "agents/pipe_channel.h"
+#include "agents/protocol.h"
 #include "build_info.h"
 #include "cli/agents_mode.h"
 #include "cli/commands.h"
+#include "cli/external_agents.h"
 #include "cli/picker.h"
 #include "cli/report_commands.h"
 #include "cli/signal_watcher.h"
@@ -36,6 +40,39 @@ namespace {
 int fail(const std::string& message) {
   fmt::print(stderr, "error: {}\n", message);
   return kExitInvalid;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw std::runtime_error(std::strerror(errno));
+  std::string text;
+  char buf[65536];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
+
+// The scenario and the files of its folder it imported, for agents.
+agents::protocol::Bundle make_bundle(const std::string& file) {
+  agents::protocol::Bundle b;
+  const std::vector<std::string> files = scenario::local_module_files(file);
+  const auto slash = file.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : file.substr(0, slash);
+  b.main = files.at(0);
+  for (const std::string& rel : files) {
+    try {
+      b.files[rel] = read_text_file(rel == b.main ? file : folder + "/" + rel);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{}/{}: {}", folder, rel, e.what()));
+    }
+  }
+  if (b.bytes() > agents::protocol::kMaxBundleBytes)
+    throw std::runtime_error(fmt::format(
+        "{}: the scenario and the {} files it imports from its folder come to {} bytes, over the "
+        "limit of {} for agents (docs/distributed.md#the-bundle)",
+        file, files.size() - 1, b.bytes(), agents::protocol::kMaxBundleBytes));
+  b.sha256 = agents::protocol::bundle_hash(b.files);
+  return b;
 }
 
 // Picks the scenario: by --scenario, the only one, or by asking.
@@ -140,7 +177,21 @@ int run_command(const RunArgs& args) {
     ov.thresholds[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   std::vector<std::string> errors;
-  plan::Plan plan = scenario::build_plan(scenarios[*index], args.file, ov, &errors);
+  plan::Plan plan;
+  if (!args.plan_file.empty()) {
+    // An agent of a NATS run: the plan is its coordinator's, as resolved
+    // there (docs/distributed.md#the-plan-is-the-contract).
+    try {
+      plan = plan::Plan::from_json(nlohmann::json::parse(read_text_file(args.plan_file)));
+      plan.file = args.file;
+      if (args.max_vusers) plan.max_vusers = *args.max_vusers;
+      errors = plan::validate(plan);
+    } catch (const std::exception& e) {
+      return fail(fmt::format("{}: {}", args.plan_file, e.what()));
+    }
+  } else {
+    plan = scenario::build_plan(scenarios[*index], args.file, ov, &errors);
+  }
   // A bad --target is the command line's mistake, not the scenario's.
   for (const std::string& e : plan::take_target_errors(&errors))
     fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
@@ -202,34 +253,124 @@ int run_command(const RunArgs& args) {
       return fail(e.what());
     }
   }
-  const bool coordinator = args.processes > 1 && !agent;
-  std::vector<agents::AgentProcess*> agent_processes;
+  const bool external = args.external_agents > 0 && !agent;
+  const bool coordinator = (args.processes > 1 || external) && !agent;
+  if (external && args.processes > 1)
+    return fail("--external-agents and --agents cannot be combined");
+  const std::size_t n = external ? args.external_agents : args.processes;
+  const char* agents_flag = external ? "--external-agents" : "--agents";
+  std::vector<agents::AgentLink*> agent_links;
   // The agents' workers together: each gets its share, and at least one.
   std::size_t agent_workers = 0;
+  // External agents: the NATS connection and the run's agents there.
+  std::unique_ptr<agents::NatsClient> nats;
+  std::unique_ptr<ExternalAgents> external_agents;
+  std::atomic<double> broker_lost_s{0};
+  load::Engine* running_engine = nullptr;
   if (coordinator) {
-    const std::size_t n = args.processes;
     const std::size_t workers =
         args.workers
             ? args.workers
             : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), connections);
     agent_workers = std::max(workers, n);
     if (connections < n)
-      return fail(
-          fmt::format("--processes {} needs at least {} connections (got {})", n, n, connections));
+      return fail(fmt::format("{} {} needs at least {} connections (got {})", agents_flag, n, n,
+                              connections));
     if (vusers && static_cast<std::size_t>(vusers->max_vusers()) < n)
-      return fail(fmt::format("--processes {} needs max_vusers of at least {} (got {})", n, n,
+      return fail(fmt::format("{} {} needs max_vusers of at least {} (got {})", agents_flag, n, n,
                               vusers->max_vusers()));
     eo.agents = n;
     if (vusers) eo.extra_labels = vusers->extra_labels();
     // An agent stops by itself: its own drain, then on_stop within as long.
     eo.drain = 2 * eo.drain + std::chrono::seconds(2);
-    eo.make_agent = [&, n, connections, workers](std::size_t i, std::function<void()> on_drained) {
-      auto p = std::make_unique<agents::AgentProcess>(
-          i, n, load::Profile::from_spec(plan.profile), plan.profile.unlimited,
-          agent_argv(args, plan, i, n, connections, workers), std::move(on_drained));
-      agent_processes.push_back(p.get());
-      return std::unique_ptr<load::Source>(std::move(p));
-    };
+    const load::Profile profile = load::Profile::from_spec(plan.profile);
+    if (!external) {
+      eo.make_agent = [&, workers, profile](std::size_t i, std::function<void()> on_drained) {
+        agents::PipeChannelOptions po;
+        po.argv = agent_argv(args, plan, i, n, connections, workers);
+        po.index = i;
+        po.count = n;
+        std::unique_ptr<agents::Channel> channel;
+        try {
+          channel = std::make_unique<agents::PipeChannel>(std::move(po));
+        } catch (const std::runtime_error& e) {
+          throw agents::AgentError(e.what());
+        }
+        auto link = std::make_unique<agents::AgentLink>(i, n, profile, plan.profile.unlimited,
+                                                        std::move(channel), kLocalAgentSilence,
+                                                        std::move(on_drained));
+        agent_links.push_back(link.get());
+        return std::unique_ptr<load::Source>(std::move(link));
+      };
+    } else {
+      const auto agents_timeout = plan::parse_duration(args.agents_timeout);
+      if (!agents_timeout || *agents_timeout < 0.1 || *agents_timeout > kMaxWaitS)
+        return fail(
+            fmt::format("--agents-timeout: must be a duration from 100ms to 1h (got \"{}\")",
+                        args.agents_timeout));
+      const auto lost_after = plan::parse_duration(args.agent_lost_after);
+      if (!lost_after || *lost_after < 2 || *lost_after > kMaxWaitS)
+        return fail(fmt::format("--agent-lost-after: must be a duration from 2s to 1h (got \"{}\")",
+                                args.agent_lost_after));
+      const auto lost_ms = std::chrono::milliseconds(static_cast<long>(*lost_after * 1000));
+      agents::protocol::Bundle bundle;
+      try {
+        bundle = make_bundle(args.file);
+      } catch (const std::exception& e) {
+        return fail(e.what());
+      }
+      startup->set_phase(fmt::format("waiting for {} external agent{}", n, n == 1 ? "" : "s"));
+      try {
+        agents::NatsOptions no = args.nats;
+        no.name = "loadpilot coordinator";
+        nats = std::make_unique<agents::NatsClient>(no);
+        external_agents = std::make_unique<ExternalAgents>(*nats, agents::protocol::new_run_id());
+        fmt::print(stderr, "agents: waiting up to {} for {} external agent{} on {}\n",
+                   args.agents_timeout, n, n == 1 ? "" : "s", agents::redact_url(nats->url()));
+        external_agents->discover(
+            n, std::chrono::milliseconds(static_cast<long>(*agents_timeout * 1000)));
+        external_agents->sync_clocks();
+      } catch (const std::exception& e) {
+        return fail(e.what());
+      }
+      for (const ExternalAgent& a : external_agents->agents())
+        fmt::print(stderr, "agents: {}{}: clock offset {:+.3f} ms (round trip {:.3f} ms)\n", a.id,
+                   a.host.empty() ? "" : " on " + a.host,
+                   std::chrono::duration<double, std::milli>(a.offset).count(), a.rtt_ms);
+      external_agents->start_heartbeat(lost_ms, [&](double away_s) {
+        broker_lost_s = away_s;
+        fmt::print(stderr,
+                   "error: the NATS server at {} has been unreachable for {:.0f} s; "
+                   "ending the run\n",
+                   agents::redact_url(nats->url()), away_s);
+        std::fflush(stderr);
+        if (running_engine) running_engine->stop();
+      });
+      const nlohmann::json plan_json = plan.to_json();
+      const std::size_t vuser_total = static_cast<std::size_t>(
+          plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
+      eo.make_agent = [&, profile, plan_json, bundle, vuser_total, lost_ms](
+                          std::size_t i, std::function<void()> on_drained) {
+        agents::protocol::Assignment a;
+        a.index = i;
+        a.count = n;
+        a.plan = plan_json;
+        a.bundle = bundle;
+        a.workers = args.workers ? std::max<std::size_t>(1, load::share_of(args.workers, i, n)) : 0;
+        a.max_connections = std::max<std::size_t>(1, load::share_of(connections, i, n));
+        a.max_vusers =
+            static_cast<int>(std::max<std::size_t>(1, load::share_of(vuser_total, i, n)));
+        a.timeout = args.timeout;
+        a.drain = args.drain;
+        a.seed = args.seed;
+        a.insecure = args.insecure;
+        auto link = std::make_unique<agents::AgentLink>(i, n, profile, plan.profile.unlimited,
+                                                        external_agents->connect(a), lost_ms,
+                                                        std::move(on_drained));
+        agent_links.push_back(link.get());
+        return std::unique_ptr<load::Source>(std::move(link));
+      };
+    }
   }
   std::optional<load::Engine> engine_storage;
   try {
@@ -242,12 +383,12 @@ int run_command(const RunArgs& args) {
     startup.reset();  // the run's own signal handling takes over
     return run_as_agent(engine, vusers.get());
   }
-  if (!agent_processes.empty())
-    startup->set_phase(fmt::format("starting {} agent processes", agent_processes.size()));
-  for (agents::AgentProcess* p : agent_processes) {
+  if (!agent_links.empty())
+    startup->set_phase(fmt::format("starting {} agents", agent_links.size()));
+  for (agents::AgentLink* p : agent_links) {
     try {
       if (p->wait_ready(std::chrono::seconds(60)) != engine.collector().task_names())
-        return fail("an agent process reports other metric rows than its coordinator");
+        return fail(p->who() + " reports other metric rows than its coordinator");
     } catch (const agents::AgentError& e) {
       return fail(e.what());
     }
@@ -262,7 +403,7 @@ int run_command(const RunArgs& args) {
                             engine.profile().total_s(),
                             engine.worker_count(),
                             engine.max_connections(),
-                            coordinator ? args.processes : 1};
+                            coordinator ? n : 1};
   if (coordinator) header.workers = agent_workers;
   // Prometheus endpoint: bound before any traffic so a busy port fails fast.
   std::unique_ptr<monitor::Exporter> exporter;
@@ -296,6 +437,7 @@ int run_command(const RunArgs& args) {
   int signal_seen = 0;
   {
     SignalWatcher signals(engine);
+    running_engine = &engine;
     view->start();
     outcome = engine.run([&](const metrics::Snapshot& s) {
       view->on_snapshot(s);
@@ -311,14 +453,17 @@ int run_command(const RunArgs& args) {
   // joined the agents).
   std::vector<std::string> run_errors;
   if (vusers && !vusers->fatal_error().empty()) run_errors.push_back(vusers->fatal_error());
-  for (agents::AgentProcess* p : agent_processes) {
+  for (agents::AgentLink* p : agent_links) {
     if (std::string problem = p->problem(); !problem.empty()) run_errors.push_back(problem);
   }
+  if (broker_lost_s > 0)
+    run_errors.push_back(fmt::format("the NATS server at {} was unreachable for {:.0f} s",
+                                     agents::redact_url(nats->url()), broker_lost_s.load()));
   for (const std::string& e : run_errors) fmt::print(stderr, "error: {}\n", e);
   // A VUser that blocked the Python thread (here or in an agent): the
   // scenario's code cannot run as written.
   bool blocked = vusers && vusers->python_blocked();
-  for (agents::AgentProcess* p : agent_processes) blocked = blocked || p->python_blocked();
+  for (agents::AgentLink* p : agent_links) blocked = blocked || p->python_blocked();
 
   report::RunLimits limits{engine.max_connections(),
                            vusers ? static_cast<std::size_t>(vusers->max_vusers()) : 0};
@@ -330,7 +475,13 @@ int run_command(const RunArgs& args) {
   // With ndjson, stdout carries only JSON: the human summary goes to stderr.
   report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
   nlohmann::json results = outputs.results(summary);
-  if (coordinator) results["lost_agents"] = lost_agents(agent_processes);
+  if (coordinator) results["lost_agents"] = lost_agents(agent_links);
+  if (external_agents) {
+    results["external_agents"] = external_agents->to_json();
+    fmt::print(ndjson ? stderr : stdout,
+               "agents: {} external, start offsets within {:.3f} ms (half the best round trip)\n",
+               n, external_agents->max_uncertainty_ms());
+  }
   outputs.print_knee(ndjson ? stderr : stdout, color && !ndjson);
   if (ndjson) {
     nlohmann::json j = summary.to_json();

@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "agents/nats_client.h"
+
 namespace loadpilot::cli {
+
+// Bound of --external-agents.
+inline constexpr std::size_t kMaxExternalAgents = 1000;
 
 // Where `run` writes the HTML report unless told otherwise.
 inline constexpr const char* kDefaultReportPath = "results/report.html";
@@ -42,6 +47,12 @@ struct RunArgs {
   // "I/N" in an agent's own command line.
   std::size_t processes = 1;
   std::string agent;
+  std::string plan_file;  // internal: an agent's plan, as its coordinator resolved it
+  // External agents over NATS (docs/distributed.md).
+  std::size_t external_agents = 0;
+  agents::NatsOptions nats;
+  std::string agents_timeout = "30s";
+  std::string agent_lost_after = "15s";
   // HTML report and baseline (docs/report.md).
   std::string report = kDefaultReportPath;
   bool no_report = false;

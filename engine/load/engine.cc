@@ -80,6 +80,7 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     // worker i of W the k with k mod (A * W) == a + A * i.
     w.index = options_.agent_index + agents * i;
     w.count = agents * worker_count_;
+    w.local = i;
     // Split connections and queue so the totals are what the user asked for.
     w.max_connections = share_of(max_connections_, i, worker_count_);
     w.max_queue = std::max<std::size_t>(1, max_queue / (worker_count_ * agents));

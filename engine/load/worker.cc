@@ -264,7 +264,7 @@ void Worker::start_iteration(Clock::time_point intended) {
     }
     // The runtime counts it started (or dropped) when it assigns a VUser.
     ++python_in_flight_;
-    scripted_->arrive(options_.index, task, intended);
+    scripted_->arrive(options_.local, task, intended);
     return;
   }
   if (queue_.empty() && sender_->busy() < sender_->capacity()) {

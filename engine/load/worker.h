@@ -54,8 +54,13 @@ namespace loadpilot::load {
 using Clock = std::chrono::steady_clock;
 
 struct WorkerOptions {
+  // Its share of the schedule: iterations k with k mod count == index
+  // (count spans every worker of every agent of the run).
   std::size_t index = 0;
   std::size_t count = 1;
+  // Its position among its own engine's workers: the worker number the
+  // scripted runtime hands back with its completions (ScriptedLink).
+  std::size_t local = 0;
   std::size_t max_connections = 64;    // this worker's share
   std::size_t max_queue = 1000;        // waiting arrivals before dropping
   std::size_t python_capacity = 1000;  // Python arrivals in flight at most

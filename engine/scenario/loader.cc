@@ -129,4 +129,15 @@ std::vector<ScenarioInfo> load_scenarios(const std::string& file) {
   return scenarios;
 }
 
+std::vector<std::string> local_module_files(const std::string& file) {
+  try {
+    py::gil_scoped_acquire gil;
+    py::module_ describer = py::module_::import("loadpilot._describe");
+    return nlohmann::json::parse(describer.attr("local_files")(file).cast<std::string>())
+        .get<std::vector<std::string>>();
+  } catch (const std::exception& e) {
+    throw InternalError(file + ": listing the scenario's modules failed: " + e.what());
+  }
+}
+
 }  // namespace loadpilot::scenario

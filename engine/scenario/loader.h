@@ -72,6 +72,12 @@ struct ScenarioInfo {
 // exception of another type escape.
 std::vector<ScenarioInfo> load_scenarios(const std::string& file);
 
+// After load_scenarios(file): the Python source files of the scenario's
+// folder (and below) that importing it loaded, `file` itself first, as
+// paths relative to that folder — what an agent elsewhere needs to import
+// it the same way (docs/distributed.md#the-bundle). Throws InternalError.
+std::vector<std::string> local_module_files(const std::string& file);
+
 // Overrides from the command line, applied over the @scenario values.
 // rps is number text or "max"/"unlimited" (closed loop: profile.unlimited);
 // durations use plan::parse_duration(); mode is a mode name.

@@ -1,0 +1,380 @@
+#include "cli/agent_command.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "agents/pipe_channel.h"
+#include "agents/protocol.h"
+#include "build_info.h"
+#include "cli/commands.h"
+#include "plan/duration.h"
+
+namespace loadpilot::cli {
+
+namespace {
+
+namespace proto = agents::protocol;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("loadpilot");
+}
+
+std::string host_name() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  if (from.empty()) return;
+  for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
+    s.replace(at, from.size(), to);
+}
+
+class PersistentAgent {
+ public:
+  PersistentAgent(const AgentArgs& args, std::string id) : id_(std::move(id)) {
+    agents::NatsOptions no = args.nats;
+    no.name = "loadpilot agent " + id_;
+    no.on_state = [this](bool connected) {
+      say(connected ? "reconnected to the NATS server"
+                    : "lost the NATS server; reconnecting (the run goes on)");
+    };
+    nats_ = std::make_unique<agents::NatsClient>(no);
+    clock_sub_ =
+        nats_->subscribe(proto::agent_subject(id_, "clock"), [this](agents::NatsMessage&& m) {
+          if (!m.reply.empty())
+            nats_->publish(m.reply, nlohmann::json{{"now_ns", now_ns()}}.dump());
+        });
+    assign_sub_ = nats_->subscribe(proto::agent_subject(id_, "assign"),
+                                   [this](agents::NatsMessage&& m) { on_assign(m); });
+    discover_sub_ =
+        nats_->subscribe(proto::discover_subject(), [this](agents::NatsMessage&&) { announce(); });
+  }
+
+  // Serves runs until a signal; returns the exit code.
+  int serve() {
+    say(fmt::format("connected to {}; waiting for a run", agents::redact_url(nats_->url())));
+    std::unique_lock lock(mu_);
+    while (quit_signal_ == 0) {
+      if (pending_) {
+        proto::Assignment a = std::move(*pending_);
+        pending_.reset();
+        lock.unlock();
+        run_one(a);
+        lock.lock();
+        run_id_.clear();
+        if (quit_signal_ == 0) say("waiting for the next run");
+        continue;
+      }
+      lock.unlock();
+      announce();
+      lock.lock();
+      cv_.wait_for(lock, proto::kAnnounceEvery, [&] { return pending_ || quit_signal_ != 0; });
+    }
+    return quit_signal_ == SIGINT ? kExitSigint : kExitSigterm;
+  }
+
+  void quit(int sig) {
+    {
+      std::lock_guard lock(mu_);
+      quit_signal_ = sig;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void say(const std::string& what) {
+    fmt::print(stderr, "agent {}: {}\n", id_, what);
+    std::fflush(stderr);
+  }
+
+  void announce() {
+    std::string state;
+    {
+      std::lock_guard lock(mu_);
+      state = run_id_.empty() ? "idle" : "busy";
+    }
+    nats_->publish(proto::announce_subject(), nlohmann::json{{"type", "announce"},
+                                                             {"agent_id", id_},
+                                                             {"host", host_name()},
+                                                             {"pid", getpid()},
+                                                             {"version", kVersion},
+                                                             {"state", state}}
+                                                  .dump());
+  }
+
+  void on_assign(const agents::NatsMessage& m) {
+    nlohmann::json reply = {{"ok", true}};
+    {
+      std::lock_guard lock(mu_);
+      if (!run_id_.empty()) {
+        reply = {{"ok", false}, {"error", fmt::format("busy with run {}", run_id_)}};
+      } else if (quit_signal_ != 0) {
+        reply = {{"ok", false}, {"error", "shutting down"}};
+      } else {
+        try {
+          proto::Assignment a = proto::Assignment::from_json(nlohmann::json::parse(m.data));
+          run_id_ = a.run_id;
+          pending_ = std::move(a);
+        } catch (const std::exception& e) {
+          reply = {{"ok", false}, {"error", e.what()}};
+        }
+      }
+    }
+    if (!m.reply.empty()) nats_->publish(m.reply, reply.dump());
+    cv_.notify_all();
+    announce();
+  }
+
+  // Writes the bundle and the plan into a fresh folder; returns it.
+  fs::path unpack(const proto::Assignment& a) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/loadpilot-agent-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error(fmt::format("cannot make a folder for the run: {}", pattern));
+    const fs::path dir(pattern);
+    for (const auto& [rel, content] : a.bundle.files) {
+      const fs::path path = dir / rel;
+      fs::create_directories(path.parent_path());
+      std::ofstream(path, std::ios::binary) << content;
+    }
+    std::ofstream(dir / ".plan.json") << a.plan.dump();
+    return dir;
+  }
+
+  void publish_frame(const proto::Assignment& a, nlohmann::json frame) {
+    frame["run_id"] = a.run_id;
+    frame["agent_id"] = id_;
+    nats_->publish(proto::frames_subject(a.run_id, a.index), frame.dump());
+  }
+
+  void run_one(const proto::Assignment& a) {
+    const std::string scenario = a.plan.value("name", std::string("?"));
+    say(fmt::format("run {}: share {} of {} of scenario {} against {}", a.run_id, a.index + 1,
+                    a.count, scenario, a.plan.value("target", std::string("?"))));
+    fs::path dir;
+    try {
+      dir = unpack(a);
+    } catch (const std::exception& e) {
+      publish_frame(a, {{"type", "failed"}, {"error", e.what()}});
+      publish_frame(a, {{"type", "exit"}, {"how", "did not start"}});
+      say(fmt::format("run {}: {}", a.run_id, e.what()));
+      return;
+    }
+    agents::PipeChannelOptions po;
+    po.argv = {self_exe(),
+               "run",
+               a.bundle.main,
+               "--target",
+               a.plan.value("target", std::string()),
+               "--scenario",
+               scenario,
+               "--plan-file",
+               ".plan.json",
+               "--max-vusers",
+               std::to_string(a.max_vusers),
+               "--max-connections",
+               std::to_string(a.max_connections),
+               "--timeout",
+               a.timeout,
+               "--drain",
+               a.drain,
+               "--seed",
+               std::to_string(a.seed),
+               "--no-metrics",
+               "--no-report",
+               "--output",
+               "text",
+               "--agent",
+               fmt::format("{}/{}", a.index + 1, a.count)};
+    if (a.workers > 0) po.argv.insert(po.argv.end(), {"--workers", std::to_string(a.workers)});
+    if (a.insecure) po.argv.push_back("--insecure");
+    po.index = a.index;
+    po.count = a.count;
+    po.own_group = true;
+    // Run from the bundle's folder, so messages name its files as the
+    // coordinator's folder does (checkout.py:12, not /tmp/.../checkout.py).
+    po.cwd = dir.string();
+    po.keep_stderr = true;
+
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false, hello = false;
+    std::atomic<std::int64_t> last_beat{now_ns()};
+    std::unique_ptr<agents::PipeChannel> child;
+    try {
+      child = std::make_unique<agents::PipeChannel>(po);
+    } catch (const std::exception& e) {
+      publish_frame(a, {{"type", "failed"}, {"error", e.what()}});
+      publish_frame(a, {{"type", "exit"}, {"how", "did not start"}});
+      fs::remove_all(dir);
+      return;
+    }
+    auto beat_sub = nats_->subscribe(proto::heartbeat_subject(a.run_id),
+                                     [&](agents::NatsMessage&&) { last_beat = now_ns(); });
+    auto control_sub =
+        nats_->subscribe(proto::control_subject(a.run_id, a.index), [&](agents::NatsMessage&& m) {
+          try {
+            const nlohmann::json j = nlohmann::json::parse(m.data);
+            if (j.value("run_id", std::string()) != a.run_id) return;
+            const std::string type = j.value("type", std::string());
+            last_beat = now_ns();
+            if (type == "go") {
+              child->go(
+                  Clock::time_point(std::chrono::nanoseconds(j.at("t0_ns").get<std::int64_t>())));
+            } else if (type == "stop") {
+              child->stop();
+            } else if (type == "abort") {
+              child->kill();
+            }
+          } catch (const std::exception&) {
+            // Not a control message of ours.
+          }
+        });
+    const std::string dir_prefix = dir.string() + "/";
+    child->open(
+        [&](std::string_view line) {
+          try {
+            nlohmann::json frame = nlohmann::json::parse(line);
+            if (frame.value("type", std::string()) == "hello") {
+              std::lock_guard lock(mu);
+              hello = true;
+            }
+            publish_frame(a, std::move(frame));
+          } catch (const std::exception&) {
+            // The child writes only JSON frames; anything else is not relayed.
+          }
+        },
+        [&](std::string how) {
+          bool started = false;
+          {
+            std::lock_guard lock(mu);
+            started = hello;
+          }
+          if (!started) {
+            // It could not load the scenario or its plan: its own message
+            // says why, with file:line in the bundle's names.
+            std::string why = child->stderr_tail();
+            replace_all(why, dir_prefix, "");
+            replace_all(why, "error: ", "");
+            while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+            if (why.empty()) why = "its run " + how + " before it was ready";
+            publish_frame(a, {{"type", "failed"}, {"error", why}});
+          }
+          publish_frame(a, {{"type", "exit"}, {"how", how}});
+          nats_->flush(std::chrono::milliseconds(1000));
+          {
+            std::lock_guard lock(mu);
+            done = true;
+          }
+          cv.notify_all();
+        });
+    const auto drain_s = plan::parse_duration(a.drain).value_or(2);
+    std::optional<Clock::time_point> stopped_at;
+    int forwarded = 0;
+    std::unique_lock lock(mu);
+    while (!done) {
+      cv.wait_for(lock, std::chrono::milliseconds(250));
+      if (done) break;
+      const auto silent = std::chrono::nanoseconds(now_ns() - last_beat.load());
+      int quit = 0;
+      {
+        std::lock_guard q(mu_);
+        quit = quit_signal_;
+      }
+      if (quit != 0 && forwarded == 0) {
+        forwarded = quit;
+        child->stop();
+        stopped_at = Clock::now();
+      }
+      if (!stopped_at && silent >= proto::kCoordinatorSilence) {
+        say(fmt::format("run {}: no word from its coordinator for {:.0f} s; stopping the load",
+                        a.run_id, std::chrono::duration<double>(silent).count()));
+        child->stop();
+        stopped_at = Clock::now();
+      }
+      // Its drain, then on_stop, then a margin: past that it is stuck.
+      if (stopped_at &&
+          Clock::now() - *stopped_at > std::chrono::duration<double>(2 * drain_s + 5)) {
+        child->kill();
+      }
+    }
+    lock.unlock();
+    control_sub.reset();
+    beat_sub.reset();
+    child->join();
+    child.reset();
+    say(fmt::format("run {} ended", a.run_id));
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  std::string id_;
+  std::unique_ptr<agents::NatsClient> nats_;
+  std::unique_ptr<agents::NatsClient::Subscription> clock_sub_, assign_sub_, discover_sub_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<proto::Assignment> pending_;
+  std::string run_id_;  // the run it is given, while it has one
+  int quit_signal_ = 0;
+};
+
+}  // namespace
+
+int agent_command(const AgentArgs& args) {
+  const std::string id = args.agent_id.empty() ? proto::default_agent_id() : args.agent_id;
+  if (const std::string why = proto::check_agent_id(id); !why.empty()) {
+    fmt::print(stderr, "error: --agent-id: {}\n", why);
+    return kExitInvalid;
+  }
+  // Every thread (nats.c's too) starts with the signals blocked; one thread
+  // waits for them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::unique_ptr<PersistentAgent> agent;
+  try {
+    agent = std::make_unique<PersistentAgent>(args, id);
+  } catch (const agents::NatsError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return kExitInvalid;
+  }
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fmt::print(stderr, "agent {}: {} received; ending\n", id, sig == SIGINT ? "SIGINT" : "SIGTERM");
+    agent->quit(sig);
+  });
+  // serve() returns only after the watcher has seen a signal.
+  const int code = agent->serve();
+  watcher.join();
+  return code;
+}
+
+}  // namespace loadpilot::cli
