@@ -242,16 +242,19 @@ void AgentLink::stop_arrivals() {
 }
 
 void AgentLink::cut_off() {
-  stop_arrivals();
   bool still_lost = false;
   {
     std::lock_guard lock(mu_);
     // Lost and never back: its books close now, as if it had died when it
-    // went silent.
+    // went silent (no stop reaches it; its whole share is what it owes).
     still_lost = lost_ && !exited_;
     if (still_lost) silent_ = true;
   }
-  if (still_lost) channel_->kill();  // the channel closes: closed() below
+  if (still_lost) {
+    channel_->kill();  // the channel closes: closed() counts it
+    return;
+  }
+  stop_arrivals();
 }
 
 void AgentLink::abort() {

@@ -125,7 +125,7 @@ def test_bad_process_counts_are_refused(scenario_file, value):
     proc = run_loadpilot("run", str(scenario_file(shop('10, duration="1s"'))), "--target",
                          "http://127.0.0.1:9", "--processes", value)
     assert proc.returncode == 2
-    assert "--processes" in proc.stderr
+    assert "--agents" in proc.stderr
 
 
 def test_agents_stop_when_their_coordinator_dies(demo_api, scenario_file, tmp_path):
@@ -216,12 +216,12 @@ def test_an_agent_that_dies_is_noticed_and_its_share_counted(demo_api, scenario_
     if sig == signal.SIGSTOP:
         assert re.search(rf"^error: agent 2 of 3 \(pid {pid}\) sent no report for 5\.\d s, "
                          r"[\d.]+ s into the run; ending it", err, re.M), err
-    assert f"error: agent 2 (pid {pid}) {how}" in err
+    assert f"error: agent 2 of 3 (pid {pid}) {how}" in err
     [lost] = r["lost_agents"]
     assert lost["agent"] == 2 and lost["pid"] == pid and lost["ended"] == how
     assert 0.5 < lost["at_s"] < (12 if sig == signal.SIGSTOP else 6)
     assert r["passed"] is False
-    assert [p for p in r["problems"] if p.startswith(f"agent 2 (pid {pid}) {how}")]
+    assert [p for p in r["problems"] if p.startswith(f"agent 2 of 3 (pid {pid}) {how}")]
     # The whole schedule is accounted for: what the dead agent did not
     # report started is dropped, the others started all of theirs; what it
     # had in flight is cut off.
@@ -257,8 +257,8 @@ def test_an_agents_fatal_error_reaches_the_coordinator(demo_api, scenario_file, 
     # Each agent gives up after 10 s of failing logins, well before 30 s.
     assert time.monotonic() - started < 20
     assert proc.returncode == 1
-    assert "agent 1: every on_start failed for 10 s" in proc.stderr
-    assert "agent 2: every on_start failed for 10 s" in proc.stderr
+    assert re.search(r"agent 1 of 2 \(pid \d+\): every on_start failed for 10 s", proc.stderr)
+    assert re.search(r"agent 2 of 2 \(pid \d+\): every on_start failed for 10 s", proc.stderr)
     # Both agents' failed logins are in the merged results.
     assert task_row(r, "on_start")["errors"] == r["errors"] == r["errors_by_kind"]["exception"] >= 2
     assert demo_api.stats()["routes"].get("GET /health", 0) == 0
@@ -268,8 +268,21 @@ def test_shares_too_small_to_split_are_refused(scenario_file):
     path = scenario_file(shop('"max", duration="1s", max_vusers=2'))
     proc = run_loadpilot("run", str(path), "--target", "http://127.0.0.1:9", "--processes", "3")
     assert proc.returncode == 2
-    assert "--processes 3 needs max_vusers of at least 3 (got 2)" in proc.stderr
+    assert "--agents 3 needs max_vusers of at least 3 (got 2)" in proc.stderr
     proc = run_loadpilot("run", str(path), "--target", "http://127.0.0.1:9", "--processes", "3",
                          "--max-vusers", "9", "--max-connections", "2")
     assert proc.returncode == 2
-    assert "--processes 3 needs at least 3 connections (got 2)" in proc.stderr
+    assert "--agents 3 needs at least 3 connections (got 2)" in proc.stderr
+
+
+def test_agents_with_several_workers_each_drain_at_once(demo_api, scenario_file, tmp_path):
+    # Regression: with more than one worker per agent, the Python runtime's
+    # completions went to the wrong worker, in-flight never drained and
+    # every run waited out its whole drain time.
+    path = scenario_file(shop('100, duration="2s", ramp_up=0, mode="constant"'))
+    started = time.monotonic()
+    proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", "--agents", "2",
+                       "--workers", "4", "--drain", "10s")
+    assert proc.returncode == 0, proc.stderr
+    assert r["iterations"]["finished"] == 200
+    assert time.monotonic() - started < 9, "the run waited for its drain"
