@@ -160,6 +160,7 @@ void AgentLink::handle(std::string_view line) {
       ready_ = true;
     } else if (type == "end") {
       ended_ = true;
+      rounds_sent_ = frame.value("rounds", std::uint64_t{0});
       fatal_ = frame.value("fatal", std::string());
       blocked_ = frame.value("blocked", false);
     } else if (type == "failed") {
@@ -306,6 +307,18 @@ std::string AgentLink::problem() const {
       cost += fmt::format(" ({} due before then, which it may have started unreported)",
                           lost->unreported);
     if (lost->cut_off > 0) cost += fmt::format(", {} in flight cut off", lost->cut_off);
+  }
+  // Round frames that never arrived (a NATS server that went away may
+  // lose what was in flight): what they counted is missing, and the run
+  // must not read as complete.
+  const std::uint64_t sent =
+      std::max<std::uint64_t>(rounds_sent_, seen_.empty() ? 0 : *seen_.rbegin());
+  if (sent > seen_.size()) {
+    const std::string gap = fmt::format(
+        "{} of its {} round reports never arrived; the requests and iterations they counted "
+        "are missing from the results",
+        sent - seen_.size(), sent);
+    cost = cost.empty() ? who + ": " + gap : cost + "; " + gap;
   }
   if (!fatal_.empty()) return who + ": " + fatal_ + (cost.empty() ? "" : "\n  " + cost);
   if (!bad_frame_.empty()) return who + " sent a malformed frame: " + bad_frame_;

@@ -126,9 +126,10 @@ class AgentLink : public load::Source {
   std::optional<std::chrono::steady_clock::time_point> t0_;
   double stop_at_s_ = -1;  // when stop_arrivals() was sent
   double exit_at_s_ = 0;
-  bool early_ = false;            // ended before its share was done, unasked
-  std::string how_;               // how the channel says it ended
-  std::set<std::uint64_t> seen_;  // sequence numbers of merged rounds
+  bool early_ = false;             // ended before its share was done, unasked
+  std::string how_;                // how the channel says it ended
+  std::set<std::uint64_t> seen_;   // sequence numbers of merged rounds
+  std::uint64_t rounds_sent_ = 0;  // from its end frame
   // Sums of its round frames.
   std::uint64_t reported_started_ = 0, reported_finished_ = 0, reported_dropped_ = 0,
                 reported_cut_off_ = 0;

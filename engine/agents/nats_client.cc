@@ -186,6 +186,8 @@ bool NatsClient::flush(std::chrono::milliseconds timeout) {
   return natsConnection_FlushTimeout(conn_, timeout.count()) == NATS_OK;
 }
 
+std::int64_t NatsClient::max_payload() const { return natsConnection_GetMaxPayload(conn_); }
+
 bool NatsClient::connected() const {
   return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
 }

@@ -21,6 +21,7 @@
 //
 // Thread-safety: every method may be called from any thread.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -84,6 +85,8 @@ class NatsClient {
   // Sends what is buffered and waits for the server's answer (bounded).
   bool flush(std::chrono::milliseconds timeout);
   bool connected() const;
+  // The largest message the server accepts (its max_payload), in bytes.
+  std::int64_t max_payload() const;
   const std::string& url() const { return url_; }
 
  private:

@@ -64,6 +64,12 @@ class PersistentAgent {
                     : "lost the NATS server; reconnecting (the run goes on)");
     };
     nats_ = std::make_unique<agents::NatsClient>(no);
+    // Two agents with one id would both take the same share of a run: an
+    // id that answers already is taken.
+    if (nats_->request(proto::agent_subject(id_, "clock"), "{}", std::chrono::milliseconds(500)))
+      throw agents::NatsError(fmt::format(
+          "--agent-id: another agent with the id \"{}\" is connected to {}; ids must be unique",
+          id_, agents::redact_url(nats_->url())));
     clock_sub_ =
         nats_->subscribe(proto::agent_subject(id_, "clock"), [this](agents::NatsMessage&& m) {
           if (!m.reply.empty())

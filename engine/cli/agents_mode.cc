@@ -121,7 +121,7 @@ nlohmann::json lost_agents(const std::vector<agents::AgentLink*>& agents) {
 
 int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
   if (fcntl(kFramesFd, F_GETFD) < 0 || fcntl(kControlFd, F_GETFD) < 0) {
-    fmt::print(stderr, "error: --agent is internal to --processes (no coordinator found)\n");
+    fmt::print(stderr, "error: --agent is internal to --agents (no coordinator found)\n");
     return kExitInvalid;
   }
   nlohmann::json hello = {{"type", "hello"}, {"tasks", engine.collector().task_names()}};
@@ -154,8 +154,10 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
   }
   const std::string fatal = vusers ? vusers->fatal_error() : std::string();
   const bool blocked = vusers && vusers->python_blocked();
-  write_line(kFramesFd,
-             nlohmann::json{{"type", "end"}, {"fatal", fatal}, {"blocked", blocked}}.dump());
+  write_line(
+      kFramesFd,
+      nlohmann::json{{"type", "end"}, {"fatal", fatal}, {"blocked", blocked}, {"rounds", seq}}
+          .dump());
   std::fflush(stdout);
   std::fflush(stderr);
   if (signal_seen == SIGINT) return kExitSigint;

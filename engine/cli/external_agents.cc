@@ -147,7 +147,14 @@ std::unique_ptr<agents::Channel> ExternalAgents::connect(proto::Assignment a) {
   const ExternalAgent& agent = agents_.at(a.index);
   auto channel = std::make_unique<agents::NatsChannel>(nats_, run_id_, a.index, a.count, agent.id,
                                                        agent.offset);
-  const auto reply = nats_.request(proto::agent_subject(agent.id, "assign"), a.to_json().dump(),
+  const std::string message = a.to_json().dump();
+  if (static_cast<std::int64_t>(message.size()) > nats_.max_payload())
+    throw agents::AgentError(fmt::format(
+        "the run's assignment (plan and scenario bundle) is {} bytes, over the NATS server's "
+        "max_payload of {}; raise max_payload in the server's configuration "
+        "(docs/distributed.md#the-bundle)",
+        message.size(), nats_.max_payload()));
+  const auto reply = nats_.request(proto::agent_subject(agent.id, "assign"), message,
                                    std::chrono::milliseconds(5000));
   if (!reply)
     throw agents::AgentError(

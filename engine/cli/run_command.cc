@@ -125,7 +125,7 @@ int run_command(const RunArgs& args) {
 
   if (args.processes < 1 || args.processes > kMaxProcesses)
     return fail(
-        fmt::format("--processes: must be from 1 to {} (got {})", kMaxProcesses, args.processes));
+        fmt::format("--agents: must be from 1 to {} (got {})", kMaxProcesses, args.processes));
   // A worker without a connection of its own could send nothing, and an
   // agent process needs a worker: refuse rather than quietly change the
   // numbers asked for.
@@ -134,7 +134,7 @@ int run_command(const RunArgs& args) {
                             args.workers, args.workers, args.max_connections));
   if (args.workers && args.processes > 1 && args.workers < args.processes)
     return fail(
-        fmt::format("--processes {} needs at least {} workers, one per process; got "
+        fmt::format("--agents {} needs at least {} workers, one per agent; got "
                     "--workers {}",
                     args.processes, args.processes, args.workers));
   std::optional<AgentShare> agent;

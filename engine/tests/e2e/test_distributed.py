@@ -265,6 +265,14 @@ def test_too_few_agents_names_the_ones_it_saw(nats, agents, demo_api, scenario_f
     assert demo_api.stats()["total"] == 0
 
 
+def test_two_agents_cannot_share_an_id(nats, agents):
+    agents("twin")
+    second = subprocess.run([os.path.abspath(BIN), "agent", "--nats-url", nats.url,
+                             "--agent-id", "twin"], capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2
+    assert 'another agent with the id "twin"' in second.stderr
+
+
 def test_a_wrong_token_is_a_clear_error(demo_api, scenario_file):
     server = Nats(token="right-token")
     try:
@@ -384,5 +392,11 @@ def test_a_broker_restart_mid_run_ends_cleanly(agents, demo_api, scenario_file, 
         before = demo_api.stats()["total"]
         time.sleep(1.5)
         assert demo_api.stats()["total"] == before
+        # What the target served and what the results count agree, or the
+        # run says it lost reports and fails: never a short count that passes.
+        if r["requests"] != before:
+            assert proc.returncode == 1, err
+            assert any("never arrived" in p or "unreachable" in p for p in r["problems"]), \
+                r["problems"]
     finally:
         server.stop()
