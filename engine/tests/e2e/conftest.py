@@ -14,6 +14,22 @@ import pytest
 
 BIN = os.environ.get("LOADPILOT_BIN", "build/engine/loadpilot")
 
+# "address" or "thread" when BIN is a sanitizer build (ctest sets it there,
+# engine/tests/sanitizers/env.cmake.in), else empty. docs/testing.md lists
+# the tests that allow for a sanitizer, and why.
+SANITIZER = os.environ.get("LOADPILOT_SANITIZER", "")
+
+
+def asan_quarantine_mib():
+    """How much freed memory an ASan process may hold back (its quarantine,
+    where freed blocks wait so that a use after free is caught): the last
+    quarantine_size_mb in ASAN_OPTIONS, else ASan's default of 256 MiB; 0
+    without ASan."""
+    if SANITIZER != "address":
+        return 0
+    found = re.findall(r"(?:^|:)quarantine_size_mb=(\d+)", os.environ.get("ASAN_OPTIONS", ""))
+    return int(found[-1]) if found else 256
+
 # `loadpilot run` serves Prometheus metrics on :9090 by default; test runs in
 # parallel (and a developer's own Prometheus) would fight over that port.
 # Runs started here get no endpoint unless a test asks for one with
@@ -101,12 +117,14 @@ def task_row(results, name):
     return rows[0]
 
 
-def run_json(path, target, tmp_path, *extra, timeout=120):
-    """`loadpilot run PATH --target TARGET EXTRA...` with --results-json;
-    returns (CompletedProcess, the results as a dict)."""
+def run_json(path, target, tmp_path, *extra, timeout=120, env=None):
+    """`loadpilot run PATH --target TARGET EXTRA...` with --results-json (and
+    ENV if given); returns (CompletedProcess, the results as a dict)."""
     results = tmp_path / "r.json"
+    if results.exists():
+        results.unlink()  # a second run in the same test must not read the first's
     proc = run_loadpilot("run", str(path), "--target", target, "--results-json", str(results),
-                         *extra, timeout=timeout)
+                         *extra, timeout=timeout, env=env)
     assert results.exists(), proc.stderr + proc.stdout
     return proc, json.loads(results.read_text())
 

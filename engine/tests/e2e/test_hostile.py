@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 
 import pytest
 
-from conftest import run_measured
+from conftest import SANITIZER, asan_quarantine_mib, run_measured
 from hostile_server import HostileServer, make_certs, tls_context
 
 # Short runs: 20 arrivals a second for 1.5 s, each request given 1 s.
@@ -21,8 +21,11 @@ DRAIN_S, SLACK_S = 2, 6
 WALL_LIMIT_S = DURATION_S + DRAIN_S + TIMEOUT_S + SLACK_S
 # Peak RSS of the loadpilot process. A Python run keeps response bodies for
 # its tasks: at most 16 MiB each and 128 MiB at once by default, so an
-# endless body stays far below what 20 connections of it would take.
-RSS_LIMIT_MIB = 300
+# endless body stays far below what 20 connections of it would take. Under
+# ASan, freed blocks wait in its quarantine before they are reused, and
+# endless bodies free 16 MiB buffers fast enough to fill it: the bound is
+# then the engine's plus the quarantine's, still a bound.
+RSS_LIMIT_MIB = 300 + asan_quarantine_mib()
 
 NATIVE = """
 from loadpilot import VUser, scenario, task
@@ -126,10 +129,24 @@ def run_against(server, path, tmp_path, *flags, env=None):
                         env=env, timeout=WALL_LIMIT_S + 30)
 
 
+def only_undelivered_load(results):
+    """The run failed for one reason only: arrivals were dropped."""
+    problems = results["problems"] if results else []
+    return bool(problems) and all(
+        p.startswith("the asked load was not delivered") for p in problems)
+
+
 def assert_sane_run(proc, results, wall, rss, exit_code=0):
     """What every run must show, whatever the target did."""
     assert 0 <= proc.returncode < 128, (proc.returncode, proc.stderr[-2000:])
-    assert proc.returncode == exit_code, proc.stdout[-3000:] + proc.stderr[-2000:]
+    # Errors alone never fail a run. A sanitizer build's generator is several
+    # times slower (each TLS handshake costs tens of milliseconds of CPU
+    # under ASan): on a busy machine its event loop can fall behind far
+    # enough to drop the last arrivals of these 1.5 s runs, and a drop of
+    # 1 in 30 fails a run. There, that verdict, and no other, is allowed.
+    if not (exit_code == 0 and proc.returncode == 1 and SANITIZER
+            and only_undelivered_load(results)):
+        assert proc.returncode == exit_code, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert results is not None, proc.stderr[-2000:]
     assert wall <= WALL_LIMIT_S, f"run took {wall:.1f} s"
     assert rss <= RSS_LIMIT_MIB, f"peak RSS {rss:.0f} MiB"
@@ -141,7 +158,11 @@ def assert_sane_run(proc, results, wall, rss, exit_code=0):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_hostile_target(case, scenario_file, tmp_path, certs):
     env = None
-    if case.tls in ("trusted", "expired"):
+    if case.tls:
+        # The test CA (which did not sign the self-signed certificate) as the
+        # only trusted one: the outcome does not depend on this machine's CA
+        # store, and no client spends start-up parsing its ~140 certificates
+        # (about 10 s a run under ASan, which unwinds the stack of every allocation).
         env = dict(os.environ, SSL_CERT_FILE=os.path.join(certs, "ca.pem"))
     tls = tls_context(certs, case.tls) if case.tls else None
     server = HostileServer(case.behaviour, tls)
