@@ -37,26 +37,38 @@ std::string redact_url(std::string_view url) {
   return std::string(url.substr(0, start)) + shown + std::string(url.substr(at));
 }
 
+// Shared between the client and nats.c's callback thread, which may still
+// report the connection's end after the client's destructor began: `alive`
+// (under `mu`) keeps the user's callback from running then, and the last
+// callback nats.c makes (closed) frees nats.c's reference.
 struct NatsClient::Callbacks {
+  std::mutex mu;
+  bool alive = true;
   std::function<void(bool)> on_state;
+  void call(bool connected) {
+    std::lock_guard lock(mu);
+    if (alive && on_state) on_state(connected);
+  }
 };
 
 namespace {
 
+using SharedCallbacks = std::shared_ptr<NatsClient::Callbacks>;
+
 void on_disconnected(natsConnection*, void* closure) {
-  auto* cb = static_cast<std::function<void(bool)>*>(closure);
-  if (*cb) (*cb)(false);
+  (*static_cast<SharedCallbacks*>(closure))->call(false);
 }
 
 void on_reconnected(natsConnection*, void* closure) {
-  auto* cb = static_cast<std::function<void(bool)>*>(closure);
-  if (*cb) (*cb)(true);
+  (*static_cast<SharedCallbacks*>(closure))->call(true);
 }
+
+void on_closed(natsConnection*, void* closure) { delete static_cast<SharedCallbacks*>(closure); }
 
 }  // namespace
 
 NatsClient::NatsClient(NatsOptions options)
-    : url_(options.url), callbacks_(std::make_unique<Callbacks>()) {
+    : url_(options.url), callbacks_(std::make_shared<Callbacks>()) {
   callbacks_->on_state = std::move(options.on_state);
   natsOptions* opts = nullptr;
   check(natsOptions_Create(&opts), "NATS");
@@ -78,9 +90,13 @@ NatsClient::NatsClient(NatsOptions options)
     // A dead server is noticed within ~2 s, not the default 4 minutes.
     natsOptions_SetPingInterval(opts, 1000);
     natsOptions_SetMaxPingsOut(opts, 2);
-    natsOptions_SetDisconnectedCB(opts, on_disconnected, &callbacks_->on_state);
-    natsOptions_SetReconnectedCB(opts, on_reconnected, &callbacks_->on_state);
+    auto* closure = new SharedCallbacks(callbacks_);
+    natsOptions_SetDisconnectedCB(opts, on_disconnected, closure);
+    natsOptions_SetReconnectedCB(opts, on_reconnected, closure);
+    natsOptions_SetClosedCB(opts, on_closed, closure);
     const natsStatus s = natsConnection_Connect(&conn_, opts);
+    // A connection that never opened never closes: the closure is ours.
+    if (s != NATS_OK) delete closure;
     if (s != NATS_OK)
       throw NatsError(
           fmt::format("cannot connect to NATS at {}: {}", redact_url(options.url), reason(s)));
@@ -92,6 +108,10 @@ NatsClient::NatsClient(NatsOptions options)
 }
 
 NatsClient::~NatsClient() {
+  {
+    std::lock_guard lock(callbacks_->mu);
+    callbacks_->alive = false;
+  }
   if (conn_ != nullptr) {
     natsConnection_FlushTimeout(conn_, 500);
     natsConnection_Close(conn_);

@@ -61,6 +61,7 @@ class NatsClient {
   ~NatsClient();
   NatsClient(const NatsClient&) = delete;
   NatsClient& operator=(const NatsClient&) = delete;
+  struct Callbacks;  // nats_client.cc
 
   class Subscription {
    public:
@@ -91,8 +92,7 @@ class NatsClient {
 
  private:
   std::string url_;
-  struct Callbacks;
-  std::unique_ptr<Callbacks> callbacks_;
+  std::shared_ptr<Callbacks> callbacks_;
   __natsConnection* conn_ = nullptr;
 };
 

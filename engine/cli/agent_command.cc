@@ -60,8 +60,7 @@ class PersistentAgent {
     agents::NatsOptions no = args.nats;
     no.name = "loadpilot agent " + id_;
     no.on_state = [this](bool connected) {
-      say(connected ? "reconnected to the NATS server"
-                    : "lost the NATS server; reconnecting (the run goes on)");
+      say(connected ? "reconnected to the NATS server" : "lost the NATS server; reconnecting");
     };
     nats_ = std::make_unique<agents::NatsClient>(no);
     // Two agents with one id would both take the same share of a run: an

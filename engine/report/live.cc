@@ -113,9 +113,9 @@ class PlainProgress : public LiveView {
   PlainProgress(std::FILE* out, LiveHeader h) : out_(out), header_(std::move(h)) {}
   void start() override {
     const std::string workers =
-        header_.processes > 1
-            ? fmt::format("{} processes, {} workers", header_.processes, header_.workers)
-            : fmt::format("{} workers", header_.workers);
+        header_.external     ? fmt::format("{} external agents", header_.agents)
+        : header_.agents > 1 ? fmt::format("{} agents, {} workers", header_.agents, header_.workers)
+                             : fmt::format("{} workers", header_.workers);
     fmt::print(out_,
                "loadpilot: running {} against {} ({} mode, {:.0f}s, {}, up to {} connections)\n",
                header_.scenario, header_.target, header_.mode, header_.total_s, workers,

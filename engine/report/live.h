@@ -23,7 +23,8 @@ struct LiveHeader {
   double total_s = 0;
   std::size_t workers = 0;  // in all processes together
   std::size_t max_connections = 0;
-  std::size_t processes = 1;  // --processes
+  std::size_t agents = 1;  // --agents or --external-agents
+  bool external = false;   // the agents are remote: their workers are unknown here
 };
 
 class LiveView {

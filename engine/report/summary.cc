@@ -37,7 +37,7 @@ void judge_overload(Summary& s, const metrics::Collector& collector, const RunLi
     s.bottleneck = "generator";
     why = fmt::format(
         "the generator could not keep up: its busiest thread was {:.0f}% busy while behind "
-        "(more --workers or --processes, or a bigger machine)",
+        "(more --workers or --agents, or a bigger machine)",
         busy * 100);
   } else if (s.dropped_no_vuser > 0 && s.dropped_no_vuser * 2 >= s.dropped) {
     s.bottleneck = "vusers";

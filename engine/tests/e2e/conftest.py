@@ -162,15 +162,24 @@ def shop(profile):
 
 
 def interrupt_run(path, target, tmp_path, *extra, after=2.5, sig=signal.SIGINT, timeout=30,
-                  cwd=None):
+                  cwd=None, started=False):
     """Starts `loadpilot run PATH --target TARGET EXTRA...` (in CWD) with
     --results-json, sends SIG after AFTER seconds and waits. Returns
     (exit code, stdout, stderr, results dict, seconds from the signal to
-    the end)."""
+    the end). With STARTED, AFTER counts from when the run says it started
+    (its "loadpilot: running" line), not from the launch: slow start-ups
+    (agents on a busy machine) do not eat into it."""
     results = tmp_path / "r.json"
     proc = subprocess.Popen([os.path.abspath(BIN), "run", str(path), "--target", target,
                              "--results-json", str(results), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    if started:
+        deadline = time.monotonic() + 60
+        line = ""
+        while time.monotonic() < deadline and "loadpilot: running" not in line:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
     time.sleep(after)
     sent = time.monotonic()
     proc.send_signal(sig)

@@ -200,8 +200,9 @@ def test_demo_api_listens_on_ipv6_loopback():
     ("--max-connections", "0", "from 1 to 1000000"),
     ("--workers", "-1", "from 1 to 1024"),
     ("--workers", "0", "from 1 to 1024"),
-    ("--processes", "-1", "from 1 to 64"),
-    ("--processes", "65", "from 1 to 64"),
+    ("--agents", "-1", "from 1 to 64"),
+    ("--agents", "65", "from 1 to 64"),
+    ("--external-agents", "0", "from 1 to 1000"),
     ("--seed", "-1", "from 0 to 18446744073709551615"),
     ("--steps", "-1", "from 1 to 1000"),
     ("--max-vusers", "-1", "from 1 to 100000"),
@@ -245,8 +246,8 @@ def test_workers_beyond_the_connections_are_refused_not_capped(scenario_file, de
                       "--max-connections", "8")
     assert_one_error(p, "--workers 64 needs at least 64 connections; got --max-connections 8")
     p = run_loadpilot("run", path, "--target", demo_api.url, "--workers", "2",
-                      "--processes", "4")
-    assert_one_error(p, "--processes 4 needs at least 4 workers, one per process; "
+                      "--agents", "4")
+    assert_one_error(p, "--agents 4 needs at least 4 workers, one per agent; "
                         "got --workers 2")
     assert demo_api.stats()["total"] == 0
 

@@ -1,0 +1,78 @@
+#pragma once
+// Coordinator: the role of a `loadpilot run` that runs no load itself but
+// hands shares of its schedule to agents and keeps the run's books
+// (docs/distributed.md): N local agent processes (`--agents N`, over
+// pipes) or N external agents (`--external-agents N`, over NATS). Both go
+// through one AgentLink per agent (agents/agent_link.h); the Engine sees
+// them as Sources. Everything else — dashboard, metrics, summary, results,
+// thresholds — is the local run's.
+//
+// Use: make() (checks and, for external agents, finds them and measures
+// their clocks), configure() the EngineOptions, construct the Engine (which
+// makes the agents: local ones are spawned, external ones are given their
+// assignment), wait_ready(), attach() the Engine for the run, then read
+// problems() and add_results() after it.
+//
+// Thread-safety: one thread; the NATS heartbeat may call Engine::stop().
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agents/agent_link.h"
+#include "agents/nats_client.h"
+#include "cli/external_agents.h"
+#include "cli/run_command.h"
+#include "cli/run_setup.h"
+
+namespace loadpilot::cli {
+
+struct CoordinatorError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Coordinator {
+ public:
+  // Null when the run has no agents. Throws CoordinatorError (exit code 2).
+  static std::unique_ptr<Coordinator> make(const RunArgs& args, RunSetup& setup);
+  ~Coordinator();
+
+  // Makes the engine a coordinator's: no workers, one Source per agent.
+  void configure(load::EngineOptions& eo);
+  // After the Engine exists: every agent said hello with the same metric
+  // rows. Throws CoordinatorError.
+  void wait_ready(const load::Engine& engine, StartupInterrupt& startup);
+  // The engine to stop when the NATS server stays away (null: none).
+  void attach(load::Engine* engine);
+
+  std::size_t count() const { return n_; }
+  bool external() const { return external_ != nullptr; }
+  // The agents' workers together (local agents).
+  std::size_t workers() const { return workers_; }
+  // After the run: what went wrong in agents or with the NATS server.
+  std::vector<std::string> problems() const;
+  bool python_blocked() const;
+  // lost_agents, and external_agents for a NATS run.
+  void add_results(nlohmann::json& results) const;
+  // The external agents' clock line after the summary (nothing for local).
+  void print_after_summary(std::FILE* out) const;
+
+ private:
+  Coordinator(const RunArgs& args, RunSetup& setup, std::size_t n);
+  void make_external(StartupInterrupt& startup);
+
+  const RunArgs& args_;
+  RunSetup& setup_;
+  std::size_t n_;
+  std::size_t workers_ = 0;
+  std::chrono::milliseconds lost_after_{15000};
+  std::vector<agents::AgentLink*> links_;
+  std::unique_ptr<agents::NatsClient> nats_;
+  std::unique_ptr<ExternalAgents> external_;
+  agents::protocol::Bundle bundle_;
+  std::atomic<double> broker_lost_s_{0};
+  std::atomic<load::Engine*> engine_{nullptr};
+};
+
+}  // namespace loadpilot::cli
