@@ -22,20 +22,21 @@ NatsChannel::NatsChannel(NatsClient& nats, std::string run_id, std::size_t index
 
 NatsChannel::~NatsChannel() {
   sub_.reset();  // no delivery runs after this
-  std::lock_guard lock(mu_);
-  closed_ = true;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+  if (closer_.joinable()) closer_.join();
 }
 
 void NatsChannel::deliver(const std::string& data) {
   std::lock_guard lock(mu_);
   if (closed_) return;
   // Frames of another run (or not JSON at all) are not this channel's.
-  std::string type, how;
   try {
     const nlohmann::json j = nlohmann::json::parse(data);
     if (j.value("run_id", std::string()) != run_id_) return;
-    type = j.value("type", std::string());
-    if (type == "exit") how = j.value("how", std::string("ended"));
   } catch (const std::exception&) {
     return;
   }
@@ -43,11 +44,54 @@ void NatsChannel::deliver(const std::string& data) {
     early_.push_back(data);
     return;
   }
+  handle(data);
+}
+
+void NatsChannel::handle(const std::string& data) {
+  const nlohmann::json j = nlohmann::json::parse(data);
+  const std::string type = j.value("type", std::string());
   if (type == "exit") {
-    close(how);
+    if (exit_how_) return;  // a repeat
+    exit_how_ = j.value("how", std::string("ended"));
+    if (seen_.size() >= known_) {
+      close(*exit_how_);
+      return;
+    }
+    // Rounds are missing: give them kResendWait to come.
+    ask_again();
+    closer_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, kResendWait, [&] { return closed_ || seen_.size() >= known_; });
+      if (!closed_) close(*exit_how_);
+    });
     return;
   }
+  if (type == "round") {
+    const std::uint64_t seq = j.value("seq", std::uint64_t{0});
+    if (seq != 0) {
+      if (!seen_.insert(seq).second) return;  // passed on already
+      known_ = std::max(known_, seq);
+    }
+  } else if (type == "end") {
+    known_ = std::max(known_, j.value("rounds", std::uint64_t{0}));
+  }
   on_line_(data);
+  if (seen_.size() < known_) {
+    ask_again();
+  } else if (exit_how_) {
+    cv_.notify_all();  // the last missing round came: close now
+  }
+}
+
+void NatsChannel::ask_again() {
+  const auto now = std::chrono::steady_clock::now();
+  if (asked_at_ && now - *asked_at_ < std::chrono::seconds(1)) return;
+  asked_at_ = now;
+  std::vector<std::uint64_t> missing;
+  for (std::uint64_t seq = 1; seq <= known_ && missing.size() < 1000; ++seq)
+    if (seen_.count(seq) == 0) missing.push_back(seq);
+  const nlohmann::json j = {{"type", "resend"}, {"run_id", run_id_}, {"seqs", missing}};
+  nats_.publish(protocol::control_subject(run_id_, index_), j.dump());
 }
 
 void NatsChannel::open(std::function<void(std::string_view)> on_line,
@@ -57,12 +101,8 @@ void NatsChannel::open(std::function<void(std::string_view)> on_line,
   on_closed_ = std::move(on_closed);
   opened_ = true;
   for (const std::string& data : early_) {
-    if (closed_) break;
-    const nlohmann::json j = nlohmann::json::parse(data);
-    if (j.value("type", std::string()) == "exit")
-      close(j.value("how", std::string("ended")));
-    else
-      on_line_(data);
+    if (closed_ || exit_how_) break;
+    handle(data);
   }
   early_.clear();
 }
@@ -71,6 +111,16 @@ void NatsChannel::close(std::string how) {
   if (closed_) return;
   closed_ = true;
   if (on_closed_) on_closed_(std::move(how));
+}
+
+void NatsChannel::join() {
+  std::thread closer;
+  {
+    std::lock_guard lock(mu_);
+    if (!closer_.joinable() || closer_.get_id() == std::this_thread::get_id()) return;
+    closer = std::move(closer_);
+  }
+  closer.join();
 }
 
 void NatsChannel::send(const char* type, std::int64_t t0_ns) {
@@ -93,9 +143,12 @@ void NatsChannel::kill() {
     if (closed_) return;
   }
   send("abort");
-  std::lock_guard lock(mu_);
-  opened_ = true;  // a kill before open() closes it too
-  close("was ended by the coordinator");
+  {
+    std::lock_guard lock(mu_);
+    opened_ = true;  // a kill before open() closes it too
+    close(exit_how_.value_or("was ended by the coordinator"));
+  }
+  cv_.notify_all();
 }
 
 std::string NatsChannel::who() const {

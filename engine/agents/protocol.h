@@ -9,7 +9,9 @@
 //   {"type":"round","seq":N,"stats":{...},"in_flight":N,"connections":N}
 //                                             once a second; stats are an
 //                                             IntervalStats (lossless)
-//   {"type":"end","fatal":"...","blocked":B}  its run is over
+//   {"type":"end","fatal":"...","blocked":B,"rounds":N}
+//                                             its run is over; N round frames
+//                                             were sent
 //   {"type":"failed","error":"..."}           NATS only: it could not start
 //                                             (the bundle did not load)
 //   {"type":"exit","how":"..."}               NATS only: its run process
@@ -22,6 +24,9 @@
 //   NATS, on the agent's run control subject:
 //   {"type":"go","run_id":R,"t0_ns":N}        t0 in the agent's own clock
 //   {"type":"stop","run_id":R}  {"type":"abort","run_id":R}
+//   {"type":"resend","run_id":R,"seqs":[...]}  send these round frames again
+//                                             (the agent keeps its last run's
+//                                             600 latest until its next run)
 //   and once a second on the run's heartbeat subject {"run_id":R}: an
 //   agent that hears none for kCoordinatorSilence stops its load.
 //

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -53,6 +55,18 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
     s.replace(at, from.size(), to);
 }
+
+// What a run leaves behind on its agent until the next one: the round
+// frames it sent (a coordinator that missed some asks for them again,
+// agents/nats_channel.h) and the subscription to its control subject.
+struct RunRelay {
+  static constexpr std::size_t kKeptRounds = 600;
+  std::mutex mu;
+  std::deque<std::pair<std::uint64_t, std::string>> rounds;  // seq, frame as sent
+  agents::PipeChannel* child = nullptr;                      // while it runs
+  std::atomic<std::int64_t> last_beat{0};                    // the coordinator's last word
+  std::unique_ptr<agents::NatsClient::Subscription> control;
+};
 
 class PersistentAgent {
  public:
@@ -171,10 +185,16 @@ class PersistentAgent {
     return dir;
   }
 
-  void publish_frame(const proto::Assignment& a, nlohmann::json frame) {
+  void publish_frame(const proto::Assignment& a, nlohmann::json frame, RunRelay* relay = nullptr) {
     frame["run_id"] = a.run_id;
     frame["agent_id"] = id_;
-    nats_->publish(proto::frames_subject(a.run_id, a.index), frame.dump());
+    const std::string data = frame.dump();
+    if (relay != nullptr && frame.value("type", std::string()) == "round") {
+      std::lock_guard lock(relay->mu);
+      relay->rounds.emplace_back(frame.value("seq", std::uint64_t{0}), data);
+      if (relay->rounds.size() > RunRelay::kKeptRounds) relay->rounds.pop_front();
+    }
+    nats_->publish(proto::frames_subject(a.run_id, a.index), data);
   }
 
   void run_one(const proto::Assignment& a) {
@@ -229,7 +249,6 @@ class PersistentAgent {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false, hello = false;
-    std::atomic<std::int64_t> last_beat{now_ns()};
     std::unique_ptr<agents::PipeChannel> child;
     try {
       child = std::make_unique<agents::PipeChannel>(po);
@@ -239,27 +258,44 @@ class PersistentAgent {
       fs::remove_all(dir);
       return;
     }
-    auto beat_sub = nats_->subscribe(proto::heartbeat_subject(a.run_id),
-                                     [&](agents::NatsMessage&&) { last_beat = now_ns(); });
-    auto control_sub =
-        nats_->subscribe(proto::control_subject(a.run_id, a.index), [&](agents::NatsMessage&& m) {
+    // The previous run's relay goes now; this run's stays until the next.
+    last_relay_.reset();
+    auto relay = std::make_unique<RunRelay>();
+    relay->child = child.get();
+    relay->last_beat = now_ns();
+    RunRelay* r = relay.get();
+    const std::string frames_subject = proto::frames_subject(a.run_id, a.index);
+    relay->control = nats_->subscribe(
+        proto::control_subject(a.run_id, a.index),
+        [this, r, run_id = a.run_id, frames_subject](agents::NatsMessage&& m) {
           try {
             const nlohmann::json j = nlohmann::json::parse(m.data);
-            if (j.value("run_id", std::string()) != a.run_id) return;
+            if (j.value("run_id", std::string()) != run_id) return;
             const std::string type = j.value("type", std::string());
-            last_beat = now_ns();
+            std::lock_guard lock(r->mu);
+            if (type == "resend") {
+              const auto seqs = j.at("seqs").get<std::vector<std::uint64_t>>();
+              for (const auto& [seq, data] : r->rounds)
+                if (std::find(seqs.begin(), seqs.end(), seq) != seqs.end())
+                  nats_->publish(frames_subject, data);
+              return;
+            }
+            if (r->child == nullptr) return;  // the run is over
+            r->last_beat = now_ns();
             if (type == "go") {
-              child->go(
+              r->child->go(
                   Clock::time_point(std::chrono::nanoseconds(j.at("t0_ns").get<std::int64_t>())));
             } else if (type == "stop") {
-              child->stop();
+              r->child->stop();
             } else if (type == "abort") {
-              child->kill();
+              r->child->kill();
             }
           } catch (const std::exception&) {
             // Not a control message of ours.
           }
         });
+    auto beat_sub = nats_->subscribe(proto::heartbeat_subject(a.run_id),
+                                     [r](agents::NatsMessage&&) { r->last_beat = now_ns(); });
     const std::string dir_prefix = dir.string() + "/";
     child->open(
         [&](std::string_view line) {
@@ -269,7 +305,7 @@ class PersistentAgent {
               std::lock_guard lock(mu);
               hello = true;
             }
-            publish_frame(a, std::move(frame));
+            publish_frame(a, std::move(frame), r);
           } catch (const std::exception&) {
             // The child writes only JSON frames; anything else is not relayed.
           }
@@ -305,7 +341,7 @@ class PersistentAgent {
     while (!done) {
       cv.wait_for(lock, std::chrono::milliseconds(250));
       if (done) break;
-      const auto silent = std::chrono::nanoseconds(now_ns() - last_beat.load());
+      const auto silent = std::chrono::nanoseconds(now_ns() - r->last_beat.load());
       int quit = 0;
       {
         std::lock_guard q(mu_);
@@ -329,10 +365,14 @@ class PersistentAgent {
       }
     }
     lock.unlock();
-    control_sub.reset();
     beat_sub.reset();
     child->join();
+    {
+      std::lock_guard relay_lock(relay->mu);
+      relay->child = nullptr;
+    }
     child.reset();
+    last_relay_ = std::move(relay);
     say(fmt::format("run {} ended", a.run_id));
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -344,7 +384,8 @@ class PersistentAgent {
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<proto::Assignment> pending_;
-  std::string run_id_;  // the run it is given, while it has one
+  std::string run_id_;                    // the run it is given, while it has one
+  std::unique_ptr<RunRelay> last_relay_;  // the last run's, until the next
   int quit_signal_ = 0;
 };
 

@@ -392,11 +392,9 @@ def test_a_broker_restart_mid_run_ends_cleanly(agents, demo_api, scenario_file, 
         before = demo_api.stats()["total"]
         time.sleep(1.5)
         assert demo_api.stats()["total"] == before
-        # What the target served and what the results count agree, or the
-        # run says it lost reports and fails: never a short count that passes.
-        if r["requests"] != before:
-            assert proc.returncode == 1, err
-            assert any("never arrived" in p or "unreachable" in p for p in r["problems"]), \
-                r["problems"]
+        # Reports published while the coordinator was away are asked for
+        # again: what the target served is what the results count.
+        assert r["requests"] == before, (r["requests"], before, err)
+        assert proc.returncode == 0, err
     finally:
         server.stop()
