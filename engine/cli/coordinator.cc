@@ -182,6 +182,10 @@ void Coordinator::wait_ready(const load::Engine& engine, StartupInterrupt& start
 
 void Coordinator::attach(load::Engine* engine) { engine_ = engine; }
 
+void Coordinator::set_start(load::Engine& engine) const {
+  if (external_) engine.set_start_at(std::chrono::steady_clock::now() + external_->start_lead());
+}
+
 std::vector<std::string> Coordinator::problems() const {
   std::vector<std::string> out;
   for (const agents::AgentLink* p : links_)

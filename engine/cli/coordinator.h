@@ -43,6 +43,9 @@ class Coordinator {
   // After the Engine exists: every agent said hello with the same metric
   // rows. Throws CoordinatorError.
   void wait_ready(const load::Engine& engine, StartupInterrupt& startup);
+  // Sets the run's start far enough ahead for every agent (just before
+  // Engine::run()).
+  void set_start(load::Engine& engine) const;
   // The engine to stop when the NATS server stays away (null: none).
   void attach(load::Engine* engine);
 

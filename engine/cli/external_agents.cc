@@ -7,6 +7,7 @@
 
 #include "agents/agent_link.h"
 #include "agents/nats_channel.h"
+#include "build_info.h"
 
 namespace loadpilot::cli {
 
@@ -50,6 +51,11 @@ void ExternalAgents::discover(std::size_t n, std::chrono::milliseconds timeout) 
       s.agent.host = j.value("host", std::string());
       s.agent.pid = j.value("pid", 0LL);
       s.state = j.value("state", std::string("idle"));
+      // An agent of another version may read the plan differently: it is
+      // seen, named, and not used.
+      if (const std::string version = j.value("version", std::string()); version != kVersion)
+        s.state =
+            fmt::format("version {}, not {}", version.empty() ? "unknown" : version, kVersion);
     } catch (const std::exception&) {
       // Not an announcement of ours.
     }
@@ -169,6 +175,16 @@ std::unique_ptr<agents::Channel> ExternalAgents::connect(proto::Assignment a) {
     throw agents::AgentError(fmt::format("agent {} refused the run: {}", agent.id,
                                          j.value("error", std::string("no reason given"))));
   return channel;
+}
+
+std::chrono::milliseconds ExternalAgents::start_lead() const {
+  double worst_rtt_ms = 0;
+  for (const ExternalAgent& a : agents_) worst_rtt_ms = std::max(worst_rtt_ms, a.rtt_ms);
+  // Every agent's go message (sent one after another, each flushed) must
+  // arrive before the start: a margin, a few of the slowest round trips,
+  // and a millisecond per agent.
+  return std::chrono::milliseconds(100 + static_cast<long long>(4 * worst_rtt_ms) +
+                                   static_cast<long long>(agents_.size()));
 }
 
 double ExternalAgents::max_uncertainty_ms() const {

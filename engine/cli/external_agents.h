@@ -54,8 +54,12 @@ class ExternalAgents {
   std::unique_ptr<agents::Channel> connect(agents::protocol::Assignment a);
 
   const std::vector<ExternalAgent>& agents() const { return agents_; }
-  // Half the best round trip of the worst-measured agent: how far apart
-  // the agents' starts may be, at most, from clock error alone.
+  // How far ahead of now the run's start must be so that every agent's go
+  // message arrives first.
+  std::chrono::milliseconds start_lead() const;
+  // Half the best round trip of the worst-measured agent: how far one
+  // agent's start may be off the intended instant from clock error alone
+  // (two agents may be off in opposite directions).
   double max_uncertainty_ms() const;
   nlohmann::json to_json() const;
 

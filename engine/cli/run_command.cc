@@ -106,6 +106,7 @@ int run_command(const RunArgs& args) {
     SignalWatcher signals(engine);
     if (coordinator) coordinator->attach(&engine);
     view->start();
+    if (coordinator) coordinator->set_start(engine);
     outcome = engine.run([&](const metrics::Snapshot& s) {
       view->on_snapshot(s);
       outputs.on_snapshot(s);
