@@ -17,6 +17,10 @@ PACKAGES=(
   python3 python3-greenlet python3-pytest
   # tests
   libgtest-dev libgmock-dev prometheus curl python3-yaml openssl
+  # the Helm chart's tests (engine/tests/chart/) render it without helm: a
+  # small renderer built offline with Debian's Go, sprig (the template
+  # functions Helm uses) and its YAML library
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
   # checking builds (docs/testing.md): `make fuzz`, `make test-asan` and
   # `make test-tsan` compile with clang; libclang-rt-14-dev holds its
   # sanitizer runtimes and the libFuzzer that -fsanitize=fuzzer links (so

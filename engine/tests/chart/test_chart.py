@@ -245,3 +245,24 @@ def test_bad_values_are_refused_with_the_key(renderer, tmp_path, args, message):
     r, _ = run_renderer(renderer, args, tmp_path=tmp_path)
     assert r.returncode == 1, r.stderr
     assert message in r.stderr
+
+
+def test_upgrade_keeps_generated_secrets(render, tmp_path):
+    """On an upgrade, lookup finds the release's Secrets: generated values are
+    read back, not generated anew, and no pod is restarted for them."""
+    first = render(*SEED)
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump_all(first.of_kind("Secret")))
+    upgrade = render(*SEED, "--existing", str(cluster))
+    for name, key in (("loadpilot-nats", "token"), ("loadpilot-coordinator", "api-token"),
+                      ("loadpilot-grafana", "admin-password")):
+        assert secret_value(upgrade, name, key) == secret_value(first, name, key), (name, key)
+    assert render(*SEED).get("Secret", "loadpilot-nats") != first.get("Secret", "loadpilot-nats"), \
+        "without the cluster's Secret a fresh token is generated"
+    pods = lambda r: {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"]
+                      for d in r.of_kind("Deployment")}
+    assert pods(upgrade) == pods(first), "an upgrade with no change restarts a pod"
+    # A value given at upgrade replaces the stored one.
+    given = render(*SEED, "--existing", str(cluster), "--set", "nats.token=rotated")
+    assert secret_value(given, "loadpilot-nats", "token") == "rotated"
+    assert secret_value(given, "loadpilot-coordinator", "api-token") == secret_value(first, "loadpilot-coordinator", "api-token")

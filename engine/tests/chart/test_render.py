@@ -69,6 +69,7 @@ def demo_chart(tmp_path):
           values: {{ printf "%v %v %v" .Values.small .Values.flag .Values.text | quote }}
           gone: {{ hasKey .Values "gone" | quote }}
           lookup: {{ lookup "v1" "Secret" "default" "x" | len | quote }}
+          found: {{ lookup "v1" "Secret" .Release.Namespace "kept" | dig "data" "k" "none" | quote }}
         ---
         ---
         apiVersion: v1
@@ -111,6 +112,7 @@ def test_helm_semantics(renderer, demo_chart):
     assert data["types"] == "float64 bool string <nil>"
     assert data["gone"] == "true"
     assert data["lookup"] == "0", "lookup finds nothing without a cluster"
+    assert data["found"] == "none"
     assert docs["demo-loadpilot"]["metadata"]["namespace"] == "default"
 
 
@@ -191,3 +193,27 @@ def test_validator_reports_faults():
     assert report["ConfigMap/c"] == []
     assert report["Foo/f"] == ["unknown kind Foo in v1"]
     assert report["Foo/g"] == ['apiVersion "../x" is not GROUP/VERSION']
+
+
+def test_lookup_finds_existing_objects(renderer, demo_chart, tmp_path):
+    cluster = tmp_path / "cluster.yaml"
+    write(cluster, """
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: kept
+          namespace: other
+        data:
+          k: elsewhere
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: kept
+        data:
+          k: here
+    """)
+    _, docs = render_ok(renderer, demo_chart, "--existing", str(cluster))
+    assert docs["demo-loadpilot"]["data"]["found"] == "here"
+    _, docs = render_ok(renderer, demo_chart, "--existing", str(cluster), "--namespace", "other")
+    assert docs["demo-loadpilot"]["data"]["found"] == "elsewhere"

@@ -4,10 +4,12 @@ package main
 // builds it (docs/kubernetes.md#the-offline-rendering-test). Helm's own
 // functions are re-implemented here with Helm's semantics: include (with
 // its recursion guard), required, toYaml, toJson, fromYaml, fromJson, and
-// lookup, which answers an empty map as it does in Helm without a cluster
-// (`helm template`). Not provided: tpl, toToml, .Capabilities, and the
-// .Files helpers other than Get, GetBytes and Lines; a chart that uses them
-// fails to parse or to execute here, which is the point.
+// lookup. lookup answers an empty map, as Helm does without a cluster
+// (`helm template`), unless the object is among those given with
+// --existing: what a cluster would hold on an upgrade. Not provided: tpl,
+// toToml, .Capabilities, and the .Files helpers other than Get, GetBytes
+// and Lines; a chart that uses them fails to parse or to execute here,
+// which is the point.
 
 import (
 	"encoding/json"
@@ -99,7 +101,8 @@ type rendered struct {
 
 // renderChart executes every template that is not a partial (a base name
 // starting with "_"), in Helm's order, with Helm's top-level object.
-func renderChart(c *loadedChart, values map[string]interface{}, releaseName, namespace string) ([]rendered, error) {
+func renderChart(c *loadedChart, values map[string]interface{}, releaseName, namespace string,
+	existing []map[string]interface{}) ([]rendered, error) {
 	t := template.New("gotpl").Option("missingkey=zero")
 	funcs := sprig.TxtFuncMap()
 	delete(funcs, "env")
@@ -125,7 +128,20 @@ func renderChart(c *loadedChart, values map[string]interface{}, releaseName, nam
 	funcs["toJson"] = toJSON
 	funcs["fromYaml"] = fromYAML
 	funcs["fromJson"] = fromJSON
-	funcs["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
+	funcs["lookup"] = func(apiVersion, kind, ns, name string) (map[string]interface{}, error) {
+		if name == "" {
+			return nil, fmt.Errorf("lookup %s %s %q: listing objects is not supported by this renderer", apiVersion, kind, ns)
+		}
+		for _, o := range existing {
+			meta, _ := o["metadata"].(map[string]interface{})
+			objNS, _ := meta["namespace"].(string)
+			if objNS == "" {
+				objNS = namespace
+			}
+			if o["apiVersion"] == apiVersion && o["kind"] == kind && meta["name"] == name && objNS == ns {
+				return deepCopy(o).(map[string]interface{}), nil
+			}
+		}
 		return map[string]interface{}{}, nil
 	}
 	t.Funcs(funcs)

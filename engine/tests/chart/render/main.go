@@ -2,11 +2,14 @@
 // (engine/tests/chart/, docs/kubernetes.md#the-offline-rendering-test).
 //
 //	chart-render --chart DIR [--values FILE]... [--set K=V]... [--set-string K=V]...
-//	             [--release-name NAME] [--namespace NS] [--notes FILE]
+//	             [--release-name NAME] [--namespace NS] [--notes FILE] [--existing FILE]...
 //
 // It prints every manifest as `helm template` does, each after
 // "---\n# Source: CHART/templates/FILE\n", templates in Helm's parse order
 // (not sorted by kind), and writes the rendered NOTES.txt to --notes.
+// --existing names a YAML file of objects that `lookup` finds, standing for
+// the cluster of an upgrade; without it lookup finds nothing, as in
+// `helm template`.
 // Exit codes: 0 rendered; 1 the chart does not render (template error,
 // `required` value missing, a document that is not YAML or has no
 // apiVersion, kind or metadata.name); 2 bad usage or an unsupported chart
@@ -37,7 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	release := fs.String("release-name", "loadpilot", ".Release.Name")
 	namespace := fs.String("namespace", "default", ".Release.Namespace")
 	notesOut := fs.String("notes", "", "write the rendered templates/NOTES.txt here")
-	var valueFiles, sets, setStrings multiFlag
+	var valueFiles, sets, setStrings, existingFiles multiFlag
+	fs.Var(&existingFiles, "existing", "a YAML file of objects lookup finds (repeatable)")
 	fs.Var(&valueFiles, "values", "a values file, as helm -f (repeatable)")
 	fs.Var(&sets, "set", "key=value, as helm --set (repeatable)")
 	fs.Var(&setStrings, "set-string", "key=value kept as a string, as helm --set-string (repeatable)")
@@ -74,9 +78,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(2, "%v", err)
 		}
 	}
+	var existing []map[string]interface{}
+	for _, f := range existingFiles {
+		objs, err := readObjects(f)
+		if err != nil {
+			return fail(2, "--existing %v", err)
+		}
+		existing = append(existing, objs...)
+	}
 	values := coalesce(user, chart.values, "", func(w string) { fmt.Fprintf(stderr, "chart-render: warning: %s\n", w) })
 
-	out, err := renderChart(chart, values, *release, *namespace)
+	out, err := renderChart(chart, values, *release, *namespace, existing)
 	if err != nil {
 		return fail(1, "%v", err)
 	}

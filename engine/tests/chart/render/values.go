@@ -252,3 +252,21 @@ func setPath(dst map[string]interface{}, keys []string, v interface{}) {
 	}
 	dst[keys[len(keys)-1]] = v
 }
+
+// readObjects reads a multi-document YAML file of Kubernetes objects, each
+// normalised as Helm's lookup returns them (string keys, float64 numbers).
+func readObjects(path string) ([]map[string]interface{}, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var objs []map[string]interface{}
+	for i, doc := range splitManifests(string(data)) {
+		m, err := parseValuesYAML([]byte(doc), fmt.Sprintf("%s: document %d", path, i+1))
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, m)
+	}
+	return objs, nil
+}
