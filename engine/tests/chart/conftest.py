@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
@@ -16,9 +15,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("LOADPILOT_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "../../..")))
 CHART_DIR = os.path.join(SOURCE_DIR, "cli/loadpilot/charts/loadpilot")
 INIT_DASHBOARD = os.path.join(SOURCE_DIR, "cli/loadpilot/templates/monitoring/grafana/dashboards/loadpilot.json")
-WORK_DIR = os.environ.get("LOADPILOT_CHART_WORK_DIR", os.path.join(SOURCE_DIR, "build/chart-render"))
-NODE_MODULES = os.environ.get("LOADPILOT_CHART_NODE_MODULES",
-                              os.path.join(SOURCE_DIR, "build/chart-validate/node_modules"))
+WORK_DIR = os.path.abspath(os.environ.get("LOADPILOT_CHART_WORK_DIR",
+                                          os.path.join(SOURCE_DIR, "build/chart-render")))
+NODE_MODULES = os.path.abspath(os.environ.get("LOADPILOT_CHART_NODE_MODULES",
+                                              os.path.join(SOURCE_DIR, "build/chart-validate/node_modules")))
 # Debian's Go packages (golang-github-masterminds-sprig-dev and the rest)
 # live under this GOPATH.
 DEBIAN_GOPATH = "/usr/share/gocode"
@@ -120,7 +120,3 @@ def validate(objects):
     report = json.loads(r.stdout)
     assert len(report) == len(objects)
     return {e["ref"]: e["errors"] for e in report}
-
-
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)

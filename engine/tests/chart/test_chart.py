@@ -166,6 +166,10 @@ def test_coordinator_command_line_and_services(render):
     assert ports("loadpilot-prometheus") == {"http": (9090, "http")}
     for svc in r.of_kind("Service"):
         assert svc["spec"]["type"] == "ClusterIP"
+    # Never two coordinators or two NATS servers, not even during an upgrade.
+    for dep in ("loadpilot-coordinator", "loadpilot-nats"):
+        assert r.get("Deployment", dep)["spec"]["replicas"] == 1
+        assert r.get("Deployment", dep)["spec"]["strategy"] == {"type": "Recreate"}
 
 
 def test_agents_and_nats(render):
