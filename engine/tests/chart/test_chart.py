@@ -69,6 +69,12 @@ def test_every_object_parses_and_validates(render, name):
     # Every object carries the chart's labels (kubectl -l app.kubernetes.io/instance=...).
     for o in r.objects:
         assert o["metadata"]["labels"]["app.kubernetes.io/instance"] == "loadpilot"
+        spec = pod_spec(o)
+        if spec is not None:
+            assert spec["automountServiceAccountToken"] is False, o["metadata"]["name"]
+            for c in spec["containers"]:
+                assert c["securityContext"] == {"allowPrivilegeEscalation": False,
+                                                "capabilities": {"drop": ["ALL"]}}, c["name"]
 
 
 @pytest.mark.parametrize("name,expected", [
