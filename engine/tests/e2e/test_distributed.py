@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BIN, run_json, run_loadpilot, shop, task_row
+from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop, task_row
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 
@@ -398,3 +398,24 @@ def test_a_broker_restart_mid_run_ends_cleanly(agents, demo_api, scenario_file, 
         assert proc.returncode == 0, err
     finally:
         server.stop()
+
+
+def test_ctrl_c_on_the_coordinator_stops_every_agent(nats, agents, demo_api, scenario_file,
+                                                     tmp_path):
+    path = scenario_file(shop('50, duration="60s", ramp_up=0, mode="constant"'))
+    a1, a2 = agents("c1", "c2")
+    code, _, err, r, took = interrupt_run(path, demo_api.url, tmp_path, "--no-report",
+                                          "--no-metrics", "--output", "text",
+                                          *external(nats, 2), after=2.0, started=True)
+    assert code == 130, err
+    assert took < 15
+    assert r["interrupted"] is True
+    routes = demo_api.stats()["routes"]
+    # Each agent drained and ran its VUsers' on_stop, as one process would.
+    assert routes["POST /auth/logout"] == routes["POST /auth/login"] >= 2
+    assert r["requests"] == demo_api.stats()["total"]
+    for a in (a1, a2):
+        assert a.wait_for("waiting for the next run")
+    before = demo_api.stats()["total"]
+    time.sleep(1.0)
+    assert demo_api.stats()["total"] == before
