@@ -112,8 +112,7 @@ class TaskInfo:
 
 
 def scenario(
-    cls: Optional[C] = None,
-    *,
+    *args: Any,
     rps: Union[int, float, str] = _DEFAULT_RPS,
     duration: Union[str, int, float] = _DEFAULT_DURATION,
     ramp_up: Union[str, int, float] = _DEFAULT_RAMP_UP,
@@ -122,16 +121,38 @@ def scenario(
     thresholds: Optional[Mapping[str, Union[int, float]]] = None,
     max_vusers: Optional[int] = None,
 ) -> Any:
-    """Marks a VUser subclass as a runnable scenario.
+    """Marks a class as a runnable scenario.
 
-    Usable bare (``@scenario``) or with arguments. ``rps`` is the target
-    arrival rate of task iterations per second; ``duration``/``ramp_up``
+    Usable bare (``@scenario``) or with arguments; ``rps`` and ``duration``
+    may also be given by position (``@scenario(20, "5s")``). ``rps`` is the
+    target arrival rate of task iterations per second; ``duration``/``ramp_up``
     accept "30s", "2m", "1m30s", "1h", "250ms" or seconds (``ramp_up``
     left at its default is capped at the duration); ``mode`` is one of ramp,
     constant, step, spike; ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
     max_ms and error_rate (percent).
+
+    A class that does not derive from VUser is given VUser as a base (see
+    :func:`_as_vuser`), so on_start/on_stop and every runtime path treat it
+    as one.
     """
-    given = {"rps": rps, "duration": duration, "ramp_up": ramp_up, "mode": mode, "steps": steps}
+    if len(args) == 1 and callable(args[0]) and not isinstance(args[0], (str, bytes)):
+        cls: Any = args[0]  # bare @scenario (a non-class is refused by apply)
+        args = ()
+    else:
+        cls = None
+    if len(args) > len(_POSITIONAL):
+        raise TypeError(
+            f"@scenario() takes at most {len(_POSITIONAL)} positional arguments "
+            f"(rps, duration) but {len(args)} were given; pass the others by name, "
+            f"e.g. @scenario({args[0]!r}, {args[1]!r}, ramp_up=...)"
+        )
+    given = {"rps": rps, "duration": duration}
+    for name, value in zip(_POSITIONAL, args):
+        if not isinstance(given[name], (_DefaultStr, _DefaultInt)):
+            raise TypeError(f"@scenario() got multiple values for argument {name!r}")
+        given[name] = value
+    rps, duration = given["rps"], given["duration"]
+    given.update(ramp_up=ramp_up, mode=mode, steps=steps)
     defaults = {
         name for name, value in given.items() if isinstance(value, (_DefaultStr, _DefaultInt))
     }
@@ -153,20 +174,46 @@ def scenario(
     def apply(target: C) -> C:
         if not inspect.isclass(target):
             raise TypeError(
-                f"@scenario must decorate a class (a VUser subclass), "
+                f"@scenario must decorate a class, "
                 f"not {type(target).__name__} {getattr(target, '__name__', target)!r}"
             )
         if not issubclass(target, VUser):
-            raise TypeError(
-                f"@scenario class {target.__name__} must subclass VUser "
-                f"(class {target.__name__}(VUser): ...)"
-            )
+            target = _as_vuser(target)
         setattr(target, SCENARIO_ATTR, config)
         return target
 
     if cls is not None:
         return apply(cls)
     return apply
+
+
+# What @scenario accepts by position, in order.
+_POSITIONAL = ("rps", "duration")
+
+
+def _as_vuser(cls: C) -> C:
+    """CLS with VUser added as its last base: a class of the same name,
+    module, qualified name and docstring that derives from CLS and VUser.
+
+    A subclass rather than CLS itself changed, because a class's bases can
+    only be replaced when their layouts match. CLS's methods are untouched
+    (``super()`` in them still works: VUser comes after CLS in the MRO), and
+    the module's name for the class is bound to the subclass by the
+    decorator's return value.
+    """
+    namespace = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    }
+    try:
+        made = type(cls)(cls.__name__, (cls, VUser), namespace)
+    except TypeError as exc:  # a metaclass or layout that refuses another base
+        raise TypeError(
+            f"@scenario class {cls.__name__} does not derive from VUser and VUser cannot be "
+            f"added as a base ({exc}); write class {cls.__name__}(VUser): ..."
+        ) from None
+    return made  # type: ignore[return-value]
 
 
 def _plain(value: Any) -> Any:

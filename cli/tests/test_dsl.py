@@ -89,12 +89,82 @@ def test_scenario_on_non_class_is_a_type_error(target):
         scenario(rps=1)(target)
 
 
-def test_scenario_on_plain_class_is_a_type_error():
-    with pytest.raises(TypeError, match="must subclass VUser"):
+def test_scenario_on_a_plain_class_makes_it_a_vuser():
+    class Base:
+        def helper(self) -> str:
+            return "base"
 
-        @scenario
-        class NotAUser:
+    @scenario(5, "2s")
+    class Plain(Base):
+        """Plain docstring."""
+
+        def on_start(self, client: LoadClient) -> None:
+            self.started = super().helper()
+
+        @task(weight=2)
+        def a(self, client: LoadClient) -> None: ...
+
+    assert issubclass(Plain, VUser) and issubclass(Plain, Base)
+    assert Plain.__name__ == "Plain" and Plain.__doc__ == "Plain docstring."
+    assert Plain.__qualname__.endswith("<locals>.Plain")
+    assert Plain.__module__ == __name__
+    assert scenario_config(Plain).rps == 5 and scenario_config(Plain).duration == "2s"
+    assert [name for name, _ in tasks_of(Plain)] == ["a"]
+    # VUser's default hooks are there; the class's own win.
+    instance = Plain()
+    instance.on_stop(None)
+    instance.on_start(None)
+    assert instance.started == "base"
+
+    @scenario
+    class Bare:
+        @task
+        def b(self, client: LoadClient) -> None: ...
+
+    assert issubclass(Bare, VUser) and scenario_config(Bare) == ScenarioConfig()
+
+
+def test_scenario_positional_rps_and_duration():
+    @scenario(20, "5s", mode="constant")
+    class Two(VUser):
+        pass
+
+    @scenario("max")
+    class One(VUser):
+        pass
+
+    assert scenario_config(Two).as_dict()["rps"] == 20
+    assert scenario_config(Two).duration == "5s"
+    assert scenario_config(Two).mode == "constant"
+    assert scenario_config(Two).defaults == {"ramp_up", "steps", "thresholds", "max_vusers"}
+    assert scenario_config(One).rps == "max"
+    assert "rps" not in scenario_config(One).defaults
+    assert "duration" in scenario_config(One).defaults
+
+
+def test_scenario_positional_errors():
+    with pytest.raises(TypeError, match=r"at most 2 positional arguments \(rps, duration\) "
+                                        r"but 3 were given"):
+        scenario(20, "5s", "1s")
+    with pytest.raises(TypeError, match="multiple values for argument 'rps'"):
+        scenario(20, rps=30)
+    with pytest.raises(TypeError, match="multiple values for argument 'duration'"):
+        scenario(20, "5s", duration="1m")
+
+
+def test_scenario_positional_error_names_the_scenario_line(write_scenario):
+    from loadpilot._describe import ScenarioLoadError, describe
+
+    path = write_scenario("""
+        from loadpilot import scenario
+
+        @scenario(20, "5s", "1s")
+        class Three:
             pass
+        """)
+    with pytest.raises(ScenarioLoadError) as info:
+        describe(str(path))
+    assert str(info.value).startswith(f"{path}:3: TypeError: @scenario() takes at most 2 ")
 
 
 def test_task_forms():

@@ -1,0 +1,70 @@
+"""Scenarios written for the original LoadPilot, Locust or httpx habits run
+unchanged (docs/scenarios.md#coming-from-the-original-loadpilot-locust-and-k6),
+against `loadpilot demo-api` on loopback, with request counts checked against
+its /stats; where the server must show what a request carried, a small
+recording server on loopback."""
+from conftest import run_json, run_loadpilot, task_row
+
+
+def test_scenario_class_without_vuser_base_and_positional_arguments(
+        demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        import random
+        from loadpilot import scenario, task
+
+        class Helpers:
+            def auth(self):
+                return {"Authorization": "Bearer " + self.token}
+
+        @scenario(20, "1s", ramp_up=0, mode="constant")
+        class Plain(Helpers):
+            def on_start(self, client):
+                r = client.post("/auth/login", json={"user": "u", "pass": "p"})
+                self.token = r.json()["access_token"]
+
+            def on_stop(self, client):
+                client.post("/auth/logout", headers=self.auth())
+
+            @task(weight=3)
+            def product(self, client):
+                client.get(f"/api/products/{random.randint(1, 9)}", headers=self.auth(),
+                           name="product")
+
+            @task
+            def user(self, client):
+                client.get("/api/user", headers=self.auth())
+
+            def check_user(self, status_code, body):
+                assert body["id"] == 1
+        """)
+    proc, r = run_json(path, demo_api.url, tmp_path, "--seed", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert r["errors"] == 0, r["top_errors"]
+    routes = demo_api.stats()["routes"]
+    # rps 20 for 1 s, given by position: 20 iterations.
+    assert r["iterations"]["started"] == 20, r["iterations"]
+    product, user = task_row(r, "product"), task_row(r, "user")
+    assert product["requests"] == routes["GET /api/products/{id}"] > 0
+    assert user["requests"] == routes["GET /api/user"] > 0
+    assert product["requests"] + user["requests"] == 20
+    logins = routes["POST /auth/login"]
+    assert logins >= 1 and routes["POST /auth/logout"] == logins
+    assert task_row(r, "on_start")["requests"] == logins
+    assert r["requests"] == demo_api.stats()["total"]
+
+
+def test_scenario_with_three_positional_arguments_names_the_line(demo_api, scenario_file):
+    path = scenario_file("""
+        from loadpilot import scenario, task
+
+        @scenario(20, "5s", "1s")
+        class Three:
+            @task
+            def health(self, client):
+                client.get("/health")
+        """)
+    proc = run_loadpilot("run", path, "--target", demo_api.url)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{path}:4: TypeError: @scenario() takes at most 2 positional arguments " \
+           "(rps, duration) but 3 were given" in proc.stderr
+    assert demo_api.stats()["total"] == 0
