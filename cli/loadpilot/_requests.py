@@ -61,6 +61,12 @@ class Requests:
                 future.set_result(response)
 
         self._send(vu, request, deliver, 0)
+        it = vu.current
+        if it is not None:  # see Runtime._settle
+            if it.futures is None:
+                it.futures = [future]
+            else:
+                it.futures.append(future)
         return future
 
     def _send(self, vu: VUserState, request: Request, deliver: Any, slot: int) -> None:

@@ -400,7 +400,7 @@ class Runtime(Requests):
     def _call_hook(self, vu: VUserState, name: str, is_async: bool) -> None:
         method = getattr(vu.instance, name)
         if is_async:
-            self._await(method(vu.aclient))
+            self._await_body(vu.current, method(vu.aclient))
         else:
             method(vu.client)
 
@@ -413,7 +413,7 @@ class Runtime(Requests):
         vu.current = it
         try:
             if spec.is_async:
-                self._await(spec.func(vu.instance, vu.aclient))
+                self._await_body(it, spec.func(vu.instance, vu.aclient))
             else:
                 spec.func(vu.instance, vu.client)
         except greenlet.GreenletExit:
@@ -451,6 +451,28 @@ class Runtime(Requests):
         for row, latency, service, kind, message in it.records:
             self.hub.record_request(row, latency, service, kind, message)
         it.records = []
+
+    def _await_body(self, it: Optional[Iteration], coro: Any) -> None:
+        """Runs an async task body (or hook), then waits for the responses
+        of the client calls it made without awaiting them: a request that
+        was sent is always counted, and checked with its iteration
+        (docs/scenarios.md#coming-from-the-original-loadpilot-locust-and-k6)."""
+        try:
+            self._await(coro)
+        except greenlet.GreenletExit:
+            raise
+        except BaseException:
+            self._settle(it)
+            raise
+        self._settle(it)
+
+    def _settle(self, it: Optional[Iteration]) -> None:
+        futures = it.futures if it is not None else None
+        if futures:
+            it.futures = None
+            pending = [f for f in futures if not f.done()]
+            if pending:
+                self._await(asyncio.wait(pending))
 
     def _await(self, coro: Any) -> Any:
         """Runs a coroutine as an asyncio task; this greenlet waits for it."""

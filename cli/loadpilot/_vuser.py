@@ -31,7 +31,9 @@ __all__ = [
 class Iteration:
     """What one running task body (or on_start/on_stop) has done so far."""
 
-    __slots__ = ("row", "start_us", "worker", "first_sent", "deferred", "records", "last")
+    __slots__ = (
+        "row", "start_us", "worker", "first_sent", "deferred", "records", "last", "futures"
+    )
 
     def __init__(self, row: int, start_us: int, worker: int, deferred: bool) -> None:
         self.row = row
@@ -43,6 +45,10 @@ class Iteration:
         self.deferred = deferred
         self.records: List[list] = []
         self.last: Optional[Tuple[int, Response]] = None
+        # Futures of the async client calls made so far (None until the
+        # first): those the body did not await are waited for when it
+        # returns, so that every request sent is counted and checked.
+        self.futures: Optional[List["asyncio.Future[Response]"]] = None
 
 
 class Call:

@@ -378,3 +378,35 @@ def test_line_break_in_a_header_is_refused_with_file_and_line(runtime_for):
     assert kind == "exception"
     assert message == (f"{path}:8: ValueError: request header 'Authorization' value "
                        "'abc\\r\\nX-Admin: 1' contains CR, LF or NUL, which is not allowed")
+
+
+def test_async_calls_not_awaited_are_waited_for_counted_and_checked(runtime_for):
+    source = """
+        from loadpilot import scenario, task
+
+        @scenario
+        class S:
+            async def on_start(self, client):
+                client.post("/login")
+
+            @task
+            async def t(self, client):
+                client.get("/first")
+                client.get("/item")
+
+            def check_t(self, status_code, body):
+                assert body["path"] == "/first", body["path"]
+        """
+    rt, hub, path = runtime_for(source, max_vusers=1)
+    for n in range(1, 4):
+        hub.push((0, 0, hub.now_us(), 0))
+        wait_for(lambda: hub.done_per_worker.get(0) == n)
+    finish(hub)
+    assert [s[1] for s in hub.sent] == ["/login"] + ["/first", "/item"] * 3
+    on_start_row = 1
+    assert [r for r in hub.requests if r[0] == on_start_row] == [(on_start_row, None, "")]
+    # The check saw the last response of each iteration, after the body returned.
+    task_rows = [r for r in hub.requests if r[0] == 0]
+    assert task_rows == [(0, None, ""), (0, "check_failed",
+                                         f"{path}:14: AssertionError: /item")] * 3
+    assert hub.iterations == [0] * 3 and hub.errors == []

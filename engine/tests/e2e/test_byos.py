@@ -68,3 +68,64 @@ def test_scenario_with_three_positional_arguments_names_the_line(demo_api, scena
     assert f"{path}:4: TypeError: @scenario() takes at most 2 positional arguments " \
            "(rps, duration) but 3 were given" in proc.stderr
     assert demo_api.stats()["total"] == 0
+
+
+def test_async_calls_not_awaited_are_counted_and_checked(make_demo_api, scenario_file, tmp_path):
+    api = make_demo_api("--latency-ms", "100")
+    path = scenario_file("""
+        from loadpilot import scenario, task
+
+        @scenario(rps=24, duration="1s", ramp_up=0, mode="constant")
+        class NoAwait:
+            async def on_start(self, client):
+                client.post("/auth/login", json={"user": "u", "pass": "p"})
+
+            @task
+            async def checked(self, client):
+                client.get("/api/products/3")
+
+            def check_checked(self, status_code, body):
+                assert body["name"] == "Milk Frother", body
+
+            @task
+            async def failing(self, client):
+                client.get("/api/user")
+
+            def check_failing(self, status_code, body):
+                assert status_code == 201, f"status was {status_code}"
+
+            @task
+            async def fire(self, client):
+                client.get("/health")
+                client.batch([{"path": "/api/orders"}, {"path": "/api/products"}])
+
+            @task
+            async def raises(self, client):
+                client.get("/api/products/4")
+                raise RuntimeError("after sending")
+        """)
+    proc, r = run_json(path, api.url, tmp_path, "--seed", "11")
+    routes = api.stats()["routes"]
+    checked, failing, fire, raises = (task_row(r, n)
+                                      for n in ("checked", "failing", "fire", "raises"))
+    assert checked["iterations"] + failing["iterations"] + fire["iterations"] \
+        + raises["iterations"] == 24
+    assert min(checked["iterations"], failing["iterations"], fire["iterations"],
+               raises["iterations"]) > 0
+    # Every request sent is counted, in its task's row.
+    assert r["requests"] == api.stats()["total"]
+    assert checked["requests"] == checked["iterations"]
+    assert failing["requests"] == routes["GET /api/user"] == failing["iterations"]
+    assert fire["requests"] == 3 * fire["iterations"] == 3 * routes["GET /health"]
+    assert raises["requests"] == raises["iterations"]
+    assert task_row(r, "on_start")["requests"] == routes["POST /auth/login"] >= 1
+    # The checks ran on those responses: one passes, one fails every time.
+    assert checked["errors"] == 0
+    messages = {(e["kind"], e["message"]): e["count"] for e in r["top_errors"]}
+    assert messages[("check_failed", f"{path}:21: AssertionError: status was 200")] == \
+        failing["iterations"]
+    assert messages[("exception", f"{path}:31: RuntimeError: after sending")] == \
+        raises["iterations"]
+    assert r["errors_by_kind"]["check_failed"] == failing["iterations"]
+    # The iteration lasts until its responses are in (100 ms each here).
+    assert fire["iteration"]["min_ms"] >= 90, fire["iteration"]
