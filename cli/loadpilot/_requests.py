@@ -86,8 +86,11 @@ class Requests:
         if request.name is not None:
             row = self.rows.get(request.name, row)
         headers = request.headers
-        if vu.cookies and not any(k.lower() == "cookie" for k, _ in headers):
-            cookie = "; ".join(f"{k}={v}" for k, v in vu.cookies.items())
+        jar = vu.cookies
+        if request.cookies is not None:  # cookies= of this call win over the jar's
+            jar = {**jar, **dict(request.cookies)}
+        if jar and not any(k.lower() == "cookie" for k, _ in headers):
+            cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
             headers = headers + [("Cookie", cookie)]
         timeout = request.timeout
         timed = timeout is not None and timeout > 0

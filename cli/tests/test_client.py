@@ -84,7 +84,7 @@ def test_raw_data(recorder):
 
 def test_json_and_data_together_is_an_error(recorder):
     _, client = recorder
-    with pytest.raises(TypeError, match="json= or data="):
+    with pytest.raises(TypeError, match="pass one request body, not json= and data="):
         client.post("/x", json={}, data="a")
 
 

@@ -3,6 +3,14 @@ unchanged (docs/scenarios.md#coming-from-the-original-loadpilot-locust-and-k6),
 against `loadpilot demo-api` on loopback, with request counts checked against
 its /stats; where the server must show what a request carried, a small
 recording server on loopback."""
+import base64
+import email.parser
+import email.policy
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
 from conftest import run_json, run_loadpilot, task_row
 
 
@@ -129,3 +137,119 @@ def test_async_calls_not_awaited_are_counted_and_checked(make_demo_api, scenario
     assert r["errors_by_kind"]["check_failed"] == failing["iterations"]
     # The iteration lasts until its responses are in (100 ms each here).
     assert fire["iteration"]["min_ms"] >= 90, fire["iteration"]
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers every request with 200 and `{}` and remembers what it got."""
+    protocol_version = "HTTP/1.1"
+    seen = []
+    lock = threading.Lock()
+
+    def _record(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        with Recorder.lock:
+            Recorder.seen.append((self.command, self.path, dict(self.headers), body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = do_PUT = _record
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recording_server():
+    Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+KEYWORDS = """
+    from loadpilot import scenario, task
+
+    @scenario(5, "1s", ramp_up=0, mode="constant")
+    class Keywords:
+        @task
+        def every_keyword(self, client):
+            client.get("/api/products", params={"page": 2}, cookies={"pref": "dark"},
+                       timeout=5)
+            client.post("/api/orders", json={"item": 1})
+            client.post("/auth/login", data={"user": "u", "pass": "p"})
+            client.put("/api/orders", content=b"\\x00\\xffraw",
+                       headers={"Content-Type": "application/octet-stream"})
+            client.post("/api/orders", data={"k": "v"},
+                        files={"f": ("a.bin", b"\\x00\\x01\\x02"), "g": "text"})
+            client.get("/api/user", auth=("alice", "pw"), follow_redirects=False)
+"""
+
+
+def test_httpx_keywords_reach_the_server_encoded(recording_server, scenario_file, tmp_path):
+    proc, r = run_json(scenario_file(KEYWORDS), recording_server, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert r["errors"] == 0, r["top_errors"]
+    seen = Recorder.seen
+    assert r["requests"] == len(seen) == 6 * 5
+    # One iteration's six requests, in order (each VUser runs them one by one).
+    by_kind = {}
+    for method, path, headers, body in seen:
+        by_kind.setdefault((method, path.split("?")[0], headers.get("Content-Type")), []).append(
+            (path, headers, body))
+    (products,) = {p for p, _, _ in by_kind[("GET", "/api/products", None)]}
+    assert products == "/api/products?page=2"
+    assert all(h.get("Cookie") == "pref=dark" for _, h, _ in by_kind[("GET", "/api/products", None)])
+    assert {b for _, _, b in by_kind[("POST", "/api/orders", "application/json")]} == \
+        {b'{"item": 1}'}
+    assert {b for _, _, b in by_kind[("POST", "/auth/login",
+                                      "application/x-www-form-urlencoded")]} == \
+        {b"user=u&pass=p"}
+    assert {b for _, _, b in by_kind[("PUT", "/api/orders", "application/octet-stream")]} == \
+        {b"\x00\xffraw"}
+    basic = "Basic " + base64.b64encode(b"alice:pw").decode()
+    assert {h.get("Authorization") for _, h, _ in by_kind[("GET", "/api/user", None)]} == {basic}
+    uploads = [(h, b) for m, p, h, b in seen if m == "POST" and
+               h.get("Content-Type", "").startswith("multipart/form-data; boundary=")]
+    assert len(uploads) == 5
+    for headers, body in uploads:
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {headers['Content-Type']}\r\n\r\n".encode() + body)
+        assert [(p.get_param("name", header="content-disposition"), p.get_filename(),
+                 p.get_payload(decode=True)) for p in message.iter_parts()] == \
+            [("k", None, b"v"), ("f", "a.bin", b"\x00\x01\x02"), ("g", "upload", b"text")]
+
+
+def test_httpx_keywords_are_counted_by_demo_api(demo_api, scenario_file, tmp_path):
+    proc, r = run_json(scenario_file(KEYWORDS), demo_api.url, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    routes = demo_api.stats()["routes"]
+    assert routes["GET /api/products"] == routes["GET /api/user"] == 5
+    assert routes["POST /api/orders"] == 10 and routes["POST /auth/login"] == 5
+    assert r["requests"] == demo_api.stats()["total"] == 30
+
+
+def test_unknown_keyword_is_reported_at_the_scenario_line(demo_api, scenario_file, tmp_path):
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="1s", ramp_up=0, mode="constant")
+        class Typo(VUser):
+            @task
+            def product(self, client):
+                client.get("/api/products/1")
+                client.get("/api/products/2", verify=False)
+        """)
+    proc, r = run_json(path, demo_api.url, tmp_path)
+    messages = {(e["kind"], e["message"]): e["count"] for e in r["top_errors"]}
+    assert messages == {("exception", f"{path}:9: TypeError: client.get() got an unexpected "
+                                      "keyword argument 'verify'"): 5}
+    # The call before the typo went out and is counted; the bad one never left.
+    assert demo_api.stats()["routes"]["GET /api/products/{id}"] == 5
+    assert r["requests"] == demo_api.stats()["total"] == 5
