@@ -21,6 +21,8 @@ PACKAGES=(
   # small renderer built offline with Debian's Go, sprig (the template
   # functions Helm uses) and its YAML library
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
+  # xmllint: the end-to-end tests validate --junit output against a schema
+  libxml2-utils
   # checking builds (docs/testing.md): `make fuzz`, `make test-asan` and
   # `make test-tsan` compile with clang; libclang-rt-14-dev holds its
   # sanitizer runtimes and the libFuzzer that -fsanitize=fuzzer links (so

@@ -15,8 +15,11 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "report/compare.h"
+#include "report/csv_export.h"
 #include "report/html_report.h"
+#include "report/junit.h"
 #include "report/output_file.h"
+#include "report/step_summary.h"
 
 namespace loadpilot::cli {
 
@@ -110,11 +113,48 @@ int RunOutputs::write_files(const nlohmann::json& results, std::FILE* out) const
   return code;
 }
 
+int RunOutputs::write_ci_files(const report::Summary& summary, std::FILE* out) const {
+  int code = kExitOk;
+  std::string error;
+  if (!args_.junit.empty()) {
+    if (report::write_junit(args_.junit, summary, &error)) {
+      fmt::print(out, "JUnit XML written to {}\n", args_.junit);
+    } else {
+      fmt::print(stderr, "error: {}\n", error);
+      code = kExitInvalid;
+    }
+  }
+  if (!args_.csv_prefix.empty()) {
+    const metrics::Collector& c = engine_.collector();
+    if (report::write_csv(args_.csv_prefix, summary, plan_, c.cumulative(), c.total_latency(),
+                          series_, &error)) {
+      const report::CsvPaths paths = report::csv_paths(args_.csv_prefix);
+      fmt::print(out, "CSV written to {} and {}\n", paths.stats, paths.history);
+    } else {
+      fmt::print(stderr, "error: {}\n", error);
+      code = kExitInvalid;
+    }
+  }
+  // A CI job's summary page: not asked for on the command line, so a
+  // failure to append warns and leaves the exit code alone.
+  const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
+  if (step_summary && *step_summary) {
+    if (report::append_step_summary(step_summary, report::step_summary_markdown(summary), &error))
+      fmt::print(out, "job summary appended to {}\n", step_summary);
+    else
+      fmt::print(stderr, "warning: GITHUB_STEP_SUMMARY: {}\n", error);
+  }
+  return code;
+}
+
 void add_report_options(CLI::App& run, RunArgs& a) {
   run.add_option("--report", a.report, "Write the HTML report here")->capture_default_str();
   run.add_flag("--no-report", a.no_report, "Do not write the HTML report");
   run.add_flag("--save-baseline", a.save_baseline,
                std::string("Also save the results as the baseline (") + kBaselinePath + ")");
+  run.add_option("--junit", a.junit, "Write a JUnit XML file (thresholds, tasks, problems) here");
+  run.add_option("--csv", a.csv_prefix,
+                 "Write PREFIX_stats.csv and PREFIX_stats_history.csv (Locust's columns)");
 }
 
 CLI::App* add_report_command(CLI::App& app, ReportArgs& a) {

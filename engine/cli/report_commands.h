@@ -2,7 +2,8 @@
 // The report side of the command line:
 //  * RunOutputs: what `loadpilot run` records for the report while it runs
 //    (time series, step results) and writes afterwards (results JSON, HTML
-//    report, baseline, knee line in the summary).
+//    report, baseline, knee line in the summary, JUnit XML, CSV files, the
+//    CI job summary).
 //  * `loadpilot report RESULTS.json -o report.html`
 //  * `loadpilot compare CURRENT [BASELINE] [--threshold PCT]`
 // Exit codes as in cli/commands.h: compare exits 1 on a regression; bad or
@@ -45,6 +46,10 @@ class RunOutputs {
   // --save-baseline) and says where. Returns kExitOk, or kExitInvalid when
   // a file could not be written (the message is printed).
   int write_files(const nlohmann::json& results, std::FILE* out) const;
+  // Writes --junit and --csv, and appends the Markdown summary to
+  // $GITHUB_STEP_SUMMARY when set (a failure there only warns). Returns
+  // kExitOk, or kExitInvalid when a requested file could not be written.
+  int write_ci_files(const report::Summary& summary, std::FILE* out) const;
 
  private:
   const RunArgs& args_;
@@ -68,7 +73,7 @@ struct CompareArgs {
 };
 
 // Registers the `report` and `compare` subcommands and the run options
-// --report, --no-report and --save-baseline.
+// --report, --no-report, --save-baseline, --junit and --csv.
 void add_report_options(CLI::App& run, RunArgs& a);
 CLI::App* add_report_command(CLI::App& app, ReportArgs& a);
 CLI::App* add_compare_command(CLI::App& app, CompareArgs& a);

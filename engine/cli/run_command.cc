@@ -18,6 +18,7 @@
 #include "report/live.h"
 #include "report/output_file.h"
 #include "report/summary.h"
+#include "report/wall_clock.h"
 
 namespace loadpilot::cli {
 
@@ -148,6 +149,7 @@ int run_command(const RunArgs& args) {
   if (ndjson) {
     nlohmann::json j = summary.to_json();
     j["type"] = "summary";
+    j["ts"] = report::rfc3339_now_ms();
     fmt::print("{}\n", j.dump());
   }
   int exit_code = summary.passed ? kExitOk : kExitThresholds;
@@ -161,6 +163,8 @@ int run_command(const RunArgs& args) {
     }
   }
   if (outputs.write_files(results, ndjson ? stderr : stdout) != kExitOk && exit_code == kExitOk)
+    exit_code = kExitInvalid;
+  if (outputs.write_ci_files(summary, ndjson ? stderr : stdout) != kExitOk && exit_code == kExitOk)
     exit_code = kExitInvalid;
   std::fflush(stdout);
   // Keep the final values up for one more scrape; an interrupted run (the

@@ -57,6 +57,9 @@ struct RunArgs {
   std::string report = kDefaultReportPath;
   bool no_report = false;
   bool save_baseline = false;
+  // CI outputs (docs/output.md): JUnit XML and Locust-style CSV files.
+  std::string junit;
+  std::string csv_prefix;
   // Prometheus endpoint (docs/monitoring.md).
   bool no_metrics = false;
   std::string metrics_host = "0.0.0.0";

@@ -12,6 +12,7 @@
 #include "cli/picker.h"
 #include "cli/report_commands.h"
 #include "plan/duration.h"
+#include "report/csv_export.h"
 #include "report/output_file.h"
 #include "scenario/loader.h"
 
@@ -194,6 +195,12 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
     if (!args.results_json.empty()) outputs.push_back(args.results_json);
     if (!args.no_report) outputs.push_back(args.report);
     if (args.save_baseline) outputs.push_back(kBaselinePath);
+    if (!args.junit.empty()) outputs.push_back(args.junit);
+    if (!args.csv_prefix.empty()) {
+      const report::CsvPaths csv = report::csv_paths(args.csv_prefix);
+      outputs.push_back(csv.stats);
+      outputs.push_back(csv.history);
+    }
     for (const std::string& path : outputs) {
       std::string error;
       if (!report::prepare_output(path, &error)) return failed(error);

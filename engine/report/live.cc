@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "report/wall_clock.h"
+
 namespace loadpilot::report {
 
 namespace {
@@ -145,6 +147,7 @@ class NdjsonStream : public LiveView {
   void on_snapshot(const metrics::Snapshot& s) override {
     nlohmann::json j = s.to_json();
     j["scenario"] = header_.scenario;
+    j["ts"] = rfc3339_now_ms();
     const std::string line = j.dump() + "\n";
     std::fwrite(line.data(), 1, line.size(), out_);
     std::fflush(out_);

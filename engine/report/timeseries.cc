@@ -1,5 +1,6 @@
 #include "report/timeseries.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "report/numbers.h"
@@ -20,15 +21,23 @@ TimeSeries::TimeSeries(std::vector<std::string> task_names)
       last_errors_(task_names_.size() + 1, 0) {}
 
 void TimeSeries::add(const metrics::Snapshot& s) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  add(s, std::chrono::duration<double>(now).count());
+}
+
+void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   Point p;
   p.t = round_to(s.elapsed_s, 0.001);
+  p.unix_s = round_to(unix_s, 0.001);
   p.target_rps = rate(s.target_rps);
   p.current_rps = rate(s.current_rps);
   p.iterations_rps = rate(s.iterations_rps);
   p.active = s.active;
   p.p50_ms = ms(s.window.p50_ms);
+  p.p90_ms = ms(s.window.p90_ms);
   p.p95_ms = ms(s.window.p95_ms);
   p.p99_ms = ms(s.window.p99_ms);
+  p.p999_ms = ms(s.window.p999_ms);
   p.max_ms = ms(s.window.max_ms);
   p.requests = s.requests;
   p.errors = s.errors;

@@ -3,7 +3,7 @@
 // for the HTML report and the results file. The live views show the present;
 // this keeps the history so the report can draw the whole run.
 //
-// What a point holds: the run's time, target and achieved rates, iterations
+// What a point holds: the run's time (and the wall clock), target and achieved rates, iterations
 // in flight, the windowed latency percentiles (Collector::kWindowSeconds), the
 // cumulative request and error counts, the error rate of the last interval,
 // and per task the achieved rate, windowed p50/p99 and interval error rate.
@@ -35,10 +35,11 @@ class TimeSeries {
     double error_rate = 0;  // percent of this task's requests in the interval
   };
   struct Point {
-    double t = 0;  // seconds since the run started
+    double t = 0;       // seconds since the run started
+    double unix_s = 0;  // wall clock when the point was taken (Unix seconds)
     double target_rps = 0, current_rps = 0, iterations_rps = 0;
     std::uint64_t active = 0;
-    double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+    double p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
     std::uint64_t requests = 0, errors = 0;  // cumulative
     double error_rate = 0;                   // percent of requests in the interval
     std::vector<TaskPoint> tasks;            // indexed like task_names()
@@ -46,7 +47,13 @@ class TimeSeries {
 
   explicit TimeSeries(std::vector<std::string> task_names);
 
+  // Stamps the point with the wall clock now, or with `unix_s` (tests).
   void add(const metrics::Snapshot& s);
+  void add(const metrics::Snapshot& s, double unix_s);
+
+  // Every point added, unthinned (report/csv_export.h writes them all).
+  const std::vector<Point>& points() const { return points_; }
+  const std::vector<std::string>& task_names() const { return task_names_; }
 
   // {"interval_s": 1, "t": [...], "target_rps": [...], "current_rps": [...],
   //  "iterations_rps": [...], "active": [...], "p50_ms": [...], "p95_ms": [...],
