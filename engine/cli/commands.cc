@@ -88,12 +88,17 @@ void add_run(CLI::App& app, RunArgs& a) {
                   "IPv4 address or host name the /metrics endpoint listens on")
       ->capture_default_str()
       ->transform(listen_host(/*ipv6=*/false));
-  run->add_option("--metrics-port", a.metrics_port, "Port of the /metrics endpoint (0: any free)")
+  run->add_option("--metrics-port", a.metrics_port,
+                  "Port of the /metrics endpoint (0: any free); when not given and 9090 is "
+                  "busy, the run goes on without it")
       ->capture_default_str()
-      ->transform(whole_number(0, 65535));
+      ->transform(whole_number(0, 65535))
+      ->each([&a](const std::string&) { a.metrics_port_given = true; });
   run->add_option("--metrics-linger", a.metrics_linger,
-                  "Keep serving the final metrics this long after the run")
-      ->capture_default_str();
+                  "Keep serving the final metrics this long after the run (by default only "
+                  "when something scraped /metrics during it)")
+      ->capture_default_str()
+      ->each([&a](const std::string&) { a.metrics_linger_given = true; });
 }
 
 void add_demo(CLI::App& app, demo::DemoOptions& d) {

@@ -86,10 +86,14 @@ int run_command(const RunArgs& args) {
       exporter = std::make_unique<monitor::Exporter>(
           monitor::ExporterOptions{args.metrics_host, args.metrics_port}, info);
     } catch (const monitor::ExporterError& e) {
-      return fail(e.what());
+      // The default port taken by something else (another run, a local
+      // Prometheus) is no reason to refuse a run that did not ask for it.
+      if (!e.port_in_use() || args.metrics_port_given) return fail(e.what());
+      fmt::print(stderr, "warning: {}; running without the metrics endpoint\n", e.what());
     }
-    fmt::print(ndjson ? stderr : stdout, "metrics: {} (listening on {})\n", exporter->url(),
-               exporter->listen_address());
+    if (exporter)
+      fmt::print(ndjson ? stderr : stdout, "metrics: {} (listening on {})\n", exporter->url(),
+                 exporter->listen_address());
   }
   startup.reset();  // from here on, a signal stops the run (SignalWatcher)
   std::unique_ptr<report::LiveView> view;
@@ -167,9 +171,11 @@ int run_command(const RunArgs& args) {
   if (outputs.write_ci_files(summary, ndjson ? stderr : stdout) != kExitOk && exit_code == kExitOk)
     exit_code = kExitInvalid;
   std::fflush(stdout);
-  // Keep the final values up for one more scrape; an interrupted run (the
-  // user asked to stop) does not wait.
-  if (exporter && !signal_seen && setup->linger_s > 0) {
+  // Keep the final values up for one more scrape, when a scraper was seen
+  // during the run or --metrics-linger asked for it; an interrupted run
+  // (the user asked to stop) does not wait.
+  if (exporter && !signal_seen && setup->linger_s > 0 &&
+      (args.metrics_linger_given || exporter->scraped())) {
     fmt::print(stderr, "metrics: serving final values at {} for {}s (Ctrl-C ends it sooner)\n",
                exporter->url(), setup->linger_s);
     exporter->linger(setup->linger_s);

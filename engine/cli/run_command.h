@@ -65,6 +65,10 @@ struct RunArgs {
   std::string metrics_host = "0.0.0.0";
   int metrics_port = 9090;
   std::string metrics_linger = "5s";
+  // Given on the command line: a busy default port only warns, and the
+  // linger applies even when nothing scraped (docs/monitoring.md).
+  bool metrics_port_given = false;
+  bool metrics_linger_given = false;
 };
 
 int run_command(const RunArgs& args);

@@ -180,6 +180,8 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
                            : std::max(load::default_max_connections(plan), args.workers);
   if (args.dry_run) {
     nlohmann::json j = plan.to_json();
+    // The bound the run would use, not the plan's "0: the default".
+    j["max_vusers"] = plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers;
     j["engine"] = {
         {"max_connections", connections},
         {"max_queue", load::default_max_queue(plan)},

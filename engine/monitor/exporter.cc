@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,21 +36,26 @@ sigset_t stop_signals() {
 
 // The server library reports a failed bind without the reason; binding a
 // probe socket the same way recovers errno for the message.
-std::string bind_failure_reason(const std::string& host, int port) {
+// errno of binding host:port once more, after the server failed to (0:
+// the bind worked, so something else stopped the server).
+int bind_failure(const std::string& host, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return std::strerror(errno);
+  if (fd < 0) return errno;
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  std::string reason = "the server could not start";
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    reason = errno == EADDRINUSE ? "the port is already in use" : std::strerror(errno);
-  }
+  int err = 0;
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) err = errno;
   close(fd);
-  return reason;
+  return err;
+}
+
+std::string bind_failure_reason(int err) {
+  if (err == 0) return "the server could not start";
+  return err == EADDRINUSE ? "the port is already in use" : std::strerror(err);
 }
 
 // RFC 1123 host name characters; the rest (spaces, '/', '@', ...) cannot
@@ -133,8 +140,19 @@ std::string resolve_listen_host(std::string_view flag, const std::string& text, 
                      : "the host name has no IPv4 address");
 }
 
+// Counts the scrapes: the server asks every registered collectable for its
+// metrics once per GET /metrics. It adds none of its own.
+class Exporter::ScrapeCounter : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    count.fetch_add(1);
+    return {};
+  }
+  mutable std::atomic<std::uint64_t> count{0};
+};
+
 Exporter::Exporter(const ExporterOptions& options, const RunInfo& info)
-    : metrics_(info), port_(options.port) {
+    : metrics_(info), scrapes_(std::make_shared<ScrapeCounter>()), port_(options.port) {
   if (options.port < 0 || options.port > 65535)
     throw ExporterError(fmt::format("--metrics-port: must be 0..65535 (got {})", options.port));
   // The server library is built without IPv6 (it would fail to start on
@@ -150,16 +168,20 @@ Exporter::Exporter(const ExporterOptions& options, const RunInfo& info)
     exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
   } catch (const std::exception&) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    throw ExporterError(
-        fmt::format("cannot serve metrics on {}: {} (--metrics-host, "
-                    "--metrics-port; --no-metrics turns the endpoint off)",
-                    address, bind_failure_reason(host_, port_)));
+    const int err = bind_failure(host_, port_);
+    throw ExporterError(fmt::format("cannot serve metrics on {}: {} (--metrics-host, "
+                                    "--metrics-port; --no-metrics turns the endpoint off)",
+                                    address, bind_failure_reason(err)),
+                        err == EADDRINUSE);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   const std::vector<int> ports = exposer_->GetListeningPorts();
   if (!ports.empty()) port_ = ports.front();
   exposer_->RegisterCollectable(metrics_.registry());
+  exposer_->RegisterCollectable(scrapes_);
 }
+
+bool Exporter::scraped() const { return scrapes_->count.load() > 0; }
 
 Exporter::~Exporter() {
   // The server's accept loop notices a stop only between polls of up to two

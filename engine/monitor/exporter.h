@@ -12,6 +12,8 @@
 //    signals keep reaching the run's own signal handling.
 //  * linger() keeps serving the final values for a while after the run so
 //    the last scrape is not lost; SIGINT or SIGTERM cuts it short.
+//  * scraped() tells whether anything has fetched /metrics yet, so that
+//    `run` waits after the run only when a scraper is there to be served.
 // Thread-safety: update/finish/linger from the run thread only; scrapes are
 // served on the server's own threads.
 #include <memory>
@@ -29,7 +31,14 @@ namespace loadpilot::monitor {
 
 class ExporterError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ExporterError(const std::string& message, bool port_in_use = false)
+      : std::runtime_error(message), port_in_use_(port_in_use) {}
+  // The address was fine but another process holds the port: `run` only
+  // warns about that when the port was its default (docs/monitoring.md).
+  bool port_in_use() const { return port_in_use_; }
+
+ private:
+  bool port_in_use_;
 };
 
 // The numeric address to listen on for TEXT, checked strictly (the HTTP
@@ -70,9 +79,13 @@ class Exporter {
   // Blocks for `seconds` while scrapes go on, or until SIGINT/SIGTERM.
   // Returns true when a signal ended it early.
   bool linger(double seconds);
+  // True once a scrape of /metrics has been served (any thread).
+  bool scraped() const;
 
  private:
+  class ScrapeCounter;
   RunMetrics metrics_;
+  std::shared_ptr<ScrapeCounter> scrapes_;
   std::string host_;  // numeric IPv4, from resolve_listen_host()
   int port_ = 0;
   std::unique_ptr<prometheus::Exposer> exposer_;
