@@ -1,0 +1,92 @@
+// The text the CI output writers produce from odd input: JUnit XML stays
+// well-formed whatever a problem message holds, CSV fields with commas are
+// quoted, Markdown cells cannot break their table, RFC 3339 stamps.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "report/csv_export.h"
+#include "report/junit.h"
+#include "report/step_summary.h"
+#include "report/wall_clock.h"
+
+namespace loadpilot::report {
+namespace {
+
+TEST(XmlEscape, EscapesMarkupAndReplacesWhatXmlCannotHold) {
+  EXPECT_EQ(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+  EXPECT_EQ(xml_escape("line\nnext\ttab"), "line&#10;next&#9;tab");
+  EXPECT_EQ(xml_escape(std::string("nul\0bell\x07", 9)),
+            "nul\xEF\xBF\xBD"
+            "bell\xEF\xBF\xBD");
+  EXPECT_EQ(xml_escape("caf\xC3\xA9 \xE2\x9C\x93"), "caf\xC3\xA9 \xE2\x9C\x93");  // kept
+  EXPECT_EQ(xml_escape("bad \xC3 \xFF end"), "bad \xEF\xBF\xBD \xEF\xBF\xBD end");
+  EXPECT_EQ(xml_escape("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
+  EXPECT_EQ(xml_escape("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+}
+
+Summary failing_summary() {
+  Summary s;
+  s.scenario = "Shop";
+  s.started_at = "2026-11-25T09:00:00Z";
+  s.duration_s = 2;
+  s.requests = 10;
+  s.errors = 10;
+  s.error_rate = 100;
+  s.add_problem("agent <2> lost & \"gone\"");
+  TaskSummary a;
+  a.name = "login, then buy";
+  a.requests = 10;
+  a.errors = 10;
+  a.error_rate = 100;
+  TaskSummary idle;
+  idle.name = "idle";
+  s.tasks = {a, idle};
+  return s;
+}
+
+TEST(Junit, CasesForRunTasksAndThresholds) {
+  Summary s = failing_summary();
+  s.thresholds.push_back({"p99_ms", 50, 61.25, false});
+  const std::string x = junit_xml(s, "host");
+  EXPECT_NE(x.find("timestamp=\"2026-11-25T09:00:00\""), std::string::npos) << x;
+  EXPECT_NE(x.find("tests=\"4\" failures=\"3\" errors=\"0\" skipped=\"1\""), std::string::npos)
+      << x;
+  EXPECT_NE(x.find("message=\"agent &lt;2&gt; lost &amp; &quot;gone&quot;\""), std::string::npos);
+  EXPECT_NE(x.find("p99_ms: actual 61.250 ms is above the limit 50 ms"), std::string::npos);
+  // Without an error_rate threshold a task fails only when every attempt did.
+  EXPECT_NE(x.find("login, then buy: every attempt failed"), std::string::npos);
+  EXPECT_NE(x.find("<skipped message=\"no attempts"), std::string::npos);
+}
+
+TEST(Csv, QuotesNamesAndEndsWithAggregated) {
+  const Summary s = failing_summary();
+  plan::Plan plan;
+  metrics::IntervalStats cumulative(2);
+  // 1..10 ms; above 4.096 ms a bucket is 2 us wide, so the median reads 5.001.
+  for (int i = 1; i <= 10; ++i) cumulative.tasks[0].latency.record(i * 1000);
+  metrics::Histogram total = cumulative.tasks[0].latency;
+  const std::string csv = stats_csv(s, plan, cumulative, total);
+  EXPECT_NE(csv.find("\npython,\"login, then buy\",10,10,5.001,5.500,1.000,10.000,"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("\n,Aggregated,10,10,"), std::string::npos) << csv;
+}
+
+TEST(StepSummary, CellsCannotBreakTheTable) {
+  EXPECT_EQ(markdown_cell("a|b\nc<d>"), "a\\|b c&lt;d&gt;");
+  const std::string md = step_summary_markdown(failing_summary());
+  EXPECT_NE(md.find("❌ FAILED"), std::string::npos);
+  EXPECT_NE(md.find("- agent &lt;2&gt; lost &amp; \"gone\""), std::string::npos) << md;
+}
+
+TEST(WallClock, Rfc3339WithMilliseconds) {
+  using namespace std::chrono;
+  const system_clock::time_point t{milliseconds(1'764'061'200'045LL)};
+  EXPECT_EQ(rfc3339_ms(t), "2025-11-25T09:00:00.045Z");
+  EXPECT_EQ(rfc3339_ms(system_clock::time_point{milliseconds(-1)}), "1969-12-31T23:59:59.999Z");
+}
+
+}  // namespace
+}  // namespace loadpilot::report
