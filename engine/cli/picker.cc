@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -15,7 +16,7 @@ class RawMode {
     ok_ = tcgetattr(fd_, &saved_) == 0;
     if (!ok_) return;
     termios raw = saved_;
-    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO | ISIG);
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
     tcsetattr(fd_, TCSANOW, &raw);
@@ -52,6 +53,7 @@ std::optional<std::size_t> pick_on_terminal(const std::string& title,
   const int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (fd < 0 || items.empty()) return std::nullopt;
   std::optional<std::size_t> chosen;
+  bool interrupted = false;
   {
     RawMode raw(fd);
     if (!raw.ok()) {
@@ -67,7 +69,11 @@ std::optional<std::size_t> pick_on_terminal(const std::string& title,
         chosen = current;
         break;
       }
-      if (c == 'q' || c == 3 /* Ctrl-C */ || c == 4 /* Ctrl-D */) break;
+      if (c == 3 /* Ctrl-C */ || c == 0x1c /* Ctrl-\\ */) {
+        interrupted = true;
+        break;
+      }
+      if (c == 'q' || c == 4 /* Ctrl-D */) break;
       if (c >= '1' && c <= '9' && static_cast<std::size_t>(c - '1') < items.size()) {
         chosen = static_cast<std::size_t>(c - '1');
         break;
@@ -86,6 +92,16 @@ std::optional<std::size_t> pick_on_terminal(const std::string& title,
     }
   }
   close(fd);
+  if (interrupted) {
+    // The modes are back (RawMode is gone): now the interrupt the key
+    // asked for. StartupInterrupt ends the process; should nothing be
+    // watching, the pick counts as cancelled.
+    const ssize_t n = write(STDERR_FILENO, "^C", 2);
+    (void)n;
+    kill(getpid(), SIGINT);
+    for (int i = 0; i < 100; ++i) usleep(20'000);
+    return std::nullopt;
+  }
   return chosen;
 }
 

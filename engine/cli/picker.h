@@ -1,6 +1,15 @@
 #pragma once
 // Interactive choice of one item on a terminal: arrow keys move, Enter
-// picks, a digit picks that item, q or Ctrl-C cancels. Reads /dev/tty.
+// picks, a digit picks that item, q or Ctrl-D cancels. Reads /dev/tty.
+//
+// The terminal's modes are put back on every way out. The keys that would
+// raise a signal while the terminal is raw arrive as bytes instead (ISIG is
+// off), so no signal can end the process with echo off: Ctrl-C and the quit
+// key (Ctrl-backslash) put the modes back first, then send SIGINT to the
+// process, which the
+// caller's StartupInterrupt (cli/startup_interrupt.h) turns into
+// "interrupted while ..." and exit 130; Ctrl-Z is ignored. Signals sent
+// from outside (kill) are StartupInterrupt's, which also restores the modes.
 #include <optional>
 #include <string>
 #include <vector>

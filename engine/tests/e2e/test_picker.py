@@ -3,7 +3,11 @@ import json
 import os
 import pty
 import select
+import signal
+import termios
 import time
+
+import pytest
 
 from conftest import BIN
 
@@ -75,3 +79,53 @@ def test_q_cancels_with_exit_2(scenario_file):
     code, out = run_in_pty(["run", path, "--target", "http://127.0.0.1:9", "--dry-run"], b"q")
     assert code == 2, out
     assert "no scenario chosen" in out
+
+
+def interrupt_in_pty(args, keys=b"", sig=None, timeout=20):
+    """Runs BIN ARGS on a pseudo-terminal; once the menu shows, types KEYS
+    or sends SIG. Returns (exit code, output, local modes before, after)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BIN, [BIN, *args])
+    before = termios.tcgetattr(fd)[3]
+    out = b""
+    sent = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        if not sent and b"run which?" in out:
+            if keys:
+                os.write(fd, keys)
+            if sig:
+                os.kill(pid, sig)
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    after = termios.tcgetattr(fd)[3]
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace"), before, after
+
+
+@pytest.mark.parametrize("keys,sig,code", [
+    (b"\x03", None, 130),           # Ctrl-C typed
+    (b"\x1c", None, 130),           # Ctrl-\ typed (would dump core with echo off)
+    (b"", signal.SIGINT, 130),      # kill -INT
+    (b"", signal.SIGTERM, 143),     # kill -TERM
+    (b"q", None, 2),
+])
+def test_the_terminal_is_restored_on_every_way_out(scenario_file, keys, sig, code):
+    path = scenario_file(TWO)
+    got, out, before, after = interrupt_in_pty(
+        ["run", path, "--target", "http://127.0.0.1:9", "--dry-run"], keys, sig)
+    assert got == code, out
+    assert after & termios.ECHO and after & termios.ICANON and after & termios.ISIG, out
+    assert after == before
+    if code != 2:
+        assert "interrupted while choosing a scenario" in out
