@@ -129,6 +129,22 @@ def agents(nats):
         a.close()
 
 
+def wait_running(proc, timeout=60):
+    """Reads the coordinator PROC's stdout up to its "loadpilot: running"
+    line, printed once every agent is ready and the run starts. Tests that
+    act "mid-run" count from there: an agent's run process can take seconds
+    to get ready (a sanitizer build on a busy machine), and a kill, stop or
+    broker restart before that hits the start, not the run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if "loadpilot: running" in line:
+            return True
+        if not line and proc.poll() is not None:
+            return False
+    return False
+
+
 def external(nats, n, *extra):
     return ["--external-agents", str(n), "--nats-url", nats.url, *extra]
 
@@ -300,6 +316,7 @@ def test_a_killed_agent_is_reported_and_the_others_counts_are_exact(nats, agents
                              *external(nats, 2, "--agent-lost-after", "2s")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert a2.wait_for("share", timeout=20)
+    assert wait_running(proc)
     time.sleep(1.5)
     # The whole agent host goes: the agent and its run process.
     for pid in a2.children():
@@ -332,6 +349,7 @@ def test_a_stopped_agent_is_lost_then_comes_back(nats, agents, demo_api, scenari
                              *external(nats, 2, "--agent-lost-after", "2s")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert a2.wait_for("share", timeout=20)
+    assert wait_running(proc)
     time.sleep(1.5)
     stopped = [a2.proc.pid, *a2.children()]
     for pid in stopped:
@@ -377,7 +395,8 @@ def test_a_broker_restart_mid_run_ends_cleanly(agents, demo_api, scenario_file, 
                                  "--no-report", "--results-json", str(results),
                                  *external(server, 1, "--agent-lost-after", "3s")],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.5)
+        assert wait_running(proc)
+        time.sleep(1.5)
         server.stop()
         time.sleep(1.0)
         server.start()

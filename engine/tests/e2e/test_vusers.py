@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import interrupt_run, run_json, run_loadpilot, shop, task_row
+from conftest import SANITIZER, interrupt_run, run_json, run_loadpilot, shop, task_row
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -462,6 +462,13 @@ def test_python_tasks_speak_tls(tls_recording_server, scenario_file, tmp_path):
     Recorder.seen = []
     proc, r = run_json(path, tls_recording_server, tmp_path,
                        env=dict(os.environ, SSL_CERT_FILE=str(other)))
-    assert r["requests"] == 40
-    assert r["errors"] >= 40
+    # Each refused handshake is a new connection, made on the one Python
+    # thread; under ASan each costs it tens of milliseconds of CPU, and the
+    # last arrivals of the 1 s run may be dropped, or cut off at the end of
+    # the drain. Both are counted.
+    it = r["iterations"]
+    assert it["started"] + it["dropped"] == 40 and r["requests"] == it["finished"] > 0, it
+    if not SANITIZER:
+        assert r["requests"] == 40, it
+    assert r["errors"] >= r["requests"]
     assert Recorder.seen == []
