@@ -156,4 +156,56 @@ Assignment Assignment::from_json(const nlohmann::json& j) {
   return a;
 }
 
+nlohmann::json RunRequest::to_json() const {
+  return {{"plan", plan},
+          {"bundle", bundle.to_json()},
+          {"options",
+           {{"workers", workers},
+            {"max_connections", max_connections},
+            {"max_vusers", max_vusers},
+            {"timeout", timeout},
+            {"drain", drain},
+            {"seed", seed},
+            {"insecure", insecure}}}};
+}
+
+namespace {
+
+template <typename T>
+T option(const nlohmann::json& options, const char* name, T fallback) {
+  if (!options.contains(name)) return fallback;
+  try {
+    return options.at(name).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw std::invalid_argument(
+        fmt::format("options.{}: wrong type (got {})", name, options.at(name).dump()));
+  }
+}
+
+}  // namespace
+
+RunRequest RunRequest::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw std::invalid_argument("the body must be a JSON object");
+  for (const char* key : {"plan", "bundle"})
+    if (!j.contains(key)) throw std::invalid_argument(fmt::format("{}: missing", key));
+  RunRequest r;
+  r.plan = j.at("plan");
+  if (!r.plan.is_object()) throw std::invalid_argument("plan: must be an object");
+  try {
+    r.bundle = Bundle::from_json(j.at("bundle"));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(fmt::format("bundle: {}", e.what()));
+  }
+  const nlohmann::json options = j.value("options", nlohmann::json::object());
+  if (!options.is_object()) throw std::invalid_argument("options: must be an object");
+  r.workers = option<std::size_t>(options, "workers", 0);
+  r.max_connections = option<std::size_t>(options, "max_connections", 1);
+  r.max_vusers = option<int>(options, "max_vusers", 0);
+  r.timeout = option<std::string>(options, "timeout", r.timeout);
+  r.drain = option<std::string>(options, "drain", r.drain);
+  r.seed = option<std::uint64_t>(options, "seed", 1);
+  r.insecure = option<bool>(options, "insecure", false);
+  return r;
+}
+
 }  // namespace loadpilot::agents::protocol

@@ -108,4 +108,24 @@ struct Assignment {
   static Assignment from_json(const nlohmann::json& j);  // throws std::exception
 };
 
+// The body of the coordinator service's `POST /run`
+// (docs/distributed.md#the-coordinator-service): what `loadpilot run
+// --coordinator-url` sends. The service's agents share the run as
+// `--external-agents` would.
+//   {"plan":{...},"bundle":{...},"options":{"workers":0,"max_connections":N,
+//    "max_vusers":N,"timeout":"30s","drain":"2s","seed":1,"insecure":false}}
+// workers 0: each agent's machine decides.
+struct RunRequest {
+  nlohmann::json plan;  // the resolved Plan; the service validates it
+  Bundle bundle;
+  std::size_t workers = 0, max_connections = 1;
+  int max_vusers = 0;  // 0: the plan's
+  std::string timeout = "30s", drain = "2s";
+  std::uint64_t seed = 1;
+  bool insecure = false;
+  nlohmann::json to_json() const;
+  // Throws std::invalid_argument naming the field ("options.timeout: ...").
+  static RunRequest from_json(const nlohmann::json& j);
+};
+
 }  // namespace loadpilot::agents::protocol

@@ -15,6 +15,7 @@
 #include "cli/init_command.h"
 #include "cli/report_commands.h"
 #include "cli/run_command.h"
+#include "cli/serve_command.h"
 #include "demo/demo_api.h"
 #include "monitor/exporter.h"
 #include "plan/plan.h"
@@ -78,9 +79,16 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--agent-lost-after", a.agent_lost_after,
                   "An external agent silent this long is marked lost")
       ->capture_default_str();
-  // Internal: share I/N of an agents run, and the plan it was given.
+  run->add_option("--coordinator-url", a.coordinator_url,
+                  "Run on the coordinator service at this URL (http://HOST:PORT)")
+      ->envname("LOADPILOT_COORDINATOR_URL");
+  run->add_option("--api-token", a.api_token, "The coordinator service's API token")
+      ->envname("LOADPILOT_API_TOKEN");
+  // Internal: share I/N of an agents run, and the plan it was given; the
+  // coordinator service's run process.
   run->add_option("--agent", a.agent)->group("");
   run->add_option("--plan-file", a.plan_file)->group("");
+  run->add_flag("--serve-child", a.serve_child)->group("");
   add_report_options(*run, a);
   run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
       ->envname("LOADPILOT_NO_METRICS");
@@ -99,6 +107,40 @@ void add_run(CLI::App& app, RunArgs& a) {
                   "when something scraped /metrics during it)")
       ->capture_default_str()
       ->each([&a](const std::string&) { a.metrics_linger_given = true; });
+}
+
+void add_coordinator(CLI::App& app, ServeArgs& a) {
+  auto* cmd = app.add_subcommand(
+      "coordinator", "Serve runs over HTTP on agents reached through NATS (docs/distributed.md)");
+  cmd->add_flag("--serve", a.serve, "Run the coordinator service (the only mode)");
+  cmd->add_option("--listen", a.listen, "HOST:PORT of the HTTP API")->capture_default_str();
+  cmd->add_option("--nats-url", a.nats.url, "NATS server of the agents")
+      ->envname("NATS_URL")
+      ->capture_default_str();
+  cmd->add_option("--nats-token", a.nats.token, "NATS authentication token")->envname("NATS_TOKEN");
+  cmd->add_option("--nats-ca", a.nats.ca_file, "CA file for a NATS server with TLS")
+      ->envname("NATS_CA");
+  cmd->add_option("--serve-agents", a.serve_agents, "Agents every run uses; ready once connected")
+      ->envname("SERVE_AGENTS")
+      ->capture_default_str()
+      ->transform(whole_number(1, static_cast<long long>(kMaxExternalAgents)));
+  cmd->add_option("--api-token", a.api_token, "Bearer token the API requires")
+      ->envname("LOADPILOT_API_TOKEN");
+  cmd->add_flag("--allow-open", a.allow_open,
+                "Serve without a token on a non-loopback address (anyone who reaches it can aim "
+                "the agents at any target)");
+  cmd->add_option("--agents-timeout", a.agents_timeout, "How long a run waits for the agents")
+      ->capture_default_str();
+  cmd->add_option("--agent-lost-after", a.agent_lost_after,
+                  "An agent silent this long is marked lost")
+      ->capture_default_str();
+  cmd->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics");
+  cmd->add_option("--metrics-host", a.metrics_host, "IPv4 address the /metrics endpoint listens on")
+      ->capture_default_str()
+      ->transform(listen_host(/*ipv6=*/false));
+  cmd->add_option("--metrics-port", a.metrics_port, "Port of the /metrics endpoint (0: any free)")
+      ->capture_default_str()
+      ->transform(whole_number(0, 65535));
 }
 
 void add_demo(CLI::App& app, demo::DemoOptions& d) {
@@ -200,6 +242,8 @@ int main(int argc, char** argv) {
       ->envname("NATS_CA");
   agent_cmd->add_option("--agent-id", agent_args.agent_id, "This agent's id (default: host-pid)")
       ->envname("AGENT_ID");
+  ServeArgs serve_args;
+  add_coordinator(app, serve_args);
   std::string init_dir = ".";
   app.add_subcommand("init", "Scaffold scenarios/ and monitoring/ (Prometheus + Grafana)")
       ->add_option("dir", init_dir, "Project directory (created if missing)")
@@ -225,6 +269,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("run")) return run_command(run_args);
     if (app.got_subcommand("demo-api")) return demo::run_demo_api(demo_options);
     if (app.got_subcommand("agent")) return agent_command(agent_args);
+    if (app.got_subcommand("coordinator")) return serve_command(serve_args);
     if (app.got_subcommand("report")) return report_command(report_args);
     if (app.got_subcommand("compare")) return compare_command(compare_args);
     if (app.got_subcommand("init")) return init_command(init_dir);

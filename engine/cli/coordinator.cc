@@ -54,6 +54,15 @@ std::unique_ptr<Coordinator> Coordinator::make(const RunArgs& args, RunSetup& se
   const bool external = args.external_agents > 0;
   if (external && args.processes > 1)
     throw CoordinatorError("--external-agents and --agents cannot be combined");
+  if (!args.coordinator_url.empty()) {
+    if (external || args.processes > 1)
+      throw CoordinatorError(
+          "--coordinator-url cannot be combined with --agents or --external-agents: the service "
+          "runs on its own agents");
+    std::unique_ptr<Coordinator> c(new Coordinator(args, setup, 1));
+    c->make_remote(*setup.startup);
+    return c;
+  }
   const std::size_t n = external ? args.external_agents : args.processes;
   if (!external && n <= 1) return nullptr;
   const char* flag = external ? "--external-agents" : "--agents";
@@ -113,6 +122,49 @@ void Coordinator::make_external(StartupInterrupt& startup) {
   });
 }
 
+void Coordinator::make_remote(StartupInterrupt& startup) {
+  std::string why;
+  const std::optional<agents::ServiceUrl> url =
+      agents::parse_service_url(args_.coordinator_url, &why);
+  if (!url)
+    throw CoordinatorError(
+        fmt::format("--coordinator-url: {} (got \"{}\")", why, args_.coordinator_url));
+  const auto agents_timeout = plan::parse_duration(args_.agents_timeout);
+  if (!agents_timeout || *agents_timeout < 0.1 || *agents_timeout > kMaxWaitS)
+    throw CoordinatorError(
+        fmt::format("--agents-timeout: must be a duration from 100ms to 1h (got \"{}\")",
+                    args_.agents_timeout));
+  const auto lost_after = plan::parse_duration(args_.agent_lost_after);
+  if (!lost_after || *lost_after < 2 || *lost_after > kMaxWaitS)
+    throw CoordinatorError(
+        fmt::format("--agent-lost-after: must be a duration from 2s to 1h (got \"{}\")",
+                    args_.agent_lost_after));
+  lost_after_ = to_ms(*lost_after);
+  // The service waits for its agents, measures their clocks and loads the
+  // scenario before its hello.
+  ready_timeout_ = to_ms(*agents_timeout) + std::chrono::seconds(60);
+  agents::protocol::RunRequest request;
+  const plan::Plan& plan = setup_.plan;
+  request.plan = plan.to_json();
+  request.bundle = make_bundle(args_.file);
+  request.workers = args_.workers;
+  request.max_connections = setup_.connections;
+  request.max_vusers = plan.max_vusers;
+  request.timeout = args_.timeout;
+  request.drain = args_.drain;
+  request.seed = args_.seed;
+  request.insecure = args_.insecure;
+  startup.set_phase("sending the run to the coordinator service at " + url->text);
+  fmt::print(stderr, "coordinator: sending the run to the service at {}\n", url->text);
+  try {
+    remote_channel_ = agents::HttpChannel::start_run(
+        *url, args_.api_token, request.to_json().dump(), std::chrono::seconds(30));
+  } catch (const agents::AgentError& e) {
+    throw CoordinatorError(e.what());
+  }
+  remote_ = remote_channel_.get();
+}
+
 void Coordinator::configure(load::EngineOptions& eo) {
   const plan::Plan& plan = setup_.plan;
   eo.agents = n_;
@@ -121,6 +173,19 @@ void Coordinator::configure(load::EngineOptions& eo) {
   eo.drain = 2 * eo.drain + std::chrono::seconds(2);
   const load::Profile profile = load::Profile::from_spec(plan.profile);
   const std::size_t n = n_;
+  if (remote_) {
+    // The service's run process coordinates its agents with the doubled
+    // drain above; this side waits for it as for one agent.
+    eo.drain = 2 * eo.drain + std::chrono::seconds(2);
+    eo.make_agent = [this, profile](std::size_t, std::function<void()> on_drained) {
+      auto link = std::make_unique<agents::AgentLink>(0, 1, profile, setup_.plan.profile.unlimited,
+                                                      std::move(remote_channel_), lost_after_,
+                                                      std::move(on_drained));
+      links_.push_back(link.get());
+      return std::unique_ptr<load::Source>(std::move(link));
+    };
+    return;
+  }
   if (!external_) {
     const std::size_t workers = workers_;
     eo.make_agent = [this, profile, n, workers](std::size_t i, std::function<void()> on_drained) {
@@ -172,7 +237,7 @@ void Coordinator::wait_ready(const load::Engine& engine, StartupInterrupt& start
   startup.set_phase(fmt::format("starting {} agents", links_.size()));
   for (agents::AgentLink* p : links_) {
     try {
-      if (p->wait_ready(std::chrono::seconds(60)) != engine.collector().task_names())
+      if (p->wait_ready(ready_timeout_) != engine.collector().task_names())
         throw CoordinatorError(p->who() + " reports other metric rows than its coordinator");
     } catch (const agents::AgentError& e) {
       throw CoordinatorError(e.what());
@@ -182,8 +247,15 @@ void Coordinator::wait_ready(const load::Engine& engine, StartupInterrupt& start
 
 void Coordinator::attach(load::Engine* engine) { engine_ = engine; }
 
+std::chrono::milliseconds Coordinator::start_lead() const {
+  return external_ ? external_->start_lead() : std::chrono::milliseconds(0);
+}
+
 void Coordinator::set_start(load::Engine& engine) const {
   if (external_) engine.set_start_at(std::chrono::steady_clock::now() + external_->start_lead());
+  // The service starts its run this long after its hello, without being
+  // told: the two clocks differ by the hello's one-way trip.
+  if (remote_) engine.set_start_at(std::chrono::steady_clock::now() + remote_->start_lead());
 }
 
 std::vector<std::string> Coordinator::problems() const {
@@ -204,9 +276,30 @@ bool Coordinator::python_blocked() const {
 void Coordinator::add_results(nlohmann::json& results) const {
   results["lost_agents"] = lost_agents(links_);
   if (external_) results["external_agents"] = external_->to_json();
+  if (remote_) {
+    results["coordinator_url"] = remote_->who().substr(remote_->who().rfind(' ') + 1);
+    // What the service's own run process saw of its agents.
+    const nlohmann::json service = remote_->service_results();
+    if (service.is_object()) {
+      if (service.contains("external_agents"))
+        results["external_agents"] = service["external_agents"];
+      if (service.contains("lost_agents") && service["lost_agents"].is_array())
+        for (const auto& lost : service["lost_agents"]) results["lost_agents"].push_back(lost);
+    }
+  }
 }
 
 void Coordinator::print_after_summary(std::FILE* out) const {
+  if (remote_) {
+    const nlohmann::json service = remote_->service_results();
+    const nlohmann::json agents =
+        service.is_object() ? service.value("external_agents", nlohmann::json()) : nlohmann::json();
+    if (agents.is_object())
+      fmt::print(
+          out, "agents: {} on {}, start offsets within {:.3f} ms (half the best round trip)\n",
+          agents.value("count", 0), remote_->who(), agents.value("clock_uncertainty_ms", 0.0));
+    return;
+  }
   if (!external_) return;
   fmt::print(out,
              "agents: {} external, start offsets within {:.3f} ms (half the best round trip)\n", n_,

@@ -2,10 +2,11 @@
 // Coordinator: the role of a `loadpilot run` that runs no load itself but
 // hands shares of its schedule to agents and keeps the run's books
 // (docs/distributed.md): N local agent processes (`--agents N`, over
-// pipes) or N external agents (`--external-agents N`, over NATS). Both go
-// through one AgentLink per agent (agents/agent_link.h); the Engine sees
-// them as Sources. Everything else — dashboard, metrics, summary, results,
-// thresholds — is the local run's.
+// pipes), N external agents (`--external-agents N`, over NATS), or the
+// coordinator service (`--coordinator-url URL`, over HTTP), whose whole run
+// is one agent here. All go through one AgentLink per agent
+// (agents/agent_link.h); the Engine sees them as Sources. Everything else —
+// dashboard, metrics, summary, results, thresholds — is the local run's.
 //
 // Use: make() (checks and, for external agents, finds them and measures
 // their clocks), configure() the EngineOptions, construct the Engine (which
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "agents/agent_link.h"
+#include "agents/http_channel.h"
 #include "agents/nats_client.h"
 #include "cli/external_agents.h"
 #include "cli/run_command.h"
@@ -49,8 +51,12 @@ class Coordinator {
   // The engine to stop when the NATS server stays away (null: none).
   void attach(load::Engine* engine);
 
+  // How far ahead of now an external run's start must be (0 for local).
+  std::chrono::milliseconds start_lead() const;
   std::size_t count() const { return n_; }
   bool external() const { return external_ != nullptr; }
+  // The run is the coordinator service's (--coordinator-url).
+  bool remote() const { return remote_ != nullptr; }
   // The agents' workers together (local agents).
   std::size_t workers() const { return workers_; }
   // After the run: what went wrong in agents or with the NATS server.
@@ -64,6 +70,7 @@ class Coordinator {
  private:
   Coordinator(const RunArgs& args, RunSetup& setup, std::size_t n);
   void make_external(StartupInterrupt& startup);
+  void make_remote(StartupInterrupt& startup);
 
   const RunArgs& args_;
   RunSetup& setup_;
@@ -73,6 +80,11 @@ class Coordinator {
   std::vector<agents::AgentLink*> links_;
   std::unique_ptr<agents::NatsClient> nats_;
   std::unique_ptr<ExternalAgents> external_;
+  // --coordinator-url: the stream, until the Engine's AgentLink takes it;
+  // remote_ stays valid while the link lives.
+  std::unique_ptr<agents::HttpChannel> remote_channel_;
+  agents::HttpChannel* remote_ = nullptr;
+  std::chrono::milliseconds ready_timeout_{60000};
   agents::protocol::Bundle bundle_;
   std::atomic<double> broker_lost_s_{0};
   std::atomic<load::Engine*> engine_{nullptr};

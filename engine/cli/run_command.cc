@@ -12,6 +12,7 @@
 #include "cli/coordinator.h"
 #include "cli/report_commands.h"
 #include "cli/run_setup.h"
+#include "cli/serve_child.h"
 #include "cli/signal_watcher.h"
 #include "load/engine.h"
 #include "monitor/exporter.h"
@@ -60,9 +61,22 @@ int run_command(const RunArgs& args) {
       return fail(e.what());
     }
   }
+  // The coordinator service's run process reports on fd 3 and starts when
+  // the service says go (cli/serve_child.h).
+  std::unique_ptr<ServeChild> serve_child;
+  std::optional<std::chrono::steady_clock::time_point> serve_start;
+  if (args.serve_child) {
+    serve_child = ServeChild::open();
+    if (!serve_child || !coordinator || !coordinator->external())
+      return fail("--serve-child is internal to `loadpilot coordinator --serve`");
+    serve_start =
+        serve_child->hello_and_wait(engine.collector().task_names(), coordinator->start_lead());
+    if (!serve_start) return fail("the coordinator service went away before the start");
+  }
 
   const bool tty = isatty(STDOUT_FILENO);
-  const bool ndjson = args.output == "ndjson";
+  const bool ndjson = serve_child != nullptr || args.output == "ndjson";
+  std::FILE* json_out = serve_child ? serve_child->out() : stdout;
   const bool color = color_on(args.no_color);
   report::LiveHeader header{plan.name,
                             plan.target,
@@ -71,7 +85,7 @@ int run_command(const RunArgs& args) {
                             engine.worker_count(),
                             engine.max_connections(),
                             coordinator ? coordinator->count() : 1,
-                            coordinator && coordinator->external()};
+                            coordinator && (coordinator->external() || coordinator->remote())};
   if (coordinator) header.workers = coordinator->workers();
   // Prometheus endpoint: bound before any traffic so a busy port fails fast.
   std::unique_ptr<monitor::Exporter> exporter;
@@ -98,7 +112,7 @@ int run_command(const RunArgs& args) {
   startup.reset();  // from here on, a signal stops the run (SignalWatcher)
   std::unique_ptr<report::LiveView> view;
   if (ndjson)
-    view = report::make_ndjson_stream(stdout, header);
+    view = report::make_ndjson_stream(json_out, header);
   else if (tty && args.output == "auto")
     view = report::make_terminal_dashboard(stdout, header);
   else
@@ -112,8 +126,12 @@ int run_command(const RunArgs& args) {
     if (coordinator) coordinator->attach(&engine);
     view->start();
     if (coordinator) coordinator->set_start(engine);
+    if (serve_start) engine.set_start_at(*serve_start);
     outcome = engine.run([&](const metrics::Snapshot& s) {
       view->on_snapshot(s);
+      // The service gone (its client left and it was stopped, or it
+      // died): stop rather than load the target unseen.
+      if (serve_child && !serve_child->round(engine, s)) engine.stop();
       outputs.on_snapshot(s);
       if (exporter) exporter->update(s, engine.collector().last_round());
     });
@@ -134,6 +152,7 @@ int run_command(const RunArgs& args) {
   // scenario's code cannot run as written.
   bool blocked = vusers && vusers->python_blocked();
   if (coordinator) blocked = blocked || coordinator->python_blocked();
+  if (serve_child) serve_child->end(run_errors, blocked);
 
   report::RunLimits limits{engine.max_connections(),
                            vusers ? static_cast<std::size_t>(vusers->max_vusers()) : 0};
@@ -154,7 +173,8 @@ int run_command(const RunArgs& args) {
     nlohmann::json j = summary.to_json();
     j["type"] = "summary";
     j["ts"] = report::rfc3339_now_ms();
-    fmt::print("{}\n", j.dump());
+    fmt::print(json_out, "{}\n", j.dump());
+    std::fflush(json_out);
   }
   int exit_code = summary.passed ? kExitOk : kExitThresholds;
   if (!args.results_json.empty()) {

@@ -53,6 +53,13 @@ struct RunArgs {
   agents::NatsOptions nats;
   std::string agents_timeout = "30s";
   std::string agent_lost_after = "15s";
+  // The coordinator service (docs/distributed.md#the-coordinator-service):
+  // run there instead of here; its bearer token.
+  std::string coordinator_url;
+  std::string api_token;
+  // internal: this run is the coordinator service's run process
+  // (cli/serve_child.h).
+  bool serve_child = false;
   // HTML report and baseline (docs/report.md).
   std::string report = kDefaultReportPath;
   bool no_report = false;

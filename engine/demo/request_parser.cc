@@ -123,6 +123,7 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
   bool close = false;
   bool keep_alive = false;
   bool expect_continue = false;
+  std::string_view authorization;
   while (!head.empty()) {
     if (!next_line(&head, &line)) return fail(400);
     if (line.empty()) return fail(400);
@@ -152,15 +153,21 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
       scan_connection(value, &close, &keep_alive);
     } else if (iequals(name, "expect")) {
       expect_continue = iequals(value, "100-continue");
+    } else if (iequals(name, "authorization")) {
+      // Two differing values could let one check pass and another use
+      // the other: refuse.
+      if (!authorization.empty() && authorization != value) return fail(400);
+      authorization = value;
     }
   }
-  if (length > kMaxBodyBytes) return fail(413);
+  if (length > max_body_) return fail(413);
 
   request->method = method;
   request->target = target;
   request->minor_version = minor;
   request->keep_alive = minor == 0 ? (keep_alive && !close) : !close;
   request->expect_continue = minor == 1 && expect_continue;
+  request->authorization = authorization;
   *body_length = static_cast<std::size_t>(length);
   return Result::kDone;
 }

@@ -2,8 +2,9 @@
 // RequestParser: finds and parses one HTTP/1.x request (head and a
 // Content-Length body) at the start of a connection's read buffer.
 //
-// Written by hand because the demo server only needs the request line, three
-// headers and body framing, and parses in place with no allocation. Strict
+// Written by hand because its users (the demo server, the coordinator
+// service's API) only need the request line, a few headers and body
+// framing, and it parses in place with no allocation. Strict
 // where framing is at stake (Content-Length, Transfer-Encoding, bare CR,
 // header folding), lenient where it is harmless (bare LF line ends, empty
 // lines before the request line, no Host header).
@@ -23,6 +24,9 @@ struct Request {
   // interim 100 before sending the body. Set from kNeedMore on once the head
   // is complete.
   bool expect_continue = false;
+  // The Authorization header's value, trimmed; empty when absent (the
+  // coordinator service checks its bearer token: cli/serve_command.h).
+  std::string_view authorization;
   std::string_view body;
 };
 
@@ -32,6 +36,9 @@ class RequestParser {
 
   static constexpr std::size_t kMaxHeadBytes = 16 * 1024;
   static constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
+
+  // Bodies above max_body are refused with 413 before they are read.
+  explicit RequestParser(std::size_t max_body = kMaxBodyBytes) : max_body_(max_body) {}
 
   // Looks at a buffer that starts where the previous request ended.
   // kDone: *request views into data, *consumed is the request's size.
@@ -52,6 +59,7 @@ class RequestParser {
   }
   Result parse_head(std::string_view head, Request* request, std::size_t* body_length);
 
+  std::size_t max_body_;
   std::size_t scanned_ = 0;  // bytes known to hold no complete line of an unfinished head
   int error_status_ = 400;
 };

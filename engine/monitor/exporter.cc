@@ -152,7 +152,9 @@ class Exporter::ScrapeCounter : public prometheus::Collectable {
 };
 
 Exporter::Exporter(const ExporterOptions& options, const RunInfo& info)
-    : metrics_(info), scrapes_(std::make_shared<ScrapeCounter>()), port_(options.port) {
+    : metrics_(std::make_unique<RunMetrics>(info)),
+      scrapes_(std::make_shared<ScrapeCounter>()),
+      port_(options.port) {
   if (options.port < 0 || options.port > 65535)
     throw ExporterError(fmt::format("--metrics-port: must be 0..65535 (got {})", options.port));
   // The server library is built without IPv6 (it would fail to start on
@@ -177,8 +179,20 @@ Exporter::Exporter(const ExporterOptions& options, const RunInfo& info)
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   const std::vector<int> ports = exposer_->GetListeningPorts();
   if (!ports.empty()) port_ = ports.front();
-  exposer_->RegisterCollectable(metrics_.registry());
+  exposer_->RegisterCollectable(metrics_->registry());
   exposer_->RegisterCollectable(scrapes_);
+}
+
+void Exporter::begin_run(const RunInfo& info) {
+  auto fresh = std::make_unique<RunMetrics>(info);
+  // Never both at once: a scrape would see every family twice.
+  exposer_->RemoveCollectable(metrics_->registry());
+  exposer_->RegisterCollectable(fresh->registry());
+  metrics_ = std::move(fresh);
+}
+
+void Exporter::add_registry(const std::shared_ptr<prometheus::Registry>& registry) {
+  exposer_->RegisterCollectable(registry);
 }
 
 bool Exporter::scraped() const { return scrapes_->count.load() > 0; }

@@ -25,7 +25,8 @@
 
 namespace prometheus {
 class Exposer;
-}
+class Registry;
+}  // namespace prometheus
 
 namespace loadpilot::monitor {
 
@@ -72,10 +73,18 @@ class Exporter {
   std::string listen_address() const;  // HOST:PORT as bound
 
   void update(const metrics::Snapshot& s, const metrics::IntervalStats& round) {
-    metrics_.update(s, round);
+    metrics_->update(s, round);
   }
   // The run is over: the phase becomes "done" or "interrupted".
-  void finish(bool interrupted) { metrics_.set_phase(interrupted ? "interrupted" : "done"); }
+  void finish(bool interrupted) { metrics_->set_phase(interrupted ? "interrupted" : "done"); }
+  void set_phase(const std::string& phase) { metrics_->set_phase(phase); }
+
+  // The coordinator service serves one exporter for its lifetime and many
+  // runs: begin_run() replaces the run series with a fresh set (counters
+  // start again at 0) from the run thread; add_registry() serves series of
+  // its own beside them (their names must differ from the run's).
+  void begin_run(const RunInfo& info);
+  void add_registry(const std::shared_ptr<prometheus::Registry>& registry);
   // Blocks for `seconds` while scrapes go on, or until SIGINT/SIGTERM.
   // Returns true when a signal ended it early.
   bool linger(double seconds);
@@ -84,7 +93,7 @@ class Exporter {
 
  private:
   class ScrapeCounter;
-  RunMetrics metrics_;
+  std::unique_ptr<RunMetrics> metrics_;
   std::shared_ptr<ScrapeCounter> scrapes_;
   std::string host_;  // numeric IPv4, from resolve_listen_host()
   int port_ = 0;

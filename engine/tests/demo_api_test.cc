@@ -486,5 +486,32 @@ TEST(RequestParser, ParsesIncrementallyAndLeniently) {
   EXPECT_EQ(request.body, "ok");
 }
 
+TEST(RequestParser, KeepsAuthorizationAndHonoursItsBodyLimit) {
+  RequestParser parser(8);
+  Request request;
+  std::size_t consumed = 0;
+  ASSERT_EQ(parser.parse("POST /run HTTP/1.1\r\nAuthorization:  Bearer s3cret \r\n"
+                         "Content-Length: 8\r\n\r\n12345678",
+                         &request, &consumed),
+            RequestParser::Result::kDone);
+  EXPECT_EQ(request.authorization, "Bearer s3cret");
+  EXPECT_EQ(request.body, "12345678");
+  parser.reset();
+  EXPECT_EQ(parser.parse("POST /run HTTP/1.1\r\nContent-Length: 9\r\n\r\n", &request, &consumed),
+            RequestParser::Result::kError);
+  EXPECT_EQ(parser.error_status(), 413);
+  // Two different credentials in one request: neither is trusted.
+  RequestParser twice;
+  EXPECT_EQ(twice.parse("GET / HTTP/1.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer "
+                        "b\r\n\r\n",
+                        &request, &consumed),
+            RequestParser::Result::kError);
+  EXPECT_EQ(twice.error_status(), 400);
+  RequestParser none;
+  ASSERT_EQ(none.parse("GET / HTTP/1.1\r\n\r\n", &request, &consumed),
+            RequestParser::Result::kDone);
+  EXPECT_TRUE(request.authorization.empty());
+}
+
 }  // namespace
 }  // namespace loadpilot::demo

@@ -101,3 +101,39 @@ TEST(Subjects, AreNamespacedPerRun) {
   EXPECT_EQ(proto::control_subject("r1", 0), "loadpilot.run.r1.control.0");
   EXPECT_EQ(proto::agent_subject("a1", "assign"), "loadpilot.agent.a1.assign");
 }
+
+TEST(RunRequest, RoundTripsAndNamesTheBadField) {
+  proto::RunRequest r;
+  r.plan = {{"name", "Shop"}};
+  r.bundle = sample();
+  r.workers = 4;
+  r.max_connections = 40;
+  r.timeout = "5s";
+  r.seed = 7;
+  r.insecure = true;
+  const proto::RunRequest back = proto::RunRequest::from_json(r.to_json());
+  EXPECT_EQ(back.plan, r.plan);
+  EXPECT_EQ(back.bundle.files, r.bundle.files);
+  EXPECT_EQ(back.workers, 4u);
+  EXPECT_EQ(back.max_connections, 40u);
+  EXPECT_EQ(back.timeout, "5s");
+  EXPECT_EQ(back.seed, 7u);
+  EXPECT_TRUE(back.insecure);
+
+  nlohmann::json j = r.to_json();
+  j["options"]["timeout"] = 5;
+  try {
+    proto::RunRequest::from_json(j);
+    FAIL() << "a number for a duration was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("options.timeout"), std::string::npos) << e.what();
+  }
+  j = r.to_json();
+  j.erase("bundle");
+  EXPECT_THROW(proto::RunRequest::from_json(j), std::invalid_argument);
+  EXPECT_THROW(proto::RunRequest::from_json(nlohmann::json::array()), std::invalid_argument);
+  // Options may be left out: the defaults apply.
+  j = r.to_json();
+  j.erase("options");
+  EXPECT_EQ(proto::RunRequest::from_json(j).timeout, "30s");
+}
