@@ -433,7 +433,9 @@ class Service {
     const auto drain_s = plan::parse_duration(r.drain).value_or(2);
     const auto stop_budget =
         std::chrono::milliseconds(static_cast<long long>((4 * drain_s + 15) * 1000));
-    std::optional<Clock::time_point> kill_at;
+    // When a stopped run is killed if still going (armed by the stop).
+    bool kill_armed = false;
+    Clock::time_point kill_at{};
     std::string how;
     for (;;) {
       std::deque<std::string> batch;
@@ -482,12 +484,13 @@ class Service {
                         client_gone ? "its client went away" : "stop asked"));
         child->stop();
         kill_at = Clock::now() + stop_budget;
+        kill_armed = true;
       }
-      if (kill_at && Clock::now() > *kill_at) {
+      if (kill_armed && Clock::now() > kill_at) {
         log(fmt::format("run of {}: did not end within {} s of its stop; killing it", plan.name,
                         stop_budget.count() / 1000));
         child->kill();
-        kill_at.reset();
+        kill_armed = false;
       }
     }
     child->join();
