@@ -5,6 +5,9 @@
 #   make test-asan   every suite against an ASan + UBSan build (build-asan/)
 #   make test-tsan   every suite against a TSan build (build-tsan/)
 #   make fuzz        each libFuzzer harness for FUZZ_SECONDS (build-fuzz/, clang)
+# Container images (docs/kubernetes.md#container-images):
+#   make images       loadpilot-coordinator:local and loadpilot-agent:local
+#   make test-images  run them on loopback against the host build
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
@@ -15,7 +18,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz bench format clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz images test-images bench format clean
 
 all: build
 
@@ -59,6 +62,16 @@ $(FUZZ_DIR)/CMakeCache.txt:
 fuzz: deps $(FUZZ_DIR)/CMakeCache.txt
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
 	@bash engine/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# scripts/images.sh installs docker.io and debootstrap when missing, starts
+# a Docker daemon when none answers and makes the base image when docker
+# lacks it; IMAGE_TAG overrides the tag `local`. test-images also needs the
+# host build, which coordinates its distributed run.
+images:
+	@bash scripts/images.sh
+
+test-images: build images
+	@bash engine/tests/images/test_images.sh $(LOADPILOT)
 
 bench: build
 	@LOADPILOT_BENCH=1 bash scripts/install-deps.sh

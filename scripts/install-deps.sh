@@ -31,6 +31,11 @@ PACKAGES=(
   # file:line.
   clang libclang-rt-14-dev llvm
 )
+# `make images` / `make test-images` (docs/kubernetes.md#container-images):
+# Docker, and debootstrap for the base image. Not for `make test`.
+if [[ "${LOADPILOT_IMAGES:-0}" == 1 ]]; then
+  PACKAGES+=(docker.io debootstrap)
+fi
 if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(nginx wrk python3-locust time)
 fi

@@ -140,9 +140,13 @@ def test_seed_lines_set_image_and_pull_policy(render):
     coord = container(r.get("Deployment", "loadpilot-coordinator"))
     assert coord["image"] == "loadpilot-coordinator:local"
     assert coord["imagePullPolicy"] == "Never"
-    # The agents run the same binary from the same image unless agent.* says otherwise.
+    # The agents run the agent image, with the coordinator's tag and pull
+    # policy unless agent.* says otherwise; an empty agent.image is the
+    # coordinator's image.
     agent = container(r.get("Deployment", "loadpilot-agent"))
-    assert (agent["image"], agent["imagePullPolicy"]) == ("loadpilot-coordinator:local", "Never")
+    assert (agent["image"], agent["imagePullPolicy"]) == ("loadpilot-agent:local", "Never")
+    one = container(render(*SEED, "--set", "agent.image=").get("Deployment", "loadpilot-agent"))
+    assert (one["image"], one["imagePullPolicy"]) == ("loadpilot-coordinator:local", "Never")
     own = render(*VALUE_SETS["own-agent-image-and-secrets"])
     agent = container(own.get("Deployment", "loadpilot-agent"))
     assert agent["image"] == "registry.example/loadpilot-agent:1.2.3"
@@ -150,7 +154,7 @@ def test_seed_lines_set_image_and_pull_policy(render):
     # An empty tag is the chart's appVersion.
     with open(os.path.join(CHART_DIR, "Chart.yaml")) as f:
         app_version = yaml.safe_load(f)["appVersion"]
-    assert container(render().get("Deployment", "loadpilot-agent"))["image"] == f"loadpilot-coordinator:{app_version}"
+    assert container(render().get("Deployment", "loadpilot-agent"))["image"] == f"loadpilot-agent:{app_version}"
 
 
 def test_coordinator_command_line_and_services(render):
@@ -249,7 +253,9 @@ def test_notes_give_the_port_forward_commands(render):
 @pytest.mark.parametrize("args,message", [
     (["--set", "agent.replicas=0"], "agent.replicas must be a whole number of at least 1, not 0"),
     (["--set", "agent.replicas=1.5"], "agent.replicas must be a whole number of at least 1, not 1.5"),
-    (["--set", "coordinator.image="], "an image name is empty in values"),
+    (["--set", "coordinator.enabled=true", "--set", "coordinator.image="], "an image name is empty in values"),
+    # An empty agent.image falls back to the coordinator's, which is empty too.
+    (["--set", "coordinator.image=", "--set", "agent.image="], "an image name is empty in values"),
 ])
 def test_bad_values_are_refused_with_the_key(renderer, tmp_path, args, message):
     r, _ = run_renderer(renderer, args, tmp_path=tmp_path)

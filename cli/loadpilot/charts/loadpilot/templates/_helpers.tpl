@@ -27,15 +27,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" (required "an image name is empty in values" .image) $tag -}}
 {{- end }}
 
-{{/* The agents run the coordinator's image unless agent.* says otherwise. */}}
+{{/*
+The agents' image: agent.image, or the coordinator's when it is empty (one
+image for both commands). An empty agent.tag is the coordinator's tag: make
+images builds and tags the two images together.
+*/}}
 {{- define "loadpilot.agentImage" -}}
 {{- $a := .Values.agent -}}
 {{- $c := .Values.coordinator -}}
-{{- if $a.image -}}
-{{ include "loadpilot.image" (dict "ctx" . "image" $a.image "tag" $a.tag) }}
-{{- else -}}
-{{ include "loadpilot.image" (dict "ctx" . "image" $c.image "tag" ($a.tag | default $c.tag)) }}
-{{- end -}}
+{{ include "loadpilot.image" (dict "ctx" . "image" ($a.image | default $c.image) "tag" ($a.tag | default $c.tag)) }}
 {{- end }}
 
 {{- define "loadpilot.agentPullPolicy" -}}

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Tests of the container images (`make test-images`; docs/kubernetes.md#container-images).
+# Not a ctest test: it needs a Docker daemon and the images `make images`
+# builds, so `make test` does not run it.
+#
+#   engine/tests/images/test_images.sh [HOST_LOADPILOT]
+#
+# HOST_LOADPILOT (default build/engine/loadpilot) is the host build the
+# images are compared with and that coordinates the distributed run.
+# Images: loadpilot-coordinator:TAG and loadpilot-agent:TAG, TAG from
+# $IMAGE_TAG (default local). Every container runs with --network host and
+# every socket is on 127.0.0.1. Each container the test starts carries the
+# label loadpilot-test-images=PID and is removed on exit, also on failure
+# or Ctrl-C; every wait is bounded. Exit code 0 when every check passed,
+# 1 on the first failure.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+source "$ROOT/scripts/docker-daemon.sh"
+
+BIN=$(realpath "${1:-$ROOT/build/engine/loadpilot}")
+TAG="${IMAGE_TAG:-local}"
+COORD="loadpilot-coordinator:$TAG"
+AGENT="loadpilot-agent:$TAG"
+LABEL="loadpilot-test-images=$$"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/loadpilot-test-images.XXXXXX")
+host_pids=()
+
+cleanup() {
+  local ids
+  ids=$(timeout 30 "$DOCKER" ps -aq --filter "label=$LABEL" 2>/dev/null || true)
+  if [[ -n "$ids" ]]; then
+    # shellcheck disable=SC2086
+    timeout 60 "$DOCKER" rm -f $ids >/dev/null 2>&1 || true
+  fi
+  local pid
+  for pid in "${host_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${host_pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "test_images: interrupted" >&2; exit 130' INT TERM
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+ok() { echo "ok: $*"; }
+
+# docker with a time limit: a daemon that hangs fails the test, not CI.
+dk() { timeout "${DK_TIMEOUT:-60}" "$DOCKER" "$@"; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: runs COMMAND every 0.2 s until it
+# succeeds; fails the test after SECONDS.
+wait_for() {
+  local limit=$1 what=$2 deadline=$((SECONDS + $1))
+  shift 2
+  until "$@"; do
+    if ((SECONDS >= deadline)); then fail "$what: not within $limit s"; fi
+    sleep 0.2
+  done
+}
+
+http_get() {  # URL: prints the body; fails on a status other than 2xx
+  python3 -c 'import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r: sys.stdout.write(r.read().decode())' "$1"
+}
+
+# ---------------------------------------------------------------- set-up
+[[ -x "$BIN" ]] || fail "no host build at $BIN (run make build)"
+lp_docker_answers || fail "no Docker daemon answers $DOCKER (make images starts one)"
+for image in "$COORD" "$AGENT"; do
+  dk image inspect "$image" >/dev/null 2>&1 || fail "image $image is missing (run make images)"
+done
+command -v nats-server >/dev/null || fail "nats-server is not installed (scripts/install-deps.sh)"
+
+# ------------------------------------------- the two Dockerfiles agree
+# Everything from the build stages to the runtime stage's ENTRYPOINT must
+# be the same text, so BuildKit builds it once and both images hold the
+# same binary.
+stages() { sed -n '/^# ---- build stages/,/^ENTRYPOINT/p' "$1"; }
+if ! diff <(stages "$ROOT/engine/Dockerfile.coordinator") <(stages "$ROOT/engine/Dockerfile.agent") \
+    >"$WORK/stages.diff"; then
+  cat "$WORK/stages.diff" >&2
+  fail "engine/Dockerfile.coordinator and engine/Dockerfile.agent differ before their last section"
+fi
+[[ -n "$(stages "$ROOT/engine/Dockerfile.agent")" ]] || fail "no build stages marker in engine/Dockerfile.agent"
+ok "both Dockerfiles share their build and runtime stages"
+
+# ------------------------------------------- metadata, user, version
+host_version=$("$BIN" --version)
+for image in "$COORD" "$AGENT"; do
+  entrypoint=$(dk image inspect -f '{{json .Config.Entrypoint}}' "$image")
+  [[ "$entrypoint" == '["loadpilot"]' ]] || fail "$image: entrypoint $entrypoint, expected [\"loadpilot\"]"
+  user=$(dk image inspect -f '{{.Config.User}}' "$image")
+  [[ "$user" =~ ^[1-9][0-9]*(:[0-9]+)?$ ]] || fail "$image: USER '$user' is not a numeric non-root uid"
+  uid=$(dk run --rm --network host --label "$LABEL" --entrypoint id "$image" -u)
+  [[ "$uid" =~ ^[0-9]+$ && "$uid" -ne 0 ]] || fail "$image: runs as uid '$uid'"
+  version=$(dk run --rm --network host --label "$LABEL" "$image" --version)
+  [[ "$version" == "$host_version" ]] || fail "$image: '$version', the host build says '$host_version'"
+  size=$(dk image inspect -f '{{.Size}}' "$image")
+  ok "$image: entrypoint loadpilot, uid $uid, '$version', $((size / 1000000)) MB"
+done
+
+cmd=$(dk image inspect -f '{{json .Config.Cmd}}' "$COORD")
+[[ "$cmd" == '["coordinator","--serve","--listen","0.0.0.0:8080"]' ]] || fail "$COORD: CMD $cmd"
+health=$(dk image inspect -f '{{json .Config.Healthcheck}}' "$COORD")
+[[ "$health" == *python3* && "$health" == *LOADPILOT_HEALTHZ_URL* ]] || fail "$COORD: HEALTHCHECK $health"
+healthz_url=$(dk image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$COORD" |
+  sed -n 's/^LOADPILOT_HEALTHZ_URL=//p')
+[[ "$healthz_url" == http://127.0.0.1:8080/healthz ]] || fail "$COORD: LOADPILOT_HEALTHZ_URL '$healthz_url'"
+ports=$(dk image inspect -f '{{json .Config.ExposedPorts}}' "$COORD")
+[[ "$ports" == '{"8080/tcp":{},"9090/tcp":{}}' ]] || fail "$COORD: EXPOSE $ports"
+cmd=$(dk image inspect -f '{{json .Config.Cmd}}' "$AGENT")
+[[ "$cmd" == '["agent"]' ]] || fail "$AGENT: CMD $cmd"
+health=$(dk image inspect -f '{{json .Config.Healthcheck}}' "$AGENT")
+[[ "$health" == null ]] || fail "$AGENT: has a HEALTHCHECK ($health); an agent has no HTTP port"
+ok "coordinator: CMD coordinator --serve, EXPOSE 8080 9090, HEALTHCHECK on \$LOADPILOT_HEALTHZ_URL; agent: CMD agent, no HEALTHCHECK"
+
+# ------------------ the coordinator image serves demo-api; its HEALTHCHECK runs
+# The HEALTHCHECK command, pointed at demo-api's /health, must turn the
+# container healthy with the image's own interval.
+demo_port=$(free_port)
+demo_c=$(dk run -d --network host --label "$LABEL" -e "LOADPILOT_HEALTHZ_URL=http://127.0.0.1:$demo_port/health" \
+  "$COORD" demo-api --host 127.0.0.1 --port "$demo_port" --threads 1)
+wait_for 30 "demo-api in $COORD answering on 127.0.0.1:$demo_port" \
+  http_get "http://127.0.0.1:$demo_port/health" >/dev/null 2>&1
+health_status() { dk inspect -f '{{.State.Health.Status}}' "$demo_c"; }
+is_healthy() { [[ "$(health_status)" == healthy ]]; }
+wait_for 60 "$COORD running demo-api: health status healthy (now $(health_status))" is_healthy
+dk stop -t 10 "$demo_c" >/dev/null
+code=$(dk inspect -f '{{.State.ExitCode}}' "$demo_c")
+[[ "$code" != 137 ]] || fail "$COORD: demo-api as PID 1 ignored SIGTERM (killed after 10 s)"
+ok "$COORD runs demo-api; its HEALTHCHECK made it healthy; SIGTERM stopped it (exit $code)"
+
+# ------------------------------------------- the coordinator service
+# >>> SERVE CHECK: `loadpilot coordinator --serve` (docs/kubernetes.md#the-coordinator-service).
+# Runs once the binary has the `coordinator` command; until then it says
+# SKIP. It starts the image's coordinator on loopback with a token, waits
+# for its HEALTHCHECK (GET $LOADPILOT_HEALTHZ_URL) to make the container
+# healthy, checks GET /healthz answers 200 `ok`, and that the default CMD
+# (a non-loopback --listen without a token) is refused.
+if dk run --rm --network host --label "$LABEL" "$COORD" coordinator --help >/dev/null 2>&1; then
+  nats_port=$(free_port)
+  nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats-serve.log" 2>&1 &
+  host_pids+=($!)
+  api_port=$(free_port)
+  serve_c=$(dk run -d --network host --label "$LABEL" \
+    -e "LOADPILOT_HEALTHZ_URL=http://127.0.0.1:$api_port/healthz" -e LOADPILOT_NO_METRICS=1 \
+    "$COORD" coordinator --serve --listen "127.0.0.1:$api_port" \
+    --nats-url "nats://127.0.0.1:$nats_port" --serve-agents 1 --api-token test-token)
+  health_status() { dk inspect -f '{{.State.Health.Status}}' "$serve_c"; }
+  wait_for 60 "$COORD coordinator --serve: health status healthy (now $(health_status))" is_healthy
+  body=$(http_get "http://127.0.0.1:$api_port/healthz")
+  [[ "$body" == ok* ]] || fail "GET /healthz answered '$body'"
+  # --network none: the default CMD listens on 0.0.0.0, which must stay
+  # inside the container should the refusal ever break.
+  set +e
+  refused=$(dk run --rm --network none --label "$LABEL" "$COORD" 2>&1)
+  code=$?
+  set -e
+  [[ $code -ne 0 && $code -ne 124 && "$refused" == *token* ]] ||
+    fail "$COORD's default CMD without a token was not refused (exit $code): $refused"
+  ok "$COORD coordinator --serve: healthy through its HEALTHCHECK, /healthz ok; without a token its default CMD exits $code"
+else
+  echo "SKIP: $COORD has no \`loadpilot coordinator\` command yet; the serve check waits for it"
+fi
+# <<< SERVE CHECK
+
+# ------------------------- a distributed run with the agent in its image
+# nats-server and demo-api on the host, the agent in a container, the
+# coordinator the host build: the agent must run its share of a Python
+# scenario (on_start, async tasks, checks) and the counts must agree.
+nats_port=$(free_port)
+nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats.log" 2>&1 &
+host_pids+=($!)
+nats_up() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$nats_port" 2>/dev/null; }
+wait_for 10 "nats-server on 127.0.0.1:$nats_port" nats_up
+
+agent_id="image-agent-$$"
+agent_c=$(dk run -d --network host --label "$LABEL" -e "AGENT_ID=$agent_id" \
+  "$AGENT" agent --nats-url "nats://127.0.0.1:$nats_port")
+agent_says() { dk logs "$agent_c" 2>&1 | grep -q "$1"; }
+wait_for 30 "the agent container waiting for a run" agent_says "waiting for a run"
+
+# The chart's probes (templates/agent.yaml) run inside the agent image.
+nats_hex=$(printf '%04X' "$nats_port")
+dk exec "$agent_c" sh -c "grep -qs ':$nats_hex 01 ' /proc/net/tcp /proc/net/tcp6" ||
+  fail "the chart's readiness probe fails in $AGENT while the agent is connected"
+dk exec "$agent_c" sh -c 'read -r pid comm state rest < /proc/1/stat && [ "$state" != T ] && [ "$state" != Z ]' ||
+  fail "the chart's liveness probe fails in $AGENT"
+ok "$AGENT: agent $agent_id connected; the chart's readiness and liveness probes pass in it"
+
+"$BIN" demo-api --host 127.0.0.1 --port 0 --threads 1 >"$WORK/demo.log" 2>&1 &
+host_pids+=($!)
+demo_url() { grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/demo.log" | head -n 1; }
+wait_for 10 "demo-api on the host" grep -q 'http://127\.0\.0\.1:[0-9]' "$WORK/demo.log"
+target=$(demo_url)
+
+set +e
+LOADPILOT_NO_METRICS=1 timeout 120 "$BIN" run "$ROOT/examples/shopper.py" --target "$target" \
+  --rps 40 --duration 3s --ramp-up 0s --mode constant \
+  --external-agents 1 --nats-url "nats://127.0.0.1:$nats_port" --agents-timeout 20s \
+  --output text --no-color --no-report --results-json "$WORK/r.json" >"$WORK/run.log" 2>&1
+code=$?
+set -e
+if [[ $code -ne 0 ]]; then
+  tail -n 30 "$WORK/run.log" >&2
+  echo "--- agent container:" >&2
+  dk logs "$agent_c" 2>&1 | tail -n 20 >&2
+  fail "loadpilot run with the agent in $AGENT exited $code"
+fi
+http_get "$target/stats" >"$WORK/stats.json"
+python3 - "$WORK/r.json" "$WORK/stats.json" "$agent_id" <<'PY' || fail "the distributed run's counts"
+import json, sys
+r = json.load(open(sys.argv[1]))
+stats = json.load(open(sys.argv[2]))
+agent_id = sys.argv[3]
+problems = []
+its = r["iterations"]
+if not its["started"] == its["finished"] == 120:
+    problems.append(f"iterations {its}, expected 120 started and finished (40/s for 3 s)")
+if r["requests"] != stats["total"]:
+    problems.append(f"the run counted {r['requests']} requests, demo-api served {stats['total']}")
+if r["errors"] != 0:
+    problems.append(f"{r['errors']} errors")
+routes = stats["routes"]
+if routes.get("POST /auth/login", 0) == 0 or routes["POST /auth/login"] != routes.get("POST /auth/logout"):
+    problems.append(f"on_start/on_stop did not run once per VUser: {routes}")
+ids = [a["id"] for a in r["external_agents"]["agents"]]
+if ids != [agent_id]:
+    problems.append(f"external agents {ids}, expected [{agent_id!r}]")
+for p in problems:
+    print("  " + p, file=sys.stderr)
+print(f"  {r['requests']} requests = demo-api's total, {its['finished']} iterations, agent {ids[0] if ids else None}")
+sys.exit(1 if problems else 0)
+PY
+wait_for 30 "the agent container back to waiting" agent_says "waiting for the next run"
+ok "shopper.py on the agent in $AGENT: counts agree with demo-api's /stats"
+
+# An agent is PID 1 in its container: SIGTERM (docker stop, a pod's end)
+# must end it by its own handler, exit 143, not by the 15 s kill.
+dk stop -t 15 "$agent_c" >/dev/null
+code=$(dk inspect -f '{{.State.ExitCode}}' "$agent_c")
+[[ "$code" == 143 ]] || fail "$AGENT: docker stop ended the agent with exit $code, expected 143"
+agent_says "SIGTERM received" || fail "$AGENT: the agent did not log its SIGTERM"
+ok "$AGENT: docker stop ends the agent through its SIGTERM handler (exit 143)"
+
+echo "test_images: all checks passed"
