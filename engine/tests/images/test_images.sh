@@ -147,7 +147,8 @@ ok "$COORD runs demo-api; its HEALTHCHECK made it healthy; SIGTERM stopped it (e
 # for its HEALTHCHECK (GET $LOADPILOT_HEALTHZ_URL) to make the container
 # healthy, checks GET /healthz answers 200 `ok`, and that the default CMD
 # (a non-loopback --listen without a token) is refused.
-if dk run --rm --network host --label "$LABEL" "$COORD" coordinator --help >/dev/null 2>&1; then
+commands=$(dk run --rm --network none --label "$LABEL" "$COORD" --help)
+if grep -q '^  coordinator ' <<<"$commands"; then
   nats_port=$(free_port)
   nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats-serve.log" 2>&1 &
   host_pids+=($!)
