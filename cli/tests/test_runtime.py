@@ -34,6 +34,7 @@ class FakeHub:
         self.iterations = []
         self.started = self.dropped = 0
         self.done_per_worker = {}
+        self.users_done = []
         self.finished_flag = threading.Event()
         self.stop_message = None
         self.next_id = 1
@@ -117,12 +118,14 @@ class FakeHub:
     def flush(self):
         pass
 
-    def iteration_done(self, worker):
+    def iteration_done(self, worker, user):
         self.done_per_worker[worker] = self.done_per_worker.get(worker, 0) + 1
+        if user >= 0:
+            self.users_done.append(user)
 
-    def end_iteration(self, row, start_us, worker):
+    def end_iteration(self, row, start_us, worker, user):
         self.record_iteration(row, start_us)
-        self.iteration_done(worker)
+        self.iteration_done(worker, user)
 
     def finished(self):
         self.finished_flag.set()
