@@ -162,13 +162,6 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
   } else {
     plan = scenario::build_plan(scenarios[*index], args.file, ov, &errors);
   }
-  // A bad --target is the command line's mistake, not the scenario's.
-  for (const std::string& e : plan::take_target_errors(&errors))
-    fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
-  if (!errors.empty()) {
-    fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, scenarios[*index].name);
-    for (const std::string& e : errors) fmt::print(stderr, "  - {}\n", e);
-  }
   // An agent's --max-vusers is its share of the closed model's users; given
   // by hand it would mean nothing there.
   if (plan.profile.closed() && args.max_vusers && args.agent.empty())
@@ -176,6 +169,13 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
         "max_vusers: --max-vusers does not apply to a closed model (users=): each user is one "
         "VUser; --users sets them (got {})",
         *args.max_vusers));
+  // A bad --target is the command line's mistake, not the scenario's.
+  for (const std::string& e : plan::take_target_errors(&errors))
+    fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
+  if (!errors.empty()) {
+    fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, scenarios[*index].name);
+    for (const std::string& e : errors) fmt::print(stderr, "  - {}\n", e);
+  }
   std::string target_error;
   auto& target = setup->target;
   target = http::Target::parse(plan.target, &target_error);

@@ -128,10 +128,12 @@ class PlainProgress : public LiveView {
     std::fflush(out_);
   }
   void on_snapshot(const metrics::Snapshot& s) override {
+    // A closed model has no target rate: its users set the pace.
+    const std::string target = s.closed ? "-" : fmt::format("{:.1f}", s.target_rps);
     fmt::print(out_,
-               "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8.1f} req {:>9} err {:>6} ({:.2f}%) "
+               "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8} req {:>9} err {:>6} ({:.2f}%) "
                "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}{}\n",
-               s.elapsed_s, s.total_s, s.phase, s.current_rps, s.target_rps, s.requests, s.errors,
+               s.elapsed_s, s.total_s, s.phase, s.current_rps, target, s.requests, s.errors,
                s.error_rate, s.window.p50_ms, s.window.p95_ms, s.window.p99_ms, s.window.max_ms,
                s.active,
                // Tasks that make several calls: iterations/s is what the target counts.
@@ -173,8 +175,9 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
   o += fmt::format("{} / {}  {}  {:.0f}%   phase: {}\n", clock_text(elapsed), clock_text(h.total_s),
                    bar(h.total_s > 0 ? elapsed / h.total_s : 1, bar_width),
                    h.total_s > 0 ? 100 * elapsed / h.total_s : 100.0, s.phase);
-  o += fmt::format("RPS       {:>9.1f} current   {:>9.1f} target   {:>9.1f} iterations/s\n",
-                   s.current_rps, s.target_rps, s.iterations_rps);
+  o += fmt::format("RPS       {:>9.1f} current   {:>9} target   {:>9.1f} iterations/s\n",
+                   s.current_rps, s.closed ? "-" : fmt::format("{:.1f}", s.target_rps),
+                   s.iterations_rps);
   o += fmt::format("Requests  {:>9}          errors {:>7} ({:.2f}%)   dropped {}   active {}\n",
                    s.requests, s.errors, s.error_rate, s.dropped, s.active);
   if (s.closed)
