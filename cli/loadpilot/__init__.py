@@ -12,7 +12,19 @@ Run it with ``loadpilot run FILE.py --target http://127.0.0.1:8000``.
 """
 
 from .client import BodyTooLarge, HTTPError, LoadClient, Response
+from ._wait import between, constant, constant_pacing
 from .dsl import VUser, scenario, task
 
-__all__ = ["BodyTooLarge", "HTTPError", "LoadClient", "Response", "VUser", "scenario", "task"]
+__all__ = [
+    "BodyTooLarge",
+    "HTTPError",
+    "LoadClient",
+    "Response",
+    "VUser",
+    "between",
+    "constant",
+    "constant_pacing",
+    "scenario",
+    "task",
+]
 __version__ = "0.1.0"

@@ -20,6 +20,9 @@ flight are _requests.py's part:
 * VUsers (instances of the scenario class) are pooled: an arrival takes an
   idle one or creates one, up to ``max_vusers``; with the pool full it is
   dropped (counted), or, in a closed-loop ("max") run, waits for one.
+  In a closed model (``users=``) each user has a VUser of its own: every
+  arrival names its user, and that user's VUser runs it (created, and
+  ``on_start`` run, at its first arrival).
 
 A new greenlet is only ever started or resumed from the loop's own greenlet,
 never from inside another VUser's greenlet, so control always returns to
@@ -86,6 +89,7 @@ class Runtime(Requests):
         tasks: List[Tuple[str, str]],
         max_vusers: int,
         unlimited: bool,
+        closed: bool = False,
     ) -> None:
         module = sys.modules.get(MODULE_NAME)
         cls = getattr(module, scenario, None)
@@ -97,6 +101,7 @@ class Runtime(Requests):
         self.base_url = target.rstrip("/")
         self.max_vusers = max(1, int(max_vusers))
         self.unlimited = bool(unlimited)
+        self.closed = bool(closed)
         self.has_on_start = _overrides(cls, ON_START)
         self.has_on_stop = _overrides(cls, ON_STOP)
         self.async_on_start = inspect.iscoroutinefunction(getattr(cls, ON_START))
@@ -143,7 +148,8 @@ class Runtime(Requests):
 
         self.idle: List[VUserState] = []
         self.vusers: List[VUserState] = []
-        self.waiting: Deque[Tuple[int, int, int]] = deque()  # closed loop only
+        self.by_user: Dict[int, VUserState] = {}  # closed model: each user's VUser
+        self.waiting: Deque[Tuple[int, int, int, int]] = deque()  # closed loop only
         self.pending: Dict[int, Call] = {}
         self.finishing = False
         self.stopping = 0
@@ -229,7 +235,7 @@ class Runtime(Requests):
             if tag == _DONE:
                 self._completed(event)
             elif tag == _ARRIVE:
-                self._arrived(event[1], event[2], event[3])
+                self._arrived(event[1], event[2], event[3], event[4] if len(event) > 4 else -1)
             elif tag == _FINISH:
                 self._finish(event[1])
             elif tag == _ABORT:
@@ -246,9 +252,10 @@ class Runtime(Requests):
         self.flush_scheduled = False
         self.hub.flush()
 
-    def _done(self, worker: int) -> None:
-        """Tells WORKER one of its arrivals is over (exactly once each)."""
-        self.hub.iteration_done(worker)
+    def _done(self, worker: int, user: int) -> None:
+        """Tells WORKER one of its arrivals (of USER, or -1) is over
+        (exactly once each)."""
+        self.hub.iteration_done(worker, user)
         self._wake_workers()
 
     def _stop(self) -> None:
@@ -258,36 +265,43 @@ class Runtime(Requests):
 
     # --- arrivals and the pool ----------------------------------------------
 
-    def _arrived(self, task: int, intended_us: int, worker: int) -> None:
+    def _arrived(self, task: int, intended_us: int, worker: int, user: int) -> None:
         if self.finishing:
             self.hub.record_dropped()  # due, but the run is ending: never started
-            self._done(worker)
+            self._done(worker, user)
             return
-        vu = self.idle.pop() if self.idle else self._take_vuser(task, worker)
+        if self.closed and user >= 0:
+            vu = self.by_user.get(user)
+            if vu is None:
+                vu = self._new_vuser(task)
+                if vu is not False:
+                    self.by_user[user] = vu
+        else:
+            vu = self.idle.pop() if self.idle else self._take_vuser(task, worker)
         if vu is None:
             if self.unlimited:
-                self.waiting.append((task, intended_us, worker))
+                self.waiting.append((task, intended_us, worker, user))
             else:
                 self.hub.record_dropped()
-                self._done(worker)
+                self._done(worker, user)
             return
         if vu is False:  # the constructor failed (recorded): a failed iteration
             self.hub.record_started(intended_us)
-            self.hub.end_iteration(task, intended_us, worker)
+            self.hub.end_iteration(task, intended_us, worker, user)
             self._wake_workers()
             return
-        self._begin(vu, task, intended_us, worker)
+        self._begin(vu, task, intended_us, worker, user)
 
-    def _begin(self, vu: VUserState, task: int, intended_us: int, worker: int) -> None:
+    def _begin(self, vu: VUserState, task: int, intended_us: int, worker: int, user: int) -> None:
         self.hub.record_started(intended_us)
-        job = (task, intended_us, worker)
+        job = (task, intended_us, worker, user)
         if vu.glet is None or vu.glet.dead:
             vu.glet = greenlet.greenlet(self._vuser_main, parent=self.main)
             vu.glet.switch(vu, job)
         else:
             vu.glet.switch(job)
 
-    def _vuser_main(self, vu: VUserState, job: Tuple[int, int, int]) -> None:
+    def _vuser_main(self, vu: VUserState, job: Tuple[int, int, int, int]) -> None:
         while True:
             renewed = self._iteration(vu, *job)
             # parked until _begin hands it the next arrival, unless the
@@ -306,6 +320,10 @@ class Runtime(Requests):
         full, False when its constructor failed (recorded)."""
         if len(self.vusers) >= self.max_vusers:
             return None
+        return self._new_vuser(task)
+
+    def _new_vuser(self, task: int) -> Any:
+        """A new VUser, or False when its constructor failed (recorded)."""
         try:
             vu = VUserState(self, self.cls())
         except BaseException as exc:  # noqa: B902 - user code; counted
@@ -316,14 +334,14 @@ class Runtime(Requests):
 
     def _serve_waiting(self) -> None:
         while self.waiting and self.idle and not self.finishing:
-            task, _, worker = self.waiting.popleft()
-            self._begin(self.idle.pop(), task, self.hub.now_us(), worker)
+            task, _, worker, user = self.waiting.popleft()
+            self._begin(self.idle.pop(), task, self.hub.now_us(), worker, user)
 
     # --- one iteration (runs in the VUser's greenlet) ------------------------
 
     def _iteration(
-        self, vu: VUserState, task: int, intended_us: int, worker: int
-    ) -> Optional[Tuple[int, int, int]]:
+        self, vu: VUserState, task: int, intended_us: int, worker: int, user: int
+    ) -> Optional[Tuple[int, int, int, int]]:
         """Runs one arrival. Returns the next iteration for this VUser when
         it started one itself (closed loop), else None (the VUser is idle)."""
         ran = False
@@ -342,26 +360,27 @@ class Runtime(Requests):
             # that did not never gave the loop a turn.
             if self.renew and it.first_sent and not self.waiting and not self.finishing:
                 vu.current = None
-                next_start = self.hub.next_iteration(task, start_us, worker)
+                next_start = self.hub.next_iteration(task, start_us, worker, user)
                 if next_start >= 0:
                     ended = None  # the slot goes on: this VUser stays busy
-                    return (self._pick_task(), next_start, worker)
+                    return (self._pick_task(), next_start, worker, user)
                 ended = True  # next_iteration recorded it and ended the slot
         finally:
             vu.current = None
             if ended is not None:
-                # Back to the pool; _done(worker), inlined: this runs once
-                # per iteration.
-                self.idle.append(vu)
+                # Back to the pool (a closed model's VUser stays its user's);
+                # _done(worker, user), inlined: this runs once per iteration.
+                if not self.closed:
+                    self.idle.append(vu)
                 if self.waiting:
                     # Started from the loop's greenlet, never from this one.
                     self.loop.call_soon(self._serve_waiting)
                 if ended:
                     pass
                 elif ran:  # the iteration's measurement and its end, in one hub call
-                    self.hub.end_iteration(task, start_us, worker)
+                    self.hub.end_iteration(task, start_us, worker, user)
                 else:  # spent on an on_start that failed: ends in its row
-                    self.hub.end_iteration(self.rows[ON_START], intended_us, worker)
+                    self.hub.end_iteration(self.rows[ON_START], intended_us, worker, user)
                 if not self.flush_scheduled:
                     self._wake_workers()
         return None
@@ -489,7 +508,8 @@ class Runtime(Requests):
             return
         self.finishing = True
         while self.waiting:
-            self._done(self.waiting.popleft()[2])
+            _, _, worker, user = self.waiting.popleft()
+            self._done(worker, user)
         users = [vu for vu in self.vusers if vu.started] if self.has_on_stop else []
         if not users:
             self._stop()

@@ -9,6 +9,7 @@ task weight) raise ``TypeError`` at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import numbers
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from typing import (
     Union,
     overload,
 )
+
+from ._wait import Wait
 
 __all__ = [
     "ScenarioConfig",
@@ -90,6 +93,10 @@ class ScenarioConfig:
     steps: Any = 5
     thresholds: Any = field(default_factory=dict)
     max_vusers: Any = None
+    # The closed model: this many users loop over the tasks, waiting `wait`
+    # (a loadpilot._wait.Wait) between iterations. None: the open model.
+    users: Any = None
+    wait: Any = None
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
@@ -103,6 +110,15 @@ class ScenarioConfig:
             "steps": self.steps,
             "thresholds": self.thresholds,
             "max_vusers": self.max_vusers,
+            # The closed model's, only when it is one.
+            **(
+                {
+                    "users": self.users,
+                    "wait": self.wait.as_dict() if isinstance(self.wait, Wait) else self.wait,
+                }
+                if self.users is not None
+                else {}
+            ),
         }
 
 
@@ -120,6 +136,8 @@ def scenario(
     steps: int = _DEFAULT_STEPS,
     thresholds: Optional[Mapping[str, Union[int, float]]] = None,
     max_vusers: Optional[int] = None,
+    users: Optional[int] = None,
+    wait: Optional[Wait] = None,
 ) -> Any:
     """Marks a class as a runnable scenario.
 
@@ -130,6 +148,12 @@ def scenario(
     left at its default is capped at the duration); ``mode`` is one of ramp,
     constant, step, spike; ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
     max_ms and error_rate (percent).
+
+    ``users=N`` makes it a closed model instead: N users each loop over the
+    tasks, waiting ``wait`` (``between(a, b)``, ``constant(s)`` or
+    ``constant_pacing(s)``; no wait when left out) after each iteration;
+    ``ramp_up`` or ``steps`` bring them in. ``rps`` and ``max_vusers`` do
+    not go with it, nor ``wait`` without it.
 
     A class that does not derive from VUser is given VUser as a base (see
     :func:`_as_vuser`), so on_start/on_stop and every runtime path treat it
@@ -156,6 +180,7 @@ def scenario(
     defaults = {
         name for name, value in given.items() if isinstance(value, (_DefaultStr, _DefaultInt))
     }
+    _check_model(given["rps"], users, wait, max_vusers)
     if thresholds is None:
         defaults.add("thresholds")
     if max_vusers is None:
@@ -168,6 +193,8 @@ def scenario(
         steps=_plain(steps),
         thresholds={} if thresholds is None else thresholds,
         max_vusers=max_vusers,
+        users=users,
+        wait=wait,
         defaults=frozenset(defaults),
     )
 
@@ -179,7 +206,7 @@ def scenario(
             )
         if not issubclass(target, VUser):
             target = _as_vuser(target)
-        setattr(target, SCENARIO_ATTR, config)
+        setattr(target, SCENARIO_ATTR, _locust_wait_time(target, config))
         return target
 
     if cls is not None:
@@ -189,6 +216,42 @@ def scenario(
 
 # What @scenario accepts by position, in order.
 _POSITIONAL = ("rps", "duration")
+
+
+def _check_model(rps: Any, users: Any, wait: Any, max_vusers: Any) -> None:
+    """Refuses arguments of the two models mixed, at the decorator's line."""
+    if users is None:
+        if wait is not None:
+            raise TypeError(
+                "@scenario(wait=...) needs users=: think time belongs to the closed model, "
+                "where users loop over the tasks; with rps= iterations arrive at a rate"
+            )
+        return
+    if not isinstance(rps, (_DefaultStr, _DefaultInt)):
+        raise TypeError(
+            f"@scenario() got both rps={rps!r} and users={users!r}: rps= is the open model "
+            "(iterations arrive at a rate), users= the closed model (users loop with think "
+            "time); give one of them (docs/scenarios.md#open-and-closed-models-which-to-use)"
+        )
+    if max_vusers is not None:
+        raise TypeError(
+            f"@scenario() got both users={users!r} and max_vusers={max_vusers!r}: in the "
+            "closed model each user is one VUser; leave max_vusers out"
+        )
+
+
+def _locust_wait_time(cls: type, config: ScenarioConfig) -> ScenarioConfig:
+    """CONFIG with the class's ``wait_time = between(...)`` (as Locust
+    users write it) as its wait, for a closed model given no wait=."""
+    wait_time = getattr(cls, "wait_time", None)
+    if config.users is None or not isinstance(wait_time, Wait):
+        return config
+    if config.wait is not None:
+        raise TypeError(
+            f"@scenario class {cls.__name__} has both wait={config.wait!r} and "
+            f"wait_time = {wait_time!r}; keep one"
+        )
+    return dataclasses.replace(config, wait=wait_time)
 
 
 def _as_vuser(cls: C) -> C:

@@ -1,6 +1,7 @@
 import pytest
 
-from loadpilot import LoadClient, VUser, scenario, task
+from loadpilot import LoadClient, VUser, between, constant, constant_pacing, scenario, task
+from loadpilot._wait import Wait
 from loadpilot.dsl import ScenarioConfig, scenario_config, task_info, tasks_of
 
 
@@ -234,3 +235,88 @@ def test_vuser_hooks_are_no_ops():
     user = VUser()
     assert user.on_start(None) is None
     assert user.on_stop(None) is None
+
+
+def test_closed_model_users_and_wait():
+    @scenario(users=100, wait=between(1, 3), duration="5m", ramp_up="30s")
+    class Shop(VUser):
+        pass
+
+    d = scenario_config(Shop).as_dict()
+    assert d["users"] == 100
+    assert d["wait"] == {"kind": "between", "min_s": 1.0, "max_s": 3.0}
+    assert d["ramp_up"] == "30s"
+    assert scenario_config(Shop).defaults >= {"rps", "mode", "steps"}
+    assert constant(0.5) == Wait("constant", 0.5, 0.5)
+    assert constant_pacing(2) == Wait("pacing", 2.0, 2.0)
+    assert repr(between(1, 2.5)) == "between(1, 2.5)"
+    assert repr(constant_pacing(2)) == "constant_pacing(2)"
+
+
+def test_closed_model_without_wait_and_open_model_have_no_users():
+    @scenario(users=5)
+    class NoWait(VUser):
+        pass
+
+    @scenario(rps=5)
+    class Open(VUser):
+        pass
+
+    assert scenario_config(NoWait).as_dict()["wait"] is None
+    assert "users" not in scenario_config(Open).as_dict()
+
+
+def test_locust_wait_time_attribute_is_the_wait():
+    @scenario(users=2)
+    class Locusty(VUser):
+        wait_time = between(0.5, 1)
+
+    assert scenario_config(Locusty).wait == between(0.5, 1)
+    with pytest.raises(TypeError, match="both wait=constant\\(1\\) and wait_time"):
+        @scenario(users=2, wait=constant(1))
+        class Both(VUser):
+            wait_time = between(0.5, 1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rps": 5, "users": 3}, "got both rps=5 and users=3: rps= is the open model"),
+    ({"rps": "max", "users": 3}, "got both rps='max' and users=3"),
+    ({"wait": constant(1)}, "wait=...\\) needs users="),
+    ({"users": 3, "max_vusers": 3}, "each user is one VUser"),
+])
+def test_models_do_not_mix(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        @scenario(**kwargs)
+        class S(VUser):
+            pass
+
+
+def test_positional_rps_with_users_is_refused():
+    with pytest.raises(TypeError, match="got both rps=20 and users=4"):
+        @scenario(20, "5s", users=4)
+        class S(VUser):
+            pass
+
+
+@pytest.mark.parametrize("call", [lambda: between("1", 2), lambda: constant(None),
+                                  lambda: constant_pacing(True)])
+def test_wait_times_must_be_numbers(call):
+    with pytest.raises(TypeError, match="as a number of seconds"):
+        call()
+
+
+def test_mixed_models_name_the_scenario_line(write_scenario):
+    path = write_scenario("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5,
+                  users=3)
+        class S(VUser):
+            @task
+            def t(self, client):
+                client.get("/")
+        """)
+    from loadpilot import _describe
+    with pytest.raises(_describe.ScenarioLoadError) as e:
+        _describe.describe_file(str(path))
+    assert f"{path}:3: TypeError: @scenario() got both rps=5 and users=3" in str(e.value)

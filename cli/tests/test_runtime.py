@@ -34,6 +34,7 @@ class FakeHub:
         self.iterations = []
         self.started = self.dropped = 0
         self.done_per_worker = {}
+        self.users_done = []
         self.finished_flag = threading.Event()
         self.stop_message = None
         self.next_id = 1
@@ -117,12 +118,14 @@ class FakeHub:
     def flush(self):
         pass
 
-    def iteration_done(self, worker):
+    def iteration_done(self, worker, user):
         self.done_per_worker[worker] = self.done_per_worker.get(worker, 0) + 1
+        if user >= 0:
+            self.users_done.append(user)
 
-    def end_iteration(self, row, start_us, worker):
+    def end_iteration(self, row, start_us, worker, user):
         self.record_iteration(row, start_us)
-        self.iteration_done(worker)
+        self.iteration_done(worker, user)
 
     def finished(self):
         self.finished_flag.set()
@@ -139,11 +142,11 @@ def ok_json(method, path, headers):
 def runtime_for(write_scenario):
     made = []
 
-    def make(source, max_vusers=10, respond=ok_json):
+    def make(source, max_vusers=10, respond=ok_json, closed=False):
         path = write_scenario(source)
         (info,) = json.loads(_describe.describe_file(str(path)))
         tasks = [(t["name"], t["runtime"]) for t in info["tasks"]]
-        rt = Runtime(info["name"], str(path), "http://t", tasks, max_vusers, False)
+        rt = Runtime(info["name"], str(path), "http://t", tasks, max_vusers, False, closed)
         hub = FakeHub(respond)
         thread = threading.Thread(target=rt.run, args=(hub,), daemon=True)
         thread.start()
@@ -260,6 +263,42 @@ def test_pool_limit_drops_arrivals_while_busy(runtime_for):
     assert hub.started == 2 and hub.dropped == 3
     assert hub.errors == []
     assert sorted(s[1] for s in hub.sent) == ["/a", "/a", "/b", "/b"]
+
+
+def test_closed_model_runs_each_user_on_its_own_vuser(runtime_for):
+    # Arrivals name their user: user 7's iterations always run on user 7's
+    # VUser, whichever worker hands them over, and each user logs in once.
+    source = """
+        import itertools
+        from loadpilot import VUser, scenario, task, constant
+
+        numbers = itertools.count()
+
+        @scenario(users=3, wait=constant(0.1))
+        class S(VUser):
+            def on_start(self, client):
+                self.me = next(numbers)
+                self.seen = []
+                client.post("/login")
+
+            @task
+            def t(self, client):
+                self.seen.append(1)
+                client.get(f"/item/{self.me}/{len(self.seen)}")
+        """
+    rt, hub, _ = runtime_for(source, max_vusers=3, closed=True)
+    for round_ in range(3):
+        for user in (7, 11, 15):
+            hub.push((0, 0, hub.now_us(), user % 2, user))
+        wait_for(lambda: len(hub.users_done) == 3 * (round_ + 1))
+    finish(hub)
+    assert hub.started == 9 and hub.dropped == 0
+    assert sorted(hub.users_done) == sorted([7, 11, 15] * 3)
+    assert [m for m, *_ in hub.sent].count("POST") == 3
+    items = sorted(p for m, p, *_ in hub.sent if m == "GET")
+    # Three VUsers, each with three iterations of its own.
+    assert items == sorted(f"/item/{me}/{n}" for me in range(3) for n in (1, 2, 3))
+    assert len(rt.by_user) == 3 and len(rt.vusers) == 3
 
 
 def test_cookie_jar():

@@ -154,6 +154,7 @@ void AgentLink::handle(std::string_view line) {
       for (const metrics::TaskStats& t : stats.tasks) reported_finished_ += t.iterations;
       pending_.merge(stats);
       in_flight_ = frame.value("in_flight", std::uint64_t{0});
+      active_users_ = frame.value("active_users", in_flight_);
       connections_ = frame.value("connections", std::uint64_t{0});
     } else if (type == "hello") {
       tasks_ = frame.at("tasks").get<std::vector<std::string>>();
@@ -202,6 +203,7 @@ void AgentLink::report(std::function<void(metrics::WorkerReport&&)> sink) {
     r.stats = std::move(pending_);
     pending_ = metrics::IntervalStats();
     r.in_flight = exited_ ? 0 : in_flight_;
+    r.active_users = exited_ ? 0 : active_users_;
     r.connections = exited_ ? 0 : connections_;
     if (exited_ && early_ && !lost_counted_) {
       // Its share of the schedule (up to the coordinator's stop, if any)

@@ -43,8 +43,10 @@ struct AgentError : std::runtime_error {
 
 class AgentLink : public load::Source {
  public:
-  // Agent `index` of `count` on `channel`; a closed-loop run has no
-  // schedule to share. on_drained is called once the agent has ended.
+  // Agent `index` of `count` on `channel`; a closed-loop run or a closed
+  // model has no schedule of iterations to share (`closed_loop`): its
+  // users are split instead, and a lost agent's count is only its cut-off
+  // iterations. on_drained is called once the agent has ended.
   AgentLink(std::size_t index, std::size_t count, load::Profile profile, bool closed_loop,
             std::unique_ptr<Channel> channel, std::chrono::milliseconds silent_after,
             std::function<void()> on_drained);
@@ -140,6 +142,7 @@ class AgentLink : public load::Source {
   std::vector<std::string> tasks_;
   metrics::IntervalStats pending_;
   std::uint64_t in_flight_ = 0;
+  std::uint64_t active_users_ = 0;  // its users present at its last report
   std::uint64_t connections_ = 0;
   std::string fatal_;
   std::string failed_;  // it could not start (e.g. its scenario did not load)

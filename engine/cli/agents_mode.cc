@@ -82,6 +82,7 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
   opt("--ramp-up", args.ramp_up);
   opt("--mode", args.mode);
   if (args.steps) a.insert(a.end(), {"--steps", std::to_string(*args.steps)});
+  if (args.users) a.insert(a.end(), {"--users", std::to_string(*args.users)});
   const std::size_t vusers =
       static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
   a.insert(
@@ -143,6 +144,7 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
                                     {"seq", ++seq},
                                     {"stats", engine.collector().last_round().to_json()},
                                     {"in_flight", s.active},
+                                    {"active_users", s.active_users},
                                     {"connections", s.connections}};
       // The coordinator is gone: stop rather than load the target unseen.
       if (!write_line(kFramesFd, frame.dump()) && !orphaned) {

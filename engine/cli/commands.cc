@@ -40,6 +40,8 @@ void add_run(CLI::App& app, RunArgs& a) {
       ->transform(whole_number(1, plan::kMaxSteps));
   run->add_option("--max-vusers", a.max_vusers, "Upper bound on VUsers (default 1000)")
       ->transform(whole_number(1, plan::kMaxVUsers));
+  run->add_option("--users", a.users, "Override the users of a closed-model scenario (users=)")
+      ->transform(whole_number(1, plan::kMaxUsers));
   // One KEY=VALUE per occurrence: a vector option would otherwise also
   // swallow the scenario file that follows it.
   run->add_option("--threshold", a.thresholds, "SLA limit KEY=VALUE (repeat for more; overrides)")

@@ -69,6 +69,10 @@ std::unique_ptr<Coordinator> Coordinator::make(const RunArgs& args, RunSetup& se
   if (setup.connections < n)
     throw CoordinatorError(
         fmt::format("{} {} needs at least {} connections (got {})", flag, n, n, setup.connections));
+  // A closed model's users are split like its VUsers: each agent needs one.
+  if (setup.plan.profile.closed() && static_cast<std::size_t>(setup.plan.profile.users) < n)
+    throw CoordinatorError(fmt::format("{} {} needs at least {} users (got users={})", flag, n, n,
+                                       setup.plan.profile.users));
   if (setup.vusers && static_cast<std::size_t>(setup.vusers->max_vusers()) < n)
     throw CoordinatorError(fmt::format("{} {} needs max_vusers of at least {} (got {})", flag, n, n,
                                        setup.vusers->max_vusers()));
@@ -172,6 +176,9 @@ void Coordinator::configure(load::EngineOptions& eo) {
   // An agent stops by itself: its own drain, then on_stop within as long.
   eo.drain = 2 * eo.drain + std::chrono::seconds(2);
   const load::Profile profile = load::Profile::from_spec(plan.profile);
+  // A closed loop or a closed model has no schedule of iterations to count
+  // a lost agent's share against (agents/agent_link.h).
+  const bool no_schedule = plan.profile.unlimited || plan.profile.closed();
   const std::size_t n = n_;
   if (remote_) {
     // The service's run process coordinates its agents with the doubled
@@ -188,7 +195,8 @@ void Coordinator::configure(load::EngineOptions& eo) {
   }
   if (!external_) {
     const std::size_t workers = workers_;
-    eo.make_agent = [this, profile, n, workers](std::size_t i, std::function<void()> on_drained) {
+    eo.make_agent = [this, profile, n, workers, no_schedule](std::size_t i,
+                                                             std::function<void()> on_drained) {
       agents::PipeChannelOptions po;
       po.argv = agent_argv(args_, setup_.plan, i, n, setup_.connections, workers);
       po.index = i;
@@ -199,9 +207,9 @@ void Coordinator::configure(load::EngineOptions& eo) {
       } catch (const std::runtime_error& e) {
         throw agents::AgentError(e.what());
       }
-      auto link = std::make_unique<agents::AgentLink>(i, n, profile, setup_.plan.profile.unlimited,
-                                                      std::move(channel), kLocalAgentSilence,
-                                                      std::move(on_drained));
+      auto link =
+          std::make_unique<agents::AgentLink>(i, n, profile, no_schedule, std::move(channel),
+                                              kLocalAgentSilence, std::move(on_drained));
       links_.push_back(link.get());
       return std::unique_ptr<load::Source>(std::move(link));
     };
@@ -210,8 +218,8 @@ void Coordinator::configure(load::EngineOptions& eo) {
   const nlohmann::json plan_json = plan.to_json();
   const std::size_t vusers =
       static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
-  eo.make_agent = [this, profile, plan_json, vusers, n](std::size_t i,
-                                                        std::function<void()> on_drained) {
+  eo.make_agent = [this, profile, plan_json, vusers, n, no_schedule](
+                      std::size_t i, std::function<void()> on_drained) {
     agents::protocol::Assignment a;
     a.index = i;
     a.count = n;
@@ -225,9 +233,8 @@ void Coordinator::configure(load::EngineOptions& eo) {
     a.drain = args_.drain;
     a.seed = args_.seed;
     a.insecure = args_.insecure;
-    auto link = std::make_unique<agents::AgentLink>(i, n, profile, setup_.plan.profile.unlimited,
-                                                    external_->connect(a), lost_after_,
-                                                    std::move(on_drained));
+    auto link = std::make_unique<agents::AgentLink>(
+        i, n, profile, no_schedule, external_->connect(a), lost_after_, std::move(on_drained));
     links_.push_back(link.get());
     return std::unique_ptr<load::Source>(std::move(link));
   };

@@ -67,8 +67,10 @@ RunOutputs::RunOutputs(const RunArgs& args, const plan::Plan& plan, const load::
     : args_(args),
       plan_(plan),
       engine_(engine),
-      series_(engine.collector().task_names()),
-      steps_(engine.profile(), !plan.profile.unlimited && plan.profile.mode == plan::Mode::kStep) {}
+      series_(engine.collector().task_names(), plan.profile.closed()),
+      // The knee is a rate's: a closed model's steps are users, not rates.
+      steps_(engine.profile(), !plan.profile.unlimited && !plan.profile.closed() &&
+                                   plan.profile.mode == plan::Mode::kStep) {}
 
 void RunOutputs::on_snapshot(const metrics::Snapshot& s) {
   series_.add(s);

@@ -85,17 +85,21 @@ int run_command(const RunArgs& args) {
                             engine.worker_count(),
                             engine.max_connections(),
                             coordinator ? coordinator->count() : 1,
-                            coordinator && (coordinator->external() || coordinator->remote())};
+                            coordinator && (coordinator->external() || coordinator->remote()),
+                            static_cast<std::size_t>(plan.profile.users),
+                            plan.profile.closed() ? plan.profile.wait.label() : std::string()};
   if (coordinator) header.workers = coordinator->workers();
   // Prometheus endpoint: bound before any traffic so a busy port fails fast.
   std::unique_ptr<monitor::Exporter> exporter;
   if (!args.no_metrics) {
-    monitor::RunInfo info{plan.name,
-                          kVersion,
-                          {},
-                          engine.profile().phase_at(0),
-                          plan.profile.unlimited ? 0 : engine.profile().rate_at(0)};
+    monitor::RunInfo info{
+        plan.name,
+        kVersion,
+        {},
+        engine.profile().phase_at(0),
+        plan.profile.unlimited || plan.profile.closed() ? 0 : engine.profile().rate_at(0)};
     for (const auto& name : engine.collector().task_names()) info.tasks.push_back(name);
+    info.model = std::string(plan.profile.model());
     try {
       exporter = std::make_unique<monitor::Exporter>(
           monitor::ExporterOptions{args.metrics_host, args.metrics_port}, info);

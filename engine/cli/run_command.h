@@ -32,6 +32,7 @@ struct RunArgs {
   std::optional<std::string> rps, duration, ramp_up, mode;
   std::optional<int> steps;
   std::optional<int> max_vusers;
+  std::optional<int> users;             // closed model (docs/scenarios.md)
   std::vector<std::string> thresholds;  // KEY=VALUE
   std::size_t workers = 0;              // 0: not given (one per core)
   std::size_t max_connections = 0;      // 0: not given (from the rate)

@@ -139,6 +139,7 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
   ov.mode = args.mode;
   ov.steps = args.steps;
   ov.max_vusers = args.max_vusers;
+  ov.users = args.users;
   for (const std::string& kv : args.thresholds) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -161,6 +162,13 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
   } else {
     plan = scenario::build_plan(scenarios[*index], args.file, ov, &errors);
   }
+  // An agent's --max-vusers is its share of the closed model's users; given
+  // by hand it would mean nothing there.
+  if (plan.profile.closed() && args.max_vusers && args.agent.empty())
+    errors.push_back(fmt::format(
+        "max_vusers: --max-vusers does not apply to a closed model (users=): each user is one "
+        "VUser; --users sets them (got {})",
+        *args.max_vusers));
   // A bad --target is the command line's mistake, not the scenario's.
   for (const std::string& e : plan::take_target_errors(&errors))
     fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
@@ -182,11 +190,15 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
     nlohmann::json j = plan.to_json();
     // The bound the run would use, not the plan's "0: the default".
     j["max_vusers"] = plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers;
+    // A closed model plans users, not iterations (docs/output.md#iterations).
     j["engine"] = {
         {"max_connections", connections},
         {"max_queue", load::default_max_queue(plan)},
         {"total_s", plan.profile.total_s()},
-        {"planned_iterations", load::Profile::from_spec(plan.profile).total_iterations()}};
+        {"planned_iterations",
+         plan.profile.closed()
+             ? nlohmann::json(nullptr)
+             : nlohmann::json(load::Profile::from_spec(plan.profile).total_iterations())}};
     fmt::print("{}\n", j.dump(2));
     return failed_with(kExitOk);
   }

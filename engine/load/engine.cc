@@ -10,22 +10,19 @@
 
 namespace loadpilot::load {
 
-namespace {
-double peak_rate(const Profile& profile) {
-  double peak = 0;
-  for (const Segment& s : profile.segments()) peak = std::max({peak, s.rate_start, s.rate_end});
-  return peak;
-}
-}  // namespace
-
 std::size_t default_max_connections(const plan::Plan& plan) {
   if (plan.profile.unlimited) return 64;
-  const double peak = peak_rate(Profile::from_spec(plan.profile));
+  if (plan.profile.closed())
+    return static_cast<std::size_t>(std::clamp(plan.profile.users, 8, 10000));
+  const double peak = Profile::from_spec(plan.profile).peak_rate();
   return static_cast<std::size_t>(std::clamp(std::ceil(peak * 0.1), 8.0, 1000.0));
 }
 
 std::size_t default_max_queue(const plan::Plan& plan) {
-  const double peak = peak_rate(Profile::from_spec(plan.profile));
+  // A closed model's users each wait for at most one connection: room for
+  // all of them, so none is ever dropped for want of a place in the queue.
+  if (plan.profile.closed()) return std::max<std::size_t>(1000, 2 * plan.profile.users);
+  const double peak = Profile::from_spec(plan.profile).peak_rate();
   return static_cast<std::size_t>(std::clamp(std::ceil(peak), 1000.0, 10000.0));
 }
 
@@ -59,8 +56,15 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
   max_connections_ =
       options_.max_connections ? options_.max_connections : default_max_connections(plan);
   // Never more workers than connections: an idle worker with no connection
-  // could not send anything.
+  // could not send anything. Nor, in a closed model, than this process's
+  // users: a worker without one would have nothing to do.
   worker_count_ = std::min(worker_count_, max_connections_);
+  if (plan.profile.closed() && options_.agents == 0) {
+    const std::size_t users =
+        share_of(static_cast<std::size_t>(plan.profile.users), options_.agent_index,
+                 std::max<std::size_t>(1, options_.agent_count));
+    worker_count_ = std::max<std::size_t>(1, std::min(worker_count_, users));
+  }
   const std::size_t max_queue = options_.max_queue ? options_.max_queue : default_max_queue(plan);
   const auto on_drained = [this] {
     std::lock_guard lock(mu_);
@@ -160,7 +164,16 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   snap.phase = profile_.phase_at(elapsed_s);
   // The target over the same second that current_rps covers, so the two
   // line up on a ramp or at a step edge instead of the target leading.
-  if (plan_.profile.unlimited) {
+  snap.closed = plan_.profile.closed();
+  if (plan_.profile.closed()) {
+    // A closed model has no rate to aim at; its plan is the users curve
+    // (user g is wanted while the curve is at least g + 1).
+    snap.target_rps = 0;
+    snap.target_users =
+        elapsed_s < profile_.total_s()
+            ? static_cast<std::uint64_t>(std::floor(profile_.rate_at(elapsed_s) + 1e-9))
+            : 0;
+  } else if (plan_.profile.unlimited) {
     snap.target_rps = 0;
   } else if (interval_s >= 0.5) {
     // Rounded to a millionth so a constant profile reads exactly its rate,
@@ -188,9 +201,10 @@ void Engine::start_scripted(Clock::time_point t0) {
   // this Engine is gone (its last flush races with the end): the gate,
   // shared with them, turns them into no-ops once close_gate() ran.
   std::shared_ptr<Gate> gate = gate_;
-  link.dispatch = [this, gate](std::size_t w, std::size_t iterations_done) {
+  link.dispatch = [this, gate](std::size_t w, std::size_t iterations_done,
+                               std::vector<std::uint32_t> users) {
     std::lock_guard lock(gate->mu);
-    if (gate->open) local_[w % local_.size()]->scripted_done(iterations_done);
+    if (gate->open) local_[w % local_.size()]->scripted_done(iterations_done, std::move(users));
   };
   link.finished = [this, gate] {
     std::lock_guard g(gate->mu);

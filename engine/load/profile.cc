@@ -22,7 +22,8 @@ Profile::Profile(std::vector<Segment> segments) : segments_(std::move(segments))
 
 Profile Profile::from_spec(const plan::ProfileSpec& spec) {
   std::vector<Segment> segs;
-  const double rps = spec.rps;
+  // A closed model shapes its users with the same modes.
+  const double rps = spec.closed() ? spec.users : spec.rps;
   if (spec.unlimited) {
     // Closed loop: arrivals are not paced; the segment only carries the time.
     segs.push_back({spec.duration_s, 0, 0, "max rate"});
@@ -102,6 +103,32 @@ std::optional<double> Profile::time_of(std::uint64_t k) const {
   const double t = start_t_[i] + tau;
   if (t >= total_s_) return std::nullopt;
   return t;
+}
+
+double Profile::peak_rate() const {
+  double peak = 0;
+  for (const Segment& s : segments_) peak = std::max({peak, s.rate_start, s.rate_end});
+  return peak;
+}
+
+std::optional<double> Profile::first_at_least(double level, double from) const {
+  const double want = level - 1e-9 * std::max(1.0, std::abs(level));
+  from = std::max(0.0, from);
+  if (segments_.empty() || from >= total_s_) return std::nullopt;
+  for (std::size_t i = std::min(find_by(start_t_, from), segments_.size() - 1);
+       i < segments_.size(); ++i) {
+    const Segment& s = segments_[i];
+    const double begin = std::max(start_t_[i], from);
+    const double end = start_t_[i + 1];
+    if (begin >= end) continue;
+    const double slope = s.duration_s > 0 ? (s.rate_end - s.rate_start) / s.duration_s : 0;
+    const double at_begin = s.rate_start + slope * (begin - start_t_[i]);
+    if (at_begin >= want) return begin;
+    if (slope <= 0) continue;  // falling or flat: never reaches it in here
+    const double t = start_t_[i] + (want - s.rate_start) / slope;
+    if (t < end) return std::max(t, begin);
+  }
+  return std::nullopt;
 }
 
 std::string Profile::phase_at(double t) const {

@@ -8,6 +8,10 @@
 // A profile is a list of segments with linear rate (a constant segment has
 // equal start and end rates), so H is piecewise quadratic and inverted in
 // closed form. Immutable after construction; safe to share across threads.
+//
+// A closed model's profile is the same curve read as a number of users:
+// r(t) is how many users the run wants at t (docs/engine.md#closed-model),
+// and H has no meaning there.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,8 +37,15 @@ class Profile {
   double rate_at(double t) const;  // r(t); 0 outside [0, total)
   double due_by(double t) const;   // H(t)
   double total_iterations() const { return due_by(total_s_); }
+  // The largest rate of the curve (a closed model's peak of users).
+  double peak_rate() const;
   // The time iteration k is due, or nullopt when the run ends first.
   std::optional<double> time_of(std::uint64_t k) const;
+  // The first time t >= from at which r(t) >= level (closed model: when
+  // user level-1 is wanted), or nullopt when that does not happen before
+  // the run ends. Levels are compared with a relative tolerance of 1e-9,
+  // so a ramp reaching exactly `level` counts.
+  std::optional<double> first_at_least(double level, double from) const;
   std::string phase_at(double t) const;
   const std::vector<Segment>& segments() const { return segments_; }
 

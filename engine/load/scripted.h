@@ -12,9 +12,12 @@
 //      i < tasks, then these labels in order.
 //   2. start(link): before any arrival. The runtime keeps `link`.
 //   3. arrive(): called on worker threads, once per arrival of a task whose
-//      runtime is "python", stamped with its intended start. The runtime
-//      answers every arrival with exactly one iteration end for that worker
-//      (link.dispatch's iterations_done; when the iteration ends, or at once
+//      runtime is "python", stamped with its intended start and, in a
+//      closed model, its user (load::kNoUser otherwise). The runtime runs
+//      every iteration of one closed-model user on that user's own VUser.
+//      It answers every arrival with exactly one iteration end for that
+//      worker (link.dispatch's iterations_done, with the arrival's user
+//      among `users` when it had one; when the iteration ends, or at once
 //      when it is dropped); the worker counts it as in flight until then.
 //      In a closed-loop ("max") run whose tasks all run in Python, the
 //      runtime may instead start the next iteration itself when one ends —
@@ -54,8 +57,10 @@ struct ScriptedLink {
   // with max_connections the run's total.
   http::ClientOptions client;
   // Tells worker w that `iterations_done` of its arrivals ended (one wake-up
-  // of its loop for a batch of them).
-  std::function<void(std::size_t w, std::size_t iterations_done)> dispatch;
+  // of its loop for a batch of them); `users` are the users of those that
+  // had one (closed model, or a closed loop's slots).
+  std::function<void(std::size_t w, std::size_t iterations_done, std::vector<std::uint32_t> users)>
+      dispatch;
   std::function<void()> finished;
   // Ends the run early (as Ctrl-C would), e.g. when no VUser can log in.
   std::function<void()> stop_run;
@@ -67,10 +72,11 @@ class ScriptedTasks {
   virtual std::vector<std::string> extra_labels() const = 0;
   virtual void start(ScriptedLink link) = 0;
   virtual void arrive(std::size_t worker, std::uint32_t task,
-                      std::chrono::steady_clock::time_point intended) = 0;
+                      std::chrono::steady_clock::time_point intended, std::uint32_t user) = 0;
   virtual void stop_arrivals() = 0;
-  // How many arrivals it can run at once (its VUsers); the workers drop
-  // arrivals beyond it themselves rather than queue them to the runtime.
+  // How many arrivals it can run at once (its VUsers); in the open model the
+  // workers drop arrivals beyond it themselves rather than queue them to
+  // the runtime.
   virtual std::size_t capacity() const = 0;
   virtual void finish(std::chrono::steady_clock::time_point deadline) = 0;
   virtual metrics::IntervalStats take() = 0;

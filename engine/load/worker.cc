@@ -35,13 +35,13 @@ Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Targe
                WorkerOptions options, std::function<void()> on_drained, ScriptedTasks* scripted)
     : profile_(profile),
       options_(std::move(options)),
+      pacer_(make_pacer(plan, profile, options_.index, options_.count,
+                        std::max<std::size_t>(1, options_.max_connections), options_.seed)),
       on_drained_(std::move(on_drained)),
       timer_(io_),
       scripted_(scripted),
       recorder_(plan.tasks.size()),
-      rng_(options_.seed * 0x9E3779B97F4A7C15ULL + options_.index),
-      next_k_(options_.index),
-      unlimited_(plan.profile.unlimited) {
+      rng_(options_.seed * 0x9E3779B97F4A7C15ULL + options_.index) {
   options_.max_connections = std::max<std::size_t>(1, options_.max_connections);
   if (options_.make_sender) {
     sender_ = options_.make_sender(io_, options_.index);
@@ -70,20 +70,13 @@ Worker::~Worker() {
 void Worker::start(Clock::time_point t0) {
   t0_ = t0;
   end_ = at(t0, profile_.total_s());
+  pacer_->start(t0);
   thread_ = std::thread([this] {
     // Named for top -H / perf: "lp-worker-N" (15 characters at most).
     pthread_setname_np(pthread_self(), fmt::format("lp-worker-{}", options_.index % 10000).c_str());
     cpu_at_report_ = thread_cpu();
     wall_at_report_ = Clock::now();
-    if (unlimited_) {
-      timer_.expires_at(t0_);
-      timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || arrivals_done_) return;
-        for (std::size_t i = 0; i < options_.max_connections; ++i) closed_loop_next();
-      });
-    } else {
-      schedule_next();
-    }
+    schedule_next();
     // Keep running while timers or requests are pending; the work guard is
     // implicit in those outstanding operations.
     auto guard = boost::asio::make_work_guard(io_);
@@ -103,6 +96,7 @@ void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
     metrics::WorkerReport r;
     r.stats = recorder_.take();
     r.in_flight = native_in_flight_ + python_in_flight_ + queue_.size();
+    r.active_users = pacer_->active_users(now, r.in_flight);
     r.connections = sender_->open_connections();
     sink(std::move(r));
   });
@@ -139,15 +133,19 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::scripted_done(std::size_t iterations_done) {
-  boost::asio::post(io_, [this, iterations_done] {
+void Worker::scripted_done(std::size_t iterations_done, std::vector<std::uint32_t> users) {
+  boost::asio::post(io_, [this, iterations_done, users = std::move(users)] {
     python_in_flight_ -= std::min<std::uint64_t>(python_in_flight_, iterations_done);
     if (aborted_) return;
-    if (unlimited_) {
-      for (std::size_t i = 0; i < iterations_done; ++i) closed_loop_next();
-    } else {
-      check_drained();
+    if (!users.empty()) {
+      const Clock::time_point now = Clock::now();
+      for (std::uint32_t user : users) pacer_->ended(user, now);
+      if (!arrivals_done_) {
+        start_due(now);
+        schedule_next();
+      }
     }
+    check_drained();
   });
 }
 
@@ -155,64 +153,58 @@ double Worker::seconds_since_start(Clock::time_point t) const {
   return std::chrono::duration<double>(t - t0_).count();
 }
 
-// No new arrival is taken from the curve. At the profile's natural end the
+// No new arrival is taken from the pacer. At the profile's natural end the
 // arrivals already waiting for a connection may still start during the
 // drain (they were due within the profile); on a stop or at the cut-off
 // they are dropped (they never went on the wire).
 void Worker::end_arrivals(bool drop_queue) {
   arrivals_done_ = true;
   timer_.cancel();
+  armed_ = Clock::time_point::max();
+  pacer_->stop();
   if (drop_queue && !queue_.empty()) {
     recorder_.record_dropped(queue_.size());
     queue_.clear();
   }
 }
 
+// Arms the timer for the pacer's next arrival (or the profile's end), unless
+// it is armed for that or sooner already: an ended closed-model iteration
+// may bring a user's next start forward, and re-arming on every result
+// would cost a timer operation per request.
 void Worker::schedule_next() {
   if (arrivals_done_) return;
-  const auto due = profile_.time_of(next_k_);
-  if (!due) {
-    // No arrival is left; what waits for a connection may still start
-    // until the profile ends.
-    timer_.expires_at(end_);
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
-      end_arrivals(false);
-      check_drained();
-    });
-    return;
-  }
-  Clock::time_point when = at(t0_, *due);
+  const auto due = pacer_->next_due();
+  Clock::time_point when = due ? std::min(*due, end_) : end_;
   // Overloaded (nothing can take an arrival): look again in a millisecond
   // rather than at every next arrival, microseconds apart; what comes due
   // meanwhile is dropped in one step then, and connections freed in
   // between take waiting arrivals from the queue.
-  if (!can_take_any()) when = std::max(when, Clock::now() + kOverloadTick);
+  if (due && !can_take_any()) when = std::max(when, Clock::now() + kOverloadTick);
+  if (when >= armed_) return;
+  armed_ = when;
   timer_.expires_at(when);
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_timer();
+    if (ec) return;
+    armed_ = Clock::time_point::max();
+    on_timer();
   });
 }
 
 bool Worker::can_take_any() const {
   const bool native =
       has_native_ && (sender_->busy() < sender_->capacity() || queue_.size() < options_.max_queue);
-  const bool python = has_python_ && python_in_flight_ < options_.python_capacity;
+  // A closed model's user waits for its VUser rather than be dropped.
+  const bool python =
+      has_python_ && (!pacer_->drops_when_busy() || python_in_flight_ < options_.python_capacity);
   return native || python;
 }
 
 // Counts every arrival of this worker due by `now` as dropped, in one step,
 // and returns how many: the overload path, where nothing could take them.
 std::uint64_t Worker::drop_due_by(Clock::time_point now) {
-  const double h = profile_.due_by(seconds_since_start(std::min(now, end_)));
-  const double total = profile_.total_iterations();
-  if (!(h >= static_cast<double>(next_k_)) || !(total > static_cast<double>(next_k_))) return 0;
-  // Iteration k exists while k < H(total) (Profile::time_of).
-  const std::uint64_t last = std::min(static_cast<std::uint64_t>(std::floor(h)),
-                                      static_cast<std::uint64_t>(std::ceil(total)) - 1);
-  if (last < next_k_) return 0;
-  const std::uint64_t n = (last - next_k_) / options_.count + 1;
-  next_k_ += n * options_.count;
+  const std::uint64_t n = pacer_->drop_due_by(now);
+  if (n == 0) return 0;
   if (has_python_ && !has_native_) {
     for (std::uint64_t i = 0; i < n; ++i) recorder_.record_dropped_no_vuser();
   } else {
@@ -222,27 +214,33 @@ std::uint64_t Worker::drop_due_by(Clock::time_point now) {
 }
 
 void Worker::on_timer() {
-  // Start every iteration that is due by now (more than one when the loop
-  // fell behind), each stamped with its own intended time.
   const Clock::time_point now = Clock::now();
   if (now >= end_) {
-    // The loop fell so far behind that the profile is over: nothing starts
-    // after it, so every arrival still due is dropped.
+    // The profile is over (or the loop fell so far behind that it is):
+    // nothing starts after it, so every arrival still due is dropped.
     drop_due_by(end_);
     end_arrivals(false);
     check_drained();
     return;
   }
-  while (!arrivals_done_) {
-    if (!can_take_any() && drop_due_by(now) > 0) continue;
-    const auto due = profile_.time_of(next_k_);
-    if (!due) break;
-    const Clock::time_point intended = at(t0_, *due);
-    if (intended > now) break;
-    next_k_ += options_.count;
-    start_iteration(intended);
-  }
+  start_due(now);
   schedule_next();
+}
+
+// Starts every iteration that is due by now (more than one when the loop
+// fell behind), each stamped with its own intended time.
+void Worker::start_due(Clock::time_point now) {
+  while (!arrivals_done_) {
+    if (!can_take_any()) {
+      if (drop_due_by(now) > 0) continue;
+      // A closed model's users wait for room (schedule_next looks again
+      // in a millisecond); they are never due faster than they end.
+      if (!pacer_->drops_when_busy()) break;
+    }
+    const std::optional<Arrival> a = pacer_->take(now);
+    if (!a) break;
+    start_iteration(*a, now);
+  }
 }
 
 std::uint32_t Worker::pick_task() {
@@ -254,34 +252,35 @@ std::uint32_t Worker::pick_task() {
       it - cumulative_weight_.begin(), static_cast<std::ptrdiff_t>(cumulative_weight_.size()) - 1));
 }
 
-void Worker::start_iteration(Clock::time_point intended) {
+void Worker::start_iteration(const Arrival& a, Clock::time_point now) {
+  if (a.pacing_late) recorder_.record_pacing_late();
   const std::uint32_t task = pick_task();
   if (python_[task]) {
-    // A closed loop's slots wait for a VUser in the runtime instead.
-    if (!unlimited_ && python_in_flight_ >= options_.python_capacity) {
+    if (pacer_->drops_when_busy() && python_in_flight_ >= options_.python_capacity) {
       recorder_.record_dropped_no_vuser();
       return;
     }
     // The runtime counts it started (or dropped) when it assigns a VUser.
     ++python_in_flight_;
-    scripted_->arrive(options_.local, task, intended);
+    scripted_->arrive(options_.local, task, a.intended, a.user);
     return;
   }
+  const Queued q{task, a.intended, a.user};
   if (queue_.empty() && sender_->busy() < sender_->capacity()) {
-    send(task, intended, Clock::now());
+    send(q, now);
   } else if (queue_.size() < options_.max_queue) {
-    queue_.push_back({task, intended});
+    queue_.push_back(q);
   } else {
     recorder_.record_dropped();
+    pacer_->ended(a.user, now);
   }
 }
 
-void Worker::send(std::uint32_t task, Clock::time_point intended, Clock::time_point now) {
-  recorder_.record_started(now - intended > kLateAfter);
+void Worker::send(const Queued& q, Clock::time_point now) {
+  recorder_.record_started(now - q.intended > kLateAfter);
   recorder_.note_start(seconds_since_start(now));
   ++native_in_flight_;
-  sender_->send(
-      task, [this, task, intended](http::Result&& r) { on_result(task, intended, std::move(r)); });
+  sender_->send(q.task, [this, q](http::Result&& r) { on_result(q, std::move(r)); });
 }
 
 // Hands waiting arrivals to connections that became free, oldest first.
@@ -292,45 +291,41 @@ void Worker::send_queued() {
   if (queue_.empty()) return;
   const Clock::time_point now = Clock::now();
   while (!queue_.empty() && sender_->busy() < sender_->capacity()) {
-    const Arrival a = queue_.front();
+    const Queued q = queue_.front();
     queue_.pop_front();
-    if (now - a.intended > options_.client.timeout) {
+    if (now - q.intended > options_.client.timeout) {
       recorder_.record_dropped();
+      pacer_->ended(q.user, now);
       continue;
     }
-    send(a.task, a.intended, now);
+    send(q, now);
   }
 }
 
-void Worker::closed_loop_next() {
-  const Clock::time_point now = Clock::now();
-  if (arrivals_done_ || now >= end_) {
-    arrivals_done_ = true;
-    check_drained();
-    return;
-  }
-  start_iteration(now);
-}
-
-void Worker::on_result(std::uint32_t task, Clock::time_point intended, http::Result&& r) {
+void Worker::on_result(const Queued& q, http::Result&& r) {
   --native_in_flight_;
   if (aborted_ || cut_) return;
   const Clock::time_point done = r.done_at.time_since_epoch().count() ? r.done_at : Clock::now();
-  const std::uint64_t latency = micros(done - intended);
+  const std::uint64_t latency = micros(done - q.intended);
   const std::uint64_t service =
       r.sent_at.time_since_epoch().count() ? micros(done - r.sent_at) : latency;
   std::string message;
   const std::optional<metrics::ErrorKind> error = http::failure_of(r, &message);
   const double now_s = seconds_since_start(done);
-  recorder_.record_request(task, latency, service, error ? &*error : nullptr, message, now_s);
-  recorder_.record_iteration(task, latency);
+  recorder_.record_request(q.task, latency, service, error ? &*error : nullptr, message, now_s);
+  recorder_.record_iteration(q.task, latency);
   if (r.retries) recorder_.record_retries(r.retries);
-  if (unlimited_) {
-    closed_loop_next();
-  } else {
-    send_queued();
-    check_drained();
+  send_queued();
+  if (q.user != kNoUser) {
+    // A closed model's user goes on: it thinks from the response's end,
+    // or starts again at once.
+    pacer_->ended(q.user, done);
+    if (!arrivals_done_) {
+      start_due(Clock::now());
+      schedule_next();
+    }
   }
+  check_drained();
 }
 
 void Worker::check_drained() {

@@ -1,31 +1,33 @@
 #pragma once
 // Worker: one OS thread with its own event loop, Sender (HTTP connection
-// pool) and Recorder (DESIGN §4: shared-nothing). A run has N workers;
-// worker w starts the iterations k = w, w+N, w+2N, ... of the Profile, each
-// at the instant the profile says it is due, so together they follow the
-// curve exactly.
+// pool) and Recorder (DESIGN §4: shared-nothing). A run has N workers; its
+// Pacer (load/pacer.h) says when this worker's iterations come due: worker
+// w takes the iterations k = w, w+N, w+2N, ... of the open model's curve,
+// or runs the closed model's users w, w+N, w+2N, ..., so together the
+// workers follow the plan exactly.
 //
-// Latency is measured from the iteration's *intended* start: when the
-// worker runs late or every connection is busy, the wait is part of the
-// latency (coordinated-omission correction). An arrival that finds every
-// connection busy waits in a queue of at most max_queue arrivals; one that
-// finds the queue full, or waited there longer than the request timeout,
-// is dropped and counted. When nothing can be taken
-// (connections and queue full, or every VUser busy) a whole backlog of due
-// arrivals is counted as dropped in one step, so an asked rate far above
-// what the machine or the target can do costs neither memory nor time
-// (docs/engine.md#overload).
+// Latency is measured from the iteration's *intended* start (the pacer's):
+// when the worker runs late or every connection is busy, the wait is part
+// of the latency (coordinated-omission correction). An arrival that finds
+// every connection busy waits in a queue of at most max_queue arrivals; one
+// that finds the queue full, or waited there longer than the request
+// timeout, is dropped and counted. When nothing can be taken (connections
+// and queue full, or every VUser busy) a whole backlog of due arrivals is
+// counted as dropped in one step, so an asked rate far above what the
+// machine or the target can do costs neither memory nor time
+// (docs/engine.md#overload). Every iteration that ends or is dropped is
+// handed back to the pacer, whose closed users then think and go again.
 //
-// No arrival is taken from the curve after the profile ends; those already
-// queued for a connection may still start during the drain. stop_arrivals()
-// drops the queue at once. cut_off() ends the run for this worker: the
-// queue is dropped, requests still in flight are counted as cut off and
-// what they return later is ignored.
+// No arrival is taken after the profile ends; those already queued for a
+// connection may still start during the drain. stop_arrivals() drops the
+// queue at once. cut_off() ends the run for this worker: the queue is
+// dropped, requests still in flight are counted as cut off and what they
+// return later is ignored.
 //
 // Tasks whose runtime is "python" are not sent here: their arrivals are
-// handed to the ScriptedTasks runtime (same schedule, same intended start),
-// at most `python_capacity` at a time, and stay in flight until it reports
-// the iteration done.
+// handed to the ScriptedTasks runtime (same schedule, same intended start,
+// the closed model's user), at most `python_capacity` at a time in the open
+// model, and stay in flight until it reports the iteration done.
 //
 // Thread-safety: the public methods may be called from any thread; they
 // post work onto the worker's event loop. Callbacks passed in are invoked on
@@ -42,6 +44,7 @@
 #include <vector>
 
 #include "http/client.h"
+#include "load/pacer.h"
 #include "load/profile.h"
 #include "load/scripted.h"
 #include "load/sender.h"
@@ -51,11 +54,10 @@
 
 namespace loadpilot::load {
 
-using Clock = std::chrono::steady_clock;
-
 struct WorkerOptions {
-  // Its share of the schedule: iterations k with k mod count == index
-  // (count spans every worker of every agent of the run).
+  // Its share of the schedule: iterations k (closed model: users) with
+  // k mod count == index (count spans every worker of every agent of the
+  // run).
   std::size_t index = 0;
   std::size_t count = 1;
   // Its position among its own engine's workers: the worker number the
@@ -93,24 +95,26 @@ class Worker : public Source {
   void join() override;
 
   // For the scripted runtime (any thread): `iterations_done` of this
-  // worker's arrivals have ended.
-  void scripted_done(std::size_t iterations_done);
+  // worker's arrivals have ended; `users` are the closed model's users
+  // among them.
+  void scripted_done(std::size_t iterations_done, std::vector<std::uint32_t> users);
 
  private:
-  struct Arrival {
+  struct Queued {
     std::uint32_t task;
     Clock::time_point intended;
+    std::uint32_t user;
   };
 
   void schedule_next();
   void on_timer();
   bool can_take_any() const;
   std::uint64_t drop_due_by(Clock::time_point now);
-  void start_iteration(Clock::time_point intended);
-  void send(std::uint32_t task, Clock::time_point intended, Clock::time_point now);
+  void start_due(Clock::time_point now);
+  void start_iteration(const Arrival& a, Clock::time_point now);
+  void send(const Queued& q, Clock::time_point now);
   void send_queued();
-  void on_result(std::uint32_t task, Clock::time_point intended, http::Result&& r);
-  void closed_loop_next();
+  void on_result(const Queued& q, http::Result&& r);
   void end_arrivals(bool drop_queue);
   void check_drained();
   std::uint32_t pick_task();
@@ -118,6 +122,7 @@ class Worker : public Source {
 
   const Profile& profile_;
   WorkerOptions options_;
+  std::unique_ptr<Pacer> pacer_;
   std::function<void()> on_drained_;
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
@@ -131,14 +136,13 @@ class Worker : public Source {
   std::thread thread_;
   Clock::time_point t0_;
   Clock::time_point end_;
-  std::uint64_t next_k_;
-  std::deque<Arrival> queue_;  // waiting for a connection, oldest first
+  Clock::time_point armed_ = Clock::time_point::max();  // the timer's expiry
+  std::deque<Queued> queue_;                            // waiting for a connection, oldest first
   std::uint64_t native_in_flight_ = 0;
   std::uint64_t python_in_flight_ = 0;
   // This thread's CPU time and the wall clock at the last report.
   std::chrono::nanoseconds cpu_at_report_{0};
   Clock::time_point wall_at_report_;
-  bool unlimited_;
   bool arrivals_done_ = false;
   bool cut_ = false;  // cut_off(): results are no longer recorded
   bool aborted_ = false;

@@ -48,28 +48,31 @@ nlohmann::json Snapshot::to_json() const {
                           {"latency_window", t.window.to_json()},
                           {"latency_total", t.total.to_json()}});
   }
-  return {{"type", "snapshot"},
-          {"elapsed_s", elapsed_s},
-          {"total_s", total_s},
-          {"phase", phase},
-          {"target_rps", target_rps},
-          {"current_rps", current_rps},
-          {"iterations_rps", iterations_rps},
-          {"requests", requests},
-          {"errors", errors},
-          {"error_rate", error_rate},
-          {"errors_by_kind", kinds_json(errors_by_kind)},
-          {"iterations", iterations},
-          {"started", started},
-          {"attempts", attempts},
-          {"dropped", dropped},
-          {"late", late},
-          {"cut_off", cut_off},
-          {"active", active},
-          {"connections", connections},
-          {"latency_window", window.to_json()},
-          {"latency_total", total.to_json()},
-          {"tasks", tasks_json}};
+  nlohmann::json j = {{"type", "snapshot"},
+                      {"elapsed_s", elapsed_s},
+                      {"total_s", total_s},
+                      {"phase", phase},
+                      {"target_rps", target_rps},
+                      {"current_rps", current_rps},
+                      {"iterations_rps", iterations_rps},
+                      {"requests", requests},
+                      {"errors", errors},
+                      {"error_rate", error_rate},
+                      {"errors_by_kind", kinds_json(errors_by_kind)},
+                      {"iterations", iterations},
+                      {"started", started},
+                      {"attempts", attempts},
+                      {"dropped", dropped},
+                      {"late", late},
+                      {"cut_off", cut_off},
+                      {"active", active},
+                      {"active_users", active_users},
+                      {"connections", connections},
+                      {"latency_window", window.to_json()},
+                      {"latency_total", total.to_json()},
+                      {"tasks", tasks_json}};
+  if (closed) j["target_users"] = target_users;
+  return j;
 }
 
 Collector::Collector(std::vector<std::string> task_names)
@@ -81,6 +84,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   for (WorkerReport& r : reports) {
     round.merge(r.stats);
     snap.active += r.in_flight;
+    snap.active_users += r.active_users;
     snap.connections += r.connections;
   }
   cumulative_.merge(round);
@@ -140,9 +144,13 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   snap.attempts += snap.cut_off;
   snap.started = cumulative_.iterations_started;
   snap.busy = last.busy;
+  peak_active_users_ = std::max(peak_active_users_, snap.active_users);
   // An overloaded second: arrivals were dropped, or more than 1% of those
-  // started began late. Its busiest thread tells whose fault it was.
-  if (last.dropped > 0 || last.late * 100 > last.iterations_started) {
+  // started began late. Its busiest thread tells whose fault it was. A
+  // pacing slot missed because the user's previous iteration ran long is
+  // the target's pace, not the generator falling behind.
+  const std::uint64_t late = last.late - std::min(last.late, last.pacing_late);
+  if (last.dropped > 0 || late * 100 > last.iterations_started) {
     ++overload_.seconds;
     overload_.busy_sum += last.busy;
     overload_.dropped_no_vuser += last.dropped_no_vuser;

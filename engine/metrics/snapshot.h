@@ -47,14 +47,19 @@ struct Snapshot {
   std::uint64_t started = 0;            // iterations started, whole run
   std::uint64_t interval_requests = 0;  // requests finished in the last interval
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
-  std::uint64_t active = 0;       // iterations in flight
-  std::uint64_t connections = 0;  // open connections
-  double error_rate = 0;          // percent of attempts, whole run (TaskStats)
-  double busy = 0;                // busiest engine thread's CPU use, last interval
+  std::uint64_t active = 0;  // iterations in flight
+  // Users present: closed model, users looping (in an iteration or
+  // thinking); open model, the iterations in flight (load/pacer.h).
+  std::uint64_t active_users = 0;
+  std::uint64_t target_users = 0;  // closed model: users the curve wants now
+  std::uint64_t connections = 0;   // open connections
+  double error_rate = 0;           // percent of attempts, whole run (TaskStats)
+  double busy = 0;                 // busiest engine thread's CPU use, last interval
   LatencySummary window;
   LatencySummary total;
   std::vector<TaskSnapshot> tasks;
 
+  bool closed = false;             // closed model: target_users is meaningful
   nlohmann::json to_json() const;  // the ndjson line format (docs/output.md)
 };
 
@@ -62,6 +67,7 @@ struct Snapshot {
 struct WorkerReport {
   IntervalStats stats;
   std::uint64_t in_flight = 0;
+  std::uint64_t active_users = 0;  // load::Pacer::active_users
   std::uint64_t connections = 0;
 };
 
@@ -97,6 +103,8 @@ class Collector {
   // Whole-run latency of all tasks merged (kept up to date round by round).
   const Histogram& total_latency() const { return total_latency_; }
   const Overload& overload() const { return overload_; }
+  // The most users present in any round (Snapshot::active_users).
+  std::uint64_t peak_active_users() const { return peak_active_users_; }
 
  private:
   std::vector<std::string> task_names_;
@@ -106,6 +114,7 @@ class Collector {
   std::vector<double> last_rates_;  // current, iterations, then per task
   IntervalStats empty_;
   Overload overload_;
+  std::uint64_t peak_active_users_ = 0;
 };
 
 }  // namespace loadpilot::metrics

@@ -60,6 +60,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   dropped += other.dropped;
   dropped_no_vuser += other.dropped_no_vuser;
   late += other.late;
+  pacing_late += other.pacing_late;
   cut_off += other.cut_off;
   retries += other.retries;
   busy = std::max(busy, other.busy);
@@ -127,6 +128,7 @@ nlohmann::json IntervalStats::to_json() const {
                         {"dropped", dropped},
                         {"dropped_no_vuser", dropped_no_vuser},
                         {"late", late},
+                        {"pacing_late", pacing_late},
                         {"cut_off", cut_off},
                         {"retries", retries},
                         {"busy", busy},
@@ -159,6 +161,8 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
   s.dropped = u64_field(j, "dropped", "stats: ");
   s.dropped_no_vuser = u64_field(j, "dropped_no_vuser", "stats: ");
   s.late = u64_field(j, "late", "stats: ");
+  // Absent from an agent of an older version: none.
+  if (j.contains("pacing_late")) s.pacing_late = u64_field(j, "pacing_late", "stats: ");
   s.cut_off = u64_field(j, "cut_off", "stats: ");
   s.retries = u64_field(j, "retries", "stats: ");
   {

@@ -67,8 +67,11 @@ struct IntervalStats {
   std::uint64_t dropped = 0;           // arrivals that could not start at all
   std::uint64_t dropped_no_vuser = 0;  // of those: every VUser was busy
   std::uint64_t late = 0;              // arrivals started > 1 ms after they were due
-  std::uint64_t cut_off = 0;           // started, still running when the run ended
-  std::uint64_t retries = 0;           // extra attempts of idempotent requests on the wire
+  // Of those: closed-model iterations whose pacing slot (constant_pacing)
+  // passed while the user's previous iteration still ran.
+  std::uint64_t pacing_late = 0;
+  std::uint64_t cut_off = 0;  // started, still running when the run ended
+  std::uint64_t retries = 0;  // extra attempts of idempotent requests on the wire
   // The busiest engine thread's CPU use over the interval, 0..1 (merged
   // as the maximum): tells a generator that could not keep up from a target
   // that could not.
@@ -103,6 +106,7 @@ class Recorder {
     ++current_.iterations_started;
     if (late) ++current_.late;
   }
+  void record_pacing_late() { ++current_.pacing_late; }
   void record_dropped(std::uint64_t n = 1) { current_.dropped += n; }
   void record_dropped_no_vuser() {
     ++current_.dropped;

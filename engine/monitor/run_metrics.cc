@@ -73,6 +73,11 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
   target_rps_ = &gauge(r, "loadpilot_target_rps",
                        "Configured target rate right now (iterations/s, follows the profile)");
   active_ = &gauge(r, "loadpilot_active_workers", "Active VUsers (iterations in flight)");
+  active_users_ = &gauge(r, "loadpilot_active_users",
+                         "Users present: closed model, users looping (in an iteration or "
+                         "thinking); open model, iterations in flight");
+  target_users_ = &gauge(r, "loadpilot_target_users",
+                         "Closed model: users the profile wants now (0 in an open model)");
   p50_ = &gauge(r, "loadpilot_latency_p50_ms", "p50 request latency over the last 10 s, ms");
   p95_ = &gauge(r, "loadpilot_latency_p95_ms", "p95 request latency over the last 10 s, ms");
   p99_ = &gauge(r, "loadpilot_latency_p99_ms", "p99 request latency over the last 10 s, ms");
@@ -139,9 +144,9 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
 
   prometheus::BuildGauge()
       .Name("loadpilot_info")
-      .Help("The run being served: scenario name and LoadPilot version (always 1)")
+      .Help("The run being served: scenario name, LoadPilot version and model (always 1)")
       .Register(r)
-      .Add({{"scenario", info.scenario}, {"version", info.version}})
+      .Add({{"scenario", info.scenario}, {"version", info.version}, {"model", info.model}})
       .Set(1);
   phase_family_ = &prometheus::BuildGauge()
                        .Name("loadpilot_phase")
@@ -157,6 +162,8 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   current_rps_->Set(s.current_rps);
   target_rps_->Set(s.target_rps);
   active_->Set(static_cast<double>(s.active));
+  active_users_->Set(static_cast<double>(s.active_users));
+  target_users_->Set(static_cast<double>(s.target_users));
   p50_->Set(s.window.p50_ms);
   p95_->Set(s.window.p95_ms);
   p99_->Set(s.window.p99_ms);

@@ -62,6 +62,7 @@ struct RunInfo {
   std::vector<std::string> tasks;  // Plan::tasks order, as in the Collector
   std::string phase;               // at the start, e.g. Profile::phase_at(0)
   double target_rps = 0;           // at the start
+  std::string model = "open";      // "open" or "closed" (plan::ProfileSpec::model)
 };
 
 class RunMetrics {
@@ -92,6 +93,8 @@ class RunMetrics {
   prometheus::Gauge* current_rps_;
   prometheus::Gauge* target_rps_;
   prometheus::Gauge* active_;
+  prometheus::Gauge* active_users_;
+  prometheus::Gauge* target_users_;
   prometheus::Gauge* p50_;
   prometheus::Gauge* p95_;
   prometheus::Gauge* p99_;

@@ -19,6 +19,12 @@ constexpr std::pair<Mode, std::string_view> kModeNames[] = {{Mode::kRamp, "ramp"
                                                             {Mode::kStep, "step"},
                                                             {Mode::kSpike, "spike"}};
 
+constexpr std::pair<WaitSpec::Kind, std::string_view> kWaitKinds[] = {
+    {WaitSpec::Kind::kNone, "none"},
+    {WaitSpec::Kind::kConstant, "constant"},
+    {WaitSpec::Kind::kBetween, "between"},
+    {WaitSpec::Kind::kPacing, "pacing"}};
+
 constexpr std::string_view kMethods[] = {"GET",    "POST", "PUT",    "PATCH",
                                          "DELETE", "HEAD", "OPTIONS"};
 
@@ -115,6 +121,24 @@ TaskSpec task_from_json(const json& j, size_t index) {
   return t;
 }
 
+WaitSpec wait_from_json(const json& j) {
+  if (!j.is_object()) fail("profile.wait", "an object", j);
+  WaitSpec w;
+  const std::string kind =
+      read_string(require(j, "kind", "profile.wait.kind"), "profile.wait.kind");
+  bool known = false;
+  for (const auto& [k, name] : kWaitKinds) {
+    if (name == kind) {
+      w.kind = k;
+      known = true;
+    }
+  }
+  if (!known) fail("profile.wait.kind", "one of none, constant, between, pacing", j.at("kind"));
+  read_optional(j, "min_s", "profile.wait.", &w.min_s);
+  read_optional(j, "max_s", "profile.wait.", &w.max_s);
+  return w;
+}
+
 ProfileSpec profile_from_json(const json& j) {
   if (!j.is_object()) fail("profile", "an object", j);
   ProfileSpec p;
@@ -130,6 +154,18 @@ ProfileSpec profile_from_json(const json& j) {
   if (const json* v = find(j, "unlimited")) {
     if (!v->is_boolean()) fail("profile.unlimited", "true or false", *v);
     p.unlimited = v->get<bool>();
+  }
+  if (const json* v = find(j, "users")) p.users = read_int(*v, "profile.users");
+  if (const json* v = find(j, "wait"); v != nullptr && !v->is_null()) p.wait = wait_from_json(*v);
+  if (const json* v = find(j, "model")) {
+    const std::string model = read_string(*v, "profile.model");
+    if (model != "open" && model != "closed") fail("profile.model", "\"open\" or \"closed\"", *v);
+    // A closed plan names its users; an open one has none.
+    if ((model == "closed") != p.closed())
+      fail("profile.users",
+           model == "closed" ? "a number of users >= 1 for a closed model"
+                             : "no users for an open model",
+           find(j, "users") ? *find(j, "users") : json(nullptr));
   }
   return p;
 }
@@ -181,6 +217,32 @@ void validate_request(const std::string& field, const HttpRequestSpec& r,
   }
 }
 
+void validate_wait(const WaitSpec& w, std::vector<std::string>* errors) {
+  const auto bad = [&](std::string_view problem) {
+    errors->push_back(fmt::format("wait: {} (got {})", problem, w.label()));
+  };
+  const auto in_range = [](double s) { return std::isfinite(s) && s >= 0 && s <= kMaxThinkS; };
+  const std::string range = fmt::format("seconds from 0 to {} (a day)", show(kMaxThinkS));
+  switch (w.kind) {
+    case WaitSpec::Kind::kNone:
+      break;
+    case WaitSpec::Kind::kConstant:
+      if (!in_range(w.min_s) || w.min_s != w.max_s) bad("constant(s) takes " + range);
+      break;
+    case WaitSpec::Kind::kBetween:
+      if (!in_range(w.min_s) || !in_range(w.max_s))
+        bad("between(a, b) takes " + range);
+      else if (w.min_s > w.max_s)
+        bad("between(a, b) needs a <= b");
+      break;
+    case WaitSpec::Kind::kPacing:
+      if (!in_range(w.min_s) || !(w.min_s > 0) || w.min_s != w.max_s)
+        bad(fmt::format("constant_pacing(s) takes seconds more than 0, at most {}",
+                        show(kMaxThinkS)));
+      break;
+  }
+}
+
 }  // namespace
 
 std::string_view mode_name(Mode m) {
@@ -195,6 +257,20 @@ std::optional<Mode> mode_from_name(std::string_view s) {
     if (name == s) return mode;
   }
   return std::nullopt;
+}
+
+std::string WaitSpec::label() const {
+  switch (kind) {
+    case Kind::kNone:
+      return "none";
+    case Kind::kConstant:
+      return fmt::format("constant({})", min_s);
+    case Kind::kBetween:
+      return fmt::format("between({}, {})", min_s, max_s);
+    case Kind::kPacing:
+      return fmt::format("constant_pacing({})", min_s);
+  }
+  return "none";
 }
 
 double ProfileSpec::total_s() const {
@@ -216,17 +292,26 @@ json Plan::to_json() const {
     }
     tasks_j.push_back(std::move(tj));
   }
+  json profile_j = {{"model", profile.model()},
+                    {"mode", mode_name(profile.mode)},
+                    {"rps", profile.rps},
+                    {"duration_s", profile.duration_s},
+                    {"ramp_up_s", profile.ramp_up_s},
+                    {"steps", profile.steps},
+                    {"unlimited", profile.unlimited}};
+  if (profile.closed()) {
+    std::string_view kind = "none";
+    for (const auto& [k, n] : kWaitKinds)
+      if (k == profile.wait.kind) kind = n;
+    profile_j["users"] = profile.users;
+    profile_j["wait"] = {
+        {"kind", kind}, {"min_s", profile.wait.min_s}, {"max_s", profile.wait.max_s}};
+  }
   return {
       {"name", name},
       {"file", file},
       {"target", target},
-      {"profile",
-       {{"mode", mode_name(profile.mode)},
-        {"rps", profile.rps},
-        {"duration_s", profile.duration_s},
-        {"ramp_up_s", profile.ramp_up_s},
-        {"steps", profile.steps},
-        {"unlimited", profile.unlimited}}},
+      {"profile", std::move(profile_j)},
       {"max_vusers", max_vusers},
       {"tasks", std::move(tasks_j)},
       {"thresholds", thresholds},
@@ -262,7 +347,15 @@ std::vector<std::string> validate(const Plan& plan) {
   };
 
   const ProfileSpec& p = plan.profile;
-  if (!p.unlimited) {
+  if (p.users < 0 || p.users > kMaxUsers) {
+    add("users", fmt::format("must be a whole number from 1 to {}", kMaxUsers),
+        std::to_string(p.users));
+  } else if (p.closed()) {
+    if (p.unlimited)
+      add("rps", "\"max\" is an open-model rate; a closed model (users=) has no rate", "\"max\"");
+    validate_wait(p.wait, &errors);
+  }
+  if (!p.unlimited && !p.closed()) {
     if (!(p.rps > 0 && std::isfinite(p.rps))) {
       add("rps", "must be a number > 0", show(p.rps));
     } else if (p.rps > kMaxRps) {

@@ -6,8 +6,8 @@
 // JSON shape (all durations in seconds):
 // {
 //   "name": "Browse", "file": "scenarios/browse.py", "target": "http://127.0.0.1:8000",
-//   "profile": {"mode": "ramp", "rps": 200, "duration_s": 30, "ramp_up_s": 5, "steps": 5,
-//               "unlimited": false},
+//   "profile": {"model": "open", "mode": "ramp", "rps": 200, "duration_s": 30,
+//               "ramp_up_s": 5, "steps": 5, "unlimited": false},
 //   "max_vusers": 0,
 //   "tasks": [{"name": "products", "weight": 5, "runtime": "native", "reason": "...",
 //              "request": {"method": "GET", "path": "/api/products",
@@ -16,6 +16,12 @@
 // }
 // "runtime" is "native" (the engine sends `request` itself) or "python"
 // (the Python VUser runtime runs the task body on every iteration).
+//
+// A closed model (docs/scenarios.md#open-and-closed-models-which-to-use)
+// has "model": "closed", "users": N and "wait": {"kind": "between" |
+// "constant" | "pacing" | "none", "min_s", "max_s"} in its profile; its
+// mode, ramp_up_s and steps shape the number of users over time instead of
+// the rate, and "rps" is not used.
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -30,6 +36,23 @@ enum class Mode { kRamp, kConstant, kStep, kSpike };
 std::string_view mode_name(Mode m);
 std::optional<Mode> mode_from_name(std::string_view s);
 
+// A closed model's think time: what a user waits after an iteration before
+// its next one.
+struct WaitSpec {
+  enum class Kind {
+    kNone,      // no wait: the next iteration starts when one ends
+    kConstant,  // min_s (== max_s) after the end of an iteration
+    kBetween,   // uniform in [min_s, max_s] after the end of an iteration
+    kPacing,    // iterations start min_s (== max_s) apart, start to start
+  };
+  Kind kind = Kind::kNone;
+  double min_s = 0;
+  double max_s = 0;
+  // As the user writes it: "between(1, 3)", "constant(0.5)",
+  // "constant_pacing(2)", "none".
+  std::string label() const;
+};
+
 struct ProfileSpec {
   Mode mode = Mode::kRamp;
   double rps = 10;
@@ -37,6 +60,15 @@ struct ProfileSpec {
   double ramp_up_s = 10;
   int steps = 5;
   bool unlimited = false;  // closed loop: every connection sends back-to-back
+  // Closed model: this many users loop over the tasks, waiting `wait`
+  // between iterations; the mode shapes their number over time. 0: the
+  // open model (iterations arrive on the rate curve).
+  int users = 0;
+  WaitSpec wait;
+  bool closed() const { return users > 0; }
+  // "closed" or "open" (a closed loop, rps="max", is an open scenario run
+  // without a schedule).
+  std::string_view model() const { return closed() ? "closed" : "open"; }
   // Seconds the whole run lasts (ramp adds ramp_up_s before duration_s).
   double total_s() const;
   // The mode as runs show it: "max" for a closed loop, else mode_name().
@@ -88,6 +120,8 @@ inline constexpr double kMaxRps = 10'000'000;        // iterations/s, whole run
 inline constexpr double kMaxDurationS = 7 * 86'400;  // duration and ramp_up: 7 days
 inline constexpr int kMaxSteps = 1'000;              // step mode windows
 inline constexpr int kMaxVUsers = 100'000;           // Python VUsers
+inline constexpr int kMaxUsers = 100'000;            // closed model users, whole run
+inline constexpr double kMaxThinkS = 86'400;         // one think time: a day
 inline constexpr double kMaxWeight = 1'000'000;      // one task's weight
 
 // Known threshold keys, in display order.
@@ -97,10 +131,12 @@ inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "
 // Every problem with the plan, each "FIELD: PROBLEM (got VALUE)" with the
 // field named as the user writes it, e.g. "rps: must be a number > 0
 // (got -5)", "tasks.products.weight: ...", "thresholds.p98_ms: ...".
-// Empty means valid. Rules: 0 < rps <= kMaxRps unless unlimited;
+// Empty means valid. Rules: 0 < rps <= kMaxRps unless unlimited or closed;
 // 0 < duration <= kMaxDurationS; 0 <= ramp_up <= kMaxDurationS and, in ramp
 // mode, <= duration; 1 <= steps <= kMaxSteps; 0 <= max_vusers <= kMaxVUsers
-// (0: the runtime chooses); target an http(s) URL with a host
+// (0: the runtime chooses); closed model: 1 <= users <= kMaxUsers, not
+// unlimited, wait times finite in [0, kMaxThinkS], between's min <= max,
+// pacing > 0; target an http(s) URL with a host
 // (http::Target::parse); at least one task; unique task names;
 // 0 < weight <= kMaxWeight; a native task has a request with a known
 // method, a path starting with "/" and well-formed headers; known threshold

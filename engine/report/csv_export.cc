@@ -86,9 +86,9 @@ std::string history_csv(const TimeSeries& series) {
     const std::uint64_t new_errors = p.errors >= last_errors ? p.errors - last_errors : 0;
     const double failures_s = dt > 0 ? static_cast<double>(new_errors) / dt : 0;
     o += fmt::format("{},{},,Aggregated,{},{},{},{},{},{},{},{},{},{}\n",
-                     static_cast<long long>(std::floor(p.unix_s)), p.active, rate(p.current_rps),
-                     rate(failures_s), ms(p.p50_ms), ms(p.p90_ms), ms(p.p95_ms), ms(p.p99_ms),
-                     ms(p.p999_ms), ms(p.max_ms), p.requests, p.errors);
+                     static_cast<long long>(std::floor(p.unix_s)), p.active_users,
+                     rate(p.current_rps), rate(failures_s), ms(p.p50_ms), ms(p.p90_ms),
+                     ms(p.p95_ms), ms(p.p99_ms), ms(p.p999_ms), ms(p.max_ms), p.requests, p.errors);
     last_t = p.t;
     last_errors = p.errors;
   }

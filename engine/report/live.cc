@@ -118,21 +118,27 @@ class PlainProgress : public LiveView {
         header_.external     ? fmt::format("{} external agents", header_.agents)
         : header_.agents > 1 ? fmt::format("{} agents, {} workers", header_.agents, header_.workers)
                              : fmt::format("{} workers", header_.workers);
+    const std::string model = header_.users ? fmt::format("closed model, {} users, think time {}, ",
+                                                          header_.users, header_.wait)
+                                            : std::string();
     fmt::print(out_,
-               "loadpilot: running {} against {} ({} mode, {:.0f}s, {}, up to {} connections)\n",
-               header_.scenario, header_.target, header_.mode, header_.total_s, workers,
+               "loadpilot: running {} against {} ({}{} mode, {:.0f}s, {}, up to {} connections)\n",
+               header_.scenario, header_.target, model, header_.mode, header_.total_s, workers,
                header_.max_connections);
     std::fflush(out_);
   }
   void on_snapshot(const metrics::Snapshot& s) override {
+    // A closed model has no target rate: its users set the pace.
+    const std::string target = s.closed ? "-" : fmt::format("{:.1f}", s.target_rps);
     fmt::print(out_,
-               "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8.1f} req {:>9} err {:>6} ({:.2f}%) "
-               "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}\n",
-               s.elapsed_s, s.total_s, s.phase, s.current_rps, s.target_rps, s.requests, s.errors,
+               "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8} req {:>9} err {:>6} ({:.2f}%) "
+               "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}{}\n",
+               s.elapsed_s, s.total_s, s.phase, s.current_rps, target, s.requests, s.errors,
                s.error_rate, s.window.p50_ms, s.window.p95_ms, s.window.p99_ms, s.window.max_ms,
                s.active,
                // Tasks that make several calls: iterations/s is what the target counts.
-               s.iterations != s.requests ? fmt::format(" it/s {:.1f}", s.iterations_rps) : "");
+               s.iterations != s.requests ? fmt::format(" it/s {:.1f}", s.iterations_rps) : "",
+               s.closed ? fmt::format(" users {}/{}", s.active_users, s.target_users) : "");
     std::fflush(out_);
   }
 
@@ -169,10 +175,14 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
   o += fmt::format("{} / {}  {}  {:.0f}%   phase: {}\n", clock_text(elapsed), clock_text(h.total_s),
                    bar(h.total_s > 0 ? elapsed / h.total_s : 1, bar_width),
                    h.total_s > 0 ? 100 * elapsed / h.total_s : 100.0, s.phase);
-  o += fmt::format("RPS       {:>9.1f} current   {:>9.1f} target   {:>9.1f} iterations/s\n",
-                   s.current_rps, s.target_rps, s.iterations_rps);
+  o += fmt::format("RPS       {:>9.1f} current   {:>9} target   {:>9.1f} iterations/s\n",
+                   s.current_rps, s.closed ? "-" : fmt::format("{:.1f}", s.target_rps),
+                   s.iterations_rps);
   o += fmt::format("Requests  {:>9}          errors {:>7} ({:.2f}%)   dropped {}   active {}\n",
                    s.requests, s.errors, s.error_rate, s.dropped, s.active);
+  if (s.closed)
+    o += fmt::format("Users     {:>9} active    {:>9} target   (closed model{})\n", s.active_users,
+                     s.target_users, h.wait.empty() ? "" : ", think time " + h.wait);
   o += fmt::format(
       "Latency   p50 {:>8.2f}  p95 {:>8.2f}  p99 {:>8.2f}  max {:>8.2f} ms  (last "
       "{}s)\n",

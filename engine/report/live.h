@@ -25,6 +25,8 @@ struct LiveHeader {
   std::size_t max_connections = 0;
   std::size_t agents = 1;  // --agents or --external-agents
   bool external = false;   // the agents are remote: their workers are unknown here
+  std::size_t users = 0;   // a closed model's users (0: an open model)
+  std::string wait;        // a closed model's think time, as written
 };
 
 class LiveView {

@@ -28,7 +28,10 @@ namespace {
 void judge_overload(Summary& s, const metrics::Collector& collector, const RunLimits& limits,
                     bool unlimited) {
   if (unlimited) return;
-  const bool behind = s.dropped > 0 || (s.started > 0 && s.late * 100 > s.started);
+  // A closed model's missed pacing slots are the target's pace, not the
+  // generator's (metrics::Collector counts overloaded seconds alike).
+  const std::uint64_t late = s.late - std::min(s.late, s.pacing_late);
+  const bool behind = s.dropped > 0 || (s.started > 0 && late * 100 > s.started);
   if (!behind) return;
   const metrics::Overload& o = collector.overload();
   const double busy = o.busy_mean();
@@ -74,11 +77,17 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.file = plan.file;
   s.target = plan.target;
   s.mode = plan.profile.label();
+  s.model = std::string(plan.profile.model());
+  if (plan.profile.closed()) {
+    s.users = static_cast<std::uint64_t>(plan.profile.users);
+    s.peak_active_users = collector.peak_active_users();
+    s.wait = plan.profile.wait.label();
+  }
   s.started_at = iso_now();
   s.interrupted = interrupted;
   s.duration_s = duration_s;
   s.planned_s = planned_s;
-  s.target_rps = plan.profile.unlimited ? 0 : plan.profile.rps;
+  s.target_rps = plan.profile.unlimited || plan.profile.closed() ? 0 : plan.profile.rps;
   s.planned_iterations = planned_iterations;
   const metrics::IntervalStats& c = collector.cumulative();
   // Rates are per second of the time iterations were started in: the
@@ -113,12 +122,16 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.started = c.iterations_started;
   s.dropped = c.dropped;
   s.late = c.late;
+  s.pacing_late = c.pacing_late;
   s.cut_off = c.cut_off;
   s.errors += s.cut_off;  // as in metrics::Snapshot: a failed attempt of the run
   s.attempts += s.cut_off;
   s.dropped_no_vuser = c.dropped_no_vuser;
   s.retries = c.retries;
-  if (!plan.profile.unlimited) {
+  if (plan.profile.closed()) {
+    // No schedule: what was planned is what came due (docs/output.md#iterations).
+    s.planned_iterations = static_cast<double>(s.started + s.dropped);
+  } else if (!plan.profile.unlimited) {
     const auto planned = static_cast<std::uint64_t>(std::ceil(planned_iterations - 1e-9));
     s.not_started = planned > s.started + s.dropped ? planned - s.started - s.dropped : 0;
   }
@@ -180,6 +193,11 @@ nlohmann::json Summary::to_json() const {
           {"file", file},
           {"target", target},
           {"mode", mode},
+          {"model", model},
+          {"users", model == "closed" ? nlohmann::json{{"planned", users},
+                                                       {"peak_active", peak_active_users},
+                                                       {"wait", wait}}
+                                      : nlohmann::json(nullptr)},
           {"started_at", started_at},
           {"interrupted", interrupted},
           {"signal", interrupt_signal},
@@ -197,7 +215,8 @@ nlohmann::json Summary::to_json() const {
             {"dropped", dropped},
             {"dropped_no_vuser", dropped_no_vuser},
             {"not_started", not_started},
-            {"late", late}}},
+            {"late", late},
+            {"pacing_late", pacing_late}}},
           {"attempts", attempts},
           {"retries", retries},
           {"overload", overload.empty()
@@ -229,8 +248,11 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
              st.bold(fmt::format("LoadPilot summary — {}{}", s.scenario,
                                  s.interrupted ? " (interrupted)" : "")));
   fmt::print(out, "  target      {}\n", s.target);
-  fmt::print(out, "  mode        {}   duration {:.1f}s of {:.1f}s planned\n", s.mode, s.duration_s,
-             s.planned_s);
+  fmt::print(out, "  mode        {}{}   duration {:.1f}s of {:.1f}s planned\n", s.mode,
+             s.model == "closed" ? " (closed model)" : "", s.duration_s, s.planned_s);
+  if (s.model == "closed")
+    fmt::print(out, "  users       {} planned, {} at most active; think time {}\n", s.users,
+               s.peak_active_users, s.wait);
   if (s.cut_off > 0) {
     fmt::print(out, "  requests    {}   errors {} of {} attempts ({:.2f}%), {} of them cut off\n",
                s.requests, s.errors, s.attempts, s.error_rate, s.cut_off);
@@ -243,7 +265,10 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   if (s.retries > 0)
     fmt::print(out, "  retries     {} idempotent requests sent again on a fresh connection\n",
                s.retries);
-  if (s.target_rps > 0) {
+  if (s.model == "closed") {
+    fmt::print(out, "  rate        {:.1f} req/s achieved (closed model: the users set the pace)\n",
+               s.actual_rps);
+  } else if (s.target_rps > 0) {
     // A ramp or step profile averages below its peak: compare with both.
     const double planned_avg = s.planned_s > 0 ? s.planned_iterations / s.planned_s : 0;
     fmt::print(out,
@@ -255,9 +280,21 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   }
   fmt::print(out, "  iterations  {} started: {} finished, {} cut off; {:.1f}/s\n", s.started,
              s.iterations, s.cut_off, s.iterations_rps);
-  fmt::print(
-      out, "  arrivals    {:.0f} planned: {} started ({} late >1 ms), {} dropped, {} not started\n",
-      s.planned_iterations, s.started, s.late, s.dropped, s.not_started);
+  if (s.model == "closed") {
+    // No schedule: the iterations the users made due (docs/output.md#iterations).
+    fmt::print(out, "  arrivals    {:.0f} came due: {} started ({} late >1 ms), {} dropped\n",
+               s.planned_iterations, s.started, s.late, s.dropped);
+    if (s.pacing_late > 0)
+      fmt::print(out,
+                 "  pacing      {} iterations started after their pacing slot: the user's "
+                 "previous iteration took longer than {}\n",
+                 s.pacing_late, s.wait);
+  } else {
+    fmt::print(
+        out,
+        "  arrivals    {:.0f} planned: {} started ({} late >1 ms), {} dropped, {} not started\n",
+        s.planned_iterations, s.started, s.late, s.dropped, s.not_started);
+  }
   if (!s.overload.empty()) fmt::print(out, "  {}\n", st.red("overload    " + s.overload));
 
   const auto& l = s.latency;

@@ -30,21 +30,29 @@ struct TaskSummary {
 
 struct Summary {
   std::string scenario, file, target, mode, started_at;
+  std::string model = "open";  // "open" or "closed" (plan::ProfileSpec::model)
   bool interrupted = false;
-  std::string interrupt_signal;   // "SIGINT" / "SIGTERM" when interrupted
-  double duration_s = 0;          // measured wall time of the run
-  double planned_s = 0;           // the profile's length
-  double target_rps = 0;          // the scenario's rps (peak of the curve)
-  double planned_iterations = 0;  // H(total): what the curve asked for
-  double actual_rps = 0;          // requests per second achieved
-  double iterations_rps = 0;      // iterations per second achieved
+  std::string interrupt_signal;  // "SIGINT" / "SIGTERM" when interrupted
+  double duration_s = 0;         // measured wall time of the run
+  double planned_s = 0;          // the profile's length
+  double target_rps = 0;         // the scenario's rps (peak of the curve)
+  // H(total): what the curve asked for; a closed model plans users, not
+  // iterations: the iterations that came due, started + dropped.
+  double planned_iterations = 0;
+  // Closed model: the users asked for, the most present in any second, and
+  // their think time as written ("between(1, 3)").
+  std::uint64_t users = 0, peak_active_users = 0;
+  std::string wait;
+  double actual_rps = 0;      // requests per second achieved
+  double iterations_rps = 0;  // iterations per second achieved
   std::uint64_t requests = 0, errors = 0, iterations = 0, started = 0, dropped = 0, late = 0;
   // The books of docs/output.md#iterations: planned = started + dropped +
   // not_started; started = iterations (finished) + cut_off.
   std::uint64_t cut_off = 0, not_started = 0, dropped_no_vuser = 0;
-  std::uint64_t attempts = 0;  // requests + iterations failed outside a request
-  std::uint64_t retries = 0;   // extra attempts of idempotent requests
-  double error_rate = 0;       // percent of attempts (metrics::TaskStats)
+  std::uint64_t pacing_late = 0;  // of `late`: a pacing slot passed mid-iteration
+  std::uint64_t attempts = 0;     // requests + iterations failed outside a request
+  std::uint64_t retries = 0;      // extra attempts of idempotent requests
+  double error_rate = 0;          // percent of attempts (metrics::TaskStats)
   // When the run could not keep up with its arrival curve: which side held
   // it back ("generator", "vusers" or "target") and a sentence saying so.
   std::string bottleneck;

@@ -15,8 +15,9 @@ double interval_pct(std::uint64_t errors, std::uint64_t attempts) {
 }
 }  // namespace
 
-TimeSeries::TimeSeries(std::vector<std::string> task_names)
+TimeSeries::TimeSeries(std::vector<std::string> task_names, bool closed)
     : task_names_(std::move(task_names)),
+      closed_(closed),
       last_attempts_(task_names_.size() + 1, 0),
       last_errors_(task_names_.size() + 1, 0) {}
 
@@ -33,6 +34,8 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   p.current_rps = rate(s.current_rps);
   p.iterations_rps = rate(s.iterations_rps);
   p.active = s.active;
+  p.active_users = s.active_users;
+  p.target_users = s.target_users;
   p.p50_ms = ms(s.window.p50_ms);
   p.p90_ms = ms(s.window.p90_ms);
   p.p95_ms = ms(s.window.p95_ms);
@@ -92,6 +95,10 @@ nlohmann::json TimeSeries::to_json() const {
       {"errors", column([](const Point& p) { return p.errors; })},
       {"error_rate", column([](const Point& p) { return p.error_rate; })},
   };
+  if (closed_) {
+    j["active_users"] = column([](const Point& p) { return p.active_users; });
+    j["target_users"] = column([](const Point& p) { return p.target_users; });
+  }
   nlohmann::json tasks = nlohmann::json::array();
   for (std::size_t i = 0; i < task_names_.size(); ++i) {
     tasks.push_back(

@@ -4,7 +4,8 @@
 // this keeps the history so the report can draw the whole run.
 //
 // What a point holds: the run's time (and the wall clock), target and achieved rates, iterations
-// in flight, the windowed latency percentiles (Collector::kWindowSeconds), the
+// in flight, the users present (and, in a closed model, the users the curve
+// wants), the windowed latency percentiles (Collector::kWindowSeconds), the
 // cumulative request and error counts, the error rate of the last interval,
 // and per task the achieved rate, windowed p50/p99 and interval error rate.
 //
@@ -39,13 +40,15 @@ class TimeSeries {
     double unix_s = 0;  // wall clock when the point was taken (Unix seconds)
     double target_rps = 0, current_rps = 0, iterations_rps = 0;
     std::uint64_t active = 0;
+    std::uint64_t active_users = 0, target_users = 0;
     double p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
     std::uint64_t requests = 0, errors = 0;  // cumulative
     double error_rate = 0;                   // percent of requests in the interval
     std::vector<TaskPoint> tasks;            // indexed like task_names()
   };
 
-  explicit TimeSeries(std::vector<std::string> task_names);
+  // `closed`: a closed model's run, whose users to_json() writes out.
+  explicit TimeSeries(std::vector<std::string> task_names, bool closed = false);
 
   // Stamps the point with the wall clock now, or with `unix_s` (tests).
   void add(const metrics::Snapshot& s);
@@ -59,12 +62,14 @@ class TimeSeries {
   //  "iterations_rps": [...], "active": [...], "p50_ms": [...], "p95_ms": [...],
   //  "p99_ms": [...], "max_ms": [...], "requests": [...], "errors": [...],
   //  "error_rate": [...],
+  //  closed model only: "active_users": [...], "target_users": [...],
   //  "tasks": [{"name": "...", "rps": [...], "p50_ms": [...], "p99_ms": [...],
   //             "error_rate": [...]}]}
   nlohmann::json to_json() const;
 
  private:
   std::vector<std::string> task_names_;
+  bool closed_;
   std::vector<Point> points_;
   // Cumulative counters at the previous point, to turn them into interval
   // rates: [0] all tasks, [i + 1] task i.

@@ -82,15 +82,82 @@ bool left_at_default(const json& description, std::string_view key) {
                      [&](const json& d) { return d.is_string() && d.get<std::string>() == key; });
 }
 
+// wait= as the DSL describes it: null (no wait) or {"kind", "min_s",
+// "max_s"} (loadpilot._wait); plan::validate() checks the values.
+std::optional<plan::WaitSpec> wait_from(const json& w) {
+  plan::WaitSpec spec;
+  if (w.is_null()) return spec;
+  const json& kind = field_of(w, "kind");
+  const json& lo = field_of(w, "min_s");
+  const json& hi = field_of(w, "max_s");
+  if (!kind.is_string() || !lo.is_number() || !hi.is_number()) return std::nullopt;
+  const std::string k = kind.get<std::string>();
+  if (k == "constant") {
+    spec.kind = plan::WaitSpec::Kind::kConstant;
+  } else if (k == "between") {
+    spec.kind = plan::WaitSpec::Kind::kBetween;
+  } else if (k == "pacing") {
+    spec.kind = plan::WaitSpec::Kind::kPacing;
+  } else {
+    return std::nullopt;
+  }
+  spec.min_s = lo.get<double>();
+  spec.max_s = hi.get<double>();
+  return spec;
+}
+
+// The closed model's users and think time (docs/scenarios.md#users-and-think-time).
+void apply_users(const json& description, const Overrides& o, plan::Plan* plan,
+                 Problems* problems) {
+  plan::ProfileSpec& p = plan->profile;
+  const json& config = field_of(description, "config");
+  const json users = o.users ? json(*o.users) : field_of(config, "users");
+  if (auto v = as_int(users); v && !users.is_string() && *v >= 1 && *v <= plan::kMaxUsers) {
+    p.users = *v;
+  } else {
+    problems->add("users", fmt::format("must be a whole number from 1 to {}", plan::kMaxUsers),
+                  users);
+    p.users = 1;  // still closed, so no open-model errors follow
+  }
+  p.rps = 0;
+  if (auto w = wait_from(field_of(config, "wait"))) {
+    p.wait = *w;
+  } else {
+    problems->add("wait",
+                  "must be between(a, b), constant(s) or constant_pacing(s) from loadpilot, in "
+                  "seconds",
+                  field_of(config, "wait"));
+  }
+}
+
 void apply_profile(const json& description, const Overrides& o, plan::Plan* plan,
                    Problems* problems) {
   plan::ProfileSpec& p = plan->profile;
   const json& config = field_of(description, "config");
   const bool ramp_up_is_default = left_at_default(description, "ramp_up");
+  const bool closed = !field_of(config, "users").is_null();
+
+  if (closed) {
+    if (o.rps)
+      problems->add("rps",
+                    fmt::format("--rps does not apply: scenario {} is a closed model (users=); "
+                                "--users sets its users",
+                                plan->name),
+                    json(*o.rps));
+    apply_users(description, o, plan, problems);
+  } else if (o.users) {
+    problems->add("users",
+                  fmt::format("--users does not apply: scenario {} is an open model (an arrival "
+                              "rate, rps=); --rps sets its rate",
+                              plan->name),
+                  json(*o.users));
+  }
 
   json rps = chosen(o.rps, config, "rps");
-  if (rps.is_string() && (trimmed_lower(rps.get<std::string>()) == "max" ||
-                          trimmed_lower(rps.get<std::string>()) == "unlimited")) {
+  if (closed) {
+    // No rate: the users and their think time set the pace.
+  } else if (rps.is_string() && (trimmed_lower(rps.get<std::string>()) == "max" ||
+                                 trimmed_lower(rps.get<std::string>()) == "unlimited")) {
     p.unlimited = true;
     p.rps = 0;
   } else if (auto v = as_number(rps)) {
@@ -124,6 +191,19 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
   json mode = chosen(o.mode, config, "mode");
   std::optional<plan::Mode> m;
   if (mode.is_string()) m = plan::mode_from_name(trimmed_lower(mode.get<std::string>()));
+  if (closed && !o.mode && left_at_default(description, "mode")) {
+    // Users ramp up when ramp_up is given, climb in steps when steps are,
+    // and are all there from the start otherwise.
+    const bool steps_given = o.steps || !left_at_default(description, "steps");
+    const bool ramp_given = o.ramp_up || !ramp_up_is_default;
+    if (steps_given && ramp_given) {
+      problems->add("steps",
+                    "a closed model's users ramp up (ramp_up=) or climb in steps (steps=), not "
+                    "both; give one, or name the mode",
+                    o.steps ? json(*o.steps) : field_of(config, "steps"));
+    }
+    m = steps_given ? plan::Mode::kStep : ramp_given ? plan::Mode::kRamp : plan::Mode::kConstant;
+  }
   if (m) {
     p.mode = *m;
   } else {
@@ -138,7 +218,14 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
   }
 
   json max_vusers = o.max_vusers ? json(*o.max_vusers) : field_of(config, "max_vusers");
-  if (max_vusers.is_null()) {
+  if (closed && !o.max_vusers) {
+    // Each user is one VUser.
+    if (!max_vusers.is_null())
+      problems->add("max_vusers",
+                    "does not apply to a closed model (users=): each user is one VUser",
+                    max_vusers);
+    plan->max_vusers = p.users;
+  } else if (max_vusers.is_null()) {
     plan->max_vusers = 0;
   } else if (auto v = as_int(max_vusers); v && !max_vusers.is_string() && *v >= 1) {
     plan->max_vusers = *v;  // plan::validate() checks the upper bound

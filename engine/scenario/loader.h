@@ -51,7 +51,9 @@ void check_scenario_path(const std::string& file);
 // class:
 //   {"name", "doc", "line",
 //    "config": {"rps", "duration", "ramp_up", "mode", "steps", "thresholds",
-//               "max_vusers"}   (as written; non-JSON values as their repr()),
+//               "max_vusers", "users",
+//               "wait": null | {"kind", "min_s", "max_s"}}
+//              (as written; non-JSON values as their repr()),
 //    "tasks": [{"name", "weight", "line", "is_async",
 //               "runtime": "native" | "python", "reason",
 //               "requests": [{"method", "path", "headers": [[k, v]], "body", "name"}]
@@ -80,12 +82,14 @@ std::vector<std::string> local_module_files(const std::string& file);
 
 // Overrides from the command line, applied over the @scenario values.
 // rps is number text or "max"/"unlimited" (closed loop: profile.unlimited);
-// durations use plan::parse_duration(); mode is a mode name.
+// durations use plan::parse_duration(); mode is a mode name. users applies
+// to a closed model (users=) only, rps to an open one only.
 struct Overrides {
   std::string target;
   std::optional<std::string> rps, duration, ramp_up, mode;
   std::optional<int> steps;
   std::optional<int> max_vusers;
+  std::optional<int> users;
   std::map<std::string, std::string> thresholds;  // --threshold KEY=VALUE
 };
 
@@ -93,7 +97,10 @@ struct Overrides {
 // (bad duration text, unknown mode, bad threshold value, ...) is appended to
 // *errors as "FIELD: PROBLEM (got VALUE)" with fields named as the user
 // wrote them ("rps", "tasks.products.weight"). A ramp_up left at its
-// default (10 s) is capped at the duration. A proven-fixed task that
+// default (10 s) is capped at the duration. A closed model (users=) whose
+// mode was left at its default takes "step" when steps are given, "ramp"
+// when ramp_up is, else "constant"; its max_vusers is its users (an
+// agent's --max-vusers: its share of them). A proven-fixed task that
 // failed while recording gives "tasks.NAME: FILE:LINE: ExcType: message". Then
 // plan::validate()'s findings are appended too. The Plan is usable only
 // when *errors is empty.

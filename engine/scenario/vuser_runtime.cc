@@ -23,6 +23,7 @@
 
 #include "http/ascii.h"
 #include "http/request.h"
+#include "load/pacer.h"
 #include "scenario/loader.h"
 
 namespace py = pybind11;
@@ -44,8 +45,9 @@ struct VUserRuntime::Hub {
     Type type;
     std::uint32_t task = 0;
     std::uint32_t worker = 0;
-    std::int64_t at_us = 0;  // arrival: intended start; finish: deadline
-    std::uint64_t id = 0;    // done: request id
+    std::uint32_t user = load::kNoUser;  // arrival: the closed model's user
+    std::int64_t at_us = 0;              // arrival: intended start; finish: deadline
+    std::uint64_t id = 0;                // done: request id
     // done: the request's metrics row, the instant its latency counts from
     // (us since t0) and whether the hub records it (else Python does)
     std::uint32_t row = 0;
@@ -81,7 +83,8 @@ struct VUserRuntime::Hub {
   }
 
   // Python side. Every event since the last poll, as tuples:
-  //   (0, task, intended_us, worker)          an arrival
+  //   (0, task, intended_us, worker, user)    an arrival; user is the closed
+  //                                           model's user, or -1
   //   (1, id, status, headers, body, kind, message, sent_us, done_us, set_cookie, dropped)
   //                                           a request finished; kind is an
   //                                           error kind name or None; headers
@@ -122,7 +125,9 @@ struct VUserRuntime::Hub {
     for (Event& e : taken) {
       switch (e.type) {
         case Type::kArrive:
-          out.append(py::make_tuple(0, e.task, e.at_us, e.worker));
+          out.append(
+              py::make_tuple(0, e.task, e.at_us, e.worker,
+                             e.user == load::kNoUser ? std::int64_t{-1} : std::int64_t{e.user}));
           break;
         case Type::kDone: {
           http::Result& r = e.result;
@@ -280,10 +285,15 @@ struct VUserRuntime::Hub {
     return id;
   }
 
-  void iteration_done(std::size_t worker) {
+  // One of WORKER's arrivals ended; USER is its user (-1: none).
+  void iteration_done(std::size_t worker, std::int64_t user) {
     const std::size_t w = link.workers ? worker % link.workers : 0;
-    if (done_per_worker.size() <= w) done_per_worker.resize(w + 1);
+    if (done_per_worker.size() <= w) {
+      done_per_worker.resize(w + 1);
+      users_per_worker.resize(w + 1);
+    }
     ++done_per_worker[w];
+    if (user >= 0) users_per_worker[w].push_back(static_cast<std::uint32_t>(user));
   }
 
   // Hands the iteration ends since the last flush to their workers, one
@@ -291,8 +301,9 @@ struct VUserRuntime::Hub {
   void flush() {
     for (std::size_t w = 0; w < done_per_worker.size(); ++w) {
       if (done_per_worker[w] == 0) continue;
-      if (link.dispatch) link.dispatch(w, done_per_worker[w]);
+      if (link.dispatch) link.dispatch(w, done_per_worker[w], std::move(users_per_worker[w]));
       done_per_worker[w] = 0;
+      users_per_worker[w].clear();
     }
   }
 
@@ -335,16 +346,18 @@ struct VUserRuntime::Hub {
   }
   // record_iteration() and iteration_done() in one call from Python: the
   // common end of an iteration.
-  void end_iteration(std::size_t row, std::int64_t start_us, std::size_t worker) {
+  void end_iteration(std::size_t row, std::int64_t start_us, std::size_t worker,
+                     std::int64_t user) {
     record_iteration(row, start_us);
-    iteration_done(worker);
+    iteration_done(worker, user);
   }
   // The end of an iteration in a closed-loop run whose tasks all run in
   // Python: records it and, while arrivals are open, starts the next one on
   // the same slot (counted started, never late: it is due now) and returns
   // its start (us since t0). Otherwise ends the slot as end_iteration() does
   // and returns -1.
-  std::int64_t next_iteration(std::size_t row, std::int64_t start_us, std::size_t worker) {
+  std::int64_t next_iteration(std::size_t row, std::int64_t start_us, std::size_t worker,
+                              std::int64_t user) {
     const Clock::time_point now = Clock::now();
     const std::int64_t now_us = us_since_t0(now);
     const bool renew = arrivals_open.load(std::memory_order_relaxed) && now < link.arrivals_end;
@@ -358,7 +371,7 @@ struct VUserRuntime::Hub {
       }
     }
     if (renew) return now_us;
-    iteration_done(worker);
+    iteration_done(worker, user);
     return -1;
   }
   void record_error(std::size_t row, const std::string& kind, const std::string& message) {
@@ -403,9 +416,10 @@ struct VUserRuntime::Hub {
   load::ScriptedLink link;
   std::size_t row_count = 0;
   int fd = -1;
-  std::uint64_t next_id = 1;                 // Python thread only
-  std::vector<std::size_t> done_per_worker;  // Python thread only
-  std::mutex mu;                             // events, fatal
+  std::uint64_t next_id = 1;                                 // Python thread only
+  std::vector<std::size_t> done_per_worker;                  // Python thread only
+  std::vector<std::vector<std::uint32_t>> users_per_worker;  // Python thread only
+  std::mutex mu;                                             // events, fatal
   std::vector<Event> events;
   std::string fatal;
   std::mutex record_mu;
@@ -478,6 +492,9 @@ bool needs_vuser_runtime(const plan::Plan& plan) {
 
 VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
   if (plan.max_vusers > 0) max_vusers_ = plan.max_vusers;
+  // A closed model's users are its VUsers, one each.
+  else if (plan.profile.closed())
+    max_vusers_ = plan.profile.users;
   py::gil_scoped_acquire gil;
   try {
     py::module_::import("_loadpilot_hub");
@@ -486,7 +503,7 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
     for (const plan::TaskSpec& t : plan.tasks)
       tasks.append(py::make_tuple(t.name, t.runtime, t.weight));
     py::object runtime = rt.attr("Runtime")(plan.name, plan.file, plan.target, tasks, max_vusers_,
-                                            plan.profile.unlimited);
+                                            plan.profile.unlimited, plan.profile.closed());
     for (py::handle label : runtime.attr("extra_labels")) labels_.push_back(py::str(label));
     watch_options_.scenario_path = plan.file;
     watch_options_.scenario_abspath = py::str(runtime.attr("abspath"));
@@ -593,9 +610,11 @@ void VUserRuntime::start(load::ScriptedLink link) {
   });
 }
 
-void VUserRuntime::arrive(std::size_t worker, std::uint32_t task, Clock::time_point intended) {
+void VUserRuntime::arrive(std::size_t worker, std::uint32_t task, Clock::time_point intended,
+                          std::uint32_t user) {
   Hub::Event e(Hub::Type::kArrive);
   e.task = task;
+  e.user = user;
   e.worker = static_cast<std::uint32_t>(worker);
   e.at_us = hub_->us_since_t0(intended);
   hub_->push(std::move(e));

@@ -65,7 +65,7 @@ class VUserRuntime : public load::ScriptedTasks {
   std::vector<std::string> extra_labels() const override;
   void start(load::ScriptedLink link) override;
   void arrive(std::size_t worker, std::uint32_t task,
-              std::chrono::steady_clock::time_point intended) override;
+              std::chrono::steady_clock::time_point intended, std::uint32_t user) override;
   void stop_arrivals() override;
   std::size_t capacity() const override;
   void finish(std::chrono::steady_clock::time_point deadline) override;
@@ -79,7 +79,7 @@ class VUserRuntime : public load::ScriptedTasks {
   std::string fatal_error() const;
   // A VUser blocked the Python thread (the watchdog found it).
   bool python_blocked() const;
-  // The VUser pool's limit for this run.
+  // The VUser pool's limit for this run (a closed model: its users).
   int max_vusers() const { return max_vusers_; }
 
   struct Hub;  // the queue and recorder shared with Python (vuser_runtime.cc)

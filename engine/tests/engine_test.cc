@@ -88,6 +88,8 @@ struct RunResult {
   metrics::IntervalStats books;
   double wall_s = 0;
   std::uint64_t max_active = 0;
+  std::uint64_t max_active_users = 0;
+  std::vector<metrics::Snapshot> snapshots;
   double planned = 0;
 };
 
@@ -104,6 +106,8 @@ RunResult run_engine(const plan::Plan& plan, EngineOptions options,
   const auto start = std::chrono::steady_clock::now();
   r.outcome = engine.run([&](const metrics::Snapshot& s) {
     r.max_active = std::max<std::uint64_t>(r.max_active, s.active);
+    r.max_active_users = std::max<std::uint64_t>(r.max_active_users, s.active_users);
+    r.snapshots.push_back(s);
   });
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (side.joinable()) side.join();
@@ -221,6 +225,53 @@ TEST(Engine, ALateAnswerToTheCollectorIsMergedNotLost) {
   EXPECT_EQ(r.books.iterations_started + r.books.dropped, 20u);
   EXPECT_EQ(r.books.dropped, 9u);
   EXPECT_EQ(r.books.tasks[0].requests + r.books.cut_off, r.books.iterations_started);
+  EXPECT_EQ(r.books.iterations_started, finished(r.books) + r.books.cut_off);
+}
+
+plan::Plan closed_plan(int users, plan::WaitSpec wait, double duration_s) {
+  plan::Plan p = constant_plan(1, duration_s);
+  p.profile.users = users;
+  p.profile.rps = 0;
+  p.profile.wait = wait;
+  return p;
+}
+
+TEST(Engine, ClosedUsersLoopWithThinkTimeAndKeepTheBooks) {
+  // 10 users, 10 ms answers, 50 ms think: each user makes an iteration
+  // every 60 ms or a little more (timers are not exact), about 416 in 2.5 s.
+  plan::WaitSpec think;
+  think.kind = plan::WaitSpec::Kind::kConstant;
+  think.min_s = think.max_s = 0.05;
+  EngineOptions o = options_with(2, 8, 10ms);
+  o.drain = 500ms;
+  const RunResult r = run_engine(closed_plan(10, think, 2.5), o);
+  EXPECT_GT(r.books.iterations_started, 200u);
+  EXPECT_LE(r.books.iterations_started, 10u * 43);
+  EXPECT_EQ(r.books.dropped, 0u);
+  EXPECT_EQ(r.books.pacing_late, 0u);
+  EXPECT_EQ(r.books.iterations_started, finished(r.books) + r.books.cut_off);
+  // A closed model never has more in flight than users, and every user is
+  // present while the run goes on.
+  EXPECT_LE(r.max_active, 10u);
+  EXPECT_EQ(r.max_active_users, 10u);
+  ASSERT_FALSE(r.snapshots.empty());
+  EXPECT_TRUE(r.snapshots.front().closed);
+  EXPECT_EQ(r.snapshots.front().target_users, 10u);
+  EXPECT_EQ(r.snapshots.front().target_rps, 0);
+}
+
+TEST(Engine, ClosedPacingSlotsThatAnIterationOutlastsAreCountedLate) {
+  // Pacing of 20 ms against 50 ms answers: every slot after the first is
+  // missed, so each user starts again at once, late.
+  plan::WaitSpec pacing;
+  pacing.kind = plan::WaitSpec::Kind::kPacing;
+  pacing.min_s = pacing.max_s = 0.02;
+  EngineOptions o = options_with(1, 4, 50ms);
+  o.drain = 500ms;
+  const RunResult r = run_engine(closed_plan(4, pacing, 0.5), o);
+  EXPECT_GT(r.books.iterations_started, 4u * 5);
+  EXPECT_GE(r.books.pacing_late + 4, r.books.iterations_started);
+  EXPECT_GE(r.books.late, r.books.pacing_late);
   EXPECT_EQ(r.books.iterations_started, finished(r.books) + r.books.cut_off);
 }
 

@@ -74,7 +74,7 @@ TEST(LatencyBuckets, AscendingAndCoverTheDefaultTimeout) {
   EXPECT_GE(b.back(), 30.0);
 }
 
-RunInfo two_tasks() { return RunInfo{"Shop", "9.9.9", {"browse", "buy"}, "ramp-up", 5}; }
+RunInfo two_tasks() { return RunInfo{"Shop", "9.9.9", {"browse", "buy"}, "ramp-up", 5, "open"}; }
 
 TEST(RunMetrics, EverySeriesExistsBeforeTheFirstRound) {
   RunMetrics m(two_tasks());
@@ -95,7 +95,10 @@ TEST(RunMetrics, EverySeriesExistsBeforeTheFirstRound) {
   for (std::string_view kind : metrics::kErrorKindNames)
     EXPECT_TRUE(
         contains(t, "loadpilot_errors_by_kind_total{kind=\"" + std::string(kind) + "\"} 0"));
-  EXPECT_TRUE(contains(t, "loadpilot_info{scenario=\"Shop\",version=\"9.9.9\"} 1"));
+  EXPECT_TRUE(contains(t, "loadpilot_info{model=\"open\",scenario=\"Shop\",version=\"9.9.9\"} 1"))
+      << t;
+  EXPECT_TRUE(contains(t, "loadpilot_active_users 0"));
+  EXPECT_TRUE(contains(t, "loadpilot_target_users 0"));
   EXPECT_TRUE(contains(t, "loadpilot_phase{phase=\"ramp-up\"} 1"));
 }
 
@@ -112,6 +115,7 @@ WorkerReport round_of(std::uint64_t n, std::uint64_t us, std::uint64_t errors) {
   r.stats.tasks[1].requests = 1;
   r.stats.tasks[1].latency.record(2'000'000);
   r.in_flight = 3;
+  r.active_users = 5;
   return r;
 }
 
@@ -137,6 +141,7 @@ TEST(RunMetrics, CountersTrackTheCollectorAndTheHistogramSeesEachRequestOnce) {
   EXPECT_TRUE(contains(t, "loadpilot_current_rps 152"));
   EXPECT_TRUE(contains(t, "loadpilot_target_rps 150"));
   EXPECT_TRUE(contains(t, "loadpilot_active_workers 6"));
+  EXPECT_TRUE(contains(t, "loadpilot_active_users 10"));
   EXPECT_TRUE(contains(t, "loadpilot_latency_max_ms 2000"));
   EXPECT_TRUE(contains(t, "loadpilot_task_latency_p50_ms{task=\"browse\"} 2"));
   EXPECT_TRUE(contains(t, "loadpilot_task_latency_p99_ms{task=\"browse\"} 20"));

@@ -13,7 +13,7 @@ Plan valid_plan() {
   p.name = "Browse";
   p.file = "scenarios/browse.py";
   p.target = "http://127.0.0.1:8000";
-  p.profile = {Mode::kRamp, 200, 30, 5, 5, false};
+  p.profile = {Mode::kRamp, 200, 30, 5, 5, false, 0, {}};
   TaskSpec products;
   products.name = "products";
   products.weight = 5;
@@ -48,7 +48,7 @@ TEST(Mode, NamesRoundTrip) {
 }
 
 TEST(ProfileSpec, TotalAddsRampUpOnlyInRampMode) {
-  ProfileSpec p{Mode::kRamp, 10, 30, 5, 5, false};
+  ProfileSpec p{Mode::kRamp, 10, 30, 5, 5, false, 0, {}};
   EXPECT_DOUBLE_EQ(p.total_s(), 35);
   for (Mode m : {Mode::kConstant, Mode::kStep, Mode::kSpike}) {
     p.mode = m;
@@ -296,6 +296,64 @@ TEST(PlanJson, RoundTrip) {
             (std::vector<std::pair<std::string, std::string>>{{"Accept", "application/json"}}));
   EXPECT_EQ(back.tasks[1].runtime, "python");
   EXPECT_FALSE(back.tasks[1].request.has_value());
+}
+
+TEST(PlanJson, ClosedModelRoundTrips) {
+  Plan p = valid_plan();
+  p.profile.users = 40;
+  p.profile.rps = 0;
+  p.profile.mode = Mode::kStep;
+  p.profile.wait.kind = WaitSpec::Kind::kBetween;
+  p.profile.wait.min_s = 0.5;
+  p.profile.wait.max_s = 2;
+  const nlohmann::json j = p.to_json();
+  EXPECT_EQ(j["profile"]["model"], "closed");
+  EXPECT_EQ(j["profile"]["users"], 40);
+  EXPECT_EQ(j["profile"]["wait"]["kind"], "between");
+  const Plan back = Plan::from_json(j);
+  EXPECT_TRUE(back.profile.closed());
+  EXPECT_EQ(back.profile.users, 40);
+  EXPECT_EQ(back.profile.wait.kind, WaitSpec::Kind::kBetween);
+  EXPECT_EQ(back.profile.wait.min_s, 0.5);
+  EXPECT_EQ(back.profile.wait.max_s, 2);
+  EXPECT_EQ(back.profile.wait.label(), "between(0.5, 2)");
+  EXPECT_TRUE(validate(back).empty()) << joined(validate(back));
+  // An open plan says so and has no users.
+  const nlohmann::json open = valid_plan().to_json();
+  EXPECT_EQ(open["profile"]["model"], "open");
+  EXPECT_FALSE(open["profile"].contains("users"));
+  // A closed model without users is no plan.
+  nlohmann::json bad = j;
+  bad["profile"].erase("users");
+  EXPECT_THROW(Plan::from_json(bad), PlanError);
+  bad = j;
+  bad["profile"]["wait"]["kind"] = "sometimes";
+  EXPECT_THROW(Plan::from_json(bad), PlanError);
+}
+
+TEST(Validate, ClosedModelRules) {
+  Plan p = valid_plan();
+  p.profile.users = 10;
+  p.profile.rps = 0;  // no rate in a closed model: not an error
+  EXPECT_TRUE(validate(p).empty()) << joined(validate(p));
+  p.profile.users = kMaxUsers + 1;
+  EXPECT_TRUE(contains(validate(p), "users: must be a whole number from 1 to 100000 (got 100001)"))
+      << joined(validate(p));
+  p.profile.users = 10;
+  p.profile.wait = {WaitSpec::Kind::kBetween, 3, 1};
+  EXPECT_TRUE(contains(validate(p), "wait: between(a, b) needs a <= b (got between(3, 1))"))
+      << joined(validate(p));
+  p.profile.wait = {WaitSpec::Kind::kConstant, -1, -1};
+  EXPECT_TRUE(contains(
+      validate(p), "wait: constant(s) takes seconds from 0 to 86400 (a day) (got constant(-1))"))
+      << joined(validate(p));
+  p.profile.wait = {WaitSpec::Kind::kPacing, 0, 0};
+  EXPECT_EQ(validate(p).size(), 1u) << joined(validate(p));
+  p.profile.wait = {WaitSpec::Kind::kBetween, 0, NAN};
+  EXPECT_EQ(validate(p).size(), 1u) << joined(validate(p));
+  p.profile.wait = {};
+  p.profile.unlimited = true;
+  EXPECT_EQ(validate(p).size(), 1u) << joined(validate(p));
 }
 
 TEST(PlanJson, OptionalFieldsDefault) {

@@ -13,6 +13,11 @@
   const ts = isObj(data.timeseries) && columns.every((k) => Array.isArray(data.timeseries[k]))
     ? data.timeseries : null;
   const tasks = list(data.tasks);
+  // A closed model (users=) also plots its users over time.
+  const closed = data.model === "closed";
+  const users = isObj(data.users) ? data.users : {};
+  const userColumns = closed && ts && ["active_users", "target_users"].every((k) =>
+    Array.isArray(ts[k]) && ts[k].length === ts.t.length);
   const tsTasks = ts ? list(ts.tasks).filter((t) =>
     ["p50_ms", "p99_ms", "error_rate"].every((k) => Array.isArray(t[k]))) : [];
 
@@ -82,7 +87,10 @@
   metaItem("Duration", fmtDuration(data.duration_s) +
     (data.planned_duration_s ? " of " + fmtDuration(data.planned_duration_s) + " planned" : ""));
   metaItem("Mode", data.mode);
-  metaItem("Target RPS", num(rps.target) > 0 ? fmt(rps.target, 1) + " iterations/s" : "unlimited");
+  metaItem("Model", closed ? "closed: " + fmtInt(users.planned) + " users, think time " +
+    String(users.wait || "none") : "open (arrival rate)");
+  metaItem("Target RPS", closed ? "none (the users set the pace)"
+    : num(rps.target) > 0 ? fmt(rps.target, 1) + " iterations/s" : "unlimited");
   metaItem("Agents", data.agents !== undefined ? String(data.agents) : "none (local run)");
   metaItem("LoadPilot", data.loadpilot_version || "");
 
@@ -101,8 +109,9 @@
       fmtInt(its.finished) + " finished, " + fmtInt(its.cut_off || 0) + " cut off, " +
       fmtInt(its.dropped || 0) + " dropped");
   }
-  card("RPS achieved", fmt(rps.actual, 1),
-    num(rps.target) > 0 ? "target " + fmt(rps.target, 1) + " iterations/s" : "unlimited rate");
+  if (closed) card("Users", fmtInt(users.planned), fmtInt(users.peak_active) + " at most active");
+  card("RPS achieved", fmt(rps.actual, 1), closed ? "closed model"
+    : num(rps.target) > 0 ? "target " + fmt(rps.target, 1) + " iterations/s" : "unlimited rate");
   card("Error rate", fmt(data.error_rate, 2) + " %");
   card("p50", fmtMs(lat.p50_ms));
   card("p95", fmtMs(lat.p95_ms));
@@ -163,12 +172,23 @@
   addChart("chart-rps", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
+    // A closed model has no target rate: its users set the pace.
+    if (closed) {
+      return { opts: baseOpts(host, [line("Current", p[0]), line("Iterations", p[1])]),
+        data: [ts.t, ts.current_rps, ts.iterations_rps] };
+    }
     return { opts: baseOpts(host, [line("Target", p[2], { dash: [6, 4] }), line("Current", p[0]),
       line("Iterations", p[1])]), data: [ts.t, ts.target_rps, ts.current_rps, ts.iterations_rps] };
   });
+  if (userColumns) document.getElementById("caption-active").textContent = "Active Users and Workers";
   addChart("chart-active", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
+    if (userColumns) {
+      return { opts: baseOpts(host, [line("Target users", p[2], { dash: [6, 4] }),
+        line("Active users", p[0]), line("In flight", p[4], { fill: p[4] + "22" })]),
+        data: [ts.t, ts.target_users, ts.active_users, ts.active] };
+    }
     return { opts: baseOpts(host, [line("Active", p[4], { fill: p[4] + "22" })]), data: [ts.t, ts.active] };
   });
   addChart("chart-latency", (host) => {

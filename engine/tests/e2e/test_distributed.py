@@ -203,6 +203,36 @@ def test_python_vusers_with_on_start_and_checks_on_agents(nats, agents, demo_api
     assert r["errors"] == 0
 
 
+def test_closed_model_users_are_split_between_agents(nats, agents, demo_api, scenario_file,
+                                                    tmp_path):
+    # users=7 over 2 agents: 4 and 3 users, each with its own VUser (one
+    # login each), the plan's think time travelling in the plan.
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task, constant
+
+        @scenario(users=7, wait=constant(0.05), duration="2s")
+        class Users(VUser):
+            def on_start(self, client):
+                client.post("/auth/login", json={"user": "u", "pass": "p"})
+
+            @task
+            def products(self, client):
+                client.get("/api/products", params={"n": 1 + 1})
+    """)
+    agents("c1", "c2")
+    proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", *external(nats, 2))
+    assert proc.returncode == 0, proc.stderr
+    assert r["model"] == "closed"
+    assert r["users"]["planned"] == 7 and r["users"]["peak_active"] == 7
+    routes = demo_api.stats()["routes"]
+    assert routes["POST /auth/login"] == 7
+    assert r["requests"] == demo_api.stats()["total"]
+    it = r["iterations"]
+    assert it["started"] == it["finished"] + it["cut_off"]
+    assert it["planned"] == it["started"] + it["dropped"]
+    assert r["lost_agents"] == []
+
+
 def test_a_persistent_agent_serves_runs_back_to_back(nats, agents, demo_api, scenario_file,
                                                      tmp_path):
     path = scenario_file(constant_health(50, "1s"))

@@ -184,7 +184,7 @@ def test_prometheus_scrapes_a_run_and_the_dashboard_queries_work(
         for name in TASK_SERIES:
             for task in TASKS:
                 assert f'{name}{{task="{task}"}} 0' in early, (name, task, early)
-        assert 'loadpilot_info{scenario="MonitoredShop",version="' in early
+        assert 'loadpilot_info{model="open",scenario="MonitoredShop",version="' in early
 
         time.sleep(3)
         promtool_check(http_get(f"http://127.0.0.1:{port}/metrics"))
