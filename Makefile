@@ -1,6 +1,9 @@
 # LoadPilot: the two commands of the quick start.
 #   make demo   set up, build, run examples/checkout.py against the demo API
 #   make test   set up, build, run every test suite (unit, Python, end-to-end)
+# Installing (docs/install.md):
+#   make install PREFIX=DIR   build, then install bin/loadpilot and its Python package under DIR
+#   make deb                  build, then a Debian package in build/packages/
 # Checking builds (docs/testing.md), each in a folder of its own:
 #   make test-asan   every suite against an ASan + UBSan build (build-asan/)
 #   make test-tsan   every suite against a TSan build (build-tsan/)
@@ -17,8 +20,9 @@ TSAN_DIR ?= build-tsan
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz images test-images bench format clean
+.PHONY: all deps build demo test install deb test-asan test-tsan fuzz images test-images bench format clean
 
 all: build
 
@@ -37,6 +41,13 @@ demo: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# DESTDIR, when set, is honoured by cmake --install (staged installs).
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+deb: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 # The checking builds use clang (why: CMakeLists.txt, docs/testing.md).
 $(ASAN_DIR)/CMakeCache.txt:

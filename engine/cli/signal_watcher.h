@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "load/engine.h"
+#include "report/live.h"
 
 namespace loadpilot::cli {
 
@@ -41,6 +42,8 @@ class SignalWatcher {
         }
         const int first = first_.load();
         if (first != 0 && !done_.load() && std::chrono::steady_clock::now() - first_at > grace_) {
+          // Out of the dashboard's alternate screen, so the message stays.
+          report::restore_terminal();
           std::fprintf(stderr,
                        "error: the run did not end within %.1f s of %s; exiting without "
                        "results\n",

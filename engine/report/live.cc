@@ -9,8 +9,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <vector>
 
+#include "report/text_fit.h"
 #include "report/wall_clock.h"
 
 namespace loadpilot::report {
@@ -30,12 +33,32 @@ std::string bar(double fraction, int width) {
   return b;
 }
 
-int terminal_width(std::FILE* out) {
+struct TerminalSize {
+  int columns = 100;
+  int rows = 0;  // 0: unknown, no limit
+  bool operator==(const TerminalSize&) const = default;
+};
+
+TerminalSize terminal_size(std::FILE* out) {
   winsize ws{};
-  if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) return ws.ws_col;
-  return 100;
+  if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return {ws.ws_col, ws.ws_row};
+  return {};
 }
 
+// The file descriptor of the dashboard that holds the terminal in its
+// alternate screen, or -1: restore_terminal() gives it back from paths that
+// end the process without unwinding.
+std::atomic<int> g_alternate_screen_fd{-1};
+
+constexpr std::string_view kEnterScreen = "\033[?1049h\033[?25l\033[2J";  // alternate, no cursor
+constexpr std::string_view kLeaveScreen = "\033[?25h\033[?1049l";         // cursor, normal screen
+
+// The dashboard draws on the terminal's alternate screen, as full-screen
+// programs do: each frame is drawn whole from the top-left corner, fitted
+// to the size the terminal has at that moment (asked every frame, so a
+// resize shows within a quarter second), and nothing of it reaches the
+// scrollback. finish() returns to the normal screen, where the summary is
+// then printed (docs/output.md).
 class TerminalDashboard : public LiveView {
  public:
   TerminalDashboard(std::FILE* out, LiveHeader h) : out_(out), header_(std::move(h)) {}
@@ -43,7 +66,9 @@ class TerminalDashboard : public LiveView {
 
   void start() override {
     started_ = std::chrono::steady_clock::now();
-    fmt::print(out_, "\033[?25l");  // hide the cursor while redrawing
+    std::fwrite(kEnterScreen.data(), 1, kEnterScreen.size(), out_);
+    std::fflush(out_);
+    g_alternate_screen_fd.store(fileno(out_));
     thread_ = std::thread([this] {
       std::unique_lock lock(mu_);
       while (!done_) {
@@ -68,9 +93,8 @@ class TerminalDashboard : public LiveView {
       cv_.notify_all();
     }
     if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
-    draw_locked();
-    fmt::print(out_, "\033[?25h");
+    if (g_alternate_screen_fd.exchange(-1) == -1) return;  // never started
+    std::fwrite(kLeaveScreen.data(), 1, kLeaveScreen.size(), out_);
     std::fflush(out_);
   }
 
@@ -78,22 +102,29 @@ class TerminalDashboard : public LiveView {
   void draw_locked() {
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    std::string frame = render_dashboard(header_, last_, have_ ? wall : 0, terminal_width(out_));
-    // Move up over the previous frame and overwrite it line by line.
-    std::string out;
-    if (lines_) out += fmt::format("\033[{}F", lines_);
-    int lines = 0;
-    std::size_t pos = 0;
-    while (pos < frame.size()) {
+    const TerminalSize size = terminal_size(out_);
+    const std::string frame =
+        render_dashboard(header_, last_, have_ ? wall : 0, std::max(size.columns, 1), size.rows);
+    std::vector<std::string_view> lines;
+    for (std::size_t pos = 0; pos < frame.size();) {
       std::size_t nl = frame.find('\n', pos);
       if (nl == std::string::npos) nl = frame.size();
-      out += frame.substr(pos, nl - pos);
-      out += "\033[K\n";
-      ++lines;
+      lines.emplace_back(frame.data() + pos, nl - pos);
       pos = nl + 1;
     }
-    for (int i = lines; i < lines_; ++i) out += "\033[K\n";  // clear leftovers
-    lines_ = std::max(lines, lines_);
+    // A new size, or fewer lines than the last frame: clear everything
+    // first (after a resize the terminal may have moved or cut old text).
+    std::string out;
+    if (!(size == size_) || lines.size() < lines_) out += "\033[2J";
+    out += "\033[H";
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      out += "\033[2K";
+      out += lines[i];
+      // No line feed after the last line: on the bottom row it would scroll.
+      if (i + 1 < lines.size()) out += "\r\n";
+    }
+    size_ = size;
+    lines_ = lines.size();
     std::fwrite(out.data(), 1, out.size(), out_);
     std::fflush(out_);
   }
@@ -106,7 +137,8 @@ class TerminalDashboard : public LiveView {
   metrics::Snapshot last_;
   bool have_ = false;
   bool done_ = false;
-  int lines_ = 0;
+  TerminalSize size_{-1, -1};
+  std::size_t lines_ = 0;
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -166,35 +198,167 @@ class NdjsonStream : public LiveView {
 
 }  // namespace
 
-std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, double wall_elapsed_s,
-                             int width) {
-  const double elapsed = std::min(std::max(s.elapsed_s, wall_elapsed_s), h.total_s);
-  const int bar_width = std::clamp(width - 30, 10, 60);
-  std::string o;
-  o += fmt::format("\033[1mLoadPilot\033[0m  {}  →  {}\n", h.scenario, h.target);
-  o += fmt::format("{} / {}  {}  {:.0f}%   phase: {}\n", clock_text(elapsed), clock_text(h.total_s),
-                   bar(h.total_s > 0 ? elapsed / h.total_s : 1, bar_width),
-                   h.total_s > 0 ? 100 * elapsed / h.total_s : 100.0, s.phase);
-  o += fmt::format("RPS       {:>9.1f} current   {:>9} target   {:>9.1f} iterations/s\n",
-                   s.current_rps, s.closed ? "-" : fmt::format("{:.1f}", s.target_rps),
-                   s.iterations_rps);
-  o += fmt::format("Requests  {:>9}          errors {:>7} ({:.2f}%)   dropped {}   active {}\n",
-                   s.requests, s.errors, s.error_rate, s.dropped, s.active);
-  if (s.closed)
-    o += fmt::format("Users     {:>9} active    {:>9} target   (closed model{})\n", s.active_users,
-                     s.target_users, h.wait.empty() ? "" : ", think time " + h.wait);
-  o += fmt::format(
-      "Latency   p50 {:>8.2f}  p95 {:>8.2f}  p99 {:>8.2f}  max {:>8.2f} ms  (last "
-      "{}s)\n",
-      s.window.p50_ms, s.window.p95_ms, s.window.p99_ms, s.window.max_ms,
-      metrics::Collector::kWindowSeconds);
-  o += fmt::format("\n  {:<22} {:>9} {:>9} {:>7} {:>9} {:>9}\n", "task", "req/s", "requests",
-                   "errors", "p50 ms", "p99 ms");
-  for (const metrics::TaskSnapshot& t : s.tasks) {
-    o += fmt::format("  {:<22} {:>9.1f} {:>9} {:>7} {:>9.2f} {:>9.2f}\n", t.name.substr(0, 22),
-                     t.current_rps, t.requests, t.errors, t.window.p50_ms, t.window.p99_ms);
+namespace {
+
+// A part of a dashboard line. Parts that do not fit the width are left out,
+// highest `drop` first, so a narrow terminal loses detail, never wraps.
+struct Part {
+  int drop = 0;  // 0: always kept (cut with "…" if even those do not fit)
+  std::string text;
+};
+
+std::string join_fitted(std::vector<Part> parts, int width, std::string_view sep = "   ") {
+  auto total = [&] {
+    int w = 0;
+    for (std::size_t i = 0; i < parts.size(); ++i)
+      w += display_width(parts[i].text) + (i ? static_cast<int>(sep.size()) : 0);
+    return w;
+  };
+  while (total() > width) {
+    auto worst = std::max_element(parts.begin(), parts.end(),
+                                  [](const Part& a, const Part& b) { return a.drop < b.drop; });
+    if (worst == parts.end() || worst->drop == 0) break;
+    // The rightmost of the most droppable parts goes first.
+    for (auto it = parts.end(); it != parts.begin();) {
+      --it;
+      if (it->drop == worst->drop) {
+        parts.erase(it);
+        break;
+      }
+    }
   }
+  std::string line;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) line += sep;
+    line += parts[i].text;
+  }
+  return fit_width(line, width);
+}
+
+// A numeric column of the task table.
+struct Column {
+  const char* title;
+  int width;
+  int drop;  // as Part::drop
+};
+
+}  // namespace
+
+std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, double wall_elapsed_s,
+                             int width, int height) {
+  width = std::max(width, 1);
+  const double elapsed = std::min(std::max(s.elapsed_s, wall_elapsed_s), h.total_s);
+  std::vector<std::string> lines;
+
+  // Scenario and target: the target URL is cut first.
+  const std::string scenario = printable(h.scenario);
+  const std::string head = "\033[1mLoadPilot\033[0m  " + scenario + "  →  ";
+  lines.push_back(fit_width(
+      head + fit_width(printable(h.target), std::max(width - display_width(head), 8)), width));
+
+  // Clock, progress bar, percent and phase: the bar takes what is left.
+  const std::string clock = fmt::format("{} / {}", clock_text(elapsed), clock_text(h.total_s));
+  const std::string pct =
+      fmt::format("{:3.0f}%", h.total_s > 0 ? 100 * elapsed / h.total_s : 100.0);
+  std::string phase = "phase: " + printable(s.phase);
+  int rest = width - display_width(clock) - display_width(pct) - display_width(phase) - 7;
+  if (rest < 10) {
+    phase = printable(s.phase);
+    rest = width - display_width(clock) - display_width(pct) - display_width(phase) - 7;
+  }
+  lines.push_back(
+      fit_width(fmt::format("{}  {}  {}   {}", clock,
+                            bar(h.total_s > 0 ? elapsed / h.total_s : 1, std::clamp(rest, 5, 60)),
+                            pct, phase),
+                width));
+
+  // A closed model has no target rate: its users set the pace.
+  lines.push_back(join_fitted(
+      {{0, fmt::format("RPS      {:>9.1f} current", s.current_rps)},
+       {1, s.closed ? std::string("- target") : fmt::format("{:.1f} target", s.target_rps)},
+       {2, fmt::format("{:.1f} iterations/s", s.iterations_rps)}},
+      width));
+  lines.push_back(join_fitted({{0, fmt::format("Requests {:>9}", s.requests)},
+                               {0, fmt::format("errors {} ({:.2f}%)", s.errors, s.error_rate)},
+                               {1, fmt::format("dropped {}", s.dropped)},
+                               {2, fmt::format("active {}", s.active)}},
+                              width));
+  if (s.closed)
+    lines.push_back(join_fitted({{0, fmt::format("Users    {:>9} active", s.active_users)},
+                                 {0, fmt::format("{} target", s.target_users)},
+                                 {1, h.wait.empty() ? std::string("(closed model)")
+                                                    : "(closed model, think time " + h.wait + ")"}},
+                                width));
+  lines.push_back(join_fitted({{0, "Latency ms"},
+                               {0, fmt::format("p50 {:.2f}", s.window.p50_ms)},
+                               {1, fmt::format("p95 {:.2f}", s.window.p95_ms)},
+                               {0, fmt::format("p99 {:.2f}", s.window.p99_ms)},
+                               {1, fmt::format("max {:.2f}", s.window.max_ms)},
+                               {2, fmt::format("(last {}s)", metrics::Collector::kWindowSeconds)}},
+                              width, "  "));
+  lines.push_back("");
+
+  // The task table: numeric columns drop out (p50 first) until the name
+  // keeps at least 12 columns; the name column takes the rest, up to 40.
+  std::vector<Column> columns = {
+      {"req/s", 9, 1}, {"requests", 9, 0}, {"errors", 7, 0}, {"p50 ms", 9, 2}, {"p99 ms", 9, 0}};
+  auto numeric_width = [&] {
+    int w = 0;
+    for (const Column& c : columns) w += c.width + 1;
+    return w;
+  };
+  while (width - 2 - numeric_width() < 12) {
+    auto worst = std::max_element(columns.begin(), columns.end(),
+                                  [](const Column& a, const Column& b) { return a.drop < b.drop; });
+    if (worst == columns.end() || worst->drop == 0) break;
+    columns.erase(worst);
+  }
+  const int name_width = std::clamp(width - 2 - numeric_width(), 4, 40);
+  auto row = [&](std::string name, const std::vector<std::string>& cells) {
+    std::string line = "  " + pad(fit_width(name, name_width), name_width);
+    for (std::size_t i = 0; i < columns.size(); ++i)
+      line += " " + pad(cells[i], columns[i].width, false);
+    return fit_width(line, width);
+  };
+  std::vector<std::string> titles;
+  for (const Column& c : columns) titles.push_back(c.title);
+  lines.push_back(row("task", titles));
+  std::vector<std::string> task_lines;
+  for (const metrics::TaskSnapshot& t : s.tasks) {
+    std::vector<std::string> cells;
+    for (const Column& c : columns) {
+      const std::string_view title = c.title;
+      if (title == "req/s") cells.push_back(fmt::format("{:.1f}", t.current_rps));
+      if (title == "requests") cells.push_back(fmt::format("{}", t.requests));
+      if (title == "errors") cells.push_back(fmt::format("{}", t.errors));
+      if (title == "p50 ms") cells.push_back(fmt::format("{:.2f}", t.window.p50_ms));
+      if (title == "p99 ms") cells.push_back(fmt::format("{:.2f}", t.window.p99_ms));
+    }
+    task_lines.push_back(row(printable(t.name), cells));
+  }
+  // A terminal too short for every task: the first ones and a count.
+  const std::size_t room =
+      height > 0 ? static_cast<std::size_t>(std::max(height - static_cast<int>(lines.size()), 1))
+                 : task_lines.size();
+  if (task_lines.size() > room) {
+    const std::size_t shown = room - 1;
+    task_lines.resize(shown);
+    task_lines.push_back(
+        fit_width(fmt::format("  … {} more tasks", s.tasks.size() - shown), width));
+  }
+  lines.insert(lines.end(), task_lines.begin(), task_lines.end());
+  if (height > 0 && lines.size() > static_cast<std::size_t>(height)) lines.resize(height);
+
+  std::string o;
+  for (const std::string& line : lines) o += line + "\n";
   return o;
+}
+
+void restore_terminal() {
+  const int fd = g_alternate_screen_fd.exchange(-1);
+  if (fd < 0) return;
+  // write(2) only: this runs on paths that may not use stdio.
+  [[maybe_unused]] const ssize_t n = ::write(fd, kLeaveScreen.data(), kLeaveScreen.size());
 }
 
 std::unique_ptr<LiveView> make_terminal_dashboard(std::FILE* out, LiveHeader header) {

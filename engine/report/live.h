@@ -1,8 +1,10 @@
 #pragma once
 // Live output while a run goes on. Three forms:
-//  * TerminalDashboard — stdout is a terminal: a panel redrawn four times a
-//    second (elapsed time and progress move smoothly; figures change once a
-//    second when a new Snapshot arrives).
+//  * TerminalDashboard — stdout is a terminal: a panel on the terminal's
+//    alternate screen, redrawn whole four times a second at the terminal's
+//    current size (elapsed time and progress move smoothly; figures change
+//    once a second when a new Snapshot arrives); the normal screen gets
+//    back what it had, and then the summary.
 //  * PlainProgress — stdout is not a terminal (CI logs): one line a second.
 //  * NdjsonStream — `--output ndjson`: one JSON object per line per second
 //    (docs/output.md lists the fields).
@@ -39,12 +41,21 @@ class LiveView {
 };
 
 std::unique_ptr<LiveView> make_terminal_dashboard(std::FILE* out, LiveHeader header);
+// Leaves the dashboard's alternate screen and shows the cursor, if a
+// dashboard holds the terminal; for paths that end the process without
+// finish() (a run that does not stop after a signal). One write(2), no
+// locks: callable from any thread.
+void restore_terminal();
 std::unique_ptr<LiveView> make_plain_progress(std::FILE* out, LiveHeader header);
 std::unique_ptr<LiveView> make_ndjson_stream(std::FILE* out, LiveHeader header);
 
-// Renders one dashboard frame (exposed for tests). `wall_elapsed_s` moves
-// the clock and the progress bar between snapshots.
+// Renders one dashboard frame (exposed for tests): lines ending in '\n',
+// none wider than WIDTH display columns (report/text_fit.h) — parts and
+// table columns that do not fit are left out, from 60 columns up nothing
+// essential is — and, when HEIGHT > 0, at most HEIGHT lines (the task
+// table is cut with a "… N more tasks" line). `wall_elapsed_s` moves the
+// clock and the progress bar between snapshots.
 std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, double wall_elapsed_s,
-                             int width);
+                             int width, int height = 0);
 
 }  // namespace loadpilot::report

@@ -1,13 +1,19 @@
 #include "report/summary.h"
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <functional>
+#include <string_view>
 
 #include "build_info.h"
+#include "report/text_fit.h"
 
 namespace loadpilot::report {
 
@@ -240,69 +246,157 @@ struct Style {
   std::string red(const std::string& s) const { return color ? "\033[31m" + s + "\033[0m" : s; }
   std::string dim(const std::string& s) const { return color ? "\033[2m" + s + "\033[0m" : s; }
 };
+
+// The summary is laid out for 80 columns, or for the terminal when it is
+// narrower: lines of prose wrap under their label, number rows break
+// between figures, and a task whose name does not fit its column gets a
+// line of its own.
+constexpr int kSummaryWidth = 80;
+
+int summary_width(std::FILE* out) {
+  winsize ws{};
+  if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return std::clamp(static_cast<int>(ws.ws_col), 40, kSummaryWidth);
+  return kSummaryWidth;
+}
+
+// TEXT wrapped at WIDTH: the first line starts with FIRST, the next
+// ones with as many spaces; each line goes through PAINT (a colour).
+void print_wrapped(std::FILE* out, int width, std::string_view first, std::string_view text,
+                   const std::function<std::string(const std::string&)>& paint = {}) {
+  const std::string indent(static_cast<std::size_t>(display_width(first)), ' ');
+  for (const std::string& line : wrap_words(text, width, first, indent))
+    fmt::print(out, "{}\n", paint ? paint(line) : line);
+}
+
+// FIGURES ("p50 1.23") laid on lines of WIDTH columns, two spaces apart,
+// never split inside a figure.
+void print_figures(std::FILE* out, int width, const std::vector<std::string>& figures) {
+  std::string line = "  ";
+  bool empty = true;
+  for (const std::string& f : figures) {
+    if (!empty && display_width(line) + 2 + display_width(f) > width) {
+      fmt::print(out, "{}\n", line);
+      line = "  ";
+      empty = true;
+    }
+    line += (empty ? "" : "  ") + f;
+    empty = false;
+  }
+  fmt::print(out, "{}\n", line);
+}
+
+void print_tasks(std::FILE* out, int width, const std::vector<TaskSummary>& tasks) {
+  const std::vector<std::string> titles = {"weight", "requests", "errors", "req/s",
+                                           "p50 ms", "p99 ms",   "max ms"};
+  std::vector<std::vector<std::string>> rows;
+  for (const TaskSummary& t : tasks)
+    rows.push_back(
+        {fmt::format("{:g}", t.weight), fmt::format("{}", t.requests), fmt::format("{}", t.errors),
+         fmt::format("{:.1f}", t.rps), fmt::format("{:.2f}", t.latency.p50_ms),
+         fmt::format("{:.2f}", t.latency.p99_ms), fmt::format("{:.2f}", t.latency.max_ms)});
+  // Each figure column as wide as its widest cell; the name column gets
+  // what is left of the 80, or less when the names are short.
+  std::vector<int> widths;
+  int numbers = 0;
+  for (std::size_t c = 0; c < titles.size(); ++c) {
+    int w = display_width(titles[c]);
+    for (const auto& r : rows) w = std::max(w, display_width(r[c]));
+    widths.push_back(w);
+    numbers += w + 1;
+  }
+  int name_width = 4;
+  for (const TaskSummary& t : tasks)
+    name_width = std::max(name_width, display_width(printable(t.name)));
+  name_width = std::max(std::min(name_width, width - 2 - numbers), 4);
+  auto row = [&](const std::string& name, const std::vector<std::string>& cells) {
+    std::string line;
+    if (display_width(name) > name_width) {
+      fmt::print(out, "  {}\n", name);  // too long for the column: a line of its own
+      line = "  " + std::string(static_cast<std::size_t>(name_width), ' ');
+    } else {
+      line = "  " + pad(name, name_width);
+    }
+    for (std::size_t i = 0; i < cells.size(); ++i) line += " " + pad(cells[i], widths[i], false);
+    fmt::print(out, "{}\n", line);
+  };
+  row("task", titles);
+  for (std::size_t i = 0; i < tasks.size(); ++i) row(printable(tasks[i].name), rows[i]);
+}
+
 }  // namespace
 
 void print_summary(std::FILE* out, const Summary& s, bool color) {
   const Style st{color};
+  const int width = summary_width(out);
+  auto red = [&](const std::string& line) { return st.red(line); };
   fmt::print(out, "\n{}\n",
-             st.bold(fmt::format("LoadPilot summary — {}{}", s.scenario,
+             st.bold(fmt::format("LoadPilot summary — {}{}", printable(s.scenario),
                                  s.interrupted ? " (interrupted)" : "")));
-  fmt::print(out, "  target      {}\n", s.target);
+  fmt::print(out, "  target      {}\n", printable(s.target));
   fmt::print(out, "  mode        {}{}   duration {:.1f}s of {:.1f}s planned\n", s.mode,
              s.model == "closed" ? " (closed model)" : "", s.duration_s, s.planned_s);
   if (s.model == "closed")
-    fmt::print(out, "  users       {} planned, {} at most active; think time {}\n", s.users,
-               s.peak_active_users, s.wait);
+    print_wrapped(out, width, "  users       ",
+                  fmt::format("{} planned, {} at most active; think time {}", s.users,
+                              s.peak_active_users, s.wait));
   if (s.cut_off > 0) {
-    fmt::print(out, "  requests    {}   errors {} of {} attempts ({:.2f}%), {} of them cut off\n",
-               s.requests, s.errors, s.attempts, s.error_rate, s.cut_off);
+    print_wrapped(out, width, "  requests    ",
+                  fmt::format("{}   errors {} of {} attempts ({:.2f}%), {} of them cut off",
+                              s.requests, s.errors, s.attempts, s.error_rate, s.cut_off));
   } else if (s.attempts != s.requests) {
-    fmt::print(out, "  requests    {}   errors {} of {} attempts ({:.2f}%)\n", s.requests, s.errors,
-               s.attempts, s.error_rate);
+    print_wrapped(out, width, "  requests    ",
+                  fmt::format("{}   errors {} of {} attempts ({:.2f}%)", s.requests, s.errors,
+                              s.attempts, s.error_rate));
   } else {
     fmt::print(out, "  requests    {}   errors {} ({:.2f}%)\n", s.requests, s.errors, s.error_rate);
   }
   if (s.retries > 0)
-    fmt::print(out, "  retries     {} idempotent requests sent again on a fresh connection\n",
-               s.retries);
+    print_wrapped(
+        out, width, "  retries     ",
+        fmt::format("{} idempotent requests sent again on a fresh connection", s.retries));
   if (s.model == "closed") {
-    fmt::print(out, "  rate        {:.1f} req/s achieved (closed model: the users set the pace)\n",
-               s.actual_rps);
+    print_wrapped(
+        out, width, "  rate        ",
+        fmt::format("{:.1f} req/s achieved (closed model: the users set the pace)", s.actual_rps));
   } else if (s.target_rps > 0) {
     // A ramp or step profile averages below its peak: compare with both.
     const double planned_avg = s.planned_s > 0 ? s.planned_iterations / s.planned_s : 0;
-    fmt::print(out,
-               "  rate        {:.1f} req/s achieved; target {:.1f} iterations/s average, {:.1f} "
-               "peak\n",
-               s.actual_rps, planned_avg, s.target_rps);
+    print_wrapped(out, width, "  rate        ",
+                  fmt::format("{:.1f} req/s achieved; target {:.1f} iterations/s average, "
+                              "{:.1f} peak",
+                              s.actual_rps, planned_avg, s.target_rps));
   } else {
     fmt::print(out, "  rate        {:.1f} req/s achieved (unlimited)\n", s.actual_rps);
   }
-  fmt::print(out, "  iterations  {} started: {} finished, {} cut off; {:.1f}/s\n", s.started,
-             s.iterations, s.cut_off, s.iterations_rps);
+  print_wrapped(out, width, "  iterations  ",
+                fmt::format("{} started: {} finished, {} cut off; {:.1f}/s", s.started,
+                            s.iterations, s.cut_off, s.iterations_rps));
   if (s.model == "closed") {
     // No schedule: the iterations the users made due (docs/output.md#iterations).
-    fmt::print(out, "  arrivals    {:.0f} came due: {} started ({} late >1 ms), {} dropped\n",
-               s.planned_iterations, s.started, s.late, s.dropped);
+    print_wrapped(out, width, "  arrivals    ",
+                  fmt::format("{:.0f} came due: {} started ({} late >1 ms), {} dropped",
+                              s.planned_iterations, s.started, s.late, s.dropped));
     if (s.pacing_late > 0)
-      fmt::print(out,
-                 "  pacing      {} iterations started after their pacing slot: the user's "
-                 "previous iteration took longer than {}\n",
-                 s.pacing_late, s.wait);
+      print_wrapped(out, width, "  pacing      ",
+                    fmt::format("{} iterations started after their pacing slot: the user's "
+                                "previous iteration took longer than {}",
+                                s.pacing_late, s.wait));
   } else {
-    fmt::print(
-        out,
-        "  arrivals    {:.0f} planned: {} started ({} late >1 ms), {} dropped, {} not started\n",
-        s.planned_iterations, s.started, s.late, s.dropped, s.not_started);
+    print_wrapped(out, width, "  arrivals    ",
+                  fmt::format("{:.0f} planned: {} started ({} late >1 ms), {} dropped, {} not "
+                              "started",
+                              s.planned_iterations, s.started, s.late, s.dropped, s.not_started));
   }
-  if (!s.overload.empty()) fmt::print(out, "  {}\n", st.red("overload    " + s.overload));
+  if (!s.overload.empty()) print_wrapped(out, width, "  overload    ", s.overload, red);
 
   const auto& l = s.latency;
   fmt::print(out, "\n{}\n", st.bold("Latency (ms, from intended start)"));
-  fmt::print(out,
-             "  min {:.2f}  mean {:.2f}  p50 {:.2f}  p90 {:.2f}  p95 {:.2f}  p99 {:.2f}  "
-             "p99.9 {:.2f}  max {:.2f}\n",
-             l.min_ms, l.mean_ms, l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p999_ms, l.max_ms);
+  print_figures(out, width,
+                {fmt::format("min {:.2f}", l.min_ms), fmt::format("mean {:.2f}", l.mean_ms),
+                 fmt::format("p50 {:.2f}", l.p50_ms), fmt::format("p90 {:.2f}", l.p90_ms),
+                 fmt::format("p95 {:.2f}", l.p95_ms), fmt::format("p99 {:.2f}", l.p99_ms),
+                 fmt::format("p99.9 {:.2f}", l.p999_ms), fmt::format("max {:.2f}", l.max_ms)});
   fmt::print(out, "  {}\n",
              st.dim(fmt::format("service time: p50 {:.2f}  p99 {:.2f}  max {:.2f}",
                                 s.service.p50_ms, s.service.p99_ms, s.service.max_ms)));
@@ -314,18 +408,14 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
       if (s.errors_by_kind[k])
         kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", metrics::kErrorKindNames[k],
                              s.errors_by_kind[k]);
-    fmt::print(out, "  by kind: {}\n", kinds);
+    print_wrapped(out, width, "  by kind: ", kinds);
     for (const ErrorLine& e : s.top_errors)
-      fmt::print(out, "  {:>8}  {:<12} {}\n", e.count, e.kind, e.message);
+      print_wrapped(out, width, fmt::format("  {:>8}  {:<12} ", e.count, e.kind),
+                    printable(e.message));
   }
 
   fmt::print(out, "\n{}\n", st.bold("Tasks"));
-  fmt::print(out, "  {:<24} {:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}\n", "task", "weight",
-             "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms");
-  for (const TaskSummary& t : s.tasks)
-    fmt::print(out, "  {:<24} {:>6g} {:>10} {:>8} {:>9.1f} {:>9.2f} {:>9.2f} {:>9.2f}\n", t.name,
-               t.weight, t.requests, t.errors, t.rps, t.latency.p50_ms, t.latency.p99_ms,
-               t.latency.max_ms);
+  print_tasks(out, width, s.tasks);
 
   if (!s.thresholds.empty()) {
     fmt::print(out, "\n{}\n", st.bold("Thresholds"));
@@ -341,7 +431,13 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   }
   if (!s.problems.empty()) {
     fmt::print(out, "\n{}\n", st.bold("Problems"));
-    for (const std::string& p : s.problems) fmt::print(out, "  {} {}\n", st.red("✗"), p);
+    for (const std::string& p : s.problems) {
+      bool first = true;
+      for (const std::string& line : wrap_words(p, width - 4, "", "")) {
+        fmt::print(out, "  {} {}\n", first ? st.red("✗") : " ", line);
+        first = false;
+      }
+    }
   }
   fmt::print(out, "\n{}\n", s.passed ? st.green("PASSED") : st.red("FAILED"));
 }

@@ -85,6 +85,8 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
                       const RunLimits& limits = {});
 
 // The end-of-run text: totals, errors, latency, per-task table, thresholds.
+// Laid out for 80 columns (a terminal narrower than that: its width, at
+// least 40), so that it never wraps (docs/output.md#summary).
 void print_summary(std::FILE* out, const Summary& s, bool color);
 
 }  // namespace loadpilot::report

@@ -63,7 +63,7 @@ std::string bundled_python_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    auto installed = exe.parent_path() / ".." / "share" / "loadpilot" / "python";
+    auto installed = exe.parent_path() / kInstalledPythonDir;
     if (std::filesystem::is_directory(installed, ec)) {
       return std::filesystem::weakly_canonical(installed, ec).string();
     }

@@ -22,7 +22,8 @@ void ensure_interpreter();
 
 // Where the bundled `loadpilot` package is looked for, first match wins:
 //   1. $LOADPILOT_PYTHON_DIR (tests and development checkouts),
-//   2. <folder of the executable>/../share/loadpilot/python (installed),
+//   2. <folder of the executable>/../share/loadpilot/python (installed;
+//      the path is kInstalledPythonDir from build_info.h),
 //   3. loadpilot::kPythonDir from build_info.h (the source tree's cli/).
 std::string bundled_python_dir();
 

@@ -6,6 +6,9 @@
 # 2. embed.cmake turns uplot's dist files and the report's own template, CSS
 #    and JS (this folder) into a generated C++ source of string constants
 #    (declared in report/report_assets.h).
+# npm runs through `cmake -E chdir`, not WORKING_DIRECTORY: the Makefile
+# generators `cd` into WORKING_DIRECTORY before the first command, so a
+# folder that the first command creates would not exist yet.
 find_program(LOADPILOT_NPM npm)
 if(NOT LOADPILOT_NPM)
   message(FATAL_ERROR "npm not found: the HTML report embeds uPlot from the npm registry. "
@@ -21,9 +24,9 @@ add_custom_command(
   COMMAND ${CMAKE_COMMAND} -E make_directory ${LOADPILOT_WEB_DIR}
   COMMAND ${CMAKE_COMMAND} -E copy ${_web_src}/package.json ${_web_src}/package-lock.json
           ${LOADPILOT_WEB_DIR}/
-  COMMAND ${LOADPILOT_NPM} ci --no-audit --no-fund --loglevel=error
+  COMMAND ${CMAKE_COMMAND} -E chdir ${LOADPILOT_WEB_DIR}
+          ${LOADPILOT_NPM} ci --no-audit --no-fund --loglevel=error
   COMMAND ${CMAKE_COMMAND} -E touch ${LOADPILOT_WEB_DIR}/npm-ci.stamp
-  WORKING_DIRECTORY ${LOADPILOT_WEB_DIR}
   DEPENDS ${_web_src}/package.json ${_web_src}/package-lock.json
   COMMENT "Installing the report's npm packages (npm ci)"
   VERBATIM)

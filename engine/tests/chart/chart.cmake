@@ -14,9 +14,10 @@ add_custom_command(
   COMMAND ${CMAKE_COMMAND} -E make_directory ${LOADPILOT_CHART_VALIDATE_DIR}
   COMMAND ${CMAKE_COMMAND} -E copy ${_chart_validate_src}/package.json
           ${_chart_validate_src}/package-lock.json ${LOADPILOT_CHART_VALIDATE_DIR}/
-  COMMAND ${LOADPILOT_NPM} ci --no-audit --no-fund --loglevel=error
+  # Not WORKING_DIRECTORY: see report/assets/assets.cmake.
+  COMMAND ${CMAKE_COMMAND} -E chdir ${LOADPILOT_CHART_VALIDATE_DIR}
+          ${LOADPILOT_NPM} ci --no-audit --no-fund --loglevel=error
   COMMAND ${CMAKE_COMMAND} -E touch ${LOADPILOT_CHART_VALIDATE_DIR}/npm-ci.stamp
-  WORKING_DIRECTORY ${LOADPILOT_CHART_VALIDATE_DIR}
   DEPENDS ${_chart_validate_src}/package.json ${_chart_validate_src}/package-lock.json
   COMMENT "Installing the chart test's npm packages (npm ci)"
   VERBATIM)

@@ -1,0 +1,152 @@
+"""The live dashboard on a real terminal: the real binary runs in a tmux
+pane (tmux is the terminal emulator), which is read back with
+capture-pane. At 80x24 and after a resize to 60 columns the screen holds
+one frame, and no line wraps; afterwards the normal screen holds the
+summary and no dashboard frame (docs/output.md#live-dashboard)."""
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+SHOP = """
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=40, duration="{duration}", ramp_up="0s")
+class Shop(VUser):
+    @task(weight=3)
+    def products(self, client):
+        client.get("/api/products")
+
+    @task(weight=2)
+    def product(self, client):
+        client.get("/api/products/7")
+
+    @task
+    def health(self, client):
+        client.get("/health")
+"""
+
+
+class Pane:
+    """One tmux server of its own (socket in TMP) with one pane running ARGS."""
+
+    def __init__(self, tmp, args, width, height):
+        self.sock = str(tmp / "tmux.sock")
+        conf = tmp / "tmux.conf"
+        # The pane stays after the command ends, so its last screen can be read.
+        conf.write_text("set -g remain-on-exit on\nset -g history-limit 5000\n"
+                        "set -g status off\n")
+        env = dict(os.environ, LOADPILOT_NO_METRICS="1")
+        env.pop("TMUX", None)
+        command = " ".join(f"'{a}'" for a in args)
+        self.tmux("-f", str(conf), "new-session", "-d", "-x", str(width), "-y", str(height),
+                  "-s", "run", command, env=env)
+
+    def tmux(self, *args, env=None):
+        return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True,
+                              check=True, timeout=20, env=env).stdout
+
+    def screen(self, history=False):
+        """The pane's lines as shown; -J joins lines the terminal wrapped,
+        so a wrapped line comes back longer than the pane."""
+        extra = ["-S", "-", "-E", "-"] if history else []
+        return self.tmux("capture-pane", "-p", "-J", "-t", "run", *extra).rstrip("\n").split("\n")
+
+    def info(self, fmt):
+        return self.tmux("display-message", "-p", "-t", "run", fmt).strip()
+
+    def wait_for(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.screen()):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never showed:\n" + "\n".join(self.screen()))
+
+    def wait_dead(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.info("#{pane_dead}") == "1":
+                return int(self.info("#{pane_dead_status}"))
+            time.sleep(0.2)
+        raise AssertionError("the run did not end:\n" + "\n".join(self.screen()))
+
+    def close(self):
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True, timeout=20)
+
+
+@pytest.fixture
+def pane(tmp_path):
+    panes = []
+
+    def make(args, width=80, height=24):
+        p = Pane(tmp_path, args, width, height)
+        panes.append(p)
+        return p
+    yield make
+    for p in panes:
+        p.close()
+
+
+def width_of(line):
+    return len(line)  # the frame's text here is one column per character
+
+
+def assert_one_frame(lines, width):
+    text = [line.rstrip() for line in lines]
+    assert sum(1 for line in text if line.startswith("LoadPilot  ")) == 1, "\n".join(text)
+    too_wide = [line for line in text if width_of(line) > width]
+    assert not too_wide, too_wide
+
+
+def test_resize_to_60_columns_and_the_summary_on_the_normal_screen(pane, demo_api, tmp_path):
+    scenario = tmp_path / "shop.py"
+    scenario.write_text(SHOP.replace("{duration}", "6s"))
+    p = pane([os.path.abspath(BIN), "run", str(scenario), "--target", demo_api.url])
+
+    p.wait_for("phase:")
+    time.sleep(1.2)  # a snapshot with the task rows
+    assert p.info("#{alternate_on}") == "1"
+    at80 = p.screen()
+    assert_one_frame(at80, 80)
+    assert any("p50 ms" in line for line in at80), "\n".join(at80)
+    assert any(line.strip().startswith("products") for line in at80), "\n".join(at80)
+
+    p.tmux("resize-window", "-t", "run", "-x", "60", "-y", "24")
+    time.sleep(1.0)  # the next frames are drawn at the new size
+    at60 = p.screen()
+    assert_one_frame(at60, 60)
+    assert not any("p50 ms" in line for line in at60), "\n".join(at60)  # a column dropped
+    assert any("p99 ms" in line for line in at60), "\n".join(at60)
+
+    assert p.wait_dead() == 0
+    assert p.info("#{alternate_on}") == "0"
+    after = [line.rstrip() for line in p.screen(history=True)]
+    text = "\n".join(after)
+    assert "LoadPilot summary — Shop" in text
+    assert "PASSED" in text
+    assert any(line.startswith("  products") for line in after), text
+    # No dashboard frame reached the normal screen or its scrollback.
+    assert "phase:" not in text and "█" not in text and "LoadPilot  Shop" not in text, text
+    assert not [line for line in after if width_of(line) > 60], text
+
+
+def test_ctrl_c_leaves_the_dashboard_and_prints_the_partial_summary(pane, demo_api, tmp_path):
+    scenario = tmp_path / "shop.py"
+    scenario.write_text(SHOP.replace("{duration}", "60s"))
+    p = pane([os.path.abspath(BIN), "run", str(scenario), "--target", demo_api.url,
+              "--drain", "1s"])
+    p.wait_for("phase:")
+    time.sleep(1.0)
+    p.tmux("send-keys", "-t", "run", "C-c")
+    assert p.wait_dead() == 130
+    assert p.info("#{alternate_on}") == "0"
+    text = "\n".join(p.screen(history=True))
+    assert "LoadPilot summary — Shop (interrupted)" in text
+    assert "phase:" not in text and "█" not in text, text

@@ -1,0 +1,248 @@
+// The live dashboard's frame and the summary fitted to the terminal: no
+// line wider than the width at 60, 80, 100 and 140 columns, the key
+// figures kept, and the text-width helpers they are built on.
+#include "report/live.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "report/summary.h"
+#include "report/text_fit.h"
+
+namespace loadpilot::report {
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+LiveHeader header() {
+  LiveHeader h;
+  h.scenario = "CheckoutWithAVeryLongScenarioName";
+  h.target = "https://api.staging.example.internal:8443/some/prefix/that/is/long";
+  h.mode = "ramp";
+  h.total_s = 300;
+  h.workers = 2;
+  h.max_connections = 64;
+  return h;
+}
+
+// Figures as wide as a long busy run makes them.
+metrics::Snapshot busy_snapshot(std::size_t tasks) {
+  metrics::Snapshot s;
+  s.elapsed_s = 123.4;
+  s.total_s = 300;
+  s.phase = "steady";
+  s.target_rps = 12000;
+  s.current_rps = 11987.6;
+  s.iterations_rps = 5993.8;
+  s.requests = 1234567890;
+  s.errors = 98765;
+  s.error_rate = 0.01;
+  s.dropped = 4321;
+  s.active = 512;
+  s.window.p50_ms = 12.34;
+  s.window.p95_ms = 234.56;
+  s.window.p99_ms = 3456.78;
+  s.window.max_ms = 29999.99;
+  for (std::size_t i = 0; i < tasks; ++i) {
+    metrics::TaskSnapshot t;
+    t.name = i == 0 ? "/api/products/{id} with a name longer than any column"
+                    : "task_" + std::to_string(i);
+    t.current_rps = 1234.5;
+    t.requests = 123456789;
+    t.errors = 12345;
+    t.window.p50_ms = 12.34;
+    t.window.p99_ms = 3456.78;
+    s.tasks.push_back(t);
+  }
+  return s;
+}
+
+TEST(Dashboard, EveryLineFitsTheWidthAndKeepsTheKeyFigures) {
+  for (int width : {60, 80, 100, 140}) {
+    SCOPED_TRACE(width);
+    const std::string frame = render_dashboard(header(), busy_snapshot(4), 130, width);
+    const std::vector<std::string> lines = lines_of(frame);
+    ASSERT_GE(lines.size(), 11u);
+    for (const std::string& line : lines) EXPECT_LE(display_width(line), width) << line;
+    EXPECT_NE(frame.find("LoadPilot"), std::string::npos);
+    EXPECT_NE(frame.find("02:10 / 05:00"), std::string::npos);    // the clock
+    EXPECT_NE(frame.find("11987.6 current"), std::string::npos);  // req/s
+    EXPECT_NE(frame.find("1234567890"), std::string::npos);       // requests
+    EXPECT_NE(frame.find("errors 98765 (0.01%)"), std::string::npos);
+    EXPECT_NE(frame.find("p50 12.34"), std::string::npos);
+    EXPECT_NE(frame.find("p99 3456.78"), std::string::npos);
+    EXPECT_NE(frame.find("Latency ms"), std::string::npos);  // the unit
+    // The task table: one row per task with its requests, errors and p99.
+    for (int i = 1; i < 4; ++i) {
+      const std::string name = "task_" + std::to_string(i);
+      auto row = std::find_if(lines.begin(), lines.end(),
+                              [&](const std::string& l) { return l.find(name) != l.npos; });
+      ASSERT_NE(row, lines.end()) << name;
+      EXPECT_NE(row->find("123456789"), std::string::npos) << *row;
+      EXPECT_NE(row->find("12345"), std::string::npos) << *row;
+      EXPECT_NE(row->find("3456.78"), std::string::npos) << *row;
+    }
+    // The long task name is cut to its column, not wrapped.
+    EXPECT_NE(frame.find("/api/products/"), std::string::npos);
+  }
+}
+
+TEST(Dashboard, WideTerminalsShowEveryColumnNarrowOnesDropTheLeastNeeded) {
+  const std::string wide = render_dashboard(header(), busy_snapshot(2), 130, 140);
+  for (const char* part : {"12000.0 target", "5993.8 iterations/s", "dropped 4321", "active 512",
+                           "p95 234.56", "max 29999.99", "(last 10s)", "p50 ms", "req/s"})
+    EXPECT_NE(wide.find(part), std::string::npos) << part;
+  EXPECT_NE(wide.find("phase: steady"), std::string::npos);
+  EXPECT_NE(wide.find(header().target), std::string::npos);
+
+  const std::string narrow = render_dashboard(header(), busy_snapshot(2), 130, 60);
+  EXPECT_EQ(narrow.find("p50 ms"), std::string::npos);  // the table's first column to go
+  EXPECT_NE(narrow.find("p99 ms"), std::string::npos);
+  EXPECT_NE(narrow.find("steady"), std::string::npos);  // the phase stays
+}
+
+TEST(Dashboard, HeightLimitsTheFrameAndCountsTheTasksLeftOut) {
+  const std::string frame = render_dashboard(header(), busy_snapshot(40), 130, 80, 24);
+  const std::vector<std::string> lines = lines_of(frame);
+  EXPECT_EQ(lines.size(), 24u);
+  EXPECT_NE(lines.back().find("more tasks"), std::string::npos) << lines.back();
+  // Without a height every task has its row.
+  EXPECT_EQ(lines_of(render_dashboard(header(), busy_snapshot(40), 130, 80)).size(), 7u + 40u);
+}
+
+TEST(Dashboard, NamesFromTheScenarioCannotMoveTheCursor) {
+  LiveHeader h = header();
+  h.scenario = "evil\033[2J\033[Hname";
+  metrics::Snapshot s = busy_snapshot(1);
+  s.tasks[0].name = "task\033[31m\r\nnext";
+  const std::string frame = render_dashboard(h, s, 1, 100);
+  EXPECT_EQ(frame.find("\033[2J"), std::string::npos);
+  EXPECT_EQ(frame.find("\033[31m"), std::string::npos);
+  EXPECT_EQ(frame.find('\r'), std::string::npos);
+  EXPECT_NE(frame.find("evil?[2J?[Hname"), std::string::npos);
+}
+
+TEST(TextFit, WidthsCountColumnsNotBytes) {
+  EXPECT_EQ(display_width("abc"), 3);
+  EXPECT_EQ(display_width("→ █░"), 4);
+  EXPECT_EQ(display_width("\033[1mbold\033[0m"), 4);
+  EXPECT_EQ(display_width("日本"), 4);       // wide characters
+  EXPECT_EQ(display_width("e\xcc\x81"), 1);  // e + combining acute
+  EXPECT_EQ(display_width("\xff\xfe"), 2);   // invalid UTF-8: a column per byte
+}
+
+TEST(TextFit, FitCutsWithAnEllipsisAndResetsColours) {
+  EXPECT_EQ(fit_width("abcdef", 6), "abcdef");
+  EXPECT_EQ(fit_width("abcdef", 4), "abc…");
+  EXPECT_EQ(fit_width("日本語テキスト", 5), "日本…");
+  EXPECT_EQ(fit_width("日本語テキスト", 4), "日…");  // never half a wide character
+  const std::string cut = fit_width("\033[1mLoadPilot\033[0m and more", 6);
+  EXPECT_EQ(display_width(cut), 6);
+  EXPECT_EQ(cut.substr(cut.size() - 4), "\033[0m");
+  EXPECT_EQ(fit_width("abc", 0), "");
+}
+
+TEST(TextFit, WrapKeepsWordsAndIndents) {
+  const auto lines = wrap_words("one two three four five six", 15, "  x: ", "     ");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "  x: one two");
+  EXPECT_EQ(lines[1], "     three four");
+  EXPECT_EQ(lines[2], "     five six");
+  // A word longer than a line is cut, not left to overflow.
+  for (const auto& l : wrap_words(std::string(50, 'w'), 20, "", ""))
+    EXPECT_LE(display_width(l), 20);
+}
+
+Summary busy_summary() {
+  Summary s;
+  s.scenario = "Checkout";
+  s.target = "http://127.0.0.1:8000";
+  s.mode = "ramp";
+  s.duration_s = 300.01;
+  s.planned_s = 300;
+  s.target_rps = 12000;
+  s.planned_iterations = 3000000;
+  s.actual_rps = 11987.6;
+  s.iterations_rps = 5993.8;
+  s.requests = 1234567890;
+  s.errors = 98765;
+  s.attempts = 1234599999;
+  s.started = 2999999;
+  s.iterations = 2999990;
+  s.cut_off = 9;
+  s.late = 123456;
+  s.dropped = 1;
+  s.error_rate = 0.01;
+  s.overload =
+      "could not keep up with the asked rate: 1 of 3000000 planned arrivals dropped, 123456 "
+      "started late; the target could not keep up: all 64 connections were busy (service time "
+      "p50 12.00 ms, p99 3000.00 ms); raise --max-connections only if the target has headroom";
+  s.latency = {100, 0.07, 123.45, 12.34, 1234.56, 2345.67, 3456.78, 12345.67, 29999.99};
+  s.service = s.latency;
+  s.errors_by_kind[0] = 98765;
+  s.top_errors.push_back({"connect", std::string(200, 'm') + " refused", 98765, 1.5});
+  for (const char* name : {"products", "/api/products/{id} named for the whole route", "order"}) {
+    TaskSummary t;
+    t.name = name;
+    t.weight = 5;
+    t.requests = 123456789;
+    t.errors = 98765;
+    t.rps = 12345.6;
+    t.latency = s.latency;
+    s.tasks.push_back(t);
+  }
+  s.thresholds.push_back({"p99_ms", 250, 3456.78, false});
+  s.add_problem(
+      "the asked load was not delivered: a long sentence that goes on well past the "
+      "eighty columns of a terminal window");
+  return s;
+}
+
+std::string summary_text(const Summary& s, bool color) {
+  std::FILE* f = std::tmpfile();
+  print_summary(f, s, color);
+  std::rewind(f);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
+
+TEST(Summary, FitsEightyColumnsWithEveryFigure) {
+  for (bool color : {false, true}) {
+    const std::string text = summary_text(busy_summary(), color);
+    for (const std::string& line : lines_of(text)) EXPECT_LE(display_width(line), 80) << line;
+    for (const char* part : {"p99.9 12345.67", "max 29999.99", "raise --max-connections",
+                             "123456789", "named for the whole route", "eighty columns", "FAILED"})
+      EXPECT_NE(text.find(part), std::string::npos) << part;
+  }
+}
+
+TEST(Summary, TaskRowsKeepTheirFiguresUnderALongName) {
+  const std::vector<std::string> lines = lines_of(summary_text(busy_summary(), false));
+  auto it = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("named for the whole route") != std::string::npos;
+  });
+  ASSERT_NE(it, lines.end());
+  ASSERT_NE(it + 1, lines.end());
+  EXPECT_NE((it + 1)->find("123456789"), std::string::npos) << *(it + 1);  // the next line
+  // Short names share the line with their figures.
+  auto products = std::find_if(lines.begin(), lines.end(),
+                               [](const std::string& l) { return l.rfind("  products ", 0) == 0; });
+  ASSERT_NE(products, lines.end());
+  EXPECT_NE(products->find("123456789"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace loadpilot::report
