@@ -23,6 +23,10 @@ PACKAGES=(
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
   # xmllint: the end-to-end tests validate --junit output against a schema
   libxml2-utils
+  # the dashboard's terminal test runs the binary in tmux; the install test
+  # builds the .deb (dpkg-shlibdeps) and makes an offline editable pip
+  # install of cli/ in a venv (docs/install.md)
+  tmux dpkg-dev python3-venv python3-pip python3-setuptools python3-wheel
   # checking builds (docs/testing.md): `make fuzz`, `make test-asan` and
   # `make test-tsan` compile with clang; libclang-rt-14-dev holds its
   # sanitizer runtimes and the libFuzzer that -fsanitize=fuzzer links (so
