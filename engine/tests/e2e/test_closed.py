@@ -151,8 +151,9 @@ def test_python_tasks_run_on_their_users_vusers(demo_api, scenario_file, tmp_pat
     assert routes["GET /api/orders"] == rows["orders"]["requests"]
     assert api_total(routes) == r["requests"]
     books_balance(r)
-    # 6 users, about 0.09 s a cycle: roughly 65 iterations/s.
-    assert 30 < r["rps"]["iterations"] < 80, r["rps"]
+    # 6 users, 0.05-0.1 s of think time a cycle plus the requests: about
+    # 65-80 iterations/s, and never above 6 / 0.05 s.
+    assert 30 < r["rps"]["iterations"] < 120, r["rps"]
     assert r["users"]["peak_active"] == 6
     assert r["errors"] == 0
 

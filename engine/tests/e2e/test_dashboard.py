@@ -44,7 +44,13 @@ class Pane:
                         "set -g status off\n")
         env = dict(os.environ, LOADPILOT_NO_METRICS="1")
         env.pop("TMUX", None)
-        command = " ".join(f"'{a}'" for a in args)
+        # The shell records the program's exit status in a file: tmux does
+        # not always report a dead pane's status. Its INT trap is a handler,
+        # not an ignore (which the program would inherit), so Ctrl-C reaches
+        # the program as usual and leaves the shell running to write it.
+        self.status_file = tmp / "exit-status"
+        command = ("trap true INT; " + " ".join(f"'{a}'" for a in args) +
+                   f"; echo $? > '{self.status_file}'")
         self.tmux("-f", str(conf), "new-session", "-d", "-x", str(width), "-y", str(height),
                   "-s", "run", command, env=env)
 
@@ -72,8 +78,12 @@ class Pane:
     def wait_dead(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.info("#{pane_dead}") == "1":
-                return int(self.info("#{pane_dead_status}"))
+            text = self.status_file.read_text().strip() if self.status_file.exists() else ""
+            if text:
+                # The pane's process is over too once its shell wrote this.
+                while self.info("#{pane_dead}") != "1" and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                return int(text)
             time.sleep(0.2)
         raise AssertionError("the run did not end:\n" + "\n".join(self.screen()))
 
