@@ -298,7 +298,8 @@ def test_closed_model_runs_each_user_on_its_own_vuser(runtime_for):
     items = sorted(p for m, p, *_ in hub.sent if m == "GET")
     # Three VUsers, each with three iterations of its own.
     assert items == sorted(f"/item/{me}/{n}" for me in range(3) for n in (1, 2, 3))
-    assert len(rt.by_user) == 3 and len(rt.vusers) == 3
+    # (rt.vusers may already be emptied by the finish: by_user is the record.)
+    assert len(rt.by_user) == 3
 
 
 def test_cookie_jar():

@@ -132,9 +132,7 @@ std::vector<std::string> wrap_words(std::string_view text, int width, std::strin
     line += word;
     empty = false;
     if (display_width(line) > width) {
-      // A word longer than a line (a path, a URL) stays whole: an error
-      // message cut in the middle of its file name could not be searched.
-      lines.push_back(line);
+      lines.push_back(fit_width(line, width));
       line = std::string(indent);
       empty = true;
     }

@@ -30,8 +30,8 @@ std::string printable(std::string_view text);
 std::string pad(std::string_view text, int width, bool left = true);
 
 // Words of TEXT laid on lines of at most WIDTH columns: the first starts
-// with FIRST, the others with INDENT. A single word longer than a line
-// gets a line of its own and is never cut (paths and URLs stay whole).
+// with FIRST, the others with INDENT. A single word longer than a line is
+// cut with fit_width.
 std::vector<std::string> wrap_words(std::string_view text, int width, std::string_view first,
                                     std::string_view indent);
 

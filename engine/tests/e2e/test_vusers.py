@@ -210,8 +210,9 @@ def test_checks_and_exceptions_are_counted_with_messages(demo_api, scenario_file
     assert messages[("check_failed", f"{path}:12: AssertionError: status was 404")] == \
         missing["iterations"]
     assert messages[("exception", f"{path}:25: KeyError: 'missing-key'")] == broken["iterations"]
-    # The summary wraps long lines (at 80 columns) between words.
-    assert f"{path}:25: KeyError: 'missing-key'" in " ".join(proc.stdout.split())
+    # The summary fits 80 columns: a long path may be cut there, so only the
+    # message's end is looked for (the results above hold it whole).
+    assert "KeyError: 'missing-key'" in proc.stdout
     assert r["requests"] == demo_api.stats()["total"]
 
 
