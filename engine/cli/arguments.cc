@@ -228,7 +228,12 @@ std::string explain_parse_error(CLI::App& app, const CLI::ParseError& e,
             a, sub->get_name(), sub->get_name());
     }
   }
-  return e.what();
+  const std::string message = e.what();
+  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr &&
+      message.find("--target") != std::string::npos)
+    return "no target: give -t/--target URL, or set LOADPILOT_TARGET in the environment or in "
+           "the working folder's .env (docs/cli.md#environment-and-env)";
+  return message;
 }
 
 }  // namespace loadpilot::cli

@@ -12,6 +12,7 @@
 #include "cli/agent_command.h"
 #include "cli/agents_mode.h"
 #include "cli/arguments.h"
+#include "cli/dotenv.h"
 #include "cli/init_command.h"
 #include "cli/report_commands.h"
 #include "cli/run_command.h"
@@ -30,7 +31,9 @@ constexpr double kDay = 86'400;
 void add_run(CLI::App& app, RunArgs& a) {
   auto* run = app.add_subcommand("run", "Run a scenario file against a target");
   run->add_option("file", a.file, "Python scenario file")->required();
-  run->add_option("-t,--target", a.target, "Base URL, e.g. http://127.0.0.1:8000")->required();
+  run->add_option("-t,--target", a.target, "Base URL, e.g. http://127.0.0.1:8000")
+      ->envname("LOADPILOT_TARGET")
+      ->required();
   run->add_option("-s,--scenario", a.scenario, "Scenario class to run when the file has several");
   run->add_option("--rps", a.rps, "Override the arrival rate (iterations/s; 'max' = unlimited)");
   run->add_option("--duration", a.duration, "Override duration (30s, 2m, 1m30s, 1h)");
@@ -197,6 +200,13 @@ int internal_error(const std::string& what) {
 }
 
 // `loadpilot help [COMMAND]`
+// The command of a command line: its first word that is not an option.
+std::string first_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (argv[i][0] != '-') return argv[i];
+  return "";
+}
+
 int help_command(CLI::App& app, const std::string& topic) {
   // app.help() would show the help of the command that ran: `help`.
   if (topic.empty()) {
@@ -254,6 +264,17 @@ int main(int argc, char** argv) {
   std::string help_topic;
   app.add_subcommand("help", "Show the commands, or one command's options (help run)")
       ->add_option("command", help_topic, "Command to show the options of");
+  // The working folder's .env fills the environment before the options
+  // read it (docs/cli.md#environment-and-env); only commands that read
+  // variables load it, so a foreign .env cannot break `demo-api` or `init`.
+  const std::string command = first_word(argc, argv);
+  if (command == "run" || command == "agent" || command == "coordinator") {
+    std::string error;
+    if (!load_dotenv(".env", nullptr, &error)) {
+      fmt::print(stderr, "error: {}\n", error);
+      return kExitInvalid;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -150,7 +150,7 @@ int RunOutputs::write_ci_files(const report::Summary& summary, std::FILE* out) c
 }
 
 void add_report_options(CLI::App& run, RunArgs& a) {
-  run.add_option("--report", a.report, "Write the HTML report here")->capture_default_str();
+  run.add_option("-r,--report", a.report, "Write the HTML report here")->capture_default_str();
   run.add_flag("--no-report", a.no_report, "Do not write the HTML report");
   run.add_flag("--save-baseline", a.save_baseline,
                std::string("Also save the results as the baseline (") + kBaselinePath + ")");

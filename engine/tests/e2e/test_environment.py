@@ -47,3 +47,72 @@ def test_missing_module_names_the_import_line(tmp_path):
     p = run_loadpilot("run", str(scenario), "--target", "http://127.0.0.1:9", "--dry-run")
     assert p.returncode == 2
     assert f"{scenario}:2" in p.stderr and "ModuleNotFoundError" in p.stderr
+
+
+TARGET_SCENARIO = """
+import os
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=5, duration="1s", mode="constant")
+class FromEnv(VUser):
+    @task
+    def call(self, client):
+        client.get(os.environ["PRODUCT_PATH"])
+"""
+
+
+def _target_run(tmp_path, *args, env_extra=None, dotenv=None):
+    proj = tmp_path / "proj"
+    proj.mkdir(exist_ok=True)
+    (proj / "s.py").write_text(TARGET_SCENARIO)
+    if dotenv is not None:
+        (proj / ".env").write_text(dotenv)
+    env = {k: v for k, v in os.environ.items() if k not in ("LOADPILOT_TARGET", "PRODUCT_PATH")}
+    env.update(env_extra or {})
+    return run_loadpilot("run", "s.py", "--results-json", "r.json", "--no-report", *args,
+                         env=env, cwd=str(proj))
+
+
+def test_target_from_the_environment_and_dotenv_with_flag_first(tmp_path, make_demo_api):
+    by_flag, by_env, by_file = make_demo_api(), make_demo_api(), make_demo_api()
+    dotenv = ("# test settings\nexport LOADPILOT_TARGET=%s  # the file's target\n"
+              "PRODUCT_PATH='/api/products/3'\n" % by_file.url)
+    # .env alone: its target, and its other variables reach the scenario.
+    p = _target_run(tmp_path, dotenv=dotenv)
+    assert p.returncode == 0, p.stderr
+    assert by_file.stats()["routes"]["GET /api/products/{id}"] == 5
+    # The environment beats .env.
+    p = _target_run(tmp_path, env_extra={"LOADPILOT_TARGET": by_env.url})
+    assert p.returncode == 0, p.stderr
+    assert by_env.stats()["routes"]["GET /api/products/{id}"] == 5
+    # The option beats both.
+    p = _target_run(tmp_path, "-t", by_flag.url, env_extra={"LOADPILOT_TARGET": by_env.url})
+    assert p.returncode == 0, p.stderr
+    assert by_flag.stats()["routes"]["GET /api/products/{id}"] == 5
+    assert by_env.stats()["routes"]["GET /api/products/{id}"] == 5
+    assert by_file.stats()["routes"]["GET /api/products/{id}"] == 5
+    r = json.loads((tmp_path / "proj" / "r.json").read_text())
+    assert r["target"] == by_flag.url
+
+
+def test_no_target_anywhere_names_every_source(tmp_path):
+    p = _target_run(tmp_path)
+    assert p.returncode == 2
+    assert "--target" in p.stderr and "LOADPILOT_TARGET" in p.stderr, p.stderr
+
+
+def test_a_bad_dotenv_line_is_named_and_nothing_runs(tmp_path, demo_api):
+    p = _target_run(tmp_path, dotenv="LOADPILOT_TARGET=%s\nthis is not a setting\n" % demo_api.url)
+    assert p.returncode == 2
+    assert p.stderr.startswith("error: .env:2:"), p.stderr
+    assert "this is not a setting" in p.stderr
+    assert demo_api.stats()["total"] == 0
+
+
+def test_short_report_option(tmp_path, demo_api, scenario_file):
+    path = scenario_file(TARGET_SCENARIO)
+    env = dict(os.environ, PRODUCT_PATH="/health")
+    p = run_loadpilot("run", str(path), "-t", demo_api.url, "-r", str(tmp_path / "out.html"),
+                      env=env)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "out.html").read_text().startswith("<!DOCTYPE html>")
