@@ -82,6 +82,8 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
   p95_ = &gauge(r, "loadpilot_latency_p95_ms", "p95 request latency over the last 10 s, ms");
   p99_ = &gauge(r, "loadpilot_latency_p99_ms", "p99 request latency over the last 10 s, ms");
   max_ = &gauge(r, "loadpilot_latency_max_ms", "Maximum request latency over the last 10 s, ms");
+  mean_ = &gauge(r, "loadpilot_latency_mean_ms", "Mean request latency over the last 10 s, ms");
+  elapsed_ = &gauge(r, "loadpilot_elapsed_secs", "Seconds since the run's profile started");
   requests_ = &counter(r, "loadpilot_requests_total", "Requests finished since the run started");
   errors_ = &counter(r, "loadpilot_errors_total", "Failed requests and iterations, all kinds");
   attempts_ = &counter(r, "loadpilot_attempts_total",
@@ -168,6 +170,8 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   p95_->Set(s.window.p95_ms);
   p99_->Set(s.window.p99_ms);
   max_->Set(s.window.max_ms);
+  mean_->Set(s.window.mean_ms);
+  elapsed_->Set(s.elapsed_s);
   advance(*requests_, s.requests, requests_seen_);
   advance(*errors_, s.errors, errors_seen_);
   advance(*attempts_, s.attempts, attempts_seen_);
@@ -195,12 +199,31 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   if (!s.phase.empty()) set_phase(s.phase);
 }
 
+std::string phase_label(std::string_view phase) {
+  std::string out;
+  for (std::size_t i = 0; i < phase.size(); ++i) {
+    const char c = phase[i];
+    if (c >= 'A' && c <= 'Z') {
+      out += static_cast<char>(c - 'A' + 'a');
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out += c;
+    } else if (c == '/') {
+      out += "_of_";
+    } else if (!out.empty() && out.back() != '_') {
+      out += '_';
+    }
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out;
+}
+
 void RunMetrics::set_phase(const std::string& phase) {
   if (phase.empty()) return;
-  auto it = phases_.find(phase);
+  const std::string label = phase_label(phase);
+  auto it = phases_.find(label);
   if (it == phases_.end())
-    it = phases_.emplace(phase, &phase_family_->Add({{"phase", phase}})).first;
-  for (auto& [name, g] : phases_) g->Set(name == phase ? 1 : 0);
+    it = phases_.emplace(label, &phase_family_->Add({{"phase", label}})).first;
+  for (auto& [name, g] : phases_) g->Set(name == label ? 1 : 0);
 }
 
 std::string RunMetrics::text() const {

@@ -27,6 +27,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "metrics/snapshot.h"
@@ -56,6 +57,11 @@ std::span<const double> latency_buckets_s();
 std::vector<double> bucket_increments(const metrics::Histogram& h, std::span<const double> bounds_s,
                                       double* sum_s = nullptr);
 
+// A phase as a label value: lower case, "/" read as "of", every other run of
+// non-alphanumerics one "_" ("ramp-up" -> "ramp_up", "step 2/5" ->
+// "step_2_of_5", "max rate" -> "max_rate"); docs/monitoring.md lists them.
+std::string phase_label(std::string_view phase);
+
 struct RunInfo {
   std::string scenario;
   std::string version;
@@ -77,9 +83,9 @@ class RunMetrics {
   // round must be passed exactly once.
   void update(const metrics::Snapshot& s, const metrics::IntervalStats& round);
 
-  // loadpilot_phase{phase=P} becomes 1 and every other phase 0. Phases are
-  // the profile's ("ramp-up", "steady", "step 2/5", ...), then "done" or
-  // "interrupted" when the run is over.
+  // loadpilot_phase{phase=phase_label(P)} becomes 1 and every other phase
+  // 0. Phases are the profile's ("ramp-up", "steady", "step 2/5", ...), then
+  // "done" or "interrupted" when the run is over.
   void set_phase(const std::string& phase);
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -99,6 +105,8 @@ class RunMetrics {
   prometheus::Gauge* p95_;
   prometheus::Gauge* p99_;
   prometheus::Gauge* max_;
+  prometheus::Gauge* mean_;
+  prometheus::Gauge* elapsed_;
   prometheus::Counter* requests_;
   prometheus::Counter* errors_;
   prometheus::Counter* attempts_;

@@ -90,7 +90,8 @@ TEST(RunMetrics, EverySeriesExistsBeforeTheFirstRound) {
   for (const char* name :
        {"loadpilot_current_rps 0", "loadpilot_active_workers 0", "loadpilot_latency_p50_ms 0",
         "loadpilot_latency_p95_ms 0", "loadpilot_latency_p99_ms 0", "loadpilot_latency_max_ms 0",
-        "loadpilot_requests_total 0", "loadpilot_errors_total 0", "loadpilot_target_rps 5"})
+        "loadpilot_requests_total 0", "loadpilot_errors_total 0", "loadpilot_target_rps 5",
+        "loadpilot_latency_mean_ms 0", "loadpilot_elapsed_secs 0"})
     EXPECT_TRUE(contains(t, name)) << name;
   for (std::string_view kind : metrics::kErrorKindNames)
     EXPECT_TRUE(
@@ -99,7 +100,7 @@ TEST(RunMetrics, EverySeriesExistsBeforeTheFirstRound) {
       << t;
   EXPECT_TRUE(contains(t, "loadpilot_active_users 0"));
   EXPECT_TRUE(contains(t, "loadpilot_target_users 0"));
-  EXPECT_TRUE(contains(t, "loadpilot_phase{phase=\"ramp-up\"} 1"));
+  EXPECT_TRUE(contains(t, "loadpilot_phase{phase=\"ramp_up\"} 1"));
 }
 
 // One round from one worker: `n` requests of task 0 at `us` each, `errors`
@@ -129,6 +130,7 @@ TEST(RunMetrics, CountersTrackTheCollectorAndTheHistogramSeesEachRequestOnce) {
     metrics::Snapshot s = c.add_round(reports, 1.0);
     s.phase = round == 0 ? "ramp-up" : "steady";
     s.target_rps = 150;
+    s.elapsed_s = round + 1.5;
     m.update(s, c.last_round());
   }
   const std::string t = m.text();
@@ -143,6 +145,12 @@ TEST(RunMetrics, CountersTrackTheCollectorAndTheHistogramSeesEachRequestOnce) {
   EXPECT_TRUE(contains(t, "loadpilot_active_workers 6"));
   EXPECT_TRUE(contains(t, "loadpilot_active_users 10"));
   EXPECT_TRUE(contains(t, "loadpilot_latency_max_ms 2000"));
+  EXPECT_TRUE(contains(t, "loadpilot_elapsed_secs 3.5"));
+  // 300 at 2 ms, 150 at 20 ms and 6 at 2 s in the window: 15,600 ms / 456.
+  const std::string mean_key = "\nloadpilot_latency_mean_ms ";
+  const auto at = t.find(mean_key);
+  ASSERT_NE(at, std::string::npos) << t;
+  EXPECT_NEAR(std::stod(t.substr(at + mean_key.size())), 15600.0 / 456, 0.1);
   EXPECT_TRUE(contains(t, "loadpilot_task_latency_p50_ms{task=\"browse\"} 2"));
   EXPECT_TRUE(contains(t, "loadpilot_task_latency_p99_ms{task=\"browse\"} 20"));
   // 300 requests at 2 ms and 150 at 20 ms, each observed once.
@@ -155,10 +163,19 @@ TEST(RunMetrics, CountersTrackTheCollectorAndTheHistogramSeesEachRequestOnce) {
   EXPECT_TRUE(contains(t, "loadpilot_request_duration_seconds_bucket{task=\"buy\",le=\"1\"} 0"));
   EXPECT_TRUE(contains(t, "loadpilot_request_duration_seconds_bucket{task=\"buy\",le=\"2.5\"} 6"));
   EXPECT_TRUE(contains(t, "loadpilot_phase{phase=\"steady\"} 1"));
-  EXPECT_TRUE(contains(t, "loadpilot_phase{phase=\"ramp-up\"} 0"));
+  EXPECT_TRUE(contains(t, "loadpilot_phase{phase=\"ramp_up\"} 0"));
   m.set_phase("done");
   EXPECT_TRUE(contains(m.text(), "loadpilot_phase{phase=\"done\"} 1"));
   EXPECT_TRUE(contains(m.text(), "loadpilot_phase{phase=\"steady\"} 0"));
+}
+
+TEST(PhaseLabel, LowerCaseWithUnderscores) {
+  EXPECT_EQ(phase_label("ramp-up"), "ramp_up");
+  EXPECT_EQ(phase_label("steady"), "steady");
+  EXPECT_EQ(phase_label("step 2/5"), "step_2_of_5");
+  EXPECT_EQ(phase_label("max rate"), "max_rate");
+  EXPECT_EQ(phase_label("Ramp-Down  "), "ramp_down");
+  EXPECT_EQ(phase_label("done"), "done");
 }
 
 std::string http_get(int port) {
