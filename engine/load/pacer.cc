@@ -123,13 +123,18 @@ std::optional<Arrival> ClosedPacer::take(Clock::time_point now) {
       // Wanted after all (the two tests round differently at the edge).
     }
     u.running = true;
+    // Pacing slots begin with a user's first start: that start is when the
+    // worker took it (as every start without pacing is), and the slots
+    // follow it, so a busy start-up neither counts as a late start nor
+    // makes the next slots late (docs/scenarios.md#users-and-think-time).
+    const bool slot = wait_.kind == plan::WaitSpec::Kind::kPacing && u.started;
+    u.last_due_s = u.started ? due : std::max(due, now_s);
     u.started = true;
-    u.last_due_s = due;
     Arrival a;
     a.user = static_cast<std::uint32_t>(index_ + count_ * j);
     // Only a pacing slot is a start the user meant to make; otherwise the
     // iteration starts when it starts (docs/engine.md#measuring).
-    a.intended = wait_.kind == plan::WaitSpec::Kind::kPacing ? at(u.intended_s) : now;
+    a.intended = slot ? at(u.intended_s) : now;
     a.pacing_late = u.pacing_late;
     return a;
   }

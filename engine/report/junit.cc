@@ -213,6 +213,12 @@ std::string junit_xml(const Summary& s, const std::string& hostname) {
   property("file", s.file);
   property("target", s.target);
   property("mode", s.mode);
+  property("model", s.model);
+  if (s.model == "closed") {
+    property("users", std::to_string(s.users));
+    property("peak_active_users", std::to_string(s.peak_active_users));
+    property("wait", s.wait);
+  }
   property("passed", s.passed ? "true" : "false");
   property("interrupted", s.interrupted ? "true" : "false");
   property("requests", std::to_string(s.requests));

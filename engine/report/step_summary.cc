@@ -47,9 +47,15 @@ std::string step_summary_markdown(const Summary& s) {
                               s.passed ? "✅ PASSED" : "❌ FAILED");
   o += "| | |\n|---|---|\n";
   o += fmt::format("| target | `{}` |\n", markdown_cell(s.target));
-  o += fmt::format("| profile | {}, {:.1f} s of {:.1f} s{} |\n", markdown_cell(s.mode),
-                   s.duration_s, s.planned_s, s.interrupted ? " (interrupted)" : "");
-  if (s.target_rps > 0)
+  o += fmt::format("| profile | {}{}, {:.1f} s of {:.1f} s{} |\n", markdown_cell(s.mode),
+                   s.model == "closed" ? " (closed model)" : "", s.duration_s, s.planned_s,
+                   s.interrupted ? " (interrupted)" : "");
+  if (s.model == "closed")
+    o += fmt::format("| users | {} planned, {} at most active; think time {} |\n", s.users,
+                     s.peak_active_users, markdown_cell(s.wait));
+  if (s.model == "closed")
+    o += fmt::format("| rate | {:.1f} req/s (the users set the pace) |\n", s.actual_rps);
+  else if (s.target_rps > 0)
     o += fmt::format("| rate | {:.1f} req/s (target {:g}) |\n", s.actual_rps, s.target_rps);
   else
     o += fmt::format("| rate | {:.1f} req/s |\n", s.actual_rps);

@@ -81,6 +81,31 @@ TEST(StepSummary, CellsCannotBreakTheTable) {
   EXPECT_NE(md.find("- agent &lt;2&gt; lost &amp; \"gone\""), std::string::npos) << md;
 }
 
+TEST(CiOutputs, AClosedModelIsNamedWithItsUsers) {
+  Summary s = failing_summary();
+  s.model = "closed";
+  s.mode = "constant";
+  s.users = 50;
+  s.peak_active_users = 48;
+  s.wait = "between(1, 3)";
+  s.actual_rps = 12.5;
+  const std::string x = junit_xml(s, "host");
+  EXPECT_NE(x.find("<property name=\"model\" value=\"closed\"/>"), std::string::npos) << x;
+  EXPECT_NE(x.find("<property name=\"users\" value=\"50\"/>"), std::string::npos);
+  EXPECT_NE(x.find("<property name=\"wait\" value=\"between(1, 3)\"/>"), std::string::npos);
+  const std::string md = step_summary_markdown(s);
+  EXPECT_NE(md.find("| profile | constant (closed model),"), std::string::npos) << md;
+  EXPECT_NE(md.find("| users | 50 planned, 48 at most active; think time between(1, 3) |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| rate | 12.5 req/s (the users set the pace) |"), std::string::npos);
+  // An open model has no users row.
+  s.model = "open";
+  EXPECT_EQ(step_summary_markdown(s).find("| users |"), std::string::npos);
+  EXPECT_NE(junit_xml(s, "host").find("<property name=\"model\" value=\"open\"/>"),
+            std::string::npos);
+}
+
 TEST(WallClock, Rfc3339WithMilliseconds) {
   using namespace std::chrono;
   const system_clock::time_point t{milliseconds(1'764'061'200'045LL)};

@@ -142,6 +142,29 @@ TEST(ClosedPacer, PacingKeepsSlotsAndAnOverrunStartsLateFromItsSlot) {
   EXPECT_NEAR(secs(a->intended), 3.5, 1e-9);
 }
 
+TEST(ClosedPacer, PacingSlotsCountFromTheFirstStartWhenItWasTakenLate) {
+  const Profile curve = Profile::from_spec(users_spec(1, plan::Mode::kConstant, 60));
+  ClosedPacer p(curve, wait(plan::WaitSpec::Kind::kPacing, 1, 1), 0, 1, 1);
+  p.start(kT0);
+  // Due at 0, taken at 0.7 (a busy start-up): the user starts then, not
+  // late, and its next slot is 1 s after that start.
+  auto a = p.take(at(0.7));
+  ASSERT_TRUE(a.has_value());
+  EXPECT_NEAR(secs(a->intended), 0.7, 1e-9);
+  EXPECT_FALSE(a->pacing_late);
+  p.ended(0, at(0.9));
+  EXPECT_NEAR(secs(*p.next_due()), 1.7, 1e-9);
+  a = p.take(at(1.7));
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->pacing_late);
+  // Later takes keep the grid: due 2.7, taken at 2.9, next slot 3.7.
+  p.ended(0, at(1.8));
+  a = p.take(at(2.9));
+  ASSERT_TRUE(a.has_value());
+  p.ended(0, at(3.0));
+  EXPECT_NEAR(secs(*p.next_due()), 3.7, 1e-9);
+}
+
 TEST(ClosedPacer, RampBringsUsersInLinearly) {
   // 10 users over a 10 s ramp, then 10 s steady: user g joins at g + 1 s.
   const Profile curve = Profile::from_spec(users_spec(10, plan::Mode::kRamp, 10, 10));

@@ -83,8 +83,13 @@ def test_fifty_users_with_think_time_make_the_rate_they_should(make_demo_api, sc
     assert p.returncode == 0, p.stdout + p.stderr
     assert r["model"] == "closed" and r["mode"] == "constant"
     assert r["users"] == {"planned": 50, "peak_active": 50, "wait": "constant(0.1)"}
-    expected = 50 / 0.11
-    assert abs(r["rps"]["iterations"] - expected) <= 0.05 * expected, r["rps"]
+    # The closed model's law: users / (think time + iteration time). On an
+    # idle machine an iteration takes the endpoint's 10 ms and this is
+    # 50 / 0.11; a busy test machine slows the answers, never the law.
+    iteration_s = r["tasks"][0]["iteration"]["mean_ms"] / 1000
+    expected = 50 / (0.1 + iteration_s)
+    assert abs(r["rps"]["iterations"] - expected) <= 0.05 * expected, (r["rps"], iteration_s)
+    assert abs(r["rps"]["iterations"] - 50 / 0.11) <= 0.2 * 50 / 0.11, r["rps"]
     assert r["rps"]["target"] == 0
     books_balance(r)
     assert r["iterations"]["dropped"] == 0 and r["iterations"]["late"] == 0
