@@ -9,8 +9,10 @@
             client.get("/api/products", params={"page": 1})
 
 Run it with ``loadpilot run FILE.py --target http://127.0.0.1:8000``.
+Rows of test data from CSV files: ``loadpilot.data.csv("users.csv")``.
 """
 
+from . import data
 from .client import BodyTooLarge, HTTPError, LoadClient, Response
 from ._wait import between, constant, constant_pacing
 from .dsl import VUser, scenario, task
@@ -22,6 +24,7 @@ __all__ = [
     "Response",
     "VUser",
     "between",
+    "data",
     "constant",
     "constant_pacing",
     "scenario",

@@ -27,6 +27,7 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional
 
+from . import data
 from .client import LoadClient, RecordingTransport, Request
 from .dsl import VUser, member_names, scenario_config, task_info, tasks_of
 
@@ -49,9 +50,15 @@ class ScenarioLoadError(Exception):
     "FILE:LINE: ExcType: message" (plus the offending line for syntax errors)."""
 
 
-def describe_file(path: str) -> str:
+def describe_file(path: str, agent_index: int = 0, agent_count: int = 1, seed: int = 1) -> str:
     """Imports the scenario file PATH and returns its @scenario classes as a
-    JSON list (shape documented in engine/scenario/loader.h)."""
+    JSON list (shape documented in engine/scenario/loader.h).
+
+    This process is agent AGENT_INDEX (from 0) of AGENT_COUNT and SEED is
+    the run's --seed: they decide which rows of loadpilot.data's files the
+    scenario's feeders hand out here (docs/scenarios.md#test-data-from-csv-files).
+    """
+    data._configure(agent_index, agent_count, seed)
     return json.dumps(describe(path), allow_nan=False)
 
 
@@ -73,9 +80,11 @@ def describe(path: str) -> List[Dict[str, Any]]:
 
 def local_files(path: str) -> str:
     """After describe(PATH): the Python source files of PATH's folder (and its
-    subfolders) that importing it loaded, PATH itself first, as a JSON list of
-    paths relative to that folder. They are what agents on other machines need
-    to import the scenario the same way (docs/distributed.md#the-bundle)."""
+    subfolders) that importing it loaded, and the data files it read there
+    with loadpilot.data (those that are UTF-8 text), PATH itself first, as a
+    JSON list of paths relative to that folder. They are what agents on other
+    machines need to import the scenario the same way
+    (docs/distributed.md#the-bundle)."""
     abspath = os.path.realpath(path)
     folder = os.path.dirname(abspath)
     found = {os.path.basename(abspath)}
@@ -86,8 +95,23 @@ def local_files(path: str) -> str:
         real = os.path.realpath(file)
         if real.startswith(folder + os.sep):
             found.add(os.path.relpath(real, folder))
+    for file in data.loaded_files():
+        real = os.path.realpath(file)
+        if real.startswith(folder + os.sep) and _is_utf8(real):
+            found.add(os.path.relpath(real, folder))
     main = os.path.basename(abspath)
     return json.dumps([main] + sorted(found - {main}))
+
+
+def _is_utf8(path: str) -> bool:
+    """Whether the file's bytes are UTF-8 text: the bundle travels as JSON,
+    which holds only text."""
+    try:
+        with open(path, "rb") as f:
+            f.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
 
 
 # --- importing ----------------------------------------------------------------

@@ -64,7 +64,7 @@ void add_run(CLI::App& app, RunArgs& a) {
       ->capture_default_str();
   run->add_option("--results-json", a.results_json, "Write the final results to this file");
   run->add_flag("--no-color", a.no_color, "Plain text without colours");
-  run->add_option("--seed", a.seed, "Seed for task choice")
+  run->add_option("--seed", a.seed, "Seed for task choice and random test data orders")
       ->capture_default_str()
       ->transform(unsigned_number());
   run->add_option("--agents,--processes", a.processes,

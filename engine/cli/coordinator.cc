@@ -15,7 +15,8 @@ namespace loadpilot::cli {
 
 namespace {
 
-// The scenario and the files of its folder it imported, for agents.
+// The scenario and the files of its folder it imported or read with
+// loadpilot.data, for agents.
 agents::protocol::Bundle make_bundle(const std::string& file) {
   agents::protocol::Bundle b;
   const std::vector<std::string> files = scenario::local_module_files(file);
@@ -31,8 +32,8 @@ agents::protocol::Bundle make_bundle(const std::string& file) {
   }
   if (b.bytes() > agents::protocol::kMaxBundleBytes)
     throw CoordinatorError(fmt::format(
-        "{}: the scenario and the {} files it imports from its folder come to {} bytes, over the "
-        "limit of {} for agents (docs/distributed.md#the-bundle)",
+        "{}: the scenario and the {} files it imports or reads from its folder come to {} "
+        "bytes, over the limit of {} for agents (docs/distributed.md#the-bundle)",
         file, files.size() - 1, b.bytes(), agents::protocol::kMaxBundleBytes));
   b.sha256 = agents::protocol::bundle_hash(b.files);
   return b;

@@ -121,7 +121,11 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
 
   std::vector<scenario::ScenarioInfo> scenarios;
   try {
-    scenarios = scenario::load_scenarios(args.file);
+    // An agent hands out its share of the scenario's test data rows.
+    scenario::DataShare share;
+    if (agent) share = {agent->index, agent->count};
+    share.seed = args.seed;
+    scenarios = scenario::load_scenarios(args.file, share);
   } catch (const scenario::ScenarioError& e) {
     return failed(e.what());
   }

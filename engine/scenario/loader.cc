@@ -54,7 +54,7 @@ const char* file_kind(mode_t mode) {
 }
 
 // The description JSON, or a ScenarioError in the user's terms.
-std::string describe(const std::string& file) {
+std::string describe(const std::string& file, const DataShare& share) {
   py::module_ describer;
   try {
     describer = py::module_::import("loadpilot._describe");
@@ -64,7 +64,8 @@ std::string describe(const std::string& file) {
                         "; set LOADPILOT_PYTHON_DIR to override): " + short_description(e));
   }
   try {
-    std::string json = describer.attr("describe_file")(file).cast<std::string>();
+    std::string json = describer.attr("describe_file")(file, share.index, share.count, share.seed)
+                           .cast<std::string>();
     flush_python_stdio();
     return json;
   } catch (py::error_already_set& e) {
@@ -93,14 +94,14 @@ void check_scenario_path(const std::string& file) {
   }
 }
 
-std::vector<ScenarioInfo> load_scenarios(const std::string& file) {
+std::vector<ScenarioInfo> load_scenarios(const std::string& file, const DataShare& share) {
   check_scenario_path(file);
 
   nlohmann::json list;
   try {
     ensure_interpreter();
     py::gil_scoped_acquire gil;
-    list = nlohmann::json::parse(describe(file));
+    list = nlohmann::json::parse(describe(file, share));
   } catch (const ScenarioError&) {
     throw;
   } catch (const InternalError&) {

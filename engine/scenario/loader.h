@@ -16,6 +16,8 @@
 // task's "runtime" and "reason" say which path it takes and why.
 //
 // Thread-safety: call from one thread (the main thread) only.
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -67,17 +69,29 @@ struct ScenarioInfo {
   nlohmann::json description;  // raw description from the Python side
 };
 
+// Which rows of the scenario's test data (loadpilot.data, read while it is
+// imported) this process hands out: it is agent `index` (from 0) of `count`,
+// and `seed` is the run's --seed, which the "random" and "shuffle" orders
+// draw from (docs/scenarios.md#test-data-from-csv-files).
+struct DataShare {
+  std::size_t index = 0;
+  std::size_t count = 1;
+  std::uint64_t seed = 1;
+};
+
 // Imports FILE and returns its @scenario classes in definition order
 // (classes defined in FILE only). Checks FILE with check_scenario_path()
-// first. Throws ScenarioError for the scenario's own problems and
-// InternalError for LoadPilot's; never lets a Python error or C++
-// exception of another type escape.
-std::vector<ScenarioInfo> load_scenarios(const std::string& file);
+// first. Throws ScenarioError for the scenario's own problems (a data file
+// it reads that cannot be used among them) and InternalError for
+// LoadPilot's; never lets a Python error or C++ exception of another type
+// escape.
+std::vector<ScenarioInfo> load_scenarios(const std::string& file, const DataShare& share = {});
 
 // After load_scenarios(file): the Python source files of the scenario's
-// folder (and below) that importing it loaded, `file` itself first, as
-// paths relative to that folder — what an agent elsewhere needs to import
-// it the same way (docs/distributed.md#the-bundle). Throws InternalError.
+// folder (and below) that importing it loaded and the data files it read
+// there with loadpilot.data, `file` itself first, as paths relative to that
+// folder — what an agent elsewhere needs to import it the same way
+// (docs/distributed.md#the-bundle). Throws InternalError.
 std::vector<std::string> local_module_files(const std::string& file);
 
 // Overrides from the command line, applied over the @scenario values.

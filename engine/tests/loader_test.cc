@@ -262,6 +262,33 @@ class Alpha(VUser):
   EXPECT_EQ(scenarios[1].description["tasks"][0]["runtime"], "python");
 }
 
+// The share given to load_scenarios() decides which rows loadpilot.data's
+// feeders hand out here; the files they read travel in the bundle
+// (docs/scenarios.md#test-data-from-csv-files).
+TEST_F(LoaderTest, DataFilesAreReadWithTheAgentsShareAndListedForTheBundle) {
+  write("data/users.csv", "name\nu1\nu2\nu3\nu4\nu5\n");
+  std::string file = write("feed.py", R"(import loadpilot.data
+from loadpilot import VUser, scenario, task
+
+users = loadpilot.data.csv("data/users.csv", order="sequential")
+# Agent 2 of 2 takes rows 2 and 4; the seed is the run's.
+assert [users.next()["name"], users.next()["name"]] == ["u2", "u4"]
+assert loadpilot.data._seed == 7
+
+@scenario
+class Feed(VUser):
+    @task
+    def t(self, client):
+        client.get("/u", params=users.next())
+)");
+  EXPECT_EQ(load_scenarios(file, DataShare{1, 2, 7})[0].name, "Feed");
+  EXPECT_EQ(local_module_files(file), (std::vector<std::string>{"feed.py", "data/users.csv"}));
+
+  write("data/users.csv", "name\nu1\nu2,extra\n");
+  EXPECT_EQ(load_error(file), file + ":4: DataError: " + (dir_ / "data/users.csv").string() +
+                                  ":3: 2 fields, but the header (line 1) has 1: name");
+}
+
 TEST_F(LoaderTest, SuccessiveFilesInDifferentFolders) {
   std::string first = write("a/one.py", std::string(kBrowse));
   std::string second = write("b/two.py", R"(from loadpilot import VUser, scenario, task

@@ -6,12 +6,8 @@ recording server on loopback."""
 import base64
 import email.parser
 import email.policy
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
-from conftest import run_json, run_loadpilot, task_row
+from conftest import Recorder, run_json, run_loadpilot, task_row
 
 
 def test_scenario_class_without_vuser_base_and_positional_arguments(
@@ -137,40 +133,6 @@ def test_async_calls_not_awaited_are_counted_and_checked(make_demo_api, scenario
     assert r["errors_by_kind"]["check_failed"] == failing["iterations"]
     # The iteration lasts until its responses are in (100 ms each here).
     assert fire["iteration"]["min_ms"] >= 90, fire["iteration"]
-
-
-class Recorder(BaseHTTPRequestHandler):
-    """Answers every request with 200 and `{}` and remembers what it got."""
-    protocol_version = "HTTP/1.1"
-    seen = []
-    lock = threading.Lock()
-
-    def _record(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        with Recorder.lock:
-            Recorder.seen.append((self.command, self.path, dict(self.headers), body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    do_GET = do_POST = do_PUT = _record
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def recording_server():
-    Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 KEYWORDS = """

@@ -45,7 +45,7 @@ def fake_package(tmp_path, describe_body):
     (pkg / "__init__.py").write_text("")
     (pkg / "_describe.py").write_text(
         "class ScenarioLoadError(Exception):\n    pass\n\n"
-        "def describe_file(path):\n" + describe_body)
+        "def describe_file(path, *share):\n" + describe_body)
     return str(pkg.parent)
 
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop, task_row
+from conftest import BIN, Recorder, interrupt_run, run_json, run_loadpilot, shop, task_row
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 
@@ -263,6 +263,39 @@ def test_a_helper_module_of_the_scenario_folder_travels_with_it(nats, agents, de
     proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", *external(nats, 2))
     assert proc.returncode == 0, proc.stderr
     assert r["requests"] == 40 == demo_api.stats()["routes"]["GET /health"]
+
+
+def test_csv_data_of_the_scenario_folder_travels_and_agents_split_its_rows(
+        nats, agents, recording_server, scenario_file, tmp_path):
+    """docs/distributed.md#the-bundle: a file read with loadpilot.data
+    travels with the scenario; each agent takes its share of the rows."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "users.csv").write_text(
+        "name\n" + "".join(f"user{i}\n" for i in range(1, 11)))
+    path = scenario_file("""
+        import loadpilot.data
+        from loadpilot import VUser, scenario, task
+
+        users = loadpilot.data.csv("data/users.csv", order="sequential")
+
+        @scenario(rps=20, duration="1s", ramp_up=0, mode="constant")
+        class Users(VUser):
+            @task
+            def user(self, client):
+                client.get("/api/user", params=users.next())
+    """)
+    agents("d1", "d2")
+    proc, r = run_json(path, recording_server, tmp_path, "--no-report", *external(nats, 2))
+    assert proc.returncode == 0, proc.stderr
+    # Every row once, over both agents; each agent's other 5 arrivals found
+    # its share used up, and said so.
+    seen = sorted(target for _, target, _, _ in Recorder.seen)
+    assert seen == sorted(f"/api/user?name=user{i}" for i in range(1, 11))
+    assert r["requests"] == 10 and r["errors"] == 10
+    messages = sorted(e["message"] for e in r["top_errors"])
+    assert len(messages) == 2, messages
+    for m in messages:
+        assert "DataExhausted: data/users.csv: all 5 rows of this agent's share used" in m, m
 
 
 def test_an_agent_that_cannot_import_the_scenario_stops_the_run(nats, agents, demo_api,

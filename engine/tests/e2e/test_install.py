@@ -92,6 +92,9 @@ def test_installed_prefix_runs_an_example_from_another_folder(tmp_path):
     assert (package / "__init__.py").is_file()
     assert (package / "py.typed").is_file()
     assert (prefix / "share" / "doc" / "loadpilot" / "examples" / "shopper.py").is_file()
+    # The CSV data an example reads ships beside it, and loadpilot.data with the package.
+    assert (prefix / "share" / "doc" / "loadpilot" / "examples" / "customers.csv").is_file()
+    assert (package / "data.py").is_file()
     assert not list(package.rglob("__pycache__"))
 
     elsewhere = tmp_path / "elsewhere"
@@ -103,6 +106,12 @@ def test_installed_prefix_runs_an_example_from_another_folder(tmp_path):
                        timeout=60)
     assert p.returncode == 0, p.stderr
     assert (elsewhere / "package.txt").read_text() == str(package / "__init__.py")
+    # The installed example finds its installed CSV files (relative to itself).
+    installed = prefix / "share" / "doc" / "loadpilot" / "examples" / "customers.py"
+    p = subprocess.run([binary, "run", str(installed), "--target", "http://127.0.0.1:9",
+                        "--dry-run"], capture_output=True, text=True, cwd=elsewhere, env=env,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
 
     # The shipped example with Python tasks (VUsers, greenlet) from the
     # installed binary and package, counted against the demo API's own tally.
