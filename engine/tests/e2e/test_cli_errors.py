@@ -370,7 +370,7 @@ def test_threshold_takes_one_value_so_the_file_is_not_swallowed(scenario_file):
      "unknown option '--max-conections' for 'run'; did you mean '--max-connections'?"),
     (["run", "x.py", "y.py", "-t", "http://127.0.0.1:1"],
      "unexpected argument 'y.py' for 'run'"),
-    (["run", "x.py"], "--target is required"),
+    (["run", "x.py"], "no target: give -t/--target URL, or set LOADPILOT_TARGET"),
     (["help", "rnu"], "unknown command 'rnu'; did you mean 'run'?"),
 ])
 def test_mistyped_command_lines_get_one_error_line_with_a_suggestion(args, needle):
