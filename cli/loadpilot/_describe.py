@@ -295,6 +295,8 @@ def _describe_task(
             unproven = f"it made {len(transport.requests)} calls when run"
         elif error is None and transport.requests[0].timeout is not None:
             unproven = "it sets a per-call timeout="
+        elif error is None:
+            unproven = _follows_redirects(cls, transport.requests[0])
     if unproven is not None:
         runtime, reason = "python", "runs in Python: " + unproven
         transport.requests = []
@@ -320,8 +322,21 @@ def _describe_task(
 # --- the native fast-path proof ---------------------------------------------------
 
 _VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
-# Keywords whose literal value fully determines the encoded request.
-_FIXED_KEYWORDS = frozenset({"headers", "params", "json", "data", "name"})
+# Keywords whose literal value fully determines the encoded request
+# (follow_redirects=: only when False, see _follows_redirects).
+_FIXED_KEYWORDS = frozenset({"headers", "params", "json", "data", "name", "follow_redirects"})
+
+
+def _follows_redirects(cls: type, request: Request) -> Optional[str]:
+    """Why a recorded REQUEST cannot be sent natively because it follows
+    redirects, which only the Python runtime does (docs/scenarios.md#redirects);
+    None when it does not."""
+    if request.follow_redirects:
+        return "it passes follow_redirects=True (redirects are followed in Python)"
+    config = scenario_config(cls)
+    if request.follow_redirects is None and config is not None and config.follow_redirects:
+        return "the scenario follows redirects (@scenario(follow_redirects=True))"
+    return None
 
 
 def native_proof(cls: type, name: str, func: Callable[..., Any]) -> Optional[str]:

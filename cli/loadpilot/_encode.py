@@ -39,6 +39,9 @@ class Request:
     # cookies= of this call: sent with the VUser's jar (winning over its
     # entries of the same name), not kept in it
     cookies: Optional[List[Tuple[str, str]]] = None
+    # follow_redirects= of this call; None: the scenario's default
+    # (docs/scenarios.md#redirects)
+    follow_redirects: Optional[bool] = None
 
 
 # The keywords of a client call (build_request's), in the order of the docs.
@@ -90,7 +93,9 @@ def build_request(
     string, ``json=`` a JSON body, ``data=`` a form (or, as with requests,
     a raw ``str``/``bytes`` body), ``content=`` a raw body, ``files=`` a
     multipart/form-data body (with ``data=``'s fields), ``auth=(user,
-    password)`` a basic Authorization header.
+    password)`` a basic Authorization header. ``follow_redirects`` is
+    kept on the Request for the runtime, which follows the redirects
+    (docs/scenarios.md#redirects).
 
     Raises ValueError for what would change the request's framing: a CR or
     LF (or NUL) in the path or a header, a space in the path, a method or
@@ -103,10 +108,10 @@ def build_request(
         _check_max_body(max_body)
     if timeout is not None:
         _check_timeout(timeout)
-    if follow_redirects:
-        raise NotImplementedError(
-            "follow_redirects=True is not supported: LoadPilot does not follow redirects "
-            "(a 3xx response is a result like any other); request the Location yourself"
+    if follow_redirects is not None and not isinstance(follow_redirects, bool):
+        raise TypeError(
+            f"follow_redirects= must be True or False, "
+            f"got {type(follow_redirects).__name__} {follow_redirects!r}"
         )
     if (
         params is None
@@ -122,10 +127,12 @@ def build_request(
         if method not in _good_tokens or " " in path or not path.isprintable():
             _check_request(method, path, [])
         if headers is None:
-            return Request(method, path, [], b"", name, timeout, max_body)
+            return Request(method, path, [], b"", name, timeout, max_body, None, follow_redirects)
         header_list = _header_pairs(headers)
         _check_headers(header_list)
-        return Request(method, path, header_list, b"", name, timeout, max_body)
+        return Request(
+            method, path, header_list, b"", name, timeout, max_body, None, follow_redirects
+        )
     # json=None means "no JSON body", as in requests and httpx.
     bodies = [k for k, v in (("json", json), ("content", content)) if v is not None]
     if data is not None and files is None:
@@ -185,6 +192,7 @@ def build_request(
         timeout=timeout,
         max_body=max_body,
         cookies=cookie_list,
+        follow_redirects=follow_redirects,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import greenlet
 
+from ._redirects import REDIRECT_STATUSES, Origin, RedirectRefused, redirect_request, too_many
 from ._vuser import Call, VUserState, Waiter, keep_cookies
 from .client import DroppedBodyResponse, Headers, Request, Response
 
@@ -21,7 +22,9 @@ _new_response = object.__new__
 
 class Requests:
     """The request half of Runtime (mixed into it). Uses the runtime's hub,
-    loop, main greenlet, pending calls, rows and base_url."""
+    loop, main greenlet, pending calls, rows, base_url and its redirect
+    settings (the scenario's follow_redirects and max_redirects, the
+    target's origin)."""
 
     hub: Any
     loop: Any
@@ -29,6 +32,9 @@ class Requests:
     pending: Dict[int, Call]
     rows: Dict[str, int]
     base_url: str
+    follow_redirects: bool
+    max_redirects: int
+    origin: Optional[Origin]
 
     def _waiting_greenlet(self) -> Any:
         """The greenlet that will wait for a plain (synchronous) call."""
@@ -69,22 +75,46 @@ class Requests:
                 it.futures.append(future)
         return future
 
-    def _send(self, vu: VUserState, request: Request, deliver: Any, slot: int) -> None:
-        it = vu.current
-        if it is not None:
-            if it.first_sent:
-                base = -1  # now
+    def _send(
+        self,
+        vu: VUserState,
+        request: Request,
+        deliver: Any,
+        slot: int,
+        hop: Optional[Tuple[Call, str, List[Response]]] = None,
+    ) -> None:
+        """Sends REQUEST; DELIVER(SLOT, response) (or DELIVER(response) for
+        slot -1) gets its response. HOP is set for the next hop of a call
+        that follows redirects: (the call it continues, the URL it goes to,
+        the redirect responses so far); it is sent by its full path on the
+        target's origin, in the same row, measured from now."""
+        if hop is None:
+            it = vu.current
+            if it is not None:
+                if it.first_sent:
+                    base = -1  # now
+                else:
+                    it.first_sent = True
+                    base = it.start_us  # latency of an iteration's first call counts lateness
+                row = it.row
+                deferred = it.deferred
             else:
-                it.first_sent = True
-                base = it.start_us  # latency of an iteration's first call counts any lateness
-            row = it.row
-            deferred = it.deferred
+                base = -1
+                row = 0
+                deferred = False
+            if request.name is not None:
+                row = self.rows.get(request.name, row)
+            follow = request.follow_redirects
+            if follow is None:
+                follow = self.follow_redirects
+            url = self.base_url + request.path
         else:
+            previous, url, _ = hop
+            it = previous.iteration
+            row = previous.row
+            deferred = it is not None and it.deferred
             base = -1
-            row = 0
-            deferred = False
-        if request.name is not None:
-            row = self.rows.get(request.name, row)
+            follow = True
         headers = request.headers
         jar = vu.cookies
         if request.cookies is not None:  # cookies= of this call win over the jar's
@@ -95,8 +125,9 @@ class Requests:
         timeout = request.timeout
         timed = timeout is not None and timeout > 0
         # The hub records the request when it finishes, unless a check_ is
-        # to judge it or a timeout here may answer first.
-        hub_records = not (deferred or timed)
+        # to judge it, a timeout here may answer first, or it may be a
+        # redirect that is not followed (an error only Python knows of).
+        hub_records = not (deferred or timed or follow)
         if not hub_records and base < 0:
             base = self.hub.now_us()
         rid = self.hub.send(
@@ -108,8 +139,12 @@ class Requests:
             base,
             hub_records,
             request.max_body or 0,
+            hop is not None,
         )
-        call = Call(it, row, base, deliver, slot, vu, self.base_url + request.path, hub_records)
+        call = Call(it, row, base, deliver, slot, vu, url, hub_records)
+        if follow:
+            call.request = request
+            call.history = [] if hop is None else hop[2]
         self.pending[rid] = call
         if timed:
             call.timer = self.loop.call_later(timeout, self._timed_out, rid, request)
@@ -120,7 +155,13 @@ class Requests:
             return
         now = self.hub.now_us()
         message = f"no response within timeout={request.timeout:g}s"
-        response = Response(0, url=call.url, elapsed_ms=(now - call.base_us) / 1000, error=message)
+        response = Response(
+            0,
+            url=call.url,
+            elapsed_ms=(now - call.base_us) / 1000,
+            error=message,
+            history=call.history,
+        )
         self._account(call, response, now - call.base_us, now - call.base_us, "timeout", message)
         _deliver(call, response)
 
@@ -150,8 +191,18 @@ class Requests:
         response.url = call.url
         response.elapsed_ms = service / 1000
         response.error = (message or kind) if kind else None
+        history = call.history
+        response.history = [] if history is None else history
         if kind is None and set_cookie and status < 400:
             keep_cookies(call.vuser.cookies, hdrs)
+        if history is not None and kind is None and status in REDIRECT_STATUSES:
+            location = hdrs.get("location")
+            if location is not None:
+                refused = self._follow(call, response, latency, service, location)
+                if refused is None:
+                    return  # the next hop is on its way
+                kind = "redirect"
+                message = response.error = refused
         if not call.recorded:  # else the hub has recorded it
             if kind is None and status >= 400:
                 kind = "http_5xx" if status >= 500 else "http_4xx"
@@ -160,6 +211,38 @@ class Requests:
                 message = ""
             self._account(call, response, latency, service, kind, message)
         _deliver(call, response)
+
+    def _follow(
+        self, call: Call, response: Response, latency: int, service: int, location: str
+    ) -> Optional[str]:
+        """RESPONSE to CALL is a redirect to LOCATION: records it (a
+        successful request of its own) and sends the next hop, then
+        returns None; or returns why it is not followed (the hop limit,
+        another origin, a bad Location), leaving it to be recorded as that
+        error."""
+        history = call.history
+        assert history is not None and call.request is not None
+        if len(history) >= self.max_redirects:
+            return too_many(self.max_redirects)
+        try:
+            request, url = redirect_request(
+                call.request, response.status_code, location, call.url, self.origin
+            )
+        except RedirectRefused as exc:
+            return str(exc)
+        try:
+            self._send(
+                call.vuser, request, call.deliver, call.slot, (call, url, history + [response])
+            )
+        except ValueError as exc:  # the engine refused to build it (it never should)
+            return f"redirect not followed: {exc}"
+        it = call.iteration
+        if it is not None and it.deferred:
+            # Not the iteration's last response: the check judges the last hop.
+            it.records.append([call.row, latency, service, None, ""])
+        else:
+            self.hub.record_request(call.row, latency, service, None, "")
+        return None
 
     def _account(
         self, call: Call, response: Response, latency: int, service: int, kind: Any, message: str

@@ -45,6 +45,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import greenlet
 
 from ._describe import MODULE_NAME, _overrides, format_error
+from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
 from ._vuser import Call, Iteration, VUserState, static_labels
 from ._requests import HubSelector, Requests
 from .client import Response
@@ -90,6 +91,8 @@ class Runtime(Requests):
         max_vusers: int,
         unlimited: bool,
         closed: bool = False,
+        follow_redirects: bool = False,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
     ) -> None:
         module = sys.modules.get(MODULE_NAME)
         cls = getattr(module, scenario, None)
@@ -99,6 +102,15 @@ class Runtime(Requests):
         self.path = path
         self.abspath = os.path.abspath(path)
         self.base_url = target.rstrip("/")
+        # The plan's redirect settings (docs/scenarios.md#redirects): the
+        # default of calls that do not pass follow_redirects=, and the hop
+        # limit of every call that follows them. Hops stay on the origin.
+        self.follow_redirects = bool(follow_redirects)
+        self.max_redirects = int(max_redirects)
+        try:
+            self.origin: Optional[Origin] = origin_of(self.base_url)
+        except ValueError:
+            self.origin = None  # no redirect is followed (the plan checked the target)
         self.max_vusers = max(1, int(max_vusers))
         self.unlimited = bool(unlimited)
         self.closed = bool(closed)

@@ -53,7 +53,17 @@ class Iteration:
 
 class Call:
     __slots__ = (
-        "iteration", "row", "base_us", "deliver", "slot", "vuser", "url", "recorded", "timer"
+        "iteration",
+        "row",
+        "base_us",
+        "deliver",
+        "slot",
+        "vuser",
+        "url",
+        "recorded",
+        "timer",
+        "request",
+        "history",
     )
 
     def __init__(self, iteration, row, base_us, deliver, slot, vuser, url, recorded) -> None:
@@ -67,6 +77,11 @@ class Call:
         # True when the hub records the request itself (see Runtime._send)
         self.recorded = recorded
         self.timer = None
+        # A call that follows redirects: its request (the next hop is made
+        # from it) and the redirect responses before it, oldest first.
+        # None for a call that does not follow them.
+        self.request: Optional[Request] = None
+        self.history: Optional[List[Response]] = None
 
 
 class Waiter:

@@ -128,8 +128,8 @@ class BodyTooLarge(Exception):
 class Response:
     """What a client call returns.
 
-    The VUser runtime (_runtime.py) creates these without calling __init__,
-    setting the same six attributes: keep the two in step.
+    The VUser runtime (_requests.py) creates these without calling
+    __init__, setting the same seven attributes: keep the two in step.
     """
 
     def __init__(
@@ -141,6 +141,7 @@ class Response:
         url: str = "",
         elapsed_ms: float = 0.0,
         error: Optional[str] = None,
+        history: Optional[List["Response"]] = None,
     ) -> None:
         self.status_code = status_code
         self.headers = headers if headers is not None else Headers()
@@ -148,13 +149,17 @@ class Response:
         self.url = url
         self.elapsed_ms = elapsed_ms
         # Set when no response arrived (connect, timeout, reset, protocol);
-        # status_code is then 0.
+        # status_code is then 0. Also set on a redirect that was not
+        # followed (too many, or to another origin), which keeps its status.
         self.error = error
+        # The redirect responses that led here, oldest first (as httpx's
+        # Response.history); empty unless redirects were followed.
+        self.history: List[Response] = list(history) if history else []
 
     @property
     def ok(self) -> bool:
-        """False for 4xx and 5xx (the ``requests`` rule) and when no response
-        arrived at all."""
+        """False for 4xx and 5xx (the ``requests`` rule), when no response
+        arrived at all, and for a redirect that was not followed."""
         return self.error is None and not 400 <= self.status_code < 600
 
     @property

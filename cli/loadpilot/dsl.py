@@ -97,11 +97,24 @@ class ScenarioConfig:
     # (a loadpilot._wait.Wait) between iterations. None: the open model.
     users: Any = None
     wait: Any = None
+    # Redirects (docs/scenarios.md#redirects): whether calls follow them by
+    # default, and the hop limit. None: left out (False, and 20).
+    follow_redirects: Any = None
+    max_redirects: Any = None
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
 
     def as_dict(self) -> Dict[str, Any]:
+        # The redirect settings, only when given.
+        redirects = {
+            key: value
+            for key, value in (
+                ("follow_redirects", self.follow_redirects),
+                ("max_redirects", self.max_redirects),
+            )
+            if value is not None
+        }
         return {
             "rps": self.rps,
             "duration": self.duration,
@@ -119,6 +132,7 @@ class ScenarioConfig:
                 if self.users is not None
                 else {}
             ),
+            **redirects,
         }
 
 
@@ -138,6 +152,8 @@ def scenario(
     max_vusers: Optional[int] = None,
     users: Optional[int] = None,
     wait: Optional[Wait] = None,
+    follow_redirects: Optional[bool] = None,
+    max_redirects: Optional[int] = None,
 ) -> Any:
     """Marks a class as a runnable scenario.
 
@@ -154,6 +170,11 @@ def scenario(
     ``constant_pacing(s)``; no wait when left out) after each iteration;
     ``ramp_up`` or ``steps`` bring them in. ``rps`` and ``max_vusers`` do
     not go with it, nor ``wait`` without it.
+
+    ``follow_redirects=True`` makes the scenario's client calls follow
+    redirects unless a call says otherwise (httpx's default, False, when
+    left out); ``max_redirects`` is the hop limit of every call that
+    follows them (20 when left out).
 
     A class that does not derive from VUser is given VUser as a base (see
     :func:`_as_vuser`), so on_start/on_stop and every runtime path treat it
@@ -195,6 +216,8 @@ def scenario(
         max_vusers=max_vusers,
         users=users,
         wait=wait,
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
         defaults=frozenset(defaults),
     )
 

@@ -108,10 +108,14 @@ def test_timeout_must_be_seconds(client):
             client.get("/x", timeout=bad)
 
 
-def test_follow_redirects_true_is_refused_clearly(client):
+def test_follow_redirects_is_kept_for_the_runtime(client):
+    # The runtime follows the redirects (tests/test_redirects.py).
     client.get("/x", follow_redirects=False)
-    with pytest.raises(NotImplementedError, match="does not follow redirects"):
-        client.get("/x", follow_redirects=True)
+    client.post("/x", json={}, follow_redirects=True)
+    client.get("/x")
+    assert [r.follow_redirects for r in client.sent] == [False, True, None]
+    with pytest.raises(TypeError, match=r"^follow_redirects= must be True or False, got int 1$"):
+        client.get("/x", follow_redirects=1)
 
 
 def test_files_make_a_multipart_body_with_the_form_fields(client, tmp_path):

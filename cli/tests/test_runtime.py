@@ -29,6 +29,7 @@ class FakeHub:
         self.lock = threading.Lock()
         self.events = []
         self.sent = []
+        self.full_paths = []  # send()'s full_path of each request sent
         self.requests = []
         self.errors = []
         self.iterations = []
@@ -75,10 +76,12 @@ class FakeHub:
     def now_us(self):
         return int((time.monotonic() - self.t0) * 1e6)
 
-    def send(self, method, path, headers, body, row, base_us, record, max_body=0):
+    def send(self, method, path, headers, body, row, base_us, record, max_body=0,
+             full_path=False):
         rid = self.next_id
         self.next_id += 1
         self.sent.append((method, path, list(headers), body))
+        self.full_paths.append(full_path)
         answer = self.respond(method, path, dict(headers))
         if answer is not None:  # None: the server never answers
             status, hdrs, content = answer

@@ -66,22 +66,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
     RouteMatch match = match_route(request.method, request.target);
     bool keep_alive = request.keep_alive;
     bool http10 = request.minor_version == 0;
-    // Every HEAD is a 404 here, but its response must still carry no body.
+    // A HEAD is a 404 here (but for /redirect and /echo, which take any
+    // method); its response must still carry no body.
     bool head_only = request.method == "HEAD";
     if (is_counted(match.route)) worker_.counters.count(match.route);
 
+    reply_.location.clear();
     if (match.route == Route::kStats) {
       reply_.status = 200;
       reply_.storage = worker_.board.to_json();
       reply_.body = reply_.storage;
     } else if (match.route == Route::kStatsReset) {
       worker_.board.reset();
-      worker_.endpoints.respond(match, &reply_);
+      worker_.endpoints.respond(match, request, &reply_);
     } else if (takes_knobs(match.route) && worker_.faults.inject_error()) {
       reply_.status = 503;
       reply_.body = kInjectedErrorBody;
     } else {
-      worker_.endpoints.respond(match, &reply_);
+      worker_.endpoints.respond(match, request, &reply_);
     }
 
     if (takes_knobs(match.route) && worker_.faults.delays()) {
@@ -89,14 +91,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       Clock::time_point release = worker_.faults.release_time(now);
       if (release > now) {
         held_.clear();
-        append_response(held_, reply_.status, reply_.body, keep_alive, http10, head_only);
+        append_response(held_, reply_.status, reply_.body, keep_alive, http10, head_only,
+                        reply_.location);
         release_at_ = release;
         close_after_held_ = !keep_alive;
         holding_ = true;
         return;
       }
     }
-    append_response(out_, reply_.status, reply_.body, keep_alive, http10, head_only);
+    append_response(out_, reply_.status, reply_.body, keep_alive, http10, head_only,
+                    reply_.location);
     if (!keep_alive) closing_ = true;
   }
 

@@ -9,6 +9,12 @@
 //   POST /api/orders          -> 201 {"order_id":..} (ids increase across the process)
 //   GET  /api/orders          -> 200 JSON list (a fixed sample)
 //   GET  /api/user            -> 200 {"id":..,"name":..,"email":..}
+//   ANY  /redirect?to=URL&status=S -> S (301, 302, 303, 307, 308; default 302)
+//                                with Location: URL (default /health); 400 for
+//                                another status or a URL that is not printable ASCII
+//   GET  /redirect/{n}        -> 302 to "{n-1}" (relative), /redirect/1 to /health:
+//                                a chain of n redirects, 1 <= n <= 1000; else 404
+//   ANY  /echo                -> 200 {"method":..,"target":..,"body":..}, the request
 //   GET  /stats               -> 200 exact request counts per "METHOD /route"
 //   POST /stats/reset         -> 204 zeroes the counts
 //   anything else             -> 404 (a HEAD gets the 404's head only)
@@ -16,7 +22,8 @@
 // (204s too, as "Content-Length: 0", for the benefit of simple clients).
 //
 // /stats body: {"total":N,"routes":{"GET /health":n,...,"other":n}}, every
-// key always present; "other" counts requests no endpoint matched; /stats and
+// key always present ("ANY /redirect" and "ANY /echo" count every method);
+// "other" counts requests no endpoint matched; /stats and
 // /stats/reset are not counted. A request is counted when it has been
 // received, before any added latency, including requests answered with an
 // injected 503 and non-numeric product ids (404, counted under

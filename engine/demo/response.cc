@@ -13,6 +13,16 @@ std::string_view status_line(int status) {
       return "HTTP/1.1 201 Created\r\n";
     case 204:
       return "HTTP/1.1 204 No Content\r\n";
+    case 301:
+      return "HTTP/1.1 301 Moved Permanently\r\n";
+    case 302:
+      return "HTTP/1.1 302 Found\r\n";
+    case 303:
+      return "HTTP/1.1 303 See Other\r\n";
+    case 307:
+      return "HTTP/1.1 307 Temporary Redirect\r\n";
+    case 308:
+      return "HTTP/1.1 308 Permanent Redirect\r\n";
     case 400:
       return "HTTP/1.1 400 Bad Request\r\n";
     case 404:
@@ -35,13 +45,17 @@ std::string_view status_line(int status) {
 }  // namespace
 
 void append_response(std::string& out, int status, std::string_view body, bool keep_alive,
-                     bool http10, bool head_only) {
+                     bool http10, bool head_only, std::string_view location) {
   char length[24];
   auto [end, ec] = std::to_chars(length, length + sizeof length, body.size());
   (void)ec;
   out += status_line(status);
   out += "Content-Type: application/json\r\nContent-Length: ";
   out.append(length, end);
+  if (!location.empty()) {
+    out += "\r\nLocation: ";
+    out += location;
+  }
   if (!keep_alive) {
     out += "\r\nConnection: close";
   } else if (http10) {

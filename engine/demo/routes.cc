@@ -3,14 +3,25 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
+#include <nlohmann/json.hpp>
 
 namespace loadpilot::demo {
 namespace {
 
 constexpr std::array<std::string_view, kCountedRoutes> kRouteKeys = {
-    "GET /health",       "POST /auth/login",       "POST /auth/logout",
-    "GET /api/products", "GET /api/products/{id}", "POST /api/orders",
-    "GET /api/orders",   "GET /api/user",          "other",
+    "GET /health",
+    "POST /auth/login",
+    "POST /auth/logout",
+    "GET /api/products",
+    "GET /api/products/{id}",
+    "POST /api/orders",
+    "GET /api/orders",
+    "GET /api/user",
+    "ANY /redirect",
+    "GET /redirect/{n}",
+    "ANY /echo",
+    "other",
 };
 
 constexpr std::array<std::string_view, 20> kCatalog = {
@@ -61,6 +72,121 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
+// What follows the "?" of a target, or "".
+std::string_view query_of(std::string_view target) {
+  const std::size_t q = target.find('?');
+  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+enum class Param { kAbsent, kBad, kFound };
+
+// Query parameter NAME into *value, percent-decoded ('+' is a space, as a
+// form encodes it): kBad when it is badly encoded.
+Param query_param(std::string_view query, std::string_view name, std::string* value) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    value->clear();
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        *value += ' ';
+      } else if (raw[i] != '%') {
+        *value += raw[i];
+      } else if (i + 2 < raw.size() && hex_digit(raw[i + 1]) >= 0 && hex_digit(raw[i + 2]) >= 0) {
+        *value += static_cast<char>(hex_digit(raw[i + 1]) * 16 + hex_digit(raw[i + 2]));
+        i += 2;
+      } else {
+        return Param::kBad;
+      }
+    }
+    return Param::kFound;
+  }
+  return Param::kAbsent;
+}
+
+constexpr std::string_view kRedirectBody = R"({"status":"redirect"})";
+
+// /redirect?to=URL&status=CODE: CODE (default 302) with Location URL
+// (default /health). An unknown status, or a URL that is not printable
+// ASCII (a CR or LF would break the response head), is a 400.
+void redirect(std::string_view query, Reply* reply) {
+  const auto bad = [reply](std::string_view why) {
+    reply->status = 400;
+    reply->storage = fmt::format(R"({{"error":"{}"}})", why);
+    reply->body = reply->storage;
+  };
+  constexpr std::string_view kStatuses = "status must be 301, 302, 303, 307 or 308";
+  int status = 302;
+  std::string given;
+  switch (query_param(query, "status", &given)) {
+    case Param::kAbsent:
+      break;
+    case Param::kBad:
+      return bad(kStatuses);
+    case Param::kFound: {
+      auto [end, ec] = std::from_chars(given.data(), given.data() + given.size(), status);
+      if (ec != std::errc() || end != given.data() + given.size() ||
+          (status != 301 && status != 302 && status != 303 && status != 307 && status != 308))
+        return bad(kStatuses);
+    }
+  }
+  constexpr std::string_view kTo =
+      "to must be a URL or a path of printable ASCII without spaces, percent-encoded";
+  std::string to = "/health";
+  switch (query_param(query, "to", &to)) {
+    case Param::kAbsent:
+      break;
+    case Param::kBad:
+      return bad(kTo);
+    case Param::kFound:
+      if (to.empty()) return bad(kTo);
+      for (char c : to) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f) return bad(kTo);
+      }
+  }
+  reply->status = status;
+  reply->location = std::move(to);
+  reply->body = kRedirectBody;
+}
+
+// /redirect/{n}: a chain of N redirects (302) ending at /health, each
+// Location relative to the one before ("/redirect/3" -> "2" -> "1" ->
+// "/health").
+void redirect_chain(std::string_view n_text, Reply* reply) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(n_text.data(), n_text.data() + n_text.size(), n);
+  if (ec != std::errc() || end != n_text.data() + n_text.size() || n < 1 || n > kMaxRedirectChain) {
+    reply->status = 404;
+    reply->body = kNotFoundBody;
+    return;
+  }
+  reply->status = 302;
+  reply->location = n == 1 ? std::string("/health") : std::to_string(n - 1);
+  reply->body = kRedirectBody;
+}
+
+// /echo: the request as received, {"method","target","body"} (the body as
+// text, invalid UTF-8 replaced).
+void echo(const Request& request, Reply* reply) {
+  const nlohmann::json j = {{"method", std::string(request.method)},
+                            {"target", std::string(request.target)},
+                            {"body", std::string(request.body)}};
+  reply->storage = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  reply->body = reply->storage;
+}
+
 }  // namespace
 
 std::string_view route_key(Route r) { return kRouteKeys.at(static_cast<std::size_t>(r)); }
@@ -70,29 +196,38 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   const bool get = method == "GET";
   const bool post = method == "POST";
   constexpr std::string_view kProductPrefix = "/api/products/";
+  constexpr std::string_view kChainPrefix = "/redirect/";
+  // Any method: a redirect keeps or changes it, and /echo shows which.
+  if (path == "/redirect") return {Route::kRedirect, {}, query_of(target)};
+  if (path == "/echo") return {Route::kEcho, {}, {}};
   if (get) {
-    if (path == "/health") return {Route::kHealth, {}};
-    if (path == "/api/products") return {Route::kProducts, {}};
-    if (path == "/api/orders") return {Route::kOrders, {}};
-    if (path == "/api/user") return {Route::kUser, {}};
-    if (path == "/stats") return {Route::kStats, {}};
+    if (path == "/health") return {Route::kHealth, {}, {}};
+    if (path == "/api/products") return {Route::kProducts, {}, {}};
+    if (path == "/api/orders") return {Route::kOrders, {}, {}};
+    if (path == "/api/user") return {Route::kUser, {}, {}};
+    if (path == "/stats") return {Route::kStats, {}, {}};
     if (path.size() > kProductPrefix.size() &&
         path.substr(0, kProductPrefix.size()) == kProductPrefix) {
       std::string_view id = path.substr(kProductPrefix.size());
-      if (id.find('/') == std::string_view::npos) return {Route::kProduct, id};
+      if (id.find('/') == std::string_view::npos) return {Route::kProduct, id, {}};
+    }
+    if (path.size() > kChainPrefix.size() && path.starts_with(kChainPrefix)) {
+      std::string_view n = path.substr(kChainPrefix.size());
+      if (n.find('/') == std::string_view::npos) return {Route::kRedirectChain, n, {}};
     }
   } else if (post) {
-    if (path == "/auth/login") return {Route::kLogin, {}};
-    if (path == "/auth/logout") return {Route::kLogout, {}};
-    if (path == "/api/orders") return {Route::kCreateOrder, {}};
-    if (path == "/stats/reset") return {Route::kStatsReset, {}};
+    if (path == "/auth/login") return {Route::kLogin, {}, {}};
+    if (path == "/auth/logout") return {Route::kLogout, {}, {}};
+    if (path == "/api/orders") return {Route::kCreateOrder, {}, {}};
+    if (path == "/stats/reset") return {Route::kStatsReset, {}, {}};
   }
-  return {Route::kOther, {}};
+  return {Route::kOther, {}, {}};
 }
 
-void Endpoints::respond(const RouteMatch& match, Reply* reply) {
+void Endpoints::respond(const RouteMatch& match, const Request& request, Reply* reply) {
   reply->status = 200;
   reply->storage.clear();
+  reply->location.clear();
   switch (match.route) {
     case Route::kHealth:
       reply->body = kHealthBody;
@@ -150,6 +285,15 @@ void Endpoints::respond(const RouteMatch& match, Reply* reply) {
       return;
     case Route::kUser:
       reply->body = kUserBody;
+      return;
+    case Route::kRedirect:
+      redirect(match.query, reply);
+      return;
+    case Route::kRedirectChain:
+      redirect_chain(match.id, reply);
+      return;
+    case Route::kEcho:
+      echo(request, reply);
       return;
     case Route::kOther:
     case Route::kStats:

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "demo/request_parser.h"
+
 namespace loadpilot::demo {
 
 // The counted routes come first, in /stats order; kStats and kStatsReset are
@@ -20,7 +22,10 @@ enum class Route : std::uint8_t {
   kCreateOrder,
   kOrders,
   kUser,
-  kOther,  // no endpoint: 404
+  kRedirect,       // any method: /redirect?to=URL&status=302
+  kRedirectChain,  // GET /redirect/{n}
+  kEcho,           // any method: /echo
+  kOther,          // no endpoint: 404
   kStats,
   kStatsReset,
 };
@@ -35,11 +40,13 @@ std::string_view route_key(Route r);
 
 struct RouteMatch {
   Route route = Route::kOther;
-  std::string_view id;  // the {id} path segment for kProduct
+  std::string_view id;     // the {id} path segment for kProduct, {n} for kRedirectChain
+  std::string_view query;  // after the "?", for kRedirect
 };
 
-// Matches on the path (query string ignored; absolute-form targets reduced
-// to their path). Paths match exactly: "/health/" is not "/health".
+// Matches on the path (query string ignored but for /redirect's; absolute-form
+// targets reduced to their path). Paths match exactly: "/health/" is not
+// "/health".
 RouteMatch match_route(std::string_view method, std::string_view target);
 
 // What to answer: status and body. `body` views either static text or
@@ -48,7 +55,11 @@ struct Reply {
   int status = 200;
   std::string_view body;
   std::string storage;
+  std::string location;  // the Location header's value; empty: none
 };
+
+// /redirect/{n}: the most hops a chain may have.
+inline constexpr std::uint64_t kMaxRedirectChain = 1000;
 
 // Process-wide state the endpoints share across workers.
 struct SharedState {
@@ -61,7 +72,8 @@ class Endpoints {
  public:
   Endpoints(int worker_index, SharedState& shared) : worker_(worker_index), shared_(shared) {}
 
-  void respond(const RouteMatch& match, Reply* reply);
+  // REQUEST is the one MATCH came from (/echo answers with it).
+  void respond(const RouteMatch& match, const Request& request, Reply* reply);
 
  private:
   int worker_;

@@ -8,7 +8,9 @@
 // invocation; close() fails queued and in-flight requests (kReset, "shutdown")
 // and ends all connections.
 //
-// Redirects are not followed: a 3xx response is a result like any other.
+// Redirects are not followed: a 3xx response is a result like any other
+// (the Python runtime follows them over this client when a call asks,
+// docs/scenarios.md#redirects).
 //
 // Retries (RFC 9110 9.2.2). A server may close an idle keep-alive
 // connection just as a request is written on it. Before reusing a

@@ -17,11 +17,13 @@ enum class ErrorKind : std::uint8_t {
   kHttp5xx,      // status >= 500
   kCheckFailed,  // a check_<task> rejected the response
   kException,    // user Python code raised
+  kRedirect,     // a redirect not followed: over the hop limit, or to another origin
 };
-inline constexpr std::size_t kErrorKindCount = 8;
+inline constexpr std::size_t kErrorKindCount = 9;
 
 inline constexpr std::array<std::string_view, kErrorKindCount> kErrorKindNames = {
-    "connect", "timeout", "reset", "protocol", "http_4xx", "http_5xx", "check_failed", "exception"};
+    "connect",  "timeout",      "reset",     "protocol", "http_4xx",
+    "http_5xx", "check_failed", "exception", "redirect"};
 
 inline std::string_view name(ErrorKind k) { return kErrorKindNames[static_cast<std::size_t>(k)]; }
 

@@ -315,6 +315,8 @@ json Plan::to_json() const {
       {"max_vusers", max_vusers},
       {"tasks", std::move(tasks_j)},
       {"thresholds", thresholds},
+      {"follow_redirects", follow_redirects},
+      {"max_redirects", max_redirects},
   };
 }
 
@@ -337,6 +339,11 @@ Plan Plan::from_json(const json& j) {
       p.thresholds[key] = read_number(value, "thresholds." + key);
     }
   }
+  if (const json* v = find(j, "follow_redirects")) {
+    if (!v->is_boolean()) fail("follow_redirects", "true or false", *v);
+    p.follow_redirects = v->get<bool>();
+  }
+  if (const json* v = find(j, "max_redirects")) p.max_redirects = read_int(*v, "max_redirects");
   return p;
 }
 
@@ -391,6 +398,11 @@ std::vector<std::string> validate(const Plan& plan) {
   } else if (plan.max_vusers > kMaxVUsers) {
     add("max_vusers", fmt::format("must be at most {}", kMaxVUsers),
         std::to_string(plan.max_vusers));
+  }
+
+  if (plan.max_redirects < 0 || plan.max_redirects > kMaxRedirects) {
+    add("max_redirects", fmt::format("must be a whole number from 0 to {}", kMaxRedirects),
+        std::to_string(plan.max_redirects));
   }
 
   if (plan.target.empty()) {

@@ -12,10 +12,15 @@
 //   "tasks": [{"name": "products", "weight": 5, "runtime": "native", "reason": "...",
 //              "request": {"method": "GET", "path": "/api/products",
 //                          "headers": [["Accept", "application/json"]], "body": ""}}],
-//   "thresholds": {"p99_ms": 50, "error_rate": 1.0}
+//   "thresholds": {"p99_ms": 50, "error_rate": 1.0},
+//   "follow_redirects": false, "max_redirects": 20
 // }
 // "runtime" is "native" (the engine sends `request` itself) or "python"
 // (the Python VUser runtime runs the task body on every iteration).
+// "follow_redirects" is the default of the scenario's client calls and
+// "max_redirects" the hop limit of every call that follows redirects
+// (docs/scenarios.md#redirects); only the Python runtime follows them, so a
+// task that does always runs there.
 //
 // A closed model (docs/scenarios.md#open-and-closed-models-which-to-use)
 // has "model": "closed", "users": N and "wait": {"kind": "between" |
@@ -75,6 +80,11 @@ struct ProfileSpec {
   std::string label() const { return unlimited ? "max" : std::string(mode_name(mode)); }
 };
 
+// Hops a call that follows redirects may take when @scenario(max_redirects=)
+// is left out (httpx's default), and the most it may be set to.
+inline constexpr int kDefaultRedirects = 20;
+inline constexpr int kMaxRedirects = 100;
+
 struct HttpRequestSpec {
   std::string method = "GET";
   std::string path = "/";  // relative to the target, query string included
@@ -98,6 +108,8 @@ struct Plan {
   int max_vusers = 0;  // 0: chosen by the runtime
   std::vector<TaskSpec> tasks;
   std::map<std::string, double> thresholds;
+  bool follow_redirects = false;          // @scenario(follow_redirects=)
+  int max_redirects = kDefaultRedirects;  // @scenario(max_redirects=)
 
   nlohmann::json to_json() const;
   // Parses without validating; throws PlanError naming the field on a type
@@ -140,7 +152,8 @@ inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "
 // (http::Target::parse); at least one task; unique task names;
 // 0 < weight <= kMaxWeight; a native task has a request with a known
 // method, a path starting with "/" and well-formed headers; known threshold
-// keys with finite values >= 0. Every number must be finite.
+// keys with finite values >= 0; 0 <= max_redirects <= kMaxRedirects. Every
+// number must be finite.
 
 std::vector<std::string> validate(const Plan& plan);
 

@@ -262,6 +262,27 @@ void apply_thresholds(const json& config, const Overrides& o, plan::Plan* plan,
   }
 }
 
+// follow_redirects= and max_redirects= (docs/scenarios.md#redirects); left
+// out, they keep the plan's defaults.
+void apply_redirects(const json& config, plan::Plan* plan, Problems* problems) {
+  const json& follow = field_of(config, "follow_redirects");
+  if (follow.is_boolean()) {
+    plan->follow_redirects = follow.get<bool>();
+  } else if (!follow.is_null()) {
+    problems->add("follow_redirects", "must be True or False", follow);
+  }
+  const json& limit = field_of(config, "max_redirects");
+  if (limit.is_null()) return;
+  if (auto v = as_int(limit); v && !limit.is_string() && *v >= 0 && *v <= plan::kMaxRedirects) {
+    plan->max_redirects = *v;
+  } else {
+    problems->add("max_redirects",
+                  fmt::format("must be a whole number from 0 to {} (the hops a call may follow)",
+                              plan::kMaxRedirects),
+                  limit);
+  }
+}
+
 // The recorded request as a native request spec, or nullopt when the
 // description is malformed (only possible for hand-written descriptions).
 std::optional<plan::HttpRequestSpec> request_from(const json& r) {
@@ -354,6 +375,7 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
 
   apply_profile(info.description, overrides, &plan, &problems);
   apply_thresholds(field_of(info.description, "config"), overrides, &plan, &problems);
+  apply_redirects(field_of(info.description, "config"), &plan, &problems);
   bool task_problems = apply_tasks(info.description, &plan, &problems);
 
   for (std::string& e : plan::validate(plan)) {

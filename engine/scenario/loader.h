@@ -54,7 +54,8 @@ void check_scenario_path(const std::string& file);
 //   {"name", "doc", "line",
 //    "config": {"rps", "duration", "ramp_up", "mode", "steps", "thresholds",
 //               "max_vusers", "users",
-//               "wait": null | {"kind", "min_s", "max_s"}}
+//               "wait": null | {"kind", "min_s", "max_s"},
+//               "follow_redirects", "max_redirects" (only when given)}
 //              (as written; non-JSON values as their repr()),
 //    "tasks": [{"name", "weight", "line", "is_async",
 //               "runtime": "native" | "python", "reason",

@@ -57,6 +57,8 @@ struct VUserRuntime::Hub {
   };
 
   Hub(http::Target t, std::size_t rows) : target(std::move(t)), recorder(rows) {
+    origin = target;
+    origin.base_path.clear();
     fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   }
   ~Hub() {
@@ -259,16 +261,18 @@ struct VUserRuntime::Hub {
   // it finished. With RECORD the hub records it then, under metrics row ROW
   // with its latency counted from BASE_US (us since t0; negative: now);
   // else Python does. MAX_BODY: bytes of body to keep (0: the client's
-  // default).
+  // default). FULL_PATH: PATH is the whole path on the target's origin (a
+  // redirect's Location, docs/scenarios.md#redirects), not relative to the
+  // target's base path.
   std::uint64_t send(const std::string& method, const std::string& path,
                      const http::Headers& headers, const py::bytes& body, std::uint32_t row,
-                     std::int64_t base_us, bool record, std::uint64_t max_body) {
+                     std::int64_t base_us, bool record, std::uint64_t max_body, bool full_path) {
     const std::uint64_t id = next_id++;
     if (base_us < 0) base_us = now_us();
     std::string_view b(PyBytes_AS_STRING(body.ptr()),
                        static_cast<std::size_t>(PyBytes_GET_SIZE(body.ptr())));
-    auto request =
-        std::make_shared<const std::string>(http::build_request(target, method, path, headers, b));
+    auto request = std::make_shared<const std::string>(
+        http::build_request(full_path ? origin : target, method, path, headers, b));
     // The callback runs inside run_io() or close_io(), on this thread.
     client->send(
         std::move(request), method == "HEAD",
@@ -413,6 +417,7 @@ struct VUserRuntime::Hub {
   std::size_t rows() const { return row_count; }
 
   http::Target target;
+  http::Target origin;  // the target without its base path
   load::ScriptedLink link;
   std::size_t row_count = 0;
   int fd = -1;
@@ -503,7 +508,9 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
     for (const plan::TaskSpec& t : plan.tasks)
       tasks.append(py::make_tuple(t.name, t.runtime, t.weight));
     py::object runtime = rt.attr("Runtime")(plan.name, plan.file, plan.target, tasks, max_vusers_,
-                                            plan.profile.unlimited, plan.profile.closed());
+                                            plan.profile.unlimited, plan.profile.closed(),
+                                            py::arg("follow_redirects") = plan.follow_redirects,
+                                            py::arg("max_redirects") = plan.max_redirects);
     for (py::handle label : runtime.attr("extra_labels")) labels_.push_back(py::str(label));
     watch_options_.scenario_path = plan.file;
     watch_options_.scenario_abspath = py::str(runtime.attr("abspath"));

@@ -183,6 +183,62 @@ TEST(DemoApi, EndpointsAnswerWithTheirShapes) {
   EXPECT_EQ(c.request("GET", "http://127.0.0.1/health").status, 200);  // absolute-form
 }
 
+TEST(DemoApi, RedirectsAndEchoAnswerAnyMethodAndAreCounted) {
+  DemoServer server(test_options());
+  server.start();
+  TestClient c(server.port());
+
+  Response plain = c.request("GET", "/redirect");
+  EXPECT_EQ(plain.status, 302);
+  EXPECT_EQ(plain.headers.at("location"), "/health");
+  EXPECT_EQ(plain.parsed()["status"], "redirect");
+  for (int status : {301, 302, 303, 307, 308}) {
+    SCOPED_TRACE(status);
+    Response r = c.request(
+        "POST", "/redirect?status=" + std::to_string(status) + "&to=%2Fecho%3Fa%3D1", "{}");
+    EXPECT_EQ(r.status, status);
+    EXPECT_EQ(r.headers.at("location"), "/echo?a=1");
+  }
+  EXPECT_EQ(c.request("PUT", "/redirect?to=http://127.0.0.1:1/x").headers.at("location"),
+            "http://127.0.0.1:1/x");
+  c.send("HEAD /redirect?status=308 HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string head = c.read_head();
+  EXPECT_EQ(head.rfind("HTTP/1.1 308 Permanent Redirect\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nLocation: /health"), std::string::npos) << head;
+  // Nothing that would break the head or is not a redirect status.
+  for (const char* bad : {"/redirect?status=200", "/redirect?status=30",
+                          "/redirect?to=", "/redirect?to=%0d%0aX-Evil:%201", "/redirect?to=a%20b",
+                          "/redirect?to=%zz", "/redirect?to=%C3%A9"}) {
+    SCOPED_TRACE(bad);
+    Response r = c.request("GET", bad);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.headers.count("location"), 0u);
+    EXPECT_EQ(r.headers.count("x-evil"), 0u);
+  }
+
+  // A chain: each hop relative to the last, the last to /health.
+  Response three = c.request("GET", "/redirect/3");
+  EXPECT_EQ(three.status, 302);
+  EXPECT_EQ(three.headers.at("location"), "2");
+  EXPECT_EQ(c.request("GET", "/redirect/1").headers.at("location"), "/health");
+  EXPECT_EQ(c.request("GET", "/redirect/1000").headers.at("location"), "999");
+  for (const char* missing : {"/redirect/0", "/redirect/1001", "/redirect/x", "/redirect/-1"})
+    EXPECT_EQ(c.request("GET", missing).status, 404) << missing;
+  EXPECT_EQ(c.request("POST", "/redirect/3").status, 404);  // GET only: "other"
+
+  Response echo = c.request("PATCH", "/echo?q=1", R"({"a":"\u00e9"})");
+  EXPECT_EQ(echo.status, 200);
+  EXPECT_EQ(echo.parsed(),
+            json({{"method", "PATCH"}, {"target", "/echo?q=1"}, {"body", R"({"a":"\u00e9"})"}}));
+  EXPECT_EQ(c.request("GET", "/echo").parsed()["body"], "");
+
+  const json routes = stats_of(server.port())["routes"];
+  EXPECT_EQ(routes["ANY /redirect"], 1 + 5 + 1 + 1 + 7);
+  EXPECT_EQ(routes["GET /redirect/{n}"], 3 + 4);
+  EXPECT_EQ(routes["ANY /echo"], 2);
+  EXPECT_EQ(routes["other"], 1);
+}
+
 TEST(DemoApi, KeepAliveFollowsVersionAndConnectionHeader) {
   DemoServer server(test_options());
   server.start();
@@ -321,7 +377,7 @@ TEST(DemoApi, StatsCountsAreExactUnderConcurrency) {
   EXPECT_EQ(routes["POST /api/orders"], kClients * 3);
   EXPECT_EQ(routes["other"], kClients * 2);
   EXPECT_EQ(routes["GET /api/user"], 0);
-  EXPECT_EQ(routes.size(), 9u);
+  EXPECT_EQ(routes.size(), 12u);
   EXPECT_EQ(stats_of(server.port())["total"], kClients * 45);  // /stats is not counted
 }
 

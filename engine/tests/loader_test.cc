@@ -499,6 +499,74 @@ class Mixed(VUser):
   }
 }
 
+TEST_F(LoaderTest, RedirectSettingsTravelIntoThePlan) {
+  std::string file = write("redirects.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=1, duration="1s", ramp_up=0, follow_redirects=True, max_redirects=5)
+class Follows(VUser):
+    @task
+    def by_default(self, client):
+        client.get("/a")
+
+    @task
+    def not_this_one(self, client):
+        client.get("/a", follow_redirects=False)
+
+@scenario(rps=1, duration="1s", ramp_up=0)
+class Plain(VUser):
+    @task
+    def plain(self, client):
+        client.get("/a")
+
+    @task
+    def this_one(self, client):
+        client.get("/a", follow_redirects=True)
+
+@scenario(rps=1, duration="1s", ramp_up=0, follow_redirects="yes", max_redirects=101)
+class Bad(VUser):
+    @task
+    def t(self, client):
+        client.get("/a")
+
+@scenario(rps=1, duration="1s", ramp_up=0, follow_redirects=None, max_redirects=True)
+class AlsoBad(VUser):
+    @task
+    def t(self, client):
+        client.get("/a")
+)");
+  const std::vector<ScenarioInfo> infos = load_scenarios(file);
+  ASSERT_EQ(infos.size(), 4u);
+  std::vector<std::string> errors;
+  plan::Plan follows = build_plan(infos[0], file, target_only("http://127.0.0.1:1"), &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_TRUE(follows.follow_redirects);
+  EXPECT_EQ(follows.max_redirects, 5);
+  // Only the Python runtime follows redirects: a task that does runs there.
+  EXPECT_EQ(follows.tasks[0].runtime, "python");
+  EXPECT_EQ(follows.tasks[0].reason,
+            "runs in Python: the scenario follows redirects (@scenario(follow_redirects=True))");
+  EXPECT_EQ(follows.tasks[1].runtime, "native");
+
+  plan::Plan plain = build_plan(infos[1], file, target_only("http://127.0.0.1:1"), &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_FALSE(plain.follow_redirects);
+  EXPECT_EQ(plain.max_redirects, plan::kDefaultRedirects);
+  EXPECT_EQ(plain.tasks[0].runtime, "native");
+  EXPECT_EQ(plain.tasks[1].runtime, "python");
+
+  build_plan(infos[2], file, target_only("http://127.0.0.1:1"), &errors);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "follow_redirects: must be True or False (got \"yes\")",
+                        "max_redirects: must be a whole number from 0 to 100 (the hops a call may "
+                        "follow) (got 101)"}));
+  errors.clear();
+  // None is the same as leaving it out; True is not a number of hops.
+  build_plan(infos[3], file, target_only("http://127.0.0.1:1"), &errors);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "max_redirects: must be a whole number from 0 to 100 (the hops a call "
+                        "may follow) (got true)"}));
+}
+
 TEST_F(LoaderTest, DefaultRampUpIsCappedAtTheDuration) {
   std::string file = write("short.py", R"(from loadpilot import VUser, scenario, task
 

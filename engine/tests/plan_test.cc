@@ -356,6 +356,39 @@ TEST(Validate, ClosedModelRules) {
   EXPECT_EQ(validate(p).size(), 1u) << joined(validate(p));
 }
 
+TEST(PlanJson, RedirectSettingsRoundTripAndAreBounded) {
+  Plan p = valid_plan();
+  EXPECT_FALSE(p.follow_redirects);
+  EXPECT_EQ(p.max_redirects, kDefaultRedirects);
+  p.follow_redirects = true;
+  p.max_redirects = 5;
+  const nlohmann::json j = p.to_json();
+  EXPECT_EQ(j["follow_redirects"], true);
+  EXPECT_EQ(j["max_redirects"], 5);
+  Plan back = Plan::from_json(nlohmann::json::parse(j.dump()));
+  EXPECT_TRUE(back.follow_redirects);
+  EXPECT_EQ(back.max_redirects, 5);
+  EXPECT_EQ(back.to_json(), j);
+
+  p.max_redirects = 0;
+  EXPECT_TRUE(validate(p).empty()) << joined(validate(p));
+  p.max_redirects = kMaxRedirects;
+  EXPECT_TRUE(validate(p).empty()) << joined(validate(p));
+  p.max_redirects = kMaxRedirects + 1;
+  EXPECT_EQ(validate(p), std::vector<std::string>{
+                             "max_redirects: must be a whole number from 0 to 100 (got 101)"});
+  p.max_redirects = -1;
+  EXPECT_EQ(validate(p), std::vector<std::string>{
+                             "max_redirects: must be a whole number from 0 to 100 (got -1)"});
+  try {
+    Plan::from_json(nlohmann::json::parse(
+        R"({"name": "S", "target": "x", "profile": {}, "tasks": [], "follow_redirects": 1})"));
+    ADD_FAILURE() << "follow_redirects: 1 was accepted";
+  } catch (const PlanError& e) {
+    EXPECT_EQ(std::string(e.what()), "follow_redirects: expected true or false (got 1)");
+  }
+}
+
 TEST(PlanJson, OptionalFieldsDefault) {
   auto j = nlohmann::json::parse(R"({"name": "S", "target": "http://h", "profile": {},
       "tasks": [{"name": "t", "request": {"path": "/"}}]})");
@@ -365,6 +398,8 @@ TEST(PlanJson, OptionalFieldsDefault) {
   EXPECT_EQ(p.max_vusers, 0);
   EXPECT_DOUBLE_EQ(p.tasks[0].weight, 1);
   EXPECT_EQ(p.tasks[0].request->method, "GET");
+  EXPECT_FALSE(p.follow_redirects);
+  EXPECT_EQ(p.max_redirects, 20);
   EXPECT_TRUE(validate(p).empty()) << joined(validate(p));
 }
 
