@@ -38,6 +38,24 @@ constexpr std::int64_t kLateUs = 1000;
 // gives up on it (at once when the watchdog found it blocked).
 constexpr std::chrono::seconds kStopGrace{5};
 
+namespace {
+
+// Response headers as Python text: UTF-8, or, when a server sent bytes that
+// are not (a Latin-1 Location, say), Latin-1, which takes any byte. Never
+// fails, so one odd header cannot stop the run (docs/scenarios.md#loadclient).
+py::str header_text(const std::string& packed) {
+  PyObject* text =
+      PyUnicode_DecodeUTF8(packed.data(), static_cast<Py_ssize_t>(packed.size()), nullptr);
+  if (text == nullptr) {
+    PyErr_Clear();
+    text = PyUnicode_DecodeLatin1(packed.data(), static_cast<Py_ssize_t>(packed.size()), nullptr);
+    if (text == nullptr) throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::str>(text);
+}
+
+}  // namespace
+
 struct VUserRuntime::Hub {
   enum class Type : std::uint8_t { kArrive, kDone, kFinish, kAbort };
   struct Event {
@@ -155,7 +173,7 @@ struct VUserRuntime::Hub {
             dropped = py::make_tuple(r.body_dropped == http::BodyDrop::kOverCap ? "cap" : "total",
                                      r.body_limit, r.body_bytes);
           }
-          out.append(py::make_tuple(1, e.id, r.status, py::str(packed),
+          out.append(py::make_tuple(1, e.id, r.status, header_text(packed),
                                     py::bytes(r.body.data(), r.body.size()), std::move(kind),
                                     std::move(r.error_message), sent, done, set_cookie,
                                     std::move(dropped)));

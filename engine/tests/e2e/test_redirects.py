@@ -6,6 +6,8 @@ import json
 import os
 import re
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import run_json, run_loadpilot, task_row
 
@@ -231,3 +233,47 @@ def test_the_documented_example_runs(demo_api, scenario_file, tmp_path):
     assert r["requests"] == stats["total"]
     assert stats["routes"]["ANY /echo"] == login["iterations"]
 
+
+class Latin1Location(BaseHTTPRequestHandler):
+    """/latin redirects with a Location that is not UTF-8 (a Latin-1 "é");
+    any other path answers with itself."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path == "/latin":
+            self.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: /caf\xe9\r\n"
+                             b"Content-Length: 0\r\n\r\n")
+            return
+        body = self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_location_that_is_not_utf8_is_read_as_latin1(scenario_file, tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Latin1Location)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = scenario_file("""
+            from loadpilot import VUser, scenario, task
+
+            @scenario(3, "1s", ramp_up=0, mode="constant")
+            class Latin(VUser):
+                @task
+                def latin(self, client):
+                    r = client.get("/latin", follow_redirects=True)
+                    assert r.history[0].headers["Location"] == "/caf\u00e9", r.history
+                    assert (r.status_code, r.text) == (200, "/caf%C3%A9"), r.text
+            """)
+        proc, r = run_json(path, f"http://127.0.0.1:{server.server_address[1]}", tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr
+    assert r["errors"] == 0, r["top_errors"]
+    assert r["requests"] == 2 * 3
