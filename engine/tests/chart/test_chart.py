@@ -164,8 +164,16 @@ def test_coordinator_command_line_and_services(render):
     assert coord["args"] == ["coordinator", "--serve", "--listen", "0.0.0.0:8080",
                              "--nats-url", "nats://loadpilot-nats:4222", "--serve-agents", "3"]
     assert {p["name"]: p["containerPort"] for p in coord["ports"]} == {"http": 8080, "metrics": 9090}
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert coord[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert coord["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # Ready once the agents are in; served (and scraped) before that.
+    assert coord["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert r.get("Service", "loadpilot-coordinator")["spec"]["publishNotReadyAddresses"] is True
+    # LoadPilot's own pods run as the images' non-root user.
+    for dep in ("loadpilot-coordinator", "loadpilot-agent"):
+        pod = r.get("Deployment", dep)["spec"]["template"]["spec"]
+        assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001,
+                                          "runAsGroup": 10001,
+                                          "seccompProfile": {"type": "RuntimeDefault"}}, dep
     env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in coord["env"]}
     assert env == {"LOADPILOT_API_TOKEN": {"name": "loadpilot-coordinator", "key": "api-token"},
                    "NATS_TOKEN": {"name": "loadpilot-nats", "key": "token"}}

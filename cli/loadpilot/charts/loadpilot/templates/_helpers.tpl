@@ -95,6 +95,18 @@ loadpilot-coordinator:9090
 {{- end }}
 
 {{/* Container settings shared by every container of the chart. */}}
+{{/* The pods of LoadPilot's own images (coordinator, agents): the
+images' numeric user (engine/Dockerfile.*), which Kubernetes can check
+without /etc/passwd, and the runtime's default seccomp profile. */}}
+{{- define "loadpilot.podSecurity" -}}
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 10001
+  runAsGroup: 10001
+  seccompProfile:
+    type: RuntimeDefault
+{{- end }}
+
 {{- define "loadpilot.containerSecurity" -}}
 securityContext:
   allowPrivilegeEscalation: false
