@@ -174,8 +174,13 @@ def test_three_agents_share_one_schedule_exactly(nats, agents, demo_api, scenari
     finally:
         timer.join()
     assert proc.returncode == 0, proc.stderr
-    assert r["iterations"]["started"] == r["iterations"]["finished"] == 900
-    assert r["requests"] == 900 == demo_api.stats()["routes"]["GET /health"]
+    # Every planned arrival is started or dropped by exactly one agent. An
+    # agent on an overloaded machine (a sanitizer build) may drop a stale
+    # arrival, counted as such; never more than 1%.
+    it = r["iterations"]
+    assert it["planned"] == 900 == it["started"] + it["dropped"] + it["not_started"], it
+    assert it["dropped"] + it["not_started"] <= 9 and it["started"] == it["finished"], it
+    assert r["requests"] == it["finished"] == demo_api.stats()["routes"]["GET /health"]
     assert r["errors"] == 0
     assert r["lost_agents"] == []
     ext = r["external_agents"]

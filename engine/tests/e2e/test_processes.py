@@ -284,9 +284,9 @@ def test_agents_with_several_workers_each_drain_at_once(demo_api, scenario_file,
     # completions went to the wrong worker, in-flight never drained and
     # every run waited out its whole drain time.
     path = scenario_file(shop('100, duration="2s", ramp_up=0, mode="constant"'))
-    started = time.monotonic()
     proc, r = run_json(path, demo_api.url, tmp_path, "--no-report", "--agents", "2",
                        "--workers", "4", "--drain", "10s")
     assert proc.returncode == 0, proc.stderr
     assert r["iterations"]["finished"] == 200
-    assert time.monotonic() - started < 9, "the run waited for its drain"
+    # The run's own length (start-up excluded: slow under a sanitizer).
+    assert r["duration_s"] < 9, "the run waited for its drain"

@@ -338,7 +338,9 @@ def test_closed_loop_python_tasks_wait_for_a_vuser(demo_api, scenario_file, tmp_
     assert proc.returncode == 0, proc.stderr
     # More loop slots (16) than VUsers (4): arrivals wait, none are dropped.
     assert r["iterations"]["dropped"] == 0
-    assert r["requests"] == r["iterations"]["finished"] > 500
+    # Hundreds a second even on a loaded machine or a sanitizer build (well
+    # over 500 on an idle one): the VUsers loop, they do not stall.
+    assert r["requests"] == r["iterations"]["finished"] > 100
     assert r["requests"] == demo_api.stats()["total"]
     assert r["errors"] == 0
 
@@ -369,7 +371,8 @@ def test_closed_loop_python_vusers_go_on_by_themselves(demo_api, scenario_file, 
 def test_sigint_ends_a_closed_loop_python_run_promptly(demo_api, scenario_file, tmp_path):
     code, _, err, r, took = interrupt_run(scenario_file(shop('"max", duration="60s"')),
                                           demo_api.url, tmp_path, "--no-metrics", "--no-report",
-                                          "--max-connections", "8", after=1.5, timeout=15)
+                                          "--max-connections", "8", after=1.5, timeout=15,
+                                          started=True)
     # No new iteration starts after the signal: the run ends well inside
     # the 2 s drain time.
     assert took < 1.5
