@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 import greenlet
 
@@ -31,6 +31,8 @@ class Requests:
     main: Any
     pending: Dict[int, Call]
     rows: Dict[str, int]
+    static_names: FrozenSet[str]
+    named_rows: Dict[Tuple[int, str], int]
     base_url: str
     follow_redirects: bool
     max_redirects: int
@@ -102,8 +104,12 @@ class Requests:
                 base = -1
                 row = 0
                 deferred = False
-            if request.name is not None:
-                row = self.rows.get(request.name, row)
+            named = -1
+            name = request.name
+            if name is not None and name in self.static_names:
+                named = self.named_rows.get((row, name), -1)
+                if named < 0:
+                    named = self.named_rows[(row, name)] = self.hub.named_row(row, name)
             follow = request.follow_redirects
             if follow is None:
                 follow = self.follow_redirects
@@ -112,6 +118,7 @@ class Requests:
             previous, url, _ = hop
             it = previous.iteration
             row = previous.row
+            named = previous.named  # every hop counts in the call's sub-row
             deferred = it is not None and it.deferred
             base = -1
             follow = True
@@ -136,12 +143,13 @@ class Requests:
             headers,
             request.body,
             row,
+            named,
             base,
             hub_records,
             request.max_body or 0,
             hop is not None,
         )
-        call = Call(it, row, base, deliver, slot, vu, url, hub_records)
+        call = Call(it, row, named, base, deliver, slot, vu, url, hub_records)
         if follow:
             call.request = request
             call.history = [] if hop is None else hop[2]
@@ -249,10 +257,10 @@ class Requests:
     ) -> None:
         it = call.iteration
         if it is not None and it.deferred:
-            it.records.append([call.row, latency, service, kind, message])
+            it.records.append([call.row, latency, service, kind, message, call.named])
             it.last = (len(it.records) - 1, response)
         else:
-            self.hub.record_request(call.row, latency, service, kind, message)
+            self.hub.record_request(call.row, call.named, latency, service, kind, message)
 
 
 def _deliver(call: Call, response: Response) -> None:

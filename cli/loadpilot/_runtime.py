@@ -135,16 +135,18 @@ class Runtime(Requests):
                     check if callable(check) else None,
                 )
             )
-        # Metric rows: the plan's tasks, then on_start/on_stop, then the
-        # literal name= labels found in the class.
+        # Metric rows: the plan's tasks, then on_start/on_stop. A call whose
+        # name= is a literal of the class is counted in its row and in the
+        # row's sub-row for that name (docs/scenarios.md#metrics).
         self.rows: Dict[str, int] = {name: i for i, name in enumerate(names)}
         self.extra_labels: List[str] = []
+        self.static_names = frozenset(static_labels(cls))
+        self.named_rows: Dict[Tuple[int, str], int] = {}
         wanted = []
         if self.has_on_start:
             wanted.append(ON_START)
         if self.has_on_stop:
             wanted.append(ON_STOP)
-        wanted += static_labels(cls)
         for label in wanted:
             if label not in self.rows:
                 self.rows[label] = len(tasks) + len(self.extra_labels)
@@ -479,8 +481,8 @@ class Runtime(Requests):
         return None
 
     def _record_requests(self, it: Iteration) -> None:
-        for row, latency, service, kind, message in it.records:
-            self.hub.record_request(row, latency, service, kind, message)
+        for row, latency, service, kind, message, named in it.records:
+            self.hub.record_request(row, named, latency, service, kind, message)
         it.records = []
 
     def _await_body(self, it: Optional[Iteration], coro: Any) -> None:

@@ -55,6 +55,7 @@ class Call:
     __slots__ = (
         "iteration",
         "row",
+        "named",
         "base_us",
         "deliver",
         "slot",
@@ -66,9 +67,10 @@ class Call:
         "history",
     )
 
-    def __init__(self, iteration, row, base_us, deliver, slot, vuser, url, recorded) -> None:
+    def __init__(self, iteration, row, named, base_us, deliver, slot, vuser, url, recorded) -> None:
         self.iteration = iteration
         self.row = row
+        self.named = named  # the row's sub-row for a literal name= (hub.named_row), -1: none
         self.base_us = base_us
         self.deliver = deliver
         self.slot = slot
@@ -163,7 +165,8 @@ def keep_cookies(jar: Dict[str, str], headers: Headers) -> None:
 
 def static_labels(cls: type) -> List[str]:
     """String literals given as a call's ``name=`` (or a batch item's
-    ``"name"``) anywhere in the class: each gets its own metrics row."""
+    ``"name"``) anywhere in the class: a call with one of these names is
+    also counted in a sub-row of its task (docs/scenarios.md#metrics)."""
     try:
         source = textwrap.dedent(inspect.getsource(cls))
         tree = ast.parse(source)

@@ -31,6 +31,8 @@ class FakeHub:
         self.sent = []
         self.full_paths = []  # send()'s full_path of each request sent
         self.requests = []
+        self.named = []  # (sub-row, kind) of requests counted in a sub-row too
+        self.named_keys = {}  # (row, name) -> sub-row
         self.errors = []
         self.iterations = []
         self.started = self.dropped = 0
@@ -76,7 +78,10 @@ class FakeHub:
     def now_us(self):
         return int((time.monotonic() - self.t0) * 1e6)
 
-    def send(self, method, path, headers, body, row, base_us, record, max_body=0,
+    def named_row(self, row, name):
+        return self.named_keys.setdefault((row, name), len(self.named_keys))
+
+    def send(self, method, path, headers, body, row, named, base_us, record, max_body=0,
              full_path=False):
         rid = self.next_id
         self.next_id += 1
@@ -92,6 +97,8 @@ class FakeHub:
                     self.requests.append((row, kind, f"HTTP {status}"))
                 else:
                     self.requests.append((row, None, ""))
+                if named >= 0:
+                    self.named.append((named, self.requests[-1][1]))
             # Headers packed as the engine packs them, with its Set-Cookie flag.
             packed = "".join(f"{k}\0{v}\n" for k, v in hdrs)
             set_cookie = any(k.lower() == "set-cookie" for k, _ in hdrs)
@@ -103,8 +110,10 @@ class FakeHub:
             self.push((1, rid, status, packed, content, None, "", now, now, set_cookie, dropped))
         return rid
 
-    def record_request(self, row, latency, service, kind, message):
+    def record_request(self, row, named, latency, service, kind, message):
         self.requests.append((row, kind, message))
+        if named >= 0:
+            self.named.append((named, kind))
 
     def record_iteration(self, row, start_us):
         self.iterations.append(row)
@@ -196,7 +205,7 @@ SESSION = """
 
 def test_vusers_log_in_once_and_out_once(runtime_for):
     rt, hub, _ = runtime_for(SESSION, max_vusers=3)
-    assert rt.extra_labels == ["on_start", "on_stop", "item"]
+    assert rt.extra_labels == ["on_start", "on_stop"]
     for n in range(1, 21):
         hub.push((0, 0, hub.now_us(), 1))
         wait_for(lambda: hub.done_per_worker.get(1) == n)
@@ -206,8 +215,10 @@ def test_vusers_log_in_once_and_out_once(runtime_for):
     assert paths.count("/login") == paths.count("/logout") == 1
     assert paths.count("/item") == 20
     assert hub.errors == [] and hub.dropped == 0 and hub.started == 20
-    item_row = 3
-    assert [r for r in hub.requests if r[0] == item_row] == [(item_row, None, "")] * 20
+    # name="item": counted in the task's row, and in its sub-row (0, "item").
+    assert [r for r in hub.requests if r[0] == 0] == [(0, None, "")] * 20
+    assert hub.named_keys == {(0, "item"): 0}
+    assert hub.named == [(0, None)] * 20
     assert hub.iterations == [0] * 20
 
 
@@ -240,7 +251,8 @@ def test_check_replaces_the_status_rule(runtime_for):
     hub.push((0, 0, hub.now_us(), 0))
     wait_for(lambda: hub.done_per_worker.get(0) == 1)
     finish(hub)
-    (item,) = [r for r in hub.requests if r[0] == 3]
+    (item,) = [r for r in hub.requests if r[0] == 0]  # the task row; also sub-row "item"
+    assert hub.named == [(0, "check_failed")]
     assert item[1] == "check_failed"
     assert item[2] == f"{path}:16: TypeError: string indices must be integers, not 'str'"
 

@@ -54,6 +54,9 @@ Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Targe
   for (const plan::TaskSpec& t : plan.tasks) {
     const bool python = t.runtime == "python" && scripted_ != nullptr;
     python_.push_back(python);
+    named_.push_back(!python && t.request && !t.request->name.empty()
+                         ? recorder_.named_row(named_.size(), t.request->name)
+                         : metrics::Recorder::kNotNamed);
     (python ? has_python_ : has_native_) = true;
     acc += t.weight;
     cumulative_weight_.push_back(acc);
@@ -312,7 +315,8 @@ void Worker::on_result(const Queued& q, http::Result&& r) {
   std::string message;
   const std::optional<metrics::ErrorKind> error = http::failure_of(r, &message);
   const double now_s = seconds_since_start(done);
-  recorder_.record_request(q.task, latency, service, error ? &*error : nullptr, message, now_s);
+  recorder_.record_request(q.task, latency, service, error ? &*error : nullptr, message, now_s,
+                           named_[q.task]);
   recorder_.record_iteration(q.task, latency);
   if (r.retries) recorder_.record_retries(r.retries);
   send_queued();

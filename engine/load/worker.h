@@ -130,6 +130,9 @@ class Worker : public Source {
   ScriptedTasks* scripted_;
   metrics::Recorder recorder_;
   std::vector<bool> python_;  // per task: handed to scripted_
+  // Per task: the recorder's sub-row of a native request with a name=
+  // (docs/scenarios.md#metrics), else Recorder::kNotNamed.
+  std::vector<std::size_t> named_;
   bool has_native_ = false, has_python_ = false;
   std::vector<double> cumulative_weight_;
   std::mt19937_64 rng_;

@@ -38,6 +38,15 @@ nlohmann::json LatencySummary::to_json() const {
 nlohmann::json Snapshot::to_json() const {
   nlohmann::json tasks_json = nlohmann::json::array();
   for (const TaskSnapshot& t : tasks) {
+    nlohmann::json named_json = nlohmann::json::array();
+    for (const NamedSnapshot& n : t.named)
+      named_json.push_back({{"name", n.name},
+                            {"requests", n.requests},
+                            {"errors", n.errors},
+                            {"current_rps", n.current_rps},
+                            {"error_rate", n.error_rate},
+                            {"latency_window", n.window.to_json()},
+                            {"latency_total", n.total.to_json()}});
     tasks_json.push_back({{"name", t.name},
                           {"requests", t.requests},
                           {"errors", t.errors},
@@ -46,7 +55,8 @@ nlohmann::json Snapshot::to_json() const {
                           {"error_rate", t.error_rate},
                           {"errors_by_kind", kinds_json(t.errors_by_kind)},
                           {"latency_window", t.window.to_json()},
-                          {"latency_total", t.total.to_json()}});
+                          {"latency_total", t.total.to_json()},
+                          {"named_requests", std::move(named_json)}});
   }
   nlohmann::json j = {{"type", "snapshot"},
                       {"elapsed_s", elapsed_s},
@@ -126,6 +136,41 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     for (std::size_t k = 0; k < kErrorKindCount; ++k) snap.errors_by_kind[k] += c.errors_by_kind[k];
     snap.tasks.push_back(std::move(t));
   }
+  // Sub-rows: under their task, never in the run's totals.
+  std::vector<Histogram> named_window(cumulative_.named.size());
+  for (const IntervalStats& w : window_) {
+    for (const NamedStats& n : w.named) {
+      for (std::size_t i = 0; i < cumulative_.named.size(); ++i) {
+        const NamedStats& c = cumulative_.named[i];
+        if (c.task == n.task && c.name == n.name) {
+          named_window[i].merge(n.latency);
+          break;
+        }
+      }
+    }
+  }
+  std::vector<double> named_rates(cumulative_.named.size(), 0.0);
+  for (std::size_t i = 0; i < cumulative_.named.size(); ++i) {
+    const NamedStats& c = cumulative_.named[i];
+    if (c.task >= snap.tasks.size()) continue;
+    if (rate_round) {
+      for (const NamedStats& n : last.named)
+        if (n.task == c.task && n.name == c.name)
+          named_rates[i] = static_cast<double>(n.requests) * per_s;
+    } else if (i < last_named_rates_.size()) {
+      named_rates[i] = last_named_rates_[i];
+    }
+    NamedSnapshot n;
+    n.name = c.name;
+    n.requests = c.requests;
+    n.errors = c.errors;
+    n.current_rps = named_rates[i];
+    n.error_rate = percent(c.errors, c.requests);
+    n.window = LatencySummary::of(named_window[i]);
+    n.total = LatencySummary::of(c.latency);
+    snap.tasks[c.task].named.push_back(std::move(n));
+  }
+  if (rate_round) last_named_rates_ = std::move(named_rates);
   if (rate_round) {
     snap.current_rps = static_cast<double>(snap.interval_requests) * per_s;
     snap.iterations_rps = static_cast<double>(last.iterations_started) * per_s;

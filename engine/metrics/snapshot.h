@@ -24,6 +24,17 @@ struct LatencySummary {
   nlohmann::json to_json() const;
 };
 
+// A sub-row of a task: its requests with one literal name=
+// (docs/scenarios.md#metrics), also counted in the task's row.
+struct NamedSnapshot {
+  std::string name;
+  std::uint64_t requests = 0, errors = 0;
+  double current_rps = 0;  // requests finished in the last interval, per second
+  double error_rate = 0;   // percent of requests, whole run
+  LatencySummary window;   // recent
+  LatencySummary total;    // whole run
+};
+
 struct TaskSnapshot {
   std::string name;
   std::uint64_t requests = 0, errors = 0, iterations = 0;
@@ -33,6 +44,7 @@ struct TaskSnapshot {
   LatencySummary window;       // recent
   LatencySummary total;        // whole run
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
+  std::vector<NamedSnapshot> named;  // in the order first seen
 };
 
 struct Snapshot {
@@ -112,6 +124,7 @@ class Collector {
   Histogram total_latency_;
   std::deque<IntervalStats> window_;
   std::vector<double> last_rates_;  // current, iterations, then per task
+  std::vector<double> last_named_rates_;  // per sub-row of cumulative_.named
   IntervalStats empty_;
   Overload overload_;
   std::uint64_t peak_active_users_ = 0;

@@ -21,6 +21,12 @@ void TaskStats::merge(const TaskStats& other) {
   iteration.merge(other.iteration);
 }
 
+void NamedStats::merge(const NamedStats& other) {
+  requests += other.requests;
+  errors += other.errors;
+  latency.merge(other.latency);
+}
+
 // The overflow bucket is per kind so per-kind totals stay exact; it may take
 // the map up to kMaxDistinct + kErrorKindCount entries.
 void ErrorMessages::add(ErrorKind kind, std::string_view message, double at_s,
@@ -55,6 +61,7 @@ std::vector<std::pair<std::pair<ErrorKind, std::string>, ErrorMessages::Entry>> 
 void IntervalStats::merge(const IntervalStats& other) {
   if (tasks.size() < other.tasks.size()) tasks.resize(other.tasks.size());
   for (std::size_t t = 0; t < other.tasks.size(); ++t) tasks[t].merge(other.tasks[t]);
+  for (const NamedStats& n : other.named) named[named_row(n.task, n.name)].merge(n);
   messages.merge(other.messages);
   iterations_started += other.iterations_started;
   dropped += other.dropped;
@@ -67,8 +74,19 @@ void IntervalStats::merge(const IntervalStats& other) {
   last_start_s = std::max(last_start_s, other.last_start_s);
 }
 
+std::size_t IntervalStats::named_row(std::size_t task, std::string_view name) {
+  for (std::size_t i = 0; i < named.size(); ++i)
+    if (named[i].task == task && named[i].name == name) return i;
+  NamedStats n;
+  n.task = static_cast<std::uint32_t>(task);
+  n.name = std::string(name);
+  named.push_back(std::move(n));
+  return named.size() - 1;
+}
+
 void Recorder::record_request(std::size_t task, std::uint64_t latency_us, std::uint64_t service_us,
-                              const ErrorKind* error, std::string_view message, double now_s) {
+                              const ErrorKind* error, std::string_view message, double now_s,
+                              std::size_t named) {
   assert(task < current_.tasks.size());
   TaskStats& t = current_.tasks[task];
   ++t.requests;
@@ -78,6 +96,13 @@ void Recorder::record_request(std::size_t task, std::uint64_t latency_us, std::u
     ++t.errors;
     ++t.errors_by_kind[static_cast<std::size_t>(*error)];
     current_.messages.add(*error, message, now_s);
+  }
+  if (named != kNotNamed) {
+    assert(named < current_.named.size() && current_.named[named].task == task);
+    NamedStats& n = current_.named[named];
+    ++n.requests;
+    n.latency.record(latency_us);
+    if (error != nullptr) ++n.errors;
   }
 }
 
@@ -101,6 +126,13 @@ void Recorder::record_iteration_error(std::size_t task, ErrorKind kind, std::str
 IntervalStats Recorder::take() {
   IntervalStats out(std::move(current_));
   current_ = IntervalStats(out.tasks.size());
+  current_.named.reserve(out.named.size());
+  for (const NamedStats& n : out.named) {
+    NamedStats fresh;
+    fresh.task = n.task;
+    fresh.name = n.name;
+    current_.named.push_back(std::move(fresh));
+  }
   return out;
 }
 
@@ -143,6 +175,17 @@ nlohmann::json IntervalStats::to_json() const {
                   {"latency", t.latency.to_json()},
                   {"service", t.service.to_json()},
                   {"iteration", t.iteration.to_json()}});
+  }
+  // Absent when there are none, as an agent of an older version sends.
+  if (!named.empty()) {
+    nlohmann::json& ns = out["named"] = nlohmann::json::array();
+    for (const NamedStats& n : named) {
+      ns.push_back({{"task", n.task},
+                    {"name", n.name},
+                    {"requests", n.requests},
+                    {"errors", n.errors},
+                    {"latency", n.latency.to_json()}});
+    }
   }
   nlohmann::json& ms = out["messages"] = nlohmann::json::array();
   for (const auto& [key, entry] : messages.entries) {
@@ -209,6 +252,31 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
       }
     }
     s.tasks.push_back(std::move(task));
+  }
+  if (j.contains("named")) {
+    const nlohmann::json& ns = array_field(j, "named", "stats: ");
+    for (std::size_t i = 0; i < ns.size(); ++i) {
+      const std::string where = "stats: named[" + std::to_string(i) + "].";
+      const nlohmann::json& n = ns[i];
+      if (!n.is_object() || !n.contains("name") || !n["name"].is_string())
+        throw std::invalid_argument(where + "\"name\" must be a string");
+      const std::uint64_t task = u64_field(n, "task", where);
+      if (task >= s.tasks.size())
+        throw std::invalid_argument(where + "\"task\" must index \"tasks\"");
+      NamedStats row;
+      row.task = static_cast<std::uint32_t>(task);
+      row.name = n["name"].get<std::string>();
+      row.requests = u64_field(n, "requests", where);
+      row.errors = u64_field(n, "errors", where);
+      const auto it = n.find("latency");
+      if (it == n.end()) throw std::invalid_argument(where + "\"latency\" is missing");
+      try {
+        row.latency = Histogram::from_json(*it);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(where + "latency: " + e.what());
+      }
+      s.named[s.named_row(row.task, row.name)].merge(row);
+    }
   }
   const nlohmann::json& ms = array_field(j, "messages", "stats: ");
   for (std::size_t i = 0; i < ms.size(); ++i) {

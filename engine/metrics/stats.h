@@ -41,6 +41,19 @@ struct TaskStats {
   void merge(const TaskStats& other);
 };
 
+// A sub-row (docs/scenarios.md#metrics): the requests of task `task` made
+// with the literal name= `name`. Each is also counted in the task's own
+// row, so run totals never include sub-rows. Keyed by (task, name).
+struct NamedStats {
+  std::uint32_t task = 0;
+  std::string name;
+  std::uint64_t requests = 0;  // HTTP requests finished (ok or failed)
+  std::uint64_t errors = 0;    // of those, failed
+  Histogram latency;           // per request, from the intended start (us)
+
+  void merge(const NamedStats& other);  // counts only; the key is the caller's
+};
+
 // Distinct error messages, counted. Bounded: past kMaxDistinct distinct
 // messages, further new ones are counted under "(other messages)".
 struct ErrorMessages {
@@ -62,6 +75,8 @@ struct ErrorMessages {
 //   started  = finished + cut_off
 struct IntervalStats {
   std::vector<TaskStats> tasks;  // indexed like Plan::tasks
+  // Sub-rows in the order they were first seen; merged by (task, name).
+  std::vector<NamedStats> named;
   ErrorMessages messages;
   std::uint64_t iterations_started = 0;
   std::uint64_t dropped = 0;           // arrivals that could not start at all
@@ -82,6 +97,8 @@ struct IntervalStats {
 
   explicit IntervalStats(std::size_t task_count = 0) : tasks(task_count) {}
   void merge(const IntervalStats& other);
+  // The index in `named` of the sub-row (task, name), added empty when new.
+  std::size_t named_row(std::size_t task, std::string_view name);
 
   // Lossless JSON, for agent processes reporting to their coordinator
   // (histograms as Histogram::to_json). from_json throws
@@ -95,9 +112,18 @@ class Recorder {
  public:
   explicit Recorder(std::size_t task_count) : current_(task_count) {}
 
+  static constexpr std::size_t kNotNamed = static_cast<std::size_t>(-1);
+
   // `error` is nullopt for success. `message` is kept only for errors.
+  // `named`, from named_row(), also counts the request in that sub-row.
   void record_request(std::size_t task, std::uint64_t latency_us, std::uint64_t service_us,
-                      const ErrorKind* error, std::string_view message, double now_s);
+                      const ErrorKind* error, std::string_view message, double now_s,
+                      std::size_t named = kNotNamed);
+  // The sub-row (task, name) to pass to record_request, added when new.
+  // Indices stay valid across take().
+  std::size_t named_row(std::size_t task, std::string_view name) {
+    return current_.named_row(task, name);
+  }
   void record_iteration(std::size_t task, std::uint64_t duration_us);
   // An iteration-level error not tied to one request (exception, check).
   void record_iteration_error(std::size_t task, ErrorKind kind, std::string_view message,
@@ -117,7 +143,8 @@ class Recorder {
   void record_busy(double fraction) { current_.busy = std::max(current_.busy, fraction); }
   void note_start(double at_s) { current_.last_start_s = std::max(current_.last_start_s, at_s); }
 
-  // Returns everything recorded since the last take() and starts afresh.
+  // Returns everything recorded since the last take() and starts afresh
+  // (sub-rows keep their keys, with zero counts).
   IntervalStats take();
 
  private:

@@ -94,6 +94,8 @@ HttpRequestSpec request_from_json(const json& j, const std::string& field) {
   if (const json* v = find(j, "method")) r.method = read_string(*v, field + ".method");
   r.path = read_string(require(j, "path", field + ".path"), field + ".path");
   if (const json* v = find(j, "body")) r.body = read_string(*v, field + ".body");
+  if (const json* v = find(j, "name"); v != nullptr && !v->is_null())
+    r.name = read_string(*v, field + ".name");
   if (const json* v = find(j, "headers")) {
     if (!v->is_array()) fail(field + ".headers", "a list of [name, value] pairs", *v);
     for (const json& pair : *v) {
@@ -289,6 +291,7 @@ json Plan::to_json() const {
                        {"path", t.request->path},
                        {"headers", std::move(headers)},
                        {"body", t.request->body}};
+      if (!t.request->name.empty()) tj["request"]["name"] = t.request->name;
     }
     tasks_j.push_back(std::move(tj));
   }

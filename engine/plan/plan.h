@@ -11,12 +11,15 @@
 //   "max_vusers": 0,
 //   "tasks": [{"name": "products", "weight": 5, "runtime": "native", "reason": "...",
 //              "request": {"method": "GET", "path": "/api/products",
-//                          "headers": [["Accept", "application/json"]], "body": ""}}],
+//                          "headers": [["Accept", "application/json"]], "body": "",
+//                          "name": "list products"}}],
 //   "thresholds": {"p99_ms": 50, "error_rate": 1.0},
 //   "follow_redirects": false, "max_redirects": 20
 // }
 // "runtime" is "native" (the engine sends `request` itself) or "python"
-// (the Python VUser runtime runs the task body on every iteration).
+// (the Python VUser runtime runs the task body on every iteration). A
+// request's optional "name" is its name= : a sub-row of the task
+// (docs/scenarios.md#metrics).
 // "follow_redirects" is the default of the scenario's client calls and
 // "max_redirects" the hop limit of every call that follows redirects
 // (docs/scenarios.md#redirects); only the Python runtime follows them, so a
@@ -90,6 +93,7 @@ struct HttpRequestSpec {
   std::string path = "/";  // relative to the target, query string included
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string name;  // the call's name= ("" without): the task's sub-row
 };
 
 struct TaskSpec {

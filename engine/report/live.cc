@@ -323,28 +323,48 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
   std::vector<std::string> titles;
   for (const Column& c : columns) titles.push_back(c.title);
   lines.push_back(row("task", titles));
+  // Each task, then its named requests indented under it
+  // (docs/scenarios.md#metrics).
   std::vector<std::string> task_lines;
-  for (const metrics::TaskSnapshot& t : s.tasks) {
+  std::vector<bool> is_task_line;
+  auto cells_of = [&](double rps, std::uint64_t requests, std::uint64_t errors,
+                      const metrics::LatencySummary& window) {
     std::vector<std::string> cells;
     for (const Column& c : columns) {
       const std::string_view title = c.title;
-      if (title == "req/s") cells.push_back(fmt::format("{:.1f}", t.current_rps));
-      if (title == "requests") cells.push_back(fmt::format("{}", t.requests));
-      if (title == "errors") cells.push_back(fmt::format("{}", t.errors));
-      if (title == "p50 ms") cells.push_back(fmt::format("{:.2f}", t.window.p50_ms));
-      if (title == "p99 ms") cells.push_back(fmt::format("{:.2f}", t.window.p99_ms));
+      if (title == "req/s") cells.push_back(fmt::format("{:.1f}", rps));
+      if (title == "requests") cells.push_back(fmt::format("{}", requests));
+      if (title == "errors") cells.push_back(fmt::format("{}", errors));
+      if (title == "p50 ms") cells.push_back(fmt::format("{:.2f}", window.p50_ms));
+      if (title == "p99 ms") cells.push_back(fmt::format("{:.2f}", window.p99_ms));
     }
-    task_lines.push_back(row(printable(t.name), cells));
+    return cells;
+  };
+  for (const metrics::TaskSnapshot& t : s.tasks) {
+    task_lines.push_back(
+        row(printable(t.name), cells_of(t.current_rps, t.requests, t.errors, t.window)));
+    is_task_line.push_back(true);
+    for (const metrics::NamedSnapshot& n : t.named) {
+      task_lines.push_back(
+          row("  " + printable(n.name), cells_of(n.current_rps, n.requests, n.errors, n.window)));
+      is_task_line.push_back(false);
+    }
   }
-  // A terminal too short for every task: the first ones and a count.
+  // A terminal too short for every row: the first ones and a count.
   const std::size_t room =
       height > 0 ? static_cast<std::size_t>(std::max(height - static_cast<int>(lines.size()), 1))
                  : task_lines.size();
   if (task_lines.size() > room) {
     const std::size_t shown = room - 1;
+    const auto hidden_tasks = static_cast<std::size_t>(
+        std::count(is_task_line.begin() + static_cast<std::ptrdiff_t>(shown), is_task_line.end(),
+                   true));
+    const std::size_t hidden = task_lines.size() - shown;
     task_lines.resize(shown);
-    task_lines.push_back(
-        fit_width(fmt::format("  … {} more tasks", s.tasks.size() - shown), width));
+    task_lines.push_back(fit_width(
+        hidden_tasks ? fmt::format("  … {} more tasks", hidden_tasks)
+                     : fmt::format("  … {} more named requests", hidden),
+        width));
   }
   lines.insert(lines.end(), task_lines.begin(), task_lines.end());
   if (height > 0 && lines.size() > static_cast<std::size_t>(height)) lines.resize(height);

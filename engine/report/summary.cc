@@ -125,6 +125,17 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
       s.errors_by_kind[k] += t.errors_by_kind[k];
     service.merge(t.service);
   }
+  for (const metrics::NamedStats& n : c.named) {
+    if (n.task >= s.tasks.size()) continue;
+    NamedSummary ns;
+    ns.name = n.name;
+    ns.requests = n.requests;
+    ns.errors = n.errors;
+    ns.rps = n.requests / secs;
+    ns.error_rate = metrics::percent(n.errors, n.requests);
+    ns.latency = metrics::LatencySummary::of(n.latency);
+    s.tasks[n.task].named.push_back(std::move(ns));
+  }
   s.started = c.iterations_started;
   s.dropped = c.dropped;
   s.late = c.late;
@@ -181,7 +192,15 @@ nlohmann::json Summary::to_json() const {
                     {"count", e.count},
                     {"first_seen_s", e.first_seen_s}});
   nlohmann::json tasks_json = nlohmann::json::array();
-  for (const TaskSummary& t : tasks)
+  for (const TaskSummary& t : tasks) {
+    nlohmann::json named_json = nlohmann::json::array();
+    for (const NamedSummary& n : t.named)
+      named_json.push_back({{"name", n.name},
+                            {"requests", n.requests},
+                            {"errors", n.errors},
+                            {"error_rate", n.error_rate},
+                            {"rps", n.rps},
+                            {"latency", n.latency.to_json()}});
     tasks_json.push_back({{"name", t.name},
                           {"weight", t.weight},
                           {"requests", t.requests},
@@ -190,7 +209,9 @@ nlohmann::json Summary::to_json() const {
                           {"rps", t.rps},
                           {"error_rate", t.error_rate},
                           {"latency", t.latency.to_json()},
-                          {"iteration", t.iteration.to_json()}});
+                          {"iteration", t.iteration.to_json()},
+                          {"named_requests", std::move(named_json)}});
+  }
   nlohmann::json th = nlohmann::json::array();
   for (const metrics::ThresholdResult& r : thresholds)
     th.push_back({{"key", r.key}, {"limit", r.limit}, {"actual", r.actual}, {"passed", r.passed}});
@@ -286,15 +307,35 @@ void print_figures(std::FILE* out, int width, const std::vector<std::string>& fi
   fmt::print(out, "{}\n", line);
 }
 
+// A task's sub-rows are indented under it, by kSubRowIndent columns, with
+// no weight of their own (docs/output.md#summary).
+constexpr std::string_view kSubRowIndent = "  ";
+
 void print_tasks(std::FILE* out, int width, const std::vector<TaskSummary>& tasks) {
   const std::vector<std::string> titles = {"weight", "requests", "errors", "req/s",
                                            "p50 ms", "p99 ms",   "max ms"};
+  // Rows in print order: each task, then its sub-rows.
+  std::vector<std::string> names;
   std::vector<std::vector<std::string>> rows;
-  for (const TaskSummary& t : tasks)
+  auto figures = [](const std::string& weight, std::uint64_t requests, std::uint64_t errors,
+                    double rps, const metrics::LatencySummary& l) {
+    return std::vector<std::string>{weight,
+                                    fmt::format("{}", requests),
+                                    fmt::format("{}", errors),
+                                    fmt::format("{:.1f}", rps),
+                                    fmt::format("{:.2f}", l.p50_ms),
+                                    fmt::format("{:.2f}", l.p99_ms),
+                                    fmt::format("{:.2f}", l.max_ms)};
+  };
+  for (const TaskSummary& t : tasks) {
+    names.push_back(printable(t.name));
     rows.push_back(
-        {fmt::format("{:g}", t.weight), fmt::format("{}", t.requests), fmt::format("{}", t.errors),
-         fmt::format("{:.1f}", t.rps), fmt::format("{:.2f}", t.latency.p50_ms),
-         fmt::format("{:.2f}", t.latency.p99_ms), fmt::format("{:.2f}", t.latency.max_ms)});
+        figures(fmt::format("{:g}", t.weight), t.requests, t.errors, t.rps, t.latency));
+    for (const NamedSummary& n : t.named) {
+      names.push_back(std::string(kSubRowIndent) + printable(n.name));
+      rows.push_back(figures("", n.requests, n.errors, n.rps, n.latency));
+    }
+  }
   // Each figure column as wide as its widest cell; the name column gets
   // what is left of the 80, or less when the names are short.
   std::vector<int> widths;
@@ -306,8 +347,7 @@ void print_tasks(std::FILE* out, int width, const std::vector<TaskSummary>& task
     numbers += w + 1;
   }
   int name_width = 4;
-  for (const TaskSummary& t : tasks)
-    name_width = std::max(name_width, display_width(printable(t.name)));
+  for (const std::string& name : names) name_width = std::max(name_width, display_width(name));
   name_width = std::max(std::min(name_width, width - 2 - numbers), 4);
   auto row = [&](const std::string& name, const std::vector<std::string>& cells) {
     std::string line;
@@ -321,7 +361,7 @@ void print_tasks(std::FILE* out, int width, const std::vector<TaskSummary>& task
     fmt::print(out, "{}\n", line);
   };
   row("task", titles);
-  for (std::size_t i = 0; i < tasks.size(); ++i) row(printable(tasks[i].name), rows[i]);
+  for (std::size_t i = 0; i < rows.size(); ++i) row(names[i], rows[i]);
 }
 
 }  // namespace

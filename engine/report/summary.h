@@ -18,6 +18,16 @@ struct ErrorLine {
   double first_seen_s = 0;
 };
 
+// A task's requests with one literal name= (docs/scenarios.md#metrics):
+// a sub-row, also counted in the task's own row.
+struct NamedSummary {
+  std::string name;
+  std::uint64_t requests = 0, errors = 0;
+  double rps = 0;
+  double error_rate = 0;  // percent of its requests
+  metrics::LatencySummary latency;
+};
+
 struct TaskSummary {
   std::string name;
   double weight = 0;
@@ -26,6 +36,7 @@ struct TaskSummary {
   double error_rate = 0;
   metrics::LatencySummary latency;
   metrics::LatencySummary iteration;
+  std::vector<NamedSummary> named;  // in the order first seen
 };
 
 struct Summary {

@@ -298,6 +298,8 @@ std::optional<plan::HttpRequestSpec> request_from(const json& r) {
   spec.method = method.get<std::string>();
   spec.path = path.get<std::string>();
   if (body.is_string()) spec.body = body.get<std::string>();
+  // A native task's name= is a literal (the proof requires it): its sub-row.
+  if (const json& name = field_of(r, "name"); name.is_string()) spec.name = name.get<std::string>();
   if (headers.is_array()) {
     for (const json& h : headers) {
       if (!h.is_array() || h.size() != 2 || !h[0].is_string() || !h[1].is_string()) {

@@ -69,6 +69,7 @@ struct VUserRuntime::Hub {
     // done: the request's metrics row, the instant its latency counts from
     // (us since t0) and whether the hub records it (else Python does)
     std::uint32_t row = 0;
+    std::int64_t named = -1;  // done: the row's sub-row (Recorder::named_row), -1: none
     bool record = false;
     std::int64_t base_us = 0;
     http::Result result;
@@ -202,7 +203,7 @@ struct VUserRuntime::Hub {
     const std::optional<metrics::ErrorKind> error = http::failure_of(r, &message);
     recorder.record_request(e.row, static_cast<std::uint64_t>(latency),
                             static_cast<std::uint64_t>(service), error ? &*error : nullptr, message,
-                            static_cast<double>(done_us) / 1e6);
+                            static_cast<double>(done_us) / 1e6, named_index(e.named));
     if (r.retries) recorder.record_retries(r.retries);
   }
 
@@ -277,14 +278,15 @@ struct VUserRuntime::Hub {
 
   // Sends a request on the hub's client and returns its id; poll() reports
   // it finished. With RECORD the hub records it then, under metrics row ROW
-  // with its latency counted from BASE_US (us since t0; negative: now);
-  // else Python does. MAX_BODY: bytes of body to keep (0: the client's
-  // default). FULL_PATH: PATH is the whole path on the target's origin (a
-  // redirect's Location, docs/scenarios.md#redirects), not relative to the
-  // target's base path.
+  // (and its sub-row NAMED from named_row(), -1: none) with its latency
+  // counted from BASE_US (us since t0; negative: now); else Python does.
+  // MAX_BODY: bytes of body to keep (0: the client's default). FULL_PATH:
+  // PATH is the whole path on the target's origin (a redirect's Location,
+  // docs/scenarios.md#redirects), not relative to the target's base path.
   std::uint64_t send(const std::string& method, const std::string& path,
                      const http::Headers& headers, const py::bytes& body, std::uint32_t row,
-                     std::int64_t base_us, bool record, std::uint64_t max_body, bool full_path) {
+                     std::int64_t named, std::int64_t base_us, bool record,
+                     std::uint64_t max_body, bool full_path) {
     const std::uint64_t id = next_id++;
     if (base_us < 0) base_us = now_us();
     std::string_view b(PyBytes_AS_STRING(body.ptr()),
@@ -294,10 +296,11 @@ struct VUserRuntime::Hub {
     // The callback runs inside run_io() or close_io(), on this thread.
     client->send(
         std::move(request), method == "HEAD",
-        [this, id, row, base_us, record](http::Result&& r) {
+        [this, id, row, named, base_us, record](http::Result&& r) {
           Event e(Type::kDone);
           e.id = id;
           e.row = row;
+          e.named = named;
           e.record = record;
           e.base_us = base_us;
           e.result = std::move(r);
@@ -332,15 +335,27 @@ struct VUserRuntime::Hub {
   std::int64_t now_us() const { return us_since_t0(Clock::now()); }
   double now_s() const { return static_cast<double>(now_us()) / 1e6; }
 
-  void record_request(std::size_t row, std::int64_t latency_us, std::int64_t service_us,
-                      const std::optional<std::string>& kind, const std::string& message) {
+  // NAMED: the row's sub-row from named_row(), -1: none.
+  void record_request(std::size_t row, std::int64_t named, std::int64_t latency_us,
+                      std::int64_t service_us, const std::optional<std::string>& kind,
+                      const std::string& message) {
     std::optional<metrics::ErrorKind> k;
     if (kind) k = metrics::error_kind_from_name(*kind);
     std::lock_guard lock(record_mu);
     if (closed || row >= rows()) return;
     recorder.record_request(row, static_cast<std::uint64_t>(std::max<std::int64_t>(latency_us, 0)),
                             static_cast<std::uint64_t>(std::max<std::int64_t>(service_us, 0)),
-                            k ? &*k : nullptr, message, now_s());
+                            k ? &*k : nullptr, message, now_s(), named_index(named));
+  }
+  // The sub-row of ROW for a call's literal name= (docs/scenarios.md#metrics),
+  // for send() and record_request(); -1 for a row out of range.
+  std::int64_t named_row(std::size_t row, const std::string& name) {
+    std::lock_guard lock(record_mu);
+    if (row >= rows()) return -1;
+    return static_cast<std::int64_t>(recorder.named_row(row, name));
+  }
+  static std::size_t named_index(std::int64_t named) {
+    return named < 0 ? metrics::Recorder::kNotNamed : static_cast<std::size_t>(named);
   }
   // The iteration that started at start_us (since t0) ends now.
   void record_iteration(std::size_t row, std::int64_t start_us) {
@@ -492,6 +507,7 @@ PYBIND11_EMBEDDED_MODULE(_loadpilot_hub, m) {
       .def("send", &Hub::send)
       .def("now_us", &Hub::now_us)
       .def("record_request", &Hub::record_request)
+      .def("named_row", &Hub::named_row)
       .def("record_iteration", &Hub::record_iteration)
       .def("end_iteration", &Hub::end_iteration)
       .def("next_iteration", &Hub::next_iteration)

@@ -199,6 +199,17 @@ Summary busy_summary() {
     t.errors = 98765;
     t.rps = 12345.6;
     t.latency = s.latency;
+    if (t.name == "products") {
+      for (const char* sub : {"GET /api/products", "a sub-row named for the whole long route"}) {
+        NamedSummary n;
+        n.name = sub;
+        n.requests = 123456780;
+        n.errors = 98760;
+        n.rps = 12345.5;
+        n.latency = s.latency;
+        t.named.push_back(n);
+      }
+    }
     s.tasks.push_back(t);
   }
   s.thresholds.push_back({"p99_ms", 250, 3456.78, false});
@@ -227,6 +238,24 @@ TEST(Summary, FitsEightyColumnsWithEveryFigure) {
                              "123456789", "named for the whole route", "eighty columns", "FAILED"})
       EXPECT_NE(text.find(part), std::string::npos) << part;
   }
+}
+
+TEST(Summary, SubRowsAreIndentedUnderTheirTask) {
+  const std::vector<std::string> lines = lines_of(summary_text(busy_summary(), false));
+  auto products = std::find_if(lines.begin(), lines.end(),
+                               [](const std::string& l) { return l.rfind("  products ", 0) == 0; });
+  ASSERT_NE(products, lines.end());
+  ASSERT_NE(products + 1, lines.end());
+  // The next line: the sub-row, two columns further in, its own figures.
+  EXPECT_EQ((products + 1)->rfind("    GET /api/products ", 0), 0u) << *(products + 1);
+  EXPECT_NE((products + 1)->find("123456780"), std::string::npos) << *(products + 1);
+  // A long sub-row name gets a line of its own, figures below it.
+  auto long_sub = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("a sub-row named for the whole long route") != std::string::npos;
+  });
+  ASSERT_NE(long_sub, lines.end());
+  EXPECT_EQ(long_sub->rfind("    a sub-row", 0), 0u) << *long_sub;
+  EXPECT_NE((long_sub + 1)->find("123456780"), std::string::npos) << *(long_sub + 1);
 }
 
 TEST(Summary, TaskRowsKeepTheirFiguresUnderALongName) {

@@ -19,10 +19,11 @@ Plan valid_plan() {
   products.weight = 5;
   products.reason = "the task body records one fixed request";
   products.request =
-      HttpRequestSpec{"GET", "/api/products?page=1", {{"Accept", "application/json"}}, ""};
+      HttpRequestSpec{"GET", "/api/products?page=1", {{"Accept", "application/json"}}, "",
+                      "list products"};
   TaskSpec login;
   login.name = "login";
-  login.request = HttpRequestSpec{"POST", "/login", {}, R"({"user": "ann"})"};
+  login.request = HttpRequestSpec{"POST", "/login", {}, R"({"user": "ann"})", ""};
   p.tasks = {products, login};
   p.thresholds = {{"p99_ms", 50}, {"error_rate", 1.0}};
   return p;
@@ -292,6 +293,7 @@ TEST(PlanJson, RoundTrip) {
   EXPECT_TRUE(back.profile.unlimited);
   ASSERT_EQ(back.tasks.size(), 2u);
   EXPECT_EQ(back.tasks[0].request->path, "/api/products?page=1");
+  EXPECT_EQ(back.tasks[0].request->name, "list products");  // its sub-row
   EXPECT_EQ(back.tasks[0].request->headers,
             (std::vector<std::pair<std::string, std::string>>{{"Accept", "application/json"}}));
   EXPECT_EQ(back.tasks[1].runtime, "python");

@@ -1,5 +1,8 @@
-// Exact merges, the bounded error-message table, and Recorder::take().
+// Exact merges, the bounded error-message table, Recorder::take(), and the
+// sub-rows of named requests through the Collector.
 #include "metrics/stats.h"
+
+#include "metrics/snapshot.h"
 
 #include <gtest/gtest.h>
 
@@ -264,6 +267,141 @@ TEST(IntervalStats, FromJsonNamesTheBadField) {
   bad = good;
   bad.erase("late");
   EXPECT_EQ(message_of(bad), "stats: \"late\" must be a non-negative integer");
+}
+
+TEST(Recorder, NamedRequestsCountInTheirTaskAndTheirSubRow) {
+  Recorder r(2);
+  const std::size_t page = r.named_row(0, "page");
+  const std::size_t me0 = r.named_row(0, "me");
+  const std::size_t me1 = r.named_row(1, "me");  // the same name in another task
+  EXPECT_EQ(r.named_row(0, "page"), page);
+  EXPECT_NE(me0, me1);
+  const ErrorKind kind = kTimeout;
+  r.record_request(0, 1000, 500, nullptr, "", 0.1, page);
+  r.record_request(0, 3000, 500, &kind, "t", 0.2, page);
+  r.record_request(0, 2000, 500, nullptr, "", 0.3, me0);
+  r.record_request(0, 4000, 500, nullptr, "", 0.4);  // unnamed: the task only
+  r.record_request(1, 5000, 500, nullptr, "", 0.5, me1);
+  IntervalStats s = r.take();
+  // The task rows count every request; the sub-rows add nothing to them.
+  EXPECT_EQ(s.tasks[0].requests, 4u);
+  EXPECT_EQ(s.tasks[0].errors, 1u);
+  EXPECT_EQ(s.tasks[1].requests, 1u);
+  ASSERT_EQ(s.named.size(), 3u);
+  EXPECT_EQ(s.named[page].task, 0u);
+  EXPECT_EQ(s.named[page].name, "page");
+  EXPECT_EQ(s.named[page].requests, 2u);
+  EXPECT_EQ(s.named[page].errors, 1u);
+  EXPECT_EQ(s.named[page].latency.max(), 3000u);
+  EXPECT_EQ(s.named[me0].requests, 1u);
+  EXPECT_EQ(s.named[me1].task, 1u);
+  EXPECT_EQ(s.named[me1].requests, 1u);
+  EXPECT_EQ(s.messages.entries.size(), 1u);  // the error is counted once
+  // take() keeps the keys (indices stay valid), with zero counts.
+  const IntervalStats empty = r.take();
+  ASSERT_EQ(empty.named.size(), 3u);
+  EXPECT_EQ(empty.named[me1].name, "me");
+  EXPECT_EQ(empty.named[me1].requests, 0u);
+  r.record_request(1, 7000, 500, nullptr, "", 0.6, me1);
+  EXPECT_EQ(r.take().named[me1].requests, 1u);
+}
+
+TEST(IntervalStats, MergeMatchesSubRowsByTaskAndName) {
+  // Two agents that met their names in a different order.
+  Recorder a(2), b(2);
+  const std::size_t a_x = a.named_row(0, "x"), a_y = a.named_row(1, "y");
+  const std::size_t b_y = b.named_row(1, "y"), b_x = b.named_row(0, "x"),
+                    b_z = b.named_row(0, "y");
+  a.record_request(0, 100, 50, nullptr, "", 0, a_x);
+  a.record_request(1, 200, 50, nullptr, "", 0, a_y);
+  b.record_request(1, 300, 50, nullptr, "", 0, b_y);
+  b.record_request(0, 400, 50, nullptr, "", 0, b_x);
+  b.record_request(0, 500, 50, nullptr, "", 0, b_z);
+  IntervalStats merged(2);
+  merged.merge(a.take());
+  merged.merge(b.take());
+  ASSERT_EQ(merged.named.size(), 3u);
+  auto row = [&](std::size_t task, const char* name) -> const NamedStats& {
+    return merged.named[merged.named_row(task, name)];
+  };
+  EXPECT_EQ(row(0, "x").requests, 2u);
+  EXPECT_EQ(row(0, "x").latency.max(), 400u);
+  EXPECT_EQ(row(1, "y").requests, 2u);
+  EXPECT_EQ(row(0, "y").requests, 1u);
+  EXPECT_EQ(merged.tasks[0].requests, 3u);
+  EXPECT_EQ(merged.tasks[1].requests, 2u);
+  EXPECT_EQ(merged.named.size(), 3u);  // row() found them all
+}
+
+TEST(IntervalStats, SubRowsRoundTripThroughJson) {
+  Recorder r(2);
+  const std::size_t n = r.named_row(1, "list \"all\"");
+  const ErrorKind kind = kConnect;
+  for (int i = 0; i < 100; ++i)
+    r.record_request(1, 1000 + i, 10, i % 10 ? nullptr : &kind, "c", 0, n);
+  const IntervalStats before = r.take();
+  const nlohmann::json j = before.to_json();
+  const IntervalStats after = IntervalStats::from_json(nlohmann::json::parse(j.dump()));
+  ASSERT_EQ(after.named.size(), 1u);
+  EXPECT_EQ(after.named[0].task, 1u);
+  EXPECT_EQ(after.named[0].name, "list \"all\"");
+  EXPECT_EQ(after.named[0].requests, 100u);
+  EXPECT_EQ(after.named[0].errors, 10u);
+  EXPECT_TRUE(after.named[0].latency == before.named[0].latency);
+  // Without sub-rows the field is left out, as an older agent sends it.
+  EXPECT_FALSE(Recorder(1).take().to_json().contains("named"));
+  nlohmann::json bad = j;
+  bad["named"][0]["task"] = 2;
+  EXPECT_THROW(IntervalStats::from_json(bad), std::invalid_argument);
+  bad = j;
+  bad["named"][0].erase("latency");
+  EXPECT_THROW(IntervalStats::from_json(bad), std::invalid_argument);
+}
+
+TEST(Collector, SubRowsSitUnderTheirTaskAndStayOutOfTheTotals) {
+  Collector c({"browse", "health"});
+  for (int round = 0; round < 2; ++round) {
+    std::vector<WorkerReport> reports(2);
+    for (WorkerReport& w : reports) {
+      Recorder r(2);
+      // Each round meets the names in its own order.
+      const std::size_t first = r.named_row(0, round ? "me" : "page");
+      const std::size_t second = r.named_row(0, round ? "page" : "me");
+      const std::size_t page = round ? second : first, me = round ? first : second;
+      const std::size_t check = r.named_row(1, "check");
+      const ErrorKind kind = kTimeout;
+      for (int i = 0; i < 10; ++i) {
+        r.record_request(0, 2000, 100, nullptr, "", 0, page);
+        r.record_request(0, 3000, 100, i == 0 ? &kind : nullptr, "t", 0, me);
+        r.record_request(0, 4000, 100, nullptr, "", 0);
+        r.record_request(1, 1000, 100, nullptr, "", 0, check);
+      }
+      w.stats = r.take();
+    }
+    const Snapshot s = c.add_round(reports, 1.0);
+    if (round == 0) continue;
+    // Totals: the task rows alone (60 + 20 requests a round).
+    EXPECT_EQ(s.requests, 160u);
+    EXPECT_EQ(s.errors, 4u);
+    ASSERT_EQ(s.tasks.size(), 2u);
+    EXPECT_EQ(s.tasks[0].requests, 120u);
+    ASSERT_EQ(s.tasks[0].named.size(), 2u);
+    ASSERT_EQ(s.tasks[1].named.size(), 1u);
+    const NamedSnapshot& page = s.tasks[0].named[0];
+    EXPECT_EQ(page.name, "page");
+    EXPECT_EQ(page.requests, 40u);
+    EXPECT_DOUBLE_EQ(page.current_rps, 20.0);
+    EXPECT_EQ(s.tasks[0].named[1].name, "me");
+    EXPECT_EQ(s.tasks[0].named[1].requests, 40u);
+    EXPECT_EQ(s.tasks[0].named[1].errors, 4u);
+    EXPECT_DOUBLE_EQ(s.tasks[0].named[1].error_rate, 10.0);
+    EXPECT_EQ(s.tasks[0].named[1].total.count, 40u);
+    EXPECT_EQ(s.tasks[1].named[0].name, "check");
+    EXPECT_EQ(s.tasks[1].named[0].requests, s.tasks[1].requests);
+    EXPECT_EQ(s.total.count, 160u);  // the run's latency: task rows only
+    const nlohmann::json j = s.to_json();
+    EXPECT_EQ(j["tasks"][0]["named_requests"][1]["errors"], 4u);
+  }
 }
 
 }  // namespace

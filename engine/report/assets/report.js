@@ -363,13 +363,24 @@
     });
     t.append(thead, tbody);
   }
+  // Each task, then its named requests as sub-rows (docs/output.md#results-json):
+  // indented, no weight, already counted in the task's row.
+  const taskRows = [], subRow = [];
+  tasks.forEach((t) => {
+    const l = t.latency || {};
+    taskRows.push([t.name, num(t.weight), fmtInt(t.requests), fmtInt(t.errors), fmt(t.error_rate, 2),
+      fmt(t.rps, 1), fmtMs(l.p50_ms), fmtMs(l.p95_ms), fmtMs(l.p99_ms), fmtMs(l.max_ms)]);
+    subRow.push(false);
+    list(t.named_requests).forEach((n) => {
+      const nl = n.latency || {};
+      taskRows.push([{ text: n.name, cls: "text named" }, "", fmtInt(n.requests), fmtInt(n.errors),
+        fmt(n.error_rate, 2), fmt(n.rps, 1), fmtMs(nl.p50_ms), fmtMs(nl.p95_ms), fmtMs(nl.p99_ms),
+        fmtMs(nl.max_ms)]);
+      subRow.push(true);
+    });
+  });
   table("tasks-table", [["task", true], ["weight"], ["requests"], ["errors"], ["error %"], ["req/s"],
-    ["p50"], ["p95"], ["p99"], ["max"]],
-    tasks.map((t) => {
-      const l = t.latency || {};
-      return [t.name, num(t.weight), fmtInt(t.requests), fmtInt(t.errors), fmt(t.error_rate, 2),
-        fmt(t.rps, 1), fmtMs(l.p50_ms), fmtMs(l.p95_ms), fmtMs(l.p99_ms), fmtMs(l.max_ms)];
-    }));
+    ["p50"], ["p95"], ["p99"], ["max"]], taskRows, (r) => (subRow[r] ? "named" : null));
   table("errors-table", [["kind", true], ["message", true], ["count"], ["first seen"]],
     list(data.top_errors).map((e) => [e.kind, e.message, fmtInt(e.count), fmt(e.first_seen_s, 1) + " s"]));
   table("thresholds-table", [["", true], ["threshold", true], ["actual"], ["limit"]],

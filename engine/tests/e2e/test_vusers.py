@@ -92,7 +92,10 @@ def test_dynamic_paths_tokens_and_cookies_reach_the_server(recording_server, sce
     assert proc.returncode == 0, proc.stderr
     gets = [s for s in Recorder.seen if s[0] == "GET"]
     logins = [s for s in Recorder.seen if s[0] == "POST"]
-    assert len(gets) == task_row(r, "/api/products/{id}")["requests"] == 80
+    product = task_row(r, "product")
+    assert len(gets) == product["requests"] == 80
+    assert [(n["name"], n["requests"]) for n in product["named_requests"]] == [
+        ("/api/products/{id}", 80)]
     # Every iteration ran the body again: (nearly) every id is new.
     assert len({g[1] for g in gets}) >= 75
     assert all(g[1].startswith("/api/products/") for g in gets)
