@@ -84,7 +84,9 @@ def test_named_requests_are_sub_rows_of_their_task(demo_api, scenario_file, tmp_
 
     # The summary: sub-rows indented under their task, within 80 columns.
     lines = proc.stdout.splitlines()
-    assert all(len(line) <= 80 for line in lines), proc.stdout
+    summary = lines[[i for i, line in enumerate(lines) if "LoadPilot summary" in line][0]:
+                    lines.index("PASSED")]
+    assert all(len(line) <= 80 for line in summary), proc.stdout
     start = lines.index("Tasks")
     assert lines[start + 1].startswith("  task ")
     rows = lines[start + 2:start + 9]
