@@ -123,7 +123,7 @@ class Collector {
   IntervalStats cumulative_;
   Histogram total_latency_;
   std::deque<IntervalStats> window_;
-  std::vector<double> last_rates_;  // current, iterations, then per task
+  std::vector<double> last_rates_;        // current, iterations, then per task
   std::vector<double> last_named_rates_;  // per sub-row of cumulative_.named
   IntervalStats empty_;
   Overload overload_;

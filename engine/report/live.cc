@@ -356,15 +356,13 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
                  : task_lines.size();
   if (task_lines.size() > room) {
     const std::size_t shown = room - 1;
-    const auto hidden_tasks = static_cast<std::size_t>(
-        std::count(is_task_line.begin() + static_cast<std::ptrdiff_t>(shown), is_task_line.end(),
-                   true));
+    const auto hidden_tasks = static_cast<std::size_t>(std::count(
+        is_task_line.begin() + static_cast<std::ptrdiff_t>(shown), is_task_line.end(), true));
     const std::size_t hidden = task_lines.size() - shown;
     task_lines.resize(shown);
-    task_lines.push_back(fit_width(
-        hidden_tasks ? fmt::format("  … {} more tasks", hidden_tasks)
-                     : fmt::format("  … {} more named requests", hidden),
-        width));
+    task_lines.push_back(fit_width(hidden_tasks ? fmt::format("  … {} more tasks", hidden_tasks)
+                                                : fmt::format("  … {} more named requests", hidden),
+                                   width));
   }
   lines.insert(lines.end(), task_lines.begin(), task_lines.end());
   if (height > 0 && lines.size() > static_cast<std::size_t>(height)) lines.resize(height);

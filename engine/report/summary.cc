@@ -329,8 +329,7 @@ void print_tasks(std::FILE* out, int width, const std::vector<TaskSummary>& task
   };
   for (const TaskSummary& t : tasks) {
     names.push_back(printable(t.name));
-    rows.push_back(
-        figures(fmt::format("{:g}", t.weight), t.requests, t.errors, t.rps, t.latency));
+    rows.push_back(figures(fmt::format("{:g}", t.weight), t.requests, t.errors, t.rps, t.latency));
     for (const NamedSummary& n : t.named) {
       names.push_back(std::string(kSubRowIndent) + printable(n.name));
       rows.push_back(figures("", n.requests, n.errors, n.rps, n.latency));

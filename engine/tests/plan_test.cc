@@ -18,9 +18,8 @@ Plan valid_plan() {
   products.name = "products";
   products.weight = 5;
   products.reason = "the task body records one fixed request";
-  products.request =
-      HttpRequestSpec{"GET", "/api/products?page=1", {{"Accept", "application/json"}}, "",
-                      "list products"};
+  products.request = HttpRequestSpec{
+      "GET", "/api/products?page=1", {{"Accept", "application/json"}}, "", "list products"};
   TaskSpec login;
   login.name = "login";
   login.request = HttpRequestSpec{"POST", "/login", {}, R"({"user": "ann"})", ""};

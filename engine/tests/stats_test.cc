@@ -2,12 +2,12 @@
 // sub-rows of named requests through the Collector.
 #include "metrics/stats.h"
 
-#include "metrics/snapshot.h"
-
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
+
+#include "metrics/snapshot.h"
 
 namespace loadpilot::metrics {
 namespace {
@@ -310,8 +310,7 @@ TEST(IntervalStats, MergeMatchesSubRowsByTaskAndName) {
   // Two agents that met their names in a different order.
   Recorder a(2), b(2);
   const std::size_t a_x = a.named_row(0, "x"), a_y = a.named_row(1, "y");
-  const std::size_t b_y = b.named_row(1, "y"), b_x = b.named_row(0, "x"),
-                    b_z = b.named_row(0, "y");
+  const std::size_t b_y = b.named_row(1, "y"), b_x = b.named_row(0, "x"), b_z = b.named_row(0, "y");
   a.record_request(0, 100, 50, nullptr, "", 0, a_x);
   a.record_request(1, 200, 50, nullptr, "", 0, a_y);
   b.record_request(1, 300, 50, nullptr, "", 0, b_y);
