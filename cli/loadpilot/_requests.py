@@ -247,9 +247,9 @@ class Requests:
         it = call.iteration
         if it is not None and it.deferred:
             # Not the iteration's last response: the check judges the last hop.
-            it.records.append([call.row, latency, service, None, ""])
+            it.records.append([call.row, latency, service, None, "", call.named])
         else:
-            self.hub.record_request(call.row, latency, service, None, "")
+            self.hub.record_request(call.row, call.named, latency, service, None, "")
         return None
 
     def _account(
