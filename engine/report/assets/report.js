@@ -128,31 +128,109 @@
     const fg = css("--fg"), grid = css("--grid");
     return { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
   }
-  function baseOpts(host, series) {
-    const axis = axisStyle();
-    return {
-      width: Math.max(300, host.clientWidth),
+  // Legend values: the value under the cursor, and while nothing is hovered
+  // the series' last value (not "--"), so the legend reads as a summary.
+  function lastIndex(col) {
+    if (!Array.isArray(col)) return null;
+    for (let i = col.length - 1; i >= 0; i--) if (col[i] != null) return i;
+    return null;
+  }
+  function legendValue(format) {
+    return (u, v, si, idx) => {
+      if (idx == null) {
+        const i = lastIndex(u.data[si]);
+        v = i == null ? null : u.data[si][i];
+      }
+      return v == null ? "--" : format(v);
+    };
+  }
+  const fmtRps = (v) => fmt(v, 1) + " req/s";
+  const fmtPct = (v) => fmt(v, 2) + " %";
+  const fmtCount = (v) => fmtInt(v);
+  // Whole seconds on the time axis, at Grafana-like steps.
+  const timeIncrs = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+  // Counts (requests, workers, users) get whole-number ticks only.
+  const intIncrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5,
+    1e6, 2e6, 5e6, 1e7, 2e7, 5e7, 1e8, 2e8, 5e8, 1e9];
+  const countScale = { range: (u, min, max) => [0, Math.max(2, Math.ceil(num(max) * 1.1))] };
+  // A y axis: `unit` is its label (ms, req/s, %, requests...); `integer`
+  // restricts ticks to whole numbers.
+  function yAxis(unit, integer, extra) {
+    const a = Object.assign({}, axisStyle(), { size: 56, label: unit, labelSize: 18, labelGap: 0 });
+    if (integer) {
+      a.incrs = intIncrs;
+      a.values = (u, vals) => vals.map((v) => (v == null ? "" : fmtInt(v)));
+    }
+    return Object.assign(a, extra || {});
+  }
+  // y: {unit, integer, format}: the axis label, whole-number ticks, and the
+  // legend format of series that do not bring their own.
+  function baseOpts(host, series, y) {
+    y = y || {};
+    const format = y.format || ((v) => fmt(v, 2));
+    const opts = {
+      width: chartWidth(host),
       height: 240,
       cursor: { sync: { key: "loadpilot" } },
       scales: { x: { time: false } },
       legend: { live: true },
-      series: [{ label: "time", value: (u, v) => (v == null ? "--" : clock(v)) }].concat(series),
+      series: [{ label: "time", value: legendValue(clock) }].concat(series.map((s) =>
+        Object.assign({ value: legendValue(format) }, s))),
       axes: [
-        Object.assign({}, axis, { incrs: timeIncrs, values: (u, vals) => vals.map((v) => clock(v)) }),
-        Object.assign({}, axis, { size: 60 }),
+        Object.assign({}, axisStyle(), { incrs: timeIncrs, values: (u, vals) => vals.map((v) => clock(v)),
+          label: "elapsed (m:ss)", labelSize: 18, labelGap: 0 }),
+        yAxis(y.unit, y.integer),
       ],
     };
+    if (y.integer) opts.scales.y = countScale;
+    return opts;
   }
+  const chartWidth = (host) => Math.max(200, host.clientWidth);
   // Legend values of latency series.
-  const msValue = { value: (u, v) => (v == null ? "--" : fmtMs(v)) };
-  // Whole seconds on the time axis, at Grafana-like steps.
-  const timeIncrs = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+  const msValue = { value: legendValue(fmtMs) };
   // Percent axes start at 0 and stop at 100.
   const percentScale = { range: (u, min, max) => [0, Math.min(100, Math.max(1, max * 1.1))] };
   function line(label, color, extra) {
     // uPlot shows point markers by itself when the data is sparse (short runs).
     return Object.assign({ label: label, stroke: color, width: 1.5 }, extra || {});
   }
+  // Threshold limits drawn as dashed horizontal lines with their label. A
+  // limit above the plotted range is named at the top edge with an arrow
+  // instead of squashing the data under it.
+  function limitLines(limits) {
+    return {
+      draw: [(u) => {
+        const g = u.ctx, r = window.devicePixelRatio || 1, box = u.bbox;
+        g.save();
+        g.font = Math.round(11 * r) + "px system-ui, sans-serif";
+        g.textAlign = "right";
+        limits.forEach((l) => {
+          const max = u.scales.y.max, min = u.scales.y.min;
+          const inside = l.value <= max && l.value >= min;
+          const y = inside ? Math.round(u.valToPos(l.value, "y", true)) : box.top + 12 * r;
+          g.fillStyle = l.color;
+          if (inside) {
+            g.strokeStyle = l.color; g.lineWidth = 1.5 * r; g.setLineDash([6 * r, 4 * r]);
+            g.beginPath(); g.moveTo(box.left, y); g.lineTo(box.left + box.width, y); g.stroke();
+            g.setLineDash([]);
+            // On a panel-coloured patch, so the label stays legible over the lines.
+            const tw = g.measureText(l.label).width, x = box.left + box.width - 4 * r;
+            g.fillStyle = css("--panel");
+            g.fillRect(x - tw - 3 * r, y - 16 * r, tw + 6 * r, 13 * r);
+            g.fillStyle = l.color;
+            g.fillText(l.label, x, y - 5 * r);
+          } else {
+            g.fillText(l.label + (l.value > max ? " ↑ above the chart" : " ↓ below the chart"),
+              box.left + box.width - 4 * r, y);
+          }
+        });
+        g.restore();
+      }],
+    };
+  }
+  // The run's thresholds by key (docs/output.md): limit lines on the charts.
+  const thresholds = list(data.thresholds).filter((t) => typeof t.limit === "number" && isFinite(t.limit));
+  const limitOf = (key) => thresholds.find((t) => t.key === key);
   function addChart(id, build) {
     const host = document.getElementById(id);
     const entry = { host: host, build: build, u: null };
@@ -165,20 +243,26 @@
     entry.u = null;
     entry.host.replaceChildren();
     const made = entry.build(entry.host);
-    if (made) entry.u = new uPlot(made.opts, made.data, entry.host);
+    if (made) {
+      entry.u = new uPlot(made.opts, made.data, entry.host);
+      // What the axes and limit lines say, for tests and tools reading the page.
+      entry.host.dataset.axes = made.opts.axes.map((a) => a.label || "").join("|");
+      if (made.limits) entry.host.dataset.limits = made.limits.map((l) => l.label).join("|");
+    }
   }
 
   const noSeries = "No time series in this results file.";
+  const rpsAxis = { unit: "req/s", format: fmtRps };
   addChart("chart-rps", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
     // A closed model has no target rate: its users set the pace.
     if (closed) {
-      return { opts: baseOpts(host, [line("Current", p[0]), line("Iterations", p[1])]),
+      return { opts: baseOpts(host, [line("Current", p[0]), line("Iterations", p[1])], rpsAxis),
         data: [ts.t, ts.current_rps, ts.iterations_rps] };
     }
     return { opts: baseOpts(host, [line("Target", p[2], { dash: [6, 4] }), line("Current", p[0]),
-      line("Iterations", p[1])]), data: [ts.t, ts.target_rps, ts.current_rps, ts.iterations_rps] };
+      line("Iterations", p[1])], rpsAxis), data: [ts.t, ts.target_rps, ts.current_rps, ts.iterations_rps] };
   });
   if (userColumns) document.getElementById("caption-active").textContent = "Active Users and Workers";
   addChart("chart-active", (host) => {
@@ -186,60 +270,78 @@
     const p = palette();
     if (userColumns) {
       return { opts: baseOpts(host, [line("Target users", p[2], { dash: [6, 4] }),
-        line("Active users", p[0]), line("In flight", p[4], { fill: p[4] + "22" })]),
+        line("Active users", p[0]), line("In flight", p[4], { fill: p[4] + "22" })],
+      { unit: "users / iterations", integer: true, format: fmtCount }),
         data: [ts.t, ts.target_users, ts.active_users, ts.active] };
     }
-    return { opts: baseOpts(host, [line("Active", p[4], { fill: p[4] + "22" })]), data: [ts.t, ts.active] };
+    return { opts: baseOpts(host, [line("Active", p[4], { fill: p[4] + "22" })],
+      { unit: "iterations in flight", integer: true, format: fmtCount }), data: [ts.t, ts.active] };
   });
+  // Latency thresholds (p50/p95/p99/max) as lines in their series' colour.
+  function latencyLimits(p) {
+    const colours = { p50_ms: p[1], p95_ms: p[2], p99_ms: p[5], max_ms: p[3] };
+    return thresholds.filter((t) => colours[t.key]).map((t) => ({
+      value: t.limit, color: colours[t.key], label: t.key.replace("_ms", "") + " limit " + fmtMs(t.limit) }));
+  }
   addChart("chart-latency", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
-    return { opts: baseOpts(host, [line("p50", p[1], msValue), line("p95", p[2], msValue),
-      line("p99", p[5], msValue), line("max", p[3], msValue)]),
-      data: [ts.t, ts.p50_ms, ts.p95_ms, ts.p99_ms, ts.max_ms] };
+    const limits = latencyLimits(p);
+    const opts = baseOpts(host, [line("p50", p[1]), line("p95", p[2]), line("p99", p[5]), line("max", p[3])],
+      { unit: "ms", format: fmtMs });
+    opts.hooks = limitLines(limits);
+    return { opts: opts, limits: limits, data: [ts.t, ts.p50_ms, ts.p95_ms, ts.p99_ms, ts.max_ms] };
   });
   addChart("chart-error-rate", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
-    const opts = baseOpts(host, [line("Error rate %", p[3], { fill: p[3] + "22" })]);
+    const th = limitOf("error_rate");
+    const limits = th ? [{ value: th.limit, color: p[3], label: "error rate limit " + fmtPct(th.limit) }] : [];
+    const opts = baseOpts(host, [line("Error rate", p[3], { fill: p[3] + "22" })], { unit: "%", format: fmtPct });
     opts.scales.y = percentScale;
-    return { opts: opts, data: [ts.t, ts.error_rate] };
+    opts.hooks = limitLines(limits);
+    return { opts: opts, limits: limits, data: [ts.t, ts.error_rate] };
   });
   addChart("chart-cumulative", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
-    const opts = baseOpts(host, [line("Requests", p[0]), line("Errors", p[3], { scale: "errors" })]);
-    opts.scales.errors = { auto: true };
-    opts.axes.push(Object.assign({}, opts.axes[1], { scale: "errors", side: 1, grid: { show: false } }));
+    const opts = baseOpts(host, [line("Requests", p[0]), line("Errors", p[3], { scale: "errors" })],
+      { unit: "requests", integer: true, format: fmtCount });
+    opts.scales.errors = countScale;
+    opts.axes.push(yAxis("errors", true, { scale: "errors", side: 1, grid: { show: false } }));
     return { opts: opts, data: [ts.t, ts.requests, ts.errors] };
   });
 
-  // Per Task: the filter plays the role of Grafana's $task variable.
+  // Per Task: the filter plays the role of Grafana's $task variable. It is a
+  // row of toggle chips: "All", or any set of tasks; picking a task while
+  // "All" is on shows that task alone, and clearing the last task goes back
+  // to "All".
   const filter = document.getElementById("task-filter");
-  const allOption = el("option", null, "All");
-  allOption.value = "__all__";
-  allOption.selected = true;
-  filter.append(allOption);
-  tsTasks.forEach((t, i) => {
-    const o = el("option", null, t.name);
-    o.value = String(i);
-    filter.append(o);
-  });
-  function shownTasks() {
-    if (allOption.selected) return tsTasks.map(() => true);
-    return tsTasks.map((t, i) => filter.options[i + 1].selected);
+  function chip(text, value) {
+    const label = el("label", "chip");
+    const box = el("input");
+    box.type = "checkbox";
+    box.value = value;
+    label.append(box, el("span", null, text));
+    filter.append(label);
+    return box;
   }
-  let allWasSelected = true;
-  filter.addEventListener("change", () => {
-    const picked = Array.from(filter.options).slice(1).some((o) => o.selected);
-    if (allOption.selected && !allWasSelected) {
-      Array.from(filter.options).slice(1).forEach((o) => (o.selected = false));
-    } else if (picked) {
-      allOption.selected = false;
-    } else {
-      allOption.selected = true;
+  const allBox = chip("All", "__all__");
+  allBox.checked = true;
+  const taskBoxes = tsTasks.map((t, i) => chip(t.name, String(i)));
+  function shownTasks() {
+    return taskBoxes.map((b) => allBox.checked || b.checked);
+  }
+  filter.addEventListener("change", (e) => {
+    if (e.target === allBox) {
+      allBox.checked = true;
+      taskBoxes.forEach((b) => (b.checked = false));
+    } else if (allBox.checked) {
+      allBox.checked = false;
+      taskBoxes.forEach((b) => (b.checked = b === e.target));
+    } else if (!taskBoxes.some((b) => b.checked)) {
+      allBox.checked = true;
     }
-    allWasSelected = allOption.selected;
     applyFilter();
   });
   function taskChart(id, percent, perTask) {
@@ -248,14 +350,14 @@
       const p = palette();
       const series = [], cols = [ts.t];
       tsTasks.forEach((t, i) => perTask(t, p[i % p.length], series, cols));
-      const opts = baseOpts(host, series);
+      const opts = baseOpts(host, series, percent ? { unit: "%", format: fmtPct } : { unit: "ms", format: fmtMs });
       if (percent) opts.scales.y = percentScale;
       return { opts: opts, data: cols };
     });
   }
   const taskLatency = taskChart("chart-task-latency", false, (t, color, series, cols) => {
-    series.push(line(t.name + " p50", color, Object.assign({ dash: [5, 4] }, msValue)));
-    series.push(line(t.name + " p99", color, msValue));
+    series.push(line(t.name + " p50", color, { dash: [5, 4] }));
+    series.push(line(t.name + " p99", color));
     cols.push(t.p50_ms, t.p99_ms);
   });
   const taskErrors = taskChart("chart-task-errors", true, (t, color, series, cols) => {
@@ -298,12 +400,13 @@
     };
     const p = palette(), axis = axisStyle();
     const opts = {
-      width: Math.max(300, host.clientWidth), height: 260,
+      width: chartWidth(host), height: 260,
       scales: { x: { time: false, range: [0, xMax] }, y: { distr: 3 } },
-      series: [{ label: "percentile", value: (u, v) => (v == null ? "--" : pct(v)) },
+      series: [{ label: "percentile", value: legendValue(pct) },
         line("latency", p[0], Object.assign({ fill: p[0] + "22", points: { show: false } }, msValue))],
       axes: [Object.assign({}, axis, { splits: () => { const s = []; for (let k = 0; k <= Math.floor(xMax); k++) s.push(k); return s; },
-        values: (u, vals) => vals.map(pct) }), Object.assign({}, axis, { size: 60, values: (u, vals) => vals.map((v) => (v == null ? "" : v + " ms")) })],
+        values: (u, vals) => vals.map(pct), label: "percentile (log scale)", labelSize: 18, labelGap: 0 }),
+      yAxis("ms (log scale)", false)],
     };
     return { opts: opts, data: [xs, ys] };
   });
@@ -318,11 +421,12 @@
     const top = Math.max(limit * 1.5, value * 1.25, num(lat.max_ms), 0.001);
     const canvas = el("canvas");
     const ratio = window.devicePixelRatio || 1;
-    canvas.width = 240 * ratio; canvas.height = 140 * ratio;
-    canvas.style.width = "240px"; canvas.style.height = "140px";
+    const w = 260, h = 160;
+    canvas.width = w * ratio; canvas.height = h * ratio;
+    canvas.style.width = w + "px"; canvas.style.height = h + "px";
     const g = canvas.getContext("2d");
     g.scale(ratio, ratio);
-    const cx = 120, cy = 125, r = 95;
+    const cx = w / 2, cy = 145, r = 95;
     const angle = (v) => Math.PI + Math.PI * Math.min(v / top, 1);
     g.lineWidth = 18; g.lineCap = "butt";
     g.strokeStyle = css("--grid");
@@ -331,10 +435,20 @@
     g.strokeStyle = bad ? css("--bad") : css("--ok");
     g.beginPath(); g.arc(cx, cy, r, Math.PI, angle(value)); g.stroke();
     if (limit > 0) {
+      // The limit: a tick across the arc, labelled outside it.
       const a = angle(limit);
       g.strokeStyle = css("--fg"); g.lineWidth = 3;
       g.beginPath(); g.moveTo(cx + (r - 14) * Math.cos(a), cy + (r - 14) * Math.sin(a));
       g.lineTo(cx + (r + 14) * Math.cos(a), cy + (r + 14) * Math.sin(a)); g.stroke();
+      const label = "limit " + fmtMs(limit);
+      g.font = "12px system-ui, sans-serif";
+      g.fillStyle = css("--fg");
+      g.textBaseline = "bottom";
+      const tw = g.measureText(label).width;
+      let x = cx + (r + 16) * Math.cos(a);
+      x = Math.cos(a) < 0 ? x - tw : x;
+      x = Math.min(Math.max(2, x), w - 2 - tw);
+      g.fillText(label, x, Math.max(14, cy + (r + 16) * Math.sin(a)));
     }
     host.append(canvas, el("div", "reading", fmtMs(value)),
       el("div", "note", limit > 0 ? "limit " + fmtMs(limit) : "no p99 threshold; scale to max " + fmtMs(lat.max_ms)));
@@ -423,7 +537,7 @@
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => charts.forEach((c) => {
-      if (c.u) c.u.setSize({ width: Math.max(300, c.host.clientWidth), height: c.u.height });
+      if (c.u) c.u.setSize({ width: chartWidth(c.host), height: c.u.height });
     }), 100);
   });
 })();

@@ -1,7 +1,9 @@
 // Opens a LoadPilot HTML report in Debian's headless Chromium (driven by
 // playwright-core) and reports what a person would see, as JSON on stdout:
 //   node report_browser.cjs REPORT.html SCREENSHOT.png [TASK_TO_FILTER]
-// Used by test_report.py; all verdicts are made there. Bounded in time: every
+// Screenshots: SCREENSHOT.png at 1400 px in the light scheme, then
+// SCREENSHOT-dark.png (dark scheme) and SCREENSHOT-400px.png (a 400 px wide
+// window). Used by test_report.py; all verdicts are made there. Bounded in time: every
 // Playwright call has a timeout and the whole script gives up after 60 s.
 "use strict";
 const path = require("path");
@@ -69,7 +71,19 @@ function canvasState() {
     out.section_titles = await page.evaluate(() =>
       Array.from(document.querySelectorAll("h2, figcaption")).map((e) => e.textContent));
     out.filter_options = await page.evaluate(() =>
-      Array.from(document.querySelectorAll("#task-filter option")).map((o) => o.textContent));
+      Array.from(document.querySelectorAll("#task-filter label")).map((o) => o.textContent));
+    // Before any hover: each chart's legend values (the last value of each
+    // series), its axis labels and its threshold lines.
+    out.legends = await page.evaluate(() => Object.fromEntries(
+      Array.from(document.querySelectorAll(".chart")).map((c) => [c.id,
+        Array.from(c.querySelectorAll(".u-legend .u-series")).map((s) => {
+          const l = s.querySelector(".u-label"), v = s.querySelector(".u-value");
+          return [l ? l.textContent : "", v ? v.textContent : null];
+        })])));
+    out.axes = await page.evaluate(() => Object.fromEntries(
+      Array.from(document.querySelectorAll(".chart")).map((c) => [c.id, c.dataset.axes || null])));
+    out.limits = await page.evaluate(() => Object.fromEntries(
+      Array.from(document.querySelectorAll(".chart")).map((c) => [c.id, c.dataset.limits || null])));
     out.injected = await page.evaluate(() => document.querySelectorAll("#hostile, .hostile, img, iframe").length);
     // Shared cursor: hover the middle of the first chart and read the time
     // each chart's legend shows.
@@ -87,18 +101,42 @@ function canvasState() {
     }
     await page.screenshot({ path: screenshotPath, fullPage: true });
     if (filterTask) {
-      const value = await page.evaluate((name) => {
-        const o = Array.from(document.querySelectorAll("#task-filter option")).find((x) => x.textContent === name);
-        return o ? o.value : null;
-      }, filterTask);
-      if (value !== null) {
-        await page.selectOption("#task-filter", [value]);
+      const index = await page.evaluate((name) =>
+        Array.from(document.querySelectorAll("#task-filter label")).findIndex((x) => x.textContent === name),
+      filterTask);
+      if (index >= 0) {
+        await page.locator("#task-filter label").nth(index).click();
         await page.waitForTimeout(300);
         out.after_filter = await page.evaluate(canvasState);
         out.filter_selected = await page.evaluate(() =>
-          Array.from(document.querySelectorAll("#task-filter option")).filter((o) => o.selected).map((o) => o.textContent));
+          Array.from(document.querySelectorAll("#task-filter label"))
+            .filter((o) => o.querySelector("input").checked).map((o) => o.textContent));
       }
     }
+    const shot = (suffix) => screenshotPath.replace(/\.png$/, "") + suffix + ".png";
+    // Dark scheme: the report redraws its charts in the dark palette.
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.waitForTimeout(300);
+    out.dark_background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.screenshot({ path: shot("-dark"), fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
+    // A 400 px window: nothing may be wider than the page, and no column of
+    // a table or panel may be squeezed to a letter per line.
+    await page.setViewportSize({ width: 400, height: 900 });
+    await page.waitForTimeout(500);
+    out.narrow = await page.evaluate(() => {
+      const narrowest = (sel) => Math.min(...Array.from(document.querySelectorAll(sel))
+        .filter((e) => e.textContent.length > 1).map((e) => e.getBoundingClientRect().width), 1e9);
+      const charts = Array.from(document.querySelectorAll(".chart canvas, .gauge canvas"))
+        .map((c) => c.getBoundingClientRect().right);
+      return {
+        scroll_width: document.documentElement.scrollWidth,
+        client_width: document.documentElement.clientWidth,
+        narrowest_text_cell: narrowest("td.text, th.text"),
+        chart_right: Math.max(...charts),
+      };
+    });
+    await page.screenshot({ path: shot("-400px"), fullPage: true });
   } finally {
     await context.close();
     require("fs").rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
