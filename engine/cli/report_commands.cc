@@ -73,7 +73,9 @@ RunOutputs::RunOutputs(const RunArgs& args, const plan::Plan& plan, const load::
                                    plan.profile.mode == plan::Mode::kStep) {}
 
 void RunOutputs::on_snapshot(const metrics::Snapshot& s) {
-  series_.add(s);
+  // Called on the collector thread right after the round was merged, so
+  // last_round() is this snapshot's round.
+  series_.add(s, engine_.collector().last_round());
   if (steps_.active()) steps_.add(s, engine_.collector().total_latency());
 }
 

@@ -26,6 +26,27 @@ void TimeSeries::add(const metrics::Snapshot& s) {
   add(s, std::chrono::duration<double>(now).count());
 }
 
+void TimeSeries::add(const metrics::Snapshot& s, const metrics::IntervalStats& round) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  add(s, round, std::chrono::duration<double>(now).count());
+}
+
+void TimeSeries::add(const metrics::Snapshot& s, const metrics::IntervalStats& round,
+                     double unix_s) {
+  // The same window as the latency percentiles (Collector::kWindowSeconds).
+  metrics::Histogram service;
+  for (const metrics::TaskStats& t : round.tasks) service.merge(t.service);
+  service_window_.push_back(std::move(service));
+  while (service_window_.size() > metrics::Collector::kWindowSeconds) service_window_.pop_front();
+  metrics::Histogram window;
+  for (const metrics::Histogram& h : service_window_) window.merge(h);
+  add(s, unix_s);
+  has_service_ = true;
+  const metrics::LatencySummary summary = metrics::LatencySummary::of(window);
+  points_.back().service_p50_ms = ms(summary.p50_ms);
+  points_.back().service_p99_ms = ms(summary.p99_ms);
+}
+
 void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   Point p;
   p.t = round_to(s.elapsed_s, 0.001);
@@ -44,6 +65,8 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   p.max_ms = ms(s.window.max_ms);
   p.requests = s.requests;
   p.errors = s.errors;
+  p.late = s.late;
+  p.dropped = s.dropped;
   // Counters never go backwards; the guards only protect against a
   // snapshot from a different run being fed in by mistake.
   const auto delta = [](std::uint64_t now, std::uint64_t before) {
@@ -94,7 +117,13 @@ nlohmann::json TimeSeries::to_json() const {
       {"requests", column([](const Point& p) { return p.requests; })},
       {"errors", column([](const Point& p) { return p.errors; })},
       {"error_rate", column([](const Point& p) { return p.error_rate; })},
+      {"late", column([](const Point& p) { return p.late; })},
+      {"dropped", column([](const Point& p) { return p.dropped; })},
   };
+  if (has_service_) {
+    j["service_p50_ms"] = column([](const Point& p) { return p.service_p50_ms; });
+    j["service_p99_ms"] = column([](const Point& p) { return p.service_p99_ms; });
+  }
   if (closed_) {
     j["active_users"] = column([](const Point& p) { return p.active_users; });
     j["target_users"] = column([](const Point& p) { return p.target_users; });

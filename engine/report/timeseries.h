@@ -7,7 +7,10 @@
 // in flight, the users present (and, in a closed model, the users the curve
 // wants), the windowed latency percentiles (Collector::kWindowSeconds), the
 // cumulative request and error counts, the error rate of the last interval,
-// and per task the achieved rate, windowed p50/p99 and interval error rate.
+// and per task the achieved rate, windowed p50/p99 and interval error rate;
+// the cumulative late and dropped arrivals; and, when the collection round's
+// statistics are passed in, the windowed service time (send to last byte)
+// p50/p99 (docs/report.md#what-the-results-file-gains).
 //
 // to_json() writes columns (one array per field) rather than rows: that is
 // what the report's charts consume, and it is about half the size. Values
@@ -18,6 +21,7 @@
 //
 // Thread-safety: none. add() is called on the engine's collector thread.
 #include <cstdint>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -42,9 +46,11 @@ class TimeSeries {
     std::uint64_t active = 0;
     std::uint64_t active_users = 0, target_users = 0;
     double p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
-    std::uint64_t requests = 0, errors = 0;  // cumulative
-    double error_rate = 0;                   // percent of requests in the interval
-    std::vector<TaskPoint> tasks;            // indexed like task_names()
+    std::uint64_t requests = 0, errors = 0;         // cumulative
+    double error_rate = 0;                          // percent of requests in the interval
+    std::uint64_t late = 0, dropped = 0;            // arrivals, cumulative
+    double service_p50_ms = 0, service_p99_ms = 0;  // windowed, send to last byte
+    std::vector<TaskPoint> tasks;                   // indexed like task_names()
   };
 
   // `closed`: a closed model's run, whose users to_json() writes out.
@@ -53,6 +59,10 @@ class TimeSeries {
   // Stamps the point with the wall clock now, or with `unix_s` (tests).
   void add(const metrics::Snapshot& s);
   void add(const metrics::Snapshot& s, double unix_s);
+  // The same, with the round's own statistics (Collector::last_round()),
+  // from which the point also gets its service-time percentiles.
+  void add(const metrics::Snapshot& s, const metrics::IntervalStats& round);
+  void add(const metrics::Snapshot& s, const metrics::IntervalStats& round, double unix_s);
 
   // Every point added, unthinned (report/csv_export.h writes them all).
   const std::vector<Point>& points() const { return points_; }
@@ -61,7 +71,8 @@ class TimeSeries {
   // {"interval_s": 1, "t": [...], "target_rps": [...], "current_rps": [...],
   //  "iterations_rps": [...], "active": [...], "p50_ms": [...], "p95_ms": [...],
   //  "p99_ms": [...], "max_ms": [...], "requests": [...], "errors": [...],
-  //  "error_rate": [...],
+  //  "error_rate": [...], "late": [...], "dropped": [...],
+  //  with round statistics: "service_p50_ms": [...], "service_p99_ms": [...],
   //  closed model only: "active_users": [...], "target_users": [...],
   //  "tasks": [{"name": "...", "rps": [...], "p50_ms": [...], "p99_ms": [...],
   //             "error_rate": [...]}]}
@@ -74,6 +85,9 @@ class TimeSeries {
   // Cumulative counters at the previous point, to turn them into interval
   // rates: [0] all tasks, [i + 1] task i.
   std::vector<std::uint64_t> last_attempts_, last_errors_;  // error-rate counters
+  // Service-time histograms of the last Collector::kWindowSeconds rounds.
+  std::deque<metrics::Histogram> service_window_;
+  bool has_service_ = false;  // some point came with its round's statistics
 };
 
 }  // namespace loadpilot::report

@@ -50,6 +50,30 @@ TEST(TimeSeries, ColumnsWithIntervalErrorRates) {
   EXPECT_EQ(j["interval_s"].get<double>(), 1.0);
 }
 
+TEST(TimeSeries, ServiceTimeOverTheWindowAndLateDroppedArrivals) {
+  TimeSeries ts({"a", "b"});
+  metrics::IntervalStats round(2);
+  round.tasks[0].service.record(2000, 99);  // 2 ms
+  round.tasks[1].service.record(50000);     // 50 ms, the slowest 1 %
+  metrics::Snapshot s = snapshot(1.001, 100, 0);
+  s.late = 3;
+  s.dropped = 1;
+  ts.add(s, round, 0);
+  // An empty round: the window still holds the first one.
+  ts.add(snapshot(2.002, 100, 0), metrics::IntervalStats(2), 0);
+  const nlohmann::json j = ts.to_json();
+  EXPECT_EQ(j["late"], nlohmann::json({3, 0}));
+  EXPECT_EQ(j["dropped"], nlohmann::json({1, 0}));
+  ASSERT_EQ(j["service_p50_ms"].size(), 2u);
+  EXPECT_NEAR(j["service_p50_ms"][0].get<double>(), 2.0, 0.02);
+  EXPECT_NEAR(j["service_p99_ms"][1].get<double>(), 2.0, 0.02);
+  EXPECT_NEAR(j["service_p50_ms"][1].get<double>(), 2.0, 0.02);
+  // Without round statistics there are no service columns.
+  TimeSeries plain({"a"});
+  plain.add(snapshot(1.001, 1, 0));
+  EXPECT_FALSE(plain.to_json().contains("service_p50_ms"));
+}
+
 TEST(TimeSeries, LongRunsAreThinnedButKeepTheLastPoint) {
   TimeSeries ts({"a"});
   const std::size_t n = TimeSeries::kMaxPoints * 2 + 7;

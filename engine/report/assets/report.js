@@ -277,6 +277,26 @@
     return { opts: baseOpts(host, [line("Active", p[4], { fill: p[4] + "22" })],
       { unit: "iterations in flight", integer: true, format: fmtCount }), data: [ts.t, ts.active] };
   });
+  // Late and dropped arrivals per second, from their cumulative columns
+  // (results files before these columns existed say so).
+  const hasCol = (k) => ts && Array.isArray(ts[k]) && ts[k].length === ts.t.length;
+  function perSecond(col) {
+    return col.map((v, i) => {
+      if (i === 0) return num(v) / Math.max(1, num(ts.t[0]));
+      const dt = num(ts.t[i]) - num(ts.t[i - 1]);
+      return dt > 0 ? Math.max(0, num(v) - num(col[i - 1])) / dt : 0;
+    });
+  }
+  const notInFile = "Not in this results file (written by an older LoadPilot).";
+  addChart("chart-arrivals", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    if (!hasCol("late") || !hasCol("dropped")) return emptyNote(host, notInFile);
+    const p = palette();
+    const opts = baseOpts(host, [line("Late", p[2], { fill: p[2] + "22" }), line("Dropped", p[3])],
+      { unit: "arrivals/s", format: (v) => fmt(v, v % 1 ? 1 : 0) + " /s" });
+    opts.scales.y = { range: (u, min, max) => [0, Math.max(1, num(max) * 1.1)] };
+    return { opts: opts, data: [ts.t, perSecond(ts.late), perSecond(ts.dropped)] };
+  });
   // Latency thresholds (p50/p95/p99/max) as lines in their series' colour.
   function latencyLimits(p) {
     const colours = { p50_ms: p[1], p95_ms: p[2], p99_ms: p[5], max_ms: p[3] };
@@ -291,6 +311,16 @@
       { unit: "ms", format: fmtMs });
     opts.hooks = limitLines(limits);
     return { opts: opts, limits: limits, data: [ts.t, ts.p50_ms, ts.p95_ms, ts.p99_ms, ts.max_ms] };
+  });
+  // Service time (send to last byte) beside latency (from the intended
+  // start): the gap between them is time spent waiting to be sent.
+  addChart("chart-service", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    if (!hasCol("service_p50_ms") || !hasCol("service_p99_ms")) return emptyNote(host, notInFile);
+    const p = palette();
+    const opts = baseOpts(host, [line("service p50", p[6]), line("service p99", p[7]),
+      line("latency p99", p[5], { dash: [5, 4] })], { unit: "ms", format: fmtMs });
+    return { opts: opts, data: [ts.t, ts.service_p50_ms, ts.service_p99_ms, ts.p99_ms] };
   });
   addChart("chart-error-rate", (host) => {
     if (!ts) return emptyNote(host, noSeries);

@@ -50,9 +50,14 @@ PANELS = ["Throughput", "RPS — Current vs Target", "Active Workers",
           "Latency", "Latency Percentiles (p50 / p95 / p99 / max)", "p99 Latency",
           "Errors", "Error Rate %", "Cumulative Requests & Errors",
           "Per Task", "Latency by Task (p50 / p99)", "Error Rate by Task %"]
-CHART_HOSTS = ["chart-rps", "chart-active", "chart-latency", "gauge-p99", "chart-error-rate",
-               "chart-cumulative", "chart-task-latency", "chart-task-errors",
-               "chart-distribution"]
+CHART_HOSTS = ["chart-rps", "chart-active", "chart-arrivals", "chart-latency", "gauge-p99",
+               "chart-service", "chart-error-rate", "chart-cumulative", "chart-task-latency",
+               "chart-task-errors", "chart-distribution"]
+# The unit each chart's y axis names (the time axis says "elapsed (m:ss)").
+AXIS_UNITS = {"chart-rps": "req/s", "chart-active": "iterations in flight",
+              "chart-arrivals": "arrivals/s", "chart-latency": "ms", "chart-service": "ms",
+              "chart-error-rate": "%", "chart-cumulative": "requests", "chart-task-latency": "ms",
+              "chart-task-errors": "%", "chart-distribution": "ms (log scale)"}
 
 
 def embedded_data(html):
@@ -82,6 +87,21 @@ def open_in_browser(report, name, filter_task=None):
     assert seen["console_errors"] == [], seen["console_errors"]
     assert seen["page_errors"] == [], seen["page_errors"]
     assert seen["dialogs"] == [], seen["dialogs"]
+    # Dark and 400 px screenshots too (see report_browser.cjs).
+    for suffix in ("-dark", "-400px"):
+        other = shot[:-len(".png")] + suffix + ".png"
+        assert os.path.getsize(other) > 10_000, f"{other} missing or empty"
+    assert seen["dark_background"] != "rgb(247, 248, 250)", seen["dark_background"]
+    # Before any hover, legends show each series' last value, not "--".
+    for chart, rows in seen["legends"].items():
+        for label, value in rows:
+            assert value not in (None, "", "--"), (chart, label, value)
+    # At 400 px: no sideways scroll of the page, charts inside the window,
+    # no column squeezed to a letter per line.
+    narrow = seen["narrow"]
+    assert narrow["scroll_width"] <= 400, narrow
+    assert narrow["chart_right"] <= 400, narrow
+    assert narrow["narrowest_text_cell"] >= 60, narrow
     return seen
 
 
@@ -115,8 +135,15 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     assert ts["requests"][-1] == r["requests"]
     assert [t["name"] for t in ts["tasks"]] == ["products", "order", "health"]
     for key in ("target_rps", "current_rps", "active", "p50_ms", "p95_ms", "p99_ms", "max_ms",
-                "errors", "error_rate", "iterations_rps"):
+                "errors", "error_rate", "iterations_rps", "late", "dropped", "service_p50_ms",
+                "service_p99_ms"):
         assert len(ts[key]) == len(ts["t"]), key
+    # Service time (send to last byte) is measured and never above latency
+    # (from the intended start) by more than rounding.
+    assert max(ts["service_p99_ms"]) > 0
+    assert all(s <= l + 0.5 for s, l in zip(ts["service_p50_ms"], ts["p99_ms"]))
+    assert ts["late"][-1] == r["iterations"]["late"]
+    assert ts["dropped"][-1] == r["iterations"]["dropped"]
     assert sum(r["latency_histogram"]["c"]) == r["requests"]
     # Knee: three steps, all within 250 ms on loopback, so the last one.
     knee = r["knee"]
@@ -140,9 +167,22 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     # Hovering one time chart shows the same instant on all of them.
     instant = seen["hover"]["chart-rps"]
     assert re.fullmatch(r"0:0\d", instant or ""), seen["hover"]
-    for chart in ("chart-active", "chart-latency", "chart-error-rate", "chart-cumulative",
-                  "chart-task-latency", "chart-task-errors"):
+    for chart in ("chart-active", "chart-arrivals", "chart-latency", "chart-service",
+                  "chart-error-rate", "chart-cumulative", "chart-task-latency",
+                  "chart-task-errors"):
         assert seen["hover"][chart] == instant, seen["hover"]
+    # Units on every axis; the p99 threshold drawn on the latency chart and
+    # labelled on the gauge.
+    for chart, unit in AXIS_UNITS.items():
+        axes = seen["axes"][chart].split("|")
+        assert axes[1] == unit, (chart, axes)
+        assert chart == "chart-distribution" or axes[0] == "elapsed (m:ss)", (chart, axes)
+    assert seen["limits"]["chart-latency"] == "p99 limit 250 ms", seen["limits"]
+    assert "limit 250 ms" in seen["text"]
+    # Before hover the legends end on the last point: the cumulative chart
+    # shows the run's request count.
+    legend = dict(seen["legends"]["chart-cumulative"])
+    assert legend["Requests"] == f"{r['requests']:,}", legend
     assert seen["filter_options"] == ["All", "products", "order", "health"]
     assert seen["filter_selected"] == ["order"]
     after = hosts(seen["after_filter"])
@@ -424,6 +464,12 @@ def synthetic_hour(tasks=4, seconds=3600):
         acc += rnd.randint(900, 1100)
         requests.append(acc)
     errors = [r // 200 for r in requests]
+    late, dropped, acc_late, acc_dropped = [], [], 0, 0
+    for _ in t:
+        acc_late += rnd.randint(0, 20)
+        acc_dropped += rnd.randint(0, 2)
+        late.append(acc_late)
+        dropped.append(acc_dropped)
     v, c, x = [], [], 100
     while x < 2_000_000:
         v.append(x)
@@ -434,6 +480,8 @@ def synthetic_hour(tasks=4, seconds=3600):
           "active": [rnd.randint(0, 80) for _ in t], "p50_ms": col(1, 3, 3),
           "p95_ms": col(3, 9, 3), "p99_ms": col(9, 40, 3), "max_ms": col(40, 400, 3),
           "requests": requests, "errors": errors, "error_rate": col(0, 1, 3),
+          "late": late, "dropped": dropped, "service_p50_ms": col(0.5, 2, 3),
+          "service_p99_ms": col(5, 30, 3),
           "tasks": [{"name": f"task_{k}", "rps": col(100, 300, 2), "p50_ms": col(1, 3, 3),
                      "p99_ms": col(9, 40, 3), "error_rate": col(0, 1, 3)} for k in range(tasks)]}
     return {
@@ -489,3 +537,20 @@ def test_two_identical_runs_compare_clean(demo_api, scenario_file, tmp_path):
     p = run_loadpilot("compare", "b.json", "a.json", "--min-change-ms", "10", cwd=tmp_path)
     assert p.returncode == 0, p.stdout
     assert "regressed" not in p.stdout
+
+
+def test_report_of_a_results_file_without_service_and_arrival_columns(tmp_path):
+    # Results written before late/dropped and the service-time columns: the
+    # other charts draw, those two panels say what is missing.
+    r = synthetic_hour(tasks=1, seconds=30)
+    for key in ("late", "dropped", "service_p50_ms", "service_p99_ms"):
+        del r["timeseries"][key]
+    old = tmp_path / "older.json"
+    old.write_text(json.dumps(r))
+    p = run_loadpilot("report", str(old), "-o", str(tmp_path / "older.html"))
+    assert p.returncode == 0, p.stderr
+    seen = open_in_browser(tmp_path / "older.html", "older-columns")
+    assert seen["text"].count("Not in this results file (written by an older LoadPilot).") == 2
+    before = hosts(seen["before"])
+    assert before["chart-arrivals"]["canvases"] == 0 and before["chart-service"]["canvases"] == 0
+    assert before["chart-latency"]["drawn"] > 0
