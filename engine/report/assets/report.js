@@ -208,21 +208,20 @@
           const max = u.scales.y.max, min = u.scales.y.min;
           const inside = l.value <= max && l.value >= min;
           const y = inside ? Math.round(u.valToPos(l.value, "y", true)) : box.top + 12 * r;
-          g.fillStyle = l.color;
+          const text = inside ? l.label
+            : l.label + (l.value > max ? " ↑ above the chart" : " ↓ below the chart");
+          const x = box.left + box.width - 4 * r, ty = inside ? y - 5 * r : y;
           if (inside) {
             g.strokeStyle = l.color; g.lineWidth = 1.5 * r; g.setLineDash([6 * r, 4 * r]);
             g.beginPath(); g.moveTo(box.left, y); g.lineTo(box.left + box.width, y); g.stroke();
             g.setLineDash([]);
-            // On a panel-coloured patch, so the label stays legible over the lines.
-            const tw = g.measureText(l.label).width, x = box.left + box.width - 4 * r;
-            g.fillStyle = css("--panel");
-            g.fillRect(x - tw - 3 * r, y - 16 * r, tw + 6 * r, 13 * r);
-            g.fillStyle = l.color;
-            g.fillText(l.label, x, y - 5 * r);
-          } else {
-            g.fillText(l.label + (l.value > max ? " ↑ above the chart" : " ↓ below the chart"),
-              box.left + box.width - 4 * r, y);
           }
+          // On a panel-coloured patch, so the label stays legible over the lines.
+          const tw = g.measureText(text).width;
+          g.fillStyle = css("--panel");
+          g.fillRect(x - tw - 3 * r, ty - 11 * r, tw + 6 * r, 13 * r);
+          g.fillStyle = l.color;
+          g.fillText(text, x, ty);
         });
         g.restore();
       }],
