@@ -140,40 +140,145 @@ code=$(dk inspect -f '{{.State.ExitCode}}' "$demo_c")
 [[ "$code" != 137 ]] || fail "$COORD: demo-api as PID 1 ignored SIGTERM (killed after 10 s)"
 ok "$COORD runs demo-api; its HEALTHCHECK made it healthy; SIGTERM stopped it (exit $code)"
 
-# ------------------------------------------- the coordinator service
-# >>> SERVE CHECK: `loadpilot coordinator --serve` (docs/kubernetes.md#the-coordinator-service).
-# Runs once the binary has the `coordinator` command; until then it says
-# SKIP. It starts the image's coordinator on loopback with a token, waits
-# for its HEALTHCHECK (GET $LOADPILOT_HEALTHZ_URL) to make the container
-# healthy, checks GET /healthz answers 200 `ok`, and that the default CMD
-# (a non-loopback --listen without a token) is refused.
-commands=$(dk run --rm --network none --label "$LABEL" "$COORD" --help)
-if grep -q '^  coordinator ' <<<"$commands"; then
-  nats_port=$(free_port)
-  nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats-serve.log" 2>&1 &
-  host_pids+=($!)
-  api_port=$(free_port)
-  serve_c=$(dk run -d --network host --label "$LABEL" \
-    -e "LOADPILOT_HEALTHZ_URL=http://127.0.0.1:$api_port/healthz" -e LOADPILOT_NO_METRICS=1 \
-    "$COORD" coordinator --serve --listen "127.0.0.1:$api_port" \
-    --nats-url "nats://127.0.0.1:$nats_port" --serve-agents 1 --api-token test-token)
-  health_status() { dk inspect -f '{{.State.Health.Status}}' "$serve_c"; }
-  wait_for 60 "$COORD coordinator --serve: health status healthy (now $(health_status))" is_healthy
-  body=$(http_get "http://127.0.0.1:$api_port/healthz")
-  [[ "$body" == ok* ]] || fail "GET /healthz answered '$body'"
-  # --network none: the default CMD listens on 0.0.0.0, which must stay
-  # inside the container should the refusal ever break.
-  set +e
-  refused=$(dk run --rm --network none --label "$LABEL" "$COORD" 2>&1)
-  code=$?
-  set -e
-  [[ $code -ne 0 && $code -ne 124 && "$refused" == *token* ]] ||
-    fail "$COORD's default CMD without a token was not refused (exit $code): $refused"
-  ok "$COORD coordinator --serve: healthy through its HEALTHCHECK, /healthz ok; without a token its default CMD exits $code"
-else
-  echo "SKIP: $COORD has no \`loadpilot coordinator\` command yet; the serve check waits for it"
+# ------------- the coordinator service and two agents, all in containers
+# The chart's set-up on one machine (docs/kubernetes.md): nats-server, the
+# coordinator image's `coordinator --serve` and two agent containers; the
+# host build runs shopper.py through --coordinator-url, as a laptop would
+# through a port-forward. The counts must agree with demo-api's /stats, and
+# the coordinator's /metrics must pass `promtool check metrics`.
+nats_port=$(free_port)
+nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats-serve.log" 2>&1 &
+host_pids+=($!)
+nats_up() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$nats_port" 2>/dev/null; }
+wait_for 10 "nats-server on 127.0.0.1:$nats_port" nats_up
+api_port=$(free_port)
+metrics_port=$(free_port)
+token="test-token-$$"
+serve_c=$(dk run -d --network host --label "$LABEL" \
+  -e "LOADPILOT_HEALTHZ_URL=http://127.0.0.1:$api_port/healthz" -e "LOADPILOT_API_TOKEN=$token" \
+  "$COORD" coordinator --serve --listen "127.0.0.1:$api_port" \
+  --nats-url "nats://127.0.0.1:$nats_port" --serve-agents 2 \
+  --metrics-host 127.0.0.1 --metrics-port "$metrics_port")
+health_status() { dk inspect -f '{{.State.Health.Status}}' "$serve_c"; }
+wait_for 60 "$COORD coordinator --serve: health status healthy (now $(health_status))" is_healthy
+body=$(http_get "http://127.0.0.1:$api_port/healthz")
+[[ "$body" == ok* ]] || fail "GET /healthz answered '$body'"
+readyz_code() {
+  python3 -c 'import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)' "http://127.0.0.1:$api_port/readyz"
+}
+[[ "$(readyz_code)" == 503 ]] || fail "GET /readyz answered $(readyz_code) with no agent connected, expected 503"
+ok "$COORD coordinator --serve: healthy through its HEALTHCHECK, /healthz ok, /readyz 503 without agents"
+
+agent_cs=()
+for i in 1 2; do
+  agent_cs+=("$(dk run -d --network host --label "$LABEL" -e "AGENT_ID=image-agent-$i-$$" \
+    "$AGENT" agent --nats-url "nats://127.0.0.1:$nats_port")")
+done
+is_ready() { [[ "$(readyz_code)" == 200 ]]; }
+wait_for 60 "the coordinator ready with both agent containers (/readyz now $(readyz_code))" is_ready
+
+"$BIN" demo-api --host 127.0.0.1 --port 0 --threads 1 >"$WORK/demo-serve.log" 2>&1 &
+host_pids+=($!)
+wait_for 10 "demo-api on the host" grep -q 'http://127\.0\.0\.1:[0-9]' "$WORK/demo-serve.log"
+target=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/demo-serve.log" | head -n 1)
+
+set +e
+LOADPILOT_NO_METRICS=1 timeout 120 "$BIN" run "$ROOT/examples/shopper.py" --target "$target" \
+  --rps 40 --duration 3s --ramp-up 0s --mode constant \
+  --coordinator-url "http://127.0.0.1:$api_port" --api-token "$token" \
+  --output text --no-color --no-report --results-json "$WORK/serve.json" >"$WORK/serve-run.log" 2>&1
+code=$?
+set -e
+if [[ $code -ne 0 ]]; then
+  tail -n 30 "$WORK/serve-run.log" >&2
+  echo "--- coordinator container:" >&2
+  dk logs "$serve_c" 2>&1 | tail -n 20 >&2
+  fail "loadpilot run --coordinator-url with the service in $COORD exited $code"
 fi
-# <<< SERVE CHECK
+http_get "$target/stats" >"$WORK/serve-stats.json"
+python3 - "$WORK/serve.json" "$WORK/serve-stats.json" "$$" <<'PY' || fail "the coordinator service run's counts"
+import json, sys
+r = json.load(open(sys.argv[1]))
+stats = json.load(open(sys.argv[2]))
+pid = sys.argv[3]
+problems = []
+its = r["iterations"]
+if not its["started"] == its["finished"] == 120:
+    problems.append(f"iterations {its}, expected 120 started and finished (40/s for 3 s)")
+if r["requests"] != stats["total"]:
+    problems.append(f"the run counted {r['requests']} requests, demo-api served {stats['total']}")
+if r["errors"] != 0 or not r["passed"]:
+    problems.append(f"{r['errors']} errors, passed {r['passed']}")
+ids = sorted(a["id"] for a in r["external_agents"]["agents"])
+if ids != [f"image-agent-1-{pid}", f"image-agent-2-{pid}"]:
+    problems.append(f"external agents {ids}, expected both agent containers")
+for p in problems:
+    print("  " + p, file=sys.stderr)
+print(f"  {r['requests']} requests = demo-api's total, {its['finished']} iterations on agents {ids}")
+sys.exit(1 if problems else 0)
+PY
+ok "shopper.py through --coordinator-url on $COORD with two $AGENT containers: counts agree with demo-api's /stats"
+
+# The coordinator's /metrics between runs: valid exposition text, the
+# agents connected and the finished run's counters.
+http_get "http://127.0.0.1:$metrics_port/metrics" >"$WORK/metrics.txt"
+# promtool exits 0 when clean, 3 on lint findings only (1: a parse error).
+# The one finding allowed is its style lint on the public *_ms names
+# (docs/monitoring.md#promtool), as in test_prometheus.py.
+set +e
+promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.log" 2>&1
+code=$?
+set -e
+unexpected=$(grep -vE '^loadpilot_(task_)?latency_(p50|p95|p99|max|mean)_ms metric names should not contain abbreviated units$' \
+  "$WORK/promtool.log" | grep -v '^[[:space:]]*$' || true)
+[[ ($code -eq 0 || $code -eq 3) && -z "$unexpected" ]] ||
+  { cat "$WORK/promtool.log" >&2; fail "promtool check metrics refused the coordinator's /metrics (exit $code)"; }
+python3 - "$WORK/metrics.txt" "$WORK/serve.json" <<'PY' || fail "the coordinator's /metrics values"
+import json, sys
+values = {}
+for line in open(sys.argv[1]):
+    if line and not line.startswith("#"):
+        name, _, value = line.rpartition(" ")
+        values[name] = float(value)
+r = json.load(open(sys.argv[2]))
+want = {"loadpilot_agents_connected": 2, "loadpilot_agents_expected": 2,
+        "loadpilot_service_runs_total": 1, "loadpilot_requests_total": r["requests"]}
+bad = {k: (values.get(k), v) for k, v in want.items() if values.get(k) != v}
+print(f"  /metrics: {len(values)} series; " + ", ".join(f"{k} {v:g}" for k, v in want.items()))
+if bad:
+    print(f"  got, expected: {bad}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+ok "$COORD /metrics: promtool check metrics parses it (only the *_ms style lint); agents, runs and requests as expected"
+
+# A wrong token: one clear message, exit 2, nothing sent.
+before=$(http_get "$target/stats" | python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')
+set +e
+LOADPILOT_NO_METRICS=1 timeout 60 "$BIN" run "$ROOT/examples/shopper.py" --target "$target" \
+  --rps 10 --duration 1s --ramp-up 0s --mode constant \
+  --coordinator-url "http://127.0.0.1:$api_port" --api-token wrong \
+  --no-report >"$WORK/refused.log" 2>&1
+code=$?
+set -e
+after=$(http_get "$target/stats" | python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')
+[[ $code -eq 2 && "$before" == "$after" ]] && grep -q "401" "$WORK/refused.log" ||
+  { cat "$WORK/refused.log" >&2; fail "a wrong token: exit $code, requests $before -> $after"; }
+ok "a wrong API token: exit 2, the 401 named, nothing sent"
+for c in "${agent_cs[@]}"; do dk rm -f "$c" >/dev/null; done
+
+# --network none: the default CMD listens on 0.0.0.0, which must stay
+# inside the container should the refusal ever break.
+set +e
+refused=$(dk run --rm --network none --label "$LABEL" "$COORD" 2>&1)
+code=$?
+set -e
+[[ $code -ne 0 && $code -ne 124 && "$refused" == *token* ]] ||
+  fail "$COORD's default CMD without a token was not refused (exit $code): $refused"
+ok "$COORD's default CMD (listening on 0.0.0.0) without a token exits $code"
 
 # ------------------------- a distributed run with the agent in its image
 # nats-server and demo-api on the host, the agent in a container, the
