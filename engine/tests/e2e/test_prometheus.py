@@ -45,6 +45,7 @@ GLOBAL_SERIES = [
     "loadpilot_current_rps", "loadpilot_target_rps", "loadpilot_active_workers",
     "loadpilot_latency_p50_ms", "loadpilot_latency_p95_ms", "loadpilot_latency_p99_ms",
     "loadpilot_latency_max_ms", "loadpilot_requests_total", "loadpilot_errors_total",
+    "loadpilot_latency_mean_ms", "loadpilot_elapsed_secs",
 ]
 TASK_SERIES = [
     "loadpilot_task_requests_total", "loadpilot_task_errors_total",
@@ -205,6 +206,8 @@ def test_prometheus_scrapes_a_run_and_the_dashboard_queries_work(
 
         for name in GLOBAL_SERIES:
             assert prom.query(name), name
+        # The last update came at or after the profile's end.
+        assert prom.value("loadpilot_elapsed_secs") >= r["planned_duration_s"] - 1
         for name in TASK_SERIES:
             assert set(prom.by_label(name, "task")) == TASKS, name
         assert prom.value("loadpilot_errors_total") == r["errors"] > 0

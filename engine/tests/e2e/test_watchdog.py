@@ -76,6 +76,36 @@ def test_a_vuser_that_does_not_yield_stops_the_run(demo_api, scenario_file, tmp_
     assert [p for p in r["problems"] if p.startswith("a VUser blocked the Python thread")]
 
 
+def test_a_threading_lock_held_across_a_request_is_named(make_demo_api, scenario_file,
+                                                         tmp_path):
+    # One VUser holds the lock while it waits for a 2 s answer; the next,
+    # half a second later, blocks the thread on the lock, so the first can
+    # never get its answer: a deadlock the run must end with the line.
+    api = make_demo_api("--latency-ms", "2000")
+    proc, r, took, where = run_blocked(api, scenario_file, tmp_path, """
+        import threading
+        from loadpilot import VUser, scenario, task
+
+        LOCK = threading.Lock()
+
+        @scenario(rps=2, duration="30s", ramp_up=0, mode="constant")
+        class Stuck(VUser):
+            @task
+            def work(self, client):
+                with LOCK:
+                    client.get("/api/products")
+        """)
+    assert took < BLOCKED_RUN_ENDS_WITHIN, proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    at = where("with LOCK:")
+    assert proc.stderr.count("a VUser blocked the Python thread") == 1, proc.stderr
+    assert f"Stuck.work ({at}) has run for 3." in proc.stderr
+    assert f"{at} in Stuck.work" in proc.stderr
+    assert r["interrupted"] is True and r["passed"] is False
+    it = r["iterations"]
+    assert it["started"] == it["finished"] + it["cut_off"] and it["cut_off"] >= 1, it
+
+
 def test_a_c_call_holding_the_interpreter_lock_is_named(demo_api, scenario_file, tmp_path):
     # Catastrophic backtracking: re's matcher keeps the lock for minutes.
     source = blocking_scenario("backtrack()", header="""
