@@ -82,17 +82,19 @@ std::string stats_csv(const Summary& s, const plan::Plan& plan,
 std::string history_csv(const TimeSeries& series) {
   std::string o =
       "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,90%,95%,99%,99.9%,100%,"
-      "Total Request Count,Total Failure Count\n";
+      "Total Request Count,Total Failure Count,Total Late Arrivals,Total Dropped Arrivals,"
+      "Service 50%,Service 99%\n";
   double last_t = 0;
   std::uint64_t last_errors = 0;
   for (const TimeSeries::Point& p : series.points()) {
     const double dt = p.t - last_t;
     const std::uint64_t new_errors = p.errors >= last_errors ? p.errors - last_errors : 0;
     const double failures_s = dt > 0 ? static_cast<double>(new_errors) / dt : 0;
-    o += fmt::format("{},{},,Aggregated,{},{},{},{},{},{},{},{},{},{}\n",
+    o += fmt::format("{},{},,Aggregated,{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                      static_cast<long long>(std::floor(p.unix_s)), p.active_users,
                      rate(p.current_rps), rate(failures_s), ms(p.p50_ms), ms(p.p90_ms),
-                     ms(p.p95_ms), ms(p.p99_ms), ms(p.p999_ms), ms(p.max_ms), p.requests, p.errors);
+                     ms(p.p95_ms), ms(p.p99_ms), ms(p.p999_ms), ms(p.max_ms), p.requests, p.errors,
+                     p.late, p.dropped, ms(p.service_p50_ms), ms(p.service_p99_ms));
     last_t = p.t;
     last_errors = p.errors;
   }

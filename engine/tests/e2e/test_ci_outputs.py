@@ -157,6 +157,10 @@ def test_csv_history_has_one_row_per_second(ci_run):
     assert [int(r["Total Request Count"]) for r in rows] == series["requests"]
     assert [int(r["Total Failure Count"]) for r in rows] == series["errors"]
     assert [int(r["User Count"]) for r in rows] == series["active"]
+    assert [int(r["Total Late Arrivals"]) for r in rows] == series["late"]
+    assert [int(r["Total Dropped Arrivals"]) for r in rows] == series["dropped"]
+    assert [float(r["Service 99%"]) for r in rows] == pytest.approx(series["service_p99_ms"],
+                                                                    abs=0.001)
     stamps = [int(r["Timestamp"]) for r in rows]
     assert stamps == sorted(stamps)
     assert ci_run["before"].timestamp() - 1 <= stamps[0]
