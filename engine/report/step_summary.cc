@@ -50,15 +50,15 @@ std::string step_summary_markdown(const Summary& s) {
   o += fmt::format("| profile | {}{}, {:.1f} s of {:.1f} s{} |\n", markdown_cell(s.mode),
                    s.model == "closed" ? " (closed model)" : "", s.duration_s, s.planned_s,
                    s.interrupted ? " (interrupted)" : "");
-  if (s.model == "closed")
+  if (s.model == "closed") {
     o += fmt::format("| users | {} planned, {} at most active; think time {} |\n", s.users,
                      s.peak_active_users, markdown_cell(s.wait));
-  if (s.model == "closed")
     o += fmt::format("| rate | {:.1f} req/s (the users set the pace) |\n", s.actual_rps);
-  else if (s.target_rps > 0)
+  } else if (s.target_rps > 0) {
     o += fmt::format("| rate | {:.1f} req/s (target {:g}) |\n", s.actual_rps, s.target_rps);
-  else
+  } else {
     o += fmt::format("| rate | {:.1f} req/s |\n", s.actual_rps);
+  }
   o += fmt::format("| requests | {} |\n", s.requests);
   o += fmt::format("| errors | {} ({:.2f}%) |\n", s.errors, s.error_rate);
   o += fmt::format("| latency | p50 {} · p95 {} · p99 {} · max {} |\n", ms(s.latency.p50_ms),

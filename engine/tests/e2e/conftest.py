@@ -1,5 +1,6 @@
 """Fixtures for end-to-end tests: the real `loadpilot` binary against
 `loadpilot demo-api`, both on loopback."""
+import contextlib
 import json
 import os
 import re
@@ -108,15 +109,27 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serve_http(handler, context=None, scheme="http"):
+    """Serves HANDLER (a BaseHTTPRequestHandler class) on a free loopback
+    port from a thread, behind TLS with CONTEXT; yields its URL and shuts the
+    server down and closes it on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def recording_server():
     Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(Recorder) as url:
+        yield url
 
 
 @pytest.fixture

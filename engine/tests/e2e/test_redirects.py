@@ -6,10 +6,9 @@ import json
 import os
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from conftest import run_json, run_loadpilot, task_row
+from conftest import run_json, run_loadpilot, serve_http, task_row
 
 SOURCE_DIR = os.environ.get("LOADPILOT_SOURCE_DIR", ".")
 
@@ -256,24 +255,19 @@ class Latin1Location(BaseHTTPRequestHandler):
 
 
 def test_a_location_that_is_not_utf8_is_read_as_latin1(scenario_file, tmp_path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Latin1Location)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        path = scenario_file("""
-            from loadpilot import VUser, scenario, task
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
 
-            @scenario(3, "1s", ramp_up=0, mode="constant")
-            class Latin(VUser):
-                @task
-                def latin(self, client):
-                    r = client.get("/latin", follow_redirects=True)
-                    assert r.history[0].headers["Location"] == "/caf\u00e9", r.history
-                    assert (r.status_code, r.text) == (200, "/caf%C3%A9"), r.text
-            """)
-        proc, r = run_json(path, f"http://127.0.0.1:{server.server_address[1]}", tmp_path)
-    finally:
-        server.shutdown()
-        server.server_close()
+        @scenario(3, "1s", ramp_up=0, mode="constant")
+        class Latin(VUser):
+            @task
+            def latin(self, client):
+                r = client.get("/latin", follow_redirects=True)
+                assert r.history[0].headers["Location"] == "/caf\u00e9", r.history
+                assert (r.status_code, r.text) == (200, "/caf%C3%A9"), r.text
+        """)
+    with serve_http(Latin1Location) as url:
+        proc, r = run_json(path, url, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert r["errors"] == 0, r["top_errors"]
     assert r["requests"] == 2 * 3

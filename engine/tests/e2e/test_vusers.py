@@ -7,11 +7,12 @@ import re
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conftest import SANITIZER, interrupt_run, run_json, run_loadpilot, shop, task_row
+from conftest import (SANITIZER, interrupt_run, run_json, run_loadpilot, serve_http, shop,
+                      task_row)
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -56,14 +57,8 @@ def serve_recorder(scheme="http", context=None):
     generator is closed; yields its URL."""
     Recorder.seen = []
     Recorder.tokens = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    if context is not None:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(Recorder, context, scheme) as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ and its stack, exit code 2 and the results written; a VUser waiting for a
 slow response is not blocked. Against `loadpilot demo-api` and a small slow
 server, on loopback."""
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conftest import run_json
+from conftest import run_json, serve_http
 
 # The scenarios below last 30 s, and their first iteration blocks. Found
 # blocked after 3 s away from its loop (plus up to 1 s to read the stack of
@@ -162,12 +161,8 @@ class SlowBody(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slow_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowBody)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(SlowBody) as url:
+        yield url
 
 
 def test_waiting_for_a_slow_response_is_not_blocking(slow_server, scenario_file, tmp_path):

@@ -73,6 +73,76 @@ http_get() {  # URL: prints the body; fails on a status other than 2xx
 with urllib.request.urlopen(sys.argv[1], timeout=5) as r: sys.stdout.write(r.read().decode())' "$1"
 }
 
+# start_nats: a nats-server of its own on a free loopback port; sets nats_port.
+start_nats() {
+  nats_port=$(free_port)
+  nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats-$nats_port.log" 2>&1 &
+  host_pids+=($!)
+  wait_for 10 "nats-server on 127.0.0.1:$nats_port" port_open "$nats_port"
+}
+port_open() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null; }
+
+# start_demo_api: the host build's demo-api on a free loopback port; sets target.
+start_demo_api() {
+  local log
+  log=$(mktemp "$WORK/demo.XXXXXX")
+  "$BIN" demo-api --host 127.0.0.1 --port 0 --threads 1 >"$log" 2>&1 &
+  host_pids+=($!)
+  wait_for 10 "demo-api on the host" grep -q 'http://127\.0\.0\.1:[0-9]' "$log"
+  target=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" | head -n 1)
+}
+
+# run_shopper RESULTS CONTAINER WHAT OPTION...: the host build runs
+# examples/shopper.py (Python tasks, on_start, async tasks) against $target
+# at 40/s for 3 s with the OPTIONs that put it on agents; on failure shows
+# the run's output and CONTAINER's log, and fails as WHAT.
+run_shopper() {
+  local results=$1 container=$2 what=$3 code=0
+  shift 3
+  LOADPILOT_NO_METRICS=1 timeout 120 "$BIN" run "$ROOT/examples/shopper.py" --target "$target" \
+    --rps 40 --duration 3s --ramp-up 0s --mode constant "$@" \
+    --output text --no-color --no-report --results-json "$results" >"$results.log" 2>&1 || code=$?
+  if [[ $code -ne 0 ]]; then
+    tail -n 30 "$results.log" >&2
+    echo "--- $container:" >&2
+    dk logs "$container" 2>&1 | tail -n 20 >&2
+    fail "$what exited $code"
+  fi
+}
+
+# shopper_counts_agree RESULTS AGENT_ID...: run_shopper's results against
+# demo-api's /stats: 120 iterations, every request served, no error, a
+# passed run, on_start/on_stop once per VUser, run on exactly AGENT_IDs.
+shopper_counts_agree() {
+  local results=$1
+  shift
+  http_get "$target/stats" >"$results.stats"
+  python3 - "$results" "$results.stats" "$@" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+stats = json.load(open(sys.argv[2]))
+expected_ids = sorted(sys.argv[3:])
+problems = []
+its = r["iterations"]
+if not its["started"] == its["finished"] == 120:
+    problems.append(f"iterations {its}, expected 120 started and finished (40/s for 3 s)")
+if r["requests"] != stats["total"]:
+    problems.append(f"the run counted {r['requests']} requests, demo-api served {stats['total']}")
+if r["errors"] != 0 or not r["passed"]:
+    problems.append(f"{r['errors']} errors, passed {r['passed']}")
+routes = stats["routes"]
+if routes.get("POST /auth/login", 0) == 0 or routes["POST /auth/login"] != routes.get("POST /auth/logout"):
+    problems.append(f"on_start/on_stop did not run once per VUser: {routes}")
+ids = sorted(a["id"] for a in r["external_agents"]["agents"])
+if ids != expected_ids:
+    problems.append(f"external agents {ids}, expected {expected_ids}")
+for p in problems:
+    print("  " + p, file=sys.stderr)
+print(f"  {r['requests']} requests = demo-api's total, {its['finished']} iterations on agents {ids}")
+sys.exit(1 if problems else 0)
+PY
+}
+
 # ---------------------------------------------------------------- set-up
 [[ -x "$BIN" ]] || fail "no host build at $BIN (run make build)"
 lp_docker_answers || fail "no Docker daemon answers $DOCKER (make images starts one)"
@@ -146,11 +216,7 @@ ok "$COORD runs demo-api; its HEALTHCHECK made it healthy; SIGTERM stopped it (e
 # host build runs shopper.py through --coordinator-url, as a laptop would
 # through a port-forward. The counts must agree with demo-api's /stats, and
 # the coordinator's /metrics must pass `promtool check metrics`.
-nats_port=$(free_port)
-nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats-serve.log" 2>&1 &
-host_pids+=($!)
-nats_up() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$nats_port" 2>/dev/null; }
-wait_for 10 "nats-server on 127.0.0.1:$nats_port" nats_up
+start_nats
 api_port=$(free_port)
 metrics_port=$(free_port)
 token="test-token-$$"
@@ -181,46 +247,11 @@ done
 is_ready() { [[ "$(readyz_code)" == 200 ]]; }
 wait_for 60 "the coordinator ready with both agent containers (/readyz now $(readyz_code))" is_ready
 
-"$BIN" demo-api --host 127.0.0.1 --port 0 --threads 1 >"$WORK/demo-serve.log" 2>&1 &
-host_pids+=($!)
-wait_for 10 "demo-api on the host" grep -q 'http://127\.0\.0\.1:[0-9]' "$WORK/demo-serve.log"
-target=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/demo-serve.log" | head -n 1)
-
-set +e
-LOADPILOT_NO_METRICS=1 timeout 120 "$BIN" run "$ROOT/examples/shopper.py" --target "$target" \
-  --rps 40 --duration 3s --ramp-up 0s --mode constant \
-  --coordinator-url "http://127.0.0.1:$api_port" --api-token "$token" \
-  --output text --no-color --no-report --results-json "$WORK/serve.json" >"$WORK/serve-run.log" 2>&1
-code=$?
-set -e
-if [[ $code -ne 0 ]]; then
-  tail -n 30 "$WORK/serve-run.log" >&2
-  echo "--- coordinator container:" >&2
-  dk logs "$serve_c" 2>&1 | tail -n 20 >&2
-  fail "loadpilot run --coordinator-url with the service in $COORD exited $code"
-fi
-http_get "$target/stats" >"$WORK/serve-stats.json"
-python3 - "$WORK/serve.json" "$WORK/serve-stats.json" "$$" <<'PY' || fail "the coordinator service run's counts"
-import json, sys
-r = json.load(open(sys.argv[1]))
-stats = json.load(open(sys.argv[2]))
-pid = sys.argv[3]
-problems = []
-its = r["iterations"]
-if not its["started"] == its["finished"] == 120:
-    problems.append(f"iterations {its}, expected 120 started and finished (40/s for 3 s)")
-if r["requests"] != stats["total"]:
-    problems.append(f"the run counted {r['requests']} requests, demo-api served {stats['total']}")
-if r["errors"] != 0 or not r["passed"]:
-    problems.append(f"{r['errors']} errors, passed {r['passed']}")
-ids = sorted(a["id"] for a in r["external_agents"]["agents"])
-if ids != [f"image-agent-1-{pid}", f"image-agent-2-{pid}"]:
-    problems.append(f"external agents {ids}, expected both agent containers")
-for p in problems:
-    print("  " + p, file=sys.stderr)
-print(f"  {r['requests']} requests = demo-api's total, {its['finished']} iterations on agents {ids}")
-sys.exit(1 if problems else 0)
-PY
+start_demo_api
+run_shopper "$WORK/serve.json" "$serve_c" "loadpilot run --coordinator-url with the service in $COORD" \
+  --coordinator-url "http://127.0.0.1:$api_port" --api-token "$token"
+shopper_counts_agree "$WORK/serve.json" "image-agent-1-$$" "image-agent-2-$$" ||
+  fail "the coordinator service run's counts"
 ok "shopper.py through --coordinator-url on $COORD with two $AGENT containers: counts agree with demo-api's /stats"
 
 # The coordinator's /metrics between runs: valid exposition text, the
@@ -284,11 +315,7 @@ ok "$COORD's default CMD (listening on 0.0.0.0) without a token exits $code"
 # nats-server and demo-api on the host, the agent in a container, the
 # coordinator the host build: the agent must run its share of a Python
 # scenario (on_start, async tasks, checks) and the counts must agree.
-nats_port=$(free_port)
-nats-server -a 127.0.0.1 -p "$nats_port" >"$WORK/nats.log" 2>&1 &
-host_pids+=($!)
-nats_up() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$nats_port" 2>/dev/null; }
-wait_for 10 "nats-server on 127.0.0.1:$nats_port" nats_up
+start_nats
 
 agent_id="image-agent-$$"
 agent_c=$(dk run -d --network host --label "$LABEL" -e "AGENT_ID=$agent_id" \
@@ -304,50 +331,10 @@ dk exec "$agent_c" sh -c 'read -r pid comm state rest < /proc/1/stat && [ "$stat
   fail "the chart's liveness probe fails in $AGENT"
 ok "$AGENT: agent $agent_id connected; the chart's readiness and liveness probes pass in it"
 
-"$BIN" demo-api --host 127.0.0.1 --port 0 --threads 1 >"$WORK/demo.log" 2>&1 &
-host_pids+=($!)
-demo_url() { grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/demo.log" | head -n 1; }
-wait_for 10 "demo-api on the host" grep -q 'http://127\.0\.0\.1:[0-9]' "$WORK/demo.log"
-target=$(demo_url)
-
-set +e
-LOADPILOT_NO_METRICS=1 timeout 120 "$BIN" run "$ROOT/examples/shopper.py" --target "$target" \
-  --rps 40 --duration 3s --ramp-up 0s --mode constant \
-  --external-agents 1 --nats-url "nats://127.0.0.1:$nats_port" --agents-timeout 20s \
-  --output text --no-color --no-report --results-json "$WORK/r.json" >"$WORK/run.log" 2>&1
-code=$?
-set -e
-if [[ $code -ne 0 ]]; then
-  tail -n 30 "$WORK/run.log" >&2
-  echo "--- agent container:" >&2
-  dk logs "$agent_c" 2>&1 | tail -n 20 >&2
-  fail "loadpilot run with the agent in $AGENT exited $code"
-fi
-http_get "$target/stats" >"$WORK/stats.json"
-python3 - "$WORK/r.json" "$WORK/stats.json" "$agent_id" <<'PY' || fail "the distributed run's counts"
-import json, sys
-r = json.load(open(sys.argv[1]))
-stats = json.load(open(sys.argv[2]))
-agent_id = sys.argv[3]
-problems = []
-its = r["iterations"]
-if not its["started"] == its["finished"] == 120:
-    problems.append(f"iterations {its}, expected 120 started and finished (40/s for 3 s)")
-if r["requests"] != stats["total"]:
-    problems.append(f"the run counted {r['requests']} requests, demo-api served {stats['total']}")
-if r["errors"] != 0:
-    problems.append(f"{r['errors']} errors")
-routes = stats["routes"]
-if routes.get("POST /auth/login", 0) == 0 or routes["POST /auth/login"] != routes.get("POST /auth/logout"):
-    problems.append(f"on_start/on_stop did not run once per VUser: {routes}")
-ids = [a["id"] for a in r["external_agents"]["agents"]]
-if ids != [agent_id]:
-    problems.append(f"external agents {ids}, expected [{agent_id!r}]")
-for p in problems:
-    print("  " + p, file=sys.stderr)
-print(f"  {r['requests']} requests = demo-api's total, {its['finished']} iterations, agent {ids[0] if ids else None}")
-sys.exit(1 if problems else 0)
-PY
+start_demo_api
+run_shopper "$WORK/r.json" "$agent_c" "loadpilot run with the agent in $AGENT" \
+  --external-agents 1 --nats-url "nats://127.0.0.1:$nats_port" --agents-timeout 20s
+shopper_counts_agree "$WORK/r.json" "$agent_id" || fail "the distributed run's counts"
 wait_for 30 "the agent container back to waiting" agent_says "waiting for the next run"
 ok "shopper.py on the agent in $AGENT: counts agree with demo-api's /stats"
 
