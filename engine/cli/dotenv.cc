@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -105,17 +106,13 @@ bool parse_value(std::string_view v, std::string* out, std::string* why) {
 
 bool parse_dotenv(std::string_view text, std::vector<DotenvEntry>* entries, std::string* error) {
   std::vector<DotenvEntry> parsed;
-  int number = 0;
-  while (!text.empty() || number == 0) {
-    const std::size_t nl = text.find('\n');
-    const std::string_view raw = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    ++number;
+  int number = 1;  // of the line being read
+  for (std::size_t start = 0; start <= text.size(); ++number) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view raw = text.substr(start, end - start);
+    start = end + 1;
     std::string_view line = trim(raw);
-    if (line.empty() || line.front() == '#') {
-      if (text.empty()) break;
-      continue;
-    }
+    if (line.empty() || line.front() == '#') continue;
     if (line.substr(0, 7) == "export " || line.substr(0, 7) == "export\t")
       line = trim(line.substr(7));
     const std::size_t eq = line.find('=');
@@ -137,7 +134,6 @@ bool parse_dotenv(std::string_view text, std::vector<DotenvEntry>* entries, std:
       return false;
     }
     parsed.push_back(std::move(e));
-    if (text.empty()) break;
   }
   *entries = std::move(parsed);
   return true;
