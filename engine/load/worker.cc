@@ -219,8 +219,11 @@ std::uint64_t Worker::drop_due_by(Clock::time_point now) {
 void Worker::on_timer() {
   const Clock::time_point now = Clock::now();
   if (now >= end_) {
-    // The profile is over (or the loop fell so far behind that it is):
-    // nothing starts after it, so every arrival still due is dropped.
+    // The profile is over. Arrivals it had due that the loop reaches only
+    // now (a busy machine held it a few ms) start, late, as they would
+    // have mid-run; what cannot be taken is dropped; nothing due after
+    // the end starts.
+    start_due(now);
     drop_due_by(end_);
     end_arrivals(false);
     check_drained();
@@ -231,16 +234,19 @@ void Worker::on_timer() {
 }
 
 // Starts every iteration that is due by now (more than one when the loop
-// fell behind), each stamped with its own intended time.
+// fell behind), each stamped with its own intended time. Only arrivals
+// due within the profile: a closed user that comes due after its end
+// (its iteration ended just before the end timer ran) does not start.
 void Worker::start_due(Clock::time_point now) {
+  const Clock::time_point due_by = std::min(now, end_);
   while (!arrivals_done_) {
     if (!can_take_any()) {
-      if (drop_due_by(now) > 0) continue;
+      if (drop_due_by(due_by) > 0) continue;
       // A closed model's users wait for room (schedule_next looks again
       // in a millisecond); they are never due faster than they end.
       if (!pacer_->drops_when_busy()) break;
     }
-    const std::optional<Arrival> a = pacer_->take(now);
+    const std::optional<Arrival> a = pacer_->take(due_by);
     if (!a) break;
     start_iteration(*a, now);
   }

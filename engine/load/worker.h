@@ -18,8 +18,10 @@
 // (docs/engine.md#overload). Every iteration that ends or is dropped is
 // handed back to the pacer, whose closed users then think and go again.
 //
-// No arrival is taken after the profile ends; those already queued for a
-// connection may still start during the drain. stop_arrivals() drops the
+// No arrival due after the profile's end is taken; one due before it that
+// the loop reaches only after it (a busy machine) starts, late, as it would
+// mid-run, and those queued for a connection may still start during the
+// drain. stop_arrivals() drops the
 // queue at once. cut_off() ends the run for this worker: the queue is
 // dropped, requests still in flight are counted as cut off and what they
 // return later is ignored.
