@@ -41,6 +41,8 @@ struct Pending {
   std::uint32_t on_wire = 0;  // attempts of which at least one byte was written
   std::uint64_t keep_limit = 0;
   Clock::time_point sent_at{};  // of the first attempt, kept across a retry
+  // HTTP bytes written and read for it, every attempt (Result::bytes_sent).
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::uint32_t retries() const { return on_wire > 1 ? on_wire - 1 : 0; }
 };
 
@@ -328,6 +330,7 @@ struct Client::Impl {
             if (n > 0) {
               self->wrote = true;
               ++self->pending.on_wire;
+              self->pending.bytes_sent += n;
             }
             if (ec) return self->impl->transport_error(*self, ec);
             self->impl->read(*self);
@@ -366,6 +369,7 @@ struct Client::Impl {
       return transport_error(c, ec);
     }
     c.got_bytes = true;
+    c.pending.bytes_received += n;
     std::size_t used = 0;
     switch (c.parser.feed(c.buf.get(), n, &used)) {
       case ResponseParser::Status::kNeedMore:
@@ -391,6 +395,8 @@ struct Client::Impl {
       c.parser.release();  // the body is the callback's now
     }
     r.retries = c.pending.retries();
+    r.bytes_sent = c.pending.bytes_sent;
+    r.bytes_received = c.pending.bytes_received;
     r.sent_at = c.pending.sent_at;
     r.done_at = Clock::now();
     Callback cb = std::move(c.pending.cb);
@@ -437,15 +443,20 @@ struct Client::Impl {
     Pending p = std::move(c.pending);
     drop(c);
     pump();
-    deliver_error(std::move(p.cb), p.sent_at, kind, std::move(msg), p.retries());
+    deliver_error(std::move(p.cb), p.sent_at, kind, std::move(msg), &p);
   }
 
+  // `p`, when given: the request's attempts so far (retries, bytes).
   static void deliver_error(Callback cb, Clock::time_point sent_at, ErrorKind kind, std::string msg,
-                            std::uint32_t retries = 0) {
+                            const Pending* p = nullptr) {
     Result r;
     r.error = kind;
     r.error_message = std::move(msg);
-    r.retries = retries;
+    if (p) {
+      r.retries = p->retries();
+      r.bytes_sent = p->bytes_sent;
+      r.bytes_received = p->bytes_received;
+    }
     r.done_at = Clock::now();
     r.sent_at = sent_at == Clock::time_point{} ? r.done_at : sent_at;
     cb(std::move(r));
@@ -512,7 +523,7 @@ struct Client::Impl {
       drop(c);
     }
     for (auto& p : failed) {
-      deliver_error(std::move(p.cb), p.sent_at, ErrorKind::kReset, "shutdown");
+      deliver_error(std::move(p.cb), p.sent_at, ErrorKind::kReset, "shutdown", &p);
     }
   }
 

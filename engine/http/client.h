@@ -67,6 +67,10 @@ struct Result {
   // How many extra attempts of this request reached the wire (0 or 1): the
   // server may have seen the request 1 + retries times.
   std::uint32_t retries = 0;
+  // HTTP bytes (TLS framing not included) written for the request and read
+  // for its response, over every attempt: what a run put on and took off
+  // the wire (docs/output.md#status-classes-and-bytes).
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::chrono::steady_clock::time_point sent_at;  // first byte written
   std::chrono::steady_clock::time_point done_at;  // response complete / failure
 };

@@ -323,6 +323,8 @@ void Worker::on_result(const Queued& q, http::Result&& r) {
   const double now_s = seconds_since_start(done);
   recorder_.record_request(q.task, latency, service, error ? &*error : nullptr, message, now_s,
                            named_[q.task]);
+  recorder_.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
+                            r.bytes_received);
   recorder_.record_iteration(q.task, latency);
   if (r.retries) recorder_.record_retries(r.retries);
   send_queued();

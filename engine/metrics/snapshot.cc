@@ -75,6 +75,9 @@ nlohmann::json Snapshot::to_json() const {
                       {"dropped", dropped},
                       {"late", late},
                       {"cut_off", cut_off},
+                      {"responses", responses_json(responses)},
+                      {"bytes_sent", bytes_sent},
+                      {"bytes_received", bytes_received},
                       {"active", active},
                       {"active_users", active_users},
                       {"connections", connections},
@@ -182,6 +185,9 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   }
   snap.dropped = cumulative_.dropped;
   snap.late = cumulative_.late;
+  snap.responses = cumulative_.responses;
+  snap.bytes_sent = cumulative_.bytes_sent;
+  snap.bytes_received = cumulative_.bytes_received;
   snap.cut_off = cumulative_.cut_off;
   // An iteration cut off at the end did not finish: one failed attempt of
   // the run (not of a task: a Python iteration's task is not known then).

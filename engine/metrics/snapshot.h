@@ -59,6 +59,9 @@ struct Snapshot {
   std::uint64_t started = 0;            // iterations started, whole run
   std::uint64_t interval_requests = 0;  // requests finished in the last interval
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
+  // Whole run: requests by ResponseClass and HTTP bytes (IntervalStats).
+  std::array<std::uint64_t, kResponseClassCount> responses{};
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::uint64_t active = 0;  // iterations in flight
   // Users present: closed model, users looping (in an iteration or
   // thinking); open model, the iterations in flight (load/pacer.h).

@@ -58,6 +58,29 @@ std::vector<std::pair<std::pair<ErrorKind, std::string>, ErrorMessages::Entry>> 
   return out;
 }
 
+std::string_view name(ResponseClass c) {
+  switch (c) {
+    case ResponseClass::kNone:
+      return "none";
+    case ResponseClass::k2xx:
+      return "2xx";
+    case ResponseClass::k3xx:
+      return "3xx";
+    case ResponseClass::k4xx:
+      return "4xx";
+    case ResponseClass::k5xx:
+      return "5xx";
+  }
+  return "none";
+}
+
+nlohmann::json responses_json(const std::array<std::uint64_t, kResponseClassCount>& counts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t c = 0; c < kResponseClassCount; ++c)
+    j[std::string(name(static_cast<ResponseClass>(c)))] = counts[c];
+  return j;
+}
+
 void IntervalStats::merge(const IntervalStats& other) {
   if (tasks.size() < other.tasks.size()) tasks.resize(other.tasks.size());
   for (std::size_t t = 0; t < other.tasks.size(); ++t) tasks[t].merge(other.tasks[t]);
@@ -70,6 +93,9 @@ void IntervalStats::merge(const IntervalStats& other) {
   pacing_late += other.pacing_late;
   cut_off += other.cut_off;
   retries += other.retries;
+  for (std::size_t c = 0; c < kResponseClassCount; ++c) responses[c] += other.responses[c];
+  bytes_sent += other.bytes_sent;
+  bytes_received += other.bytes_received;
   busy = std::max(busy, other.busy);
   last_start_s = std::max(last_start_s, other.last_start_s);
 }
@@ -163,6 +189,9 @@ nlohmann::json IntervalStats::to_json() const {
                         {"pacing_late", pacing_late},
                         {"cut_off", cut_off},
                         {"retries", retries},
+                        {"responses", responses},
+                        {"bytes_sent", bytes_sent},
+                        {"bytes_received", bytes_received},
                         {"busy", busy},
                         {"last_start_s", last_start_s}};
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
@@ -208,6 +237,20 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
   if (j.contains("pacing_late")) s.pacing_late = u64_field(j, "pacing_late", "stats: ");
   s.cut_off = u64_field(j, "cut_off", "stats: ");
   s.retries = u64_field(j, "retries", "stats: ");
+  // Absent from an agent of an older version: none counted.
+  if (j.contains("responses")) {
+    const nlohmann::json& rs = array_field(j, "responses", "stats: ");
+    if (rs.size() != kResponseClassCount)
+      throw std::invalid_argument("stats: \"responses\" must have " +
+                                  std::to_string(kResponseClassCount) + " entries");
+    for (std::size_t c = 0; c < kResponseClassCount; ++c) {
+      if (!rs[c].is_number_unsigned())
+        throw std::invalid_argument("stats: \"responses\" must hold non-negative integers");
+      s.responses[c] = rs[c].get<std::uint64_t>();
+    }
+    s.bytes_sent = u64_field(j, "bytes_sent", "stats: ");
+    s.bytes_received = u64_field(j, "bytes_received", "stats: ");
+  }
   {
     const auto it = j.find("busy");
     if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))

@@ -70,6 +70,23 @@ struct ErrorMessages {
   std::vector<std::pair<std::pair<ErrorKind, std::string>, Entry>> top(std::size_t n) const;
 };
 
+// How a request that reached the wire ended, for the status breakdown
+// (docs/output.md#status-classes-and-bytes): without a complete response
+// (a transport error or time-out), or with a final status of 2xx..5xx.
+enum class ResponseClass : std::uint8_t { kNone, k2xx, k3xx, k4xx, k5xx };
+constexpr std::size_t kResponseClassCount = 5;
+// "none", "2xx", ... "5xx": the names in JSON, CSV and metrics labels.
+std::string_view name(ResponseClass c);
+// {"none": n, "2xx": n, ...}: COUNTS indexed by ResponseClass, as the
+// results file, the ndjson stream and agents write them.
+nlohmann::json responses_json(const std::array<std::uint64_t, kResponseClassCount>& counts);
+// A response with final status `status` (200..599), or none when
+// `complete` is false.
+constexpr ResponseClass response_class(int status, bool complete) {
+  if (!complete || status < 200 || status > 599) return ResponseClass::kNone;
+  return static_cast<ResponseClass>(status / 100 - 1);
+}
+
 // Iteration accounting (docs/output.md#iterations), for every run:
 //   planned  = started + dropped + not started (the run stopped first)
 //   started  = finished + cut_off
@@ -87,6 +104,10 @@ struct IntervalStats {
   std::uint64_t pacing_late = 0;
   std::uint64_t cut_off = 0;  // started, still running when the run ended
   std::uint64_t retries = 0;  // extra attempts of idempotent requests on the wire
+  // Responses by class, indexed by ResponseClass, and the HTTP bytes the
+  // requests wrote and read (every hop of a redirect is a request of its own).
+  std::array<std::uint64_t, kResponseClassCount> responses{};
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
   // The busiest engine thread's CPU use over the interval, 0..1 (merged
   // as the maximum): tells a generator that could not keep up from a target
   // that could not.
@@ -123,6 +144,14 @@ class Recorder {
   // Indices stay valid across take().
   std::size_t named_row(std::size_t task, std::string_view name) {
     return current_.named_row(task, name);
+  }
+  // What one request that ended put on and took off the wire: its class
+  // (response_class()) and bytes. Recorded where the response arrives,
+  // for every request, whichever row record_request() counts it in.
+  void record_response(ResponseClass c, std::uint64_t bytes_sent, std::uint64_t bytes_received) {
+    ++current_.responses[static_cast<std::size_t>(c)];
+    current_.bytes_sent += bytes_sent;
+    current_.bytes_received += bytes_received;
   }
   void record_iteration(std::size_t task, std::uint64_t duration_us);
   // An iteration-level error not tied to one request (exception, check).

@@ -102,6 +102,21 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
   for (std::string_view k : metrics::kErrorKindNames)
     errors_by_kind_.push_back(&kinds.Add({{"kind", std::string(k)}}));
 
+  bytes_sent_ = &counter(r, "loadpilot_bytes_sent_total",
+                         "HTTP bytes written for requests, every attempt (TLS framing excluded)");
+  bytes_received_ = &counter(r, "loadpilot_bytes_received_total",
+                             "HTTP bytes read for responses (TLS framing excluded)");
+  auto& responses = prometheus::BuildCounter()
+                        .Name("loadpilot_responses_total")
+                        .Help(
+                            "Requests by final status class (2xx..5xx), or none without a "
+                            "complete response")
+                        .Register(r);
+  for (std::size_t c = 0; c < metrics::kResponseClassCount; ++c) {
+    responses_.push_back(&responses.Add(
+        {{"class", std::string(metrics::name(static_cast<metrics::ResponseClass>(c)))}}));
+  }
+
   auto& task_requests = prometheus::BuildCounter()
                             .Name("loadpilot_task_requests_total")
                             .Help("Requests finished for this task")
@@ -180,6 +195,10 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   advance(*cut_off_, s.cut_off, cut_off_seen_);
   for (std::size_t k = 0; k < metrics::kErrorKindCount; ++k)
     advance(*errors_by_kind_[k], s.errors_by_kind[k], kinds_seen_[k]);
+  advance(*bytes_sent_, s.bytes_sent, bytes_sent_seen_);
+  advance(*bytes_received_, s.bytes_received, bytes_received_seen_);
+  for (std::size_t c = 0; c < metrics::kResponseClassCount; ++c)
+    advance(*responses_[c], s.responses[c], responses_seen_[c]);
   const std::span<const double> bounds = latency_buckets_s();
   for (std::size_t i = 0; i < tasks_.size() && i < s.tasks.size(); ++i) {
     Task& t = *tasks_[i];

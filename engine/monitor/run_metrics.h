@@ -113,15 +113,20 @@ class RunMetrics {
   prometheus::Counter* started_;
   prometheus::Counter* dropped_;
   prometheus::Counter* cut_off_;
+  prometheus::Counter* bytes_sent_;
+  prometheus::Counter* bytes_received_;
   std::vector<prometheus::Counter*> errors_by_kind_;
+  std::vector<prometheus::Counter*> responses_;  // by metrics::ResponseClass
   std::vector<std::unique_ptr<Task>> tasks_;
   prometheus::Family<prometheus::Gauge>* phase_family_;
   std::map<std::string, prometheus::Gauge*> phases_;
 
   // Cumulative values already added to the counters.
   std::uint64_t requests_seen_ = 0, errors_seen_ = 0, attempts_seen_ = 0, started_seen_ = 0,
-                dropped_seen_ = 0, cut_off_seen_ = 0;
+                dropped_seen_ = 0, cut_off_seen_ = 0, bytes_sent_seen_ = 0,
+                bytes_received_seen_ = 0;
   std::array<std::uint64_t, metrics::kErrorKindCount> kinds_seen_{};
+  std::array<std::uint64_t, metrics::kResponseClassCount> responses_seen_{};
 };
 
 }  // namespace loadpilot::monitor

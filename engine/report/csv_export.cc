@@ -83,18 +83,23 @@ std::string history_csv(const TimeSeries& series) {
   std::string o =
       "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,90%,95%,99%,99.9%,100%,"
       "Total Request Count,Total Failure Count,Total Late Arrivals,Total Dropped Arrivals,"
-      "Service 50%,Service 99%\n";
+      "Service 50%,Service 99%,Total 2xx,Total 3xx,Total 4xx,Total 5xx,Total No Response,"
+      "Total Bytes Sent,Total Bytes Received\n";
   double last_t = 0;
   std::uint64_t last_errors = 0;
   for (const TimeSeries::Point& p : series.points()) {
     const double dt = p.t - last_t;
     const std::uint64_t new_errors = p.errors >= last_errors ? p.errors - last_errors : 0;
     const double failures_s = dt > 0 ? static_cast<double>(new_errors) / dt : 0;
-    o += fmt::format("{},{},,Aggregated,{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                     static_cast<long long>(std::floor(p.unix_s)), p.active_users,
-                     rate(p.current_rps), rate(failures_s), ms(p.p50_ms), ms(p.p90_ms),
-                     ms(p.p95_ms), ms(p.p99_ms), ms(p.p999_ms), ms(p.max_ms), p.requests, p.errors,
-                     p.late, p.dropped, ms(p.service_p50_ms), ms(p.service_p99_ms));
+    using RC = metrics::ResponseClass;
+    const auto responses = [&p](RC c) { return p.responses[static_cast<std::size_t>(c)]; };
+    o += fmt::format(
+        "{},{},,Aggregated,{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        static_cast<long long>(std::floor(p.unix_s)), p.active_users, rate(p.current_rps),
+        rate(failures_s), ms(p.p50_ms), ms(p.p90_ms), ms(p.p95_ms), ms(p.p99_ms), ms(p.p999_ms),
+        ms(p.max_ms), p.requests, p.errors, p.late, p.dropped, ms(p.service_p50_ms),
+        ms(p.service_p99_ms), responses(RC::k2xx), responses(RC::k3xx), responses(RC::k4xx),
+        responses(RC::k5xx), responses(RC::kNone), p.bytes_sent, p.bytes_received);
     last_t = p.t;
     last_errors = p.errors;
   }

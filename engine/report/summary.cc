@@ -145,6 +145,9 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.attempts += s.cut_off;
   s.dropped_no_vuser = c.dropped_no_vuser;
   s.retries = c.retries;
+  s.responses = c.responses;
+  s.bytes_sent = c.bytes_sent;
+  s.bytes_received = c.bytes_received;
   if (plan.profile.closed()) {
     // No schedule: what was planned is what came due (docs/output.md#iterations).
     s.planned_iterations = static_cast<double>(s.started + s.dropped);
@@ -178,6 +181,29 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
                     "({:.1f}%) were dropped",
                     s.dropped, s.planned_iterations,
                     100.0 * static_cast<double>(s.dropped) / s.planned_iterations));
+  // Every attempt failed: the run measured only failures (their latency is
+  // the time to fail), whatever the thresholds say.
+  if (s.attempts > 0 && s.errors >= s.attempts) {
+    std::string most;
+    if (!s.top_errors.empty())
+      most = fmt::format("; most often {}: {}", s.top_errors[0].kind, s.top_errors[0].message);
+    s.add_problem(fmt::format("no request succeeded: all {} attempts failed{}", s.attempts, most));
+  }
+  // Uncaught loadpilot.data.DataExhausted: iterations failed for want of
+  // test data, so the run did not do what it was written to do
+  // (docs/scenarios.md#when-the-rows-run-out).
+  std::uint64_t exhausted = 0;
+  std::string first_exhausted;
+  for (const auto& [key, entry] : c.messages.entries) {
+    if (key.first != metrics::ErrorKind::kException ||
+        key.second.find(": DataExhausted: ") == std::string::npos)
+      continue;
+    exhausted += entry.count;
+    if (first_exhausted.empty()) first_exhausted = key.second;
+  }
+  if (exhausted > 0)
+    s.add_problem(fmt::format("the test data ran out: {} iterations failed on {}", exhausted,
+                              first_exhausted));
   return s;
 }
 
@@ -246,6 +272,12 @@ nlohmann::json Summary::to_json() const {
             {"pacing_late", pacing_late}}},
           {"attempts", attempts},
           {"retries", retries},
+          {"responses", metrics::responses_json(responses)},
+          {"bytes",
+           {{"sent", bytes_sent},
+            {"received", bytes_received},
+            {"sent_per_s", duration_s > 0 ? bytes_sent / duration_s : 0.0},
+            {"received_per_s", duration_s > 0 ? bytes_received / duration_s : 0.0}}},
           {"overload", overload.empty()
                            ? nlohmann::json(nullptr)
                            : nlohmann::json{{"bottleneck", bottleneck}, {"message", overload}}},
@@ -279,6 +311,29 @@ int summary_width(std::FILE* out) {
   if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
     return std::clamp(static_cast<int>(ws.ws_col), 40, kSummaryWidth);
   return kSummaryWidth;
+}
+
+// N bytes in decimal units, as k6 and wrk print them: "512 B", "12.3 kB",
+// "4.56 MB".
+std::string format_bytes(double n) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+  std::size_t u = 0;
+  while (n >= 1000 && u + 1 < std::size(kUnits)) {
+    n /= 1000;
+    ++u;
+  }
+  if (u == 0) return fmt::format("{:.0f} B", n);
+  const int decimals = n < 10 ? 2 : n < 100 ? 1 : 0;
+  return fmt::format("{:.{}f} {}", n, decimals, kUnits[u]);
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
 }
 
 // TEXT wrapped at WIDTH: the first line starts with FIRST, the next
@@ -407,6 +462,21 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
                               s.actual_rps, planned_avg, s.target_rps));
   } else {
     fmt::print(out, "  rate        {:.1f} req/s achieved (unlimited)\n", s.actual_rps);
+  }
+  if (s.bytes_sent + s.bytes_received > 0) {
+    std::vector<std::string> classes;
+    for (std::size_t c = 0; c < metrics::kResponseClassCount; ++c) {
+      const auto rc = static_cast<metrics::ResponseClass>((c + 1) % metrics::kResponseClassCount);
+      const std::uint64_t n = s.responses[static_cast<std::size_t>(rc)];
+      if (n > 0 || rc == metrics::ResponseClass::k2xx)
+        classes.push_back(fmt::format("{} {}", metrics::name(rc), n));
+    }
+    print_wrapped(out, width, "  responses   ", join(classes, "  "));
+    const double secs = s.duration_s > 0 ? s.duration_s : 1;
+    print_wrapped(out, width, "  data        ",
+                  fmt::format("sent {} ({}/s), received {} ({}/s)", format_bytes(s.bytes_sent),
+                              format_bytes(s.bytes_sent / secs), format_bytes(s.bytes_received),
+                              format_bytes(s.bytes_received / secs)));
   }
   print_wrapped(out, width, "  iterations  ",
                 fmt::format("{} started: {} finished, {} cut off; {:.1f}/s", s.started,

@@ -63,7 +63,11 @@ struct Summary {
   std::uint64_t pacing_late = 0;  // of `late`: a pacing slot passed mid-iteration
   std::uint64_t attempts = 0;     // requests + iterations failed outside a request
   std::uint64_t retries = 0;      // extra attempts of idempotent requests
-  double error_rate = 0;          // percent of attempts (metrics::TaskStats)
+  // Requests by how they ended (metrics::ResponseClass) and the HTTP bytes
+  // they wrote and read (docs/output.md#status-classes-and-bytes).
+  std::array<std::uint64_t, metrics::kResponseClassCount> responses{};
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+  double error_rate = 0;  // percent of attempts (metrics::TaskStats)
   // When the run could not keep up with its arrival curve: which side held
   // it back ("generator", "vusers" or "target") and a sentence saying so.
   std::string bottleneck;

@@ -67,6 +67,9 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   p.errors = s.errors;
   p.late = s.late;
   p.dropped = s.dropped;
+  p.responses = s.responses;
+  p.bytes_sent = s.bytes_sent;
+  p.bytes_received = s.bytes_received;
   // Counters never go backwards; the guards only protect against a
   // snapshot from a different run being fed in by mistake.
   const auto delta = [](std::uint64_t now, std::uint64_t before) {
@@ -119,7 +122,13 @@ nlohmann::json TimeSeries::to_json() const {
       {"error_rate", column([](const Point& p) { return p.error_rate; })},
       {"late", column([](const Point& p) { return p.late; })},
       {"dropped", column([](const Point& p) { return p.dropped; })},
+      {"bytes_sent", column([](const Point& p) { return p.bytes_sent; })},
+      {"bytes_received", column([](const Point& p) { return p.bytes_received; })},
   };
+  for (std::size_t c = 0; c < metrics::kResponseClassCount; ++c) {
+    j["responses_" + std::string(metrics::name(static_cast<metrics::ResponseClass>(c)))] =
+        column([c](const Point& p) { return p.responses[c]; });
+  }
   if (has_service_) {
     j["service_p50_ms"] = column([](const Point& p) { return p.service_p50_ms; });
     j["service_p99_ms"] = column([](const Point& p) { return p.service_p99_ms; });

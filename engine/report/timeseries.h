@@ -8,7 +8,8 @@
 // wants), the windowed latency percentiles (Collector::kWindowSeconds), the
 // cumulative request and error counts, the error rate of the last interval,
 // and per task the achieved rate, windowed p50/p99 and interval error rate;
-// the cumulative late and dropped arrivals; and, when the collection round's
+// the cumulative late and dropped arrivals, responses by status class and
+// HTTP bytes sent and received; and, when the collection round's
 // statistics are passed in, the windowed service time (send to last byte)
 // p50/p99 (docs/report.md#what-the-results-file-gains).
 //
@@ -20,6 +21,7 @@
 // thinning loses resolution but no requests.
 //
 // Thread-safety: none. add() is called on the engine's collector thread.
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -46,9 +48,12 @@ class TimeSeries {
     std::uint64_t active = 0;
     std::uint64_t active_users = 0, target_users = 0;
     double p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
-    std::uint64_t requests = 0, errors = 0;         // cumulative
-    double error_rate = 0;                          // percent of requests in the interval
-    std::uint64_t late = 0, dropped = 0;            // arrivals, cumulative
+    std::uint64_t requests = 0, errors = 0;  // cumulative
+    double error_rate = 0;                   // percent of requests in the interval
+    std::uint64_t late = 0, dropped = 0;     // arrivals, cumulative
+    // Cumulative: requests by metrics::ResponseClass, and HTTP bytes.
+    std::array<std::uint64_t, metrics::kResponseClassCount> responses{};
+    std::uint64_t bytes_sent = 0, bytes_received = 0;
     double service_p50_ms = 0, service_p99_ms = 0;  // windowed, send to last byte
     std::vector<TaskPoint> tasks;                   // indexed like task_names()
   };
@@ -72,6 +77,8 @@ class TimeSeries {
   //  "iterations_rps": [...], "active": [...], "p50_ms": [...], "p95_ms": [...],
   //  "p99_ms": [...], "max_ms": [...], "requests": [...], "errors": [...],
   //  "error_rate": [...], "late": [...], "dropped": [...],
+  //  "responses_2xx", "responses_3xx", "responses_4xx", "responses_5xx",
+  //  "responses_none", "bytes_sent", "bytes_received": [...] (cumulative),
   //  with round statistics: "service_p50_ms": [...], "service_p99_ms": [...],
   //  closed model only: "active_users": [...], "target_users": [...],
   //  "tasks": [{"name": "...", "rps": [...], "p50_ms": [...], "p99_ms": [...],

@@ -165,10 +165,15 @@ struct VUserRuntime::Hub {
               r.done_at.time_since_epoch().count() ? us_since_t0(r.done_at) : now_us();
           const std::int64_t sent =
               r.sent_at.time_since_epoch().count() ? us_since_t0(r.sent_at) : -1;
-          if (e.record) {
-            if (!record_lock.owns_lock()) record_lock.lock();
-            record_result(e, done, sent);
+          // Every response is in the status and byte counts as it arrives;
+          // the request itself is counted here or, when its iteration's
+          // check must judge it first, by the Python side later.
+          if (!record_lock.owns_lock()) record_lock.lock();
+          if (!closed) {
+            recorder.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
+                                     r.bytes_received);
           }
+          if (e.record) record_result(e, done, sent);
           py::object dropped = py::none();
           if (r.body_dropped != http::BodyDrop::kNone) {
             dropped = py::make_tuple(r.body_dropped == http::BodyDrop::kOverCap ? "cap" : "total",
@@ -285,8 +290,8 @@ struct VUserRuntime::Hub {
   // docs/scenarios.md#redirects), not relative to the target's base path.
   std::uint64_t send(const std::string& method, const std::string& path,
                      const http::Headers& headers, const py::bytes& body, std::uint32_t row,
-                     std::int64_t named, std::int64_t base_us, bool record,
-                     std::uint64_t max_body, bool full_path) {
+                     std::int64_t named, std::int64_t base_us, bool record, std::uint64_t max_body,
+                     bool full_path) {
     const std::uint64_t id = next_id++;
     if (base_us < 0) base_us = now_us();
     std::string_view b(PyBytes_AS_STRING(body.ptr()),

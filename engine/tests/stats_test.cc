@@ -220,6 +220,7 @@ TEST(IntervalStats, JsonRoundTripIsLossless) {
                      "message " + std::to_string(i % 4), i * 0.001);
     r.record_iteration(task, latency(rng));
     r.record_started(i % 11 == 0);
+    r.record_response(response_class(200 + 100 * (i % 4), i % 9 != 0), 80 + i % 3, 200 + i);
   }
   r.record_dropped();
   r.record_iteration_error(1, ErrorKind::kException, "boom \"quoted\" \n", 2.5);
@@ -239,6 +240,9 @@ TEST(IntervalStats, JsonRoundTripIsLossless) {
   EXPECT_EQ(after.iterations_started, before.iterations_started);
   EXPECT_EQ(after.dropped, 1u);
   EXPECT_EQ(after.late, before.late);
+  EXPECT_EQ(after.responses, before.responses);
+  EXPECT_EQ(after.bytes_sent, before.bytes_sent);
+  EXPECT_EQ(after.bytes_received, before.bytes_received);
   ASSERT_EQ(after.messages.entries.size(), before.messages.entries.size());
   for (const auto& [key, entry] : before.messages.entries) {
     const auto it = after.messages.entries.find(key);
@@ -267,6 +271,45 @@ TEST(IntervalStats, FromJsonNamesTheBadField) {
   bad = good;
   bad.erase("late");
   EXPECT_EQ(message_of(bad), "stats: \"late\" must be a non-negative integer");
+  bad = good;
+  bad["responses"] = {1, 2, 3};
+  EXPECT_EQ(message_of(bad), "stats: \"responses\" must have 5 entries");
+  bad = good;
+  bad["bytes_sent"] = "many";
+  EXPECT_EQ(message_of(bad), "stats: \"bytes_sent\" must be a non-negative integer");
+  // An agent of an older version sends neither: none counted.
+  bad = good;
+  bad.erase("responses");
+  bad.erase("bytes_sent");
+  bad.erase("bytes_received");
+  EXPECT_EQ(message_of(bad), "no error");
+}
+
+TEST(ResponseClass, ByFinalStatusOrNoneWithoutACompleteResponse) {
+  EXPECT_EQ(response_class(200, true), ResponseClass::k2xx);
+  EXPECT_EQ(response_class(299, true), ResponseClass::k2xx);
+  EXPECT_EQ(response_class(301, true), ResponseClass::k3xx);
+  EXPECT_EQ(response_class(404, true), ResponseClass::k4xx);
+  EXPECT_EQ(response_class(599, true), ResponseClass::k5xx);
+  EXPECT_EQ(response_class(200, false), ResponseClass::kNone);  // cut mid-body
+  EXPECT_EQ(response_class(0, true), ResponseClass::kNone);
+  EXPECT_EQ(name(ResponseClass::kNone), "none");
+  EXPECT_EQ(name(ResponseClass::k4xx), "4xx");
+}
+
+TEST(IntervalStats, ResponsesAndBytesMergeBySum) {
+  Recorder a(1), b(1);
+  a.record_response(ResponseClass::k2xx, 100, 1000);
+  a.record_response(ResponseClass::k5xx, 100, 50);
+  b.record_response(ResponseClass::k2xx, 10, 20);
+  b.record_response(ResponseClass::kNone, 0, 0);
+  IntervalStats sum = a.take();
+  sum.merge(b.take());
+  EXPECT_EQ(sum.responses, (std::array<std::uint64_t, kResponseClassCount>{1, 2, 0, 0, 1}));
+  EXPECT_EQ(sum.bytes_sent, 210u);
+  EXPECT_EQ(sum.bytes_received, 1070u);
+  EXPECT_EQ(responses_json(sum.responses),
+            nlohmann::json({{"none", 1}, {"2xx", 2}, {"3xx", 0}, {"4xx", 0}, {"5xx", 1}}));
 }
 
 TEST(Recorder, NamedRequestsCountInTheirTaskAndTheirSubRow) {

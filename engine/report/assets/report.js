@@ -34,6 +34,14 @@
     return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   }
   const fmtInt = (v) => fmt(v, 0);
+  // Bytes in decimal units, as the terminal summary prints them.
+  function fmtBytes(v) {
+    v = num(v);
+    const units = ["B", "kB", "MB", "GB", "TB"];
+    let u = 0;
+    while (Math.abs(v) >= 1000 && u < units.length - 1) { v /= 1000; u++; }
+    return u === 0 ? fmt(v, 0) + " B" : fmt(v, v < 10 ? 2 : v < 100 ? 1 : 0) + " " + units[u];
+  }
   function fmtMs(v) {
     v = num(v);
     return v >= 100 ? fmt(v, 0) + " ms" : v >= 10 ? fmt(v, 1) + " ms" : fmt(v, 2) + " ms";
@@ -113,6 +121,8 @@
   card("RPS achieved", fmt(rps.actual, 1), closed ? "closed model"
     : num(rps.target) > 0 ? "target " + fmt(rps.target, 1) + " iterations/s" : "unlimited rate");
   card("Error rate", fmt(data.error_rate, 2) + " %");
+  const bytes = isObj(data.bytes) ? data.bytes : null;
+  if (bytes) card("Data received", fmtBytes(bytes.received), "sent " + fmtBytes(bytes.sent));
   card("p50", fmtMs(lat.p50_ms));
   card("p95", fmtMs(lat.p95_ms));
   card("p99", fmtMs(lat.p99_ms));
@@ -339,6 +349,29 @@
     opts.scales.errors = countScale;
     opts.axes.push(yAxis("errors", true, { scale: "errors", side: 1, grid: { show: false } }));
     return { opts: opts, data: [ts.t, ts.requests, ts.errors] };
+  });
+
+  // Responses per second by status class, from their cumulative columns:
+  // "none" is a request that got no complete response.
+  const statusClasses = [["2xx", 1], ["3xx", 0], ["4xx", 5], ["5xx", 3], ["none", 7]];
+  addChart("chart-status", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    if (!statusClasses.every(([c]) => hasCol("responses_" + c))) return emptyNote(host, notInFile);
+    const p = palette();
+    const opts = baseOpts(host, statusClasses.map(([c, i]) => line(c, p[i])),
+      { unit: "responses/s", format: (v) => fmt(v, v % 1 ? 1 : 0) + " /s" });
+    opts.scales.y = { range: (u, min, max) => [0, Math.max(1, num(max) * 1.1)] };
+    return { opts: opts, data: [ts.t].concat(statusClasses.map(([c]) => perSecond(ts["responses_" + c]))) };
+  });
+  addChart("chart-bytes", (host) => {
+    if (!ts) return emptyNote(host, noSeries);
+    if (!hasCol("bytes_sent") || !hasCol("bytes_received")) return emptyNote(host, notInFile);
+    const p = palette();
+    const opts = baseOpts(host, [line("Received", p[0], { fill: p[0] + "22" }), line("Sent", p[1])],
+      { unit: "bytes/s", format: (v) => fmtBytes(v) + "/s" });
+    opts.scales.y = { range: (u, min, max) => [0, Math.max(1, num(max) * 1.1)] };
+    Object.assign(opts.axes[1], { size: 72, values: (u, vals) => vals.map((v) => fmtBytes(v)) });
+    return { opts: opts, data: [ts.t, perSecond(ts.bytes_received), perSecond(ts.bytes_sent)] };
   });
 
   // Per Task: the filter plays the role of Grafana's $task variable. It is a

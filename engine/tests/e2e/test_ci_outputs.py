@@ -161,6 +161,12 @@ def test_csv_history_has_one_row_per_second(ci_run):
     assert [int(r["Total Dropped Arrivals"]) for r in rows] == series["dropped"]
     assert [float(r["Service 99%"]) for r in rows] == pytest.approx(series["service_p99_ms"],
                                                                     abs=0.001)
+    for col, key in (("Total 2xx", "responses_2xx"), ("Total 4xx", "responses_4xx"),
+                     ("Total 5xx", "responses_5xx"), ("Total No Response", "responses_none"),
+                     ("Total Bytes Sent", "bytes_sent"),
+                     ("Total Bytes Received", "bytes_received")):
+        assert [int(r[col]) for r in rows] == series[key], col
+    assert int(rows[-1]["Total Bytes Received"]) == results["bytes"]["received"] > 0
     stamps = [int(r["Timestamp"]) for r in rows]
     assert stamps == sorted(stamps)
     assert ci_run["before"].timestamp() - 1 <= stamps[0]

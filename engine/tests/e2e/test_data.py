@@ -82,8 +82,7 @@ def test_round_robin_rows_reach_the_server_in_file_order_and_wrap(recording_serv
 
 def test_sequential_rows_reach_the_server_once_in_order_then_the_run_reports_it(
         recording_server, tmp_path):
-    p, r = run(write(tmp_path, ROWS, "sequential", ', thresholds={"error_rate": 5}'),
-               recording_server, tmp_path)
+    p, r = run(write(tmp_path, ROWS, "sequential"), recording_server, tmp_path)
     # Each row once, in file order; the 12 iterations after the last row
     # failed without sending, each counted with the message naming the file.
     assert names_seen() == ROWS
@@ -91,8 +90,11 @@ def test_sequential_rows_reach_the_server_once_in_order_then_the_run_reports_it(
                "used (order='sequential' gives each row once)")
     assert errors(r) == {("exception", message): 12}
     assert r["iterations"]["finished"] == 20 and r["requests"] == 8
-    # Never silent: the summary lists it, and the error_rate threshold fails the run.
+    # Never silent: the summary lists it, and running out of rows fails the
+    # run even without a threshold.
     assert "DataExhausted: users.csv: all 8 rows used" in p.stdout + p.stderr
+    assert r["problems"] == [f"the test data ran out: 12 iterations failed on {message}"]
+    assert "Problems" in p.stdout and "the test data ran out: 12 iterations" in p.stdout
     assert p.returncode == 1, p.stderr
     assert r["passed"] is False
 
@@ -126,7 +128,10 @@ def test_agents_split_sequential_rows_so_none_is_sent_twice(recording_server, tm
     rows = [f"user{i}" for i in range(1, 11)]
     p, r = run(write(tmp_path, rows, "sequential"), recording_server, tmp_path,
                "--agents", "2", connections=2)
-    assert p.returncode == 0, p.stderr
+    # Rows ran out on both agents: a problem, the run fails without a threshold.
+    assert p.returncode == 1, p.stderr
+    assert r["problems"] == [
+        "the test data ran out: 10 iterations failed on " + r["top_errors"][0]["message"]]
     # Each agent runs 10 of the 20 arrivals and takes 5 rows: 1, 3, 5, ...
     # and 2, 4, 6, ...; together every row once.
     seen = names_seen()
@@ -211,7 +216,8 @@ def test_the_example_logs_each_user_in_as_a_different_customer(demo_api, tmp_pat
         f"{example}:{line}: DataExhausted: {os.path.dirname(example)}/customers.csv: all 12 rows "
         "used (order='sequential' gives each row once)")
     assert "DataExhausted" in p.stdout + p.stderr
-    assert p.returncode == 1  # its thresholds allow 1% errors
+    assert p.returncode == 1
+    assert any(pr.startswith("the test data ran out: ") for pr in r["problems"]), r["problems"]
 
 
 def test_the_docs_example_runs(demo_api, tmp_path):

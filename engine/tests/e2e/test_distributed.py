@@ -291,9 +291,11 @@ def test_csv_data_of_the_scenario_folder_travels_and_agents_split_its_rows(
     """)
     agents("d1", "d2")
     proc, r = run_json(path, recording_server, tmp_path, "--no-report", *external(nats, 2))
-    assert proc.returncode == 0, proc.stderr
     # Every row once, over both agents; each agent's other 5 arrivals found
-    # its share used up, and said so.
+    # its share used up, and said so: the run fails for it.
+    assert proc.returncode == 1, proc.stderr
+    assert r["problems"] == [f"the test data ran out: 10 iterations failed on "
+                             f"{r['top_errors'][0]['message']}"], r["problems"]
     seen = sorted(target for _, target, _, _ in Recorder.seen)
     assert seen == sorted(f"/api/user?name=user{i}" for i in range(1, 11))
     assert r["requests"] == 10 and r["errors"] == 10

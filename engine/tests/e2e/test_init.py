@@ -24,6 +24,7 @@ SECTIONS = {
     "Throughput": ["RPS — Current vs Target", "Active Workers"],
     "Latency": ["Latency Percentiles (p50 / p95 / p99 / max)", "p99 Latency"],
     "Errors": ["Error Rate %", "Cumulative Requests & Errors"],
+    "Responses & Data": ["Responses by Status Class", "Data Sent / Received"],
     "Per Task": ["Latency by Task (p50 / p99)", "Error Rate by Task %"],
 }
 

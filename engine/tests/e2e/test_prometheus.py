@@ -216,6 +216,12 @@ def test_prometheus_scrapes_a_run_and_the_dashboard_queries_work(
                               "check_failed", "exception", "redirect"}
         assert kinds["http_5xx"] == r["errors_by_kind"]["http_5xx"] > 0
         assert sum(kinds.values()) == r["errors"]
+        # Every request in its status class, and the bytes, as in the results.
+        classes = prom.by_label("loadpilot_responses_total", "class")
+        assert classes == r["responses"] and classes["5xx"] > 0, classes
+        assert sum(classes.values()) == total
+        assert prom.value("loadpilot_bytes_sent_total") == r["bytes"]["sent"] > 0
+        assert prom.value("loadpilot_bytes_received_total") == r["bytes"]["received"] > 0
         tasks = {t["name"]: t for t in r["tasks"]}
         assert prom.by_label("loadpilot_task_requests_total", "task") == {
             n: t["requests"] for n, t in tasks.items()}
@@ -264,7 +270,7 @@ def test_prometheus_scrapes_a_run_and_the_dashboard_queries_work(
             if "Task" in title:
                 assert {s["metric"]["task"] for s in series} == TASKS, (title, expr)
             checked += 1
-        assert checked >= 11
+        assert checked >= 13
         # The error-rate panel agrees with the run's own error percentage.
         rate = prom.value(next(e for t, e in panel_exprs() if t == "Error Rate %")
                           .replace("[5s]", "[2m]"), at=end)

@@ -49,14 +49,16 @@ class Steady(VUser):
 PANELS = ["Throughput", "RPS — Current vs Target", "Active Workers",
           "Latency", "Latency Percentiles (p50 / p95 / p99 / max)", "p99 Latency",
           "Errors", "Error Rate %", "Cumulative Requests & Errors",
+          "Responses & Data", "Responses by Status Class", "Data Sent / Received",
           "Per Task", "Latency by Task (p50 / p99)", "Error Rate by Task %"]
 CHART_HOSTS = ["chart-rps", "chart-active", "chart-arrivals", "chart-latency", "gauge-p99",
-               "chart-service", "chart-error-rate", "chart-cumulative", "chart-task-latency",
-               "chart-task-errors", "chart-distribution"]
+               "chart-service", "chart-error-rate", "chart-cumulative", "chart-status",
+               "chart-bytes", "chart-task-latency", "chart-task-errors", "chart-distribution"]
 # The unit each chart's y axis names (the time axis says "elapsed (m:ss)").
 AXIS_UNITS = {"chart-rps": "req/s", "chart-active": "iterations in flight",
               "chart-arrivals": "arrivals/s", "chart-latency": "ms", "chart-service": "ms",
-              "chart-error-rate": "%", "chart-cumulative": "requests", "chart-task-latency": "ms",
+              "chart-error-rate": "%", "chart-cumulative": "requests",
+              "chart-status": "responses/s", "chart-bytes": "bytes/s", "chart-task-latency": "ms",
               "chart-task-errors": "%", "chart-distribution": "ms (log scale)"}
 
 
@@ -136,7 +138,8 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     assert [t["name"] for t in ts["tasks"]] == ["products", "order", "health"]
     for key in ("target_rps", "current_rps", "active", "p50_ms", "p95_ms", "p99_ms", "max_ms",
                 "errors", "error_rate", "iterations_rps", "late", "dropped", "service_p50_ms",
-                "service_p99_ms"):
+                "service_p99_ms", "responses_2xx", "responses_3xx", "responses_4xx",
+                "responses_5xx", "responses_none", "bytes_sent", "bytes_received"):
         assert len(ts[key]) == len(ts["t"]), key
     # Service time (send to last byte) is measured and never above latency
     # (from the intended start) by more than rounding.
@@ -144,6 +147,9 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     assert all(s <= l + 0.5 for s, l in zip(ts["service_p50_ms"], ts["p99_ms"]))
     assert ts["late"][-1] == r["iterations"]["late"]
     assert ts["dropped"][-1] == r["iterations"]["dropped"]
+    assert sum(ts["responses_" + c][-1] for c in ("2xx", "3xx", "4xx", "5xx", "none")) \
+        == r["requests"]
+    assert ts["bytes_received"][-1] == r["bytes"]["received"] > 0
     assert sum(r["latency_histogram"]["c"]) == r["requests"]
     # Knee: three steps, all within 250 ms on loopback, so the last one.
     knee = r["knee"]
@@ -168,8 +174,8 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     instant = seen["hover"]["chart-rps"]
     assert re.fullmatch(r"0:0\d", instant or ""), seen["hover"]
     for chart in ("chart-active", "chart-arrivals", "chart-latency", "chart-service",
-                  "chart-error-rate", "chart-cumulative", "chart-task-latency",
-                  "chart-task-errors"):
+                  "chart-error-rate", "chart-cumulative", "chart-status", "chart-bytes",
+                  "chart-task-latency", "chart-task-errors"):
         assert seen["hover"][chart] == instant, seen["hover"]
     # Units on every axis; the p99 threshold drawn on the latency chart and
     # labelled on the gauge.
@@ -183,6 +189,12 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     # shows the run's request count.
     legend = dict(seen["legends"]["chart-cumulative"])
     assert legend["Requests"] == f"{r['requests']:,}", legend
+    # The status classes in their legend; the data card and the bytes chart.
+    status = dict(seen["legends"]["chart-status"])
+    assert set(status) - {"time"} == {"2xx", "3xx", "4xx", "5xx", "none"}, status
+    assert all(status[c].endswith(" /s") for c in ("2xx", "5xx", "none")), status
+    assert "Data received" in seen["text"]
+    assert dict(seen["legends"]["chart-bytes"])["Received"].endswith("B/s")
     assert seen["filter_options"] == ["All", "products", "order", "health"]
     assert seen["filter_selected"] == ["order"]
     after = hosts(seen["after_filter"])
@@ -330,8 +342,9 @@ def test_hostile_strings_render_as_text(scenario_file, tmp_path):
                           "--results-json", str(tmp_path / "run.json"))
     finally:
         close()
-    assert p.returncode == 0, p.stdout + p.stderr
     r = json.loads((tmp_path / "run.json").read_text())
+    # The hostile server fails every request: the run fails for that alone.
+    assert p.returncode == (1 if r["errors"] == r["attempts"] else 0), p.stdout + p.stderr
     assert r["errors"] > 0 and "<img id=hostile" in r["top_errors"][0]["message"]
     seen = open_in_browser(report, "hostile-run")
     assert seen["injected"] == 0
@@ -482,6 +495,10 @@ def synthetic_hour(tasks=4, seconds=3600):
           "requests": requests, "errors": errors, "error_rate": col(0, 1, 3),
           "late": late, "dropped": dropped, "service_p50_ms": col(0.5, 2, 3),
           "service_p99_ms": col(5, 30, 3),
+          "responses_2xx": [r - e for r, e in zip(requests, errors)],
+          "responses_3xx": [0 for _ in t], "responses_4xx": [e // 2 for e in errors],
+          "responses_5xx": [e - e // 2 for e in errors], "responses_none": [0 for _ in t],
+          "bytes_sent": [r * 120 for r in requests], "bytes_received": [r * 2300 for r in requests],
           "tasks": [{"name": f"task_{k}", "rps": col(100, 300, 2), "p50_ms": col(1, 3, 3),
                      "p99_ms": col(9, 40, 3), "error_rate": col(0, 1, 3)} for k in range(tasks)]}
     return {
@@ -543,14 +560,16 @@ def test_report_of_a_results_file_without_service_and_arrival_columns(tmp_path):
     # Results written before late/dropped and the service-time columns: the
     # other charts draw, those two panels say what is missing.
     r = synthetic_hour(tasks=1, seconds=30)
-    for key in ("late", "dropped", "service_p50_ms", "service_p99_ms"):
+    for key in ("late", "dropped", "service_p50_ms", "service_p99_ms", "responses_2xx",
+                "bytes_sent"):
         del r["timeseries"][key]
     old = tmp_path / "older.json"
     old.write_text(json.dumps(r))
     p = run_loadpilot("report", str(old), "-o", str(tmp_path / "older.html"))
     assert p.returncode == 0, p.stderr
     seen = open_in_browser(tmp_path / "older.html", "older-columns")
-    assert seen["text"].count("Not in this results file (written by an older LoadPilot).") == 2
+    assert seen["text"].count("Not in this results file (written by an older LoadPilot).") == 4
     before = hosts(seen["before"])
-    assert before["chart-arrivals"]["canvases"] == 0 and before["chart-service"]["canvases"] == 0
+    for chart in ("chart-arrivals", "chart-service", "chart-status", "chart-bytes"):
+        assert before[chart]["canvases"] == 0, chart
     assert before["chart-latency"]["drawn"] > 0

@@ -46,7 +46,10 @@ def test_refused_connections_are_connect_errors(scenario_file, tmp_path):
     p, r = run_json(path, f"http://127.0.0.1:{port}", tmp_path)
     assert r["errors"] == r["requests"] > 0
     assert r["errors_by_kind"]["connect"] == r["errors"]
-    assert p.returncode == 0  # no thresholds set: errors alone do not fail the run
+    # No threshold set, but nothing succeeded: that alone fails the run.
+    assert p.returncode == 1
+    assert r["problems"][0].startswith(f"no request succeeded: all {r['attempts']} attempts "
+                                       "failed; most often connect: "), r["problems"]
 
 
 def test_garbage_and_resets_are_counted(scenario_file, tmp_path):
