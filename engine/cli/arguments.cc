@@ -176,11 +176,15 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
   return best;
 }
 
+std::vector<std::string>::const_iterator command_word(const std::vector<std::string>& argv) {
+  return std::find_if(argv.begin(), argv.end(),
+                      [](const std::string& a) { return !a.starts_with("-"); });
+}
+
 std::string explain_parse_error(CLI::App& app, const CLI::ParseError& e,
                                 const std::vector<std::string>& argv) {
   const std::vector<std::string> commands = command_names(app);
-  const auto first = std::find_if(argv.begin(), argv.end(),
-                                  [](const std::string& a) { return !a.starts_with("-"); });
+  const auto first = command_word(argv);
   const std::vector<std::string> before(argv.begin(), first);
   if (std::string unknown = first_unknown_option(app, before); !unknown.empty()) {
     std::vector<std::string> names = option_names(app);

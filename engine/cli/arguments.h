@@ -35,6 +35,10 @@ CLI::Validator listen_host(bool ipv6);
 // apart from an unrelated word), else "". Ties go to the earlier candidate.
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
 
+// Where the command of a command line (ARGV, the program's name left out)
+// is: its first word that is not an option, or argv.end() when none is.
+std::vector<std::string>::const_iterator command_word(const std::vector<std::string>& argv);
+
 // The one-line message for a command line CLI11 refused, in the words of
 // the mistake: an unknown command or option (with "did you mean ...?"), a
 // missing command, or CLI11's own message. argv is the whole command line.

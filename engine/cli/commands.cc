@@ -200,13 +200,6 @@ int internal_error(const std::string& what) {
 }
 
 // `loadpilot help [COMMAND]`
-// The command of a command line: its first word that is not an option.
-std::string first_word(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i][0] != '-') return argv[i];
-  return "";
-}
-
 int help_command(CLI::App& app, const std::string& topic) {
   // app.help() would show the help of the command that ran: `help`.
   if (topic.empty()) {
@@ -267,7 +260,9 @@ int main(int argc, char** argv) {
   // The working folder's .env fills the environment before the options
   // read it (docs/cli.md#environment-and-env); only commands that read
   // variables load it, so a foreign .env cannot break `demo-api` or `init`.
-  const std::string command = first_word(argc, argv);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const auto word = command_word(args);
+  const std::string command = word == args.end() ? "" : *word;
   if (command == "run" || command == "agent" || command == "coordinator") {
     std::string error;
     if (!load_dotenv(".env", nullptr, &error)) {
@@ -284,7 +279,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const std::vector<std::string> args(argv + 1, argv + argc);
     fmt::print(stderr, "error: {}\n", explain_parse_error(app, e, args));
     return kExitInvalid;
   }
