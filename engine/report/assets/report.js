@@ -289,12 +289,18 @@
   // Late and dropped arrivals per second, from their cumulative columns
   // (results files before these columns existed say so).
   const hasCol = (k) => ts && Array.isArray(ts[k]) && ts[k].length === ts.t.length;
+  // A short last round (the run ended mid-second) keeps the previous
+  // second's rate, as the engine's own rates do (current_rps): a few
+  // requests over a few milliseconds would read as a spike or a drop.
   function perSecond(col) {
-    return col.map((v, i) => {
-      if (i === 0) return num(v) / Math.max(1, num(ts.t[0]));
+    const out = [];
+    col.forEach((v, i) => {
+      if (i === 0) return out.push(num(v) / Math.max(1, num(ts.t[0])));
       const dt = num(ts.t[i]) - num(ts.t[i - 1]);
-      return dt > 0 ? Math.max(0, num(v) - num(col[i - 1])) / dt : 0;
+      if (dt < 0.5 && i === col.length - 1) return out.push(out[i - 1]);
+      out.push(dt > 0 ? Math.max(0, num(v) - num(col[i - 1])) / dt : 0);
     });
+    return out;
   }
   const notInFile = "Not in this results file (written by an older LoadPilot).";
   addChart("chart-arrivals", (host) => {
