@@ -283,6 +283,22 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
                                {1, fmt::format("dropped {}", s.dropped)},
                                {2, fmt::format("active {}", s.active)}},
                               width));
+  // Requests by status class and the bytes so far: a target that turns to
+  // 5xx or stops answering shows here at once
+  // (docs/output.md#status-classes-and-bytes).
+  const auto responses = [&s](metrics::ResponseClass c) {
+    return s.responses[static_cast<std::size_t>(c)];
+  };
+  lines.push_back(join_fitted(
+      {{0, fmt::format("Status   {:>9}",
+                       fmt::format("2xx {}", responses(metrics::ResponseClass::k2xx)))},
+       {1, fmt::format("3xx {}", responses(metrics::ResponseClass::k3xx))},
+       {0, fmt::format("4xx {}", responses(metrics::ResponseClass::k4xx))},
+       {0, fmt::format("5xx {}", responses(metrics::ResponseClass::k5xx))},
+       {0, fmt::format("none {}", responses(metrics::ResponseClass::kNone))},
+       {2, fmt::format("received {}", format_bytes(static_cast<double>(s.bytes_received)))},
+       {2, fmt::format("sent {}", format_bytes(static_cast<double>(s.bytes_sent)))}},
+      width));
   if (s.closed)
     lines.push_back(join_fitted({{0, fmt::format("Users    {:>9} active", s.active_users)},
                                  {0, fmt::format("{} target", s.target_users)},

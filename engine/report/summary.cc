@@ -313,20 +313,6 @@ int summary_width(std::FILE* out) {
   return kSummaryWidth;
 }
 
-// N bytes in decimal units, as k6 and wrk print them: "512 B", "12.3 kB",
-// "4.56 MB".
-std::string format_bytes(double n) {
-  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
-  std::size_t u = 0;
-  while (n >= 1000 && u + 1 < std::size(kUnits)) {
-    n /= 1000;
-    ++u;
-  }
-  if (u == 0) return fmt::format("{:.0f} B", n);
-  const int decimals = n < 10 ? 2 : n < 100 ? 1 : 0;
-  return fmt::format("{:.{}f} {}", n, decimals, kUnits[u]);
-}
-
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
   for (const std::string& p : parts) {

@@ -1,7 +1,10 @@
 #include "report/text_fit.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 
 namespace loadpilot::report {
 
@@ -139,6 +142,18 @@ std::vector<std::string> wrap_words(std::string_view text, int width, std::strin
   }
   if (!empty || lines.empty()) lines.push_back(line);
   return lines;
+}
+
+std::string format_bytes(double n) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+  std::size_t u = 0;
+  while (n >= 1000 && u + 1 < std::size(kUnits)) {
+    n /= 1000;
+    ++u;
+  }
+  if (u == 0) return fmt::format("{:.0f} B", n);
+  const int decimals = n < 10 ? 2 : n < 100 ? 1 : 0;
+  return fmt::format("{:.{}f} {}", n, decimals, kUnits[u]);
 }
 
 }  // namespace loadpilot::report

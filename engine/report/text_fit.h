@@ -35,4 +35,8 @@ std::string pad(std::string_view text, int width, bool left = true);
 std::vector<std::string> wrap_words(std::string_view text, int width, std::string_view first,
                                     std::string_view indent);
 
+// N bytes in decimal units (1 kB = 1000 B), three significant figures:
+// "512 B", "12.3 kB", "4.56 MB".
+std::string format_bytes(double n);
+
 }  // namespace loadpilot::report

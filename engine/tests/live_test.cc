@@ -49,6 +49,9 @@ metrics::Snapshot busy_snapshot(std::size_t tasks) {
   s.error_rate = 0.01;
   s.dropped = 4321;
   s.active = 512;
+  s.responses = {7, 1234000000, 0, 567890, 98000};
+  s.bytes_sent = 123'456'789;
+  s.bytes_received = 9'876'543'210;
   s.window.p50_ms = 12.34;
   s.window.p95_ms = 234.56;
   s.window.p99_ms = 3456.78;
@@ -82,6 +85,11 @@ TEST(Dashboard, EveryLineFitsTheWidthAndKeepsTheKeyFigures) {
     EXPECT_NE(frame.find("p50 12.34"), std::string::npos);
     EXPECT_NE(frame.find("p99 3456.78"), std::string::npos);
     EXPECT_NE(frame.find("Latency ms"), std::string::npos);  // the unit
+    // The status classes that say the target is failing stay at 60 columns.
+    EXPECT_NE(frame.find("2xx 1234000000"), std::string::npos);
+    EXPECT_NE(frame.find("4xx 567890"), std::string::npos);
+    EXPECT_NE(frame.find("5xx 98000"), std::string::npos);
+    EXPECT_NE(frame.find("none 7"), std::string::npos);
     // The task table: one row per task with its requests, errors and p99.
     for (int i = 1; i < 4; ++i) {
       const std::string name = "task_" + std::to_string(i);
@@ -100,7 +108,8 @@ TEST(Dashboard, EveryLineFitsTheWidthAndKeepsTheKeyFigures) {
 TEST(Dashboard, WideTerminalsShowEveryColumnNarrowOnesDropTheLeastNeeded) {
   const std::string wide = render_dashboard(header(), busy_snapshot(2), 130, 140);
   for (const char* part : {"12000.0 target", "5993.8 iterations/s", "dropped 4321", "active 512",
-                           "p95 234.56", "max 29999.99", "(last 10s)", "p50 ms", "req/s"})
+                           "p95 234.56", "max 29999.99", "(last 10s)", "p50 ms", "req/s", "3xx 0",
+                           "received 9.88 GB", "sent 123 MB"})
     EXPECT_NE(wide.find(part), std::string::npos) << part;
   EXPECT_NE(wide.find("phase: steady"), std::string::npos);
   EXPECT_NE(wide.find(header().target), std::string::npos);
@@ -117,7 +126,7 @@ TEST(Dashboard, HeightLimitsTheFrameAndCountsTheTasksLeftOut) {
   EXPECT_EQ(lines.size(), 24u);
   EXPECT_NE(lines.back().find("more tasks"), std::string::npos) << lines.back();
   // Without a height every task has its row.
-  EXPECT_EQ(lines_of(render_dashboard(header(), busy_snapshot(40), 130, 80)).size(), 7u + 40u);
+  EXPECT_EQ(lines_of(render_dashboard(header(), busy_snapshot(40), 130, 80)).size(), 8u + 40u);
 }
 
 TEST(Dashboard, NamesFromTheScenarioCannotMoveTheCursor) {
