@@ -221,10 +221,9 @@ void Worker::on_timer() {
   if (now >= end_) {
     // The profile is over. Arrivals it had due that the loop reaches only
     // now (a busy machine held it a few ms) start, late, as they would
-    // have mid-run; what cannot be taken is dropped; nothing due after
-    // the end starts.
+    // have mid-run; start_due() drops what cannot be taken and starts
+    // nothing due after the end.
     start_due(now);
-    drop_due_by(end_);
     end_arrivals(false);
     check_drained();
     return;

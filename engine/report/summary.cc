@@ -313,15 +313,6 @@ int summary_width(std::FILE* out) {
   return kSummaryWidth;
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (const std::string& p : parts) {
-    if (!out.empty()) out += sep;
-    out += p;
-  }
-  return out;
-}
-
 // TEXT wrapped at WIDTH: the first line starts with FIRST, the next
 // ones with as many spaces; each line goes through PAINT (a colour).
 void print_wrapped(std::FILE* out, int width, std::string_view first, std::string_view text,
@@ -450,14 +441,13 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
     fmt::print(out, "  rate        {:.1f} req/s achieved (unlimited)\n", s.actual_rps);
   }
   if (s.bytes_sent + s.bytes_received > 0) {
+    using RC = metrics::ResponseClass;
     std::vector<std::string> classes;
-    for (std::size_t c = 0; c < metrics::kResponseClassCount; ++c) {
-      const auto rc = static_cast<metrics::ResponseClass>((c + 1) % metrics::kResponseClassCount);
+    for (RC rc : {RC::k2xx, RC::k3xx, RC::k4xx, RC::k5xx, RC::kNone}) {
       const std::uint64_t n = s.responses[static_cast<std::size_t>(rc)];
-      if (n > 0 || rc == metrics::ResponseClass::k2xx)
-        classes.push_back(fmt::format("{} {}", metrics::name(rc), n));
+      if (n > 0 || rc == RC::k2xx) classes.push_back(fmt::format("{} {}", metrics::name(rc), n));
     }
-    print_wrapped(out, width, "  responses   ", join(classes, "  "));
+    print_wrapped(out, width, "  responses   ", fmt::format("{}", fmt::join(classes, "  ")));
     const double secs = s.duration_s > 0 ? s.duration_s : 1;
     print_wrapped(out, width, "  data        ",
                   fmt::format("sent {} ({}/s), received {} ({}/s)", format_bytes(s.bytes_sent),
