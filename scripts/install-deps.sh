@@ -5,8 +5,9 @@
 set -euo pipefail
 
 PACKAGES=(
-  # build
-  build-essential cmake pkg-config ninja-build
+  # build; ccache keeps compiled objects between build folders and clones
+  # (CMakeLists.txt uses it when present)
+  build-essential cmake pkg-config ninja-build ccache
   # engine libraries
   libboost-dev libssl-dev python3-dev pybind11-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev prometheus-cpp-dev
