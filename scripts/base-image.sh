@@ -2,7 +2,7 @@
 # Makes the local base image debian:bookworm-slim, which both of LoadPilot's
 # images start FROM (engine/Dockerfile.*), on a machine that cannot pull it
 # from a registry: debootstrap a minimal Debian 12 from the Debian mirror
-# apt already uses, trim it as a slim image is trimmed, and `docker import`
+# apt already uses (or LOADPILOT_APT_MIRROR; scripts/apt-mirrors.py), trim it as a slim image is trimmed, and `docker import`
 # it. Does nothing when docker already has the image (pulled or made
 # before); --force makes it again. See docs/kubernetes.md#the-base-image.
 #
@@ -23,44 +23,32 @@ case "${1:-}" in
   *) echo "usage: scripts/base-image.sh [--force]" >&2; exit 2 ;;
 esac
 
+# The mirrors come from this machine's apt sources or from the user
+# (LOADPILOT_APT_MIRROR, LOADPILOT_APT_SECURITY_MIRROR), never from a host
+# written here: scripts/apt-mirrors.py. Read first, before anything is
+# started or written, so that a machine without one stops at once.
+if mirrors=$(/usr/bin/python3 scripts/apt-mirrors.py "$SUITE"); then
+  read -r MIRROR SECURITY <<<"$mirrors"
+else
+  # A machine without a mirror can still use an image it already has
+  # (pulled from a registry); a daemon that does not answer is not started.
+  if [[ $force -eq 0 ]] && timeout 10 "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
+    echo "images: $IMAGE is present"
+    exit 0
+  fi
+  echo "images: cannot make $IMAGE without a Debian mirror (above); nothing was done" >&2
+  exit 1
+fi
+
 lp_docker_up
 if [[ $force -eq 0 ]] && "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "images: $IMAGE is present"
   exit 0
 fi
 lp_apt_install debootstrap
-
-# The mirrors apt uses on this machine: deb822 .sources files first, then
-# one-line sources.list entries. The main archive is the URI that serves
-# the suite itself, the security archive the one that serves SUITE-security.
-read -r MIRROR SECURITY < <(python3 - "$SUITE" <<'PY'
-import glob, re, sys
-suite = sys.argv[1]
-entries = []  # (uri, [suites])
-for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    for stanza in re.split(r"\n\s*\n", open(path).read()):
-        fields = {}
-        for line in stanza.splitlines():
-            m = re.match(r"([A-Za-z-]+):\s*(.*)", line)
-            if m and not line.startswith("#"):
-                fields[m.group(1).lower()] = m.group(2).split()
-        if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
-            entries += [(u, fields.get("suites", [])) for u in fields.get("uris", [])]
-for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        continue
-    for line in lines:
-        words = re.sub(r"\[[^]]*\]", "", line.split("#")[0]).split()
-        if len(words) >= 3 and words[0] == "deb":
-            entries.append((words[1], [words[2]]))
-main = next((u for u, s in entries if suite in s), "http://deb.debian.org/debian")
-security = next((u for u, s in entries if suite + "-security" in s),
-                "http://deb.debian.org/debian-security")
-print(main.rstrip("/"), security.rstrip("/"))
-PY
-)
+if [[ $SECURITY == - ]]; then
+  echo "images: apt names no mirror for $SUITE-security; the image's apt sources will have no security archive (set LOADPILOT_APT_SECURITY_MIRROR to add one)" >&2
+fi
 echo "images: making $IMAGE with debootstrap from $MIRROR (a few minutes)"
 
 WORK=$(mktemp -d /var/tmp/loadpilot-base.XXXXXX)
@@ -122,6 +110,9 @@ URIs: $mirror
 Suites: $suite $suite-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+CFG
+  if [ "$security" != - ]; then
+    cat >>"$root/etc/apt/sources.list.d/debian.sources" <<CFG
 
 Types: deb
 URIs: $security
@@ -129,6 +120,7 @@ Suites: $suite-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 CFG
+  fi
   # The container runtime provides these per container.
   rm -f "$root/etc/hostname" "$root/etc/resolv.conf"
   : >"$root/etc/machine-id"
