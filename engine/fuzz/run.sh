@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer harnesses, one after another, each for SECONDS.
+# Runs the libFuzzer harnesses, FUZZ_JOBS at a time (default: one per
+# core), each for SECONDS.
 #   engine/fuzz/run.sh BUILD_DIR SECONDS [NAME...]   (default: every harness)
 # BUILD_DIR is a LOADPILOT_FUZZ=ON build (`make fuzz` makes build-fuzz/).
 # Each harness starts from its seeds in engine/fuzz/corpus/NAME/ plus what
@@ -33,31 +34,53 @@ dict_for() {
 }
 
 mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
-failed=()
 for name in "${names[@]}"; do
-  bin=$build/engine/fuzz/fuzz_$name
-  if [[ ! -x $bin ]]; then
-    echo "fuzz: $bin not built (configure $build with -DLOADPILOT_FUZZ=ON)" >&2
+  if [[ ! -x $build/engine/fuzz/fuzz_$name ]]; then
+    echo "fuzz: $build/engine/fuzz/fuzz_$name not built (configure $build with -DLOADPILOT_FUZZ=ON)" >&2
     exit 2
   fi
+done
+
+# run_one NAME: one harness for SECONDS; prints its line and returns 1 on a
+# finding.
+run_one() {
+  local name=$1 bin=$build/engine/fuzz/fuzz_$1 log=$build/fuzz-logs/$1.log start=$SECONDS
   mkdir -p "$build/fuzz-corpus/$name"
-  log=$build/fuzz-logs/$name.log
-  start=$SECONDS
   # -timeout: an input taking 10 s is a hang, and a finding.
   # -print_funcs=0: keep the log to one line per event.
   if "$bin" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 -print_funcs=0 \
       -dict="$(dict_for "$name")" -artifact_prefix="$build/fuzz-artifacts/$name-" \
       "$build/fuzz-corpus/$name" "$src/corpus/$name" >"$log" 2>&1; then
+    local runs corpus
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     corpus=$(ls "$build/fuzz-corpus/$name" | wc -l)
     echo "fuzz $name: ok, ${runs:-?} inputs in $((SECONDS - start)) s, $corpus found inputs kept"
   else
-    echo "fuzz $name: FINDING after $((SECONDS - start)) s (log: $log)"
-    { grep -A2 "fuzz invariant violated" "$log" || true
-      grep -E "ERROR: |SUMMARY: |Test unit written" "$log" || true; } | head -10 | sed 's/^/  /'
-    failed+=("$name")
+    { echo "fuzz $name: FINDING after $((SECONDS - start)) s (log: $log)"
+      { grep -A2 "fuzz invariant violated" "$log" || true
+        grep -E "ERROR: |SUMMARY: |Test unit written" "$log" || true; } | head -10 | sed 's/^/  /'
+    } >&2
+    return 1
   fi
+}
+
+# FUZZ_JOBS harnesses at a time (default: one per core); each is one
+# process on one core, so on 2 cores two run in the time of one.
+jobs=${FUZZ_JOBS:-$(nproc)}
+declare -A running=()
+failed=()
+reap() {  # waits for one harness to end and notes a finding
+  local pid status=0
+  wait -n -p pid || status=$?
+  ((status == 0)) || failed+=("${running[$pid]}")
+  unset "running[$pid]"
+}
+for name in "${names[@]}"; do
+  while ((${#running[@]} >= jobs)); do reap; done
+  run_one "$name" &
+  running[$!]=$name
 done
+while ((${#running[@]} > 0)); do reap; done
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "fuzz: findings in ${failed[*]}; inputs in $build/fuzz-artifacts/" >&2
   exit 1
