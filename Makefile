@@ -33,10 +33,21 @@ deps:
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
+# A build folder that `make demo` configured without the tests gets them
+# back here.
 build: deps $(BUILD_DIR)/CMakeCache.txt
+	@if grep -q '^LOADPILOT_TESTS:BOOL=OFF' $(BUILD_DIR)/CMakeCache.txt; then \
+	  cmake $(BUILD_DIR) -DLOADPILOT_TESTS=ON; fi
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-demo: build
+# The demo needs the program alone: only its packages (no test tools,
+# Chromium, Go or Prometheus) and only the target loadpilot. A build folder
+# made by `make test` is reused as it is.
+demo:
+	@LOADPILOT_DEPS=program bash scripts/install-deps.sh
+	@test -f $(BUILD_DIR)/CMakeCache.txt || cmake -S . -B $(BUILD_DIR) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLOADPILOT_TESTS=OFF
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target loadpilot
 	@bash scripts/demo.sh $(LOADPILOT)
 
 test: build

@@ -2,20 +2,35 @@
 # Installs the Debian packages LoadPilot builds, tests and benchmarks with.
 # Idempotent: packages already present are not reinstalled, and apt is not
 # touched at all when nothing is missing. Uses sudo when not run as root.
+#   LOADPILOT_DEPS=program   only what building and running the program
+#                            needs (`make demo`)
+#   LOADPILOT_IMAGES=1       also Docker and debootstrap (the images)
+#   LOADPILOT_BENCH=1        also nginx, wrk and Locust (bench/)
 set -euo pipefail
 
 PACKAGES=(
   # build; ccache keeps compiled objects between build folders and clones
   # (CMakeLists.txt uses it when present)
   build-essential cmake pkg-config ninja-build ccache
-  # engine libraries
+  # engine libraries; the NATS C client for distributed runs
+  # (docs/distributed.md)
   libboost-dev libssl-dev python3-dev pybind11-dev nlohmann-json3-dev
-  libcli11-dev libfmt-dev prometheus-cpp-dev
-  # distributed runs (docs/distributed.md): the NATS C client, and the
-  # server the tests start on loopback
-  libnats-dev nats-server
-  # Python side (scenario runtime and its tests)
-  python3 python3-greenlet python3-pytest
+  libcli11-dev libfmt-dev prometheus-cpp-dev libnats-dev
+  # the scenario runtime
+  python3 python3-greenlet
+)
+# The HTML report embeds uPlot, which the build installs with npm. Node.js
+# and npm come from Debian unless the machine already has them (a newer
+# Node.js from elsewhere is kept).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
+if [[ "${LOADPILOT_DEPS:-all}" != program ]]; then
+PACKAGES+=(
+  # the NATS server the distributed tests start on loopback
+  nats-server
+  # Python side: the package's tests
+  python3-pytest
   # tests
   libgtest-dev libgmock-dev prometheus curl python3-yaml openssl
   # the Helm chart's tests (engine/tests/chart/) render it without helm: a
@@ -35,7 +50,10 @@ PACKAGES=(
   # llvm-symbolizer on PATH, which turns sanitizer reports' addresses into
   # file:line.
   clang libclang-rt-14-dev llvm
+  # the HTML report's browser test runs Debian's Chromium
+  chromium
 )
+fi
 # `make images` / `make test-images` (docs/kubernetes.md#container-images):
 # Docker, and debootstrap for the base image. Not for `make test`.
 if [[ "${LOADPILOT_IMAGES:-0}" == 1 ]]; then
@@ -43,13 +61,6 @@ if [[ "${LOADPILOT_IMAGES:-0}" == 1 ]]; then
 fi
 if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
   PACKAGES+=(nginx wrk python3-locust time)
-fi
-# The HTML report: the build installs uPlot with npm; its browser test runs
-# Debian's Chromium. Node.js and npm come from Debian unless the machine
-# already has them (a newer Node.js from elsewhere is kept).
-PACKAGES+=(chromium)
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  PACKAGES+=(nodejs npm)
 fi
 
 missing=()
