@@ -379,6 +379,12 @@ class Runtime(Requests):
                     ended = None  # the slot goes on: this VUser stays busy
                     return (self._pick_task(), next_start, worker, user)
                 ended = True  # next_iteration recorded it and ended the slot
+        except greenlet.GreenletExit:
+            # The run ended with this iteration still running (run() ends
+            # parked VUsers): it did not finish, successfully or not. Left
+            # unended, the engine counts it cut off (docs/output.md#iterations).
+            ended = None
+            raise
         finally:
             vu.current = None
             if ended is not None:
