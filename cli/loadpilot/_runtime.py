@@ -48,7 +48,7 @@ from ._describe import MODULE_NAME, _overrides, format_error
 from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
 from ._vuser import Call, Iteration, VUserState, static_labels
 from ._requests import HubSelector, Requests
-from .client import Response
+from .client import HTTPError, Response
 
 __all__ = ["Runtime"]
 
@@ -415,7 +415,7 @@ class Runtime(Requests):
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
             message = self._describe(exc)
-            self.hub.record_error(row, "exception", message)
+            self._count_exception(it, row, exc, message)
             self._on_start_failed(message)
             return False
         self.on_start_ok += 1
@@ -459,7 +459,7 @@ class Runtime(Requests):
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
             self._record_requests(it)
-            self.hub.record_error(task, "exception", self._describe(exc))
+            self._count_exception(it, task, exc)
             return it
         if spec.check is not None:
             if it.last is not None:
@@ -541,18 +541,30 @@ class Runtime(Requests):
 
     def _on_stop(self, vu: VUserState, worker: int) -> None:
         row = self.rows[ON_STOP]
-        vu.current = Iteration(row, self.hub.now_us(), worker, False)
+        it = vu.current = Iteration(row, self.hub.now_us(), worker, False)
         try:
             self._call_hook(vu, ON_STOP, self.async_on_stop)
         except greenlet.GreenletExit:
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
-            self.hub.record_error(row, "exception", self._describe(exc))
+            self._count_exception(it, row, exc)
         finally:
             vu.current = None
         self.stopping -= 1
         if self.stopping == 0:
             self.loop.call_soon(self._stop)
+
+    def _count_exception(
+        self, it: Iteration, row: int, exc: BaseException, message: Optional[str] = None
+    ) -> None:
+        """Counts the exception a task body (or hook) raised as an error of
+        ROW, unless it is raise_for_status() of a response of this same
+        iteration that is already counted as a failed request: one failed
+        request is one error (docs/output.md#errors-and-attempts)."""
+        if isinstance(exc, HTTPError) and it.failed is not None:
+            if any(r is exc.response for r in it.failed):
+                return
+        self.hub.record_error(row, "exception", message or self._describe(exc))
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)

@@ -360,10 +360,8 @@ def test_per_call_timeout_answers_with_an_error_response(runtime_for):
     wait_for(lambda: hub.done_per_worker.get(0) == 1)
     finish(hub)
     assert hub.requests == [(0, "timeout", "no response within timeout=0.05s")]
-    ((row, kind, message),) = hub.errors
-    assert (row, kind) == (0, "exception")
-    assert message == (f"{path}:9: HTTPError: no response within timeout=0.05s "
-                       "for url: http://t/slow")
+    # raise_for_status() of the timed-out response is that same failure.
+    assert hub.errors == []
 
 
 BIG = """
@@ -465,3 +463,67 @@ def test_async_calls_not_awaited_are_waited_for_counted_and_checked(runtime_for)
     assert task_rows == [(0, None, ""), (0, "check_failed",
                                          f"{path}:14: AssertionError: /item")] * 3
     assert hub.iterations == [0] * 3 and hub.errors == []
+
+
+REFUSED_LOGIN = """
+    from loadpilot import VUser, scenario, task
+
+    @scenario(max_vusers=1)
+    class S(VUser):
+        def on_start(self, client):
+            client.post("/login").raise_for_status()
+
+        @task
+        def t(self, client):
+            client.get("/item").raise_for_status()
+    """
+
+
+def refuse(method, path, headers):
+    return 401, [], b"no"
+
+
+def test_raise_for_status_on_a_refused_login_is_one_error(runtime_for):
+    # The 401 is already a failed request: raising it is the same failure,
+    # not a second error of its own.
+    rt, hub, path = runtime_for(REFUSED_LOGIN, respond=refuse)
+    for n in range(1, 4):
+        hub.push((0, 0, hub.now_us(), 0))
+        wait_for(lambda: hub.done_per_worker.get(0) == n)
+    finish(hub)
+    assert hub.requests == [(1, "http_4xx", "HTTP 401")] * 3
+    assert hub.errors == []
+    assert hub.iterations == [1] * 3  # spent on the failed on_start
+    assert [s[1] for s in hub.sent] == ["/login"] * 3
+
+
+def test_raise_for_status_in_a_task_is_one_error(runtime_for):
+    def answers(method, path, headers):
+        return (503, [], b"down") if path == "/item" else ok_json(method, path, headers)
+
+    source = REFUSED_LOGIN.replace(
+        "client.get(\"/item\").raise_for_status()",
+        "client.get(\"/item\").raise_for_status()\n\n"
+        "        def check_t(self, status_code, body):\n"
+        "            assert status_code == 200")
+    for text in (REFUSED_LOGIN, source):
+        rt, hub, path = runtime_for(text, respond=answers)
+        hub.push((0, 0, hub.now_us(), 0))
+        wait_for(lambda: hub.done_per_worker.get(0) == 1)
+        finish(hub)
+        assert [r for r in hub.requests if r[0] == 0] == [(0, "http_5xx", "HTTP 503")]
+        assert hub.errors == []
+
+
+def test_an_exception_after_a_failed_request_is_still_counted(runtime_for):
+    # Only raising the failed response itself is the same failure.
+    source = REFUSED_LOGIN.replace(
+        "client.get(\"/item\").raise_for_status()",
+        "client.get(\"/item\")\n            raise ValueError(\"after a 401\")").replace(
+        "client.post(\"/login\").raise_for_status()", "pass")
+    rt, hub, path = runtime_for(source, respond=refuse)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    assert hub.requests == [(0, "http_4xx", "HTTP 401")]
+    assert [e[:2] for e in hub.errors] == [(0, "exception")]
