@@ -44,6 +44,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import greenlet
 
+from . import _sleep
 from ._describe import MODULE_NAME, _overrides, format_error
 from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
 from ._vuser import Call, Iteration, VUserState, static_labels
@@ -191,9 +192,11 @@ class Runtime(Requests):
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc_threshold[1:])
         self.stopped = loop.create_future()
         loop.add_reader(hub.fileno(), self._on_ready)
+        _sleep.register(self)
         try:
             loop.run_until_complete(self.stopped)
         finally:
+            _sleep.unregister(self)
             hub.flush()
             hub.close_io()
             # Parked VUser greenlets end here, on their own thread.
@@ -311,6 +314,7 @@ class Runtime(Requests):
         job = (task, intended_us, worker, user)
         if vu.glet is None or vu.glet.dead:
             vu.glet = greenlet.greenlet(self._vuser_main, parent=self.main)
+            vu.glet.vuser = vu  # whose time.sleep() pauses it (pause())
             vu.glet.switch(vu, job)
         else:
             vu.glet.switch(job)
@@ -321,6 +325,32 @@ class Runtime(Requests):
             # parked until _begin hands it the next arrival, unless the
             # iteration that ended started the next one itself
             job = renewed if renewed is not None else self.main.switch()
+
+    def pause(self, seconds: Any) -> bool:
+        """time.sleep(SECONDS) called on this runtime's thread (_sleep.py):
+        from a VUser's greenlet, parks it on the loop for that long, letting
+        every other VUser run, and returns True; anywhere else (the loop's
+        own greenlet, e.g. an async task body) returns False for the real,
+        blocking sleep. A value time.sleep() refuses is left to it."""
+        me = greenlet.getcurrent()
+        vu = getattr(me, "vuser", None)
+        if vu is None or self.main is None or me is self.main:
+            return False
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            return False
+        if not seconds >= 0:  # negative or NaN: time.sleep's ValueError
+            return False
+        it = vu.current
+        if it is not None:
+            # The pause is not latency: the next call is measured from when
+            # it is made, not from the iteration's intended start.
+            it.first_sent = True
+        handle = self.loop.call_later(seconds, me.switch)
+        try:
+            self.main.switch()
+        finally:
+            handle.cancel()
+        return True
 
     def _pick_task(self) -> int:
         cumulative = self.cumulative
@@ -537,7 +567,9 @@ class Runtime(Requests):
         self.stopping = len(users)
         self.loop.call_later(max(0.0, (deadline_us - self.hub.now_us()) / 1e6), self._stop)
         for i, vu in enumerate(users):
-            greenlet.greenlet(self._on_stop, parent=self.main).switch(vu, i % self.workers)
+            glet = greenlet.greenlet(self._on_stop, parent=self.main)
+            glet.vuser = vu
+            glet.switch(vu, i % self.workers)
 
     def _on_stop(self, vu: VUserState, worker: int) -> None:
         row = self.rows[ON_STOP]

@@ -29,6 +29,7 @@ class FakeHub:
         self.lock = threading.Lock()
         self.events = []
         self.sent = []
+        self.bases = []  # send()'s base_us of each request sent
         self.full_paths = []  # send()'s full_path of each request sent
         self.requests = []
         self.named = []  # (sub-row, kind) of requests counted in a sub-row too
@@ -86,6 +87,7 @@ class FakeHub:
         rid = self.next_id
         self.next_id += 1
         self.sent.append((method, path, list(headers), body))
+        self.bases.append(base_us)
         self.full_paths.append(full_path)
         answer = self.respond(method, path, dict(headers))
         if answer is not None:  # None: the server never answers
@@ -527,3 +529,38 @@ def test_an_exception_after_a_failed_request_is_still_counted(runtime_for):
     finish(hub)
     assert hub.requests == [(0, "http_4xx", "HTTP 401")]
     assert [e[:2] for e in hub.errors] == [(0, "exception")]
+
+
+SLEEPS = """
+    import time
+    from time import sleep
+    from loadpilot import VUser, scenario, task
+
+    @scenario(max_vusers=2)
+    class S(VUser):
+        n = 0
+
+        @task
+        def t(self, client):
+            S.n += 1
+            me = S.n
+            if me == 1:
+                time.sleep(0.3)
+            elif me == 2:
+                sleep(0)
+            client.get(f"/{me}")
+    """
+
+
+def test_time_sleep_in_a_task_pauses_only_its_vuser(runtime_for):
+    rt, hub, path = runtime_for(SLEEPS)
+    hub.push((0, 0, hub.now_us(), 0))
+    hub.push((0, 0, hub.now_us(), 1))
+    wait_for(lambda: len(hub.iterations) == 2)
+    finish(hub)
+    # The first VUser sleeps; the second runs meanwhile and sends first.
+    assert [s[1] for s in hub.sent] == ["/2", "/1"]
+    assert hub.errors == [] and hub.started == 2
+    # A call after a pause is measured from when it is made (-1: now), not
+    # from the iteration's start: the pause is not latency.
+    assert hub.bases == [-1, -1]

@@ -477,3 +477,48 @@ def test_python_tasks_speak_tls(tls_recording_server, scenario_file, tmp_path):
         assert r["requests"] == 40, it
     assert r["errors"] >= r["requests"]
     assert Recorder.seen == []
+
+
+def test_locust_style_methods_are_refused_when_loading(demo_api, scenario_file):
+    # Locust's `def task(self)` with self.client: refused before anything
+    # is sent, naming the line and what to write, not 100% errors at run time.
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="1s")
+        class Locusty(VUser):
+            @task
+            def browse(self):
+                self.client.get("/api/products/1")
+        """)
+    p = run_loadpilot("run", path, "--target", demo_api.url, timeout=30)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert (f"{path}:7: Locusty.browse(self) takes no client: LoadPilot calls it as "
+            "browse(self, client)") in p.stderr
+    assert "(there is no self.client)" in p.stderr
+    assert demo_api.stats()["total"] == 0
+
+
+def test_time_sleep_in_a_task_pauses_only_its_vuser(demo_api, scenario_file, tmp_path):
+    # Two VUsers each sleep 4 s, longer than the watchdog's 3 s: with a
+    # sleep that blocked the one Python thread the run stopped (exit 2);
+    # paused on the loop, both finish and the sleep is not request latency.
+    path = scenario_file("""
+        import time
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=2, duration="1s", ramp_up=0, mode="constant",
+                  thresholds={"p99_ms": 1000})
+        class Sleepy(VUser):
+            @task
+            def nap(self, client):
+                time.sleep(4)
+                client.get("/health")
+        """)
+    proc, r = run_json(path, demo_api.url, tmp_path, "--drain", "8s", timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "blocked the Python thread" not in proc.stderr
+    it = r["iterations"]
+    assert it["started"] == it["finished"] == 2 and it["cut_off"] == 0, it
+    assert r["requests"] == 2 and r["errors"] == 0
+    assert r["latency"]["max_ms"] < 1000, r["latency"]
