@@ -39,12 +39,14 @@ import itertools
 import os
 import random
 import sys
+import threading
+import traceback
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import greenlet
 
-from . import _sleep
+from . import _guard, _output, _sleep
 from ._describe import MODULE_NAME, _overrides, format_error
 from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
 from ._vuser import Call, Iteration, VUserState, static_labels
@@ -153,6 +155,11 @@ class Runtime(Requests):
                 self.rows[label] = len(tasks) + len(self.extra_labels)
                 self.extra_labels.append(label)
 
+        # Each row's name, for labelling what a VUser prints (_output.py).
+        self.row_names = [""] * (max(self.rows.values(), default=-1) + 1)
+        for label, row in self.rows.items():
+            self.row_names[row] = label
+
         # A closed-loop run whose tasks all run here starts each VUser's next
         # iteration itself when one ends (see Hub.next_iteration), picking
         # the task by weight as a worker would.
@@ -177,6 +184,7 @@ class Runtime(Requests):
 
     def run(self, hub: Any) -> None:
         self.hub = hub
+        self.thread_id = threading.get_ident()
         self.workers = max(1, int(hub.workers))
         self.loop = loop = asyncio.SelectorEventLoop(HubSelector(hub))
         asyncio.set_event_loop(loop)
@@ -193,9 +201,13 @@ class Runtime(Requests):
         self.stopped = loop.create_future()
         loop.add_reader(hub.fileno(), self._on_ready)
         _sleep.register(self)
+        _output.register(self.output_label)
+        _guard.register(self._process_exit)
         try:
             loop.run_until_complete(self.stopped)
         finally:
+            _guard.unregister(self._process_exit)
+            _output.unregister(self.output_label)
             _sleep.unregister(self)
             hub.flush()
             hub.close_io()
@@ -325,6 +337,15 @@ class Runtime(Requests):
             # parked until _begin hands it the next arrival, unless the
             # iteration that ended started the next one itself
             job = renewed if renewed is not None else self.main.switch()
+
+    def output_label(self) -> str:
+        """Who prints now (_output.py): "Scenario.task" in a VUser's
+        greenlet, else the scenario's name."""
+        vu = getattr(greenlet.getcurrent(), "vuser", None)
+        it = vu.current if vu is not None else None
+        if it is not None and 0 <= it.row < len(self.row_names):
+            return f"{self.cls.__name__}.{self.row_names[it.row]}"
+        return self.cls.__name__
 
     def pause(self, seconds: Any) -> bool:
         """time.sleep(SECONDS) called on this runtime's thread (_sleep.py):
@@ -597,6 +618,31 @@ class Runtime(Requests):
             if any(r is exc.response for r in it.failed):
                 return
         self.hub.record_error(row, "exception", message or self._describe(exc))
+        if isinstance(exc, SystemExit):
+            frames = traceback.extract_tb(exc.__traceback__)
+            self._stop_for_exit(f"sys.exit({exc.code!r})", frames)
+
+    # --- scenario code that would end the process (_guard.py) ---------------
+
+    def _process_exit(self, what: str, frame: Any) -> None:
+        """os._exit() or os.abort() was called (_guard.py), here or on a
+        thread of the scenario's own: the run stops, naming the call."""
+        self._stop_for_exit(what, traceback.extract_stack(frame) if frame is not None else [])
+
+    def _stop_for_exit(self, what: str, frames: List[traceback.FrameSummary]) -> None:
+        where = self.path
+        for frame in reversed(frames):
+            if os.path.normcase(os.path.abspath(frame.filename)) == os.path.normcase(
+                self.abspath
+            ):
+                where = f"{self.path}:{frame.lineno}"
+                break
+        who = self.output_label() if threading.get_ident() == self.thread_id else self.cls.__name__
+        self.hub.stop_run(
+            f"{where}: {who} called {what}, which would end the LoadPilot process and lose "
+            "the run's results; the call was refused and the run stops "
+            "(docs/scenarios.md#ending-the-process)"
+        )
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)

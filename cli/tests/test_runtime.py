@@ -564,3 +564,51 @@ def test_time_sleep_in_a_task_pauses_only_its_vuser(runtime_for):
     # A call after a pause is measured from when it is made (-1: now), not
     # from the iteration's start: the pause is not latency.
     assert hub.bases == [-1, -1]
+
+
+def test_sys_exit_in_a_task_stops_the_run_naming_the_line(runtime_for):
+    rt, hub, path = runtime_for("""
+        import sys
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def t(self, client):
+                client.get("/")
+                sys.exit(3)
+        """)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.stop_message is not None)
+    finish(hub)
+    assert hub.stop_message.startswith(
+        f"{path}:9: S.t called sys.exit(3), which would end the LoadPilot process")
+    assert [e[:2] for e in hub.errors] == [(0, "exception")]
+
+
+def test_os_exit_in_a_task_is_refused_and_stops_the_run(runtime_for, monkeypatch):
+    import os
+
+    from loadpilot import _guard
+    monkeypatch.setattr(os, "_exit", os._exit)  # restored after the test
+    monkeypatch.setattr(os, "abort", os.abort)
+    _guard.install()
+    rt, hub, path = runtime_for("""
+        import os
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def t(self, client):
+                try:
+                    os._exit(0)
+                except Exception as e:
+                    client.get("/" + type(e).__name__)
+        """)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: len(hub.iterations) == 1)
+    finish(hub)
+    # Caught by the task: the run stops all the same.
+    assert hub.stop_message.startswith(f"{path}:9: S.t called os._exit(0), which would end")
+    assert [s[1] for s in hub.sent] == ["/ProcessExitRefused"]

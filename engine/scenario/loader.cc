@@ -64,6 +64,13 @@ std::string describe(const std::string& file, const DataShare& share) {
                         "; set LOADPILOT_PYTHON_DIR to override): " + short_description(e));
   }
   try {
+    // What the scenario prints goes to stderr, labelled: stdout is
+    // LoadPilot's own (pure JSON with --output ndjson; docs/scenarios.md#printing).
+    py::module_::import("loadpilot._output")
+        .attr("install")(py::module_::import("os.path").attr("basename")(file));
+    // os._exit() and os.abort() in scenario code would end this process
+    // without results: refused (docs/scenarios.md#ending-the-process).
+    py::module_::import("loadpilot._guard").attr("install")();
     std::string json = describer.attr("describe_file")(file, share.index, share.count, share.seed)
                            .cast<std::string>();
     flush_python_stdio();

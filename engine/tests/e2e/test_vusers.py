@@ -522,3 +522,67 @@ def test_time_sleep_in_a_task_pauses_only_its_vuser(demo_api, scenario_file, tmp
     assert it["started"] == it["finished"] == 2 and it["cut_off"] == 0, it
     assert r["requests"] == 2 and r["errors"] == 0
     assert r["latency"]["max_ms"] < 1000, r["latency"]
+
+
+def test_scenario_print_never_reaches_the_ndjson_stream(demo_api, scenario_file, tmp_path):
+    # stdout carries only LoadPilot's JSON: what the scenario prints, while
+    # it is imported or from a task, goes to stderr, each line labelled.
+    path = scenario_file("""
+        import json
+        import sys
+        from loadpilot import VUser, scenario, task
+
+        print("importing")
+
+        @scenario(rps=4, duration="1s", ramp_up=0, mode="constant")
+        class Chatty(VUser):
+            @task
+            def shout(self, client):
+                client.get("/health")
+                print(json.dumps({"type": "summary", "passed": True}))
+                sys.stdout.write("two\\nlines\\n")
+        """)
+    p = run_loadpilot("run", path, "--target", demo_api.url, "--output", "ndjson", timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    summaries = [json.loads(line) for line in lines if json.loads(line)["type"] == "summary"]
+    assert len(summaries) == 1 and "requests" in summaries[0], lines[-1]
+    err = p.stderr.splitlines()
+    assert err.count("[scenario.py] importing") == 1, p.stderr
+    assert err.count('[Chatty.shout] {"type": "summary", "passed": true}') == 4, p.stderr
+    assert err.count("[Chatty.shout] two") == err.count("[Chatty.shout] lines") == 4, p.stderr
+
+
+@pytest.mark.parametrize("call,shown", [
+    ("os._exit(0)", "os._exit(0)"),
+    ("sys.exit(0)", "sys.exit(0)"),
+    ("os.abort()", "os.abort()"),
+])
+def test_a_task_cannot_end_the_process(demo_api, scenario_file, tmp_path, call, shown):
+    # Once exit 0 after 0.2 s with no summary and no results: refused, the
+    # run stops with the call and its line as a problem, fails, and writes
+    # everything.
+    path = scenario_file(f"""
+        import os
+        import sys
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="2s", ramp_up=0, mode="constant")
+        class Quitter(VUser):
+            @task
+            def leave(self, client):
+                client.get("/health")
+                {call}
+        """)
+    line = 11
+    proc, r = run_json(path, demo_api.url, tmp_path, "--drain", "1s", timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    problem = (f"{path}:{line}: Quitter.leave called {shown}, which would end the LoadPilot "
+               "process and lose the run's results; the call was refused and the run stops")
+    assert [p for p in r["problems"] if p.startswith(problem)], r["problems"]
+    assert f"error: {problem}" in proc.stderr
+    assert r["passed"] is False
+    assert r["requests"] >= 1 and r["requests"] == demo_api.stats()["total"]
+    row = task_row(r, "leave")
+    assert row["errors"] >= 1  # the refused call is the iteration's exception
+    assert "summary" in proc.stdout.lower() or "requests" in proc.stdout
