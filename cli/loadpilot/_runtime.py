@@ -517,14 +517,18 @@ class Runtime(Requests):
                 index, response = it.last
                 record = it.records[index]
                 if response.error is None:
-                    failure = self._run_check(spec.check, vu.instance, response)
+                    failure = self._run_check(spec.check, vu.instance, response, task)
                     record[3] = None if failure is None else "check_failed"
                     record[4] = failure or ""
             self._record_requests(it)
         return it
 
-    def _run_check(self, check: Callable[..., Any], instance: Any, response: Response) -> Any:
-        """None when the check passes, else the failure message."""
+    def _run_check(
+        self, check: Callable[..., Any], instance: Any, response: Response, task: int
+    ) -> Any:
+        """None when the check passes, else the failure message: the check
+        and its task, then where it failed ("check_buy (task buy)
+        shop.py:24: AssertionError")."""
         try:  # reading a discarded body raises BodyTooLarge: the check fails with it
             try:
                 body: Any = response.json()
@@ -532,7 +536,7 @@ class Runtime(Requests):
                 body = response.text
             result = check(instance, response.status_code, body)
         except BaseException as exc:  # noqa: B902 - user code
-            return self._describe(exc)
+            return f"{check.__name__} (task {self.row_names[task]}) {self._describe(exc)}"
         if result is False:
             return f"{check.__name__} returned False"
         return None

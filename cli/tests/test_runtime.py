@@ -256,7 +256,9 @@ def test_check_replaces_the_status_rule(runtime_for):
     (item,) = [r for r in hub.requests if r[0] == 0]  # the task row; also sub-row "item"
     assert hub.named == [(0, "check_failed")]
     assert item[1] == "check_failed"
-    assert item[2] == f"{path}:16: TypeError: string indices must be integers, not 'str'"
+    # The check and its task, then where it failed.
+    assert item[2] == ("check_t (task t) "
+                       f"{path}:16: TypeError: string indices must be integers, not 'str'")
 
 
 def test_pool_limit_drops_arrivals_while_busy(runtime_for):
@@ -463,7 +465,7 @@ def test_async_calls_not_awaited_are_waited_for_counted_and_checked(runtime_for)
     # The check saw the last response of each iteration, after the body returned.
     task_rows = [r for r in hub.requests if r[0] == 0]
     assert task_rows == [(0, None, ""), (0, "check_failed",
-                                         f"{path}:14: AssertionError: /item")] * 3
+                                         f"check_t (task t) {path}:14: AssertionError: /item")] * 3
     assert hub.iterations == [0] * 3 and hub.errors == []
 
 

@@ -205,7 +205,9 @@ def test_checks_and_exceptions_are_counted_with_messages(demo_api, scenario_file
     assert kinds["exception"] == broken["iterations"] > 0
     assert kinds["http_4xx"] == 0
     messages = {(e["kind"], e["message"]): e["count"] for e in r["top_errors"]}
-    assert messages[("check_failed", f"{path}:12: AssertionError: status was 404")] == \
+    # A failed check names itself and its task, then where it failed.
+    assert messages[("check_failed", f"check_missing (task missing) {path}:12: "
+                                     "AssertionError: status was 404")] == \
         missing["iterations"]
     assert messages[("exception", f"{path}:25: KeyError: 'missing-key'")] == broken["iterations"]
     # The summary fits 80 columns: a long path may be cut there, so only the
