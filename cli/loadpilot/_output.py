@@ -27,14 +27,15 @@ _labellers: Dict[int, Callable[[], str]] = {}
 
 class LabelledOutput(io.TextIOBase):
     """A text stream that writes whole lines to SINK, each prefixed with
-    ``[label] ``. Text without a newline yet waits for one (or for
-    :meth:`end_line`)."""
+    ``[label] ``. Text without a newline yet waits for one, for
+    :meth:`end_line`, or for text from someone else (another label)."""
 
     def __init__(self, sink: Any, label: str) -> None:
         super().__init__()
         self._sink = sink
         self.default_label = label
         self._pending: List[str] = []
+        self._pending_label = label  # who wrote the text in _pending
         self._lock = threading.Lock()
 
     def _label(self) -> str:
@@ -52,25 +53,34 @@ class LabelledOutput(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        label = self._label()
         with self._lock:
+            if self._pending and label != self._pending_label:
+                # Someone else's unfinished line: it ends where they stopped.
+                self._end_pending()
             if "\n" not in text:
-                self._pending.append(text)
+                if text:
+                    self._pending.append(text)
+                    self._pending_label = label
                 return len(text)
             *complete, rest = text.split("\n")
             complete[0] = "".join(self._pending) + complete[0]
             self._pending = [rest] if rest else []
-            label = self._label()
+            self._pending_label = label
             self._sink.write("".join(f"[{label}] {line}\n" for line in complete))
             self._sink.flush()
         return len(text)
+
+    def _end_pending(self) -> None:
+        text = "".join(self._pending)
+        self._pending = []
+        self._sink.write(f"[{self._pending_label}] {text}\n")
 
     def end_line(self) -> None:
         """Writes out text still waiting for its newline, as a line."""
         with self._lock:
             if self._pending:
-                text = "".join(self._pending)
-                self._pending = []
-                self._sink.write(f"[{self._label()}] {text}\n")
+                self._end_pending()
         self.flush()
 
     def flush(self) -> None:

@@ -33,3 +33,19 @@ def test_the_label_of_the_thread_runtime_wins():
     print("after", file=out)
     assert sink.getvalue() == ('[Shop.checkout] {"type": "summary", "passed": true}\n'
                                "[shop.py] after\n")
+
+
+def test_an_unfinished_line_ends_when_someone_else_prints():
+    sink = io.StringIO()
+    out = LabelledOutput(sink, "shop.py")
+    out.write("hello")
+
+    def label():
+        return "Shop.on_start"
+
+    _output.register(label)
+    try:
+        print("start", file=out)
+    finally:
+        _output.unregister(label)
+    assert sink.getvalue() == "[shop.py] hello\n[Shop.on_start] start\n"
