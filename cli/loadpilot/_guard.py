@@ -48,15 +48,25 @@ def _refuse(what: str) -> NoReturn:
 
 
 def _guarded_exit(status: Any) -> NoReturn:
+    if os.getpid() != _engine_pid:  # a child the scenario forked ends as it likes
+        _real_exit(status)
     _refuse(f"os._exit({status!r})")
 
 
 def _guarded_abort() -> NoReturn:
+    if os.getpid() != _engine_pid:
+        _real_abort()
     _refuse("os.abort()")
 
 
+_engine_pid = -1
+
+
 def install() -> None:
-    """Replaces os._exit and os.abort for the rest of the process."""
+    """Replaces os._exit and os.abort for the rest of this process (not
+    in processes it forks)."""
+    global _engine_pid
+    _engine_pid = os.getpid()
     os._exit = _guarded_exit
     os.abort = _guarded_abort
 
