@@ -617,7 +617,7 @@ class Runtime(Requests):
         """Counts the exception a task body (or hook) raised as an error of
         ROW, unless it is raise_for_status() of a response of this same
         iteration that is already counted as a failed request: one failed
-        request is one error (docs/output.md#errors-and-attempts)."""
+        request is one error (docs/output.md#error-rate)."""
         if isinstance(exc, HTTPError) and it.failed is not None:
             if any(r is exc.response for r in it.failed):
                 return
