@@ -27,7 +27,7 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _sleep, data
+from . import _guard, _output, _sleep, data
 from .client import LoadClient, RecordingTransport, Request
 from .dsl import VUser, member_names, scenario_config, task_info, tasks_of
 
@@ -36,6 +36,7 @@ __all__ = [
     "ScenarioLoadError",
     "describe",
     "describe_file",
+    "embed",
     "local_files",
     "native_proof",
 ]
@@ -60,6 +61,14 @@ def describe_file(path: str, agent_index: int = 0, agent_count: int = 1, seed: i
     """
     data._configure(agent_index, agent_count, seed)
     return json.dumps(describe(path), allow_nan=False)
+
+
+def embed(path: str) -> None:
+    """Called by the engine once before it imports the scenario file PATH
+    in its own process: the scenario's output goes to stderr, labelled
+    (_output.py), and it cannot end the process (_guard.py)."""
+    _output.install(os.path.basename(path))
+    _guard.install()
 
 
 def describe(path: str) -> List[Dict[str, Any]]:
