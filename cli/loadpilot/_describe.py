@@ -304,8 +304,34 @@ def _self_client_uses(cls: type, path: str, abspath: str) -> List[str]:
     node = _class_nodes(abspath).get(cls.__qualname__)
     if node is None:
         return []
-    reads: List[Tuple[int, str]] = []
-    for method in node.body:
+    uses = _self_client(node)
+    reads = [(line, name) for line, name, load in uses if load]
+    if not reads or len(reads) < len(uses):  # none read, or the class sets it
+        return []
+    # A base class (from any file) that sets self.client makes it the
+    # scenario's own attribute.
+    for klass in cls.__mro__[1:]:
+        if klass in (object, VUser):
+            continue
+        try:
+            base = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0]
+        except (OSError, TypeError, SyntaxError, IndentationError, IndexError):
+            continue
+        if any(not load for _, _, load in _self_client(base)):
+            return []
+    line, method_name = min(reads)
+    return [
+        f"{path}:{line}: self.client: a task gets its client as a parameter, "
+        f"`def {method_name}(self, client):`; call client.get(...) {_NO_SELF_CLIENT}"
+    ]
+
+
+def _self_client(node: ast.AST) -> List[Tuple[int, str, bool]]:
+    """Each use of self.client in the methods of the class NODE: (line,
+    method, whether it is read). Setting it (self.client = ...) makes it
+    the class's own."""
+    found: List[Tuple[int, str, bool]] = []
+    for method in getattr(node, "body", []):
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         if not method.args.args and not method.args.posonlyargs:
@@ -318,16 +344,8 @@ def _self_client_uses(cls: type, path: str, abspath: str) -> List[str]:
                 and isinstance(sub.value, ast.Name)
                 and sub.value.id == me
             ):
-                if not isinstance(sub.ctx, ast.Load):
-                    return []  # the scenario sets self.client itself
-                reads.append((sub.lineno, method.name))
-    if not reads:
-        return []
-    line, method_name = min(reads)
-    return [
-        f"{path}:{line}: self.client: a task gets its client as a parameter, "
-        f"`def {method_name}(self, client):`; call client.get(...) {_NO_SELF_CLIENT}"
-    ]
+                found.append((sub.lineno, method.name, isinstance(sub.ctx, ast.Load)))
+    return found
 
 
 def _class_nodes(abspath: str) -> Dict[str, ast.ClassDef]:

@@ -127,3 +127,22 @@ def test_signatures_that_take_the_arguments_are_accepted(describe):
                 return True
         """)
     assert [t["name"] for t in s["tasks"]] == ["a", "b", "s", "w"]
+
+
+def test_self_client_set_by_a_base_class_is_its_own(describe, write_scenario):
+    write_scenario("""
+        class Session:
+            def on_start(self, client):
+                self.client = client
+        """, name="session.py")
+    (s,) = describe("""
+        from loadpilot import VUser, scenario, task
+        from session import Session
+
+        @scenario(rps=1, duration="1s")
+        class T(Session, VUser):
+            @task
+            def a(self, client):
+                self.client.get("/")
+        """)
+    assert [t["name"] for t in s["tasks"]] == ["a"]
