@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional
 from . import _guard, _output, _sleep, data
 from .client import LoadClient, RecordingTransport, Request
 from ._signatures import _overrides, signature_problems
-from .dsl import VUser, member_names, scenario_config, task_info, tasks_of
+from .dsl import member_names, scenario_config, task_info, tasks_of
 
 __all__ = [
     "MODULE_NAME",
