@@ -40,7 +40,6 @@ import os
 import random
 import sys
 import threading
-import traceback
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
@@ -50,6 +49,7 @@ from . import _guard, _output, _sleep
 from ._describe import MODULE_NAME, _overrides, format_error
 from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
 from ._vuser import Call, Iteration, VUserState, static_labels
+from ._process import ProcessSide
 from ._requests import HubSelector, Requests
 from .client import HTTPError, Response
 
@@ -81,7 +81,7 @@ class _TaskSpec:
         self.check = check
 
 
-class Runtime(Requests):
+class Runtime(Requests, ProcessSide):
     """One scenario's VUsers. Created on the engine's main thread (it only
     inspects the class); :meth:`run` runs on the Python thread."""
 
@@ -338,41 +338,6 @@ class Runtime(Requests):
             # iteration that ended started the next one itself
             job = renewed if renewed is not None else self.main.switch()
 
-    def output_label(self) -> str:
-        """Who prints now (_output.py): "Scenario.task" in a VUser's
-        greenlet, else the scenario's name."""
-        vu = getattr(greenlet.getcurrent(), "vuser", None)
-        it = vu.current if vu is not None else None
-        if it is not None and 0 <= it.row < len(self.row_names):
-            return f"{self.cls.__name__}.{self.row_names[it.row]}"
-        return self.cls.__name__
-
-    def pause(self, seconds: Any) -> bool:
-        """time.sleep(SECONDS) called on this runtime's thread (_sleep.py):
-        from a VUser's greenlet, parks it on the loop for that long, letting
-        every other VUser run, and returns True; anywhere else (the loop's
-        own greenlet, e.g. an async task body) returns False for the real,
-        blocking sleep. A value time.sleep() refuses is left to it."""
-        me = greenlet.getcurrent()
-        vu = getattr(me, "vuser", None)
-        if vu is None or self.main is None or me is self.main:
-            return False
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            return False
-        if not seconds >= 0:  # negative or NaN: time.sleep's ValueError
-            return False
-        it = vu.current
-        if it is not None:
-            # The pause is not latency: the next call is measured from when
-            # it is made, not from the iteration's intended start.
-            it.first_sent = True
-        handle = self.loop.call_later(seconds, me.switch)
-        try:
-            self.main.switch()
-        finally:
-            handle.cancel()
-        return True
-
     def _pick_task(self) -> int:
         cumulative = self.cumulative
         if len(cumulative) == 1:
@@ -623,30 +588,7 @@ class Runtime(Requests):
                 return
         self.hub.record_error(row, "exception", message or self._describe(exc))
         if isinstance(exc, SystemExit):
-            frames = traceback.extract_tb(exc.__traceback__)
-            self._stop_for_exit(f"sys.exit({exc.code!r})", frames)
-
-    # --- scenario code that would end the process (_guard.py) ---------------
-
-    def _process_exit(self, what: str, frame: Any) -> None:
-        """os._exit() or os.abort() was called (_guard.py), here or on a
-        thread of the scenario's own: the run stops, naming the call."""
-        self._stop_for_exit(what, traceback.extract_stack(frame) if frame is not None else [])
-
-    def _stop_for_exit(self, what: str, frames: List[traceback.FrameSummary]) -> None:
-        where = self.path
-        for frame in reversed(frames):
-            if os.path.normcase(os.path.abspath(frame.filename)) == os.path.normcase(
-                self.abspath
-            ):
-                where = f"{self.path}:{frame.lineno}"
-                break
-        who = self.output_label() if threading.get_ident() == self.thread_id else self.cls.__name__
-        self.hub.stop_run(
-            f"{where}: {who} called {what}, which would end the LoadPilot process and lose "
-            "the run's results; the call was refused and the run stops "
-            "(docs/scenarios.md#ending-the-process)"
-        )
+            self.exited(exc)
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)
