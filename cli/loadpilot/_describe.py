@@ -27,15 +27,17 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional
 
-from . import data
+from . import _guard, _output, _sleep, data
 from .client import LoadClient, RecordingTransport, Request
-from .dsl import VUser, member_names, scenario_config, task_info, tasks_of
+from ._signatures import _overrides, signature_problems
+from .dsl import member_names, scenario_config, task_info, tasks_of
 
 __all__ = [
     "MODULE_NAME",
     "ScenarioLoadError",
     "describe",
     "describe_file",
+    "embed",
     "local_files",
     "native_proof",
 ]
@@ -62,6 +64,14 @@ def describe_file(path: str, agent_index: int = 0, agent_count: int = 1, seed: i
     return json.dumps(describe(path), allow_nan=False)
 
 
+def embed(path: str) -> None:
+    """Called by the engine once before it imports the scenario file PATH
+    in its own process: the scenario's output goes to stderr, labelled
+    (_output.py), and it cannot end the process (_guard.py)."""
+    _output.install(os.path.basename(path))
+    _guard.install()
+
+
 def describe(path: str) -> List[Dict[str, Any]]:
     abspath = os.path.abspath(path)
     module = _import_scenario(path, abspath)
@@ -75,6 +85,11 @@ def describe(path: str) -> List[Dict[str, Any]]:
         ):
             classes.setdefault(id(value), value)
     ordered = sorted(classes.values(), key=lambda c: lines.get(c.__qualname__, sys.maxsize))
+    problems = []
+    for cls in ordered:
+        problems += signature_problems(cls, path, abspath, lines)
+    if problems:
+        raise ScenarioLoadError("\n".join(problems))
     return [_describe_class(cls, path, abspath, lines) for cls in ordered]
 
 
@@ -121,6 +136,8 @@ _scenario_folder: Optional[str] = None  # the sys.path entry we inserted
 
 def _import_scenario(path: str, abspath: str) -> ModuleType:
     _use_scenario_folder(os.path.dirname(abspath))
+    # Before the import, so that `from time import sleep` gets it too.
+    _sleep.install()
     # An explicit loader accepts any file name, with or without ".py".
     loader = importlib.machinery.SourceFileLoader(MODULE_NAME, abspath)
     spec = importlib.util.spec_from_file_location(MODULE_NAME, abspath, loader=loader)
@@ -439,11 +456,6 @@ def _describe_request(request: Request) -> Dict[str, Any]:
         "body": request.body.decode("utf-8"),
         "name": request.name,
     }
-
-
-def _overrides(cls: type, name: str) -> bool:
-    method = getattr(cls, name, None)
-    return callable(method) and method is not getattr(VUser, name)
 
 
 def _check_names(cls: type) -> List[str]:

@@ -171,6 +171,8 @@ class Requests:
             history=call.history,
         )
         self._account(call, response, now - call.base_us, now - call.base_us, "timeout", message)
+        if call.iteration is not None:
+            call.iteration.note_failed(response)
         _deliver(call, response)
 
     def _completed(self, event: Tuple[Any, ...]) -> None:
@@ -218,6 +220,8 @@ class Requests:
             if kind is None:
                 message = ""
             self._account(call, response, latency, service, kind, message)
+        if (kind is not None or status >= 400) and call.iteration is not None:
+            call.iteration.note_failed(response)
         _deliver(call, response)
 
     def _follow(

@@ -39,16 +39,19 @@ import itertools
 import os
 import random
 import sys
+import threading
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import greenlet
 
+from . import _guard, _output, _sleep
 from ._describe import MODULE_NAME, _overrides, format_error
 from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
 from ._vuser import Call, Iteration, VUserState, static_labels
+from ._process import ProcessSide
 from ._requests import HubSelector, Requests
-from .client import Response
+from .client import HTTPError, Response
 
 __all__ = ["Runtime"]
 
@@ -78,7 +81,7 @@ class _TaskSpec:
         self.check = check
 
 
-class Runtime(Requests):
+class Runtime(Requests, ProcessSide):
     """One scenario's VUsers. Created on the engine's main thread (it only
     inspects the class); :meth:`run` runs on the Python thread."""
 
@@ -152,6 +155,11 @@ class Runtime(Requests):
                 self.rows[label] = len(tasks) + len(self.extra_labels)
                 self.extra_labels.append(label)
 
+        # Each row's name, for labelling what a VUser prints (_output.py).
+        self.row_names = [""] * (max(self.rows.values(), default=-1) + 1)
+        for label, row in self.rows.items():
+            self.row_names[row] = label
+
         # A closed-loop run whose tasks all run here starts each VUser's next
         # iteration itself when one ends (see Hub.next_iteration), picking
         # the task by weight as a worker would.
@@ -176,6 +184,7 @@ class Runtime(Requests):
 
     def run(self, hub: Any) -> None:
         self.hub = hub
+        self.thread_id = threading.get_ident()
         self.workers = max(1, int(hub.workers))
         self.loop = loop = asyncio.SelectorEventLoop(HubSelector(hub))
         asyncio.set_event_loop(loop)
@@ -191,9 +200,15 @@ class Runtime(Requests):
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc_threshold[1:])
         self.stopped = loop.create_future()
         loop.add_reader(hub.fileno(), self._on_ready)
+        _sleep.register(self)
+        _output.register(self.output_label)
+        _guard.register(self._process_exit)
         try:
             loop.run_until_complete(self.stopped)
         finally:
+            _guard.unregister(self._process_exit)
+            _output.unregister(self.output_label)
+            _sleep.unregister(self)
             hub.flush()
             hub.close_io()
             # Parked VUser greenlets end here, on their own thread.
@@ -311,6 +326,7 @@ class Runtime(Requests):
         job = (task, intended_us, worker, user)
         if vu.glet is None or vu.glet.dead:
             vu.glet = greenlet.greenlet(self._vuser_main, parent=self.main)
+            vu.glet.vuser = vu  # whose time.sleep() pauses it (pause())
             vu.glet.switch(vu, job)
         else:
             vu.glet.switch(job)
@@ -379,6 +395,12 @@ class Runtime(Requests):
                     ended = None  # the slot goes on: this VUser stays busy
                     return (self._pick_task(), next_start, worker, user)
                 ended = True  # next_iteration recorded it and ended the slot
+        except greenlet.GreenletExit:
+            # The run ended with this iteration still running (run() ends
+            # parked VUsers): it did not finish, successfully or not. Left
+            # unended, the engine counts it cut off (docs/output.md#iterations).
+            ended = None
+            raise
         finally:
             vu.current = None
             if ended is not None:
@@ -409,7 +431,7 @@ class Runtime(Requests):
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
             message = self._describe(exc)
-            self.hub.record_error(row, "exception", message)
+            self._count_exception(it, row, exc, message)
             self._on_start_failed(message)
             return False
         self.on_start_ok += 1
@@ -453,21 +475,25 @@ class Runtime(Requests):
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
             self._record_requests(it)
-            self.hub.record_error(task, "exception", self._describe(exc))
+            self._count_exception(it, task, exc)
             return it
         if spec.check is not None:
             if it.last is not None:
                 index, response = it.last
                 record = it.records[index]
                 if response.error is None:
-                    failure = self._run_check(spec.check, vu.instance, response)
+                    failure = self._run_check(spec.check, vu.instance, response, task)
                     record[3] = None if failure is None else "check_failed"
                     record[4] = failure or ""
             self._record_requests(it)
         return it
 
-    def _run_check(self, check: Callable[..., Any], instance: Any, response: Response) -> Any:
-        """None when the check passes, else the failure message."""
+    def _run_check(
+        self, check: Callable[..., Any], instance: Any, response: Response, task: int
+    ) -> Any:
+        """None when the check passes, else the failure message: the check
+        and its task, then where it failed ("check_buy (task buy)
+        shop.py:24: AssertionError")."""
         try:  # reading a discarded body raises BodyTooLarge: the check fails with it
             try:
                 body: Any = response.json()
@@ -475,7 +501,7 @@ class Runtime(Requests):
                 body = response.text
             result = check(instance, response.status_code, body)
         except BaseException as exc:  # noqa: B902 - user code
-            return self._describe(exc)
+            return f"{check.__name__} (task {self.row_names[task]}) {self._describe(exc)}"
         if result is False:
             return f"{check.__name__} returned False"
         return None
@@ -531,22 +557,38 @@ class Runtime(Requests):
         self.stopping = len(users)
         self.loop.call_later(max(0.0, (deadline_us - self.hub.now_us()) / 1e6), self._stop)
         for i, vu in enumerate(users):
-            greenlet.greenlet(self._on_stop, parent=self.main).switch(vu, i % self.workers)
+            glet = greenlet.greenlet(self._on_stop, parent=self.main)
+            glet.vuser = vu
+            glet.switch(vu, i % self.workers)
 
     def _on_stop(self, vu: VUserState, worker: int) -> None:
         row = self.rows[ON_STOP]
-        vu.current = Iteration(row, self.hub.now_us(), worker, False)
+        it = vu.current = Iteration(row, self.hub.now_us(), worker, False)
         try:
             self._call_hook(vu, ON_STOP, self.async_on_stop)
         except greenlet.GreenletExit:
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
-            self.hub.record_error(row, "exception", self._describe(exc))
+            self._count_exception(it, row, exc)
         finally:
             vu.current = None
         self.stopping -= 1
         if self.stopping == 0:
             self.loop.call_soon(self._stop)
+
+    def _count_exception(
+        self, it: Iteration, row: int, exc: BaseException, message: Optional[str] = None
+    ) -> None:
+        """Counts the exception a task body (or hook) raised as an error of
+        ROW, unless it is raise_for_status() of a response of this same
+        iteration that is already counted as a failed request: one failed
+        request is one error (docs/output.md#error-rate)."""
+        if isinstance(exc, HTTPError) and it.failed is not None:
+            if any(r is exc.response for r in it.failed):
+                return
+        self.hub.record_error(row, "exception", message or self._describe(exc))
+        if isinstance(exc, SystemExit):
+            self.exited(exc)
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)

@@ -32,7 +32,8 @@ class Iteration:
     """What one running task body (or on_start/on_stop) has done so far."""
 
     __slots__ = (
-        "row", "start_us", "worker", "first_sent", "deferred", "records", "last", "futures"
+        "row", "start_us", "worker", "first_sent", "deferred", "records", "last", "futures",
+        "failed",
     )
 
     def __init__(self, row: int, start_us: int, worker: int, deferred: bool) -> None:
@@ -49,6 +50,16 @@ class Iteration:
         # first): those the body did not await are waited for when it
         # returns, so that every request sent is counted and checked.
         self.futures: Optional[List["asyncio.Future[Response]"]] = None
+        # The responses of this iteration counted as failed requests (None
+        # until the first): raising one of them (raise_for_status()) is
+        # that same failure, not a second error (Runtime._count_exception).
+        self.failed: Optional[List[Response]] = None
+
+    def note_failed(self, response: Response) -> None:
+        if self.failed is None:
+            self.failed = [response]
+        else:
+            self.failed.append(response)
 
 
 class Call:

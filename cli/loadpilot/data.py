@@ -277,12 +277,15 @@ def csv(
         raise ValueError(f"csv() delimiter must be one character (got {delimiter!r})")
 
     given = os.fspath(path)
-    abspath = _resolve(given, sys._getframe(1).f_code.co_filename)
+    caller = sys._getframe(1).f_code.co_filename
+    abspath = _resolve(given, caller)
     display = _display(abspath)
     missing = f"{display}: no such file"
     if not os.path.isabs(os.path.expanduser(given)):
+        # The folder GIVEN is relative to, which is not the missing file's
+        # own folder when GIVEN has folders in it.
         missing += f" ({given!r} is taken from the folder of the file calling csv(): " \
-            f"{os.path.dirname(abspath)})"
+            f"{_base_folder(caller)})"
     columns, rows = _read(abspath, display, missing, header, delimiter, encoding)
     _files.setdefault(abspath, None)
     global _made
@@ -291,17 +294,19 @@ def csv(
 
 
 def _resolve(path: str, caller: str) -> str:
-    """PATH made absolute from the folder of the file CALLER (a code
-    object's file name), or from the current folder when CALLER is not a
-    file ("<stdin>", "<string>")."""
+    """PATH made absolute from _base_folder(CALLER)."""
     path = os.path.expanduser(path)
     if os.path.isabs(path):
         return os.path.normpath(path)
+    return os.path.normpath(os.path.join(_base_folder(caller), path))
+
+
+def _base_folder(caller: str) -> str:
+    """The folder of the file CALLER (a code object's file name), or the
+    current folder when CALLER is not a file ("<stdin>", "<string>")."""
     if caller and not caller.startswith("<"):
-        base = os.path.dirname(os.path.abspath(caller))
-    else:
-        base = os.getcwd()
-    return os.path.normpath(os.path.join(base, path))
+        return os.path.dirname(os.path.abspath(caller))
+    return os.getcwd()
 
 
 def _display(abspath: str) -> str:

@@ -10,6 +10,7 @@ task weight) raise ``TypeError`` at import time.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import numbers
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import (
     FrozenSet,
     List,
     Mapping,
+    NoReturn,
     Optional,
     Tuple,
     Type,
@@ -154,6 +156,8 @@ def scenario(
     wait: Optional[Wait] = None,
     follow_redirects: Optional[bool] = None,
     max_redirects: Optional[int] = None,
+    # NoReturn: a type checker flags any other keyword as well.
+    **unknown: NoReturn,
 ) -> Any:
     """Marks a class as a runnable scenario.
 
@@ -180,6 +184,7 @@ def scenario(
     :func:`_as_vuser`), so on_start/on_stop and every runtime path treat it
     as one.
     """
+    _refuse_unknown("@scenario()", unknown, _SCENARIO_KEYWORDS)
     if len(args) == 1 and callable(args[0]) and not isinstance(args[0], (str, bytes)):
         cls: Any = args[0]  # bare @scenario (a non-class is refused by apply)
         args = ()
@@ -239,6 +244,31 @@ def scenario(
 
 # What @scenario accepts by position, in order.
 _POSITIONAL = ("rps", "duration")
+# Every keyword @scenario takes, in its signature's order.
+_SCENARIO_KEYWORDS = (
+    "rps",
+    "duration",
+    "ramp_up",
+    "mode",
+    "steps",
+    "thresholds",
+    "max_vusers",
+    "users",
+    "wait",
+    "follow_redirects",
+    "max_redirects",
+)
+
+
+def _refuse_unknown(what: str, given: Mapping[str, Any], known: Tuple[str, ...]) -> None:
+    """Python's TypeError for an unknown keyword, with the likely meant one
+    (a misspelling) or the list of those WHAT takes."""
+    for key in given:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(known)}"
+        if not close and len(known) == 1:
+            hint = f"it takes {known[0]}="
+        raise TypeError(f"{what} got an unexpected keyword argument {key!r}; {hint}")
 
 
 def _check_model(rps: Any, users: Any, wait: Any, max_vusers: Any) -> None:
@@ -320,12 +350,13 @@ def task(
 ) -> Callable[[F], F]: ...
 
 
-def task(func: Any = None, *, weight: Any = 1) -> Any:
+def task(func: Any = None, *, weight: Any = 1, **unknown: Any) -> Any:
     """Marks a VUser method as a task: ``@task``, ``@task(weight=5)`` or ``@task(5)``.
 
     A task is called as ``method(self, client)``; tasks are picked in
     proportion to their weight.
     """
+    _refuse_unknown("@task()", unknown, ("weight",))
     if func is not None and not callable(func):
         weight, func = func, None  # @task(5)
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real):

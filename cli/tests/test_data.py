@@ -283,6 +283,12 @@ def test_missing_file_directory_fifo_and_wrong_encoding(tmp_path, monkeypatch):
     with pytest.raises(DataError) as exc:
         data.csv(tmp_path / "nope.csv")
     assert str(exc.value) == "nope.csv: no such file"
+    # In a subfolder: the path looked for, and the folder it is taken from
+    # (the calling file's, not the subfolder).
+    with pytest.raises(DataError) as exc:
+        data.csv("data/nope.csv")
+    assert str(exc.value) == (f"{here}/data/nope.csv: no such file ('data/nope.csv' is taken "
+                              f"from the folder of the file calling csv(): {here})")
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(DataError, match=r"^dir\.csv is a directory, not a CSV file$"):
         data.csv(tmp_path / "dir.csv")

@@ -135,12 +135,12 @@ def test_hooks_and_checks(describe):
 
         class Base(VUser):
             def on_stop(self, client): pass
-            def check_a(self, response): pass
+            def check_a(self, status_code, body): pass
 
         @scenario
         class S(Base):
             def on_start(self, client): pass
-            def check_b(self, response): pass
+            def check_b(self, status_code, body): pass
             check_c = "not callable"
 
             @task
@@ -183,7 +183,7 @@ def test_only_proven_tasks_are_run_and_their_errors_captured(describe):
                 client.post("/x", json={1, 2})
 
             @task
-            def no_client_arg(self):
+            def extra_arg(self, client, retries=3):
                 pass
 
             @task
@@ -203,7 +203,7 @@ def test_only_proven_tasks_are_run_and_their_errors_captured(describe):
     for name, reason in [
         ("divides", "its path is computed, not a literal"),
         ("uses_token", "its body has 2 statements"),
-        ("no_client_arg", "its signature is not (self, client)"),
+        ("extra_arg", "its signature is not (self, client)"),
         ("sleeps", "it is an async task"),
     ]:
         assert tasks[name]["runtime"] == "python", name

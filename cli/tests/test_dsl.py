@@ -1,6 +1,6 @@
 import pytest
 
-from loadpilot import LoadClient, VUser, between, constant, constant_pacing, scenario, task
+from loadpilot import LoadClient, VUser, _describe, between, constant, constant_pacing, scenario, task
 from loadpilot._wait import Wait
 from loadpilot.dsl import ScenarioConfig, scenario_config, task_info, tasks_of
 
@@ -320,3 +320,38 @@ def test_mixed_models_name_the_scenario_line(write_scenario):
     with pytest.raises(_describe.ScenarioLoadError) as e:
         _describe.describe_file(str(path))
     assert f"{path}:3: TypeError: @scenario() got both rps=5 and users=3" in str(e.value)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: task(wieght=3),
+     "@task() got an unexpected keyword argument 'wieght'; did you mean 'weight'?"),
+    (lambda: task(priority=3),
+     "@task() got an unexpected keyword argument 'priority'; it takes weight="),
+    (lambda: scenario(rampup="5s"),
+     "@scenario() got an unexpected keyword argument 'rampup'; did you mean 'ramp_up'?"),
+    (lambda: scenario(rps=5, treshold={"p99_ms": 5}),
+     "@scenario() got an unexpected keyword argument 'treshold'; did you mean 'thresholds'?"),
+    (lambda: scenario(vus=10),
+     "@scenario() got an unexpected keyword argument 'vus'; it takes rps, duration, ramp_up, "
+     "mode, steps, thresholds, max_vusers, users, wait, follow_redirects, max_redirects"),
+])
+def test_unknown_keywords_get_a_suggestion(make, message):
+    with pytest.raises(TypeError) as exc:
+        make()
+    assert str(exc.value) == message
+
+
+def test_unknown_task_keyword_names_the_line(write_scenario):
+    path = write_scenario("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task(wieght=3)
+            def a(self, client):
+                client.get("/")
+        """)
+    with pytest.raises(_describe.ScenarioLoadError) as exc:
+        _describe.describe_file(str(path))
+    assert str(exc.value) == (f"{path}:5: TypeError: @task() got an unexpected keyword "
+                              "argument 'wieght'; did you mean 'weight'?")

@@ -29,6 +29,7 @@ class FakeHub:
         self.lock = threading.Lock()
         self.events = []
         self.sent = []
+        self.bases = []  # send()'s base_us of each request sent
         self.full_paths = []  # send()'s full_path of each request sent
         self.requests = []
         self.named = []  # (sub-row, kind) of requests counted in a sub-row too
@@ -86,6 +87,7 @@ class FakeHub:
         rid = self.next_id
         self.next_id += 1
         self.sent.append((method, path, list(headers), body))
+        self.bases.append(base_us)
         self.full_paths.append(full_path)
         answer = self.respond(method, path, dict(headers))
         if answer is not None:  # None: the server never answers
@@ -254,7 +256,9 @@ def test_check_replaces_the_status_rule(runtime_for):
     (item,) = [r for r in hub.requests if r[0] == 0]  # the task row; also sub-row "item"
     assert hub.named == [(0, "check_failed")]
     assert item[1] == "check_failed"
-    assert item[2] == f"{path}:16: TypeError: string indices must be integers, not 'str'"
+    # The check and its task, then where it failed.
+    assert item[2] == ("check_t (task t) "
+                       f"{path}:16: TypeError: string indices must be integers, not 'str'")
 
 
 def test_pool_limit_drops_arrivals_while_busy(runtime_for):
@@ -360,10 +364,8 @@ def test_per_call_timeout_answers_with_an_error_response(runtime_for):
     wait_for(lambda: hub.done_per_worker.get(0) == 1)
     finish(hub)
     assert hub.requests == [(0, "timeout", "no response within timeout=0.05s")]
-    ((row, kind, message),) = hub.errors
-    assert (row, kind) == (0, "exception")
-    assert message == (f"{path}:9: HTTPError: no response within timeout=0.05s "
-                       "for url: http://t/slow")
+    # raise_for_status() of the timed-out response is that same failure.
+    assert hub.errors == []
 
 
 BIG = """
@@ -463,5 +465,152 @@ def test_async_calls_not_awaited_are_waited_for_counted_and_checked(runtime_for)
     # The check saw the last response of each iteration, after the body returned.
     task_rows = [r for r in hub.requests if r[0] == 0]
     assert task_rows == [(0, None, ""), (0, "check_failed",
-                                         f"{path}:14: AssertionError: /item")] * 3
+                                         f"check_t (task t) {path}:14: AssertionError: /item")] * 3
     assert hub.iterations == [0] * 3 and hub.errors == []
+
+
+REFUSED_LOGIN = """
+    from loadpilot import VUser, scenario, task
+
+    @scenario(max_vusers=1)
+    class S(VUser):
+        def on_start(self, client):
+            client.post("/login").raise_for_status()
+
+        @task
+        def t(self, client):
+            client.get("/item").raise_for_status()
+    """
+
+
+def refuse(method, path, headers):
+    return 401, [], b"no"
+
+
+def test_raise_for_status_on_a_refused_login_is_one_error(runtime_for):
+    # The 401 is already a failed request: raising it is the same failure,
+    # not a second error of its own.
+    rt, hub, path = runtime_for(REFUSED_LOGIN, respond=refuse)
+    for n in range(1, 4):
+        hub.push((0, 0, hub.now_us(), 0))
+        wait_for(lambda: hub.done_per_worker.get(0) == n)
+    finish(hub)
+    assert hub.requests == [(1, "http_4xx", "HTTP 401")] * 3
+    assert hub.errors == []
+    assert hub.iterations == [1] * 3  # spent on the failed on_start
+    assert [s[1] for s in hub.sent] == ["/login"] * 3
+
+
+def test_raise_for_status_in_a_task_is_one_error(runtime_for):
+    def answers(method, path, headers):
+        return (503, [], b"down") if path == "/item" else ok_json(method, path, headers)
+
+    source = REFUSED_LOGIN.replace(
+        "client.get(\"/item\").raise_for_status()",
+        "client.get(\"/item\").raise_for_status()\n\n"
+        "        def check_t(self, status_code, body):\n"
+        "            assert status_code == 200")
+    for text in (REFUSED_LOGIN, source):
+        rt, hub, path = runtime_for(text, respond=answers)
+        hub.push((0, 0, hub.now_us(), 0))
+        wait_for(lambda: hub.done_per_worker.get(0) == 1)
+        finish(hub)
+        assert [r for r in hub.requests if r[0] == 0] == [(0, "http_5xx", "HTTP 503")]
+        assert hub.errors == []
+
+
+def test_an_exception_after_a_failed_request_is_still_counted(runtime_for):
+    # Only raising the failed response itself is the same failure.
+    source = REFUSED_LOGIN.replace(
+        "client.get(\"/item\").raise_for_status()",
+        "client.get(\"/item\")\n            raise ValueError(\"after a 401\")").replace(
+        "client.post(\"/login\").raise_for_status()", "pass")
+    rt, hub, path = runtime_for(source, respond=refuse)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.done_per_worker.get(0) == 1)
+    finish(hub)
+    assert hub.requests == [(0, "http_4xx", "HTTP 401")]
+    assert [e[:2] for e in hub.errors] == [(0, "exception")]
+
+
+SLEEPS = """
+    import time
+    from time import sleep
+    from loadpilot import VUser, scenario, task
+
+    @scenario(max_vusers=2)
+    class S(VUser):
+        n = 0
+
+        @task
+        def t(self, client):
+            S.n += 1
+            me = S.n
+            if me == 1:
+                time.sleep(0.3)
+            elif me == 2:
+                sleep(0)
+            client.get(f"/{me}")
+    """
+
+
+def test_time_sleep_in_a_task_pauses_only_its_vuser(runtime_for):
+    rt, hub, path = runtime_for(SLEEPS)
+    hub.push((0, 0, hub.now_us(), 0))
+    hub.push((0, 0, hub.now_us(), 1))
+    wait_for(lambda: len(hub.iterations) == 2)
+    finish(hub)
+    # The first VUser sleeps; the second runs meanwhile and sends first.
+    assert [s[1] for s in hub.sent] == ["/2", "/1"]
+    assert hub.errors == [] and hub.started == 2
+    # A call after a pause is measured from when it is made (-1: now), not
+    # from the iteration's start: the pause is not latency.
+    assert hub.bases == [-1, -1]
+
+
+def test_sys_exit_in_a_task_stops_the_run_naming_the_line(runtime_for):
+    rt, hub, path = runtime_for("""
+        import sys
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def t(self, client):
+                client.get("/")
+                sys.exit(3)
+        """)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: hub.stop_message is not None)
+    finish(hub)
+    assert hub.stop_message.startswith(
+        f"{path}:9: S.t called sys.exit(3), which would end the LoadPilot process")
+    assert [e[:2] for e in hub.errors] == [(0, "exception")]
+
+
+def test_os_exit_in_a_task_is_refused_and_stops_the_run(runtime_for, monkeypatch):
+    import os
+
+    from loadpilot import _guard
+    monkeypatch.setattr(os, "_exit", os._exit)  # restored after the test
+    monkeypatch.setattr(os, "abort", os.abort)
+    _guard.install()
+    rt, hub, path = runtime_for("""
+        import os
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def t(self, client):
+                try:
+                    os._exit(0)
+                except Exception as e:
+                    client.get("/" + type(e).__name__)
+        """)
+    hub.push((0, 0, hub.now_us(), 0))
+    wait_for(lambda: len(hub.iterations) == 1)
+    finish(hub)
+    # Caught by the task: the run stops all the same.
+    assert hub.stop_message.startswith(f"{path}:9: S.t called os._exit(0), which would end")
+    assert [s[1] for s in hub.sent] == ["/ProcessExitRefused"]

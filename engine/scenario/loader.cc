@@ -64,6 +64,12 @@ std::string describe(const std::string& file, const DataShare& share) {
                         "; set LOADPILOT_PYTHON_DIR to override): " + short_description(e));
   }
   try {
+    // Before the import: what the scenario prints goes to stderr, labelled
+    // (stdout is LoadPilot's own: pure JSON with --output ndjson), and
+    // os._exit()/os.abort() in its code are refused (they would end this
+    // process without results); docs/scenarios.md#printing and
+    // #ending-the-process. (A stand-in describer may not have it.)
+    if (py::hasattr(describer, "embed")) describer.attr("embed")(file);
     std::string json = describer.attr("describe_file")(file, share.index, share.count, share.seed)
                            .cast<std::string>();
     flush_python_stdio();

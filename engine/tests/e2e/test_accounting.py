@@ -214,6 +214,34 @@ def test_python_tasks_against_a_silent_target_are_cut_off(scenario_file, tmp_pat
     assert r["error_rate"] == 100
 
 
+def test_python_tasks_with_on_start_against_a_silent_target_are_cut_off(scenario_file,
+                                                                         tmp_path):
+    # An iteration still waiting for its response when the drain ran out is
+    # cut off, also when the class has an on_start (it once read as an
+    # on_start that failed, counted finished, and the run passed).
+    url, close = silent_server()
+    try:
+        path = scenario_file(scenario(PYTHON, 20, "2s").replace(
+            "    @task\n", "    def on_start(self, client):\n        self.ready = True\n\n"
+            "    @task\n", 1))
+        code, out, err, r, wall, _ = run_measured(path, url, tmp_path, "--timeout", "30s",
+                                                  "--drain", "1s", "--max-connections", "100")
+    finally:
+        close()
+    assert "def on_start" in open(path).read()
+    books_balance(r)
+    assert r["iterations"]["started"] == 40
+    assert r["iterations"]["cut_off"] == 40, r["iterations"]
+    assert r["iterations"]["finished"] == 0, r["iterations"]
+    assert r["errors"] == r["attempts"] == 40
+    assert r["passed"] is False
+    assert code == 1, out + err
+    assert "cut off" in out
+    # No task row holds a finished iteration that never got an answer.
+    for row in r["tasks"]:
+        assert row["requests"] == row["errors"] == row["iterations"] == 0, row
+
+
 def test_ctrl_c_during_the_drain_counts_what_was_running(scenario_file, tmp_path):
     url, close = silent_server()
     try:

@@ -126,7 +126,8 @@ def test_async_calls_not_awaited_are_counted_and_checked(make_demo_api, scenario
     # The checks ran on those responses: one passes, one fails every time.
     assert checked["errors"] == 0
     messages = {(e["kind"], e["message"]): e["count"] for e in r["top_errors"]}
-    assert messages[("check_failed", f"{path}:21: AssertionError: status was 200")] == \
+    assert messages[("check_failed", f"check_failing (task failing) {path}:21: "
+                                     "AssertionError: status was 200")] == \
         failing["iterations"]
     assert messages[("exception", f"{path}:31: RuntimeError: after sending")] == \
         raises["iterations"]

@@ -124,7 +124,8 @@ def test_a_signal_during_the_import_exits_at_once_with_one_line(scenario_file, d
                              "--no-metrics"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline() == "importing\n"
+        # What the scenario prints goes to stderr, labelled with its file.
+        assert proc.stderr.readline() == "[scenario.py] importing\n"
         sent = time.monotonic()
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=15)

@@ -205,7 +205,9 @@ def test_checks_and_exceptions_are_counted_with_messages(demo_api, scenario_file
     assert kinds["exception"] == broken["iterations"] > 0
     assert kinds["http_4xx"] == 0
     messages = {(e["kind"], e["message"]): e["count"] for e in r["top_errors"]}
-    assert messages[("check_failed", f"{path}:12: AssertionError: status was 404")] == \
+    # A failed check names itself and its task, then where it failed.
+    assert messages[("check_failed", f"check_missing (task missing) {path}:12: "
+                                     "AssertionError: status was 404")] == \
         missing["iterations"]
     assert messages[("exception", f"{path}:25: KeyError: 'missing-key'")] == broken["iterations"]
     # The summary fits 80 columns: a long path may be cut there, so only the
@@ -292,8 +294,10 @@ def test_failing_on_start_stops_the_run(demo_api, scenario_file, tmp_path):
     on_start = task_row(r, "on_start")
     # Each failed on_start was retried on a later arrival, and counted.
     assert on_start["requests"] >= 40
-    assert r["errors_by_kind"]["exception"] == r["errors_by_kind"]["http_4xx"] == \
-        on_start["requests"]
+    # raise_for_status() of the 404 is that failed request, not a second error.
+    assert r["errors_by_kind"]["http_4xx"] == on_start["requests"] == on_start["errors"]
+    assert r["errors_by_kind"]["exception"] == 0, r["errors_by_kind"]
+    assert r["errors"] == r["attempts"] == on_start["requests"]
     assert task_row(r, "product")["requests"] == 0
 
 
@@ -475,3 +479,112 @@ def test_python_tasks_speak_tls(tls_recording_server, scenario_file, tmp_path):
         assert r["requests"] == 40, it
     assert r["errors"] >= r["requests"]
     assert Recorder.seen == []
+
+
+def test_locust_style_methods_are_refused_when_loading(demo_api, scenario_file):
+    # Locust's `def task(self)` with self.client: refused before anything
+    # is sent, naming the line and what to write, not 100% errors at run time.
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="1s")
+        class Locusty(VUser):
+            @task
+            def browse(self):
+                self.client.get("/api/products/1")
+        """)
+    p = run_loadpilot("run", path, "--target", demo_api.url, timeout=30)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert (f"{path}:7: Locusty.browse(self) takes no client: LoadPilot calls it as "
+            "browse(self, client)") in p.stderr
+    assert "(there is no self.client)" in p.stderr
+    assert demo_api.stats()["total"] == 0
+
+
+def test_time_sleep_in_a_task_pauses_only_its_vuser(demo_api, scenario_file, tmp_path):
+    # Two VUsers each sleep 4 s, longer than the watchdog's 3 s: with a
+    # sleep that blocked the one Python thread the run stopped (exit 2);
+    # paused on the loop, both finish and the sleep is not request latency.
+    path = scenario_file("""
+        import time
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=2, duration="1s", ramp_up=0, mode="constant",
+                  thresholds={"p99_ms": 1000})
+        class Sleepy(VUser):
+            @task
+            def nap(self, client):
+                time.sleep(4)
+                client.get("/health")
+        """)
+    proc, r = run_json(path, demo_api.url, tmp_path, "--drain", "8s", timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "blocked the Python thread" not in proc.stderr
+    it = r["iterations"]
+    assert it["started"] == it["finished"] == 2 and it["cut_off"] == 0, it
+    assert r["requests"] == 2 and r["errors"] == 0
+    assert r["latency"]["max_ms"] < 1000, r["latency"]
+
+
+def test_scenario_print_never_reaches_the_ndjson_stream(demo_api, scenario_file, tmp_path):
+    # stdout carries only LoadPilot's JSON: what the scenario prints, while
+    # it is imported or from a task, goes to stderr, each line labelled.
+    path = scenario_file("""
+        import json
+        import sys
+        from loadpilot import VUser, scenario, task
+
+        print("importing")
+
+        @scenario(rps=4, duration="1s", ramp_up=0, mode="constant")
+        class Chatty(VUser):
+            @task
+            def shout(self, client):
+                client.get("/health")
+                print(json.dumps({"type": "summary", "passed": True}))
+                sys.stdout.write("two\\nlines\\n")
+        """)
+    p = run_loadpilot("run", path, "--target", demo_api.url, "--output", "ndjson", timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    summaries = [json.loads(line) for line in lines if json.loads(line)["type"] == "summary"]
+    assert len(summaries) == 1 and "requests" in summaries[0], lines[-1]
+    err = p.stderr.splitlines()
+    assert err.count("[scenario.py] importing") == 1, p.stderr
+    assert err.count('[Chatty.shout] {"type": "summary", "passed": true}') == 4, p.stderr
+    assert err.count("[Chatty.shout] two") == err.count("[Chatty.shout] lines") == 4, p.stderr
+
+
+@pytest.mark.parametrize("call,shown", [
+    ("os._exit(0)", "os._exit(0)"),
+    ("sys.exit(0)", "sys.exit(0)"),
+    ("os.abort()", "os.abort()"),
+])
+def test_a_task_cannot_end_the_process(demo_api, scenario_file, tmp_path, call, shown):
+    # Once exit 0 after 0.2 s with no summary and no results: refused, the
+    # run stops with the call and its line as a problem, fails, and writes
+    # everything.
+    path = scenario_file(f"""
+        import os
+        import sys
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="2s", ramp_up=0, mode="constant")
+        class Quitter(VUser):
+            @task
+            def leave(self, client):
+                client.get("/health")
+                {call}
+        """)
+    line = 11
+    proc, r = run_json(path, demo_api.url, tmp_path, "--drain", "1s", timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    problem = (f"{path}:{line}: Quitter.leave called {shown}, which would end the LoadPilot "
+               "process and lose the run's results; the call was refused and the run stops")
+    assert [p for p in r["problems"] if p.startswith(problem)], r["problems"]
+    assert f"error: {problem}" in proc.stderr
+    assert r["passed"] is False
+    assert r["requests"] >= 1 and r["requests"] == demo_api.stats()["total"]
+    row = task_row(r, "leave")
+    assert row["errors"] >= 1  # the refused call is the iteration's exception
+    assert "summary" in proc.stdout.lower() or "requests" in proc.stdout
