@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "agents/api_server.h"
+#include "agents/bundle_files.h"
 #include "agents/pipe_channel.h"
 #include "agents/protocol.h"
 #include "build_info.h"
@@ -64,6 +65,35 @@ std::string json_error(const std::string& message) {
 
 std::string json_errors(const std::string& message, const std::vector<std::string>& errors) {
   return nlohmann::json{{"error", message}, {"errors", errors}}.dump() + "\n";
+}
+
+// A run request nests a few levels (the plan's stages, thresholds and
+// headers); this is far beyond any real one.
+constexpr int kMaxJsonDepth = 64;
+
+// True when `text` nests arrays or objects deeper than `limit`. Checked
+// before parsing: a parsed value costs tens of bytes per level, so a body
+// of 16 MiB of '[' would take gigabytes.
+bool nests_deeper_than(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
 }
 
 // The lines of a child's stderr that say what went wrong ("error: ...").
@@ -127,41 +157,52 @@ class Service {
 
   void tick() { connected_gauge_->Set(static_cast<double>(agents_connected())); }
 
-  void handle(const agents::ApiRequest& req, agents::ApiResponder& out) {
-    if (req.path == "/healthz") {
-      out.respond(200, "text/plain", "ok\n");
-      return;
-    }
+  // Every request's head, on the API's front thread, before its body is
+  // read: all but a run that may start are answered here, so the probes,
+  // a stop and every refusal stay quick whatever else is connected.
+  agents::ApiAnswer screen(const agents::ApiRequest& req) {
+    const auto answer = [](int status, std::string content_type, std::string body) {
+      return agents::ApiAnswer{status, std::move(content_type), std::move(body), {}};
+    };
+    if (req.path == "/healthz") return answer(200, "text/plain", "ok\n");
     if (req.path == "/readyz") {
       const std::size_t n = agents_connected();
       const bool ready = n >= args_.serve_agents;
-      out.respond(ready ? 200 : 503, "text/plain",
-                  fmt::format("{}: {} of {} agents connected\n", ready ? "ready" : "not ready", n,
-                              args_.serve_agents));
-      return;
+      return answer(ready ? 200 : 503, "text/plain",
+                    fmt::format("{}: {} of {} agents connected\n", ready ? "ready" : "not ready", n,
+                                args_.serve_agents));
     }
     const bool known = req.path == "/run" || req.path == "/stop" || req.path == "/status";
     if (!known) {
-      out.respond(404, "application/json",
-                  json_error("no such endpoint; the API has POST /run, POST /stop, GET /status, "
-                             "GET /healthz and GET /readyz"));
-      return;
+      return answer(404, "application/json",
+                    json_error("no such endpoint; the API has POST /run, POST /stop, GET /status, "
+                               "GET /healthz and GET /readyz"));
     }
     if (!authorized(req)) {
       log(fmt::format("{} {} from {}: refused (no or wrong API token)", req.method, req.path,
                       req.peer));
-      out.respond(401, "application/json",
-                  json_error("missing or wrong API token (send Authorization: Bearer TOKEN)"));
-      return;
+      return answer(401, "application/json",
+                    json_error("missing or wrong API token (send Authorization: Bearer TOKEN)"));
     }
     const char* method = req.path == "/status" ? "GET" : "POST";
-    if (req.method != method) {
-      out.respond(405, "application/json",
-                  json_error(fmt::format("{} takes {} (got {})", req.path, method, req.method)));
+    // HEAD asks for what GET would answer, without the body.
+    const bool head_of_get = req.method == "HEAD" && std::string_view(method) == "GET";
+    if (req.method != method && !head_of_get) {
+      return answer(405, "application/json",
+                    json_error(fmt::format("{} takes {} (got {})", req.path, method, req.method)));
+    }
+    if (req.path == "/status") return answer(200, "application/json", status());
+    if (req.path == "/stop") return stop(req);
+    std::lock_guard lock(mu_);
+    if (active_) return answer(409, "application/json", busy_message());
+    return {};  // POST /run: its body is read, then handle()
+  }
+
+  void handle(const agents::ApiRequest& req, agents::ApiResponder& out) {
+    if (req.path != "/run") {
+      out.respond(404, "application/json", json_error("no such endpoint"));
       return;
     }
-    if (req.path == "/status") return status(out);
-    if (req.path == "/stop") return stop(req, out);
     run(req, out);
   }
 
@@ -207,7 +248,14 @@ class Service {
     return agents::same_secret(given.substr(7), args_.api_token);
   }
 
-  void status(agents::ApiResponder& out) {
+  std::string busy_message() const {
+    return json_error(
+        fmt::format("a run is active: {} against {}, started {} by {}; POST /stop "
+                    "ends it",
+                    active_->scenario, active_->target, active_->started_at, active_->peer));
+  }
+
+  std::string status() {
     std::lock_guard lock(mu_);
     nlohmann::json j = {{"version", kVersion},
                         {"state", active_ ? "running" : "idle"},
@@ -219,20 +267,17 @@ class Service {
                   {"client", active_->peer},
                   {"started_at", active_->started_at},
                   {"stopping", active_->stop_asked}};
-    out.respond(200, "application/json", j.dump() + "\n");
+    return j.dump() + "\n";
   }
 
-  void stop(const agents::ApiRequest& req, agents::ApiResponder& out) {
+  agents::ApiAnswer stop(const agents::ApiRequest& req) {
     std::lock_guard lock(mu_);
-    if (!active_) {
-      out.respond(409, "application/json", json_error("no run is active"));
-      return;
-    }
+    if (!active_) return {409, "application/json", json_error("no run is active"), {}};
     log(fmt::format("stop of the run of {} asked by {}", active_->scenario, req.peer));
     active_->stop_asked = true;
     cv_.notify_all();
-    out.respond(202, "application/json",
-                nlohmann::json{{"stopping", active_->scenario}}.dump() + "\n");
+    return {
+        202, "application/json", nlohmann::json{{"stopping", active_->scenario}}.dump() + "\n", {}};
   }
 
   // Every problem of a run request, before anything starts.
@@ -268,24 +313,10 @@ class Service {
     if (r.bundle.main.size() < 4 || r.bundle.main.substr(r.bundle.main.size() - 3) != ".py")
       errors.push_back(
           fmt::format("bundle.main: must name a Python file (got \"{}\")", r.bundle.main));
+    // What would keep the files from being written: the caller's mistake
+    // (a 400 naming the entry), not the service's.
+    for (std::string& e : proto::bundle_layout_problems(r.bundle)) errors.push_back(std::move(e));
     return errors;
-  }
-
-  fs::path unpack(const proto::RunRequest& r) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/loadpilot-service-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error(fmt::format("cannot make a folder for the run: {}", pattern));
-    const fs::path dir(pattern);
-    // Bundle::from_json refused absolute paths and "..": every file lands
-    // inside dir.
-    for (const auto& [rel, content] : r.bundle.files) {
-      const fs::path path = dir / rel;
-      fs::create_directories(path.parent_path());
-      std::ofstream(path, std::ios::binary) << content;
-    }
-    std::ofstream(dir / ".plan.json") << r.plan.dump();
-    return dir;
   }
 
   std::vector<std::string> child_argv(const proto::RunRequest& r, const plan::Plan& plan) {
@@ -332,25 +363,30 @@ class Service {
     {
       std::lock_guard lock(mu_);
       if (active_) {
-        out.respond(409, "application/json",
-                    json_error(fmt::format("a run is active: {} against {}, started {} by {}; "
-                                           "POST /stop ends it",
-                                           active_->scenario, active_->target, active_->started_at,
-                                           active_->peer)));
+        out.respond(409, "application/json", busy_message());
         return;
       }
     }
-    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) {
-      out.respond(400, "application/json", json_error("the body is not valid JSON"));
-      return;
-    }
     proto::RunRequest r;
-    try {
-      r = proto::RunRequest::from_json(body);
-    } catch (const std::exception& e) {
-      out.respond(400, "application/json", json_errors("the run request is not valid", {e.what()}));
-      return;
+    {
+      if (nests_deeper_than(req.body, kMaxJsonDepth)) {
+        out.respond(400, "application/json",
+                    json_error(fmt::format("the body nests deeper than {} levels", kMaxJsonDepth)));
+        return;
+      }
+      // The parsed body is dropped once read: only the request is kept.
+      const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+      if (body.is_discarded()) {
+        out.respond(400, "application/json", json_error("the body is not valid JSON"));
+        return;
+      }
+      try {
+        r = proto::RunRequest::from_json(body);
+      } catch (const std::exception& e) {
+        out.respond(400, "application/json",
+                    json_errors("the run request is not valid", {e.what()}));
+        return;
+      }
     }
     plan::Plan plan;
     if (const std::vector<std::string> errors = check(r, &plan); !errors.empty()) {
@@ -388,7 +424,7 @@ class Service {
   }
 
   void stream(const proto::RunRequest& r, const plan::Plan& plan, agents::ApiResponder& out) {
-    const fs::path dir = unpack(r);
+    const fs::path dir = proto::unpack_bundle(r.bundle, "loadpilot-service-", r.plan.dump());
     struct Cleanup {
       fs::path dir;
       ~Cleanup() {
@@ -498,7 +534,7 @@ class Service {
       out.send_line(
           nlohmann::json{{"type", "failed"}, {"error", error_lines(child->stderr_tail())}}.dump());
     }
-    std::ifstream results_file(dir / ".results.json");
+    std::ifstream results_file(dir / proto::kResultsFile);
     if (results_file && !client_gone) {
       std::stringstream text;
       text << results_file.rdbuf();
@@ -631,10 +667,14 @@ int serve_command(const ServeArgs& args) {
   so.host = host;
   so.port = port;
   so.max_body = kMaxRequestBytes;
+  // One largest body at a time (one run at a time anyway): what many large
+  // posts can make the service hold stays within a small container's limit.
+  so.max_bodies_in_flight = kMaxRequestBytes;
   std::unique_ptr<agents::ApiServer> server;
   try {
     server = std::make_unique<agents::ApiServer>(
-        so, [&service](const agents::ApiRequest& req, agents::ApiResponder& out) {
+        so, [&service](const agents::ApiRequest& req) { return service.screen(req); },
+        [&service](const agents::ApiRequest& req, agents::ApiResponder& out) {
           service.handle(req, out);
         });
   } catch (const agents::ApiError& e) {

@@ -7,9 +7,12 @@
 //                --coordinator-url` sends). Answer: an ndjson stream — the
 //                run process's lines (cli/serve_child.h: hello, snapshot,
 //                round, summary, end), then {"type":"results",...} and
-//                {"type":"exit",...}. 401 without the token, 409 while a run
-//                is active, 400 with every message for a bad plan, 413 over
-//                the size limit. A client that disconnects stops its run.
+//                {"type":"exit",...}. 401 without the token (judged on the
+//                headers: the body is not read), 409 while a run is active,
+//                400 with every message for a bad plan or a bundle whose
+//                files cannot be written, 413 over the size limit, 503 with
+//                Retry-After while another large body is being received. A
+//                client that disconnects stops its run.
 //   POST /stop   stops the active run (drained): 202, or 409 when idle.
 //   GET /status  the state: idle or the active run, agents connected.
 //   GET /healthz "ok" (no token); GET /readyz 200 once --serve-agents
@@ -20,6 +23,9 @@
 //
 // Each run is a child `loadpilot run --external-agents N --serve-child`
 // (crash isolation: the service outlives any run). One run at a time.
+// Every endpoint but POST /run is answered on the API's front thread
+// (agents/api_server.h), so slow or numerous clients do not starve the
+// probes or a stop.
 // Security: a non-loopback --listen needs --api-token unless --allow-open;
 // tokens are compared in constant time; no endpoint reads or writes a file
 // named by the caller (the bundle goes to a fresh temporary folder).

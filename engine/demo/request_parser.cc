@@ -49,6 +49,19 @@ void scan_connection(std::string_view value, bool* close, bool* keep_alive) {
 
 }  // namespace
 
+std::string_view target_path(std::string_view target) {
+  if (!target.empty() && target.front() != '/') {
+    const std::size_t scheme = target.find("://");
+    if (scheme == std::string_view::npos) return target;
+    const std::size_t slash = target.find('/', scheme + 3);
+    const std::size_t query = target.find('?', scheme + 3);
+    if (slash == std::string_view::npos || (query != std::string_view::npos && query < slash))
+      return "/";
+    target = target.substr(slash);
+  }
+  return target.substr(0, target.find('?'));
+}
+
 RequestParser::Result RequestParser::parse(std::string_view data, Request* request,
                                            std::size_t* consumed) {
   // RFC 9112 2.2: a server should ignore empty lines before the request line.
@@ -168,6 +181,7 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
   request->keep_alive = minor == 0 ? (keep_alive && !close) : !close;
   request->expect_continue = minor == 1 && expect_continue;
   request->authorization = authorization;
+  request->content_length = static_cast<std::size_t>(length);
   *body_length = static_cast<std::size_t>(length);
   return Result::kDone;
 }

@@ -27,8 +27,18 @@ struct Request {
   // The Authorization header's value, trimmed; empty when absent (the
   // coordinator service checks its bearer token: cli/serve_command.h).
   std::string_view authorization;
+  // The declared body size. With method and target, set once the head is
+  // complete, also when parse() still waits for the body (kNeedMore), so a
+  // server can judge the head before it reads the body.
+  std::size_t content_length = 0;
   std::string_view body;
 };
+
+// The path of a request target, without its query: origin-form as is,
+// absolute-form ("http://host:port/path?q", RFC 9112 3.2.2) reduced to its
+// path ("/" when it has none); anything else (authority or asterisk form)
+// unchanged.
+std::string_view target_path(std::string_view target);
 
 class RequestParser {
  public:

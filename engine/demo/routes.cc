@@ -61,17 +61,6 @@ constexpr std::string_view kOrdersBody =
     R"({"order_id":2,"product_id":7,"quantity":1,"status":"processing"},)"
     R"({"order_id":3,"product_id":12,"quantity":5,"status":"delivered"}])";
 
-// The path of an origin-form or absolute-form target, without the query.
-std::string_view path_of(std::string_view target) {
-  if (!target.empty() && target.front() != '/') {
-    std::size_t scheme = target.find("://");
-    if (scheme == std::string_view::npos) return target;
-    std::size_t slash = target.find('/', scheme + 3);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
-  return target.substr(0, target.find('?'));
-}
-
 // What follows the "?" of a target, or "".
 std::string_view query_of(std::string_view target) {
   const std::size_t q = target.find('?');
@@ -192,7 +181,7 @@ void echo(const Request& request, Reply* reply) {
 std::string_view route_key(Route r) { return kRouteKeys.at(static_cast<std::size_t>(r)); }
 
 RouteMatch match_route(std::string_view method, std::string_view target) {
-  std::string_view path = path_of(target);
+  std::string_view path = target_path(target);
   const bool get = method == "GET";
   const bool post = method == "POST";
   constexpr std::string_view kProductPrefix = "/api/products/";

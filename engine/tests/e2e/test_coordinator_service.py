@@ -30,7 +30,7 @@ class Service:
     """A `loadpilot coordinator --serve` on loopback; its stderr lines are
     collected."""
 
-    def __init__(self, nats, agents=1, token=TOKEN, *extra):
+    def __init__(self, nats, agents=1, token=TOKEN, *extra, env=None):
         self.port = free_port()
         self.metrics_port = free_port()
         self.token = token
@@ -41,7 +41,7 @@ class Service:
         if token:
             args += ["--api-token", token]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+                                     text=True, env=env)
         self.lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
