@@ -145,3 +145,34 @@ def test_a_signal_after_the_summary_still_gets_every_file(demo_api, scenario_fil
     assert_outputs_written(files, 20)
     assert f"{name} after the run ended" in err
     assert "PASSED" in out
+
+
+# An HTTP error names its request, as Locust does; ids in paths fold into
+# one message per route, so the message table stays small
+# (docs/output.md#error-kinds).
+ERRORS = """
+import random
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=40, duration="1s", mode="constant")
+class Api(VUser):
+    @task
+    def listing(self, client):
+        client.get("/v2/api/products", params={"page": 1})
+
+    @task
+    def item(self, client):
+        client.get(f"/v2/api/items/{random.randint(1, 10**9)}")
+"""
+
+
+def test_http_errors_name_method_and_path(demo_api, scenario_file, tmp_path):
+    results = tmp_path / "r.json"
+    p = run_loadpilot("run", scenario_file(ERRORS), "--target", demo_api.url,
+                      "--results-json", str(results), "--no-report")
+    r = json.loads(results.read_text())
+    assert r["errors"] == r["requests"] == 40, p.stderr
+    messages = {e["message"]: e["count"] for e in r["top_errors"]}
+    assert set(messages) == {"HTTP 404 GET /v2/api/products", "HTTP 404 GET /v2/api/items/{id}"}
+    assert sum(messages.values()) == 40
+    assert "HTTP 404 GET /v2/api/products" in p.stdout
