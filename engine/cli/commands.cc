@@ -98,7 +98,9 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
       ->envname("LOADPILOT_NO_METRICS");
   run->add_option("--metrics-host", a.metrics_host,
-                  "IPv4 address or host name the /metrics endpoint listens on")
+                  "IPv4 address or host name the /metrics endpoint listens on (0.0.0.0: every "
+                  "interface, for a Prometheus elsewhere)")
+      ->envname("LOADPILOT_METRICS_HOST")
       ->capture_default_str()
       ->transform(listen_host(/*ipv6=*/false));
   run->add_option("--metrics-port", a.metrics_port,
@@ -140,7 +142,8 @@ void add_coordinator(CLI::App& app, ServeArgs& a) {
                   "An agent silent this long is marked lost")
       ->capture_default_str();
   cmd->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics");
-  cmd->add_option("--metrics-host", a.metrics_host, "IPv4 address the /metrics endpoint listens on")
+  cmd->add_option("--metrics-host", a.metrics_host,
+                  "IPv4 address the /metrics endpoint listens on (0.0.0.0: every interface)")
       ->capture_default_str()
       ->transform(listen_host(/*ipv6=*/false));
   cmd->add_option("--metrics-port", a.metrics_port, "Port of the /metrics endpoint (0: any free)")

@@ -55,7 +55,7 @@ class ExporterError : public std::runtime_error {
 std::string resolve_listen_host(std::string_view flag, const std::string& text, bool ipv6);
 
 struct ExporterOptions {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   int port = 9090;
 };
 
