@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <limits>
 
 #include "build_info.h"
@@ -176,6 +177,20 @@ void add_demo(CLI::App& app, demo::DemoOptions& d) {
       ->transform(unsigned_number());
 }
 
+// The docs/ folder the help and the messages cite: beside an installed
+// binary (relative to its own folder, so a moved prefix still finds it),
+// else the source tree's.
+std::string docs_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path() / kInstalledDocsDir;
+    if (std::filesystem::is_directory(installed, ec))
+      return std::filesystem::weakly_canonical(installed, ec).string();
+  }
+  return kSourceDocsDir;
+}
+
 int internal_error(const std::string& what) {
   fmt::print(stderr,
              "internal error: {}\n(a fault in LoadPilot itself, not in the command line or the "
@@ -260,6 +275,11 @@ int main(int argc, char** argv) {
   std::string help_topic;
   app.add_subcommand("help", "Show the commands, or one command's options (help run)")
       ->add_option("command", help_topic, "Command to show the options of");
+  // Options and messages cite docs/NAME.md: say where that folder is.
+  const std::string footer = fmt::format(
+      "Documentation: {} (the docs/*.md pages that options and messages cite)", docs_dir());
+  app.footer(footer);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->footer(footer);
   // The working folder's .env fills the environment before the options
   // read it (docs/cli.md#environment-and-env); only commands that read
   // variables load it, so a foreign .env cannot break `demo-api` or `init`.
