@@ -260,6 +260,7 @@ TEST(Validate, ReportsEveryProblemAtOnce) {
   p.profile.steps = 0;
   p.target = "nope";
   p.tasks[0].weight = -2;
+  p.profile.ramp_up_s = -1;
   p.thresholds["latency"] = 3;
   auto errors = validate(p);
   EXPECT_EQ(errors.size(), 7u) << joined(errors);
