@@ -3,6 +3,9 @@
 # install rules with `cpack -G DEB` / `make deb` (docs/install.md).
 
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# docs/, as --help and error messages cite it ("docs/cli.md#..."): the
+# binary's help names where it is (cli/commands.cc).
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")
 install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         FILES_MATCHING PATTERN "*.py" PATTERN "*.csv")
 

@@ -6,6 +6,7 @@
 
 #include <random>
 #include <stdexcept>
+#include <type_traits>
 
 namespace loadpilot::agents::protocol {
 
@@ -174,6 +175,14 @@ namespace {
 template <typename T>
 T option(const nlohmann::json& options, const char* name, T fallback) {
   if (!options.contains(name)) return fallback;
+  // get<unsigned>() would wrap -1 to 2^64-1 and cut 1.5 to 1: refuse them
+  // with the value as sent.
+  if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
+    const nlohmann::json& v = options.at(name);
+    if (v.is_number_float() || (v.is_number_integer() && v.get<std::int64_t>() < 0))
+      throw std::invalid_argument(
+          fmt::format("options.{}: must be a whole number >= 0 (got {})", name, v.dump()));
+  }
   try {
     return options.at(name).get<T>();
   } catch (const nlohmann::json::exception&) {

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <limits>
 
+#include "metrics/thresholds.h"
 #include "monitor/exporter.h"
+#include "plan/plan.h"
 
 namespace loadpilot::cli {
 
@@ -174,6 +176,33 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
     }
   }
   return best;
+}
+
+std::optional<std::pair<std::string, double>> parse_threshold_option(std::string_view text,
+                                                                     std::string* error) {
+  const std::vector<std::string> keys(std::begin(plan::kThresholdKeys),
+                                      std::end(plan::kThresholdKeys));
+  const auto refuse = [&](const std::string& why) {
+    *error = fmt::format("--threshold {}: {}", text, why);
+    return std::nullopt;
+  };
+  std::string k6_error;
+  if (auto limit = metrics::from_k6(text, &k6_error)) return std::pair(limit->key, limit->limit);
+  if (!k6_error.empty()) return refuse(k6_error);
+  const auto eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    return refuse(fmt::format("expected KEY=VALUE such as p99_ms=500, or k6's p(95)<200 (keys: {})",
+                              joined(keys)));
+  const std::string key(text.substr(0, eq));
+  if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+    const std::string near = nearest(key, keys);
+    return refuse(fmt::format("unknown key {}{} (keys: {}; or k6's p(95)<200)", key,
+                              near.empty() ? "" : "; did you mean " + near + "?", joined(keys)));
+  }
+  const std::string_view value = text.substr(eq + 1);
+  const std::optional<double> limit = metrics::parse_limit(value);
+  if (!limit) return refuse(fmt::format("the limit must be a number >= 0 (got \"{}\")", value));
+  return std::pair(key, *limit);
 }
 
 std::vector<std::string>::const_iterator command_word(const std::vector<std::string>& argv) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <limits>
 
 #include "build_info.h"
@@ -98,7 +99,9 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
       ->envname("LOADPILOT_NO_METRICS");
   run->add_option("--metrics-host", a.metrics_host,
-                  "IPv4 address or host name the /metrics endpoint listens on")
+                  "IPv4 address or host name the /metrics endpoint listens on (0.0.0.0: every "
+                  "interface, for a Prometheus elsewhere)")
+      ->envname("LOADPILOT_METRICS_HOST")
       ->capture_default_str()
       ->transform(listen_host(/*ipv6=*/false));
   run->add_option("--metrics-port", a.metrics_port,
@@ -140,7 +143,8 @@ void add_coordinator(CLI::App& app, ServeArgs& a) {
                   "An agent silent this long is marked lost")
       ->capture_default_str();
   cmd->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics");
-  cmd->add_option("--metrics-host", a.metrics_host, "IPv4 address the /metrics endpoint listens on")
+  cmd->add_option("--metrics-host", a.metrics_host,
+                  "IPv4 address the /metrics endpoint listens on (0.0.0.0: every interface)")
       ->capture_default_str()
       ->transform(listen_host(/*ipv6=*/false));
   cmd->add_option("--metrics-port", a.metrics_port, "Port of the /metrics endpoint (0: any free)")
@@ -171,6 +175,20 @@ void add_demo(CLI::App& app, demo::DemoOptions& d) {
   cmd->add_option("--seed", d.seed, "Random seed")
       ->capture_default_str()
       ->transform(unsigned_number());
+}
+
+// The docs/ folder the help and the messages cite: beside an installed
+// binary (relative to its own folder, so a moved prefix still finds it),
+// else the source tree's.
+std::string docs_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path() / kInstalledDocsDir;
+    if (std::filesystem::is_directory(installed, ec))
+      return std::filesystem::weakly_canonical(installed, ec).string();
+  }
+  return kSourceDocsDir;
 }
 
 int internal_error(const std::string& what) {
@@ -257,6 +275,11 @@ int main(int argc, char** argv) {
   std::string help_topic;
   app.add_subcommand("help", "Show the commands, or one command's options (help run)")
       ->add_option("command", help_topic, "Command to show the options of");
+  // Options and messages cite docs/NAME.md: say where that folder is.
+  const std::string footer = fmt::format(
+      "Documentation: {} (the docs/*.md pages that options and messages cite)", docs_dir());
+  app.footer(footer);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->footer(footer);
   // The working folder's .env fills the environment before the options
   // read it (docs/cli.md#environment-and-env); only commands that read
   // variables load it, so a foreign .env cannot break `demo-api` or `init`.

@@ -95,12 +95,13 @@ void RunOutputs::print_knee(std::FILE* out, bool color) const {
   fmt::print(out, "\n{}\n  {}\n", title, report::describe_knee(*knee_));
 }
 
-int RunOutputs::write_files(const nlohmann::json& results, std::FILE* out) const {
+int RunOutputs::write_files(const nlohmann::json& results,
+                            std::vector<std::string>* written) const {
   int code = kExitOk;
   std::string error;
   if (!args_.no_report) {
     if (report::write_html_report(args_.report, results, report::utc_now_iso(), &error)) {
-      fmt::print(out, "report written to {}\n", args_.report);
+      written->push_back(fmt::format("report written to {}", args_.report));
     } else {
       fmt::print(stderr, "error: {}\n", error);
       code = kExitInvalid;
@@ -108,7 +109,7 @@ int RunOutputs::write_files(const nlohmann::json& results, std::FILE* out) const
   }
   if (args_.save_baseline) {
     if (report::write_file_atomically(kBaselinePath, results.dump(2) + "\n", &error)) {
-      fmt::print(out, "baseline saved to {}\n", kBaselinePath);
+      written->push_back(fmt::format("baseline saved to {}", kBaselinePath));
     } else {
       fmt::print(stderr, "error: {}\n", error);
       code = kExitInvalid;
@@ -117,12 +118,13 @@ int RunOutputs::write_files(const nlohmann::json& results, std::FILE* out) const
   return code;
 }
 
-int RunOutputs::write_ci_files(const report::Summary& summary, std::FILE* out) const {
+int RunOutputs::write_ci_files(const report::Summary& summary,
+                               std::vector<std::string>* written) const {
   int code = kExitOk;
   std::string error;
   if (!args_.junit.empty()) {
     if (report::write_junit(args_.junit, summary, &error)) {
-      fmt::print(out, "JUnit XML written to {}\n", args_.junit);
+      written->push_back(fmt::format("JUnit XML written to {}", args_.junit));
     } else {
       fmt::print(stderr, "error: {}\n", error);
       code = kExitInvalid;
@@ -133,7 +135,7 @@ int RunOutputs::write_ci_files(const report::Summary& summary, std::FILE* out) c
     if (report::write_csv(args_.csv_prefix, summary, plan_, c.cumulative(), c.total_latency(),
                           series_, &error)) {
       const report::CsvPaths paths = report::csv_paths(args_.csv_prefix);
-      fmt::print(out, "CSV written to {} and {}\n", paths.stats, paths.history);
+      written->push_back(fmt::format("CSV written to {} and {}", paths.stats, paths.history));
     } else {
       fmt::print(stderr, "error: {}\n", error);
       code = kExitInvalid;
@@ -144,7 +146,7 @@ int RunOutputs::write_ci_files(const report::Summary& summary, std::FILE* out) c
   const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
   if (step_summary && *step_summary) {
     if (report::append_step_summary(step_summary, report::step_summary_markdown(summary), &error))
-      fmt::print(out, "job summary appended to {}\n", step_summary);
+      written->push_back(fmt::format("job summary appended to {}", step_summary));
     else
       fmt::print(stderr, "warning: GITHUB_STEP_SUMMARY: {}\n", error);
   }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/run_command.h"
 #include "load/engine.h"
@@ -43,13 +44,15 @@ class RunOutputs {
   // The knee line of the terminal summary (step runs only).
   void print_knee(std::FILE* out, bool color) const;
   // Writes the HTML report (unless --no-report) and the baseline (with
-  // --save-baseline) and says where. Returns kExitOk, or kExitInvalid when
-  // a file could not be written (the message is printed).
-  int write_files(const nlohmann::json& results, std::FILE* out) const;
+  // --save-baseline) and adds "... written to PATH" lines to `written` for
+  // the terminal, which comes after the files (docs/output.md#output-files).
+  // Returns kExitOk, or kExitInvalid when a file could not be written (the
+  // message is printed on stderr).
+  int write_files(const nlohmann::json& results, std::vector<std::string>* written) const;
   // Writes --junit and --csv, and appends the Markdown summary to
   // $GITHUB_STEP_SUMMARY when set (a failure there only warns). Returns
   // kExitOk, or kExitInvalid when a requested file could not be written.
-  int write_ci_files(const report::Summary& summary, std::FILE* out) const;
+  int write_ci_files(const report::Summary& summary, std::vector<std::string>* written) const;
 
  private:
   const RunArgs& args_;

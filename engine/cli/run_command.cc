@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
+#include <optional>
 
 #include "build_info.h"
 #include "cli/agents_mode.h"
@@ -14,6 +16,7 @@
 #include "cli/run_setup.h"
 #include "cli/serve_child.h"
 #include "cli/signal_watcher.h"
+#include "cli/terminal_output.h"
 #include "load/engine.h"
 #include "monitor/exporter.h"
 #include "report/live.h"
@@ -23,12 +26,23 @@
 
 namespace loadpilot::cli {
 
+namespace {
+
+// How long the outputs may take after a signal that came once the run had
+// ended (docs/cli.md#stopping-a-run).
+constexpr std::chrono::seconds kEndOfRunGrace{10};
+
+}  // namespace
+
 // `run` in three parts: set-up (cli/run_setup.h: options, scenario, plan,
 // output paths), the session (agents if any, the engine, the live view and
 // the metrics endpoint) and the outputs (summary, results, report, exit
 // code). An agent process (--agent I/N) stops after set-up and runs its
 // share for its coordinator (cli/agents_mode.h).
 int run_command(const RunArgs& args) {
+  // A reader of stdout that goes away is an EPIPE for guard_stdout, not a
+  // death that loses the output files.
+  ignore_sigpipe();
   int code = kExitOk;
   std::unique_ptr<RunSetup> setup = prepare_run(args, &code);
   if (!setup) return code;
@@ -110,8 +124,10 @@ int run_command(const RunArgs& args) {
       fmt::print(stderr, "warning: {}; running without the metrics endpoint\n", e.what());
     }
     if (exporter)
-      fmt::print(ndjson ? stderr : stdout, "metrics: {} (listening on {})\n", exporter->url(),
-                 exporter->listen_address());
+      guard_stdout([&] {
+        fmt::print(ndjson ? stderr : stdout, "metrics: {} (listening on {})\n", exporter->url(),
+                   exporter->listen_address());
+      });
   }
   startup.reset();  // from here on, a signal stops the run (SignalWatcher)
   std::unique_ptr<report::LiveView> view;
@@ -122,17 +138,27 @@ int run_command(const RunArgs& args) {
   else
     view = report::make_plain_progress(stdout, header);
 
+  // The live view on stdout goes through guard_stdout: a stdout that fails
+  // mid-run loses the view, not the run.
+  const auto to_view = [&](const std::function<void()>& show) {
+    if (json_out == stdout || !ndjson)
+      guard_stdout(show);
+    else
+      show();
+  };
   RunOutputs outputs(args, plan, engine);  // time series, report, baseline
   load::RunOutcome outcome;
   int signal_seen = 0;
+  std::optional<EndOfRunSignals> end_signals_storage;
   {
-    SignalWatcher signals(engine);
+    // The signals stay blocked after the run: end_signals takes over.
+    SignalWatcher signals(engine, /*keep_blocked=*/true);
     if (coordinator) coordinator->attach(&engine);
-    view->start();
+    to_view([&] { view->start(); });
     if (coordinator) coordinator->set_start(engine);
     if (serve_start) engine.set_start_at(*serve_start);
     outcome = engine.run([&](const metrics::Snapshot& s) {
-      view->on_snapshot(s);
+      to_view([&] { view->on_snapshot(s); });
       // The service gone (its client left and it was stopped, or it
       // died): stop rather than load the target unseen.
       if (serve_child && !serve_child->round(engine, s)) engine.stop();
@@ -140,10 +166,11 @@ int run_command(const RunArgs& args) {
       if (exporter) exporter->update(s, engine.collector().last_round());
     });
     if (exporter) exporter->finish(outcome.interrupted);
-    view->finish();
+    to_view([&] { view->finish(); });
     signal_seen = signals.signal();
     if (coordinator) coordinator->attach(nullptr);
   }
+  EndOfRunSignals& end_signals = end_signals_storage.emplace(kEndOfRunGrace);
 
   // What stopped the Python runtime, here or in an agent (engine.run()
   // joined the agents).
@@ -165,45 +192,67 @@ int run_command(const RunArgs& args) {
       outcome.duration_s, outcome.interrupted, limits);
   if (signal_seen) summary.interrupt_signal = signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : run_errors) summary.add_problem(e);
-  // With ndjson, stdout carries only JSON: the human summary goes to stderr.
-  report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
   nlohmann::json results = outputs.results(summary);
-  if (coordinator) {
-    coordinator->add_results(results);
-    coordinator->print_after_summary(ndjson ? stderr : stdout);
-  }
-  outputs.print_knee(ndjson ? stderr : stdout, color && !ndjson);
-  if (ndjson) {
-    nlohmann::json j = summary.to_json();
-    j["type"] = "summary";
-    j["ts"] = report::rfc3339_now_ms();
-    fmt::print(json_out, "{}\n", j.dump());
-    std::fflush(json_out);
-  }
+  if (coordinator) coordinator->add_results(results);
+
+  // Files first, the terminal last (docs/output.md#output-files): neither a
+  // signal now (held by end_signals) nor a stdout that fails can cost them.
   int exit_code = summary.passed ? kExitOk : kExitThresholds;
+  std::vector<std::string> written;
   if (!args.results_json.empty()) {
     std::string error;
     if (report::write_file_atomically(args.results_json, results.dump(2) + "\n", &error)) {
-      fmt::print(ndjson ? stderr : stdout, "\nresults written to {}\n", args.results_json);
+      written.push_back(fmt::format("results written to {}", args.results_json));
     } else {
       fmt::print(stderr, "error: {}\n", error);
       if (exit_code == kExitOk) exit_code = kExitInvalid;
     }
   }
-  if (outputs.write_files(results, ndjson ? stderr : stdout) != kExitOk && exit_code == kExitOk)
+  if (outputs.write_files(results, &written) != kExitOk && exit_code == kExitOk)
     exit_code = kExitInvalid;
-  if (outputs.write_ci_files(summary, ndjson ? stderr : stdout) != kExitOk && exit_code == kExitOk)
+  if (outputs.write_ci_files(summary, &written) != kExitOk && exit_code == kExitOk)
     exit_code = kExitInvalid;
-  std::fflush(stdout);
+
+  // With ndjson, stdout carries only JSON: the human summary goes to stderr.
+  std::FILE* human = ndjson ? stderr : stdout;
+  guard_stdout([&] {
+    report::print_summary(human, summary, color && !ndjson);
+    if (coordinator) coordinator->print_after_summary(human);
+    outputs.print_knee(human, color && !ndjson);
+    std::fflush(human);
+  });
+  if (ndjson) {
+    nlohmann::json j = summary.to_json();
+    j["type"] = "summary";
+    j["ts"] = report::rfc3339_now_ms();
+    const auto print_json = [&] {
+      fmt::print(json_out, "{}\n", j.dump());
+      std::fflush(json_out);
+    };
+    if (json_out == stdout)
+      guard_stdout(print_json);
+    else
+      print_json();
+  }
+  guard_stdout([&] {
+    if (!written.empty()) fmt::print(human, "\n");
+    for (const std::string& line : written) fmt::print(human, "{}\n", line);
+  });
+  int late_signal = end_signals.stop();
   // Keep the final values up for one more scrape, when a scraper was seen
   // during the run or --metrics-linger asked for it; an interrupted run
   // (the user asked to stop) does not wait.
-  if (exporter && !signal_seen && setup->linger_s > 0 &&
+  if (exporter && !signal_seen && !late_signal && setup->linger_s > 0 &&
       (args.metrics_linger_given || exporter->scraped())) {
     fmt::print(stderr, "metrics: serving final values at {} for {}s (Ctrl-C ends it sooner)\n",
                exporter->url(), setup->linger_s);
-    exporter->linger(setup->linger_s);
+    if ((late_signal = exporter->linger(setup->linger_s)) != 0)
+      fmt::print(stderr, "{}",
+                 EndOfRunSignals::note(late_signal, "stopped serving the final metrics"));
   }
+  // One that came after the linger, or between its end and now: taken,
+  // so that it ends nothing; the verdict stands.
+  if (!late_signal) take_pending_stop_signal();
   if (blocked) return scenario::kBlockedExitCode;
   if (signal_seen == SIGINT) return kExitSigint;
   if (signal_seen == SIGTERM) return kExitSigterm;

@@ -70,7 +70,8 @@ struct RunArgs {
   std::string csv_prefix;
   // Prometheus endpoint (docs/monitoring.md).
   bool no_metrics = false;
-  std::string metrics_host = "0.0.0.0";
+  // Loopback unless opened (docs/monitoring.md#the-endpoint).
+  std::string metrics_host = "127.0.0.1";
   int metrics_port = 9090;
   std::string metrics_linger = "5s";
   // Given on the command line: a busy default port only warns, and the

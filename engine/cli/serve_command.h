@@ -47,7 +47,7 @@ struct ServeArgs {
   std::string agents_timeout = "30s";
   std::string agent_lost_after = "15s";
   bool no_metrics = false;
-  std::string metrics_host = "0.0.0.0";
+  std::string metrics_host = "127.0.0.1";  // the chart opens it
   int metrics_port = 9090;
 };
 

@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <cerrno>
@@ -397,6 +398,7 @@ struct Client::Impl {
     r.retries = c.pending.retries();
     r.bytes_sent = c.pending.bytes_sent;
     r.bytes_received = c.pending.bytes_received;
+    if (r.status >= 400 && c.pending.request) r.request_line = request_label(*c.pending.request);
     r.sent_at = c.pending.sent_at;
     r.done_at = Clock::now();
     Callback cb = std::move(c.pending.cb);
@@ -568,8 +570,55 @@ std::optional<metrics::ErrorKind> failure_of(const Result& r, std::string* messa
     return r.error;
   }
   if (r.status < 400) return std::nullopt;
-  *message = fmt::format("HTTP {}", r.status);
+  *message = r.request_line.empty() ? fmt::format("HTTP {}", r.status)
+                                    : fmt::format("HTTP {} {}", r.status, r.request_line);
   return r.status >= 500 ? metrics::ErrorKind::kHttp5xx : metrics::ErrorKind::kHttp4xx;
+}
+
+namespace {
+
+bool is_id(std::string_view segment) {
+  if (segment.empty()) return false;
+  if (std::all_of(segment.begin(), segment.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return true;
+  if (segment.size() < 16) return false;
+  bool digit = false;
+  for (char c : segment) {
+    const bool dec = c >= '0' && c <= '9';
+    digit = digit || dec;
+    if (!dec && !(c >= 'a' && c <= 'f') && !(c >= 'A' && c <= 'F') && c != '-') return false;
+  }
+  return digit;
+}
+
+}  // namespace
+
+std::string request_label(std::string_view raw) {
+  raw = raw.substr(0, std::min(raw.find('\r'), raw.size()));
+  const auto space = raw.find(' ');
+  if (space == std::string_view::npos || space == 0) return "";
+  const std::string_view method = raw.substr(0, space);
+  std::string_view target = raw.substr(space + 1);
+  target = target.substr(0, std::min(target.find(' '), target.size()));
+  target = target.substr(0, std::min(target.find_first_of("?#"), target.size()));
+  // Absolute form (through a proxy): the path after the authority.
+  if (const auto scheme = target.find("://"); scheme != std::string_view::npos) {
+    const auto path = target.find('/', scheme + 3);
+    target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+  }
+  if (target.empty() || target.front() != '/') return "";
+  std::string path;
+  while (!target.empty()) {
+    target.remove_prefix(1);  // the '/'
+    const auto end = std::min(target.find('/'), target.size());
+    const std::string_view segment = target.substr(0, end);
+    path += '/';
+    path += is_id(segment) ? std::string_view("{id}") : segment;
+    target.remove_prefix(end);
+  }
+  constexpr std::size_t kMaxPath = 120;
+  if (path.size() > kMaxPath) path = path.substr(0, kMaxPath) + "...";
+  return fmt::format("{} {}", method, path);
 }
 
 }  // namespace loadpilot::http

@@ -71,14 +71,26 @@ struct Result {
   // for its response, over every attempt: what a run put on and took off
   // the wire (docs/output.md#status-classes-and-bytes).
   std::uint64_t bytes_sent = 0, bytes_received = 0;
+  // "METHOD /path" of a response with status >= 400, for its error message
+  // (request_label()); empty otherwise.
+  std::string request_line;
   std::chrono::steady_clock::time_point sent_at;  // first byte written
   std::chrono::steady_clock::time_point done_at;  // response complete / failure
 };
 
 // How a finished request failed, if it did: its transport error, else
 // http_4xx / http_5xx for a status of 400 or more. `message` gets the
-// error's message or "HTTP <status>" (untouched on success).
+// error's message or "HTTP <status> <request_line>", e.g. "HTTP 404 GET
+// /v2/api/products" (untouched on success).
 std::optional<metrics::ErrorKind> failure_of(const Result& r, std::string* message);
+
+// "METHOD /path" of a raw request (its first line) for an error message:
+// the query and fragment left out, every path segment that is an id (all
+// digits, or 16+ hex digits and dashes such as a UUID) written {id}, the
+// path cut at 120 characters. So a route gives one message however many
+// ids it is called with: the message table is bounded
+// (metrics::ErrorMessages). "" when the text is no request line.
+std::string request_label(std::string_view raw_request);
 
 class Client {
  public:

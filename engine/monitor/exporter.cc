@@ -228,8 +228,8 @@ std::string Exporter::url() const {
   return fmt::format("http://{}:{}/metrics", host_ == "0.0.0.0" ? "127.0.0.1" : host_, port_);
 }
 
-bool Exporter::linger(double seconds) {
-  if (!(seconds > 0)) return false;
+int Exporter::linger(double seconds) {
+  if (!(seconds > 0)) return 0;
   const sigset_t set = stop_signals();
   sigset_t old;
   pthread_sigmask(SIG_BLOCK, &set, &old);
@@ -245,7 +245,7 @@ bool Exporter::linger(double seconds) {
     if (sig > 0 || errno != EINTR) break;  // a stop signal, or the time is up
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return sig > 0;
+  return sig > 0 ? sig : 0;
 }
 
 }  // namespace loadpilot::monitor

@@ -55,7 +55,7 @@ class ExporterError : public std::runtime_error {
 std::string resolve_listen_host(std::string_view flag, const std::string& text, bool ipv6);
 
 struct ExporterOptions {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   int port = 9090;
 };
 
@@ -85,9 +85,10 @@ class Exporter {
   // its own beside them (their names must differ from the run's).
   void begin_run(const RunInfo& info);
   void add_registry(const std::shared_ptr<prometheus::Registry>& registry);
-  // Blocks for `seconds` while scrapes go on, or until SIGINT/SIGTERM.
-  // Returns true when a signal ended it early.
-  bool linger(double seconds);
+  // Blocks for `seconds` while scrapes go on, or until SIGINT/SIGTERM
+  // (taken, also when already pending). Returns the signal that ended it
+  // early, or 0.
+  int linger(double seconds);
   // True once a scrape of /metrics has been served (any thread).
   bool scraped() const;
 

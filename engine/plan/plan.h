@@ -148,9 +148,9 @@ inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "
 // field named as the user writes it, e.g. "rps: must be a number > 0
 // (got -5)", "tasks.products.weight: ...", "thresholds.p98_ms: ...".
 // Empty means valid. Rules: 0 < rps <= kMaxRps unless unlimited or closed;
-// 0 < duration <= kMaxDurationS; 0 <= ramp_up <= kMaxDurationS and, in ramp
-// mode, <= duration; 1 <= steps <= kMaxSteps; 0 <= max_vusers <= kMaxVUsers
-// (0: the runtime chooses); closed model: 1 <= users <= kMaxUsers, not
+// 0 < duration <= kMaxDurationS; 0 <= ramp_up <= kMaxDurationS (a ramp
+// runs ramp_up plus duration, so either may be the longer); 1 <= steps <= kMaxSteps; 0 <=
+// max_vusers <= kMaxVUsers (0: the runtime chooses); closed model: 1 <= users <= kMaxUsers, not
 // unlimited, wait times finite in [0, kMaxThinkS], between's min <= max,
 // pacing > 0; target an http(s) URL with a host
 // (http::Target::parse); at least one task; unique task names;

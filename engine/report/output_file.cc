@@ -42,8 +42,9 @@ bool prepare_output(const std::string& path, std::string* error) {
   if (!make_parent(path, error)) return false;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    *error = fmt::format("{}: is {}, not a file", path,
-                         S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
+    *error = fmt::format("{}: is {}", path,
+                         S_ISDIR(st.st_mode) ? "a folder, not a file"
+                                             : "a device, pipe or socket, not a regular file");
     return false;
   }
   // The file itself is replaced by rename, so what must be writable is its

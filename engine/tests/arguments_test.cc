@@ -128,5 +128,45 @@ TEST(ExplainParseError, NamesTheMistakeInTheUsersWords) {
   EXPECT_EQ(parse({"--wat", "run"}, &p), "unknown option '--wat'");
 }
 
+TEST(ThresholdOption, NamesTheCommandLineAndSuggestsTheKey) {
+  std::string error;
+  EXPECT_FALSE(parse_threshold_option("p99=50", &error));
+  EXPECT_EQ(error,
+            "--threshold p99=50: unknown key p99; did you mean p99_ms? (keys: p50_ms, p95_ms, "
+            "p99_ms, max_ms, error_rate; or k6's p(95)<200)");
+  EXPECT_FALSE(parse_threshold_option("latency=50", &error));
+  EXPECT_EQ(error,
+            "--threshold latency=50: unknown key latency (keys: p50_ms, p95_ms, p99_ms, max_ms, "
+            "error_rate; or k6's p(95)<200)");
+  EXPECT_FALSE(parse_threshold_option("p99_ms=fast", &error));
+  EXPECT_EQ(error, "--threshold p99_ms=fast: the limit must be a number >= 0 (got \"fast\")");
+  EXPECT_FALSE(parse_threshold_option("p99_ms=-1", &error));
+  EXPECT_EQ(error, "--threshold p99_ms=-1: the limit must be a number >= 0 (got \"-1\")");
+  EXPECT_FALSE(parse_threshold_option("p99_ms", &error));
+  EXPECT_EQ(error,
+            "--threshold p99_ms: expected KEY=VALUE such as p99_ms=500, or k6's p(95)<200 (keys: "
+            "p50_ms, p95_ms, p99_ms, max_ms, error_rate)");
+  EXPECT_FALSE(parse_threshold_option("p(90)<200", &error));
+  EXPECT_EQ(error,
+            "--threshold p(90)<200: p(90) has no threshold here; k6's p(50), p(95), p(99), med, "
+            "max and http_req_failed map onto ours");
+}
+
+TEST(ThresholdOption, TakesOurKeysAndK6Expressions) {
+  std::string error;
+  auto t = parse_threshold_option("p99_ms=50", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->first, "p99_ms");
+  EXPECT_EQ(t->second, 50);
+  t = parse_threshold_option("p(95)<200", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->first, "p95_ms");
+  EXPECT_EQ(t->second, 200);
+  t = parse_threshold_option("http_req_failed<0.01", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->first, "error_rate");
+  EXPECT_DOUBLE_EQ(t->second, 1);
+}
+
 }  // namespace
 }  // namespace loadpilot::cli

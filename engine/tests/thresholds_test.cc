@@ -60,5 +60,48 @@ TEST(Thresholds, NanActualFails) {
   EXPECT_FALSE(all_passed(evaluate_thresholds({{"error_rate", 100}}, t)));
 }
 
+TEST(Thresholds, K6ExpressionsMapOntoOurKeys) {
+  std::string error;
+  auto l = from_k6("p(95)<200", &error);
+  ASSERT_TRUE(l) << error;
+  EXPECT_EQ(l->key, "p95_ms");
+  EXPECT_EQ(l->limit, 200);
+  l = from_k6("p(99) <= 1500.5", &error);
+  ASSERT_TRUE(l) << error;
+  EXPECT_EQ(l->key, "p99_ms");
+  EXPECT_EQ(l->limit, 1500.5);
+  l = from_k6("med<40", &error);
+  ASSERT_TRUE(l) << error;
+  EXPECT_EQ(l->key, "p50_ms");
+  l = from_k6("p(50)<40", &error);
+  ASSERT_TRUE(l && l->key == "p50_ms") << error;
+  l = from_k6("max<900", &error);
+  ASSERT_TRUE(l && l->key == "max_ms" && l->limit == 900) << error;
+  // http_req_failed is a rate (0..1); error_rate is a percentage.
+  l = from_k6("http_req_failed<0.01", &error);
+  ASSERT_TRUE(l) << error;
+  EXPECT_EQ(l->key, "error_rate");
+  EXPECT_DOUBLE_EQ(l->limit, 1);
+  l = from_k6("rate<0.05", &error);
+  ASSERT_TRUE(l && l->key == "error_rate") << error;
+  EXPECT_DOUBLE_EQ(l->limit, 5);
+}
+
+TEST(Thresholds, K6ExpressionsThatDoNotMapSayWhy) {
+  std::string error;
+  EXPECT_FALSE(from_k6("p99_ms=50", &error));
+  EXPECT_EQ(error, "") << "not k6's spelling at all: the caller explains";
+  EXPECT_FALSE(from_k6("p(90)<200", &error));
+  EXPECT_EQ(error,
+            "p(90) has no threshold here; k6's p(50), p(95), p(99), med, max and "
+            "http_req_failed map onto ours");
+  EXPECT_FALSE(from_k6("p(95)>200", &error));
+  EXPECT_EQ(error, "only upper limits (< or <=) are thresholds here");
+  EXPECT_FALSE(from_k6("p(95)<fast", &error));
+  EXPECT_EQ(error, "the limit must be a number >= 0 (got \"fast\")");
+  EXPECT_FALSE(from_k6("http_req_failed<2", &error));
+  EXPECT_EQ(error, "http_req_failed is a rate from 0 to 1 (got 2)");
+}
+
 }  // namespace
 }  // namespace loadpilot::metrics

@@ -161,7 +161,10 @@ def test_coordinator_command_line_and_services(render):
     r = render(*SEED, "--set", "agent.replicas=3")
     coord_dep = r.get("Deployment", "loadpilot-coordinator")
     coord = container(coord_dep)
+    # /metrics listens on loopback unless told: the in-cluster Prometheus
+    # needs it on the pod's address.
     assert coord["args"] == ["coordinator", "--serve", "--listen", "0.0.0.0:8080",
+                             "--metrics-host", "0.0.0.0",
                              "--nats-url", "nats://loadpilot-nats:4222", "--serve-agents", "3"]
     assert {p["name"]: p["containerPort"] for p in coord["ports"]} == {"http": 8080, "metrics": 9090}
     assert coord["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}

@@ -1,6 +1,7 @@
 """The command line under abuse: every refusal is one `error: ...` line with
 its documented exit code (docs/cli.md), names the flag or field and the bad
 value, and sends nothing; LoadPilot's own faults say so (exit 3)."""
+import json
 import os
 import signal
 import socket
@@ -391,3 +392,61 @@ def test_help_and_version_spellings():
         p = run_loadpilot(flag)
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith("loadpilot "), p.stdout
+
+
+# --- 5. messages that say what the command line said ---------------------------
+
+@pytest.mark.parametrize("value,needle", [
+    ("p99=50", "--threshold p99=50: unknown key p99; did you mean p99_ms? (keys: p50_ms, "
+               "p95_ms, p99_ms, max_ms, error_rate; or k6's p(95)<200)"),
+    ("p99_ms", "--threshold p99_ms: expected KEY=VALUE such as p99_ms=500, or k6's p(95)<200"),
+    ("p(90)<200", "--threshold p(90)<200: p(90) has no threshold here"),
+])
+def test_a_bad_threshold_option_is_the_command_lines_mistake(scenario_file, demo_api, value,
+                                                              needle):
+    p = run_loadpilot("run", scenario_file(HEALTH), "--target", demo_api.url,
+                      "--threshold", value)
+    assert_one_error(p, needle)
+    assert "is not valid" not in p.stderr  # the scenario file is not blamed
+    assert demo_api.stats()["total"] == 0
+
+
+def test_k6_threshold_expressions_are_taken(scenario_file, demo_api):
+    p = run_loadpilot("run", scenario_file(HEALTH), "--target", demo_api.url, "--dry-run",
+                      "--threshold", "p(95)<200", "--threshold", "http_req_failed<0.01")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["thresholds"] == {"p95_ms": 200, "error_rate": 1}
+
+
+def test_a_ramp_longer_than_the_duration_runs_ramp_then_duration(scenario_file, demo_api):
+    path = scenario_file(HEALTH.replace('ramp_up="0s"', 'ramp_up="3s", mode="ramp"'))
+    p = run_loadpilot("run", path, "--target", demo_api.url, "--dry-run", "--duration", "2s")
+    assert p.returncode == 0, p.stderr
+    plan = json.loads(p.stdout)
+    assert plan["profile"]["ramp_up_s"] == 3 and plan["profile"]["duration_s"] == 2
+    assert plan["engine"]["total_s"] == 5
+
+
+TWO = HEALTH + """
+
+@scenario(rps=10, duration="1s")
+class Two(VUser):
+    \"\"\"The second one.\"\"\"
+    @task
+    def health(self, client):
+        client.get("/health")
+"""
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ([], "has 2 scenarios; pick one with --scenario NAME: One, Two"),
+    (["--scenario", "Three"], "no scenario named \"Three\"; available: One, Two"),
+])
+def test_the_scenario_names_are_on_the_error_line(scenario_file, demo_api, extra, needle):
+    p = run_loadpilot("run", scenario_file(TWO), "--target", demo_api.url, *extra)
+    assert p.returncode == 2, p.stderr
+    first = p.stderr.splitlines()[0]
+    assert first.startswith("error: ") and needle in first, p.stderr
+    # The docstrings follow, one "  - " line each.
+    assert "  - Two — The second one." in p.stderr.splitlines()
+    assert demo_api.stats()["total"] == 0

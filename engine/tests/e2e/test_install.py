@@ -228,3 +228,32 @@ def test_editable_pip_install_of_the_package_works_offline(tmp_path):
     assert seen["typed"]
     assert "Response" in seen["get"]
     assert "weight" in seen["task"]
+
+
+def test_installed_docs_hold_what_help_and_errors_cite(tmp_path):
+    """`--help` and messages cite docs/NAME.md: the install ships docs/ and
+    the help says where it is, also after the prefix was moved."""
+    install(tmp_path / "staged")
+    prefix = tmp_path / "moved" / "prefix"
+    prefix.parent.mkdir()
+    os.rename(tmp_path / "staged", prefix)
+    binary = str(prefix / "bin" / "loadpilot")
+    docs = prefix / "share" / "doc" / "loadpilot" / "docs"
+    for page in os.listdir(os.path.join(SOURCE, "docs")):
+        if page.endswith(".md"):
+            assert (docs / page).is_file(), page
+
+    env = clean_env()
+    env.pop("LOADPILOT_TARGET", None)
+    texts = []
+    for args in (["help"], ["--help"], ["help", "run"], ["help", "agent"],
+                 ["help", "coordinator"], ["run", "probe.py"]):
+        p = subprocess.run([binary, *args], capture_output=True, text=True, cwd=tmp_path,
+                           env=env, timeout=30, stdin=subprocess.DEVNULL)
+        texts.append(p.stdout + p.stderr)
+    for text in texts[:5]:
+        assert f"Documentation: {docs}" in text, text
+    cited = set(re.findall(r"docs/([a-z_]+\.md)", "\n".join(texts)))
+    assert {"cli.md", "distributed.md", "engine.md"} <= cited, cited
+    for page in cited:
+        assert (docs / page).is_file(), page

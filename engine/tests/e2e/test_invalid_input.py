@@ -69,7 +69,7 @@ def test_all_validation_errors_reported_at_once(scenario_file, demo_api):
     path = scenario_file("""
         from loadpilot import VUser, scenario, task
 
-        @scenario(rps=-5, duration="0s", ramp_up="10s", mode="zigzag", steps=0,
+        @scenario(rps=-5, duration="0s", ramp_up="-1s", mode="zigzag", steps=0,
                   thresholds={"p98_ms": 10})
         class Bad(VUser):
             @task(weight=0)

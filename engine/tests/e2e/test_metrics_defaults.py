@@ -125,3 +125,35 @@ def test_dry_run_prints_the_effective_max_vusers(scenario_file):
     assert dry_run(scenario_file(scenario()), "--max-vusers", "7")["max_vusers"] == 7
     path = scenario_file(scenario(extra=", max_vusers=50"), name="fifty.py")
     assert dry_run(path)["max_vusers"] == 50
+
+
+# /metrics is for this machine unless asked: loopback by default,
+# --metrics-host 0.0.0.0 (or LOADPILOT_METRICS_HOST) opens it
+# (docs/monitoring.md#the-endpoint).
+def test_the_endpoint_listens_on_loopback_by_default(demo_api, scenario_file):
+    p = run_loadpilot("run", scenario_file(scenario()), "--target", demo_api.url, "--no-report",
+                      "--metrics-port", "0")
+    assert p.returncode == 0, p.stderr
+    line = next(l for l in p.stdout.splitlines() if l.startswith("metrics: "))
+    assert "(listening on 127.0.0.1:" in line, line
+
+
+def test_the_endpoint_opens_when_asked(demo_api, scenario_file):
+    env = metrics_env()
+    env["LOADPILOT_METRICS_HOST"] = "0.0.0.0"
+    p = subprocess.run([os.path.abspath(BIN), "run", scenario_file(scenario()), "--target",
+                        demo_api.url, "--no-report", "--metrics-port", "0"],
+                       capture_output=True, text=True, timeout=60, env=env,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    assert "(listening on 0.0.0.0:" in p.stdout, p.stdout
+
+
+def test_the_help_names_the_loopback_default():
+    p = run_loadpilot("help", "run")
+    assert p.returncode == 0, p.stderr
+    help_line = " ".join(p.stdout.split("--metrics-host", 1)[1].split()[:40])
+    assert "127.0.0.1" in help_line, help_line
+    p = run_loadpilot("help", "coordinator")
+    help_line = " ".join(p.stdout.split("--metrics-host", 1)[1].split()[:40])
+    assert "127.0.0.1" in help_line, help_line

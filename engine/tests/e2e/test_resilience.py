@@ -33,7 +33,7 @@ def test_server_errors_are_counted_by_kind(make_demo_api, scenario_file, tmp_pat
     assert p.returncode == 0, p.stderr
     assert r["errors"] == r["errors_by_kind"]["http_5xx"]
     assert 0.12 < r["errors"] / r["requests"] < 0.28
-    assert r["top_errors"][0]["message"] == "HTTP 503"
+    assert r["top_errors"][0]["message"] == "HTTP 503 GET /api/products"
     assert "http_5xx" in p.stdout
 
 

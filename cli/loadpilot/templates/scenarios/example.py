@@ -9,8 +9,9 @@ Check it without sending anything:
 
     loadpilot run scenarios/example.py --target http://127.0.0.1:8000 --dry-run
 
-While it runs, LoadPilot serves Prometheus metrics on :9090/metrics; start
-the bundled Prometheus + Grafana with
+While it runs, LoadPilot serves Prometheus metrics on :9090/metrics (on
+loopback; add `--metrics-host 0.0.0.0` so the containers below reach it);
+start the bundled Prometheus + Grafana with
 `docker compose -f monitoring/docker-compose.yml up -d` and open
 http://localhost:3000 to watch the "LoadPilot" dashboard.
 """
