@@ -343,6 +343,11 @@ void ApiServer::answer_now(Waiting& w, int status, std::string_view content_type
   w.deadline = Clock::now() + options_.linger;
 }
 
+bool ApiServer::wait_idle(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, limit, [this] { return threads_ == 0; });
+}
+
 void ApiServer::serve(int fd, std::string peer, std::string buf, std::size_t reserved) {
   ApiResponder out(fd);
   demo::RequestParser parser(options_.max_body);

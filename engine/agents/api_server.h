@@ -133,6 +133,10 @@ class ApiServer {
   int port() const { return port_; }
   // HOST:PORT as bound ([HOST]:PORT for IPv6).
   std::string address() const;
+  // Waits up to `limit` until no request is being served (every handler
+  // returned, its connection closed and its body budget given back); true
+  // when that happened. A client sees its answer before this holds.
+  bool wait_idle(std::chrono::milliseconds limit);
 
  private:
   struct Waiting;

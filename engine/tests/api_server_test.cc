@@ -190,7 +190,9 @@ TEST(ApiServer, BodiesShareOneBudgetAndTheRestIsAskedToRetry) {
   t.release();
   EXPECT_EQ(body_of(first.read_all(5s)), "POST /run 800");
   EXPECT_EQ(body_of(small.read_all(5s)), "POST /run 200");
-  // Released: a large body fits again.
+  // Released (the budget comes back after the answers went out): a large
+  // body fits again.
+  ASSERT_TRUE(t.server->wait_idle(5s));
   Socket third(t.port());
   third.send("POST /run HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Length: 1000\r\n\r\n" +
              std::string(1000, 'z'));
