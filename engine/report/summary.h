@@ -31,6 +31,9 @@ struct NamedSummary {
 struct TaskSummary {
   std::string name;
   double weight = 0;
+  // A row the runtime records beyond the plan's tasks (on_start): a hook
+  // each VUser runs, not a task drawn by weight; it has no weight.
+  bool hook = false;
   std::uint64_t requests = 0, errors = 0, iterations = 0;
   double rps = 0;
   double error_rate = 0;

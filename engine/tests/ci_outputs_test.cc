@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "report/csv_export.h"
 #include "report/junit.h"
 #include "report/step_summary.h"
+#include "report/summary.h"
 #include "report/wall_clock.h"
 
 namespace loadpilot::report {
@@ -72,6 +74,45 @@ TEST(Csv, QuotesNamesAndEndsWithAggregated) {
             std::string::npos)
       << csv;
   EXPECT_NE(csv.find("\n,Aggregated,10,10,"), std::string::npos) << csv;
+}
+
+// on_start is a hook each VUser runs once, not a task drawn by weight: the
+// rows the runtime adds beyond the plan's tasks say "hook", never weight 0.
+TEST(Summary, OnStartIsAHookNotAWeightZeroTask) {
+  plan::Plan plan;
+  plan.name = "Shop";
+  plan::TaskSpec browse;
+  browse.name = "browse";
+  browse.weight = 3;
+  plan.tasks = {browse};
+  metrics::Collector collector({"browse", "on_start"});
+  std::vector<metrics::WorkerReport> reports(1);
+  reports[0].stats = metrics::IntervalStats(2);
+  reports[0].stats.tasks[1].requests = 1;
+  reports[0].stats.tasks[1].latency.record(1000);
+  collector.add_round(reports, 1.0);
+  const Summary s = build_summary(plan, collector, 1, 1, 1, false);
+  ASSERT_EQ(s.tasks.size(), 2u);
+  EXPECT_FALSE(s.tasks[0].hook);
+  EXPECT_TRUE(s.tasks[1].hook);
+  const nlohmann::json j = s.to_json();
+  EXPECT_EQ(j["tasks"][0]["weight"], 3.0);
+  EXPECT_EQ(j["tasks"][1]["hook"], true);
+  EXPECT_TRUE(j["tasks"][1]["weight"].is_null());
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  print_summary(f, s, false);
+  std::rewind(f);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  const std::size_t row = text.find("\n  on_start ");
+  ASSERT_NE(row, std::string::npos) << text;
+  const std::string line = text.substr(row + 1, text.find('\n', row + 1) - row - 1);
+  // The weight column, right after the name, says "hook".
+  const std::size_t first = line.find_first_not_of(' ', std::string("  on_start").size());
+  EXPECT_EQ(line.substr(first, 4), "hook") << line;
 }
 
 TEST(StepSummary, CellsCannotBreakTheTable) {
