@@ -165,6 +165,7 @@ int run_command(const RunArgs& args) {
       outcome.duration_s, outcome.interrupted, limits);
   if (signal_seen) summary.interrupt_signal = signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : run_errors) summary.add_problem(e);
+  summary.knee = outputs.knee_line();  // printed before the verdict
   // With ndjson, stdout carries only JSON: the human summary goes to stderr.
   report::print_summary(ndjson ? stderr : stdout, summary, color && !ndjson);
   nlohmann::json results = outputs.results(summary);
@@ -172,7 +173,6 @@ int run_command(const RunArgs& args) {
     coordinator->add_results(results);
     coordinator->print_after_summary(ndjson ? stderr : stdout);
   }
-  outputs.print_knee(ndjson ? stderr : stdout, color && !ndjson);
   if (ndjson) {
     nlohmann::json j = summary.to_json();
     j["type"] = "summary";

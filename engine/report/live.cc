@@ -160,8 +160,20 @@ class PlainProgress : public LiveView {
     std::fflush(out_);
   }
   void on_snapshot(const metrics::Snapshot& s) override {
+    // The run's last flush, taken where the last line was (the profile's
+    // end), is no second of its own: it prints nothing when it brought
+    // nothing new, and otherwise keeps the target of the profile's last
+    // second instead of the 0 of a curve that has ended.
+    const bool flush = printed_ && s.total_s > 0 && s.elapsed_s >= s.total_s - 1e-6 &&
+                       s.elapsed_s - last_.elapsed_s < 0.5;
+    if (flush && s.requests == last_.requests && s.errors == last_.errors &&
+        s.dropped == last_.dropped && s.iterations == last_.iterations)
+      return;
+    const double target_rps = flush ? last_.target_rps : s.target_rps;
+    printed_ = true;
+    last_ = {s.elapsed_s, target_rps, s.requests, s.errors, s.dropped, s.iterations};
     // A closed model has no target rate: its users set the pace.
-    const std::string target = s.closed ? "-" : fmt::format("{:.1f}", s.target_rps);
+    const std::string target = s.closed ? "-" : fmt::format("{:.1f}", target_rps);
     fmt::print(out_,
                "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8} req {:>9} err {:>6} ({:.2f}%) "
                "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}{}\n",
@@ -175,8 +187,14 @@ class PlainProgress : public LiveView {
   }
 
  private:
+  struct Printed {
+    double elapsed_s = 0, target_rps = 0;
+    std::uint64_t requests = 0, errors = 0, dropped = 0, iterations = 0;
+  };
   std::FILE* out_;
   LiveHeader header_;
+  bool printed_ = false;
+  Printed last_;
 };
 
 class NdjsonStream : public LiveView {

@@ -527,6 +527,10 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
       }
     }
   }
+  if (!s.knee.empty()) {
+    fmt::print(out, "\n{}\n", st.bold("Knee point"));
+    print_wrapped(out, width, "  ", s.knee);
+  }
   fmt::print(out, "\n{}\n", s.passed ? st.green("PASSED") : st.red("FAILED"));
 }
 

@@ -87,6 +87,9 @@ struct Summary {
   // The one verdict: every threshold passed and no problem. The exit code,
   // the results file and the report all say this (docs/cli.md#exit-codes).
   bool passed = true;
+  // A step run's knee point, one sentence (report/knee.h describe_knee);
+  // printed before the verdict. Empty: not a step run.
+  std::string knee;
 
   void add_problem(std::string problem);
   nlohmann::json to_json() const;  // the results file (docs/output.md)

@@ -141,6 +141,40 @@ TEST(Dashboard, NamesFromTheScenarioCannotMoveTheCursor) {
   EXPECT_NE(frame.find("evil?[2J?[Hname"), std::string::npos);
 }
 
+std::string read_all(std::FILE* f) {
+  std::rewind(f);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  return text;
+}
+
+// The run's last flush, taken as the profile ends, is no second of its own:
+// text mode prints no second "done" line with the target of a curve that
+// has ended (0), and when that flush did bring requests, the line keeps the
+// profile's last target.
+TEST(PlainProgress, TheLastFlushPrintsNoSecondDoneLine) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  auto view = make_plain_progress(f, header());
+  metrics::Snapshot s = busy_snapshot(1);
+  s.elapsed_s = 300;
+  s.phase = "done";
+  s.target_rps = 100;
+  view->on_snapshot(s);
+  s.target_rps = 0;  // the flush: nothing new
+  view->on_snapshot(s);
+  std::string text = read_all(f);
+  EXPECT_EQ(lines_of(text).size(), 1u) << text;
+  EXPECT_EQ(text.find("/0.0 "), std::string::npos) << text;
+  s.requests += 3;  // a flush that did bring requests
+  view->on_snapshot(s);
+  text = read_all(f);
+  EXPECT_EQ(lines_of(text).size(), 2u) << text;
+  EXPECT_EQ(text.find("/0.0 "), std::string::npos) << text;
+  std::fclose(f);
+}
+
 TEST(TextFit, WidthsCountColumnsNotBytes) {
   EXPECT_EQ(display_width("abc"), 3);
   EXPECT_EQ(display_width("→ █░"), 4);
@@ -247,6 +281,18 @@ TEST(Summary, FitsEightyColumnsWithEveryFigure) {
                              "123456789", "named for the whole route", "eighty columns", "FAILED"})
       EXPECT_NE(text.find(part), std::string::npos) << part;
   }
+}
+
+// A step run's knee point is part of what the verdict sums up: it is
+// printed before PASSED / FAILED, not after it.
+TEST(Summary, TheKneePointComesBeforeTheVerdict) {
+  Summary s = busy_summary();
+  s.knee = "step 2/3 at 100 req/s (99.8 achieved): the last step within the limits";
+  const std::string text = summary_text(s, false);
+  const std::size_t knee = text.find("\nKnee point\n  step 2/3 at 100 req/s");
+  ASSERT_NE(knee, std::string::npos) << text;
+  EXPECT_LT(knee, text.find("\nFAILED")) << text;
+  EXPECT_EQ(summary_text(busy_summary(), false).find("Knee point"), std::string::npos);
 }
 
 TEST(Summary, SubRowsAreIndentedUnderTheirTask) {

@@ -158,6 +158,8 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     assert knee["target_rps"] == 150 and knee["p99_limit_source"] == "threshold"
     assert sum(s["requests"] for s in knee["steps"]) == r["requests"]
     assert "Knee point" in p.stdout and "step 3/3 at 150 req/s" in p.stdout
+    # The knee is part of what the verdict sums up: printed before it.
+    assert p.stdout.index("\nKnee point\n") < p.stdout.index("\nPASSED\n"), p.stdout
 
     html = report.read_text()
     assert embedded_data(html) == r
