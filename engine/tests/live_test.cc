@@ -129,6 +129,50 @@ TEST(Dashboard, HeightLimitsTheFrameAndCountsTheTasksLeftOut) {
   EXPECT_EQ(lines_of(render_dashboard(header(), busy_snapshot(40), 130, 80)).size(), 8u + 40u);
 }
 
+// A minute of history, for the trend lines.
+std::vector<TrendPoint> minute_of_history() {
+  std::vector<TrendPoint> trend;
+  for (int i = 0; i < 60; ++i) trend.push_back({100.0 * i, 5.0 + (i % 10)});
+  return trend;
+}
+
+// A big terminal is used: wider name and figure columns (p95, max, error %)
+// and trend lines of the rate and p99, and never a line over its width.
+TEST(Dashboard, TwoHundredByFiftyUsesTheRoom) {
+  const std::string frame =
+      render_dashboard(header(), busy_snapshot(6), 130, 200, 50, minute_of_history());
+  const std::vector<std::string> lines = lines_of(frame);
+  EXPECT_LE(lines.size(), 50u);
+  int widest = 0;
+  for (const std::string& line : lines) {
+    EXPECT_LE(display_width(line), 200) << line;
+    widest = std::max(widest, display_width(line));
+  }
+  EXPECT_GE(widest, 150) << frame;
+  for (const char* part : {"p95 ms", "max ms", "error %", "▁", "█"})
+    EXPECT_NE(frame.find(part), std::string::npos) << part << "\n" << frame;
+  auto starts = [&](const char* prefix) {
+    return std::count_if(lines.begin(), lines.end(),
+                         [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
+  };
+  EXPECT_EQ(starts("Rate trend"), 1) << frame;
+  EXPECT_EQ(starts("p99 trend"), 1) << frame;
+  // The long task name is shown whole on a wide terminal.
+  EXPECT_NE(frame.find("/api/products/{id} with a name longer than any column"), std::string::npos);
+}
+
+// At 80 x 24 everything still fits: no line over 80 columns, at most 24
+// lines, the key figures and a trend line kept.
+TEST(Dashboard, EightyByTwentyFourStillFits) {
+  const std::string frame =
+      render_dashboard(header(), busy_snapshot(6), 130, 80, 24, minute_of_history());
+  const std::vector<std::string> lines = lines_of(frame);
+  EXPECT_LE(lines.size(), 24u);
+  for (const std::string& line : lines) EXPECT_LE(display_width(line), 80) << line;
+  for (const char* part : {"11987.6 current", "p99 3456.78", "Rate trend", "task_5"})
+    EXPECT_NE(frame.find(part), std::string::npos) << part << "\n" << frame;
+}
+
 TEST(Dashboard, NamesFromTheScenarioCannotMoveTheCursor) {
   LiveHeader h = header();
   h.scenario = "evil\033[2J\033[Hname";
