@@ -113,6 +113,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
     ts.requests = t.requests;
     ts.errors = t.errors;
     ts.iterations = t.iterations;
+    ts.methods = metrics::method_names(t.methods);
     ts.rps = t.requests / secs;
     ts.error_rate = metrics::percent(t.errors, t.attempts());
     ts.latency = metrics::LatencySummary::of(t.latency);

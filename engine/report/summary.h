@@ -34,6 +34,9 @@ struct TaskSummary {
   // A row the runtime records beyond the plan's tasks (on_start): a hook
   // each VUser runs, not a task drawn by weight; it has no weight.
   bool hook = false;
+  // The HTTP methods its requests used ("GET", "GET/POST"; "" for none
+  // seen), for the CSV's Type column.
+  std::string methods;
   std::uint64_t requests = 0, errors = 0, iterations = 0;
   double rps = 0;
   double error_rate = 0;

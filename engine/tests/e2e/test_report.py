@@ -262,8 +262,14 @@ def test_legends_gauge_and_axes_at_the_end_of_a_failing_run(make_demo_api, scena
                 client.get("/api/products")
     """)
     report = tmp_path / "users.html"
-    p, r = run_json(path, api.url, tmp_path, "--report", str(report))
+    p, r = run_json(path, api.url, tmp_path, "--report", str(report), "--csv",
+                    str(tmp_path / "lp"))
     assert p.returncode == 0, p.stdout + p.stderr
+    # The CSV's Type is the method of the requests (as Locust's), also for
+    # Python tasks and the on_start hook.
+    with open(tmp_path / "lp_stats.csv") as f:
+        types = {row[1]: row[0] for row in (line.split(",") for line in f.read().splitlines()[1:])}
+    assert types == {"products": "GET", "on_start": "GET", "Aggregated": ""}, types
     ts = r["timeseries"]
     assert ts["target_users"][-1] == 4, ts["target_users"]
     assert ts["error_rate"][-1] > 20, ts["error_rate"]
