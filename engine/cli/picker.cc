@@ -3,8 +3,13 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include <algorithm>
+
+#include "report/text_fit.h"
 
 namespace loadpilot::cli {
 
@@ -32,21 +37,46 @@ class RawMode {
   bool ok_ = false;
 };
 
-void draw(int fd, const std::string& title, const std::vector<std::string>& items,
-          std::size_t current, bool redraw) {
+int terminal_width(int fd) {
+  winsize ws{};
+  if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 80;
+}
+
+// Draws the picker; a redraw first moves up over the LINES of the last one.
+std::size_t draw(int fd, const std::string& title, const std::vector<std::string>& items,
+                 std::size_t current, std::size_t lines) {
   std::string s;
-  if (redraw) s += fmt::format("\033[{}F", items.size() + 1);
-  s += fmt::format("{} (↑/↓ and Enter, or a number; q to cancel)\033[K\n", title);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i == current)
-      s += fmt::format("\033[7m> {}. {}\033[0m\033[K\n", i + 1, items[i]);
+  if (lines > 0) s += fmt::format("\033[{}F", lines);
+  const std::vector<std::string> text = picker_lines(title, items, current, terminal_width(fd));
+  const std::size_t head = text.size() - items.size();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i >= head && i - head == current)
+      s += "\033[7m" + text[i] + "\033[0m\033[K\n";
     else
-      s += fmt::format("  {}. {}\033[K\n", i + 1, items[i]);
+      s += text[i] + "\033[K\n";
   }
   ssize_t n = write(fd, s.data(), s.size());
   (void)n;
+  return text.size();
 }
 }  // namespace
+
+std::vector<std::string> picker_lines(const std::string& title,
+                                      const std::vector<std::string>& items, std::size_t current,
+                                      int width) {
+  width = std::max(width, 20);
+  // One column spare: a line that fills the last column makes some
+  // terminals wrap the cursor, which would throw the redraw off by one.
+  const int usable = width - 1;
+  std::vector<std::string> lines = report::wrap_words(
+      report::printable(title) + " (↑/↓ and Enter, or a number; q to cancel)", usable, "", "  ");
+  for (std::size_t i = 0; i < items.size(); ++i)
+    lines.push_back(report::fit_width(
+        fmt::format("{}{}. {}", i == current ? "> " : "  ", i + 1, report::printable(items[i])),
+        usable));
+  return lines;
+}
 
 std::optional<std::size_t> pick_on_terminal(const std::string& title,
                                             const std::vector<std::string>& items) {
@@ -61,7 +91,7 @@ std::optional<std::size_t> pick_on_terminal(const std::string& title,
       return std::nullopt;
     }
     std::size_t current = 0;
-    draw(fd, title, items, current, false);
+    std::size_t drawn = draw(fd, title, items, current, 0);
     for (;;) {
       char c = 0;
       if (read(fd, &c, 1) != 1) break;
@@ -88,7 +118,7 @@ std::optional<std::size_t> pick_on_terminal(const std::string& title,
       } else if (c == 'j' && current + 1 < items.size()) {
         ++current;
       }
-      draw(fd, title, items, current, true);
+      drawn = draw(fd, title, items, current, drawn);
     }
   }
   close(fd);

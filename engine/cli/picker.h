@@ -16,6 +16,14 @@
 
 namespace loadpilot::cli {
 
+// The picker's lines for a terminal WIDTH columns wide, none wider: the
+// title and the key hint wrapped between words (the terminal would cut
+// them mid-word), then one line per item (cut with "…" if too long), the
+// CURRENT one marked "> ". Without colour; the picker adds the highlight.
+std::vector<std::string> picker_lines(const std::string& title,
+                                      const std::vector<std::string>& items, std::size_t current,
+                                      int width);
+
 std::optional<std::size_t> pick_on_terminal(const std::string& title,
                                             const std::vector<std::string>& items);
 

@@ -80,7 +80,7 @@ void RunOutputs::on_snapshot(const metrics::Snapshot& s) {
 }
 
 nlohmann::json RunOutputs::results(const report::Summary& summary) {
-  if (steps_.active())
+  if (steps_.active() && !knee_)
     knee_ = std::make_unique<report::Knee>(report::find_knee(steps_.results(), plan_.thresholds));
   const metrics::Histogram& latency = engine_.collector().total_latency();
   const nlohmann::json j = report::results_json(summary, &series_, &latency, knee_.get());
@@ -89,10 +89,11 @@ nlohmann::json RunOutputs::results(const report::Summary& summary) {
   return nlohmann::json::parse(j.dump());
 }
 
-void RunOutputs::print_knee(std::FILE* out, bool color) const {
-  if (!knee_) return;
-  const std::string title = color ? "\033[1mKnee point\033[0m" : "Knee point";
-  fmt::print(out, "\n{}\n  {}\n", title, report::describe_knee(*knee_));
+std::string RunOutputs::knee_line() {
+  if (!steps_.active()) return {};
+  if (!knee_)
+    knee_ = std::make_unique<report::Knee>(report::find_knee(steps_.results(), plan_.thresholds));
+  return report::describe_knee(*knee_);
 }
 
 int RunOutputs::write_files(const nlohmann::json& results,

@@ -41,8 +41,9 @@ class RunOutputs {
   // The results object (--results-json, report, baseline) for `summary`;
   // also computes the knee for step runs.
   nlohmann::json results(const report::Summary& summary);
-  // The knee line of the terminal summary (step runs only).
-  void print_knee(std::FILE* out, bool color) const;
+  // The knee point of a step run as one sentence for the terminal summary
+  // (Summary::knee), computed here once; empty for other runs.
+  std::string knee_line();
   // Writes the HTML report (unless --no-report) and the baseline (with
   // --save-baseline) and adds "... written to PATH" lines to `written` for
   // the terminal, which comes after the files (docs/output.md#output-files).

@@ -192,6 +192,7 @@ int run_command(const RunArgs& args) {
       outcome.duration_s, outcome.interrupted, limits);
   if (signal_seen) summary.interrupt_signal = signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : run_errors) summary.add_problem(e);
+  summary.knee = outputs.knee_line();  // printed before the verdict
   nlohmann::json results = outputs.results(summary);
   if (coordinator) coordinator->add_results(results);
 
@@ -218,7 +219,6 @@ int run_command(const RunArgs& args) {
   guard_stdout([&] {
     report::print_summary(human, summary, color && !ndjson);
     if (coordinator) coordinator->print_after_summary(human);
-    outputs.print_knee(human, color && !ndjson);
     std::fflush(human);
   });
   if (ndjson) {

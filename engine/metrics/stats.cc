@@ -19,6 +19,24 @@ void TaskStats::merge(const TaskStats& other) {
   latency.merge(other.latency);
   service.merge(other.service);
   iteration.merge(other.iteration);
+  methods |= other.methods;
+}
+
+std::uint32_t method_bit(std::string_view method) {
+  constexpr std::size_t n = std::size(kMethodNames);
+  for (std::size_t i = 0; i + 1 < n; ++i)
+    if (method == kMethodNames[i]) return 1u << i;
+  return 1u << (n - 1);
+}
+
+std::string method_names(std::uint32_t bits) {
+  std::string out;
+  for (std::size_t i = 0; i < std::size(kMethodNames); ++i) {
+    if (!(bits & (1u << i))) continue;
+    if (!out.empty()) out += '/';
+    out += kMethodNames[i];
+  }
+  return out;
 }
 
 void NamedStats::merge(const NamedStats& other) {
@@ -203,7 +221,8 @@ nlohmann::json IntervalStats::to_json() const {
                   {"by_kind", t.errors_by_kind},
                   {"latency", t.latency.to_json()},
                   {"service", t.service.to_json()},
-                  {"iteration", t.iteration.to_json()}});
+                  {"iteration", t.iteration.to_json()},
+                  {"methods", t.methods}});
   }
   // Absent when there are none, as an agent of an older version sends.
   if (!named.empty()) {
@@ -273,6 +292,13 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
     task.errors = u64_field(t, "errors", where);
     task.iteration_errors = u64_field(t, "iteration_errors", where);
     task.iterations = u64_field(t, "iterations", where);
+    // Absent from an agent of an older version: no methods known.
+    if (t.contains("methods")) {
+      const std::uint64_t bits = u64_field(t, "methods", where);
+      if (bits >> std::size(kMethodNames))
+        throw std::invalid_argument(where + "\"methods\" has unknown bits");
+      task.methods = static_cast<std::uint32_t>(bits);
+    }
     const nlohmann::json& kinds = array_field(t, "by_kind", where);
     if (kinds.size() != kErrorKindCount)
       throw std::invalid_argument(where + "\"by_kind\" must have " +

@@ -36,10 +36,21 @@ struct TaskStats {
   Histogram latency;    // per request, from the intended start (us)
   Histogram service;    // per request, from send to last byte (us)
   Histogram iteration;  // per iteration, from intended start to end (us)
+  // The HTTP methods its requests used, as method_bit() bits (merged as a
+  // union): the CSV's Type column (docs/output.md#csv).
+  std::uint32_t methods = 0;
 
   std::uint64_t attempts() const { return requests + iteration_errors; }
   void merge(const TaskStats& other);
 };
+
+// The bit of an HTTP method in TaskStats::methods; methods not in the list
+// share the last bit, "OTHER".
+inline constexpr std::string_view kMethodNames[] = {"GET",    "POST", "PUT",     "PATCH",
+                                                    "DELETE", "HEAD", "OPTIONS", "OTHER"};
+std::uint32_t method_bit(std::string_view method);
+// "GET" or "GET/POST": the methods of BITS in kMethodNames order; "" for none.
+std::string method_names(std::uint32_t bits);
 
 // A sub-row (docs/scenarios.md#metrics): the requests of task `task` made
 // with the literal name= `name`. Each is also counted in the task's own
@@ -148,6 +159,10 @@ class Recorder {
   // What one request that ended put on and took off the wire: its class
   // (response_class()) and bytes. Recorded where the response arrives,
   // for every request, whichever row record_request() counts it in.
+  // Task TASK sent a request with this method (method_bit()).
+  void record_method(std::size_t task, std::uint32_t bit) {
+    if (task < current_.tasks.size()) current_.tasks[task].methods |= bit;
+  }
   void record_response(ResponseClass c, std::uint64_t bytes_sent, std::uint64_t bytes_received) {
     ++current_.responses[static_cast<std::size_t>(c)];
     current_.bytes_sent += bytes_sent;

@@ -62,9 +62,10 @@ std::string stats_csv(const Summary& s, const plan::Plan& plan,
   const metrics::Histogram empty;
   for (std::size_t i = 0; i < s.tasks.size(); ++i) {
     const TaskSummary& t = s.tasks[i];
-    // Type: the method of a task sent natively; a Python task may send
-    // anything, so it says so.
-    std::string type = "python";
+    // Type: the request method, as Locust writes it: a native task's from
+    // its plan, a Python task's those its requests used ("GET/POST" when
+    // several; empty when it sent none).
+    std::string type = t.methods;
     for (const plan::TaskSpec& spec : plan.tasks)
       if (spec.name == t.name && spec.runtime == "native" && spec.request)
         type = spec.request->method;

@@ -51,7 +51,12 @@ TerminalSize terminal_size(std::FILE* out) {
 std::atomic<int> g_alternate_screen_fd{-1};
 
 constexpr std::string_view kEnterScreen = "\033[?1049h\033[?25l\033[2J";  // alternate, no cursor
-constexpr std::string_view kLeaveScreen = "\033[?25h\033[?1049l";         // cursor, normal screen
+// Leaving, the alternate screen is cleared first: a terminal that grew
+// during the run shrinks it back to the normal screen's old size on the way
+// out, and some (tmux) push the rows that no longer fit, the top of the
+// last frame, into the scrollback above the summary.
+constexpr std::string_view kLeaveScreen =
+    "\033[H\033[2J\033[?25h\033[?1049l";  // cleared, cursor, normal screen
 
 // The dashboard draws on the terminal's alternate screen, as full-screen
 // programs do: each frame is drawn whole from the top-left corner, fitted
@@ -82,6 +87,9 @@ class TerminalDashboard : public LiveView {
     std::lock_guard lock(mu_);
     last_ = s;
     have_ = true;
+    trend_.push_back({s.current_rps, s.window.p99_ms});
+    // More seconds than any terminal is wide: older ones are never shown.
+    if (trend_.size() > kTrendSeconds) trend_.erase(trend_.begin());
     draw_locked();
   }
 
@@ -103,8 +111,8 @@ class TerminalDashboard : public LiveView {
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     const TerminalSize size = terminal_size(out_);
-    const std::string frame =
-        render_dashboard(header_, last_, have_ ? wall : 0, std::max(size.columns, 1), size.rows);
+    const std::string frame = render_dashboard(header_, last_, have_ ? wall : 0,
+                                               std::max(size.columns, 1), size.rows, trend_);
     std::vector<std::string_view> lines;
     for (std::size_t pos = 0; pos < frame.size();) {
       std::size_t nl = frame.find('\n', pos);
@@ -134,7 +142,9 @@ class TerminalDashboard : public LiveView {
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread thread_;
+  static constexpr std::size_t kTrendSeconds = 400;
   metrics::Snapshot last_;
+  std::vector<TrendPoint> trend_;
   bool have_ = false;
   bool done_ = false;
   TerminalSize size_{-1, -1};
@@ -160,8 +170,20 @@ class PlainProgress : public LiveView {
     std::fflush(out_);
   }
   void on_snapshot(const metrics::Snapshot& s) override {
+    // The run's last flush, taken where the last line was (the profile's
+    // end), is no second of its own: it prints nothing when it brought
+    // nothing new, and otherwise keeps the target of the profile's last
+    // second instead of the 0 of a curve that has ended.
+    const bool flush = printed_ && s.total_s > 0 && s.elapsed_s >= s.total_s - 1e-6 &&
+                       s.elapsed_s - last_.elapsed_s < 0.5;
+    if (flush && s.requests == last_.requests && s.errors == last_.errors &&
+        s.dropped == last_.dropped && s.iterations == last_.iterations)
+      return;
+    const double target_rps = flush ? last_.target_rps : s.target_rps;
+    printed_ = true;
+    last_ = {s.elapsed_s, target_rps, s.requests, s.errors, s.dropped, s.iterations};
     // A closed model has no target rate: its users set the pace.
-    const std::string target = s.closed ? "-" : fmt::format("{:.1f}", s.target_rps);
+    const std::string target = s.closed ? "-" : fmt::format("{:.1f}", target_rps);
     fmt::print(out_,
                "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8} req {:>9} err {:>6} ({:.2f}%) "
                "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}{}\n",
@@ -175,8 +197,14 @@ class PlainProgress : public LiveView {
   }
 
  private:
+  struct Printed {
+    double elapsed_s = 0, target_rps = 0;
+    std::uint64_t requests = 0, errors = 0, dropped = 0, iterations = 0;
+  };
   std::FILE* out_;
   LiveHeader header_;
+  bool printed_ = false;
+  Printed last_;
 };
 
 class NdjsonStream : public LiveView {
@@ -242,10 +270,33 @@ struct Column {
   int drop;  // as Part::drop
 };
 
+// The last values of VALUES as a one-line sparkline of at most WIDTH
+// cells, scaled from 0 to their maximum.
+std::string sparkline(const std::vector<double>& values, int width) {
+  static constexpr std::string_view kLevels[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  const std::size_t n = std::min(values.size(), static_cast<std::size_t>(std::max(width, 0)));
+  const auto first = values.end() - static_cast<std::ptrdiff_t>(n);
+  const double top = n ? *std::max_element(first, values.end()) : 0;
+  std::string out;
+  for (auto it = first; it != values.end(); ++it) {
+    const int level = top > 0 ? std::clamp(static_cast<int>(std::lround(*it / top * 7)), 0, 7) : 0;
+    out += kLevels[level];
+  }
+  return out;
+}
+
+// "LABEL  ▁▂▅█  last X (max Y)", the sparkline taking the room left.
+std::string trend_line(std::string_view label, const std::vector<double>& values, int width,
+                       const std::string& suffix) {
+  const int room = width - display_width(label) - display_width(suffix) - 2;
+  if (room < 8) return {};
+  return std::string(label) + sparkline(values, room) + "  " + suffix;
+}
+
 }  // namespace
 
 std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, double wall_elapsed_s,
-                             int width, int height) {
+                             int width, int height, const std::vector<TrendPoint>& trend) {
   width = std::max(width, 1);
   const double elapsed = std::min(std::max(s.elapsed_s, wall_elapsed_s), h.total_s);
   std::vector<std::string> lines;
@@ -312,24 +363,46 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
                                {1, fmt::format("max {:.2f}", s.window.max_ms)},
                                {2, fmt::format("(last {}s)", metrics::Collector::kWindowSeconds)}},
                               width, "  "));
+  // Trend lines when the terminal has the rows for them (or no known
+  // height): the rate and p99 of the last seconds, as many as fit.
+  if (!trend.empty() && (height == 0 || height >= 20)) {
+    std::vector<double> rps, p99;
+    for (const TrendPoint& t : trend) {
+      rps.push_back(t.rps);
+      p99.push_back(t.p99_ms);
+    }
+    const auto top = [](const std::vector<double>& v) {
+      return *std::max_element(v.begin(), v.end());
+    };
+    for (std::string line :
+         {trend_line("Rate trend ", rps, width,
+                     fmt::format("{:.1f} req/s (max {:.1f})", rps.back(), top(rps))),
+          trend_line("p99 trend  ", p99, width,
+                     fmt::format("{:.2f} ms (max {:.2f})", p99.back(), top(p99)))})
+      if (!line.empty()) lines.push_back(fit_width(line, width));
+  }
   lines.push_back("");
 
   // The task table: numeric columns drop out (p50 first) until the name
   // keeps at least 12 columns; the name column takes the rest, up to 40.
-  std::vector<Column> columns = {
-      {"req/s", 9, 1}, {"requests", 9, 0}, {"errors", 7, 0}, {"p50 ms", 9, 2}, {"p99 ms", 9, 0}};
+  // The extra columns of a wide terminal (error %, p95, max) stay only
+  // while the name keeps 30; on a wide one the name takes up to 80.
+  std::vector<Column> columns = {{"req/s", 9, 1},   {"requests", 9, 0}, {"errors", 7, 0},
+                                 {"error %", 8, 3}, {"p50 ms", 9, 2},   {"p95 ms", 9, 3},
+                                 {"p99 ms", 9, 0},  {"max ms", 10, 4}};
   auto numeric_width = [&] {
     int w = 0;
     for (const Column& c : columns) w += c.width + 1;
     return w;
   };
-  while (width - 2 - numeric_width() < 12) {
+  for (;;) {
     auto worst = std::max_element(columns.begin(), columns.end(),
                                   [](const Column& a, const Column& b) { return a.drop < b.drop; });
     if (worst == columns.end() || worst->drop == 0) break;
+    if (width - 2 - numeric_width() >= (worst->drop >= 3 ? 30 : 12)) break;
     columns.erase(worst);
   }
-  const int name_width = std::clamp(width - 2 - numeric_width(), 4, 40);
+  const int name_width = std::clamp(width - 2 - numeric_width(), 4, 80);
   auto row = [&](std::string name, const std::vector<std::string>& cells) {
     std::string line = "  " + pad(fit_width(name, name_width), name_width);
     for (std::size_t i = 0; i < columns.size(); ++i)
@@ -351,8 +424,12 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
       if (title == "req/s") cells.push_back(fmt::format("{:.1f}", rps));
       if (title == "requests") cells.push_back(fmt::format("{}", requests));
       if (title == "errors") cells.push_back(fmt::format("{}", errors));
+      if (title == "error %")
+        cells.push_back(fmt::format("{:.2f}", metrics::percent(errors, requests)));
       if (title == "p50 ms") cells.push_back(fmt::format("{:.2f}", window.p50_ms));
+      if (title == "p95 ms") cells.push_back(fmt::format("{:.2f}", window.p95_ms));
       if (title == "p99 ms") cells.push_back(fmt::format("{:.2f}", window.p99_ms));
+      if (title == "max ms") cells.push_back(fmt::format("{:.2f}", window.max_ms));
     }
     return cells;
   };

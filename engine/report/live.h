@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "metrics/snapshot.h"
 
@@ -49,13 +50,22 @@ void restore_terminal();
 std::unique_ptr<LiveView> make_plain_progress(std::FILE* out, LiveHeader header);
 std::unique_ptr<LiveView> make_ndjson_stream(std::FILE* out, LiveHeader header);
 
+// One second of the run for the dashboard's trend lines.
+struct TrendPoint {
+  double rps = 0;     // requests per second
+  double p99_ms = 0;  // windowed p99
+};
+
 // Renders one dashboard frame (exposed for tests): lines ending in '\n',
 // none wider than WIDTH display columns (report/text_fit.h) — parts and
 // table columns that do not fit are left out, from 60 columns up nothing
 // essential is — and, when HEIGHT > 0, at most HEIGHT lines (the task
 // table is cut with a "… N more tasks" line). `wall_elapsed_s` moves the
-// clock and the progress bar between snapshots.
+// clock and the progress bar between snapshots. `trend` (oldest first):
+// the seconds so far, drawn as sparklines of the rate and p99 when there is
+// room (their last seconds, as many as fit the width). A wide terminal
+// gets wider task names and more task columns (error %, p95, max).
 std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, double wall_elapsed_s,
-                             int width, int height = 0);
+                             int width, int height = 0, const std::vector<TrendPoint>& trend = {});
 
 }  // namespace loadpilot::report

@@ -108,10 +108,12 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
     const metrics::TaskStats& t = c.tasks[i];
     TaskSummary ts;
     ts.name = collector.task_names()[i];
-    ts.weight = i < plan.tasks.size() ? plan.tasks[i].weight : 0;
+    ts.hook = i >= plan.tasks.size();
+    ts.weight = ts.hook ? 0 : plan.tasks[i].weight;
     ts.requests = t.requests;
     ts.errors = t.errors;
     ts.iterations = t.iterations;
+    ts.methods = metrics::method_names(t.methods);
     ts.rps = t.requests / secs;
     ts.error_rate = metrics::percent(t.errors, t.attempts());
     ts.latency = metrics::LatencySummary::of(t.latency);
@@ -228,7 +230,8 @@ nlohmann::json Summary::to_json() const {
                             {"rps", n.rps},
                             {"latency", n.latency.to_json()}});
     tasks_json.push_back({{"name", t.name},
-                          {"weight", t.weight},
+                          {"weight", t.hook ? nlohmann::json(nullptr) : nlohmann::json(t.weight)},
+                          {"hook", t.hook},
                           {"requests", t.requests},
                           {"errors", t.errors},
                           {"iterations", t.iterations},
@@ -361,7 +364,8 @@ void print_tasks(std::FILE* out, int width, const std::vector<TaskSummary>& task
   };
   for (const TaskSummary& t : tasks) {
     names.push_back(printable(t.name));
-    rows.push_back(figures(fmt::format("{:g}", t.weight), t.requests, t.errors, t.rps, t.latency));
+    rows.push_back(figures(t.hook ? std::string("hook") : fmt::format("{:g}", t.weight), t.requests,
+                           t.errors, t.rps, t.latency));
     for (const NamedSummary& n : t.named) {
       names.push_back(std::string(kSubRowIndent) + printable(n.name));
       rows.push_back(figures("", n.requests, n.errors, n.rps, n.latency));
@@ -523,6 +527,10 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
         first = false;
       }
     }
+  }
+  if (!s.knee.empty()) {
+    fmt::print(out, "\n{}\n", st.bold("Knee point"));
+    print_wrapped(out, width, "  ", s.knee);
   }
   fmt::print(out, "\n{}\n", s.passed ? st.green("PASSED") : st.red("FAILED"));
 }

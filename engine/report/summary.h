@@ -31,6 +31,12 @@ struct NamedSummary {
 struct TaskSummary {
   std::string name;
   double weight = 0;
+  // A row the runtime records beyond the plan's tasks (on_start): a hook
+  // each VUser runs, not a task drawn by weight; it has no weight.
+  bool hook = false;
+  // The HTTP methods its requests used ("GET", "GET/POST"; "" for none
+  // seen), for the CSV's Type column.
+  std::string methods;
   std::uint64_t requests = 0, errors = 0, iterations = 0;
   double rps = 0;
   double error_rate = 0;
@@ -84,6 +90,9 @@ struct Summary {
   // The one verdict: every threshold passed and no problem. The exit code,
   // the results file and the report all say this (docs/cli.md#exit-codes).
   bool passed = true;
+  // A step run's knee point, one sentence (report/knee.h describe_knee);
+  // printed before the verdict. Empty: not a step run.
+  std::string knee;
 
   void add_problem(std::string problem);
   nlohmann::json to_json() const;  // the results file (docs/output.md)

@@ -10,6 +10,11 @@ namespace loadpilot::report {
 namespace {
 double ms(double x) { return round_to(x, 0.001); }
 double rate(double x) { return round_to(x, 0.01); }
+// Counters never go backwards; the guard only protects against a snapshot
+// from a different run being fed in by mistake.
+std::uint64_t delta(std::uint64_t now, std::uint64_t before) {
+  return now >= before ? now - before : 0;
+}
 double interval_pct(std::uint64_t errors, std::uint64_t attempts) {
   return round_to(metrics::percent(errors, attempts), 0.001);
 }
@@ -19,7 +24,9 @@ TimeSeries::TimeSeries(std::vector<std::string> task_names, bool closed)
     : task_names_(std::move(task_names)),
       closed_(closed),
       last_attempts_(task_names_.size() + 1, 0),
-      last_errors_(task_names_.size() + 1, 0) {}
+      last_errors_(task_names_.size() + 1, 0),
+      base_attempts_(task_names_.size() + 1, 0),
+      base_errors_(task_names_.size() + 1, 0) {}
 
 void TimeSeries::add(const metrics::Snapshot& s) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -48,6 +55,13 @@ void TimeSeries::add(const metrics::Snapshot& s, const metrics::IntervalStats& r
 }
 
 void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
+  // The profile's end: the round taken there may last only milliseconds
+  // (the run's last flush), and the curve is 0 once it has ended.
+  const bool at_end = s.total_s > 0 && s.elapsed_s >= s.total_s - 1e-6 && !points_.empty();
+  if (at_end && s.elapsed_s - points_.back().t < kShortRoundS) {
+    fold_into_last(s);
+    return;
+  }
   Point p;
   p.t = round_to(s.elapsed_s, 0.001);
   p.unix_s = round_to(unix_s, 0.001);
@@ -57,6 +71,8 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   p.active = s.active;
   p.active_users = s.active_users;
   p.target_users = s.target_users;
+  if (at_end && s.closed && s.target_users == 0)
+    p.target_users = points_.back().target_users;  // the users wanted in the last second
   p.p50_ms = ms(s.window.p50_ms);
   p.p90_ms = ms(s.window.p90_ms);
   p.p95_ms = ms(s.window.p95_ms);
@@ -70,11 +86,8 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   p.responses = s.responses;
   p.bytes_sent = s.bytes_sent;
   p.bytes_received = s.bytes_received;
-  // Counters never go backwards; the guards only protect against a
-  // snapshot from a different run being fed in by mistake.
-  const auto delta = [](std::uint64_t now, std::uint64_t before) {
-    return now >= before ? now - before : 0;
-  };
+  base_attempts_ = last_attempts_;
+  base_errors_ = last_errors_;
   p.error_rate =
       interval_pct(delta(s.errors, last_errors_[0]), delta(s.attempts, last_attempts_[0]));
   last_attempts_[0] = s.attempts;
@@ -92,6 +105,42 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
     last_errors_[i + 1] = t.errors;
   }
   points_.push_back(std::move(p));
+}
+
+void TimeSeries::fold_into_last(const metrics::Snapshot& s) {
+  // The point keeps its time, its rates and its target; it takes the
+  // totals (so the last cumulative values equal the run's), what is in
+  // flight now, and an error rate over both rounds together.
+  Point& p = points_.back();
+  p.active = s.active;
+  p.active_users = s.active_users;
+  p.p50_ms = ms(s.window.p50_ms);
+  p.p90_ms = ms(s.window.p90_ms);
+  p.p95_ms = ms(s.window.p95_ms);
+  p.p99_ms = ms(s.window.p99_ms);
+  p.p999_ms = ms(s.window.p999_ms);
+  p.max_ms = ms(s.window.max_ms);
+  p.requests = s.requests;
+  p.errors = s.errors;
+  p.late = s.late;
+  p.dropped = s.dropped;
+  p.responses = s.responses;
+  p.bytes_sent = s.bytes_sent;
+  p.bytes_received = s.bytes_received;
+  p.error_rate =
+      interval_pct(delta(s.errors, base_errors_[0]), delta(s.attempts, base_attempts_[0]));
+  last_attempts_[0] = s.attempts;
+  last_errors_[0] = s.errors;
+  for (std::size_t i = 0; i < task_names_.size() && i < s.tasks.size(); ++i) {
+    const metrics::TaskSnapshot& t = s.tasks[i];
+    TaskPoint& tp = p.tasks[i];
+    tp.p50_ms = ms(t.window.p50_ms);
+    tp.p99_ms = ms(t.window.p99_ms);
+    tp.error_rate = interval_pct(delta(t.errors, base_errors_[i + 1]),
+                                 delta(t.attempts, base_attempts_[i + 1]));
+    last_attempts_[i + 1] = t.attempts;
+    last_errors_[i + 1] = t.errors;
+  }
 }
 
 nlohmann::json TimeSeries::to_json() const {

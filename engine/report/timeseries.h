@@ -20,6 +20,12 @@
 // k-th point plus the last one) when serialized; counters are cumulative, so
 // thinning loses resolution but no requests.
 //
+// The profile's end: a round shorter than half a second taken there (the
+// run's last flush) is folded into the point before (its totals, in-flight
+// counts and error rate), and a closed model's point there keeps the users
+// wanted during its last second; so the series end on the profile's last
+// second and never on a target of 0 the run did not have.
+//
 // Thread-safety: none. add() is called on the engine's collector thread.
 #include <array>
 #include <cstdint>
@@ -92,6 +98,13 @@ class TimeSeries {
   // Cumulative counters at the previous point, to turn them into interval
   // rates: [0] all tasks, [i + 1] task i.
   std::vector<std::uint64_t> last_attempts_, last_errors_;  // error-rate counters
+  // The same counters at the point before the last: a round folded into
+  // the last point gets its error rate over both intervals.
+  std::vector<std::uint64_t> base_attempts_, base_errors_;
+  // A round this short taken at the profile's end is the run's last flush,
+  // not a second of its own: it is folded into the point before.
+  static constexpr double kShortRoundS = 0.5;
+  void fold_into_last(const metrics::Snapshot& s);
   // Service-time histograms of the last Collector::kWindowSeconds rounds.
   std::deque<metrics::Histogram> service_window_;
   bool has_service_ = false;  // some point came with its round's statistics

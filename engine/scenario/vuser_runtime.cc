@@ -72,6 +72,7 @@ struct VUserRuntime::Hub {
     std::int64_t named = -1;  // done: the row's sub-row (Recorder::named_row), -1: none
     bool record = false;
     std::int64_t base_us = 0;
+    std::uint32_t method = 0;  // done: metrics::method_bit() of the request
     http::Result result;
   };
 
@@ -172,6 +173,7 @@ struct VUserRuntime::Hub {
           if (!closed) {
             recorder.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
                                      r.bytes_received);
+            recorder.record_method(e.row, e.method);
           }
           if (e.record) record_result(e, done, sent);
           py::object dropped = py::none();
@@ -301,8 +303,10 @@ struct VUserRuntime::Hub {
     // The callback runs inside run_io() or close_io(), on this thread.
     client->send(
         std::move(request), method == "HEAD",
-        [this, id, row, named, base_us, record](http::Result&& r) {
+        [this, id, row, named, base_us, record,
+         method = metrics::method_bit(method)](http::Result&& r) {
           Event e(Type::kDone);
+          e.method = method;
           e.id = id;
           e.row = row;
           e.named = named;

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "report/csv_export.h"
 #include "report/junit.h"
 #include "report/step_summary.h"
+#include "report/summary.h"
 #include "report/wall_clock.h"
 
 namespace loadpilot::report {
@@ -61,17 +63,86 @@ TEST(Junit, CasesForRunTasksAndThresholds) {
 }
 
 TEST(Csv, QuotesNamesAndEndsWithAggregated) {
-  const Summary s = failing_summary();
+  Summary s = failing_summary();
+  s.tasks[0].methods = "POST";
   plan::Plan plan;
   metrics::IntervalStats cumulative(2);
   // 1..10 ms; above 4.096 ms a bucket is 2 us wide, so the median reads 5.001.
   for (int i = 1; i <= 10; ++i) cumulative.tasks[0].latency.record(i * 1000);
   metrics::Histogram total = cumulative.tasks[0].latency;
   const std::string csv = stats_csv(s, plan, cumulative, total);
-  EXPECT_NE(csv.find("\npython,\"login, then buy\",10,10,5.001,5.500,1.000,10.000,"),
+  EXPECT_NE(csv.find("\nPOST,\"login, then buy\",10,10,5.001,5.500,1.000,10.000,"),
             std::string::npos)
       << csv;
   EXPECT_NE(csv.find("\n,Aggregated,10,10,"), std::string::npos) << csv;
+}
+
+// The Type column says the request method, as Locust's does: a Python
+// task's are the methods its requests used, merged across workers and
+// agents (the stats frames carry them).
+TEST(Csv, TypeIsTheMethodOfTheRequests) {
+  plan::Plan plan;
+  plan::TaskSpec browse;
+  browse.name = "browse";
+  browse.runtime = "python";
+  plan.tasks = {browse};
+  metrics::IntervalStats agent(2);
+  agent.tasks[0].requests = 2;
+  agent.tasks[0].methods = metrics::method_bit("POST");
+  agent.tasks[1].requests = 1;
+  agent.tasks[1].methods = metrics::method_bit("GET");
+  std::vector<metrics::WorkerReport> reports(2);
+  reports[0].stats = metrics::IntervalStats(2);
+  reports[0].stats.tasks[0].requests = 1;
+  reports[0].stats.tasks[0].methods = metrics::method_bit("GET");
+  reports[1].stats = metrics::IntervalStats::from_json(agent.to_json());  // over the wire
+  metrics::Collector collector({"browse", "on_start"});
+  collector.add_round(reports, 1.0);
+  const Summary s = build_summary(plan, collector, 1, 1, 1, false);
+  const std::string csv = stats_csv(s, plan, collector.cumulative(), collector.total_latency());
+  EXPECT_NE(csv.find("\nGET/POST,browse,3,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nGET,on_start,1,"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find("python"), std::string::npos) << csv;
+  EXPECT_EQ(metrics::method_names(metrics::method_bit("BREW")), "OTHER");
+}
+
+// on_start is a hook each VUser runs once, not a task drawn by weight: the
+// rows the runtime adds beyond the plan's tasks say "hook", never weight 0.
+TEST(Summary, OnStartIsAHookNotAWeightZeroTask) {
+  plan::Plan plan;
+  plan.name = "Shop";
+  plan::TaskSpec browse;
+  browse.name = "browse";
+  browse.weight = 3;
+  plan.tasks = {browse};
+  metrics::Collector collector({"browse", "on_start"});
+  std::vector<metrics::WorkerReport> reports(1);
+  reports[0].stats = metrics::IntervalStats(2);
+  reports[0].stats.tasks[1].requests = 1;
+  reports[0].stats.tasks[1].latency.record(1000);
+  collector.add_round(reports, 1.0);
+  const Summary s = build_summary(plan, collector, 1, 1, 1, false);
+  ASSERT_EQ(s.tasks.size(), 2u);
+  EXPECT_FALSE(s.tasks[0].hook);
+  EXPECT_TRUE(s.tasks[1].hook);
+  const nlohmann::json j = s.to_json();
+  EXPECT_EQ(j["tasks"][0]["weight"], 3.0);
+  EXPECT_EQ(j["tasks"][1]["hook"], true);
+  EXPECT_TRUE(j["tasks"][1]["weight"].is_null());
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  print_summary(f, s, false);
+  std::rewind(f);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  const std::size_t row = text.find("\n  on_start ");
+  ASSERT_NE(row, std::string::npos) << text;
+  const std::string line = text.substr(row + 1, text.find('\n', row + 1) - row - 1);
+  // The weight column, right after the name, says "hook".
+  const std::size_t first = line.find_first_not_of(' ', std::string("  on_start").size());
+  EXPECT_EQ(line.substr(first, 4), "hook") << line;
 }
 
 TEST(StepSummary, CellsCannotBreakTheTable) {

@@ -129,6 +129,50 @@ TEST(Dashboard, HeightLimitsTheFrameAndCountsTheTasksLeftOut) {
   EXPECT_EQ(lines_of(render_dashboard(header(), busy_snapshot(40), 130, 80)).size(), 8u + 40u);
 }
 
+// A minute of history, for the trend lines.
+std::vector<TrendPoint> minute_of_history() {
+  std::vector<TrendPoint> trend;
+  for (int i = 0; i < 60; ++i) trend.push_back({100.0 * i, 5.0 + (i % 10)});
+  return trend;
+}
+
+// A big terminal is used: wider name and figure columns (p95, max, error %)
+// and trend lines of the rate and p99, and never a line over its width.
+TEST(Dashboard, TwoHundredByFiftyUsesTheRoom) {
+  const std::string frame =
+      render_dashboard(header(), busy_snapshot(6), 130, 200, 50, minute_of_history());
+  const std::vector<std::string> lines = lines_of(frame);
+  EXPECT_LE(lines.size(), 50u);
+  int widest = 0;
+  for (const std::string& line : lines) {
+    EXPECT_LE(display_width(line), 200) << line;
+    widest = std::max(widest, display_width(line));
+  }
+  EXPECT_GE(widest, 150) << frame;
+  for (const char* part : {"p95 ms", "max ms", "error %", "▁", "█"})
+    EXPECT_NE(frame.find(part), std::string::npos) << part << "\n" << frame;
+  auto starts = [&](const char* prefix) {
+    return std::count_if(lines.begin(), lines.end(),
+                         [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
+  };
+  EXPECT_EQ(starts("Rate trend"), 1) << frame;
+  EXPECT_EQ(starts("p99 trend"), 1) << frame;
+  // The long task name is shown whole on a wide terminal.
+  EXPECT_NE(frame.find("/api/products/{id} with a name longer than any column"), std::string::npos);
+}
+
+// At 80 x 24 everything still fits: no line over 80 columns, at most 24
+// lines, the key figures and a trend line kept.
+TEST(Dashboard, EightyByTwentyFourStillFits) {
+  const std::string frame =
+      render_dashboard(header(), busy_snapshot(6), 130, 80, 24, minute_of_history());
+  const std::vector<std::string> lines = lines_of(frame);
+  EXPECT_LE(lines.size(), 24u);
+  for (const std::string& line : lines) EXPECT_LE(display_width(line), 80) << line;
+  for (const char* part : {"11987.6 current", "p99 3456.78", "Rate trend", "task_5"})
+    EXPECT_NE(frame.find(part), std::string::npos) << part << "\n" << frame;
+}
+
 TEST(Dashboard, NamesFromTheScenarioCannotMoveTheCursor) {
   LiveHeader h = header();
   h.scenario = "evil\033[2J\033[Hname";
@@ -139,6 +183,40 @@ TEST(Dashboard, NamesFromTheScenarioCannotMoveTheCursor) {
   EXPECT_EQ(frame.find("\033[31m"), std::string::npos);
   EXPECT_EQ(frame.find('\r'), std::string::npos);
   EXPECT_NE(frame.find("evil?[2J?[Hname"), std::string::npos);
+}
+
+std::string read_all(std::FILE* f) {
+  std::rewind(f);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  return text;
+}
+
+// The run's last flush, taken as the profile ends, is no second of its own:
+// text mode prints no second "done" line with the target of a curve that
+// has ended (0), and when that flush did bring requests, the line keeps the
+// profile's last target.
+TEST(PlainProgress, TheLastFlushPrintsNoSecondDoneLine) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  auto view = make_plain_progress(f, header());
+  metrics::Snapshot s = busy_snapshot(1);
+  s.elapsed_s = 300;
+  s.phase = "done";
+  s.target_rps = 100;
+  view->on_snapshot(s);
+  s.target_rps = 0;  // the flush: nothing new
+  view->on_snapshot(s);
+  std::string text = read_all(f);
+  EXPECT_EQ(lines_of(text).size(), 1u) << text;
+  EXPECT_EQ(text.find("/0.0 "), std::string::npos) << text;
+  s.requests += 3;  // a flush that did bring requests
+  view->on_snapshot(s);
+  text = read_all(f);
+  EXPECT_EQ(lines_of(text).size(), 2u) << text;
+  EXPECT_EQ(text.find("/0.0 "), std::string::npos) << text;
+  std::fclose(f);
 }
 
 TEST(TextFit, WidthsCountColumnsNotBytes) {
@@ -247,6 +325,18 @@ TEST(Summary, FitsEightyColumnsWithEveryFigure) {
                              "123456789", "named for the whole route", "eighty columns", "FAILED"})
       EXPECT_NE(text.find(part), std::string::npos) << part;
   }
+}
+
+// A step run's knee point is part of what the verdict sums up: it is
+// printed before PASSED / FAILED, not after it.
+TEST(Summary, TheKneePointComesBeforeTheVerdict) {
+  Summary s = busy_summary();
+  s.knee = "step 2/3 at 100 req/s (99.8 achieved): the last step within the limits";
+  const std::string text = summary_text(s, false);
+  const std::size_t knee = text.find("\nKnee point\n  step 2/3 at 100 req/s");
+  ASSERT_NE(knee, std::string::npos) << text;
+  EXPECT_LT(knee, text.find("\nFAILED")) << text;
+  EXPECT_EQ(summary_text(busy_summary(), false).find("Knee point"), std::string::npos);
 }
 
 TEST(Summary, SubRowsAreIndentedUnderTheirTask) {

@@ -74,6 +74,51 @@ TEST(TimeSeries, ServiceTimeOverTheWindowAndLateDroppedArrivals) {
   EXPECT_FALSE(plain.to_json().contains("service_p50_ms"));
 }
 
+// The run's last collection round, taken as the profile ends, can be a few
+// milliseconds long: its target (the curve after its end) is 0 and nothing
+// finished in it. It is folded into the point before, so the charts and
+// their legends end on the profile's last second, not on a drop to 0.
+TEST(TimeSeries, AShortRoundAtTheProfilesEndFoldsIntoThePointBefore) {
+  TimeSeries ts({"a", "b"});
+  metrics::Snapshot s = snapshot(1.0, 100, 4);  // 4 % errors
+  s.total_s = 2.0;
+  ts.add(s, 0);
+  s = snapshot(2.0, 200, 8);
+  s.total_s = 2.0;
+  ts.add(s, 0);
+  s = snapshot(2.0, 201, 8);  // the drain: one more request, no error
+  s.total_s = 2.0;
+  s.target_rps = 0;
+  s.current_rps = 99.5;
+  ts.add(s, 0);
+  const nlohmann::json j = ts.to_json();
+  EXPECT_EQ(j["t"], nlohmann::json({1.0, 2.0}));
+  EXPECT_EQ(j["target_rps"], nlohmann::json({100.0, 100.0}));
+  EXPECT_EQ(j["requests"], nlohmann::json({100, 201}));  // the totals stay exact
+  EXPECT_EQ(j["errors"], nlohmann::json({4, 8}));
+  // 4 errors of the 101 requests since the first point.
+  EXPECT_NEAR(j["error_rate"][1].get<double>(), 3.96, 0.01);
+  EXPECT_NEAR(j["tasks"][0]["error_rate"][1].get<double>(), 3.96, 0.01);
+  ASSERT_EQ(ts.points().size(), 2u);
+}
+
+// A closed model's curve wants 0 users once it has ended: the point taken at
+// the end keeps the users wanted during its last second.
+TEST(TimeSeries, AClosedModelsLastPointKeepsItsTargetUsers) {
+  TimeSeries ts({"a", "b"}, /*closed=*/true);
+  metrics::Snapshot s = snapshot(1.0, 100, 0);
+  s.total_s = 2.0;
+  s.closed = true;
+  s.target_users = 5;
+  ts.add(s, 0);
+  s = snapshot(2.0, 200, 0);
+  s.total_s = 2.0;
+  s.closed = true;
+  s.target_users = 0;
+  ts.add(s, 0);
+  EXPECT_EQ(ts.to_json()["target_users"], nlohmann::json({5, 5}));
+}
+
 TEST(TimeSeries, LongRunsAreThinnedButKeepTheLastPoint) {
   TimeSeries ts({"a"});
   const std::size_t n = TimeSeries::kMaxPoints * 2 + 7;

@@ -118,8 +118,14 @@
       fmtInt(its.dropped || 0) + " dropped");
   }
   if (closed) card("Users", fmtInt(users.planned), fmtInt(users.peak_active) + " at most active");
+  // A ramp or step profile averages below its peak: the achieved rate is
+  // compared with the planned average, the peak beside it (as the terminal
+  // summary does).
+  const plannedAvg = num(data.planned_duration_s) > 0 && isObj(data.iterations)
+    ? num(data.iterations.planned) / num(data.planned_duration_s) : num(rps.target);
   card("RPS achieved", fmt(rps.actual, 1), closed ? "closed model"
-    : num(rps.target) > 0 ? "target " + fmt(rps.target, 1) + " iterations/s" : "unlimited rate");
+    : num(rps.target) > 0 ? "target " + fmt(plannedAvg, 1) + " iterations/s average, " +
+      fmt(rps.target, 1) + " peak" : "unlimited rate");
   card("Error rate", fmt(data.error_rate, 2) + " %");
   const bytes = isObj(data.bytes) ? data.bytes : null;
   if (bytes) card("Data received", fmtBytes(bytes.received), "sent " + fmtBytes(bytes.sent));
@@ -253,6 +259,11 @@
     entry.host.replaceChildren();
     const made = entry.build(entry.host);
     if (made) {
+      // Where the y axis starts once drawn, for tests reading the page.
+      const hooks = made.opts.hooks = made.opts.hooks || {};
+      hooks.draw = (hooks.draw || []).concat([(u) => {
+        if (u.scales.y) entry.host.dataset.ymin = String(u.scales.y.min);
+      }]);
       entry.u = new uPlot(made.opts, made.data, entry.host);
       // What the axes and limit lines say, for tests and tools reading the page.
       entry.host.dataset.axes = made.opts.axes.map((a) => a.label || "").join("|");
@@ -262,26 +273,34 @@
 
   const noSeries = "No time series in this results file.";
   const rpsAxis = { unit: "req/s", format: fmtRps };
+  // Rates start at 0, so a steady rate does not read as a wild one.
+  const fromZero = { range: (u, min, max) => [0, Math.max(1, num(max) * 1.1)] };
   addChart("chart-rps", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
     // A closed model has no target rate: its users set the pace.
     if (closed) {
-      return { opts: baseOpts(host, [line("Current", p[0]), line("Iterations", p[1])], rpsAxis),
-        data: [ts.t, ts.current_rps, ts.iterations_rps] };
+      const opts = baseOpts(host, [line("Current", p[0]), line("Iterations", p[1])], rpsAxis);
+      opts.scales.y = fromZero;
+      return { opts: opts, data: [ts.t, ts.current_rps, ts.iterations_rps] };
     }
-    return { opts: baseOpts(host, [line("Target", p[2], { dash: [6, 4] }), line("Current", p[0]),
-      line("Iterations", p[1])], rpsAxis), data: [ts.t, ts.target_rps, ts.current_rps, ts.iterations_rps] };
+    // The target is drawn last, dashed and wider: it lies on top of the
+    // achieved rates where they match it, instead of hiding under them.
+    const opts = baseOpts(host, [line("Current", p[0]), line("Iterations", p[1]),
+      line("Target", p[2], { dash: [6, 4], width: 2 })], rpsAxis);
+    opts.scales.y = fromZero;
+    return { opts: opts, data: [ts.t, ts.current_rps, ts.iterations_rps, ts.target_rps] };
   });
   if (userColumns) document.getElementById("caption-active").textContent = "Active Users and Workers";
   addChart("chart-active", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
     if (userColumns) {
-      return { opts: baseOpts(host, [line("Target users", p[2], { dash: [6, 4] }),
-        line("Active users", p[0]), line("In flight", p[4], { fill: p[4] + "22" })],
+      // The target last, on top of the users that match it.
+      return { opts: baseOpts(host, [line("In flight", p[4], { fill: p[4] + "22" }),
+        line("Active users", p[0]), line("Target users", p[2], { dash: [6, 4], width: 2 })],
       { unit: "users / iterations", integer: true, format: fmtCount }),
-        data: [ts.t, ts.target_users, ts.active_users, ts.active] };
+        data: [ts.t, ts.active, ts.active_users, ts.target_users] };
     }
     return { opts: baseOpts(host, [line("Active", p[4], { fill: p[4] + "22" })],
       { unit: "iterations in flight", integer: true, format: fmtCount }), data: [ts.t, ts.active] };
@@ -324,6 +343,7 @@
     const limits = latencyLimits(p);
     const opts = baseOpts(host, [line("p50", p[1]), line("p95", p[2]), line("p99", p[5]), line("max", p[3])],
       { unit: "ms", format: fmtMs });
+    opts.scales.y = fromZero;
     opts.hooks = limitLines(limits);
     return { opts: opts, limits: limits, data: [ts.t, ts.p50_ms, ts.p95_ms, ts.p99_ms, ts.max_ms] };
   });
@@ -335,6 +355,7 @@
     const p = palette();
     const opts = baseOpts(host, [line("service p50", p[6]), line("service p99", p[7]),
       line("latency p99", p[5], { dash: [5, 4] })], { unit: "ms", format: fmtMs });
+    opts.scales.y = fromZero;
     return { opts: opts, data: [ts.t, ts.service_p50_ms, ts.service_p99_ms, ts.p99_ms] };
   });
   addChart("chart-error-rate", (host) => {
@@ -350,10 +371,10 @@
   addChart("chart-cumulative", (host) => {
     if (!ts) return emptyNote(host, noSeries);
     const p = palette();
-    const opts = baseOpts(host, [line("Requests", p[0]), line("Errors", p[3], { scale: "errors" })],
+    // One axis for both: errors are a part of the requests, and a second
+    // axis would draw 50 errors as high as 2,000 requests.
+    const opts = baseOpts(host, [line("Requests", p[0]), line("Errors", p[3], { fill: p[3] + "33" })],
       { unit: "requests", integer: true, format: fmtCount });
-    opts.scales.errors = countScale;
-    opts.axes.push(yAxis("errors", true, { scale: "errors", side: 1, grid: { show: false } }));
     return { opts: opts, data: [ts.t, ts.requests, ts.errors] };
   });
 
@@ -480,12 +501,24 @@
   });
 
   // p99 gauge: whole-run p99 against the p99 threshold (or against max).
+  // Its colour: with a p99_ms threshold, green within it and red over it
+  // (the verdict's own line); without one, the steps of the Grafana
+  // dashboard's p99 gauge: green, orange from 250 ms, red from 500 ms.
+  const gaugeSteps = [[0, "green"], [250, "orange"], [500, "red"]];
+  function gaugeLevel(value, limit) {
+    if (limit > 0) return value > limit ? "red" : "green";
+    let level = gaugeSteps[0][1];
+    gaugeSteps.forEach(([from, name]) => { if (value >= from) level = name; });
+    return level;
+  }
   function drawGauge() {
     const host = document.getElementById("gauge-p99");
     host.replaceChildren();
     const th = list(data.thresholds).find((t) => t.key === "p99_ms");
     const value = num(lat.p99_ms);
     const limit = th ? num(th.limit) : 0;
+    const level = gaugeLevel(value, limit);
+    host.dataset.level = level;
     const top = Math.max(limit * 1.5, value * 1.25, num(lat.max_ms), 0.001);
     const canvas = el("canvas");
     const ratio = window.devicePixelRatio || 1;
@@ -499,8 +532,7 @@
     g.lineWidth = 18; g.lineCap = "butt";
     g.strokeStyle = css("--grid");
     g.beginPath(); g.arc(cx, cy, r, Math.PI, 2 * Math.PI); g.stroke();
-    const bad = limit > 0 && value > limit;
-    g.strokeStyle = bad ? css("--bad") : css("--ok");
+    g.strokeStyle = css({ green: "--ok", orange: "--orange", red: "--bad" }[level]);
     g.beginPath(); g.arc(cx, cy, r, Math.PI, angle(value)); g.stroke();
     if (limit > 0) {
       // The limit: a tick across the arc, labelled outside it.
@@ -519,7 +551,9 @@
       g.fillText(label, x, Math.max(14, cy + (r + 16) * Math.sin(a)));
     }
     host.append(canvas, el("div", "reading", fmtMs(value)),
-      el("div", "note", limit > 0 ? "limit " + fmtMs(limit) : "no p99 threshold; scale to max " + fmtMs(lat.max_ms)));
+      el("div", "note", limit > 0 ? "limit " + fmtMs(limit)
+        : "no p99 threshold; orange from 250 ms, red from 500 ms (as in Grafana); scale to max " +
+          fmtMs(lat.max_ms)));
   }
   drawGauge();
 
@@ -550,7 +584,8 @@
   const taskRows = [], subRow = [];
   tasks.forEach((t) => {
     const l = t.latency || {};
-    taskRows.push([t.name, num(t.weight), fmtInt(t.requests), fmtInt(t.errors), fmt(t.error_rate, 2),
+    // on_start / on_stop are hooks each VUser runs, not tasks drawn by weight.
+    taskRows.push([t.name, t.hook ? "hook" : num(t.weight), fmtInt(t.requests), fmtInt(t.errors), fmt(t.error_rate, 2),
       fmt(t.rps, 1), fmtMs(l.p50_ms), fmtMs(l.p95_ms), fmtMs(l.p99_ms), fmtMs(l.max_ms)]);
     subRow.push(false);
     list(t.named_requests).forEach((n) => {

@@ -84,6 +84,28 @@ function canvasState() {
       Array.from(document.querySelectorAll(".chart")).map((c) => [c.id, c.dataset.axes || null])));
     out.limits = await page.evaluate(() => Object.fromEntries(
       Array.from(document.querySelectorAll(".chart")).map((c) => [c.id, c.dataset.limits || null])));
+    // Each chart's y-scale minimum, the p99 gauge's colour step and the
+    // headline cards, as the page shows them.
+    out.ymin = await page.evaluate(() => Object.fromEntries(
+      Array.from(document.querySelectorAll(".chart")).map((c) => [c.id,
+        c.dataset.ymin === undefined ? null : Number(c.dataset.ymin)])));
+    out.gauge_level = await page.evaluate(() => document.getElementById("gauge-p99").dataset.level || null);
+    out.gauge_arc = await page.evaluate(() => {
+      // The colour of the value arc: the pixel a little inside the arc's start.
+      const c = document.querySelector("#gauge-p99 canvas");
+      if (!c) return null;
+      const r = c.width / 260;
+      const px = c.getContext("2d").getImageData(Math.round((130 - 95 + 1) * r), Math.round(140 * r), 1, 1).data;
+      return [px[0], px[1], px[2]];
+    });
+    out.gauge_colors = await page.evaluate(() => {
+      const css = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
+      return { green: css("--ok"), orange: css("--orange"), red: css("--bad") };
+    });
+    out.cards = await page.evaluate(() => Object.fromEntries(
+      Array.from(document.querySelectorAll("#headline .card")).map((c) => [
+        c.querySelector(".label").textContent,
+        [c.querySelector(".value").textContent, c.querySelector(".sub") ? c.querySelector(".sub").textContent : ""]])));
     out.injected = await page.evaluate(() => document.querySelectorAll("#hostile, .hostile, img, iframe").length);
     // Shared cursor: hover the middle of the first chart and read the time
     // each chart's legend shows.

@@ -160,3 +160,30 @@ def test_ctrl_c_leaves_the_dashboard_and_prints_the_partial_summary(pane, demo_a
     text = "\n".join(p.screen(history=True))
     assert "LoadPilot summary — Shop (interrupted)" in text
     assert "phase:" not in text and "█" not in text, text
+
+
+def test_a_terminal_grown_to_200_by_50_is_used_and_leaves_no_frame_behind(pane, demo_api,
+                                                                           tmp_path):
+    # Starts at 80x24 and grows mid-run: the frame then uses the room (task
+    # columns p95/max/error %, wider names, trend lines of rate and p99),
+    # and when the run ends nothing of any frame is left above the summary.
+    scenario = tmp_path / "shop.py"
+    scenario.write_text(SHOP.replace("{duration}", "5s"))
+    p = pane([os.path.abspath(BIN), "run", str(scenario), "--target", demo_api.url])
+    p.wait_for("Rate trend")
+    assert_one_frame(p.screen(), 80)
+    p.tmux("resize-window", "-t", "run", "-x", "200", "-y", "50")
+    p.wait_for("max ms")
+    big = [line.rstrip() for line in p.screen()]
+    assert_one_frame(big, 200)
+    assert max(width_of(line) for line in big) >= 150, "\n".join(big)
+    assert sum(1 for line in big if line.startswith("Rate trend")) == 1, "\n".join(big)
+    assert sum(1 for line in big if line.startswith("p99 trend")) == 1, "\n".join(big)
+    assert any("p95 ms" in line and "error %" in line for line in big), "\n".join(big)
+
+    assert p.wait_dead() == 0
+    after = [line.rstrip() for line in p.screen(history=True)]
+    text = "\n".join(after)
+    assert "LoadPilot summary — Shop" in text and "PASSED" in text
+    for part in ("phase:", "Rate trend", "p99 trend", "LoadPilot  Shop", "█"):
+        assert part not in text, (part, text)

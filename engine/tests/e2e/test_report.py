@@ -158,6 +158,8 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
     assert knee["target_rps"] == 150 and knee["p99_limit_source"] == "threshold"
     assert sum(s["requests"] for s in knee["steps"]) == r["requests"]
     assert "Knee point" in p.stdout and "step 3/3 at 150 req/s" in p.stdout
+    # The knee is part of what the verdict sums up: printed before it.
+    assert p.stdout.index("\nKnee point\n") < p.stdout.index("\nPASSED\n"), p.stdout
 
     html = report.read_text()
     assert embedded_data(html) == r
@@ -206,6 +208,105 @@ def test_report_of_a_step_run_renders_offline(demo_api, scenario_file, tmp_path)
         assert after[chart]["hash"] == before[chart]["hash"], f"{chart} changed with the filter"
     assert "Knee at step 3" in seen["text"]
     assert "StepMix" in seen["title"]
+    # The legends end on the profile's last second, not on a flush after it.
+    rps_legend = dict(seen["legends"]["chart-rps"])
+    assert rps_legend["Target"] == "150.0 req/s", rps_legend
+    assert rps_legend["Current"] != "0.0 req/s", rps_legend
+    assert abs(ts["target_rps"][-1] - 150) < 0.5, ts["target_rps"]
+    # The target is drawn last, on top of the achieved rates.
+    assert [label for label, _ in seen["legends"]["chart-rps"]][-1] == "Target"
+    # Rates and latencies are drawn from 0.
+    for chart in ("chart-rps", "chart-latency", "chart-service"):
+        assert seen["ymin"][chart] == 0, (chart, seen["ymin"])
+    # Achieved against the planned average (steps 50, 100, 150: 100), the
+    # peak beside it, as the terminal summary says.
+    value, sub = seen["cards"]["RPS achieved"]
+    assert value == f"{r['rps']['actual']:.1f}", value
+    average = r["iterations"]["planned"] / r["planned_duration_s"]
+    assert sub == f"target {average:.1f} iterations/s average, 150.0 peak", sub
+    assert f"{average:.1f} iterations/s average" in p.stdout
+    # One axis: errors on the same scale as requests.
+    assert seen["axes"]["chart-cumulative"] == "elapsed (m:ss)|requests", seen["axes"]
+    # The gauge is judged on the run's own p99 threshold (250 ms).
+    assert seen["gauge_level"] == "green"
+
+
+def css_rgb(color):
+    color = color.lstrip("#")
+    return [int(color[i:i + 2], 16) for i in (0, 2, 4)]
+
+
+def assert_gauge(seen, level):
+    assert seen["gauge_level"] == level, seen["gauge_level"]
+    want = css_rgb(seen["gauge_colors"][level])
+    assert all(abs(a - b) <= 8 for a, b in zip(seen["gauge_arc"], want)), \
+        (seen["gauge_arc"], want)
+
+
+def test_legends_gauge_and_axes_at_the_end_of_a_failing_run(make_demo_api, scenario_file,
+                                                            tmp_path):
+    # A closed model against a target that fails half its answers: the
+    # legends' last values are the run's last second (its error rate, its
+    # users), not the zeros of the curve after its end.
+    api = make_demo_api("--error-rate", "50")
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task, constant
+
+        @scenario(users=4, wait=constant(0.05), duration="2s")
+        class Users(VUser):
+            def on_start(self, client):
+                client.get("/health")
+
+            @task
+            def products(self, client):
+                client.get("/api/products")
+    """)
+    report = tmp_path / "users.html"
+    p, r = run_json(path, api.url, tmp_path, "--report", str(report), "--csv",
+                    str(tmp_path / "lp"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    # The CSV's Type is the method of the requests (as Locust's), also for
+    # Python tasks and the on_start hook.
+    with open(tmp_path / "lp_stats.csv") as f:
+        types = {row[1]: row[0] for row in (line.split(",") for line in f.read().splitlines()[1:])}
+    assert types == {"products": "GET", "on_start": "GET", "Aggregated": ""}, types
+    ts = r["timeseries"]
+    assert ts["target_users"][-1] == 4, ts["target_users"]
+    assert ts["error_rate"][-1] > 20, ts["error_rate"]
+    seen = open_in_browser(report, "closed-errors")
+    active = dict(seen["legends"]["chart-active"])
+    assert active["Target users"] == "4", active
+    rate = dict(seen["legends"]["chart-error-rate"])["Error rate"]
+    assert rate == f"{ts['error_rate'][-1]:.2f} %", rate
+    cumulative = dict(seen["legends"]["chart-cumulative"])
+    assert cumulative["Errors"] == f"{r['errors']:,}", cumulative
+    assert seen["ymin"]["chart-rps"] == 0, seen["ymin"]
+    # on_start is a hook, not a task of weight 0.
+    rows = {t["name"]: t for t in r["tasks"]}
+    assert rows["on_start"]["hook"] is True and rows["on_start"]["weight"] is None
+    assert rows["products"]["hook"] is False and rows["products"]["weight"] == 1
+    assert re.search(r"on_start\s+hook\s", seen["text"]), seen["text"]
+    assert re.search(r"on_start +hook ", p.stdout), p.stdout
+
+    # Without a p99 threshold the gauge takes the Grafana dashboard's steps:
+    # orange from 250 ms, red from 500 ms; with one, the threshold decides.
+    steps = json.load(open(DASHBOARD))["panels"] if os.path.isfile(DASHBOARD) else None
+    if steps:
+        gauge = next(q for q in steps if q.get("title") == "p99 Latency")
+        assert [(s["color"], s["value"]) for s in
+                gauge["fieldConfig"]["defaults"]["thresholds"]["steps"]] == \
+            [("green", None), ("orange", 250), ("red", 500)]
+    for name, p99, thresholds, level in (("orange", 437, [], "orange"),
+                                         ("own-limit", 437, [{"key": "p99_ms", "limit": 400,
+                                                              "actual": 437, "passed": False}],
+                                          "red")):
+        variant = dict(r, thresholds=thresholds,
+                       latency=dict(r["latency"], p99_ms=p99, max_ms=900))
+        src = tmp_path / f"{name}.json"
+        src.write_text(json.dumps(variant))
+        out = tmp_path / f"{name}.html"
+        assert run_loadpilot("report", str(src), "-o", str(out)).returncode == 0
+        assert_gauge(open_in_browser(out, f"gauge-{name}"), level)
 
 
 def test_knee_when_the_first_step_already_fails(make_demo_api, scenario_file, tmp_path):
