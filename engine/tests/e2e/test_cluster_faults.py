@@ -1,0 +1,143 @@
+"""Distributed runs under hostile or odd conditions: forged frames on a run's
+NATS subjects, agent ids claimed twice, credentials in the NATS URL, scenario
+files named like options, agents suspended and resumed, resend floods
+(docs/distributed.md). A real nats-server on loopback, real agents, demo-api."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN
+from test_distributed import (NATS_SERVER, Agent, Nats, agents, constant_health,  # noqa: F401
+                              external, nats, wait_running)
+
+pytestmark = pytest.mark.skipif(not os.path.exists(NATS_SERVER),
+                                reason="nats-server is not installed (scripts/install-deps.sh)")
+
+
+class RawNats:
+    """A bare NATS client over the text protocol: what any client on the
+    broker can publish, with nothing of LoadPilot's in between."""
+
+    def __init__(self, port, token=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.file = self.sock.makefile("rb")
+        assert self.file.readline().startswith(b"INFO")
+        connect = {"verbose": False, "pedantic": False}
+        if token:
+            connect["auth_token"] = token
+        self.sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
+        self._until_pong()
+
+    def _until_pong(self):
+        while True:
+            line = self.file.readline()
+            if line.startswith(b"PONG"):
+                return
+            assert not line.startswith(b"-ERR"), line
+
+    def sub(self, subject, sid=1):
+        self.sock.sendall(f"SUB {subject} {sid}\r\n".encode())
+        self.sock.sendall(b"PING\r\n")
+        self._until_pong()
+
+    def pub(self, subject, payload):
+        data = payload.encode() if isinstance(payload, str) else payload
+        self.sock.sendall(f"PUB {subject} {len(data)}\r\n".encode() + data + b"\r\n")
+
+    def flush(self):
+        self.sock.sendall(b"PING\r\n")
+        self._until_pong()
+
+    def next_msg(self, timeout=20):
+        """(subject, payload) of the next message."""
+        self.sock.settimeout(timeout)
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise EOFError
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+                continue
+            if line.startswith(b"MSG"):
+                parts = line.split()
+                size = int(parts[-1])
+                payload = self.file.read(size + 2)[:-2]
+                return parts[1].decode(), payload.decode()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_forged_frames_are_dropped_and_named_and_the_books_fail_the_run(
+        nats, agents, demo_api, scenario_file, tmp_path):
+    path = scenario_file(constant_health(100, "3s"))
+    agents("f1")
+    spy = RawNats(nats.port)
+    spy.sub("loadpilot.run.*.frames.*")
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                             "--no-report", "--no-metrics", "--results-json", str(results),
+                             *external(nats, 1)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The first round frame gives the run's subject and a real frame to replay.
+    while True:
+        subject, payload = spy.next_msg()
+        frame = json.loads(payload)
+        if frame.get("type") == "round" and frame["stats"]["started"] > 0:
+            break
+    run_id = frame["run_id"]
+    for forged in ({"type": 5}, {"type": "round", "seq": "x", "stats": frame["stats"]},
+                   {"type": "exit", "how": 5}, {"type": "end", "rounds": "x"},
+                   {"type": "round", "seq": 0, "stats": frame["stats"]}):
+        spy.pub(subject, json.dumps({**forged, "run_id": run_id, "agent_id": "f1"}))
+    # A replay of a real round under a number the agent sent too: merged once.
+    spy.pub(subject, payload)
+    spy.flush()
+    out, err = proc.communicate(timeout=60)
+    spy.close()
+    # Ends as a run that failed, with its results, not a crash (exit 3).
+    assert proc.returncode == 1, err
+    r = json.loads(results.read_text())
+    problems = "\n".join(r["problems"])
+    assert "agent f1 (1 of 1): 5 malformed frames dropped, nothing of them counted" in problems
+    assert '"type": must be a string (got 5)' in problems
+    it = r["iterations"]
+    assert it["planned"] == 300
+    assert it["started"] + it["dropped"] + it["not_started"] == 300
+    assert it["started"] == demo_api.stats()["routes"]["GET /health"]
+
+
+def test_a_round_counted_twice_fails_the_books(nats, agents, demo_api, scenario_file,
+                                               tmp_path):
+    """A well-formed round under a new number (a replay nothing can tell
+    from a real frame) makes started exceed planned: the books say so and
+    the run fails, never passes on numbers that do not add up."""
+    path = scenario_file(constant_health(100, "2s"))
+    agents("b1")
+    spy = RawNats(nats.port)
+    spy.sub("loadpilot.run.*.frames.*")
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                             "--no-report", "--no-metrics", "--results-json", str(results),
+                             *external(nats, 1)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while True:
+        subject, payload = spy.next_msg()
+        frame = json.loads(payload)
+        if frame.get("type") == "round" and frame["stats"]["started"] > 0:
+            break
+    frame["seq"] = frame["seq"] + 1000  # a round number never used in a 2 s run
+    spy.pub(subject, json.dumps(frame))
+    spy.flush()
+    out, err = proc.communicate(timeout=60)
+    spy.close()
+    assert proc.returncode == 1, err
+    r = json.loads(results.read_text())
+    assert r["passed"] is False
+    assert any("the books do not hold" in p and "planned 200" in p for p in r["problems"]), \
+        r["problems"]
