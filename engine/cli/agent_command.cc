@@ -213,7 +213,6 @@ class PersistentAgent {
     agents::PipeChannelOptions po;
     po.argv = {self_exe(),
                "run",
-               a.bundle.main,
                "--target",
                a.plan.value("target", std::string()),
                "--scenario",
@@ -238,6 +237,9 @@ class PersistentAgent {
                fmt::format("{}/{}", a.index + 1, a.count)};
     if (a.workers > 0) po.argv.insert(po.argv.end(), {"--workers", std::to_string(a.workers)});
     if (a.insecure) po.argv.push_back("--insecure");
+    // The file last, after "--": a name that starts with '-' is a file, not
+    // an option.
+    po.argv.insert(po.argv.end(), {"--", a.bundle.main});
     po.index = a.index;
     po.count = a.count;
     po.own_group = true;

@@ -141,3 +141,117 @@ def test_a_round_counted_twice_fails_the_books(nats, agents, demo_api, scenario_
     assert r["passed"] is False
     assert any("the books do not hold" in p and "planned 200" in p for p in r["problems"]), \
         r["problems"]
+
+
+DASH_SCENARIO = constant_health(20, "1s")
+
+
+def test_a_scenario_named_like_an_option_runs_on_local_agents(demo_api, tmp_path):
+    """Child command lines put the file after "--": `-x.py` is a file."""
+    (tmp_path / "-x.py").write_text(__import__("textwrap").dedent(DASH_SCENARIO))
+    proc = subprocess.run([os.path.abspath(BIN), "run", "--target", demo_api.url, "--no-report",
+                           "--no-metrics", "--agents", "2", "--results-json", "r.json", "--",
+                           "-x.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["iterations"]["started"] == 20
+
+
+def test_a_scenario_named_like_an_option_runs_on_external_agents(nats, agents, demo_api,
+                                                                 tmp_path):
+    (tmp_path / "-x.py").write_text(__import__("textwrap").dedent(DASH_SCENARIO))
+    agents("d1")
+    proc = subprocess.run([os.path.abspath(BIN), "run", "--target", demo_api.url, "--no-report",
+                           "--no-metrics", "--results-json", "r.json", *external(nats, 1), "--",
+                           "-x.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["iterations"]["started"] == 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = subprocess.run(["pgrep", "-P", str(p)], capture_output=True, text=True).stdout
+        for k in map(int, kids.split()):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def test_nats_credentials_in_the_url_never_reach_a_command_line(demo_api, tmp_path):
+    """The service's run process and its agents' run processes get the NATS
+    server and credentials through the environment; `ps` shows none. The
+    scenario is named `-x.py` too: through the service it is a file."""
+    token = "tok-never-on-a-command-line-4711"
+    server = Nats(token=token)
+    env = dict(os.environ, NATS_TOKEN=token)
+    agent = subprocess.Popen([os.path.abspath(BIN), "agent", "--nats-url", server.url,
+                              "--agent-id", "cred1"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    api_token = "api-token-for-the-credentials-test"
+    service = subprocess.Popen(
+        [os.path.abspath(BIN), "coordinator", "--serve", "--listen", f"127.0.0.1:{port}",
+         "--nats-url", f"nats://{token}@127.0.0.1:{server.port}", "--serve-agents", "1",
+         "--no-metrics", "--agents-timeout", "20s", "--api-token", api_token],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        (tmp_path / "-x.py").write_text(__import__("textwrap").dedent(
+            constant_health(20, "3s")))
+        deadline = time.monotonic() + 30
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    ready = s.recv(64).startswith(b"HTTP/1.1 200")
+            except OSError:
+                pass
+            if not ready:
+                time.sleep(0.1)
+        assert ready, "the service did not get ready"
+        client = subprocess.Popen(
+            [os.path.abspath(BIN), "run", "--target", demo_api.url, "--no-report",
+             "--no-metrics", "--results-json", "r.json", "--coordinator-url",
+             f"http://127.0.0.1:{port}", "--api-token", api_token, "--", "-x.py"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # While the run runs: every process under the service and the agent.
+        seen = {}
+        deadline = time.monotonic() + 30
+        while client.poll() is None and time.monotonic() < deadline:
+            for pid in descendants(service.pid) + descendants(agent.pid):
+                line = cmdline(pid)
+                if line:
+                    seen[pid] = line
+            time.sleep(0.05)
+        out, err = client.communicate(timeout=60)
+        assert client.returncode == 0, err
+        runs = [line for line in seen.values() if " run " in line]
+        assert len(runs) >= 2, seen  # the service's run process and the agent's
+        for line in seen.values():
+            assert token not in line, line
+        assert json.loads((tmp_path / "r.json").read_text())["iterations"]["started"] == 60
+    finally:
+        for p in (service, agent):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        server.stop()
