@@ -25,6 +25,7 @@
 //   {"type":"go","run_id":R,"t0_ns":N}        t0 in the agent's own clock
 //   {"type":"stop","run_id":R}  {"type":"abort","run_id":R}
 //   {"type":"resend","run_id":R,"seqs":[...]}  send these round frames again
+//                                             (at most ResendBudget a second)
 //                                             (the agent keeps its last run's
 //                                             600 latest until its next run)
 //   and once a second on the run's heartbeat subject {"run_id":R}: an

@@ -17,10 +17,12 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "agents/pipe_channel.h"
 #include "agents/protocol.h"
+#include "agents/resend_budget.h"
 #include "build_info.h"
 #include "cli/commands.h"
 #include "plan/duration.h"
@@ -66,6 +68,8 @@ struct RunRelay {
   agents::PipeChannel* child = nullptr;                      // while it runs
   std::atomic<std::int64_t> last_beat{0};                    // the coordinator's last word
   std::unique_ptr<agents::NatsClient::Subscription> control;
+  agents::ResendBudget resend_budget;  // frames sent again, per second
+  std::optional<Clock::time_point> refusal_said;
 };
 
 class PersistentAgent {
@@ -276,10 +280,23 @@ class PersistentAgent {
             const std::string type = j.value("type", std::string());
             std::lock_guard lock(r->mu);
             if (type == "resend") {
-              const auto seqs = j.at("seqs").get<std::vector<std::uint64_t>>();
+              const auto asked = j.at("seqs").get<std::vector<std::uint64_t>>();
+              const std::set<std::uint64_t> seqs(asked.begin(), asked.end());
+              std::vector<const std::string*> frames;
               for (const auto& [seq, data] : r->rounds)
-                if (std::find(seqs.begin(), seqs.end(), seq) != seqs.end())
-                  nats_->publish(frames_subject, data);
+                if (seqs.count(seq) != 0) frames.push_back(&data);
+              // Bounded per run and second: a request costs its sender a few
+              // bytes, each frame sent again up to kilobytes.
+              const std::size_t granted = r->resend_budget.take(frames.size(), Clock::now());
+              for (std::size_t i = 0; i < granted; ++i) nats_->publish(frames_subject, *frames[i]);
+              if (granted < frames.size() && (!r->refusal_said || Clock::now() - *r->refusal_said >=
+                                                                      std::chrono::seconds(10))) {
+                r->refusal_said = Clock::now();
+                say(fmt::format(
+                    "run {}: resend asked for more than {} round reports a second; {} refused so "
+                    "far",
+                    run_id, agents::ResendBudget::kFramesPerWindow, r->resend_budget.refused()));
+              }
               return;
             }
             if (r->child == nullptr) return;  // the run is over

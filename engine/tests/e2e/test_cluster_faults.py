@@ -255,3 +255,44 @@ def test_nats_credentials_in_the_url_never_reach_a_command_line(demo_api, tmp_pa
             except subprocess.TimeoutExpired:
                 p.kill()
         server.stop()
+
+
+def test_a_resend_flood_is_bounded_per_run_and_second(nats, agents, demo_api, scenario_file,
+                                                      tmp_path):
+    """Anyone on the server can ask an agent to send its rounds again; it
+    sends at most 60 a second per run and says it refused the rest."""
+    path = scenario_file(constant_health(20, "3s"))
+    (agent,) = agents("r1")
+    spy = RawNats(nats.port)
+    spy.sub("loadpilot.run.*.frames.*")
+    proc = subprocess.run([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                           "--no-report", "--no-metrics", *external(nats, 1)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rounds = []
+    while True:  # the run's frames, up to its exit
+        subject, payload = spy.next_msg()
+        frame = json.loads(payload)
+        if frame["type"] == "round":
+            rounds.append(frame["seq"])
+        if frame["type"] == "exit":
+            break
+    run_id = frame["run_id"]
+    assert len(rounds) >= 3
+    # The agent keeps the run's rounds until its next run: ask 100 times.
+    control = subject.replace(".frames.", ".control.")
+    ask = json.dumps({"type": "resend", "run_id": run_id, "seqs": rounds})
+    for _ in range(100):
+        spy.pub(control, ask)
+    spy.flush()
+    assert agent.wait_for("refused so far", timeout=10), agent.lines
+    resent = 0
+    try:
+        while True:
+            spy.next_msg(timeout=1.5)
+            resent += 1
+    except (socket.timeout, TimeoutError):
+        pass
+    spy.close()
+    # 100 requests for every round: without a bound 100 x rounds frames.
+    assert 0 < resent <= 2 * 60, resent
