@@ -194,10 +194,11 @@ def descendants(pid):
     return out
 
 
-def test_nats_credentials_in_the_url_never_reach_a_command_line(demo_api, tmp_path):
+@pytest.mark.parametrize("name", ["health.py", "-x.py"])
+def test_nats_credentials_in_the_url_never_reach_a_command_line(demo_api, tmp_path, name):
     """The service's run process and its agents' run processes get the NATS
-    server and credentials through the environment; `ps` shows none. The
-    scenario is named `-x.py` too: through the service it is a file."""
+    server and credentials through the environment; `ps` shows none. With
+    `-x.py`: through the service, a name like an option is a file."""
     token = "tok-never-on-a-command-line-4711"
     server = Nats(token=token)
     env = dict(os.environ, NATS_TOKEN=token)
@@ -212,8 +213,7 @@ def test_nats_credentials_in_the_url_never_reach_a_command_line(demo_api, tmp_pa
          "--no-metrics", "--agents-timeout", "20s", "--api-token", api_token],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        (tmp_path / "-x.py").write_text(__import__("textwrap").dedent(
-            constant_health(20, "3s")))
+        (tmp_path / name).write_text(__import__("textwrap").dedent(constant_health(20, "3s")))
         deadline = time.monotonic() + 30
         ready = False
         while time.monotonic() < deadline and not ready:
@@ -229,7 +229,7 @@ def test_nats_credentials_in_the_url_never_reach_a_command_line(demo_api, tmp_pa
         client = subprocess.Popen(
             [os.path.abspath(BIN), "run", "--target", demo_api.url, "--no-report",
              "--no-metrics", "--results-json", "r.json", "--coordinator-url",
-             f"http://127.0.0.1:{port}", "--api-token", api_token, "--", "-x.py"],
+             f"http://127.0.0.1:{port}", "--api-token", api_token, "--", name],
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # While the run runs: every process under the service and the agent.
         seen = {}
