@@ -33,9 +33,15 @@
 //
 // NATS subjects (all under "loadpilot."):
 //   loadpilot.agents.announce            agent -> all: {"agent_id","host","pid",
-//                                        "version","state":"idle"|"busy"}
+//                                        "instance","version","state":"idle"|"busy"}
+//                                        instance: random per agent process
 //   loadpilot.agents.discover            coordinator -> all: announce now
-//   loadpilot.agent.<id>.clock           request/reply: {"now_ns":N}
+//   loadpilot.agent.<id>.clock           request/reply: {"now_ns":N}; a request
+//                                        {"instance":I} is answered by that
+//                                        agent process only
+//   loadpilot.agent.<id>.refused         coordinator -> agent: {"instance":I,
+//                                        "reason":"..."}: a second process
+//                                        with a taken id; it exits
 //   loadpilot.agent.<id>.assign          request/reply: an Assignment;
 //                                        reply {"ok":true} or {"ok":false,"error"}
 //   loadpilot.run.<run>.frames.<index>   agent <index> -> coordinator: frames
@@ -96,6 +102,10 @@ std::string bundle_hash(const std::map<std::string, std::string>& files);
 // What one agent is given for a run.
 struct Assignment {
   std::string run_id;
+  // The agent process it is for (its announced "instance"): every agent
+  // that shares an id hears the assign subject, and only this one takes
+  // the run. Empty: whichever agent has the id.
+  std::string instance;
   std::size_t index = 0, count = 1;
   nlohmann::json plan;  // the resolved Plan (what --dry-run prints)
   Bundle bundle;

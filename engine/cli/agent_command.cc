@@ -74,7 +74,8 @@ struct RunRelay {
 
 class PersistentAgent {
  public:
-  PersistentAgent(const AgentArgs& args, std::string id) : id_(std::move(id)) {
+  PersistentAgent(const AgentArgs& args, std::string id)
+      : id_(std::move(id)), instance_(proto::new_run_id()) {
     agents::NatsOptions no = args.nats;
     no.name = "loadpilot agent " + id_;
     no.on_state = [this](bool connected) {
@@ -89,8 +90,30 @@ class PersistentAgent {
           id_, agents::redact_url(nats_->url())));
     clock_sub_ =
         nats_->subscribe(proto::agent_subject(id_, "clock"), [this](agents::NatsMessage&& m) {
-          if (!m.reply.empty())
-            nats_->publish(m.reply, nlohmann::json{{"now_ns", now_ns()}}.dump());
+          // A coordinator measures the clock of the process it chose; a
+          // request without an instance (the check above) is anyone's.
+          if (m.reply.empty() || !for_me(m.data)) return;
+          nats_->publish(m.reply, nlohmann::json{{"now_ns", now_ns()}}.dump());
+        });
+    refused_sub_ =
+        nats_->subscribe(proto::agent_subject(id_, "refused"), [this](agents::NatsMessage&& m) {
+          std::string reason;
+          try {
+            const nlohmann::json j = nlohmann::json::parse(m.data);
+            if (!j.is_object() || j.value("instance", std::string()) != instance_) return;
+            reason = j.value("reason", std::string("its id is taken"));
+          } catch (const std::exception&) {
+            return;
+          }
+          {
+            std::lock_guard lock(mu_);
+            // A run it was given stays its own (assignments name the
+            // instance); it goes when idle.
+            if (!run_id_.empty() || quit_signal_ != 0) return;
+            refused_ = reason;
+            quit_signal_ = kRefused;
+          }
+          cv_.notify_all();
         });
     assign_sub_ = nats_->subscribe(proto::agent_subject(id_, "assign"),
                                    [this](agents::NatsMessage&& m) { on_assign(m); });
@@ -118,18 +141,44 @@ class PersistentAgent {
       lock.lock();
       cv_.wait_for(lock, proto::kAnnounceEvery, [&] { return pending_ || quit_signal_ != 0; });
     }
+    if (quit_signal_ == kRefused) {
+      fmt::print(stderr, "error: --agent-id: a coordinator refused this agent: {}\n", refused_);
+      return kExitInvalid;
+    }
     return quit_signal_ == SIGINT ? kExitSigint : kExitSigterm;
+  }
+
+  // Refused by a coordinator: serve() returned for that, not for a signal.
+  bool refused() {
+    std::lock_guard lock(mu_);
+    return quit_signal_ == kRefused;
   }
 
   void quit(int sig) {
     {
       std::lock_guard lock(mu_);
+      if (quit_signal_ == kRefused) return;
       quit_signal_ = sig;
     }
     cv_.notify_all();
   }
 
  private:
+  static constexpr int kRefused = -1;  // quit_signal_: refused by a coordinator
+
+  // A message naming an agent process: for this one, or for any.
+  bool for_me(const std::string& data) const {
+    try {
+      const nlohmann::json j = nlohmann::json::parse(data);
+      if (!j.is_object()) return true;
+      const auto it = j.find("instance");
+      return it == j.end() || !it->is_string() || it->get<std::string>().empty() ||
+             *it == instance_;
+    } catch (const std::exception&) {
+      return true;
+    }
+  }
+
   void say(const std::string& what) {
     fmt::print(stderr, "agent {}: {}\n", id_, what);
     std::fflush(stderr);
@@ -145,12 +194,15 @@ class PersistentAgent {
                                                              {"agent_id", id_},
                                                              {"host", host_name()},
                                                              {"pid", getpid()},
+                                                             {"instance", instance_},
                                                              {"version", kVersion},
                                                              {"state", state}}
                                                   .dump());
   }
 
   void on_assign(const agents::NatsMessage& m) {
+    // Meant for another process with this id: not a word from this one.
+    if (!for_me(m.data)) return;
     nlohmann::json reply = {{"ok", true}};
     {
       std::lock_guard lock(mu_);
@@ -398,8 +450,11 @@ class PersistentAgent {
   }
 
   std::string id_;
+  std::string instance_;  // this process, among any that claim the id
   std::unique_ptr<agents::NatsClient> nats_;
-  std::unique_ptr<agents::NatsClient::Subscription> clock_sub_, assign_sub_, discover_sub_;
+  std::unique_ptr<agents::NatsClient::Subscription> clock_sub_, assign_sub_, discover_sub_,
+      refused_sub_;
+  std::string refused_;  // why a coordinator refused it
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<proto::Assignment> pending_;
@@ -430,14 +485,21 @@ int agent_command(const AgentArgs& args) {
     fmt::print(stderr, "error: {}\n", e.what());
     return kExitInvalid;
   }
+  std::atomic<bool> served{false};
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
+    if (served) return;  // woken to end after a refusal
     fmt::print(stderr, "agent {}: {} received; ending\n", id, sig == SIGINT ? "SIGINT" : "SIGTERM");
     agent->quit(sig);
   });
-  // serve() returns only after the watcher has seen a signal.
+  // serve() returns after the watcher has seen a signal, or when a
+  // coordinator refused the agent (its id taken): then the watcher is woken.
   const int code = agent->serve();
+  if (agent->refused()) {
+    served = true;
+    pthread_kill(watcher.native_handle(), SIGTERM);
+  }
   watcher.join();
   return code;
 }

@@ -296,3 +296,44 @@ def test_a_resend_flood_is_bounded_per_run_and_second(nats, agents, demo_api, sc
     spy.close()
     # 100 requests for every round: without a bound 100 x rounds frames.
     assert 0 < resent <= 2 * 60, resent
+
+
+def start_twins(nats):
+    """Two live agents with one id: the first is suspended while the second
+    starts, so the second's check that the id is free gets no answer (as
+    when both start in the same instant), then resumed."""
+    first = Agent(nats, "twin")
+    assert first.wait_for("waiting for a run"), first.lines
+    os.kill(first.proc.pid, signal.SIGSTOP)
+    try:
+        second = Agent(nats, "twin")
+        assert second.wait_for("waiting for a run"), second.lines
+    finally:
+        os.kill(first.proc.pid, signal.SIGCONT)
+    return first, second
+
+
+def test_two_agents_with_one_id_never_both_run(nats, demo_api, scenario_file, tmp_path):
+    first, second = start_twins(nats)
+    try:
+        path = scenario_file(constant_health(100, "2s"))
+        results = tmp_path / "r.json"
+        proc = subprocess.run([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                               "--no-report", "--no-metrics", "--results-json", str(results),
+                               *external(nats, 1)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        r = json.loads(results.read_text())
+        # One share, run once: the target saw exactly what the results count.
+        assert r["iterations"]["started"] == 200
+        assert demo_api.stats()["routes"]["GET /health"] == 200
+        # The one the coordinator did not admit is told so and exits 2.
+        refused = [a for a in (first, second)
+                   if a.wait_for("a coordinator refused this agent", timeout=10)]
+        assert len(refused) == 1, (first.lines, second.lines)
+        assert refused[0].proc.wait(timeout=10) == 2
+        assert 'another agent with the id "twin"' in "\n".join(refused[0].lines)
+        kept = second if refused[0] is first else first
+        assert kept.proc.poll() is None
+    finally:
+        first.close()
+        second.close()
