@@ -180,7 +180,8 @@ void AgentLink::handle(std::string_view line) {
         failed_ = std::move(frame.error);
         break;
       case Frame::Type::kExit:
-        break;  // the channel's business (NatsChannel closes on it)
+      case Frame::Type::kPing:
+        break;  // the channel's business (NatsChannel)
     }
   }
   cv_.notify_all();

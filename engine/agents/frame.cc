@@ -95,8 +95,10 @@ Frame parse_frame(std::string_view text) {
   } else if (type == "exit") {
     f.type = Frame::Type::kExit;
     f.how = str(j, "how", false, "ended");
+  } else if (type == "ping") {
+    f.type = Frame::Type::kPing;  // an agent back from a pause asks for a heartbeat
   } else {
-    bad("type", "one of hello, round, end, failed, exit", j.at("type"));
+    bad("type", "one of hello, round, end, failed, exit, ping", j.at("type"));
   }
   return f;
 }

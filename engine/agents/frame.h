@@ -7,7 +7,7 @@
 // the value named, before any of it is counted.
 //
 // Rules: the text is one JSON object; "type" is one of hello, round, end,
-// failed, exit; each field the type uses has its documented JSON type;
+// failed, exit, ping; each field the type uses has its documented JSON type;
 // a round frame's "seq" is a whole number from 1 (rounds are numbered 1,
 // 2, ...; the books de-duplicate by it, so a frame without one, or with 0,
 // cannot be told from a repeat); "run_id" and "agent_id", when present,
@@ -30,7 +30,7 @@ struct FrameError : std::invalid_argument {
 };
 
 struct Frame {
-  enum class Type { kHello, kRound, kEnd, kFailed, kExit };
+  enum class Type { kHello, kRound, kEnd, kFailed, kExit, kPing };
   Type type = Type::kHello;
   std::string run_id, agent_id;  // NATS frames; empty elsewhere
   // hello

@@ -58,6 +58,12 @@ void NatsChannel::handle(const std::string& data) {
     on_line_(data);
     return;
   }
+  if (f.type == Frame::Type::kPing) {
+    // The agent was suspended and asks whether its coordinator is still
+    // there before it gives up its share: a heartbeat says so.
+    nats_.publish(protocol::heartbeat_subject(run_id_), nlohmann::json{{"run_id", run_id_}}.dump());
+    return;
+  }
   if (f.type == Frame::Type::kExit) {
     if (exit_how_) return;  // a repeat
     exit_how_ = f.how;

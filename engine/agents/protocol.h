@@ -14,6 +14,8 @@
 //                                             were sent
 //   {"type":"failed","error":"..."}           NATS only: it could not start
 //                                             (the bundle did not load)
+//   {"type":"ping"}                          NATS only: back from a pause, it
+//                                             asks for a heartbeat
 //   {"type":"exit","how":"..."}               NATS only: its run process
 //                                             ended ("exited with code 0")
 // Over NATS each frame also carries "agent_id" and "run_id".

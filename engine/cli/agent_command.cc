@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "agents/coordinator_watch.h"
 #include "agents/pipe_channel.h"
 #include "agents/protocol.h"
 #include "agents/resend_budget.h"
@@ -66,7 +67,9 @@ struct RunRelay {
   std::mutex mu;
   std::deque<std::pair<std::uint64_t, std::string>> rounds;  // seq, frame as sent
   agents::PipeChannel* child = nullptr;                      // while it runs
-  std::atomic<std::int64_t> last_beat{0};                    // the coordinator's last word
+  // The coordinator's last word, and whether to give up on it.
+  agents::CoordinatorWatch watch{Clock::now(), proto::kCoordinatorSilence, std::chrono::seconds(1),
+                                 std::chrono::seconds(3)};
   std::unique_ptr<agents::NatsClient::Subscription> control;
   agents::ResendBudget resend_budget;  // frames sent again, per second
   std::optional<Clock::time_point> refusal_said;
@@ -320,7 +323,7 @@ class PersistentAgent {
     last_relay_.reset();
     auto relay = std::make_unique<RunRelay>();
     relay->child = child.get();
-    relay->last_beat = now_ns();
+    relay->watch.beat(Clock::now());
     RunRelay* r = relay.get();
     const std::string frames_subject = proto::frames_subject(a.run_id, a.index);
     relay->control = nats_->subscribe(
@@ -352,7 +355,7 @@ class PersistentAgent {
               return;
             }
             if (r->child == nullptr) return;  // the run is over
-            r->last_beat = now_ns();
+            r->watch.beat(Clock::now());
             if (type == "go") {
               r->child->go(
                   Clock::time_point(std::chrono::nanoseconds(j.at("t0_ns").get<std::int64_t>())));
@@ -366,7 +369,7 @@ class PersistentAgent {
           }
         });
     auto beat_sub = nats_->subscribe(proto::heartbeat_subject(a.run_id),
-                                     [r](agents::NatsMessage&&) { r->last_beat = now_ns(); });
+                                     [r](agents::NatsMessage&&) { r->watch.beat(Clock::now()); });
     const std::string dir_prefix = dir.string() + "/";
     child->open(
         [&](std::string_view line) {
@@ -412,7 +415,6 @@ class PersistentAgent {
     while (!done) {
       cv.wait_for(lock, std::chrono::milliseconds(250));
       if (done) break;
-      const auto silent = std::chrono::nanoseconds(now_ns() - r->last_beat.load());
       int quit = 0;
       {
         std::lock_guard q(mu_);
@@ -423,9 +425,19 @@ class PersistentAgent {
         child->stop();
         stopped_at = Clock::now();
       }
-      if (!stopped_at && silent >= proto::kCoordinatorSilence) {
+      // Its own pause is not its coordinator's silence: it asks first
+      // (agents/coordinator_watch.h).
+      const auto verdict =
+          stopped_at ? agents::CoordinatorWatch::Verdict::kFine : r->watch.check(Clock::now());
+      if (verdict == agents::CoordinatorWatch::Verdict::kAsk) {
+        say(
+            fmt::format("run {}: resumed after a pause, no word from its coordinator for {:.0f} "
+                        "s; asking it",
+                        a.run_id, r->watch.silent_s(Clock::now())));
+        publish_frame(a, {{"type", "ping"}});
+      } else if (verdict == agents::CoordinatorWatch::Verdict::kGiveUp) {
         say(fmt::format("run {}: no word from its coordinator for {:.0f} s; stopping the load",
-                        a.run_id, std::chrono::duration<double>(silent).count()));
+                        a.run_id, r->watch.silent_s(Clock::now())));
         child->stop();
         stopped_at = Clock::now();
       }

@@ -37,6 +37,8 @@ const char* type_name(Frame::Type t) {
       return "failed";
     case Frame::Type::kExit:
       return "exit";
+    case Frame::Type::kPing:
+      return "ping";
   }
   return "?";
 }
@@ -64,6 +66,8 @@ json write(const Frame& f) {
       break;
     case Frame::Type::kExit:
       j["how"] = f.how;
+      break;
+    case Frame::Type::kPing:
       break;
   }
   return j;

@@ -337,3 +337,29 @@ def test_two_agents_with_one_id_never_both_run(nats, demo_api, scenario_file, tm
     finally:
         first.close()
         second.close()
+
+
+def test_an_agent_suspended_for_6_s_keeps_its_share(nats, agents, demo_api, scenario_file,
+                                                    tmp_path):
+    """The agent process (not its run) is stopped for longer than an agent
+    waits for its coordinator; resumed, it asks before giving up and its
+    share runs in full."""
+    path = scenario_file(constant_health(50, "10s"))
+    (agent,) = agents("p1")
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                             "--no-report", "--no-metrics", "--results-json", str(results),
+                             *external(nats, 1)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_running(proc)
+    time.sleep(1)
+    os.kill(agent.proc.pid, signal.SIGSTOP)
+    time.sleep(6)
+    os.kill(agent.proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert agent.wait_for("waiting for the next run", timeout=10), "\n".join(agent.lines) + err
+    assert not any("no word from its coordinator" in line for line in agent.lines), agent.lines
+    assert proc.returncode == 0, err
+    r = json.loads(results.read_text())
+    assert r["iterations"]["started"] == 500
+    assert demo_api.stats()["routes"]["GET /health"] == 500
