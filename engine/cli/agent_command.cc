@@ -310,6 +310,7 @@ class PersistentAgent {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false, hello = false;
+    int forwarded = 0;  // the signal this agent received and passed on as a stop
     std::unique_ptr<agents::PipeChannel> child;
     try {
       child = std::make_unique<agents::PipeChannel>(po);
@@ -389,6 +390,11 @@ class PersistentAgent {
           {
             std::lock_guard lock(mu);
             started = hello;
+            // Its run was stopped because this agent was told to end: say
+            // so, not the exit code of the stop it was passed on as.
+            if (forwarded != 0 && how != "exited with code 0")
+              how = fmt::format("was stopped by {} on its machine",
+                                forwarded == SIGINT ? "SIGINT" : "SIGTERM");
           }
           if (!started) {
             // It could not load the scenario or its plan: its own message
@@ -410,7 +416,6 @@ class PersistentAgent {
         });
     const auto drain_s = plan::parse_duration(a.drain).value_or(2);
     std::optional<Clock::time_point> stopped_at;
-    int forwarded = 0;
     std::unique_lock lock(mu);
     while (!done) {
       cv.wait_for(lock, std::chrono::milliseconds(250));

@@ -363,3 +363,67 @@ def test_an_agent_suspended_for_6_s_keeps_its_share(nats, agents, demo_api, scen
     r = json.loads(results.read_text())
     assert r["iterations"]["started"] == 500
     assert demo_api.stats()["routes"]["GET /health"] == 500
+
+
+def test_an_agent_ended_with_sigterm_is_reported_so(nats, agents, demo_api, scenario_file,
+                                                    tmp_path):
+    path = scenario_file(constant_health(50, "6s"))
+    a1, a2 = agents("t1", "t2")
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                             "--no-report", "--no-metrics", *external(nats, 2)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_running(proc)
+    time.sleep(1)
+    a2.proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "agent t2 (2 of 2) was stopped by SIGTERM on its machine" in err, err
+    assert "exited with code 130" not in err
+    assert a2.proc.wait(timeout=20) == 143
+
+
+def start_service(nats_url, n_agents, env=None):
+    """A coordinator service on a free loopback port; returns (process, port)
+    once it is ready."""
+    port = free_port()
+    service = subprocess.Popen(
+        [os.path.abspath(BIN), "coordinator", "--serve", "--listen", f"127.0.0.1:{port}",
+         "--nats-url", nats_url, "--serve-agents", str(n_agents), "--no-metrics",
+         "--agents-timeout", "20s", "--api-token", SERVICE_TOKEN],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return service, port
+        except OSError:
+            pass
+        time.sleep(0.1)
+    service.kill()
+    raise RuntimeError("the service did not get ready")
+
+
+SERVICE_TOKEN = "api-token-for-the-cluster-fault-tests"
+
+
+def test_a_remote_run_announces_the_services_agents(nats, agents, demo_api, scenario_file):
+    path = scenario_file(constant_health(20, "1s"))
+    agents("v1", "v2")
+    service, port = start_service(nats.url, 2)
+    try:
+        proc = subprocess.run([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
+                               "--no-report", "--no-metrics", "--output", "text",
+                               "--coordinator-url", f"http://127.0.0.1:{port}",
+                               "--api-token", SERVICE_TOKEN],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        running = [line for line in proc.stdout.splitlines() if "loadpilot: running" in line]
+        assert running and "2 external agents" in running[0], proc.stdout
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            service.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            service.kill()
