@@ -15,7 +15,7 @@ std::vector<std::string> check_books(const Summary& s, bool scheduled) {
     if (s.started > planned)
       out.push_back(fmt::format("the books do not hold: {} iterations started of {} planned; {}",
                                 s.started, planned, why));
-    if (s.started + s.dropped + s.not_started != planned)
+    else if (s.started + s.dropped + s.not_started != planned)
       out.push_back(fmt::format(
           "the books do not hold: planned {} != started {} + dropped {} + not started {}; {}",
           planned, s.started, s.dropped, s.not_started, why));
