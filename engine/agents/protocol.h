@@ -7,8 +7,9 @@
 // line each):
 //   {"type":"hello","tasks":[...]}           ready to start; its metric rows
 //   {"type":"round","seq":N,"stats":{...},"in_flight":N,"connections":N}
-//                                             once a second; stats are an
-//                                             IntervalStats (lossless)
+//                                             once a second, N = 1, 2, ...;
+//                                             stats are an IntervalStats
+//                                             (lossless)
 //   {"type":"end","fatal":"...","blocked":B,"rounds":N}
 //                                             its run is over; N round frames
 //                                             were sent
@@ -18,7 +19,8 @@
 //                                             asks for a heartbeat
 //   {"type":"exit","how":"..."}               NATS only: its run process
 //                                             ended ("exited with code 0")
-// Over NATS each frame also carries "agent_id" and "run_id".
+// Over NATS each frame also carries "agent_id" and "run_id". Every frame
+// is read and type-checked by agents/frame.h.
 //
 // Control, coordinator -> agent:
 //   pipe: the line "go <t0_ns>" (steady clock of the machine); stop is a
