@@ -8,6 +8,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "agents/frame.h"
 #include "load/engine.h"
 
 namespace loadpilot::agents {
@@ -128,11 +129,18 @@ std::string AgentLink::how_it_ended() const {
 }
 
 void AgentLink::handle(std::string_view line) {
-  nlohmann::json frame;
-  std::string type;
+  Frame frame;
   try {
-    frame = nlohmann::json::parse(line);
-    type = frame.at("type").get<std::string>();
+    frame = parse_frame(line);
+  } catch (const FrameError& e) {
+    // Dropped whole: nothing of a frame that is not what an agent sends is
+    // counted (a forged or damaged frame on a NATS subject any client can
+    // publish on), and the run says so.
+    std::lock_guard lock(mu_);
+    if (bad_frames_++ == 0) bad_frame_ = e.what();
+    return;
+  }
+  {
     std::lock_guard lock(mu_);
     if (lost_ && !silent_) {
       lost_ = false;
@@ -143,34 +151,38 @@ void AgentLink::handle(std::string_view line) {
       std::fflush(stderr);
     }
     if (t0_) last_frame_at_ = std::chrono::steady_clock::now();
-    if (type == "round") {
-      if (const auto seq = frame.find("seq"); seq != frame.end()) {
-        if (!seen_.insert(seq->get<std::uint64_t>()).second) return;  // a repeat
+    switch (frame.type) {
+      case Frame::Type::kRound: {
+        // Every round once, by its number (a NATS frame may come twice).
+        if (!seen_.insert(frame.seq).second) return;
+        const metrics::IntervalStats& stats = frame.stats;
+        reported_started_ += stats.iterations_started;
+        reported_dropped_ += stats.dropped;
+        reported_cut_off_ += stats.cut_off;
+        for (const metrics::TaskStats& t : stats.tasks) reported_finished_ += t.iterations;
+        pending_.merge(stats);
+        in_flight_ = frame.in_flight;
+        active_users_ = frame.active_users;
+        connections_ = frame.connections;
+        break;
       }
-      metrics::IntervalStats stats = metrics::IntervalStats::from_json(frame.at("stats"));
-      reported_started_ += stats.iterations_started;
-      reported_dropped_ += stats.dropped;
-      reported_cut_off_ += stats.cut_off;
-      for (const metrics::TaskStats& t : stats.tasks) reported_finished_ += t.iterations;
-      pending_.merge(stats);
-      in_flight_ = frame.value("in_flight", std::uint64_t{0});
-      active_users_ = frame.value("active_users", in_flight_);
-      connections_ = frame.value("connections", std::uint64_t{0});
-    } else if (type == "hello") {
-      tasks_ = frame.at("tasks").get<std::vector<std::string>>();
-      ready_ = true;
-    } else if (type == "end") {
-      ended_ = true;
-      rounds_sent_ = frame.value("rounds", std::uint64_t{0});
-      fatal_ = frame.value("fatal", std::string());
-      blocked_ = frame.value("blocked", false);
-    } else if (type == "failed") {
-      failed_ = frame.value("error", std::string("failed"));
+      case Frame::Type::kHello:
+        tasks_ = std::move(frame.tasks);
+        ready_ = true;
+        break;
+      case Frame::Type::kEnd:
+        ended_ = true;
+        rounds_sent_ = frame.rounds;
+        fatal_ = std::move(frame.fatal);
+        blocked_ = frame.blocked;
+        break;
+      case Frame::Type::kFailed:
+        failed_ = std::move(frame.error);
+        break;
+      case Frame::Type::kExit:
+      case Frame::Type::kPing:
+        break;  // the channel's business (NatsChannel)
     }
-  } catch (const std::exception& e) {
-    std::lock_guard lock(mu_);
-    if (bad_frame_.empty()) bad_frame_ = e.what();
-    return;
   }
   cv_.notify_all();
 }
@@ -322,8 +334,13 @@ std::string AgentLink::problem() const {
         sent - seen_.size(), sent);
     cost = cost.empty() ? who + ": " + gap : cost + "; " + gap;
   }
+  if (bad_frames_ > 0) {
+    const std::string bad = fmt::format(
+        "{} malformed frame{} dropped, nothing of {} counted; the first: {}", bad_frames_,
+        bad_frames_ == 1 ? "" : "s", bad_frames_ == 1 ? "it" : "them", bad_frame_);
+    cost = cost.empty() ? who + ": " + bad : cost + "; " + bad;
+  }
   if (!fatal_.empty()) return who + ": " + fatal_ + (cost.empty() ? "" : "\n  " + cost);
-  if (!bad_frame_.empty()) return who + " sent a malformed frame: " + bad_frame_;
   return cost;
 }
 

@@ -145,8 +145,9 @@ class AgentLink : public load::Source {
   std::uint64_t active_users_ = 0;  // its users present at its last report
   std::uint64_t connections_ = 0;
   std::string fatal_;
-  std::string failed_;  // it could not start (e.g. its scenario did not load)
-  std::string bad_frame_;
+  std::string failed_;     // it could not start (e.g. its scenario did not load)
+  std::string bad_frame_;  // the first malformed frame: why
+  std::uint64_t bad_frames_ = 0;
 };
 
 }  // namespace loadpilot::agents

@@ -331,7 +331,10 @@ void HttpChannel::read_stream(std::function<void(std::string_view)> on_line,
                                  : "";
     if (type == "hello") {
       std::lock_guard lock(mu_);
-      start_in_ms_ = j.value("start_in_ms", 0LL);
+      if (const auto it = j.find("start_in_ms"); it != j.end() && it->is_number_integer())
+        start_in_ms_ = it->get<long long>();
+      if (const auto it = j.find("agents"); it != j.end() && it->is_number_unsigned())
+        agents_ = it->get<std::size_t>();
     } else if (type == "results") {
       std::lock_guard lock(mu_);
       results_ = j.value("results", nlohmann::json());
@@ -403,6 +406,11 @@ void HttpChannel::join() {
 
 std::string HttpChannel::who() const {
   return fmt::format("the coordinator service at {}", url_.text);
+}
+
+std::size_t HttpChannel::service_agents() const {
+  std::lock_guard lock(mu_);
+  return agents_;
 }
 
 std::chrono::milliseconds HttpChannel::start_lead() const {

@@ -61,6 +61,9 @@ class HttpChannel : public Channel {
   bool ends_when_silent() const override { return true; }
 
   std::chrono::milliseconds start_lead() const;
+  // After its hello: how many agents the service runs this on (0: it did
+  // not say).
+  std::size_t service_agents() const;
   nlohmann::json service_results() const;
 
  private:
@@ -76,6 +79,7 @@ class HttpChannel : public Channel {
   std::thread reader_;
   mutable std::mutex mu_;
   long long start_in_ms_ = 0;
+  std::size_t agents_ = 0;
   nlohmann::json results_;
   std::string exit_how_;
 };

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agents/frame.h"
 #include "agents/protocol.h"
 
 namespace loadpilot::agents {
@@ -36,7 +37,8 @@ void NatsChannel::deliver(const std::string& data) {
   // Frames of another run (or not JSON at all) are not this channel's.
   try {
     const nlohmann::json j = nlohmann::json::parse(data);
-    if (j.value("run_id", std::string()) != run_id_) return;
+    const auto run = j.find("run_id");
+    if (run == j.end() || !run->is_string() || *run != run_id_) return;
   } catch (const std::exception&) {
     return;
   }
@@ -48,11 +50,23 @@ void NatsChannel::deliver(const std::string& data) {
 }
 
 void NatsChannel::handle(const std::string& data) {
-  const nlohmann::json j = nlohmann::json::parse(data);
-  const std::string type = j.value("type", std::string());
-  if (type == "exit") {
+  Frame f;
+  try {
+    f = parse_frame(data);
+  } catch (const FrameError&) {
+    // AgentLink reads it again, drops it and counts it as a problem.
+    on_line_(data);
+    return;
+  }
+  if (f.type == Frame::Type::kPing) {
+    // The agent was suspended and asks whether its coordinator is still
+    // there before it gives up its share: a heartbeat says so.
+    nats_.publish(protocol::heartbeat_subject(run_id_), nlohmann::json{{"run_id", run_id_}}.dump());
+    return;
+  }
+  if (f.type == Frame::Type::kExit) {
     if (exit_how_) return;  // a repeat
-    exit_how_ = j.value("how", std::string("ended"));
+    exit_how_ = f.how;
     if (seen_.size() >= known_) {
       close(*exit_how_);
       return;
@@ -66,14 +80,11 @@ void NatsChannel::handle(const std::string& data) {
     });
     return;
   }
-  if (type == "round") {
-    const std::uint64_t seq = j.value("seq", std::uint64_t{0});
-    if (seq != 0) {
-      if (!seen_.insert(seq).second) return;  // passed on already
-      known_ = std::max(known_, seq);
-    }
-  } else if (type == "end") {
-    known_ = std::max(known_, j.value("rounds", std::uint64_t{0}));
+  if (f.type == Frame::Type::kRound) {
+    if (!seen_.insert(f.seq).second) return;  // passed on already
+    known_ = std::max(known_, f.seq);
+  } else if (f.type == Frame::Type::kEnd) {
+    known_ = std::max(known_, f.rounds);
   }
   on_line_(data);
   if (seen_.size() < known_) {

@@ -125,6 +125,7 @@ Bundle Bundle::from_json(const nlohmann::json& j) {
 nlohmann::json Assignment::to_json() const {
   return {{"type", "assign"},
           {"run_id", run_id},
+          {"instance", instance},
           {"index", index},
           {"count", count},
           {"plan", plan},
@@ -142,6 +143,7 @@ Assignment Assignment::from_json(const nlohmann::json& j) {
   Assignment a;
   a.run_id = j.at("run_id").get<std::string>();
   if (!check_agent_id(a.run_id).empty()) throw std::invalid_argument("assignment: bad run_id");
+  if (const auto it = j.find("instance"); it != j.end()) a.instance = it->get<std::string>();
   a.index = j.at("index").get<std::size_t>();
   a.count = j.at("count").get<std::size_t>();
   if (a.count < 1 || a.index >= a.count) throw std::invalid_argument("assignment: bad index/count");

@@ -7,16 +7,20 @@
 // line each):
 //   {"type":"hello","tasks":[...]}           ready to start; its metric rows
 //   {"type":"round","seq":N,"stats":{...},"in_flight":N,"connections":N}
-//                                             once a second; stats are an
-//                                             IntervalStats (lossless)
+//                                             once a second, N = 1, 2, ...;
+//                                             stats are an IntervalStats
+//                                             (lossless)
 //   {"type":"end","fatal":"...","blocked":B,"rounds":N}
 //                                             its run is over; N round frames
 //                                             were sent
 //   {"type":"failed","error":"..."}           NATS only: it could not start
 //                                             (the bundle did not load)
+//   {"type":"ping"}                          NATS only: back from a pause, it
+//                                             asks for a heartbeat
 //   {"type":"exit","how":"..."}               NATS only: its run process
 //                                             ended ("exited with code 0")
-// Over NATS each frame also carries "agent_id" and "run_id".
+// Over NATS each frame also carries "agent_id" and "run_id". Every frame
+// is read and type-checked by agents/frame.h.
 //
 // Control, coordinator -> agent:
 //   pipe: the line "go <t0_ns>" (steady clock of the machine); stop is a
@@ -25,6 +29,7 @@
 //   {"type":"go","run_id":R,"t0_ns":N}        t0 in the agent's own clock
 //   {"type":"stop","run_id":R}  {"type":"abort","run_id":R}
 //   {"type":"resend","run_id":R,"seqs":[...]}  send these round frames again
+//                                             (at most ResendBudget a second)
 //                                             (the agent keeps its last run's
 //                                             600 latest until its next run)
 //   and once a second on the run's heartbeat subject {"run_id":R}: an
@@ -32,9 +37,15 @@
 //
 // NATS subjects (all under "loadpilot."):
 //   loadpilot.agents.announce            agent -> all: {"agent_id","host","pid",
-//                                        "version","state":"idle"|"busy"}
+//                                        "instance","version","state":"idle"|"busy"}
+//                                        instance: random per agent process
 //   loadpilot.agents.discover            coordinator -> all: announce now
-//   loadpilot.agent.<id>.clock           request/reply: {"now_ns":N}
+//   loadpilot.agent.<id>.clock           request/reply: {"now_ns":N}; a request
+//                                        {"instance":I} is answered by that
+//                                        agent process only
+//   loadpilot.agent.<id>.refused         coordinator -> agent: {"instance":I,
+//                                        "reason":"..."}: a second process
+//                                        with a taken id; it exits
 //   loadpilot.agent.<id>.assign          request/reply: an Assignment;
 //                                        reply {"ok":true} or {"ok":false,"error"}
 //   loadpilot.run.<run>.frames.<index>   agent <index> -> coordinator: frames
@@ -95,6 +106,10 @@ std::string bundle_hash(const std::map<std::string, std::string>& files);
 // What one agent is given for a run.
 struct Assignment {
   std::string run_id;
+  // The agent process it is for (its announced "instance"): every agent
+  // that shares an id hears the assign subject, and only this one takes
+  // the run. Empty: whichever agent has the id.
+  std::string instance;
   std::size_t index = 0, count = 1;
   nlohmann::json plan;  // the resolved Plan (what --dry-run prints)
   Bundle bundle;

@@ -17,10 +17,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
+#include "agents/coordinator_watch.h"
 #include "agents/pipe_channel.h"
 #include "agents/protocol.h"
+#include "agents/resend_budget.h"
 #include "build_info.h"
 #include "cli/commands.h"
 #include "plan/duration.h"
@@ -64,13 +67,18 @@ struct RunRelay {
   std::mutex mu;
   std::deque<std::pair<std::uint64_t, std::string>> rounds;  // seq, frame as sent
   agents::PipeChannel* child = nullptr;                      // while it runs
-  std::atomic<std::int64_t> last_beat{0};                    // the coordinator's last word
+  // The coordinator's last word, and whether to give up on it.
+  agents::CoordinatorWatch watch{Clock::now(), proto::kCoordinatorSilence, std::chrono::seconds(1),
+                                 std::chrono::seconds(3)};
   std::unique_ptr<agents::NatsClient::Subscription> control;
+  agents::ResendBudget resend_budget;  // frames sent again, per second
+  std::optional<Clock::time_point> refusal_said;
 };
 
 class PersistentAgent {
  public:
-  PersistentAgent(const AgentArgs& args, std::string id) : id_(std::move(id)) {
+  PersistentAgent(const AgentArgs& args, std::string id)
+      : id_(std::move(id)), instance_(proto::new_run_id()) {
     agents::NatsOptions no = args.nats;
     no.name = "loadpilot agent " + id_;
     no.on_state = [this](bool connected) {
@@ -85,8 +93,30 @@ class PersistentAgent {
           id_, agents::redact_url(nats_->url())));
     clock_sub_ =
         nats_->subscribe(proto::agent_subject(id_, "clock"), [this](agents::NatsMessage&& m) {
-          if (!m.reply.empty())
-            nats_->publish(m.reply, nlohmann::json{{"now_ns", now_ns()}}.dump());
+          // A coordinator measures the clock of the process it chose; a
+          // request without an instance (the check above) is anyone's.
+          if (m.reply.empty() || !for_me(m.data)) return;
+          nats_->publish(m.reply, nlohmann::json{{"now_ns", now_ns()}}.dump());
+        });
+    refused_sub_ =
+        nats_->subscribe(proto::agent_subject(id_, "refused"), [this](agents::NatsMessage&& m) {
+          std::string reason;
+          try {
+            const nlohmann::json j = nlohmann::json::parse(m.data);
+            if (!j.is_object() || j.value("instance", std::string()) != instance_) return;
+            reason = j.value("reason", std::string("its id is taken"));
+          } catch (const std::exception&) {
+            return;
+          }
+          {
+            std::lock_guard lock(mu_);
+            // A run it was given stays its own (assignments name the
+            // instance); it goes when idle.
+            if (!run_id_.empty() || quit_signal_ != 0) return;
+            refused_ = reason;
+            quit_signal_ = kRefused;
+          }
+          cv_.notify_all();
         });
     assign_sub_ = nats_->subscribe(proto::agent_subject(id_, "assign"),
                                    [this](agents::NatsMessage&& m) { on_assign(m); });
@@ -114,18 +144,44 @@ class PersistentAgent {
       lock.lock();
       cv_.wait_for(lock, proto::kAnnounceEvery, [&] { return pending_ || quit_signal_ != 0; });
     }
+    if (quit_signal_ == kRefused) {
+      fmt::print(stderr, "error: --agent-id: a coordinator refused this agent: {}\n", refused_);
+      return kExitInvalid;
+    }
     return quit_signal_ == SIGINT ? kExitSigint : kExitSigterm;
+  }
+
+  // Refused by a coordinator: serve() returned for that, not for a signal.
+  bool refused() {
+    std::lock_guard lock(mu_);
+    return quit_signal_ == kRefused;
   }
 
   void quit(int sig) {
     {
       std::lock_guard lock(mu_);
+      if (quit_signal_ == kRefused) return;
       quit_signal_ = sig;
     }
     cv_.notify_all();
   }
 
  private:
+  static constexpr int kRefused = -1;  // quit_signal_: refused by a coordinator
+
+  // A message naming an agent process: for this one, or for any.
+  bool for_me(const std::string& data) const {
+    try {
+      const nlohmann::json j = nlohmann::json::parse(data);
+      if (!j.is_object()) return true;
+      const auto it = j.find("instance");
+      return it == j.end() || !it->is_string() || it->get<std::string>().empty() ||
+             *it == instance_;
+    } catch (const std::exception&) {
+      return true;
+    }
+  }
+
   void say(const std::string& what) {
     fmt::print(stderr, "agent {}: {}\n", id_, what);
     std::fflush(stderr);
@@ -141,12 +197,15 @@ class PersistentAgent {
                                                              {"agent_id", id_},
                                                              {"host", host_name()},
                                                              {"pid", getpid()},
+                                                             {"instance", instance_},
                                                              {"version", kVersion},
                                                              {"state", state}}
                                                   .dump());
   }
 
   void on_assign(const agents::NatsMessage& m) {
+    // Meant for another process with this id: not a word from this one.
+    if (!for_me(m.data)) return;
     nlohmann::json reply = {{"ok", true}};
     {
       std::lock_guard lock(mu_);
@@ -213,7 +272,6 @@ class PersistentAgent {
     agents::PipeChannelOptions po;
     po.argv = {self_exe(),
                "run",
-               a.bundle.main,
                "--target",
                a.plan.value("target", std::string()),
                "--scenario",
@@ -238,6 +296,9 @@ class PersistentAgent {
                fmt::format("{}/{}", a.index + 1, a.count)};
     if (a.workers > 0) po.argv.insert(po.argv.end(), {"--workers", std::to_string(a.workers)});
     if (a.insecure) po.argv.push_back("--insecure");
+    // The file last, after "--": a name that starts with '-' is a file, not
+    // an option.
+    po.argv.insert(po.argv.end(), {"--", a.bundle.main});
     po.index = a.index;
     po.count = a.count;
     po.own_group = true;
@@ -249,6 +310,7 @@ class PersistentAgent {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false, hello = false;
+    int forwarded = 0;  // the signal this agent received and passed on as a stop
     std::unique_ptr<agents::PipeChannel> child;
     try {
       child = std::make_unique<agents::PipeChannel>(po);
@@ -262,7 +324,7 @@ class PersistentAgent {
     last_relay_.reset();
     auto relay = std::make_unique<RunRelay>();
     relay->child = child.get();
-    relay->last_beat = now_ns();
+    relay->watch.beat(Clock::now());
     RunRelay* r = relay.get();
     const std::string frames_subject = proto::frames_subject(a.run_id, a.index);
     relay->control = nats_->subscribe(
@@ -274,14 +336,27 @@ class PersistentAgent {
             const std::string type = j.value("type", std::string());
             std::lock_guard lock(r->mu);
             if (type == "resend") {
-              const auto seqs = j.at("seqs").get<std::vector<std::uint64_t>>();
+              const auto asked = j.at("seqs").get<std::vector<std::uint64_t>>();
+              const std::set<std::uint64_t> seqs(asked.begin(), asked.end());
+              std::vector<const std::string*> frames;
               for (const auto& [seq, data] : r->rounds)
-                if (std::find(seqs.begin(), seqs.end(), seq) != seqs.end())
-                  nats_->publish(frames_subject, data);
+                if (seqs.count(seq) != 0) frames.push_back(&data);
+              // Bounded per run and second: a request costs its sender a few
+              // bytes, each frame sent again up to kilobytes.
+              const std::size_t granted = r->resend_budget.take(frames.size(), Clock::now());
+              for (std::size_t i = 0; i < granted; ++i) nats_->publish(frames_subject, *frames[i]);
+              if (granted < frames.size() && (!r->refusal_said || Clock::now() - *r->refusal_said >=
+                                                                      std::chrono::seconds(10))) {
+                r->refusal_said = Clock::now();
+                say(fmt::format(
+                    "run {}: resend asked for more than {} round reports a second; {} refused so "
+                    "far",
+                    run_id, agents::ResendBudget::kFramesPerWindow, r->resend_budget.refused()));
+              }
               return;
             }
             if (r->child == nullptr) return;  // the run is over
-            r->last_beat = now_ns();
+            r->watch.beat(Clock::now());
             if (type == "go") {
               r->child->go(
                   Clock::time_point(std::chrono::nanoseconds(j.at("t0_ns").get<std::int64_t>())));
@@ -295,7 +370,7 @@ class PersistentAgent {
           }
         });
     auto beat_sub = nats_->subscribe(proto::heartbeat_subject(a.run_id),
-                                     [r](agents::NatsMessage&&) { r->last_beat = now_ns(); });
+                                     [r](agents::NatsMessage&&) { r->watch.beat(Clock::now()); });
     const std::string dir_prefix = dir.string() + "/";
     child->open(
         [&](std::string_view line) {
@@ -315,6 +390,11 @@ class PersistentAgent {
           {
             std::lock_guard lock(mu);
             started = hello;
+            // Its run was stopped because this agent was told to end: say
+            // so, not the exit code of the stop it was passed on as.
+            if (forwarded != 0 && how != "exited with code 0")
+              how = fmt::format("was stopped by {} on its machine",
+                                forwarded == SIGINT ? "SIGINT" : "SIGTERM");
           }
           if (!started) {
             // It could not load the scenario or its plan: its own message
@@ -336,12 +416,10 @@ class PersistentAgent {
         });
     const auto drain_s = plan::parse_duration(a.drain).value_or(2);
     std::optional<Clock::time_point> stopped_at;
-    int forwarded = 0;
     std::unique_lock lock(mu);
     while (!done) {
       cv.wait_for(lock, std::chrono::milliseconds(250));
       if (done) break;
-      const auto silent = std::chrono::nanoseconds(now_ns() - r->last_beat.load());
       int quit = 0;
       {
         std::lock_guard q(mu_);
@@ -352,9 +430,19 @@ class PersistentAgent {
         child->stop();
         stopped_at = Clock::now();
       }
-      if (!stopped_at && silent >= proto::kCoordinatorSilence) {
+      // Its own pause is not its coordinator's silence: it asks first
+      // (agents/coordinator_watch.h).
+      const auto verdict =
+          stopped_at ? agents::CoordinatorWatch::Verdict::kFine : r->watch.check(Clock::now());
+      if (verdict == agents::CoordinatorWatch::Verdict::kAsk) {
+        say(
+            fmt::format("run {}: resumed after a pause, no word from its coordinator for {:.0f} "
+                        "s; asking it",
+                        a.run_id, r->watch.silent_s(Clock::now())));
+        publish_frame(a, {{"type", "ping"}});
+      } else if (verdict == agents::CoordinatorWatch::Verdict::kGiveUp) {
         say(fmt::format("run {}: no word from its coordinator for {:.0f} s; stopping the load",
-                        a.run_id, std::chrono::duration<double>(silent).count()));
+                        a.run_id, r->watch.silent_s(Clock::now())));
         child->stop();
         stopped_at = Clock::now();
       }
@@ -379,8 +467,11 @@ class PersistentAgent {
   }
 
   std::string id_;
+  std::string instance_;  // this process, among any that claim the id
   std::unique_ptr<agents::NatsClient> nats_;
-  std::unique_ptr<agents::NatsClient::Subscription> clock_sub_, assign_sub_, discover_sub_;
+  std::unique_ptr<agents::NatsClient::Subscription> clock_sub_, assign_sub_, discover_sub_,
+      refused_sub_;
+  std::string refused_;  // why a coordinator refused it
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<proto::Assignment> pending_;
@@ -411,14 +502,21 @@ int agent_command(const AgentArgs& args) {
     fmt::print(stderr, "error: {}\n", e.what());
     return kExitInvalid;
   }
+  std::atomic<bool> served{false};
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
+    if (served) return;  // woken to end after a refusal
     fmt::print(stderr, "agent {}: {} received; ending\n", id, sig == SIGINT ? "SIGINT" : "SIGTERM");
     agent->quit(sig);
   });
-  // serve() returns only after the watcher has seen a signal.
+  // serve() returns after the watcher has seen a signal, or when a
+  // coordinator refused the agent (its id taken): then the watcher is woken.
   const int code = agent->serve();
+  if (agent->refused()) {
+    served = true;
+    pthread_kill(watcher.native_handle(), SIGTERM);
+  }
   watcher.join();
   return code;
 }

@@ -72,7 +72,7 @@ std::optional<AgentShare> parse_agent(const std::string& text) {
 std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan, std::size_t i,
                                     std::size_t n, std::size_t max_connections,
                                     std::size_t workers) {
-  std::vector<std::string> a = {self_exe(),  "run",        args.file, "--target",
+  std::vector<std::string> a = {self_exe(),  "run",        "--target",
                                 plan.target, "--scenario", plan.name};
   auto opt = [&](const char* flag, const std::optional<std::string>& v) {
     if (v) a.insert(a.end(), {flag, *v});
@@ -94,6 +94,9 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
        args.timeout, "--drain", args.drain, "--seed", std::to_string(args.seed), "--no-metrics",
        "--no-report", "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
   if (args.insecure) a.push_back("--insecure");
+  // The file last, after "--": a name that starts with '-' is a file, not
+  // an option.
+  a.insert(a.end(), {"--", args.file});
   return a;
 }
 

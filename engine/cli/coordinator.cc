@@ -255,6 +255,11 @@ void Coordinator::wait_ready(const load::Engine& engine, StartupInterrupt& start
 
 void Coordinator::attach(load::Engine* engine) { engine_ = engine; }
 
+std::size_t Coordinator::agents_shown() const {
+  if (remote_ && remote_->service_agents() > 0) return remote_->service_agents();
+  return n_;
+}
+
 std::chrono::milliseconds Coordinator::start_lead() const {
   return external_ ? external_->start_lead() : std::chrono::milliseconds(0);
 }

@@ -54,6 +54,9 @@ class Coordinator {
   // How far ahead of now an external run's start must be (0 for local).
   std::chrono::milliseconds start_lead() const;
   std::size_t count() const { return n_; }
+  // The agents that run the load, as the run announces them: for the
+  // coordinator service, its own agents (count() is 1 there: the service).
+  std::size_t agents_shown() const;
   bool external() const { return external_ != nullptr; }
   // The run is the coordinator service's (--coordinator-url).
   bool remote() const { return remote_ != nullptr; }

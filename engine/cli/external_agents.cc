@@ -44,9 +44,22 @@ void ExternalAgents::discover(std::size_t n, std::chrono::milliseconds timeout) 
       const nlohmann::json j = nlohmann::json::parse(m.data);
       const std::string id = j.at("agent_id").get<std::string>();
       if (!proto::check_agent_id(id).empty()) return;
+      const std::string instance = j.value("instance", std::string());
       std::lock_guard lock(mu);
       Seen& s = seen[id];
-      if (s.agent.id.empty()) s.order = seen.size();
+      if (s.agent.id.empty()) {
+        s.order = seen.size();
+        s.agent.instance = instance;
+      } else if (instance != s.agent.instance) {
+        // A second process claims a taken id: it would hear the first's
+        // assignment. The first one seen keeps the id; the other is told to
+        // go, and is never given a run (assignments name the instance).
+        refuse(id, instance,
+               s.agent.host.empty()
+                   ? std::string("was seen first")
+                   : fmt::format("(on {}, pid {}) was seen first", s.agent.host, s.agent.pid));
+        return;
+      }
       s.agent.id = id;
       s.agent.host = j.value("host", std::string());
       s.agent.pid = j.value("pid", 0LL);
@@ -70,6 +83,9 @@ void ExternalAgents::discover(std::size_t n, std::chrono::milliseconds timeout) 
     cv.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::seconds(1)),
                   [&] { return idle_count() >= n; });
   }
+  // Every agent answers the same discover at once: a moment more lets a
+  // second process with a taken id be seen (and refused) before the start.
+  if (idle_count() >= n) cv.wait_for(lock, std::chrono::milliseconds(200), [] { return false; });
   std::vector<Seen> idle;
   for (const auto& [id, s] : seen)
     if (s.state == "idle") idle.push_back(s);
@@ -87,6 +103,35 @@ void ExternalAgents::discover(std::size_t n, std::chrono::milliseconds timeout) 
   std::sort(idle.begin(), idle.end(),
             [](const Seen& a, const Seen& b) { return a.order < b.order; });
   for (std::size_t i = 0; i < n; ++i) agents_.push_back(idle[i].agent);
+  // For the rest of the run, any other process that announces one of the
+  // chosen ids is refused too (it may have been suspended or slow to
+  // answer while the agents were found).
+  std::map<std::string, std::string> chosen;
+  for (const ExternalAgent& a : agents_) chosen[a.id] = a.instance;
+  guard_ = nats_.subscribe(proto::announce_subject(), [this, chosen](agents::NatsMessage&& m) {
+    try {
+      const nlohmann::json j = nlohmann::json::parse(m.data);
+      const std::string id = j.at("agent_id").get<std::string>();
+      const auto it = chosen.find(id);
+      if (it == chosen.end()) return;
+      const std::string instance = j.value("instance", std::string());
+      if (instance != it->second) refuse(id, instance, "is taking part in a run");
+    } catch (const std::exception&) {
+      // Not an announcement of ours.
+    }
+  });
+}
+
+void ExternalAgents::refuse(const std::string& id, const std::string& instance,
+                            const std::string& first) {
+  nats_.publish(
+      proto::agent_subject(id, "refused"),
+      nlohmann::json{
+          {"instance", instance},
+          {"reason", fmt::format("another agent with the id \"{}\" {}; ids must be unique on "
+                                 "one NATS server",
+                                 id, first)}}
+          .dump());
 }
 
 void ExternalAgents::sync_clocks() {
@@ -95,8 +140,9 @@ void ExternalAgents::sync_clocks() {
     std::chrono::nanoseconds best_rtt = std::chrono::nanoseconds::max();
     for (int r = 0; r < kRounds; ++r) {
       const Clock::time_point sent = Clock::now();
-      const auto reply =
-          nats_.request(proto::agent_subject(a.id, "clock"), "{}", std::chrono::milliseconds(2000));
+      const auto reply = nats_.request(proto::agent_subject(a.id, "clock"),
+                                       nlohmann::json{{"instance", a.instance}}.dump(),
+                                       std::chrono::milliseconds(2000));
       const Clock::time_point got = Clock::now();
       if (!reply) {
         if (r == 0)
@@ -151,6 +197,7 @@ void ExternalAgents::start_heartbeat(std::chrono::milliseconds broker_timeout,
 std::unique_ptr<agents::Channel> ExternalAgents::connect(proto::Assignment a) {
   a.run_id = run_id_;
   const ExternalAgent& agent = agents_.at(a.index);
+  a.instance = agent.instance;
   auto channel = std::make_unique<agents::NatsChannel>(nats_, run_id_, a.index, a.count, agent.id,
                                                        agent.offset);
   const std::string message = a.to_json().dump();

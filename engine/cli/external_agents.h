@@ -29,6 +29,7 @@ namespace loadpilot::cli {
 
 struct ExternalAgent {
   std::string id, host;
+  std::string instance;  // the agent process (protocol.h: announce)
   long long pid = 0;
   // Its steady clock minus ours, from the round trip with the smallest RTT.
   std::chrono::nanoseconds offset{0};
@@ -64,6 +65,10 @@ class ExternalAgents {
   nlohmann::json to_json() const;
 
  private:
+  // Tells the agent process `instance` that `id` is taken; `first` says by
+  // whom.
+  void refuse(const std::string& id, const std::string& instance, const std::string& first);
+
   agents::NatsClient& nats_;
   std::string run_id_;
   std::vector<ExternalAgent> agents_;
@@ -71,6 +76,8 @@ class ExternalAgents {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  // After discover(): refuses other processes announcing a chosen id.
+  std::unique_ptr<agents::NatsClient::Subscription> guard_;
 };
 
 }  // namespace loadpilot::cli

@@ -83,8 +83,8 @@ int run_command(const RunArgs& args) {
     serve_child = ServeChild::open();
     if (!serve_child || !coordinator || !coordinator->external())
       return fail("--serve-child is internal to `loadpilot coordinator --serve`");
-    serve_start =
-        serve_child->hello_and_wait(engine.collector().task_names(), coordinator->start_lead());
+    serve_start = serve_child->hello_and_wait(engine.collector().task_names(),
+                                              coordinator->start_lead(), coordinator->count());
     if (!serve_start) return fail("the coordinator service went away before the start");
   }
 
@@ -98,7 +98,7 @@ int run_command(const RunArgs& args) {
                             engine.profile().total_s(),
                             engine.worker_count(),
                             engine.max_connections(),
-                            coordinator ? coordinator->count() : 1,
+                            coordinator ? coordinator->agents_shown() : 1,
                             coordinator && (coordinator->external() || coordinator->remote()),
                             static_cast<std::size_t>(plan.profile.users),
                             plan.profile.closed() ? plan.profile.wait.label() : std::string()};
@@ -119,9 +119,20 @@ int run_command(const RunArgs& args) {
           monitor::ExporterOptions{args.metrics_host, args.metrics_port}, info);
     } catch (const monitor::ExporterError& e) {
       // The default port taken by something else (another run, a local
-      // Prometheus) is no reason to refuse a run that did not ask for it.
+      // Prometheus, a coordinator service on this machine) is no reason to
+      // refuse a run that did not ask for it: any free port will do, and
+      // the line below says which.
       if (!e.port_in_use() || args.metrics_port_given) return fail(e.what());
-      fmt::print(stderr, "warning: {}; running without the metrics endpoint\n", e.what());
+      try {
+        exporter = std::make_unique<monitor::Exporter>(
+            monitor::ExporterOptions{args.metrics_host, 0}, info);
+        fmt::print(stderr,
+                   "metrics: port {} is in use; serving on a free port instead "
+                   "(--metrics-port PORT to choose one, --no-metrics for none)\n",
+                   args.metrics_port);
+      } catch (const monitor::ExporterError& again) {
+        fmt::print(stderr, "warning: {}; running without the metrics endpoint\n", again.what());
+      }
     }
     if (exporter)
       guard_stdout([&] {

@@ -31,8 +31,9 @@ bool ServeChild::write(const std::string& line) {
 }
 
 std::optional<std::chrono::steady_clock::time_point> ServeChild::hello_and_wait(
-    const std::vector<std::string>& tasks, std::chrono::milliseconds lead) {
-  const nlohmann::json hello = {{"type", "hello"}, {"tasks", tasks}, {"start_in_ms", lead.count()}};
+    const std::vector<std::string>& tasks, std::chrono::milliseconds lead, std::size_t agents) {
+  const nlohmann::json hello = {
+      {"type", "hello"}, {"tasks", tasks}, {"start_in_ms", lead.count()}, {"agents", agents}};
   if (!write(hello.dump())) return std::nullopt;
   std::string line;
   char c;

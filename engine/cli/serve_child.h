@@ -37,10 +37,11 @@ class ServeChild {
 
   // Where the ndjson lines go.
   std::FILE* out() const { return out_; }
-  // Says hello and waits for go. Returns the start instant, or nothing when
+  // Says hello (with its metric rows, the start lead and how many agents
+  // run it) and waits for go. Returns the start instant, or nothing when
   // the service went away.
   std::optional<std::chrono::steady_clock::time_point> hello_and_wait(
-      const std::vector<std::string>& tasks, std::chrono::milliseconds lead);
+      const std::vector<std::string>& tasks, std::chrono::milliseconds lead, std::size_t agents);
   // One round frame (the collector's last round); false when the service
   // is gone.
   bool round(const load::Engine& engine, const metrics::Snapshot& s);

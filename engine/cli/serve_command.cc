@@ -322,7 +322,6 @@ class Service {
   std::vector<std::string> child_argv(const proto::RunRequest& r, const plan::Plan& plan) {
     std::vector<std::string> a = {self_exe(),
                                   "run",
-                                  r.bundle.main,
                                   "--target",
                                   plan.target,
                                   "--scenario",
@@ -331,8 +330,6 @@ class Service {
                                   ".plan.json",
                                   "--external-agents",
                                   std::to_string(args_.serve_agents),
-                                  "--nats-url",
-                                  args_.nats.url,
                                   "--agents-timeout",
                                   args_.agents_timeout,
                                   "--agent-lost-after",
@@ -356,6 +353,9 @@ class Service {
     if (r.workers > 0) a.insert(a.end(), {"--workers", std::to_string(r.workers)});
     if (r.max_vusers > 0) a.insert(a.end(), {"--max-vusers", std::to_string(r.max_vusers)});
     if (r.insecure) a.push_back("--insecure");
+    // The file last, after "--": a name that starts with '-' is a file, not
+    // an option.
+    a.insert(a.end(), {"--", r.bundle.main});
     return a;
   }
 
@@ -631,8 +631,10 @@ int serve_command(const ServeArgs& args) {
   else if (!args.api_token.empty() && args.api_token.size() < 16)
     fmt::print(stderr, "warning: the API token has {} characters; use at least 16 random ones\n",
                args.api_token.size());
-  // The runs' processes read the NATS credentials from the environment, not
-  // from their command lines (which `ps` shows).
+  // The runs' processes read the NATS server and its credentials from the
+  // environment, not from their command lines (which `ps` shows): the URL
+  // may hold a token or a user and password.
+  setenv("NATS_URL", args.nats.url.c_str(), 1);
   if (!args.nats.token.empty()) setenv("NATS_TOKEN", args.nats.token.c_str(), 1);
   if (!args.nats.ca_file.empty()) setenv("NATS_CA", args.nats.ca_file.c_str(), 1);
   unsetenv("LOADPILOT_API_TOKEN");

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "build_info.h"
+#include "report/books.h"
 #include "report/text_fit.h"
 
 namespace loadpilot::report {
@@ -206,6 +207,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   if (exhausted > 0)
     s.add_problem(fmt::format("the test data ran out: {} iterations failed on {}", exhausted,
                               first_exhausted));
+  for (std::string& p : check_books(s, !plan.profile.unlimited)) s.add_problem(std::move(p));
   return s;
 }
 

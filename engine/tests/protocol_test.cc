@@ -72,8 +72,10 @@ TEST(Assignment, RoundTripsAndChecksItsIndex) {
   a.max_connections = 7;
   a.max_vusers = 11;
   a.seed = 42;
+  a.instance = "9f86d081884c7d65";
   const proto::Assignment back = proto::Assignment::from_json(a.to_json());
   EXPECT_EQ(back.run_id, a.run_id);
+  EXPECT_EQ(back.instance, a.instance);  // only that agent process takes it
   EXPECT_EQ(back.index, 2u);
   EXPECT_EQ(back.max_connections, 7u);
   EXPECT_EQ(back.max_vusers, 11);

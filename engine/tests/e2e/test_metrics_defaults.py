@@ -85,7 +85,9 @@ def hold_port(port):
         return None
 
 
-def test_busy_default_port_warns_and_the_run_goes_on(demo_api, scenario_file):
+def test_busy_default_port_moves_to_a_free_one_and_the_run_goes_on(demo_api, scenario_file):
+    """The default port taken (a Prometheus, a coordinator service on this
+    machine): the run serves its metrics on a free port and says which."""
     held = hold_port(9090)
     try:
         p = run_loadpilot("run", scenario_file(scenario()), "--target", demo_api.url,
@@ -94,10 +96,11 @@ def test_busy_default_port_warns_and_the_run_goes_on(demo_api, scenario_file):
         if held:
             held.close()
     assert p.returncode == 0, p.stderr
-    assert ("warning: cannot serve metrics on 127.0.0.1:9090: the port is already in use"
-            in p.stderr), p.stderr
-    assert "running without the metrics endpoint" in p.stderr
-    assert "metrics: http" not in p.stdout
+    assert ("metrics: port 9090 is in use; serving on a free port instead "
+            "(--metrics-port PORT to choose one, --no-metrics for none)" in p.stderr), p.stderr
+    assert "warning" not in p.stderr
+    served = [line for line in p.stdout.splitlines() if line.startswith("metrics: http")]
+    assert served and ":9090/" not in served[0], p.stdout
     assert demo_api.stats()["total"] == 20
 
 
