@@ -3,7 +3,7 @@
 // blocked in all other threads) and asks the engine to stop. A second
 // signal skips the drain. If the run has still not ended `grace` after the
 // first signal (drain + 5 s: something is stuck), it ends the process itself, with the
-// signal's exit code: one signal always ends a run (docs/cli.md#signals).
+// signal's exit code: one signal always ends a run (docs/cli.md#stopping-a-run).
 #include <pthread.h>
 #include <signal.h>
 
