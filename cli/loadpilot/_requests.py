@@ -16,7 +16,14 @@ from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 import greenlet
 
 from ._hub import Dispatcher
-from ._redirects import REDIRECT_STATUSES, Origin, RedirectRefused, redirect_request, too_many
+from ._redirects import (
+    REDIRECT_STATUSES,
+    Origin,
+    RedirectRefused,
+    origin_of,
+    redirect_request,
+    too_many,
+)
 from ._vuser import Call, VUserState, Waiter, keep_cookies
 from .client import DroppedBodyResponse, Headers, Request, Response
 
@@ -34,8 +41,8 @@ class RequestPump:
     target (a call's path is appended); a call whose ``name=`` is in
     STATIC_NAMES (the class's literals) is counted in its row's sub-row for
     that name too. FOLLOW_REDIRECTS is the default of calls that do not say
-    (docs/scenarios.md#redirects), MAX_REDIRECTS the hop limit, ORIGIN the
-    target's origin (hops stay on it; None: no redirect is followed)."""
+    (docs/scenarios.md#redirects), MAX_REDIRECTS the hop limit of every
+    call that follows them; hops stay on BASE_URL's origin."""
 
     __slots__ = (
         "hub",
@@ -60,7 +67,6 @@ class RequestPump:
         static_names: FrozenSet[str],
         follow_redirects: bool,
         max_redirects: int,
-        origin: Optional[Origin],
     ) -> None:
         self.hub = hub
         self.loop = loop
@@ -69,7 +75,11 @@ class RequestPump:
         self.static_names = static_names
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
-        self.origin = origin
+        self.origin: Optional[Origin]
+        try:
+            self.origin = origin_of(base_url)
+        except ValueError:
+            self.origin = None  # no redirect is followed (the plan checked the target)
         # (row, name) -> the hub's sub-row, asked once per pair.
         self.named_rows: Dict[Tuple[int, str], int] = {}
         # The calls in flight by the hub's request id.

@@ -49,7 +49,7 @@ import greenlet
 from ._describe import MODULE_NAME, _overrides, format_error
 from ._hub import Hub, HubSelector
 from ._process import ProcessGuard
-from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
+from ._redirects import DEFAULT_MAX_REDIRECTS
 from ._requests import RequestPump
 from ._vuser import Iteration, VUserState, static_labels
 from .client import HTTPError, Response
@@ -117,13 +117,9 @@ class Runtime:
         self.base_url = target.rstrip("/")
         # The plan's redirect settings (docs/scenarios.md#redirects): the
         # default of calls that do not pass follow_redirects=, and the hop
-        # limit of every call that follows them. Hops stay on the origin.
+        # limit of every call that follows them (RequestPump).
         self.follow_redirects = bool(follow_redirects)
         self.max_redirects = int(max_redirects)
-        try:
-            self.origin: Optional[Origin] = origin_of(self.base_url)
-        except ValueError:
-            self.origin = None  # no redirect is followed (the plan checked the target)
         self.max_vusers = max(1, int(max_vusers))
         self.unlimited = bool(unlimited)
         self.closed = bool(closed)
@@ -205,7 +201,6 @@ class Runtime:
             static_names=self.static_names,
             follow_redirects=self.follow_redirects,
             max_redirects=self.max_redirects,
-            origin=self.origin,
         )
         self.process = ProcessGuard(
             hub.stop_run,

@@ -11,7 +11,7 @@ from typing import Any, List, Tuple
 import greenlet
 import pytest
 
-from loadpilot._redirects import origin_of, too_many
+from loadpilot._redirects import too_many
 from loadpilot._requests import RequestPump
 from loadpilot._vuser import Iteration, VUserState
 from loadpilot.client import BodyTooLarge, Request, Response
@@ -93,7 +93,6 @@ def make_pump(hub, loop):
             static_names=frozenset(static_names),
             follow_redirects=follow_redirects,
             max_redirects=max_redirects,
-            origin=origin_of(BASE_URL),
         )
 
     return make
@@ -333,3 +332,12 @@ def test_close_forgets_the_calls_in_flight(make_pump, hub, loop):
     pump.completed(done(1, 200))  # too late: nobody waits any more
     assert not future.done() and hub.records == []
 
+
+
+def test_without_a_valid_origin_no_redirect_is_followed(hub, loop):
+    pump = RequestPump(hub, loop, greenlet.getcurrent(), base_url="http://t:99999",
+                       static_names=frozenset(), follow_redirects=True, max_redirects=10)
+    vu = VUserCall(pump, lambda vu: pump.call_one(vu, Request("GET", "/a")))
+    pump.completed(done(1, 302, [("Location", "http://t:8080/b")]))
+    assert len(hub.sent) == 1
+    assert vu.result.error.endswith("is not the run's target (a run sends only to its --target)")
