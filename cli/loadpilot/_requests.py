@@ -1,42 +1,100 @@
-"""Requests in flight for the Python VUser runtime (_runtime.py): sending
-a LoadClient call through the hub, its timeout, turning a finished request
-into a Response for the waiting VUser, and asyncio's selector, whose wait is
-the hub's own event loop (the engine's HTTP client runs on this thread)."""
+"""Requests in flight for the Python VUser runtime (_runtime.py).
+
+A :class:`RequestPump` sends a LoadClient call through the engine's hub
+(a :class:`~loadpilot._hub.Dispatcher`), keeps it until its response or
+its timeout, follows redirects, records what the hub leaves to Python, and
+turns a finished request into the Response the waiting VUser gets: a plain
+``def`` task's greenlet is resumed with it, an ``async def`` task's future
+is resolved. ``Runtime`` owns one per run and hands it the hub's finished
+requests (:meth:`RequestPump.completed`)."""
 
 from __future__ import annotations
 
 import asyncio
-import selectors
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 import greenlet
 
-from ._redirects import REDIRECT_STATUSES, Origin, RedirectRefused, redirect_request, too_many
+from ._hub import Dispatcher
+from ._redirects import (
+    REDIRECT_STATUSES,
+    Origin,
+    RedirectRefused,
+    origin_of,
+    redirect_request,
+    too_many,
+)
 from ._vuser import Call, VUserState, Waiter, keep_cookies
 from .client import DroppedBodyResponse, Headers, Request, Response
 
-__all__ = ["HubSelector", "Requests"]
+__all__ = ["RequestPump"]
 
 _new_response = object.__new__
 
 
-class Requests:
-    """The request half of Runtime (mixed into it). Uses the runtime's hub,
-    loop, main greenlet, pending calls, rows, base_url and its redirect
-    settings (the scenario's follow_redirects and max_redirects, the
-    target's origin)."""
+class RequestPump:
+    """The requests in flight of one run, on the runtime's thread.
 
-    hub: Any
-    loop: Any
-    main: Any
-    pending: Dict[int, Call]
-    rows: Dict[str, int]
-    static_names: FrozenSet[str]
-    named_rows: Dict[Tuple[int, str], int]
-    base_url: str
-    follow_redirects: bool
-    max_redirects: int
-    origin: Optional[Origin]
+    HUB sends and records; LOOP (the run's asyncio loop) runs the timeouts
+    and the futures of async calls; MAIN is the loop's greenlet, to which a
+    VUser's greenlet switches while its call is in flight. BASE_URL is the
+    target (a call's path is appended); a call whose ``name=`` is in
+    STATIC_NAMES (the class's literals) is counted in its row's sub-row for
+    that name too. FOLLOW_REDIRECTS is the default of calls that do not say
+    (docs/scenarios.md#redirects), MAX_REDIRECTS the hop limit of every
+    call that follows them; hops stay on BASE_URL's origin."""
+
+    __slots__ = (
+        "hub",
+        "loop",
+        "main",
+        "base_url",
+        "static_names",
+        "follow_redirects",
+        "max_redirects",
+        "origin",
+        "named_rows",
+        "pending",
+    )
+
+    def __init__(
+        self,
+        hub: Dispatcher,
+        loop: asyncio.AbstractEventLoop,
+        main: Any,
+        *,
+        base_url: str,
+        static_names: FrozenSet[str],
+        follow_redirects: bool,
+        max_redirects: int,
+    ) -> None:
+        self.hub = hub
+        self.loop = loop
+        self.main = main
+        self.base_url = base_url
+        self.static_names = static_names
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.origin: Optional[Origin]
+        try:
+            self.origin = origin_of(base_url)
+        except ValueError:
+            self.origin = None  # no redirect is followed (the plan checked the target)
+        # (row, name) -> the hub's sub-row, asked once per pair.
+        self.named_rows: Dict[Tuple[int, str], int] = {}
+        # The calls in flight by the hub's request id.
+        self.pending: Dict[int, Call] = {}
+
+    def in_flight(self) -> int:
+        """How many requests wait for their response (or timeout)."""
+        return len(self.pending)
+
+    def close(self) -> None:
+        """The run ended (its loop is closed, its VUsers' greenlets have
+        ended): calls still in flight are forgotten, and nothing here keeps
+        the run's greenlets alive."""
+        self.pending.clear()
+        self.main = None
 
     def _waiting_greenlet(self) -> Any:
         """The greenlet that will wait for a plain (synchronous) call."""
@@ -62,6 +120,8 @@ class Requests:
         return self.main.switch()
 
     def call_async(self, vu: VUserState, request: Request) -> "asyncio.Future[Response]":
+        """Sends REQUEST for an async task: the future resolves to its
+        response; the iteration waits for it even if the body does not."""
         future = self.loop.create_future()
 
         def deliver(_slot: int, response: Response) -> None:
@@ -70,7 +130,7 @@ class Requests:
 
         self._send(vu, request, deliver, 0)
         it = vu.current
-        if it is not None:  # see Runtime._settle
+        if it is not None:  # awaited with the iteration (Runtime._settle)
             if it.futures is None:
                 it.futures = [future]
             else:
@@ -175,7 +235,7 @@ class Requests:
             call.iteration.note_failed(response)
         _deliver(call, response)
 
-    def _completed(self, event: Tuple[Any, ...]) -> None:
+    def completed(self, event: Tuple[Any, ...]) -> None:
         """A request finished: EVENT is the hub's (1, rid, status, headers,
         body, kind, message, sent_us, done_us, set_cookie, dropped). HEADERS
         are the engine's packed string (see Headers._from_raw); SET_COOKIE
@@ -274,27 +334,3 @@ def _deliver(call: Call, response: Response) -> None:
         call.deliver(response)
     else:
         call.deliver(call.slot, response)
-
-
-class HubSelector(selectors.EpollSelector):
-    """asyncio's selector on the Python thread. Its wait is the hub's:
-    the hub runs the engine's HTTP client on this thread until a request
-    finished, an arrival (or other event) came in, one of asyncio's own file
-    descriptors (in this selector's epoll) is ready, or the timeout passed.
-    The hub's eventfd is registered like any reader; it is reported ready
-    whenever the hub has something for poll()."""
-
-    def __init__(self, hub: Any) -> None:
-        super().__init__()
-        self._hub = hub
-        self._hub_fd = hub.fileno()
-
-    def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
-        hub = self._hub
-        wait = -1.0 if timeout is None else max(0.0, timeout)
-        ready = super().select(0) if hub.run_io(wait, self.fileno()) else []
-        if hub.ready() and not any(key.fd == self._hub_fd for key, _ in ready):
-            key = self.get_map().get(self._hub_fd)
-            if key is not None:
-                ready.append((key, selectors.EVENT_READ))
-        return ready

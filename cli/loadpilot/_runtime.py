@@ -5,7 +5,9 @@ and calls :meth:`Runtime.run` on its Python thread with a *hub*: it
 delivers arrivals and finished requests, sends requests with the engine's
 HTTP client, tells the workers which iterations ended and records
 measurements. Everything here runs on that one thread; the requests in
-flight are _requests.py's part:
+flight are a RequestPump's (_requests.py), what a VUser's code meets of the
+process (sleep, print, exit) a ProcessGuard's (_process.py); the hub's
+interface is written down in _hub.py:
 
 * an asyncio event loop whose wait is the hub's (HubSelector): the hub runs
   the engine's HTTP client for these requests on this same thread, GIL
@@ -39,18 +41,17 @@ import itertools
 import os
 import random
 import sys
-import threading
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import greenlet
 
-from . import _guard, _output, _sleep
 from ._describe import MODULE_NAME, _overrides, format_error
-from ._redirects import DEFAULT_MAX_REDIRECTS, Origin, origin_of
-from ._vuser import Call, Iteration, VUserState, static_labels
-from ._process import ProcessSide
-from ._requests import HubSelector, Requests
+from ._hub import Hub, HubSelector
+from ._process import ProcessGuard
+from ._redirects import DEFAULT_MAX_REDIRECTS
+from ._requests import RequestPump
+from ._vuser import Iteration, VUserState, static_labels
 from .client import HTTPError, Response
 
 __all__ = ["Runtime"]
@@ -62,7 +63,6 @@ GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections
 
 # Hub event tags (see VUserRuntime::Hub::poll).
 _ARRIVE, _DONE, _FINISH, _ABORT = 0, 1, 2, 3
-
 
 
 class _TaskSpec:
@@ -81,9 +81,19 @@ class _TaskSpec:
         self.check = check
 
 
-class Runtime(Requests, ProcessSide):
+class Runtime:
     """One scenario's VUsers. Created on the engine's main thread (it only
-    inspects the class); :meth:`run` runs on the Python thread."""
+    inspects the class); :meth:`run` runs on the Python thread, and makes
+    the run's RequestPump and ProcessGuard there."""
+
+    # Set by run(), for the run.
+    hub: Hub
+    loop: asyncio.AbstractEventLoop
+    main: Any  # the loop's greenlet
+    pump: RequestPump
+    process: ProcessGuard
+    stopped: "asyncio.Future[None]"
+    workers: int
 
     def __init__(
         self,
@@ -107,13 +117,9 @@ class Runtime(Requests, ProcessSide):
         self.base_url = target.rstrip("/")
         # The plan's redirect settings (docs/scenarios.md#redirects): the
         # default of calls that do not pass follow_redirects=, and the hop
-        # limit of every call that follows them. Hops stay on the origin.
+        # limit of every call that follows them (RequestPump).
         self.follow_redirects = bool(follow_redirects)
         self.max_redirects = int(max_redirects)
-        try:
-            self.origin: Optional[Origin] = origin_of(self.base_url)
-        except ValueError:
-            self.origin = None  # no redirect is followed (the plan checked the target)
         self.max_vusers = max(1, int(max_vusers))
         self.unlimited = bool(unlimited)
         self.closed = bool(closed)
@@ -144,7 +150,6 @@ class Runtime(Requests, ProcessSide):
         self.rows: Dict[str, int] = {name: i for i, name in enumerate(names)}
         self.extra_labels: List[str] = []
         self.static_names = frozenset(static_labels(cls))
-        self.named_rows: Dict[Tuple[int, str], int] = {}
         wanted = []
         if self.has_on_start:
             wanted.append(ON_START)
@@ -172,7 +177,6 @@ class Runtime(Requests, ProcessSide):
         self.vusers: List[VUserState] = []
         self.by_user: Dict[int, VUserState] = {}  # closed model: each user's VUser
         self.waiting: Deque[Tuple[int, int, int, int]] = deque()  # closed loop only
-        self.pending: Dict[int, Call] = {}
         self.finishing = False
         self.stopping = 0
         self.on_start_ok = 0
@@ -182,14 +186,31 @@ class Runtime(Requests, ProcessSide):
 
     # --- the loop -----------------------------------------------------------
 
-    def run(self, hub: Any) -> None:
+    def run(self, hub: Hub) -> None:
         self.hub = hub
-        self.thread_id = threading.get_ident()
         self.workers = max(1, int(hub.workers))
         self.loop = loop = asyncio.SelectorEventLoop(HubSelector(hub))
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(self._loop_error)
         self.main = greenlet.getcurrent()
+        self.pump = RequestPump(
+            hub,
+            loop,
+            self.main,
+            base_url=self.base_url,
+            static_names=self.static_names,
+            follow_redirects=self.follow_redirects,
+            max_redirects=self.max_redirects,
+        )
+        self.process = ProcessGuard(
+            hub.stop_run,
+            loop,
+            self.main,
+            scenario=self.cls.__name__,
+            path=self.path,
+            abspath=self.abspath,
+            row_names=self.row_names,
+        )
         # Every request makes a few short-lived container objects; with the
         # default threshold (700) the young generation is collected every
         # few dozen requests, and the older ones (then scanning all the
@@ -200,15 +221,11 @@ class Runtime(Requests, ProcessSide):
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc_threshold[1:])
         self.stopped = loop.create_future()
         loop.add_reader(hub.fileno(), self._on_ready)
-        _sleep.register(self)
-        _output.register(self.output_label)
-        _guard.register(self._process_exit)
+        self.process.register()
         try:
             loop.run_until_complete(self.stopped)
         finally:
-            _guard.unregister(self._process_exit)
-            _output.unregister(self.output_label)
-            _sleep.unregister(self)
+            self.process.unregister()
             hub.flush()
             hub.close_io()
             # Parked VUser greenlets end here, on their own thread.
@@ -230,7 +247,7 @@ class Runtime(Requests, ProcessSide):
             self.main = None
             self.idle.clear()
             self.vusers.clear()
-            self.pending.clear()
+            self.pump.close()
             gc.set_threshold(*gc_threshold)
             gc.unfreeze()
 
@@ -259,10 +276,11 @@ class Runtime(Requests, ProcessSide):
                 self.hub.flush()
 
     def _handle_events(self) -> None:
+        completed = self.pump.completed
         for event in self.hub.poll():
             tag = event[0]
             if tag == _DONE:
-                self._completed(event)
+                completed(event)
             elif tag == _ARRIVE:
                 self._arrived(event[1], event[2], event[3], event[4] if len(event) > 4 else -1)
             elif tag == _FINISH:
@@ -326,7 +344,7 @@ class Runtime(Requests, ProcessSide):
         job = (task, intended_us, worker, user)
         if vu.glet is None or vu.glet.dead:
             vu.glet = greenlet.greenlet(self._vuser_main, parent=self.main)
-            vu.glet.vuser = vu  # whose time.sleep() pauses it (pause())
+            vu.glet.vuser = vu  # whose time.sleep() pauses it (ProcessGuard.pause)
             vu.glet.switch(vu, job)
         else:
             vu.glet.switch(job)
@@ -355,7 +373,7 @@ class Runtime(Requests, ProcessSide):
     def _new_vuser(self, task: int) -> Any:
         """A new VUser, or False when its constructor failed (recorded)."""
         try:
-            vu = VUserState(self, self.cls())
+            vu = VUserState(self.pump, self.cls())
         except BaseException as exc:  # noqa: B902 - user code; counted
             self.hub.record_error(task, "exception", self._describe(exc))
             return False
@@ -588,7 +606,7 @@ class Runtime(Requests, ProcessSide):
                 return
         self.hub.record_error(row, "exception", message or self._describe(exc))
         if isinstance(exc, SystemExit):
-            self.exited(exc)
+            self.process.exited(exc)
 
     def _describe(self, exc: BaseException) -> str:
         return format_error(exc, self.path, self.abspath)

@@ -38,8 +38,9 @@ def install() -> None:
 
 
 def register(runtime: Any) -> None:
-    """RUNTIME (a _runtime.Runtime) runs on this thread: its VUsers'
-    sleeps go to its ``pause(seconds)``."""
+    """A runtime runs on this thread: its VUsers' sleeps go to RUNTIME's
+    ``pause(seconds)`` (a _process.ProcessGuard), which returns False to
+    have the real sleep."""
     install()
     _runtimes[threading.get_ident()] = runtime
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from .client import Headers, LoadClient, Request, Response
 
 if TYPE_CHECKING:
-    from ._runtime import Runtime
+    from ._requests import RequestPump
 
 __all__ = [
     "AsyncTransport",
@@ -87,7 +87,7 @@ class Call:
         self.slot = slot
         self.vuser = vuser
         self.url = url
-        # True when the hub records the request itself (see Runtime._send)
+        # True when the hub records the request itself (see RequestPump._send)
         self.recorded = recorded
         self.timer = None
         # A call that follows redirects: its request (the next hop is made
@@ -117,10 +117,10 @@ class Waiter:
 class VUserState:
     __slots__ = ("instance", "client", "aclient", "cookies", "started", "current", "glet")
 
-    def __init__(self, runtime: "Runtime", instance: Any) -> None:
+    def __init__(self, pump: "RequestPump", instance: Any) -> None:
         self.instance = instance
-        self.client = LoadClient(SyncTransport(runtime, self))
-        self.aclient = LoadClient(AsyncTransport(runtime, self))
+        self.client = LoadClient(SyncTransport(pump, self))
+        self.aclient = LoadClient(AsyncTransport(pump, self))
         self.cookies: Dict[str, str] = {}
         self.started = False
         self.current: Optional[Iteration] = None
@@ -130,29 +130,29 @@ class VUserState:
 
 
 class SyncTransport:
-    __slots__ = ("_rt", "_vu", "send")
+    __slots__ = ("_pump", "_vu", "send")
 
-    def __init__(self, runtime: "Runtime", vuser: VUserState) -> None:
-        self._rt = runtime
+    def __init__(self, pump: "RequestPump", vuser: VUserState) -> None:
+        self._pump = pump
         self._vu = vuser
         # send(request) -> Response. A partial, not a method: one Python
         # frame less on every call.
-        self.send = functools.partial(runtime.call_one, vuser)
+        self.send = functools.partial(pump.call_one, vuser)
 
     def send_batch(self, requests: List[Request]) -> List[Response]:
-        return self._rt.call(self._vu, requests) if requests else []
+        return self._pump.call(self._vu, requests) if requests else []
 
 
 class AsyncTransport:
-    def __init__(self, runtime: "Runtime", vuser: VUserState) -> None:
-        self._rt = runtime
+    def __init__(self, pump: "RequestPump", vuser: VUserState) -> None:
+        self._pump = pump
         self._vu = vuser
 
     def send(self, request: Request) -> "asyncio.Future[Response]":
-        return self._rt.call_async(self._vu, request)
+        return self._pump.call_async(self._vu, request)
 
     def send_batch(self, requests: List[Request]) -> "asyncio.Future[List[Response]]":
-        return asyncio.gather(*(self._rt.call_async(self._vu, r) for r in requests))
+        return asyncio.gather(*(self._pump.call_async(self._vu, r) for r in requests))
 
 
 def keep_cookies(jar: Dict[str, str], headers: Headers) -> None:

@@ -1,7 +1,8 @@
 #pragma once
-// Engine: runs one Plan on this machine. It owns the workers (DESIGN §4) and
-// the Collector; once a second it gathers every worker's interval stats,
-// merges them into a Snapshot and hands it to the caller.
+// Engine: runs one Plan on this machine. It owns the workers (shared-nothing,
+// docs/engine.md#workers) and the Collector; once a second it gathers every
+// worker's interval stats, merges them into a Snapshot and hands it to the
+// caller.
 //
 // Thread-safety: run() is called once, from one thread, and calls
 // on_snapshot on that thread. stop() may be called from any thread.

@@ -1,6 +1,7 @@
 #pragma once
 // Worker: one OS thread with its own event loop, Sender (HTTP connection
-// pool) and Recorder (DESIGN §4: shared-nothing). A run has N workers; its
+// pool) and Recorder, sharing nothing with the other workers on the hot
+// path (docs/engine.md#workers). A run has N workers; its
 // Pacer (load/pacer.h) says when this worker's iterations come due: worker
 // w takes the iterations k = w, w+N, w+2N, ... of the open model's curve,
 // or runs the closed model's users w, w+N, w+2N, ..., so together the

@@ -72,7 +72,7 @@ std::string stats_csv(const Summary& s, const plan::Plan& plan,
     const metrics::Histogram& h = i < cumulative.tasks.size() ? cumulative.tasks[i].latency : empty;
     o += stats_row(type, t.name, t.requests, t.errors, seconds, h);
     // The task's sub-rows, named by their name=, right after it: requests
-    // the task's row counts already (docs/output.md#csv).
+    // the task's row counts already (docs/output.md#--csv-prefix).
     for (const metrics::NamedStats& n : cumulative.named)
       if (n.task == i) o += stats_row(type, n.name, n.requests, n.errors, seconds, n.latency);
   }

@@ -1,7 +1,8 @@
 // VUserRuntime and its Hub: the C++ half of the Python VUser runtime. The
 // scheduling of VUsers (pool, on_start/on_stop, checks, greenlets and
 // coroutines) is Python, in cli/loadpilot/_runtime.py; this file moves
-// events and requests between that thread and the workers.
+// arrivals and iteration ends between that thread and the workers, and runs
+// that thread's own HTTP client and its requests' accounting.
 #include "scenario/vuser_runtime.h"
 
 #include <pthread.h>

@@ -1,24 +1,35 @@
 #pragma once
 // VUserRuntime: runs the plan's "python" tasks as real Python on every
-// iteration (DESIGN §5).
+// iteration (docs/engine.md#python-vusers).
 //
 // One OS thread (the Python thread) holds the interpreter and runs every
 // VUser cooperatively: loadpilot._runtime drives plain `def` task bodies in
 // greenlets and `async def` bodies on an asyncio loop that lives on that
-// thread. Each HTTP call from Python is serialised here and queued for a
-// worker; the queue goes to each worker's event loop in one batch per pass
-// of the Python loop (ScriptedLink::dispatch). The Python thread waits in
-// epoll on an eventfd with the GIL released. Completions and arrivals reach
-// it through one queue (the Hub) and resume the waiting VUser.
+// thread. Arrivals come from the workers (arrive(), any worker thread)
+// through one queue (the Hub) that wakes the Python thread by an eventfd;
+// the ends of iterations go back to each worker in one batch per pass of
+// the Python loop (ScriptedLink::dispatch).
+//
+// The Python thread sends its requests itself, on an http::Client of its
+// own (a Boost.Asio loop on that thread; the run's --max-connections): a
+// call is serialised in C++ and written at once, and its response is
+// handed to the waiting VUser on the same thread, never through a worker.
+// asyncio's wait is that loop's (Hub::run_io, the GIL released while it
+// blocks), so a finished request, an arrival, an asyncio timer or a socket
+// of the user's own all wake the one loop.
 //
 // Measurements from the Python thread go into one Recorder behind a mutex;
-// the collector takes it once a second like a worker's.
+// the collector takes it once a second like a worker's. A request is
+// recorded here as it finishes unless Python must judge it first (a
+// check_<task>, a per-call timeout=, a redirect to follow); Python records
+// those once their fate is known.
 //
 // A PythonWatchdog (scenario/python_watchdog.h) watches the Python thread
 // for the whole run: a VUser whose code keeps the thread from its loop for
-// 3 s (an endless loop, time.sleep(), a blocking call) stops the run
-// through ScriptedLink::stop_run, with a message naming the code and its
-// stack (fatal_error()); waiting for a response never counts.
+// 3 s (an endless loop, time.sleep() in an async task, a blocking call)
+// stops the run through ScriptedLink::stop_run, with a message naming the
+// code and its stack (fatal_error()); waiting for a response never counts
+// (docs/engine.md#a-vuser-that-blocks-the-python-thread).
 //
 // Lifetime: construct on the main thread after load_scenarios() imported
 // the scenario (the class is looked up in the loaded module), with the GIL

@@ -579,7 +579,7 @@
     });
     t.append(thead, tbody);
   }
-  // Each task, then its named requests as sub-rows (docs/output.md#results-json):
+  // Each task, then its named requests as sub-rows (docs/output.md#--results-json-path):
   // indented, no weight, already counted in the task's row.
   const taskRows = [], subRow = [];
   tasks.forEach((t) => {
