@@ -3,14 +3,10 @@
 // blocked in all other threads) and asks the engine to stop. A second
 // signal skips the drain. If the run has still not ended `grace` after the
 // first signal (drain + 5 s: something is stuck), it ends the process itself, with the
-<<<<<<< HEAD
-// signal's exit code: one signal always ends a run (docs/cli.md#signals).
+// signal's exit code: one signal always ends a run (docs/cli.md#stopping-a-run).
 // With keep_blocked the signals stay blocked after it, so one that comes
 // while the run's outputs are written waits for EndOfRunSignals instead of
 // killing the process half-way.
-=======
-// signal's exit code: one signal always ends a run (docs/cli.md#stopping-a-run).
->>>>>>> wt-house
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
