@@ -294,15 +294,42 @@ def _check_model(rps: Any, users: Any, wait: Any, max_vusers: Any) -> None:
 
 
 def _locust_wait_time(cls: type, config: ScenarioConfig) -> ScenarioConfig:
-    """CONFIG with the class's ``wait_time = between(...)`` (as Locust
-    users write it) as its wait, for a closed model given no wait=."""
-    wait_time = getattr(cls, "wait_time", None)
-    if config.users is None or not isinstance(wait_time, Wait):
+    """CONFIG with the class's think time as its wait: ``wait_time =
+    between(...)`` as Locust users write it, or ``wait = ...`` as the
+    keyword is spelt, for a closed model given no wait=. Never ignored: in
+    an open model, or as something other than our ``Wait``, it is refused,
+    since the run would otherwise go without the pauses the user wrote."""
+    given = [(name, getattr(cls, name)) for name in ("wait_time", "wait")
+             if getattr(cls, name, None) is not None]
+    # A method or helper of the scenario's own may be called wait: only
+    # think time (or a bare number of seconds) under that name is read.
+    given = [(name, value) for name, value in given if name == "wait_time" or isinstance(
+        value, Wait) or (isinstance(value, (int, float)) and not isinstance(value, bool))]
+    if not given:
         return config
+    for name, value in given:
+        if not isinstance(value, Wait):
+            raise TypeError(
+                f"@scenario class {cls.__name__}: {name} must be loadpilot's between(), "
+                f"constant() or constant_pacing(), not {value!r} "
+                f"(from loadpilot import between; docs/scenarios.md#users-and-think-time)"
+            )
+    if len(given) > 1:
+        raise TypeError(
+            f"@scenario class {cls.__name__} has both wait = {given[1][1]!r} and "
+            f"wait_time = {given[0][1]!r}; keep one"
+        )
+    name, wait_time = given[0]
+    if config.users is None:
+        raise TypeError(
+            f"@scenario class {cls.__name__}: {name} = {wait_time!r} is think time of the "
+            f"closed model: add users=N to @scenario (each user pauses between its "
+            f"iterations), or remove it (with rps= the arrival rate sets the pace)"
+        )
     if config.wait is not None:
         raise TypeError(
             f"@scenario class {cls.__name__} has both wait={config.wait!r} and "
-            f"wait_time = {wait_time!r}; keep one"
+            f"{name} = {wait_time!r}; keep one"
         )
     return dataclasses.replace(config, wait=wait_time)
 

@@ -278,6 +278,54 @@ def test_locust_wait_time_attribute_is_the_wait():
             wait_time = between(0.5, 1)
 
 
+def test_a_wait_class_attribute_is_the_wait_too():
+    @scenario(users=2)
+    class Waity(VUser):
+        wait = between(0.5, 1)
+
+    assert scenario_config(Waity).wait == between(0.5, 1)
+    with pytest.raises(TypeError, match="both wait = between\\(1, 2\\) and wait_time"):
+        @scenario(users=2)
+        class Both(VUser):
+            wait = between(1, 2)
+            wait_time = between(0.5, 1)
+
+
+@pytest.mark.parametrize("attr", ["wait_time", "wait"])
+def test_think_time_in_the_class_of_an_open_model_is_refused(attr):
+    # Ignoring it would send at the arrival rate while the user believes
+    # each of their users pauses between iterations.
+    with pytest.raises(TypeError, match=f"{attr} = between\\(1, 3\\) is think time of the "
+                                        "closed model: add users=N"):
+        @scenario(rps=50)
+        class Open(VUser):
+            locals()[attr] = between(1, 3)
+
+
+def test_a_method_called_wait_is_the_scenarios_own():
+    @scenario(rps=5)
+    class Polls(VUser):
+        def wait(self, client):
+            return client
+
+    assert scenario_config(Polls).wait is None
+
+
+def test_a_wait_time_that_is_not_ours_is_refused():
+    def locust_between(a, b):  # what `from locust import between` gives
+        return lambda self: a
+
+    with pytest.raises(TypeError, match="wait_time must be loadpilot's between\\(\\), "
+                                        "constant\\(\\) or constant_pacing\\(\\)"):
+        @scenario(users=2)
+        class Locusty(VUser):
+            wait_time = locust_between(1, 3)
+    with pytest.raises(TypeError, match="wait must be loadpilot's between"):
+        @scenario(users=2)
+        class Numbery(VUser):
+            wait = 2
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"rps": 5, "users": 3}, "got both rps=5 and users=3: rps= is the open model"),
     ({"rps": "max", "users": 3}, "got both rps='max' and users=3"),
