@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "agents/bundle_files.h"
 #include "agents/coordinator_watch.h"
 #include "agents/pipe_channel.h"
 #include "agents/protocol.h"
@@ -228,20 +229,14 @@ class PersistentAgent {
     announce();
   }
 
-  // Writes the bundle and the plan into a fresh folder; returns it.
+  // Writes the bundle and the plan into a fresh folder; returns it. A
+  // bundle that cannot be written, or a machine that cannot write it,
+  // throws with the entry named and leaves nothing behind (the service's
+  // unpacking, agents/bundle_files.h).
   fs::path unpack(const proto::Assignment& a) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/loadpilot-agent-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error(fmt::format("cannot make a folder for the run: {}", pattern));
-    const fs::path dir(pattern);
-    for (const auto& [rel, content] : a.bundle.files) {
-      const fs::path path = dir / rel;
-      fs::create_directories(path.parent_path());
-      std::ofstream(path, std::ios::binary) << content;
-    }
-    std::ofstream(dir / ".plan.json") << a.plan.dump();
-    return dir;
+    const std::vector<std::string> problems = proto::bundle_layout_problems(a.bundle);
+    if (!problems.empty()) throw std::runtime_error(fmt::format("{}", fmt::join(problems, "; ")));
+    return proto::unpack_bundle(a.bundle, "loadpilot-agent-", a.plan.dump());
   }
 
   void publish_frame(const proto::Assignment& a, nlohmann::json frame, RunRelay* relay = nullptr) {
