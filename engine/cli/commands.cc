@@ -275,7 +275,7 @@ int main(int argc, char** argv) {
   std::string help_topic;
   app.add_subcommand("help", "Show the commands, or one command's options (help run)")
       ->add_option("command", help_topic, "Command to show the options of");
-  // Options and messages cite docs/NAME.md: say where that folder is.
+  // Options and messages cite docs/<page>.md: say where that folder is.
   const std::string footer = fmt::format(
       "Documentation: {} (the docs/*.md pages that options and messages cite)", docs_dir());
   app.footer(footer);

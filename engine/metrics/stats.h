@@ -37,7 +37,7 @@ struct TaskStats {
   Histogram service;    // per request, from send to last byte (us)
   Histogram iteration;  // per iteration, from intended start to end (us)
   // The HTTP methods its requests used, as method_bit() bits (merged as a
-  // union): the CSV's Type column (docs/output.md#csv).
+  // union): the CSV's Type column (docs/output.md#--csv-prefix).
   std::uint32_t methods = 0;
 
   std::uint64_t attempts() const { return requests + iteration_errors; }

@@ -231,7 +231,7 @@ def test_editable_pip_install_of_the_package_works_offline(tmp_path):
 
 
 def test_installed_docs_hold_what_help_and_errors_cite(tmp_path):
-    """`--help` and messages cite docs/NAME.md: the install ships docs/ and
+    """`--help` and messages cite docs/<page>.md: the install ships docs/ and
     the help says where it is, also after the prefix was moved."""
     install(tmp_path / "staged")
     prefix = tmp_path / "moved" / "prefix"
