@@ -112,7 +112,7 @@ class Worker : public Source {
   // kProbePeriod on this worker's own loop; how late it wakes is how long
   // the loop could not run (busy, or the thread not scheduled). Its own
   // timer and this thread's Recorder: no lock, nothing shared.
-  static constexpr std::chrono::milliseconds kProbePeriod{10};
+  static constexpr std::chrono::milliseconds kProbePeriod{20};
   void arm_probe();
   void schedule_next();
   void on_timer();
