@@ -194,8 +194,13 @@ std::string judge_round(const metrics::Round& r, const Evidence& e) {
     const double waiting = r.service_s / (static_cast<double>(e.max_vusers) * r.interval_s);
     return waiting >= 0.5 ? "target" : "scenario";
   }
-  if (e.max_connections > 0 && static_cast<double>(h.connections_busy) >=
-                                   kConnectionsBusy * static_cast<double>(e.max_connections))
+  // Busy connections as the workers counted them; from processes that do
+  // not count them (agents), a native run's iterations in flight held at
+  // least the connections open.
+  std::uint64_t busy = h.connections_busy;
+  if (busy == 0 && e.max_vusers == 0) busy = std::min(r.in_flight, h.connections_open);
+  if (e.max_connections > 0 &&
+      static_cast<double>(busy) >= kConnectionsBusy * static_cast<double>(e.max_connections))
     return "target";
   return "unknown";
 }

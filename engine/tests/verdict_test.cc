@@ -134,6 +134,19 @@ TEST(Verdict, ConnectionsBusyWithRisingServiceTimeIsTarget) {
   EXPECT_EQ(v.late_by_cause["target"], 120u);
 }
 
+TEST(Verdict, AgentsWithoutBusyCountsUseIterationsInFlight) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 30;
+    r.in_flight = 1000;
+    r.health.connections_open = 8;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "target");
+  for (metrics::Round& r : e.rounds) r.in_flight = 3;  // connections mostly idle
+  EXPECT_EQ(judge(e).bottleneck, "unknown");
+}
+
 TEST(Verdict, BehindWithoutEvidenceIsUnknownNotTarget) {
   Evidence e = healthy();
   for (metrics::Round& r : e.rounds) r.late = 10;

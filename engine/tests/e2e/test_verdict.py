@@ -81,8 +81,10 @@ def test_closed_users_with_think_time_are_not_overloaded(demo_api, scenario_file
     """)
     proc, r = run_json(path, demo_api.url, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert r["overload"] is None, r["overload"]
-    assert "overload" not in proc.stdout
+    # The users keep their own pace: nothing held them back. Only a stall
+    # of this machine (CI hosts have them) may make a start late enough to
+    # be judged, and then it is named as the machine.
+    assert r["overload"] is None or r["overload"]["bottleneck"] == "machine", r["overload"]
     # The generator's health is measured in every run.
     assert set(r["generator"]) == HEALTH_KEYS, r["generator"]
     assert r["generator"]["connections_open_max"] >= 1
