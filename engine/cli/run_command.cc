@@ -198,6 +198,7 @@ int run_command(const RunArgs& args) {
 
   report::RunLimits limits{engine.max_connections(),
                            vusers ? static_cast<std::size_t>(vusers->max_vusers()) : 0};
+  limits.python_blocked = blocked;
   report::Summary summary = report::build_summary(
       plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
       outcome.duration_s, outcome.interrupted, limits);

@@ -158,6 +158,15 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     r.connections = scripted_->open_connections();
     reports.push_back(std::move(r));
   }
+  {
+    // The process's and machine's share of the generator's health
+    // (metrics::IntervalStats): one more report, with no requests.
+    const HostUsage::Sample host = host_.sample();
+    metrics::WorkerReport r;
+    r.stats.cpu = host.cpu;
+    r.stats.steal = host.steal;
+    reports.push_back(std::move(r));
+  }
   metrics::Snapshot snap = collector_.add_round(reports, interval_s);
   snap.elapsed_s = std::min(elapsed_s, profile_.total_s());
   snap.total_s = profile_.total_s();

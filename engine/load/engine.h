@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http/target.h"
+#include "load/host_usage.h"
 #include "load/profile.h"
 #include "load/sender.h"
 #include "load/source.h"
@@ -115,6 +116,7 @@ class Engine {
   EngineOptions options_;
   Profile profile_;
   metrics::Collector collector_;
+  HostUsage host_;  // the process's CPU and the machine's steal, per round
   std::size_t worker_count_;
   std::size_t max_connections_;
   std::vector<std::unique_ptr<Source>> workers_;  // workers, or agent processes

@@ -39,6 +39,7 @@ Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Targe
                         std::max<std::size_t>(1, options_.max_connections), options_.seed)),
       on_drained_(std::move(on_drained)),
       timer_(io_),
+      probe_(io_),
       scripted_(scripted),
       recorder_(plan.tasks.size()),
       rng_(options_.seed * 0x9E3779B97F4A7C15ULL + options_.index) {
@@ -79,6 +80,7 @@ void Worker::start(Clock::time_point t0) {
     pthread_setname_np(pthread_self(), fmt::format("lp-worker-{}", options_.index % 10000).c_str());
     cpu_at_report_ = thread_cpu();
     wall_at_report_ = Clock::now();
+    arm_probe();
     schedule_next();
     // Keep running while timers or requests are pending; the work guard is
     // implicit in those outstanding operations.
@@ -101,7 +103,20 @@ void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
     r.in_flight = native_in_flight_ + python_in_flight_ + queue_.size();
     r.active_users = pacer_->active_users(now, r.in_flight);
     r.connections = sender_->open_connections();
+    r.connections_busy = std::min(sender_->busy(), sender_->capacity());
     sink(std::move(r));
+  });
+}
+
+void Worker::arm_probe() {
+  const Clock::time_point due = Clock::now() + kProbePeriod;
+  probe_.expires_at(due);
+  probe_.async_wait([this, due](const boost::system::error_code& ec) {
+    if (ec || aborted_) return;
+    const Clock::time_point now = Clock::now();
+    recorder_.record_lag(std::chrono::duration<double, std::milli>(now - due).count(),
+                         std::max(0.0, seconds_since_start(now)));
+    arm_probe();
   });
 }
 
@@ -127,6 +142,7 @@ void Worker::abort() {
     aborted_ = true;
     arrivals_done_ = true;
     timer_.cancel();
+    probe_.cancel();
     sender_->close();
     io_.stop();
   });

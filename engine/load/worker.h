@@ -109,6 +109,12 @@ class Worker : public Source {
     std::uint32_t user;
   };
 
+  // The lag probe (docs/engine.md#generator-health): a timer every
+  // kProbePeriod on this worker's own loop; how late it wakes is how long
+  // the loop could not run (busy, or the thread not scheduled). Its own
+  // timer and this thread's Recorder: no lock, nothing shared.
+  static constexpr std::chrono::milliseconds kProbePeriod{20};
+  void arm_probe();
   void schedule_next();
   void on_timer();
   bool can_take_any() const;
@@ -129,6 +135,7 @@ class Worker : public Source {
   std::function<void()> on_drained_;
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer probe_;
   std::unique_ptr<Sender> sender_;
   ScriptedTasks* scripted_;
   metrics::Recorder recorder_;

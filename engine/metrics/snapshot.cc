@@ -35,6 +35,19 @@ nlohmann::json LatencySummary::to_json() const {
           {"p99_ms", p99_ms}, {"p999_ms", p999_ms}, {"max_ms", max_ms}};
 }
 
+nlohmann::json GeneratorHealth::to_json() const {
+  return {{"lag_max_ms", lag_max_ms},
+          {"lag_at_s", lag_at_s},
+          {"stall_ms", stall_ms},
+          {"cpu", cpu},
+          {"steal", steal},
+          {"busy", busy},
+          {"python_cpu", python_cpu},
+          {"python_held", python_held},
+          {"connections_busy", connections_busy},
+          {"connections_open", connections_open}};
+}
+
 nlohmann::json Snapshot::to_json() const {
   nlohmann::json tasks_json = nlohmann::json::array();
   for (const TaskSnapshot& t : tasks) {
@@ -81,6 +94,7 @@ nlohmann::json Snapshot::to_json() const {
                       {"active", active},
                       {"active_users", active_users},
                       {"connections", connections},
+                      {"generator", generator.to_json()},
                       {"latency_window", window.to_json()},
                       {"latency_total", total.to_json()},
                       {"tasks", tasks_json}};
@@ -99,6 +113,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     snap.active += r.in_flight;
     snap.active_users += r.active_users;
     snap.connections += r.connections;
+    snap.generator.connections_busy += r.connections_busy;
   }
   cumulative_.merge(round);
   for (const TaskStats& t : round.tasks) total_latency_.merge(t.latency);
@@ -195,6 +210,34 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   snap.attempts += snap.cut_off;
   snap.started = cumulative_.iterations_started;
   snap.busy = last.busy;
+  snap.generator.lag_max_ms = last.lag_max_ms;
+  snap.generator.lag_at_s = last.lag_at_s;
+  snap.generator.stall_ms = last.stall_ms;
+  snap.generator.cpu = last.cpu;
+  snap.generator.steal = last.steal;
+  snap.generator.busy = last.busy;
+  snap.generator.python_cpu = last.python_cpu;
+  snap.generator.python_held = last.python_held;
+  snap.generator.connections_open = snap.connections;
+  {
+    Round r;
+    rounds_end_s_ += interval_s;
+    r.end_s = rounds_end_s_;
+    r.interval_s = interval_s;
+    r.started = last.iterations_started;
+    r.late = last.late;
+    r.pacing_late = last.pacing_late;
+    r.dropped = last.dropped;
+    r.dropped_no_vuser = last.dropped_no_vuser;
+    Histogram service;
+    for (const TaskStats& t : last.tasks) service.merge(t.service);
+    r.requests = service.count();
+    r.service_s = service.mean() * static_cast<double>(service.count()) / 1e6;
+    r.service_p50_ms = ms(service.value_at_percentile(50));
+    r.in_flight = snap.active;
+    r.health = snap.generator;
+    rounds_.push_back(r);
+  }
   peak_active_users_ = std::max(peak_active_users_, snap.active_users);
   // An overloaded second: arrivals were dropped, or more than 1% of those
   // started began late. Its busiest thread tells whose fault it was. A

@@ -47,6 +47,44 @@ struct TaskSnapshot {
   std::vector<NamedSnapshot> named;  // in the order first seen
 };
 
+// The load generator's own health over one collection round
+// (docs/engine.md#generator-health): how late its event loops woke, its
+// CPU, the machine's steal, the Python thread, its connections. Shares are
+// 0..1.
+struct GeneratorHealth {
+  double lag_max_ms = 0;               // worst lateness of a worker's lag probe
+  double lag_at_s = 0;                 // when, seconds since the run's start
+  double stall_ms = 0;                 // a worker's probe lateness beyond 2 ms, summed
+  double cpu = 0;                      // the process's CPU per usable core
+  double steal = 0;                    // the machine's steal time
+  double busy = 0;                     // the busiest engine thread's CPU (Snapshot::busy)
+  double python_cpu = 0;               // the Python thread's CPU
+  double python_held = 0;              // its time away from its event loop (in VUser code)
+  std::uint64_t connections_busy = 0;  // native connections with a request on them or queued for
+  std::uint64_t connections_open = 0;
+  nlohmann::json to_json() const;
+};
+
+// One collection round as the overload verdict reads it
+// (report/verdict.h): what the arrivals did, what the target's service
+// time was, and the generator's health.
+struct Round {
+  double end_s = 0;       // seconds since the run's start at the round's end
+  double interval_s = 0;  // the round's length
+  std::uint64_t started = 0, late = 0, pacing_late = 0, dropped = 0, dropped_no_vuser = 0;
+  std::uint64_t requests = 0;  // requests finished in the round
+  double service_s = 0;        // their service times, summed (seconds)
+  double service_p50_ms = 0;
+  std::uint64_t in_flight = 0;  // iterations in flight at the round's end
+  GeneratorHealth health;
+  // Arrivals dropped, or over 1% of those started began late (pacing
+  // slots missed by a closed user's own long iteration are not lateness).
+  bool behind() const {
+    const std::uint64_t own_late = late - std::min(late, pacing_late);
+    return dropped > 0 || own_late * 100 > started;
+  }
+};
+
 struct Snapshot {
   double elapsed_s = 0;
   double total_s = 0;
@@ -70,6 +108,7 @@ struct Snapshot {
   std::uint64_t connections = 0;   // open connections
   double error_rate = 0;           // percent of attempts, whole run (TaskStats)
   double busy = 0;                 // busiest engine thread's CPU use, last interval
+  GeneratorHealth generator;       // last interval
   LatencySummary window;
   LatencySummary total;
   std::vector<TaskSnapshot> tasks;
@@ -84,6 +123,7 @@ struct WorkerReport {
   std::uint64_t in_flight = 0;
   std::uint64_t active_users = 0;  // load::Pacer::active_users
   std::uint64_t connections = 0;
+  std::uint64_t connections_busy = 0;  // load::Sender::busy, at most its capacity
 };
 
 // Seconds in which the run could not keep up with its arrival curve
@@ -120,6 +160,8 @@ class Collector {
   const Overload& overload() const { return overload_; }
   // The most users present in any round (Snapshot::active_users).
   std::uint64_t peak_active_users() const { return peak_active_users_; }
+  // Every round so far, in order: the evidence of the overload verdict.
+  const std::vector<Round>& rounds() const { return rounds_; }
 
  private:
   std::vector<std::string> task_names_;
@@ -131,6 +173,8 @@ class Collector {
   IntervalStats empty_;
   Overload overload_;
   std::uint64_t peak_active_users_ = 0;
+  std::vector<Round> rounds_;
+  double rounds_end_s_ = 0;
 };
 
 }  // namespace loadpilot::metrics

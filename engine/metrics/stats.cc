@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <stdexcept>
 
 namespace loadpilot::metrics {
@@ -115,6 +116,15 @@ void IntervalStats::merge(const IntervalStats& other) {
   bytes_sent += other.bytes_sent;
   bytes_received += other.bytes_received;
   busy = std::max(busy, other.busy);
+  if (other.lag_max_ms > lag_max_ms) {
+    lag_max_ms = other.lag_max_ms;
+    lag_at_s = other.lag_at_s;
+  }
+  stall_ms = std::max(stall_ms, other.stall_ms);
+  cpu = std::max(cpu, other.cpu);
+  steal = std::max(steal, other.steal);
+  python_cpu = std::max(python_cpu, other.python_cpu);
+  python_held = std::max(python_held, other.python_held);
   last_start_s = std::max(last_start_s, other.last_start_s);
 }
 
@@ -211,6 +221,14 @@ nlohmann::json IntervalStats::to_json() const {
                         {"bytes_sent", bytes_sent},
                         {"bytes_received", bytes_received},
                         {"busy", busy},
+                        {"generator",
+                         {{"lag_max_ms", lag_max_ms},
+                          {"lag_at_s", lag_at_s},
+                          {"stall_ms", stall_ms},
+                          {"cpu", cpu},
+                          {"steal", steal},
+                          {"python_cpu", python_cpu},
+                          {"python_held", python_held}}},
                         {"last_start_s", last_start_s}};
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
   for (const TaskStats& t : tasks) {
@@ -275,6 +293,24 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
     if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))
       throw std::invalid_argument("stats: \"busy\" must be a non-negative number");
     s.busy = it->get<double>();
+  }
+  // Optional: a process of an older version sends no generator health.
+  if (const auto g = j.find("generator"); g != j.end()) {
+    if (!g->is_object()) throw std::invalid_argument("stats: \"generator\" must be an object");
+    for (auto [name, field] : {std::pair{"lag_max_ms", &s.lag_max_ms},
+                               {"lag_at_s", &s.lag_at_s},
+                               {"stall_ms", &s.stall_ms},
+                               {"cpu", &s.cpu},
+                               {"steal", &s.steal},
+                               {"python_cpu", &s.python_cpu},
+                               {"python_held", &s.python_held}}) {
+      const auto it = g->find(name);
+      if (it == g->end()) continue;
+      if (!it->is_number() || !(it->get<double>() >= 0) || !std::isfinite(it->get<double>()))
+        throw std::invalid_argument(std::string("stats: \"generator.") + name +
+                                    "\" must be a non-negative number");
+      *field = it->get<double>();
+    }
   }
   {
     const auto it = j.find("last_start_s");

@@ -123,6 +123,21 @@ struct IntervalStats {
   // as the maximum): tells a generator that could not keep up from a target
   // that could not.
   double busy = 0;
+  // The generator's own health over the interval (docs/engine.md#generator-health),
+  // each merged as the maximum: several workers of one machine see one
+  // stall, so their figures are not summed.
+  //  lag_max_ms: the worst lateness of a worker's probe timer (its event
+  //    loop could not run that long), and lag_at_s when it was (seconds
+  //    since the run's start); stall_ms: a worker's probe lateness beyond
+  //    kStallFloorMs, summed over the interval.
+  //  cpu: the process's CPU time over the interval per core it may use,
+  //    0..1; steal: the machine's steal time share (/proc/stat), 0..1.
+  //  python_cpu: the Python thread's CPU use, 0..1; python_held: the share
+  //    of wall time it was away from its event loop (running or blocked in
+  //    VUser code), 0..1.
+  static constexpr double kStallFloorMs = 2;
+  double lag_max_ms = 0, lag_at_s = 0, stall_ms = 0;
+  double cpu = 0, steal = 0, python_cpu = 0, python_held = 0;
   // When the latest iteration of the interval started, seconds since the
   // run's start (merged as the maximum): the achieved rate's time base.
   double last_start_s = 0;
@@ -185,6 +200,18 @@ class Recorder {
   void record_cut_off(std::uint64_t n) { current_.cut_off += n; }
   void record_retries(std::uint64_t n) { current_.retries += n; }
   void record_busy(double fraction) { current_.busy = std::max(current_.busy, fraction); }
+  // One wake of a lag probe, `late_ms` after it was due, at `at_s`.
+  void record_lag(double late_ms, double at_s) {
+    if (late_ms > current_.lag_max_ms) {
+      current_.lag_max_ms = late_ms;
+      current_.lag_at_s = at_s;
+    }
+    if (late_ms > IntervalStats::kStallFloorMs) current_.stall_ms += late_ms;
+  }
+  void record_python(double cpu, double held) {
+    current_.python_cpu = std::max(current_.python_cpu, cpu);
+    current_.python_held = std::max(current_.python_held, held);
+  }
   void note_start(double at_s) { current_.last_start_s = std::max(current_.last_start_s, at_s); }
 
   // Returns everything recorded since the last take() and starts afresh

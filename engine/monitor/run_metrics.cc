@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace loadpilot::monitor {
 
@@ -94,6 +96,24 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
                       "Arrivals that could not start (connections or VUsers all busy)");
   cut_off_ = &counter(r, "loadpilot_cut_off_total",
                       "Iterations still running when the run ended (not finished)");
+  for (const auto& [name, help] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"loadpilot_generator_lag_max_seconds",
+            "Worst lateness of a worker's event-loop probe in the last second, s"},
+           {"loadpilot_generator_cpu_ratio",
+            "The process's CPU use per usable core in the last second, 0..1"},
+           {"loadpilot_generator_steal_ratio", "The machine's steal time in the last second, 0..1"},
+           {"loadpilot_generator_busy_ratio",
+            "The busiest engine thread's CPU use in the last second, 0..1"},
+           {"loadpilot_generator_python_cpu_ratio",
+            "The Python thread's CPU use in the last second, 0..1"},
+           {"loadpilot_generator_python_held_ratio",
+            "Share of the last second the Python thread spent away from its event loop, 0..1"},
+           {"loadpilot_generator_connections_busy",
+            "Native connections with a request in flight or queued for"},
+           {"loadpilot_generator_connections_open", "Open connections"}})
+    generator_.push_back(&gauge(r, name, help));
+  stall_ = &counter(r, "loadpilot_generator_stall_seconds_total",
+                    "Event-loop lateness beyond 2 ms of the most stalled worker, summed, s");
 
   auto& kinds = prometheus::BuildCounter()
                     .Name("loadpilot_errors_by_kind_total")
@@ -193,6 +213,19 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   advance(*started_, s.started, started_seen_);
   advance(*dropped_, s.dropped, dropped_seen_);
   advance(*cut_off_, s.cut_off, cut_off_seen_);
+  {
+    const metrics::GeneratorHealth& g = s.generator;
+    const double values[] = {g.lag_max_ms / 1000.0,
+                             g.cpu,
+                             g.steal,
+                             g.busy,
+                             g.python_cpu,
+                             g.python_held,
+                             static_cast<double>(g.connections_busy),
+                             static_cast<double>(g.connections_open)};
+    for (std::size_t i = 0; i < generator_.size(); ++i) generator_[i]->Set(values[i]);
+    if (g.stall_ms > 0) stall_->Increment(g.stall_ms / 1000.0);
+  }
   for (std::size_t k = 0; k < metrics::kErrorKindCount; ++k)
     advance(*errors_by_kind_[k], s.errors_by_kind[k], kinds_seen_[k]);
   advance(*bytes_sent_, s.bytes_sent, bytes_sent_seen_);

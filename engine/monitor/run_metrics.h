@@ -120,6 +120,10 @@ class RunMetrics {
   std::vector<std::unique_ptr<Task>> tasks_;
   prometheus::Family<prometheus::Gauge>* phase_family_;
   std::map<std::string, prometheus::Gauge*> phases_;
+  // loadpilot_generator_*: the generator's health, last second
+  // (metrics::GeneratorHealth), and its stall time, whole run.
+  std::vector<prometheus::Gauge*> generator_;
+  prometheus::Counter* stall_ = nullptr;
 
   // Cumulative values already added to the counters.
   std::uint64_t requests_seen_ = 0, errors_seen_ = 0, attempts_seen_ = 0, started_seen_ = 0,

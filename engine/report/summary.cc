@@ -15,6 +15,7 @@
 #include "build_info.h"
 #include "report/books.h"
 #include "report/text_fit.h"
+#include "report/verdict.h"
 
 namespace loadpilot::report {
 
@@ -25,50 +26,6 @@ std::string iso_now() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
 }
-}  // namespace
-
-namespace {
-
-// Which side held back a run that could not keep up with its curve. A
-// generator thread near full CPU while behind means this machine; else the
-// arrivals waited for VUsers or connections held by slow responses.
-void judge_overload(Summary& s, const metrics::Collector& collector, const RunLimits& limits,
-                    bool unlimited) {
-  if (unlimited) return;
-  // A closed model's missed pacing slots are the target's pace, not the
-  // generator's (metrics::Collector counts overloaded seconds alike).
-  const std::uint64_t late = s.late - std::min(s.late, s.pacing_late);
-  const bool behind = s.dropped > 0 || (s.started > 0 && late * 100 > s.started);
-  if (!behind) return;
-  const metrics::Overload& o = collector.overload();
-  const double busy = o.busy_mean();
-  std::string why;
-  if (busy >= 0.85) {
-    s.bottleneck = "generator";
-    why = fmt::format(
-        "the generator could not keep up: its busiest thread was {:.0f}% busy while behind "
-        "(more --workers or --agents, or a bigger machine)",
-        busy * 100);
-  } else if (s.dropped_no_vuser > 0 && s.dropped_no_vuser * 2 >= s.dropped) {
-    s.bottleneck = "vusers";
-    why = fmt::format(
-        "every VUser was busy (max_vusers {}): responses or task code took too long for the asked "
-        "rate (service time p50 {:.2f} ms)",
-        limits.max_vusers, s.service.p50_ms);
-  } else {
-    s.bottleneck = "target";
-    why = fmt::format(
-        "the target could not keep up: all {} connections were busy (service time p50 {:.2f} ms, "
-        "p99 {:.2f} ms); raise --max-connections only if the target has headroom",
-        limits.max_connections ? limits.max_connections : o.connections_max, s.service.p50_ms,
-        s.service.p99_ms);
-  }
-  s.overload = fmt::format(
-      "could not keep up with the asked rate: {} of {:.0f} planned arrivals "
-      "dropped, {} started late; {}",
-      s.dropped, s.planned_iterations, s.late, why);
-}
-
 }  // namespace
 
 void Summary::add_problem(std::string problem) {
@@ -286,6 +243,7 @@ nlohmann::json Summary::to_json() const {
           {"overload", overload.empty()
                            ? nlohmann::json(nullptr)
                            : nlohmann::json{{"bottleneck", bottleneck}, {"message", overload}}},
+          {"generator", generator},
           {"problems", problems},
           {"errors_by_kind", kinds},
           {"top_errors", errs},

@@ -74,10 +74,15 @@ struct Summary {
   std::array<std::uint64_t, metrics::kResponseClassCount> responses{};
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   double error_rate = 0;  // percent of attempts (metrics::TaskStats)
-  // When the run could not keep up with its arrival curve: which side held
-  // it back ("generator", "vusers" or "target") and a sentence saying so.
+  // When the run could not keep up with its arrival curve, or sent nothing:
+  // which side held it back ("nothing_sent", "scenario", "machine",
+  // "generator", "target" or "unknown"; report/verdict.h) and a sentence
+  // saying so.
   std::string bottleneck;
   std::string overload;
+  // The load generator's health over the run (report/verdict.h's
+  // generator_json); null when not measured.
+  nlohmann::json generator;
   // Why the run failed beyond its thresholds (a dead agent, a blocked
   // VUser, no on_start that succeeded, ...). Any problem fails the run.
   std::vector<std::string> problems;
@@ -101,7 +106,8 @@ struct Summary {
 // What the engine ran with, to say which limit an overloaded run hit.
 struct RunLimits {
   std::size_t max_connections = 0;
-  std::size_t max_vusers = 0;  // 0: no Python VUsers
+  std::size_t max_vusers = 0;   // 0: no Python VUsers
+  bool python_blocked = false;  // a VUser blocked the Python thread (the watchdog saw it)
 };
 
 Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector, double planned_s,

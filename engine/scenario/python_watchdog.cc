@@ -123,10 +123,16 @@ bool PythonWatchdog::wait(std::chrono::steady_clock::time_point deadline) {
 
 void PythonWatchdog::watch() {
   std::unique_lock lock(mu_);
+  std::int64_t last_check = now_ns();
   while (!stopping_) {
     cv_.wait_for(lock, options_.check_every, [&] { return stopping_; });
-    if (stopping_ || ended_ || blocked_.load()) continue;
     const std::int64_t since = away_since_ns_.load(std::memory_order_relaxed);
+    const std::int64_t now = now_ns();
+    // Time away from the loop since the last check: the thread's held share.
+    if (since != kInLoop && since != kEnded)
+      held_ns_.fetch_add(now - std::max(since, last_check), std::memory_order_relaxed);
+    last_check = now;
+    if (stopping_ || ended_ || blocked_.load()) continue;
     if (since == kInLoop || since == kEnded) continue;
     const double away_s = static_cast<double>(now_ns() - since) / 1e9;
     if (away_s * 1000 < static_cast<double>(options_.blocked_after.count())) continue;

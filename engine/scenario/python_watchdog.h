@@ -77,6 +77,10 @@ class PythonWatchdog {
   bool blocked() const { return blocked_.load(); }
   // The thread is inside the Hub's wait right now.
   bool in_loop() const { return away_since_ns_.load(std::memory_order_relaxed) == kInLoop; }
+  // Nanoseconds the thread spent away from its loop (running or blocked
+  // in VUser code) since the last call, sampled every check_every: the
+  // Python thread's held share (docs/engine.md#generator-health).
+  std::int64_t take_held_ns() { return held_ns_.exchange(0, std::memory_order_relaxed); }
   // The report given to on_blocked, or empty.
   std::string message() const;
   // Waits until the thread ended or was found blocked, until `deadline` at
@@ -109,6 +113,7 @@ class PythonWatchdog {
   std::function<void(const std::string&)> on_blocked_;
   std::atomic<std::int64_t> away_since_ns_{kInLoop};
   std::atomic<_ts*> state_{nullptr};
+  std::atomic<std::int64_t> held_ns_{0};
   std::mutex dump_mu_;  // held while frames are read without the lock
 
   mutable std::mutex mu_;

@@ -700,8 +700,23 @@ metrics::IntervalStats VUserRuntime::take() {
     busy_cpu_ = cpu;
     busy_wall_ = now;
   }
+  // The share of the interval the Python thread was away from its loop:
+  // near 1 with little CPU, VUser code blocks it (time.sleep, blocking I/O).
+  double held = 0;
+  if (watchdog_) {
+    const double away_s = static_cast<double>(watchdog_->take_held_ns()) / 1e9;
+    const Clock::time_point now = Clock::now();
+    if (held_wall_.time_since_epoch().count() != 0) {
+      const double wall = std::chrono::duration<double>(now - held_wall_).count();
+      if (wall > 0) held = std::min(1.0, away_s / wall);
+    }
+    held_wall_ = now;
+  }
   std::lock_guard lock(hub_->record_mu);
-  if (busy >= 0) hub_->recorder.record_busy(busy);
+  if (busy >= 0) {
+    hub_->recorder.record_busy(busy);
+    hub_->recorder.record_python(busy, held);
+  }
   return hub_->recorder.take();
 }
 

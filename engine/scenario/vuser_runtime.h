@@ -106,6 +106,7 @@ class VUserRuntime : public load::ScriptedTasks {
   // The Python thread's CPU time and the wall clock at the last take().
   std::chrono::nanoseconds busy_cpu_{0};
   std::chrono::steady_clock::time_point busy_wall_{};
+  std::chrono::steady_clock::time_point held_wall_{};  // the watchdog's held time, last read
   PythonWatchdog::Options watch_options_;
   std::unique_ptr<PythonWatchdog> watchdog_;  // from start()
   // fatal_error() has returned the watchdog's message (else the destructor

@@ -151,7 +151,10 @@ def test_max_vusers_limit_drops_arrivals(make_demo_api, scenario_file, tmp_path)
     # The asked load was not delivered: a failed run (docs/output.md#verdict).
     assert proc.returncode == 1, proc.stderr
     assert any("not delivered" in p for p in r["problems"]), r["problems"]
-    assert r["overload"]["bottleneck"] == "vusers", r["overload"]
+    # Both VUsers spent their time waiting for 200 ms responses: the target,
+    # at the VUser cap.
+    assert r["overload"]["bottleneck"] == "target", r["overload"]
+    assert "max_vusers 2" in r["overload"]["message"], r["overload"]
     it = r["iterations"]
     assert it["dropped"] > 40, it
     assert it["started"] + it["dropped"] == 100, it

@@ -1,0 +1,324 @@
+// The overload verdict (report/verdict.h) from constructed evidence.
+#include "report/verdict.h"
+
+#include <gtest/gtest.h>
+
+namespace loadpilot::report {
+namespace {
+
+metrics::Round second(double end_s, std::uint64_t started, std::uint64_t late,
+                      std::uint64_t dropped = 0) {
+  metrics::Round r;
+  r.end_s = end_s;
+  r.interval_s = 1;
+  r.started = started;
+  r.late = late;
+  r.dropped = dropped;
+  r.requests = started;
+  r.service_p50_ms = 1;
+  r.service_s = started * 0.001;
+  r.health.cpu = 0.2;
+  r.health.busy = 0.3;
+  r.health.lag_max_ms = 1;
+  return r;
+}
+
+// An open-model run of `n` seconds at 100/s, all answered.
+Evidence healthy(int n = 5) {
+  Evidence e;
+  e.planned = 100.0 * n;
+  e.max_connections = 8;
+  for (int i = 0; i < n; ++i) e.rounds.push_back(second(i + 1, 100, 0));
+  e.started = e.attempts = e.reached = 100u * n;
+  return e;
+}
+
+void total(Evidence& e) {
+  e.started = e.late = e.dropped = e.dropped_no_vuser = e.pacing_late = 0;
+  for (const metrics::Round& r : e.rounds) {
+    e.started += r.started;
+    e.late += r.late;
+    e.dropped += r.dropped;
+    e.dropped_no_vuser += r.dropped_no_vuser;
+    e.pacing_late += r.pacing_late;
+  }
+}
+
+TEST(Verdict, RunThatKeptUpHasNone) {
+  Verdict v = judge(healthy());
+  EXPECT_EQ(v.bottleneck, "");
+  EXPECT_EQ(v.message, "");
+}
+
+TEST(Verdict, RefusedPortIsNothingSentNeverTarget) {
+  Evidence e = healthy();
+  // Every connection refused; connections all "busy" connecting and the
+  // run fell behind: still nothing about the target.
+  for (metrics::Round& r : e.rounds) {
+    r.late = 10;
+    r.health.connections_busy = 8;
+  }
+  total(e);
+  e.reached = 0;
+  e.connect_errors = e.attempts;
+  e.top_error = "connect: connect 127.0.0.1:1: Connection refused";
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "nothing_sent");
+  EXPECT_NE(v.message.find("every connection failed"), std::string::npos) << v.message;
+  EXPECT_NE(v.message.find("Connection refused"), std::string::npos) << v.message;
+}
+
+TEST(Verdict, IterationsFailingBeforeARequestAreNothingSent) {
+  Evidence e = healthy();
+  e.reached = 0;
+  e.iteration_errors = e.attempts;
+  e.top_error = "exception: s.py:5: RuntimeError: no login";
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "nothing_sent");
+  EXPECT_NE(v.message.find("before sending a request"), std::string::npos) << v.message;
+}
+
+TEST(Verdict, NoIterationStartedIsNothingSent) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) r = second(r.end_s, 0, 0, 100);
+  total(e);
+  e.attempts = e.reached = 0;
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "nothing_sent");
+}
+
+TEST(Verdict, IterationsAllCutOffAreNotNothingSent) {
+  // Every iteration still ran (blocked in VUser code) when the run ended:
+  // nothing failed before a request, the scenario held itself back.
+  Evidence e = healthy();
+  e.max_vusers = 1000;
+  for (metrics::Round& r : e.rounds) {
+    r.late = 20;
+    r.requests = 0;
+    r.health.python_held = 1;
+  }
+  total(e);
+  e.reached = 0;
+  e.attempts = e.cut_off = 50;
+  EXPECT_EQ(judge(e).bottleneck, "scenario");
+}
+
+TEST(Verdict, TimeoutsReachedTheTarget) {
+  // Requests that timed out were sent: the target did not answer.
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 50;
+    r.health.connections_busy = 8;
+  }
+  total(e);
+  e.reached = 0;
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "target");
+}
+
+TEST(Verdict, ConnectionsBusyWithRisingServiceTimeIsTarget) {
+  Evidence e = healthy();
+  for (std::size_t i = 2; i < e.rounds.size(); ++i) {
+    e.rounds[i].dropped = 60;
+    e.rounds[i].late = 40;
+    e.rounds[i].service_p50_ms = 200;
+    e.rounds[i].health.connections_busy = 2;
+  }
+  e.max_connections = 2;
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "target");
+  EXPECT_NE(v.message.find("2 of 2 connections"), std::string::npos) << v.message;
+  EXPECT_NE(v.message.find("200"), std::string::npos) << v.message;
+  EXPECT_NE(v.message.find("--max-connections"), std::string::npos) << v.message;
+  EXPECT_EQ(v.late_by_cause["target"], 120u);
+}
+
+TEST(Verdict, AgentsWithoutBusyCountsUseIterationsInFlight) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 30;
+    r.in_flight = 1000;
+    r.health.connections_open = 8;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "target");
+  for (metrics::Round& r : e.rounds) r.in_flight = 3;  // connections mostly idle
+  EXPECT_EQ(judge(e).bottleneck, "unknown");
+}
+
+TEST(Verdict, BehindWithoutEvidenceIsUnknownNotTarget) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) r.late = 10;
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "unknown");
+}
+
+TEST(Verdict, BusyGeneratorThreadIsGenerator) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 10;
+    r.health.busy = 0.97;
+    r.health.connections_busy = 8;  // busy too, but the thread is saturated
+  }
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "generator");
+  EXPECT_NE(v.message.find("97%"), std::string::npos) << v.message;
+}
+
+TEST(Verdict, StallWithIdleThreadsIsMachineAndNamesTheLateArrivals) {
+  Evidence e = healthy(10);
+  e.rounds[4].late = 1581;
+  e.rounds[4].started = 1600;
+  e.rounds[4].health.lag_max_ms = 115;
+  e.rounds[4].health.lag_at_s = 4.2;
+  e.rounds[4].health.connections_busy = 8;
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "machine");
+  EXPECT_EQ(v.stall_note,
+            "1,581 arrivals were late because the load generator stalled 115 ms at 4.2 s");
+  EXPECT_NE(v.message.find(v.stall_note), std::string::npos) << v.message;
+}
+
+TEST(Verdict, StallInARunThatKeptUpIsStillNamed) {
+  Evidence e = healthy(10);
+  e.rounds[3].late = 1;  // 1%: kept up
+  e.rounds[3].health.lag_max_ms = 80;
+  e.rounds[3].health.lag_at_s = 3.5;
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "");
+  EXPECT_EQ(v.stall_note, "1 arrival was late because the load generator stalled 80 ms at 3.5 s");
+  EXPECT_EQ(v.late_by_cause["stall"], 1u);
+}
+
+TEST(Verdict, StealIsMachine) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 5;
+    r.health.steal = 0.3;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "machine");
+}
+
+TEST(Verdict, PythonThreadHeldWithoutCpuIsScenario) {
+  // An async def task calling time.sleep(): the thread is away from its
+  // loop, idle.
+  Evidence e = healthy();
+  e.max_vusers = 1000;
+  for (metrics::Round& r : e.rounds) {
+    r.late = 20;
+    r.health.python_held = 0.99;
+    r.health.python_cpu = 0.01;
+    r.health.connections_busy = 8;
+  }
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "scenario");
+  EXPECT_NE(v.message.find("time.sleep"), std::string::npos) << v.message;
+}
+
+TEST(Verdict, PythonThreadAtFullCpuIsGenerator) {
+  Evidence e = healthy();
+  e.max_vusers = 1000;
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 20;
+    r.health.python_held = 0.99;
+    r.health.python_cpu = 0.98;
+  }
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "generator");
+  EXPECT_NE(v.message.find("Python thread"), std::string::npos) << v.message;
+}
+
+TEST(Verdict, BlockedPythonThreadIsScenario) {
+  Evidence e = healthy();
+  e.max_vusers = 1000;
+  for (metrics::Round& r : e.rounds) {
+    r.late = 20;
+    r.health.connections_busy = 8;
+  }
+  total(e);
+  e.python_blocked = true;
+  EXPECT_EQ(judge(e).bottleneck, "scenario");
+}
+
+TEST(Verdict, VUsersBusyInTheirOwnCodeIsScenario) {
+  // Every VUser busy, but their time went to sleeping in tasks, not to
+  // waiting for responses (10 VUsers, 0.1 s of service time a second).
+  Evidence e = healthy();
+  e.max_vusers = 10;
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = r.dropped_no_vuser = 50;
+    r.service_s = 0.1;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "scenario");
+}
+
+TEST(Verdict, VUsersWaitingForResponsesIsTarget) {
+  Evidence e = healthy();
+  e.max_vusers = 10;
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = r.dropped_no_vuser = 50;
+    r.service_s = 9.5;
+    r.service_p50_ms = 190;
+  }
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "target");
+  EXPECT_NE(v.message.find("max_vusers 10"), std::string::npos) << v.message;
+}
+
+TEST(Verdict, ClosedUsersMissingTheirOwnPacingAreNotBehind) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) r.late = r.pacing_late = 50;
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "");
+}
+
+TEST(Verdict, UnlimitedRunIsNeverBehind) {
+  Evidence e = healthy();
+  e.unlimited = true;
+  for (metrics::Round& r : e.rounds) r.late = 50;
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "");
+}
+
+TEST(Verdict, MostSecondsDecide) {
+  // One stalled second, four where the connections were full: the target.
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 10;
+    r.health.connections_busy = 8;
+  }
+  e.rounds[0].health.lag_max_ms = 120;
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "target");
+  EXPECT_EQ(v.late_by_cause["target"], 0u);
+}
+
+TEST(Verdict, GeneratorJsonSummarisesTheRounds) {
+  Evidence e = healthy(3);
+  e.rounds[1].health.lag_max_ms = 115;
+  e.rounds[1].health.lag_at_s = 1.4;
+  e.rounds[1].health.stall_ms = 113;
+  e.rounds[2].health.cpu = 0.6;
+  e.rounds[1].late = 90;
+  total(e);
+  nlohmann::json j = generator_json(e.rounds, judge(e));
+  EXPECT_EQ(j["lag_max_ms"], 115.0);
+  EXPECT_EQ(j["lag_max_at_s"], 1.4);
+  EXPECT_EQ(j["stall_ms"], 113.0);
+  EXPECT_EQ(j["cpu_max"], 0.6);
+  EXPECT_EQ(j["late_by_cause"]["stall"], 90);
+}
+
+}  // namespace
+}  // namespace loadpilot::report
