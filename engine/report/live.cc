@@ -156,10 +156,14 @@ class PlainProgress : public LiveView {
  public:
   PlainProgress(std::FILE* out, LiveHeader h) : out_(out), header_(std::move(h)) {}
   void start() override {
-    const std::string workers =
-        header_.external     ? fmt::format("{} external agents", header_.agents)
-        : header_.agents > 1 ? fmt::format("{} agents, {} workers", header_.agents, header_.workers)
-                             : fmt::format("{} workers", header_.workers);
+    const auto count = [](std::size_t n, std::string_view what) {
+      return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s");
+    };
+    const std::string workers = header_.external ? count(header_.agents, "external agent")
+                                : header_.agents > 1
+                                    ? fmt::format("{}, {}", count(header_.agents, "agent"),
+                                                  count(header_.workers, "worker"))
+                                    : count(header_.workers, "worker");
     const std::string model = header_.users ? fmt::format("closed model, {} users, think time {}, ",
                                                           header_.users, header_.wait)
                                             : std::string();

@@ -219,6 +219,29 @@ TEST(PlainProgress, TheLastFlushPrintsNoSecondDoneLine) {
   std::fclose(f);
 }
 
+// "1 external agent", not "1 external agents"; the same for workers.
+TEST(PlainProgress, TheFirstLineCountsInTheRightNumber) {
+  const auto first_line = [](LiveHeader h) {
+    std::FILE* f = std::tmpfile();
+    make_plain_progress(f, std::move(h))->start();
+    const std::string text = read_all(f);
+    std::fclose(f);
+    return text.substr(0, text.find('\n'));
+  };
+  LiveHeader h = header();
+  h.external = true;
+  h.agents = 1;
+  EXPECT_NE(first_line(h).find("1 external agent,"), std::string::npos) << first_line(h);
+  h.agents = 2;
+  EXPECT_NE(first_line(h).find("2 external agents,"), std::string::npos) << first_line(h);
+  h = header();
+  h.workers = 1;
+  EXPECT_NE(first_line(h).find("1 worker,"), std::string::npos) << first_line(h);
+  h.agents = 2;
+  h.workers = 2;
+  EXPECT_NE(first_line(h).find("2 agents, 2 workers,"), std::string::npos) << first_line(h);
+}
+
 TEST(TextFit, WidthsCountColumnsNotBytes) {
   EXPECT_EQ(display_width("abc"), 3);
   EXPECT_EQ(display_width("→ █░"), 4);
