@@ -209,6 +209,8 @@ class RequestPump:
             request.max_body or 0,
             hop is not None,
         )
+        if it is not None:  # after send(): one the engine refused never went out
+            it.sent = True
         call = Call(it, row, named, base, deliver, slot, vu, url, hub_records)
         if follow:
             call.request = request

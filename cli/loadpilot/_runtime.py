@@ -334,7 +334,7 @@ class Runtime:
             return
         if vu is False:  # the constructor failed (recorded): a failed iteration
             self.hub.record_started(intended_us)
-            self.hub.end_iteration(task, intended_us, worker, user)
+            self.hub.end_iteration(task, intended_us, worker, user, False)
             self._wake_workers()
             return
         self._begin(vu, task, intended_us, worker, user)
@@ -408,7 +408,7 @@ class Runtime:
             # that did not never gave the loop a turn.
             if self.renew and it.first_sent and not self.waiting and not self.finishing:
                 vu.current = None
-                next_start = self.hub.next_iteration(task, start_us, worker, user)
+                next_start = self.hub.next_iteration(task, start_us, worker, user, it.sent)
                 if next_start >= 0:
                     ended = None  # the slot goes on: this VUser stays busy
                     return (self._pick_task(), next_start, worker, user)
@@ -420,6 +420,7 @@ class Runtime:
             ended = None
             raise
         finally:
+            hook = vu.current  # a failed on_start's Iteration (when not ran)
             vu.current = None
             if ended is not None:
                 # Back to the pool (a closed model's VUser stays its user's);
@@ -432,9 +433,15 @@ class Runtime:
                 if ended:
                     pass
                 elif ran:  # the iteration's measurement and its end, in one hub call
-                    self.hub.end_iteration(task, start_us, worker, user)
+                    self.hub.end_iteration(task, start_us, worker, user, it.sent)
                 else:  # spent on an on_start that failed: ends in its row
-                    self.hub.end_iteration(self.rows[ON_START], intended_us, worker, user)
+                    self.hub.end_iteration(
+                        self.rows[ON_START],
+                        intended_us,
+                        worker,
+                        user,
+                        hook is not None and hook.sent,
+                    )
                 if not self.flush_scheduled:
                     self._wake_workers()
         return None

@@ -32,8 +32,8 @@ class Iteration:
     """What one running task body (or on_start/on_stop) has done so far."""
 
     __slots__ = (
-        "row", "start_us", "worker", "first_sent", "deferred", "records", "last", "futures",
-        "failed",
+        "row", "start_us", "worker", "first_sent", "sent", "deferred", "records", "last",
+        "futures", "failed",
     )
 
     def __init__(self, row: int, start_us: int, worker: int, deferred: bool) -> None:
@@ -41,6 +41,10 @@ class Iteration:
         self.start_us = start_us
         self.worker = worker
         self.first_sent = False
+        # A request went out for it (RequestPump._send): it reached the
+        # wire, which the engine's books check against its requests
+        # (docs/output.md#iterations). first_sent is also set by a pause.
+        self.sent = False
         # With a check_<task>, request records wait for the check, which
         # decides the fate of the last response.
         self.deferred = deferred

@@ -36,6 +36,7 @@ class FakeHub:
         self.named_keys = {}  # (row, name) -> sub-row
         self.errors = []
         self.iterations = []
+        self.wire_iterations = []
         self.started = self.dropped = 0
         self.done_per_worker = {}
         self.users_done = []
@@ -117,8 +118,10 @@ class FakeHub:
         if named >= 0:
             self.named.append((named, kind))
 
-    def record_iteration(self, row, start_us):
+    def record_iteration(self, row, start_us, wire):
         self.iterations.append(row)
+        if wire:
+            self.wire_iterations.append(row)
 
     def record_error(self, row, kind, message):
         self.errors.append((row, kind, message))
@@ -137,8 +140,8 @@ class FakeHub:
         if user >= 0:
             self.users_done.append(user)
 
-    def end_iteration(self, row, start_us, worker, user):
-        self.record_iteration(row, start_us)
+    def end_iteration(self, row, start_us, worker, user, wire):
+        self.record_iteration(row, start_us, wire)
         self.iteration_done(worker, user)
 
     def finished(self):
@@ -238,6 +241,8 @@ def test_failed_on_start_is_counted_and_skips_the_task(runtime_for):
     assert (row, kind) == (1, "exception")
     assert message.startswith(f"{path}:6: JSONDecodeError: ")
     assert [s[1] for s in hub.sent] == ["/login"]
+    # The arrival ends in on_start's row, having sent its request.
+    assert hub.iterations == hub.wire_iterations == [1]
 
 
 def test_check_replaces_the_status_rule(runtime_for):
@@ -431,10 +436,48 @@ def test_line_break_in_a_header_is_refused_with_file_and_line(runtime_for):
     wait_for(lambda: hub.done_per_worker.get(0) == 1)
     finish(hub)
     assert hub.sent == []  # never sent, not even stripped
+    assert hub.iterations == [0] and hub.wire_iterations == []  # it never reached the wire
     (_, kind, message), = hub.errors
     assert kind == "exception"
     assert message == (f"{path}:8: ValueError: request header 'Authorization' value "
                        "'abc\\r\\nX-Admin: 1' contains CR, LF or NUL, which is not allowed")
+
+
+def test_the_hub_is_told_which_iterations_reached_the_wire(runtime_for):
+    # The engine checks requests >= iterations that sent one, per task
+    # (docs/output.md#iterations): an iteration that only computes or
+    # sleeps reached no wire; one that sent, sync or async, did.
+    source = """
+        import time
+        from loadpilot import VUser, scenario, task
+
+        @scenario
+        class S(VUser):
+            @task
+            def fetch(self, client):
+                client.get("/a")
+                client.get("/b")
+
+            @task
+            def compute(self, client):
+                sum(range(100))
+
+            @task
+            def nap(self, client):
+                time.sleep(0.001)
+
+            @task
+            async def later(self, client):
+                await client.get("/c")
+        """
+    rt, hub, _ = runtime_for(source)
+    for task in range(4):
+        hub.push((0, task, hub.now_us(), 0))
+    wait_for(lambda: len(hub.iterations) == 4)
+    finish(hub)
+    assert sorted(hub.iterations) == [0, 1, 2, 3]
+    assert sorted(hub.wire_iterations) == [0, 3]
+    assert hub.errors == []
 
 
 def test_async_calls_not_awaited_are_waited_for_counted_and_checked(runtime_for):

@@ -340,7 +340,8 @@ void Worker::on_result(const Queued& q, http::Result&& r) {
                            named_[q.task]);
   recorder_.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
                             r.bytes_received);
-  recorder_.record_iteration(q.task, latency);
+  // One request per native iteration: each that ends reached the wire.
+  recorder_.record_iteration(q.task, latency, true);
   if (r.retries) recorder_.record_retries(r.retries);
   send_queued();
   if (q.user != kNoUser) {

@@ -16,6 +16,8 @@ void TaskStats::merge(const TaskStats& other) {
   errors += other.errors;
   iteration_errors += other.iteration_errors;
   iterations += other.iterations;
+  wire_iterations += other.wire_iterations;
+  wire_known = wire_known && other.wire_known;
   for (std::size_t k = 0; k < kErrorKindCount; ++k) errors_by_kind[k] += other.errors_by_kind[k];
   latency.merge(other.latency);
   service.merge(other.service);
@@ -160,10 +162,11 @@ void Recorder::record_request(std::size_t task, std::uint64_t latency_us, std::u
   }
 }
 
-void Recorder::record_iteration(std::size_t task, std::uint64_t duration_us) {
+void Recorder::record_iteration(std::size_t task, std::uint64_t duration_us, bool reached_wire) {
   assert(task < current_.tasks.size());
   TaskStats& t = current_.tasks[task];
   ++t.iterations;
+  if (reached_wire) ++t.wire_iterations;
   t.iteration.record(duration_us);
 }
 
@@ -241,6 +244,8 @@ nlohmann::json IntervalStats::to_json() const {
                   {"service", t.service.to_json()},
                   {"iteration", t.iteration.to_json()},
                   {"methods", t.methods}});
+    // Absent when not known, as an agent of an older version sends.
+    if (t.wire_known) ts.back()["wire_iterations"] = t.wire_iterations;
   }
   // Absent when there are none, as an agent of an older version sends.
   if (!named.empty()) {
@@ -335,6 +340,11 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
         throw std::invalid_argument(where + "\"methods\" has unknown bits");
       task.methods = static_cast<std::uint32_t>(bits);
     }
+    // Absent from an agent of an older version: not known, not checked.
+    if (t.contains("wire_iterations"))
+      task.wire_iterations = u64_field(t, "wire_iterations", where);
+    else
+      task.wire_known = false;
     const nlohmann::json& kinds = array_field(t, "by_kind", where);
     if (kinds.size() != kErrorKindCount)
       throw std::invalid_argument(where + "\"by_kind\" must have " +

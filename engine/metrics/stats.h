@@ -32,6 +32,13 @@ struct TaskStats {
   std::uint64_t errors = 0;            // failed requests + iteration_errors
   std::uint64_t iteration_errors = 0;  // iterations failed outside a request
   std::uint64_t iterations = 0;        // task iterations finished (ok or failed)
+  // Of those, the ones that sent at least one HTTP request: each has at
+  // least one request in `requests`, so requests >= wire_iterations is one
+  // of the run's books (docs/output.md#iterations). `wire_known` is false
+  // when merged counts came from an agent of an older version that did not
+  // report them (merged as AND): then the count is partial and not checked.
+  std::uint64_t wire_iterations = 0;
+  bool wire_known = true;
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
   Histogram latency;    // per request, from the intended start (us)
   Histogram service;    // per request, from send to last byte (us)
@@ -183,7 +190,9 @@ class Recorder {
     current_.bytes_sent += bytes_sent;
     current_.bytes_received += bytes_received;
   }
-  void record_iteration(std::size_t task, std::uint64_t duration_us);
+  // REACHED_WIRE: the iteration sent at least one request, each recorded
+  // by record_request() before the iteration ends.
+  void record_iteration(std::size_t task, std::uint64_t duration_us, bool reached_wire);
   // An iteration-level error not tied to one request (exception, check).
   void record_iteration_error(std::size_t task, ErrorKind kind, std::string_view message,
                               double now_s);

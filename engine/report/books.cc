@@ -23,6 +23,16 @@ std::vector<std::string> check_books(const Summary& s, bool scheduled) {
   if (s.started != s.iterations + s.cut_off)
     out.push_back(fmt::format("the books do not hold: started {} != finished {} + cut off {}; {}",
                               s.started, s.iterations, s.cut_off, why));
+  // Each iteration that reached the wire counted its requests before it
+  // ended: fewer requests than such iterations means requests went
+  // uncounted (or iterations were counted twice).
+  for (const TaskSummary& t : s.tasks) {
+    if (t.wire_known && t.requests < t.wire_iterations)
+      out.push_back(
+          fmt::format("the books do not hold: task {} counted {} requests but {} iterations that "
+                      "sent at least one; {}",
+                      t.name, t.requests, t.wire_iterations, why));
+  }
   return out;
 }
 

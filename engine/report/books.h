@@ -5,6 +5,8 @@
 //   planned = started + dropped + not started   (a schedule: not rps="max")
 //   started <= planned
 //   started = finished + cut off
+// and per task (each row of Summary::tasks whose count is known):
+//   requests >= iterations that reached the wire (sent a request)
 // Counts merged from other processes (agents' frames) can break them — a
 // frame counted twice, a forged one — and numbers that do not add up must
 // never read as a pass: each violation is a sentence for

@@ -71,6 +71,8 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
     ts.requests = t.requests;
     ts.errors = t.errors;
     ts.iterations = t.iterations;
+    ts.wire_iterations = t.wire_iterations;
+    ts.wire_known = t.wire_known;
     ts.methods = metrics::method_names(t.methods);
     ts.rps = t.requests / secs;
     ts.error_rate = metrics::percent(t.errors, t.attempts());
@@ -194,6 +196,8 @@ nlohmann::json Summary::to_json() const {
                           {"requests", t.requests},
                           {"errors", t.errors},
                           {"iterations", t.iterations},
+                          {"wire_iterations", t.wire_known ? nlohmann::json(t.wire_iterations)
+                                                           : nlohmann::json(nullptr)},
                           {"rps", t.rps},
                           {"error_rate", t.error_rate},
                           {"latency", t.latency.to_json()},

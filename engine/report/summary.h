@@ -38,6 +38,11 @@ struct TaskSummary {
   // seen), for the CSV's Type column.
   std::string methods;
   std::uint64_t requests = 0, errors = 0, iterations = 0;
+  // Of `iterations`, those that sent at least one request; not known
+  // (false) when an agent of an older version did not report it. Checked:
+  // requests >= wire_iterations (report/books.h).
+  std::uint64_t wire_iterations = 0;
+  bool wire_known = true;
   double rps = 0;
   double error_rate = 0;
   metrics::LatencySummary latency;

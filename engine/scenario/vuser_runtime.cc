@@ -367,20 +367,21 @@ struct VUserRuntime::Hub {
   static std::size_t named_index(std::int64_t named) {
     return named < 0 ? metrics::Recorder::kNotNamed : static_cast<std::size_t>(named);
   }
-  // The iteration that started at start_us (since t0) ends now.
-  void record_iteration(std::size_t row, std::int64_t start_us) {
+  // The iteration that started at start_us (since t0) ends now. WIRE: it
+  // sent at least one request (Python tracks it per iteration).
+  void record_iteration(std::size_t row, std::int64_t start_us, bool wire) {
     const std::int64_t duration_us = now_us() - start_us;
     std::lock_guard lock(record_mu);
-    ended_locked(row, duration_us);
+    ended_locked(row, duration_us, wire);
   }
   // One started iteration ended (record_mu held): the run's books need every
   // started iteration to end here or be cut off by close_books().
-  void ended_locked(std::size_t row, std::int64_t duration_us) {
+  void ended_locked(std::size_t row, std::int64_t duration_us, bool wire) {
     if (closed) return;
     if (active > 0) --active;
     if (row >= rows()) return;
-    recorder.record_iteration(row,
-                              static_cast<std::uint64_t>(std::max<std::int64_t>(duration_us, 0)));
+    recorder.record_iteration(
+        row, static_cast<std::uint64_t>(std::max<std::int64_t>(duration_us, 0)), wire);
   }
   // The run is over: iterations started and not ended are cut off, and
   // nothing is recorded any more (docs/output.md#iterations).
@@ -393,9 +394,9 @@ struct VUserRuntime::Hub {
   }
   // record_iteration() and iteration_done() in one call from Python: the
   // common end of an iteration.
-  void end_iteration(std::size_t row, std::int64_t start_us, std::size_t worker,
-                     std::int64_t user) {
-    record_iteration(row, start_us);
+  void end_iteration(std::size_t row, std::int64_t start_us, std::size_t worker, std::int64_t user,
+                     bool wire) {
+    record_iteration(row, start_us, wire);
     iteration_done(worker, user);
   }
   // The end of an iteration in a closed-loop run whose tasks all run in
@@ -404,13 +405,13 @@ struct VUserRuntime::Hub {
   // its start (us since t0). Otherwise ends the slot as end_iteration() does
   // and returns -1.
   std::int64_t next_iteration(std::size_t row, std::int64_t start_us, std::size_t worker,
-                              std::int64_t user) {
+                              std::int64_t user, bool wire) {
     const Clock::time_point now = Clock::now();
     const std::int64_t now_us = us_since_t0(now);
     const bool renew = arrivals_open.load(std::memory_order_relaxed) && now < link.arrivals_end;
     {
       std::lock_guard lock(record_mu);
-      ended_locked(row, now_us - start_us);
+      ended_locked(row, now_us - start_us, wire);
       if (renew && !closed) {
         recorder.record_started(false);
         recorder.note_start(static_cast<double>(now_us) / 1e6);

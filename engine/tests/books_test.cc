@@ -61,3 +61,58 @@ TEST(Books, AViolationIsAFailingProblem) {
   EXPECT_FALSE(s.passed);
   EXPECT_EQ(s.problems.size(), 1u);
 }
+
+namespace {
+
+// A run whose books hold, with one task row.
+Summary with_task(std::uint64_t requests, std::uint64_t iterations, std::uint64_t wire) {
+  Summary s = books(600, 600, 0, 0, 600, 0);
+  loadpilot::report::TaskSummary t;
+  t.name = "buy";
+  t.requests = requests;
+  t.iterations = iterations;
+  t.wire_iterations = wire;
+  s.tasks.push_back(t);
+  return s;
+}
+
+}  // namespace
+
+// Per task: every iteration that reached the wire counted its request(s).
+TEST(Books, FewerRequestsThanIterationsThatSentOneFailsTheRun) {
+  Summary s = with_task(590, 600, 600);
+  const auto out = check_books(s, true);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(out[0].find("task buy counted 590 requests but 600 iterations that sent at least one"),
+            std::string::npos)
+      << out[0];
+  for (std::string p : out) s.add_problem(std::move(p));
+  EXPECT_FALSE(s.passed);
+}
+
+TEST(Books, MoreRequestsThanIterationsHold) {
+  // Several requests per iteration, and iterations that sent none.
+  EXPECT_TRUE(check_books(with_task(1800, 600, 600), true).empty());
+  EXPECT_TRUE(check_books(with_task(300, 600, 300), true).empty());
+}
+
+// A Python task that only computes: 0 requests, 600 iterations, none of
+// which reached the wire. Not a violation.
+TEST(Books, ATaskThatSendsNothingHolds) {
+  EXPECT_TRUE(check_books(with_task(0, 600, 0), true).empty());
+}
+
+// An agent of an older version did not report the count: not checked.
+TEST(Books, AnUnknownWireCountIsNotChecked) {
+  Summary s = with_task(0, 600, 600);
+  s.tasks[0].wire_known = false;
+  EXPECT_TRUE(check_books(s, true).empty());
+}
+
+// The results file carries the count per task; null when not known.
+TEST(Books, TheResultsFileCarriesWireIterationsPerTask) {
+  Summary s = with_task(1200, 600, 600);
+  EXPECT_EQ(s.to_json()["tasks"][0]["wire_iterations"], 600u);
+  s.tasks[0].wire_known = false;
+  EXPECT_TRUE(s.to_json()["tasks"][0]["wire_iterations"].is_null());
+}

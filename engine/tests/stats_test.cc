@@ -152,7 +152,7 @@ TEST(Recorder, RecordsRequestsIterationsAndErrors) {
   r.record_request(0, 1500, 900, nullptr, "ignored for successes", 0.1);
   const ErrorKind e5xx = ErrorKind::kHttp5xx;
   r.record_request(0, 3000, 2000, &e5xx, "500 Internal Server Error", 0.2);
-  r.record_iteration(1, 5000);
+  r.record_iteration(1, 5000, false);
   r.record_iteration_error(1, ErrorKind::kException, "ValueError: bad", 0.3);
   r.record_started(false);
   r.record_started(true);
@@ -218,7 +218,7 @@ TEST(IntervalStats, JsonRoundTripIsLossless) {
     const ErrorKind kind = i % 7 == 0 ? kTimeout : kConnect;
     r.record_request(task, latency(rng), latency(rng), i % 5 == 0 ? &kind : nullptr,
                      "message " + std::to_string(i % 4), i * 0.001);
-    r.record_iteration(task, latency(rng));
+    r.record_iteration(task, latency(rng), i % 2 == 0);
     r.record_started(i % 11 == 0);
     r.record_response(response_class(200 + 100 * (i % 4), i % 9 != 0), 80 + i % 3, 200 + i);
   }
@@ -232,6 +232,8 @@ TEST(IntervalStats, JsonRoundTripIsLossless) {
     EXPECT_EQ(after.tasks[t].requests, before.tasks[t].requests);
     EXPECT_EQ(after.tasks[t].errors, before.tasks[t].errors);
     EXPECT_EQ(after.tasks[t].iterations, before.tasks[t].iterations);
+    EXPECT_EQ(after.tasks[t].wire_iterations, before.tasks[t].wire_iterations);
+    EXPECT_TRUE(after.tasks[t].wire_known);
     EXPECT_EQ(after.tasks[t].errors_by_kind, before.tasks[t].errors_by_kind);
     EXPECT_TRUE(after.tasks[t].latency == before.tasks[t].latency);
     EXPECT_TRUE(after.tasks[t].service == before.tasks[t].service);
@@ -283,6 +285,57 @@ TEST(IntervalStats, FromJsonNamesTheBadField) {
   bad.erase("bytes_sent");
   bad.erase("bytes_received");
   EXPECT_EQ(message_of(bad), "no error");
+}
+
+// The iterations that reached the wire (docs/output.md#iterations): counted
+// per task, summed by merge, carried in the agents' frames; an agent of an
+// older version does not send them, and then the count is not known.
+TEST(TaskStats, WireIterationsMergeAndRoundTripThroughJson) {
+  Recorder r(2);
+  r.record_iteration(0, 100, true);
+  r.record_iteration(0, 100, true);
+  r.record_iteration(1, 100, false);  // pure computation, no request
+  IntervalStats a = r.take();
+  EXPECT_EQ(a.tasks[0].wire_iterations, 2u);
+  EXPECT_EQ(a.tasks[1].wire_iterations, 0u);
+  EXPECT_EQ(a.tasks[1].iterations, 1u);
+
+  const nlohmann::json j = a.to_json();
+  EXPECT_EQ(j["tasks"][0]["wire_iterations"], 2u);
+  EXPECT_EQ(j["tasks"][1]["wire_iterations"], 0u);
+  const IntervalStats back = IntervalStats::from_json(nlohmann::json::parse(j.dump()));
+  EXPECT_EQ(back.tasks[0].wire_iterations, 2u);
+  EXPECT_TRUE(back.tasks[0].wire_known);
+
+  IntervalStats total(2);
+  total.merge(back);
+  total.merge(back);
+  EXPECT_EQ(total.tasks[0].wire_iterations, 4u);
+  EXPECT_TRUE(total.tasks[0].wire_known);
+
+  // Absent (an older agent): accepted, not known, and a merged count that
+  // includes it is not known either.
+  nlohmann::json old = j;
+  old["tasks"][0].erase("wire_iterations");
+  const IntervalStats from_old = IntervalStats::from_json(old);
+  EXPECT_FALSE(from_old.tasks[0].wire_known);
+  EXPECT_TRUE(from_old.tasks[1].wire_known);
+  EXPECT_FALSE(from_old.to_json()["tasks"][0].contains("wire_iterations"));
+  total.merge(from_old);
+  EXPECT_FALSE(total.tasks[0].wire_known);
+  EXPECT_TRUE(total.tasks[1].wire_known);
+
+  // Present, it is type-checked like its neighbours.
+  nlohmann::json bad = j;
+  bad["tasks"][1]["wire_iterations"] = "2";
+  try {
+    IntervalStats::from_json(bad);
+    ADD_FAILURE() << "a string wire_iterations was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "stats: tasks[1].\"wire_iterations\" must be a non-negative integer");
+  }
+  bad["tasks"][1]["wire_iterations"] = -1;
+  EXPECT_THROW(IntervalStats::from_json(bad), std::invalid_argument);
 }
 
 TEST(ResponseClass, ByFinalStatusOrNoneWithoutACompleteResponse) {

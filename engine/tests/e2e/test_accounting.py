@@ -151,6 +151,50 @@ def test_error_rate_never_exceeds_100_percent(demo_api, scenario_file, tmp_path)
     books_balance(r)
 
 
+MIXED = """
+    from loadpilot import VUser, scenario, task
+
+    @scenario(rps=40, duration="1s", mode="constant")
+    class Mixed(VUser):
+        @task
+        def health(self, client):
+            client.get("/health")
+
+        @task
+        def fetch(self, client):
+            client.get("/health")
+            client.get("/api/products/1")
+
+        @task
+        def compute(self, client):
+            sum(range(1000))
+"""
+
+
+def test_books_hold_per_task_for_tasks_that_send_and_one_that_does_not(
+        demo_api, scenario_file, tmp_path):
+    # Per task, requests >= the iterations that reached the wire
+    # (docs/output.md#iterations); a task that only computes has none, and
+    # that is no violation. Locally and through agents' frames.
+    path = scenario_file(MIXED)
+    for extra in ([], ["--agents", "2"]):
+        p, r = run_json(path, demo_api.url, tmp_path, "--no-report", *extra)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert r["passed"] is True and r["problems"] == [], r["problems"]
+        books_balance(r)
+        tasks = {t["name"]: t for t in r["tasks"]}
+        for t in tasks.values():
+            assert t["requests"] >= t["wire_iterations"], t
+        native, fetch, compute = tasks["health"], tasks["fetch"], tasks["compute"]
+        assert native["iterations"] > 0 and fetch["iterations"] > 0, tasks
+        # A native task sends one request per iteration.
+        assert native["wire_iterations"] == native["iterations"] == native["requests"]
+        assert fetch["wire_iterations"] == fetch["iterations"]
+        assert fetch["requests"] == 2 * fetch["iterations"]
+        assert compute["iterations"] > 0, compute
+        assert compute["requests"] == compute["wire_iterations"] == 0, compute
+
+
 def silent_server():
     """Accepts connections and never answers; returns (url, close)."""
     srv = socket.socket()
@@ -178,6 +222,39 @@ def silent_server():
             c.close()
         srv.close()
     return f"http://127.0.0.1:{srv.getsockname()[1]}", close
+
+
+def test_a_request_left_in_flight_by_its_iteration_never_passes_silently(scenario_file,
+                                                                          tmp_path):
+    # asyncio.wait_for() cancels the client call's future, not the request:
+    # the iteration ends with its request still on the wire, and one whose
+    # response never comes before the run ends was never counted. This run
+    # once PASSED with 0 requests while 20 went out; the per-task books
+    # (requests >= iterations that reached the wire) make it fail instead.
+    url, close = silent_server()
+    try:
+        path = scenario_file("""
+            import asyncio
+            from loadpilot import VUser, scenario, task
+
+            @scenario(rps=20, duration="1s", mode="constant")
+            class Impatient(VUser):
+                @task
+                async def impatient(self, client):
+                    try:
+                        await asyncio.wait_for(client.get("/x"), 0.05)
+                    except asyncio.TimeoutError:
+                        pass
+        """)
+        p, r = run_json(path, url, tmp_path, "--no-report", "--drain", "1s")
+    finally:
+        close()
+    (t,) = r["tasks"]
+    assert t["wire_iterations"] == t["iterations"] == 20, t
+    if t["requests"] < t["wire_iterations"]:
+        assert p.returncode == 1 and r["passed"] is False, p.stdout
+        assert any(f"task impatient counted {t['requests']} requests but 20 iterations" in x
+                   for x in r["problems"]), r["problems"]
 
 
 def test_a_silent_target_is_cut_off_on_time(scenario_file, tmp_path):
