@@ -79,7 +79,7 @@ Verdict judge(const Evidence& e);
 // values but "" and "nothing_sent").
 std::string judge_round(const metrics::Round& r, const Evidence& e);
 
-// The results file's `generator` object (docs/output.md#generator): the
+// The results file's `generator` object (docs/output.md#--results-json-path): the
 // generator's health over the run and the late arrivals by cause.
 nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const Verdict& v);
 
