@@ -4,6 +4,7 @@ files named like options, agents suspended and resumed, resend floods
 (docs/distributed.md). A real nats-server on loopback, real agents, demo-api."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -358,7 +359,9 @@ def test_an_agent_suspended_for_6_s_keeps_its_share(nats, agents, demo_api, scen
     os.kill(agent.proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=60)
     assert agent.wait_for("waiting for the next run", timeout=10), "\n".join(agent.lines) + err
-    assert not any("no word from its coordinator" in line for line in agent.lines), agent.lines
+    # Resumed, it may ask ("resumed after a pause, ... asking it") when the
+    # heartbeats buffered during the pause come late; it must not give up.
+    assert not any("stopping the load" in line for line in agent.lines), agent.lines
     assert proc.returncode == 0, err
     r = json.loads(results.read_text())
     assert r["iterations"]["started"] == 500
@@ -377,7 +380,8 @@ def test_an_agent_ended_with_sigterm_is_reported_so(nats, agents, demo_api, scen
     a2.proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
-    assert "agent t2 (2 of 2) was stopped by SIGTERM on its machine" in err, err
+    # Which share t2 got depends on which agent answered first.
+    assert re.search(r"agent t2 \([12] of 2\) was stopped by SIGTERM on its machine", err), err
     assert "exited with code 130" not in err
     assert a2.proc.wait(timeout=20) == 143
 
