@@ -180,7 +180,7 @@ for image in "$COORD" "$AGENT"; do
 done
 
 cmd=$(dk image inspect -f '{{json .Config.Cmd}}' "$COORD")
-[[ "$cmd" == '["coordinator","--serve","--listen","0.0.0.0:8080"]' ]] || fail "$COORD: CMD $cmd"
+[[ "$cmd" == '["coordinator","--serve","--listen","0.0.0.0:8080","--metrics-host","0.0.0.0"]' ]] || fail "$COORD: CMD $cmd"
 health=$(dk image inspect -f '{{json .Config.Healthcheck}}' "$COORD")
 [[ "$health" == *python3* && "$health" == *LOADPILOT_HEALTHZ_URL* ]] || fail "$COORD: HEALTHCHECK $health"
 healthz_url=$(dk image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$COORD" |
