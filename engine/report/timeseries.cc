@@ -73,19 +73,7 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   p.target_users = s.target_users;
   if (at_end && s.closed && s.target_users == 0)
     p.target_users = points_.back().target_users;  // the users wanted in the last second
-  p.p50_ms = ms(s.window.p50_ms);
-  p.p90_ms = ms(s.window.p90_ms);
-  p.p95_ms = ms(s.window.p95_ms);
-  p.p99_ms = ms(s.window.p99_ms);
-  p.p999_ms = ms(s.window.p999_ms);
-  p.max_ms = ms(s.window.max_ms);
-  p.requests = s.requests;
-  p.errors = s.errors;
-  p.late = s.late;
-  p.dropped = s.dropped;
-  p.responses = s.responses;
-  p.bytes_sent = s.bytes_sent;
-  p.bytes_received = s.bytes_received;
+  take_window_and_totals(p, s);
   base_attempts_ = last_attempts_;
   base_errors_ = last_errors_;
   p.error_rate =
@@ -107,13 +95,10 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   points_.push_back(std::move(p));
 }
 
-void TimeSeries::fold_into_last(const metrics::Snapshot& s) {
-  // The point keeps its time, its rates and its target; it takes the
-  // totals (so the last cumulative values equal the run's), what is in
-  // flight now, and an error rate over both rounds together.
-  Point& p = points_.back();
-  p.active = s.active;
-  p.active_users = s.active_users;
+// What a point takes from the snapshot as it is, whether the point is new
+// or a short last round folds into it: the window's latencies and the
+// run's totals so far.
+void TimeSeries::take_window_and_totals(Point& p, const metrics::Snapshot& s) {
   p.p50_ms = ms(s.window.p50_ms);
   p.p90_ms = ms(s.window.p90_ms);
   p.p95_ms = ms(s.window.p95_ms);
@@ -127,6 +112,16 @@ void TimeSeries::fold_into_last(const metrics::Snapshot& s) {
   p.responses = s.responses;
   p.bytes_sent = s.bytes_sent;
   p.bytes_received = s.bytes_received;
+}
+
+void TimeSeries::fold_into_last(const metrics::Snapshot& s) {
+  // The point keeps its time, its rates and its target; it takes the
+  // totals (so the last cumulative values equal the run's), what is in
+  // flight now, and an error rate over both rounds together.
+  Point& p = points_.back();
+  p.active = s.active;
+  p.active_users = s.active_users;
+  take_window_and_totals(p, s);
   p.error_rate =
       interval_pct(delta(s.errors, base_errors_[0]), delta(s.attempts, base_attempts_[0]));
   last_attempts_[0] = s.attempts;

@@ -105,6 +105,7 @@ class TimeSeries {
   // not a second of its own: it is folded into the point before.
   static constexpr double kShortRoundS = 0.5;
   void fold_into_last(const metrics::Snapshot& s);
+  static void take_window_and_totals(Point& p, const metrics::Snapshot& s);
   // Service-time histograms of the last Collector::kWindowSeconds rounds.
   std::deque<metrics::Histogram> service_window_;
   bool has_service_ = false;  // some point came with its round's statistics
