@@ -74,23 +74,31 @@ class RawNats:
         self.sock.close()
 
 
-def test_forged_frames_are_dropped_and_named_and_the_books_fail_the_run(
-        nats, agents, demo_api, scenario_file, tmp_path):
-    path = scenario_file(constant_health(100, "3s"))
-    agents("f1")
+def run_with_a_spy(nats, path, demo_api, results):
+    """Starts a run of PATH on the external agents with a raw NATS client
+    listening to the run's frames; returns (proc, spy, subject, payload,
+    frame) once the first round that started iterations has gone by: its
+    subject, its text and the frame read from it."""
     spy = RawNats(nats.port)
     spy.sub("loadpilot.run.*.frames.*")
-    results = tmp_path / "r.json"
     proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
                              "--no-report", "--no-metrics", "--results-json", str(results),
                              *external(nats, 1)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The first round frame gives the run's subject and a real frame to replay.
     while True:
         subject, payload = spy.next_msg()
         frame = json.loads(payload)
         if frame.get("type") == "round" and frame["stats"]["started"] > 0:
-            break
+            return proc, spy, subject, payload, frame
+
+
+def test_forged_frames_are_dropped_and_named_and_the_books_fail_the_run(
+        nats, agents, demo_api, scenario_file, tmp_path):
+    path = scenario_file(constant_health(100, "3s"))
+    agents("f1")
+    results = tmp_path / "r.json"
+    # The first round frame gives the run's subject and a real frame to replay.
+    proc, spy, subject, payload, frame = run_with_a_spy(nats, path, demo_api, results)
     run_id = frame["run_id"]
     for forged in ({"type": 5}, {"type": "round", "seq": "x", "stats": frame["stats"]},
                    {"type": "exit", "how": 5}, {"type": "end", "rounds": "x"},
@@ -120,18 +128,8 @@ def test_a_round_counted_twice_fails_the_books(nats, agents, demo_api, scenario_
     the run fails, never passes on numbers that do not add up."""
     path = scenario_file(constant_health(100, "2s"))
     agents("b1")
-    spy = RawNats(nats.port)
-    spy.sub("loadpilot.run.*.frames.*")
     results = tmp_path / "r.json"
-    proc = subprocess.Popen([os.path.abspath(BIN), "run", path, "--target", demo_api.url,
-                             "--no-report", "--no-metrics", "--results-json", str(results),
-                             *external(nats, 1)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while True:
-        subject, payload = spy.next_msg()
-        frame = json.loads(payload)
-        if frame.get("type") == "round" and frame["stats"]["started"] > 0:
-            break
+    proc, spy, subject, payload, frame = run_with_a_spy(nats, path, demo_api, results)
     frame["seq"] = frame["seq"] + 1000  # a round number never used in a 2 s run
     spy.pub(subject, json.dumps(frame))
     spy.flush()
