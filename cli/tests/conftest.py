@@ -1,5 +1,7 @@
-"""Shared fixtures: write scenario files into a temporary folder and describe them."""
+"""Shared fixtures: write scenario files into a temporary folder and describe them;
+an asyncio loop for the runtime's components."""
 
+import asyncio
 import json
 import sys
 import textwrap
@@ -40,3 +42,11 @@ def _restore_sys_path():
         if not name.startswith("loadpilot"):
             del sys.modules[name]
     _describe._scenario_folder = None
+
+
+@pytest.fixture
+def loop():
+    """A fresh asyncio loop for a component under test, closed after."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()

@@ -4,7 +4,6 @@ loop and greenlets standing for VUsers (end to end: test_vusers.py's
 test_a_task_cannot_end_the_process, test_output and test_runtime's sleep
 and exit cases)."""
 
-import asyncio
 import threading
 from types import SimpleNamespace
 
@@ -14,13 +13,6 @@ import pytest
 from loadpilot import _guard, _output, _sleep
 from loadpilot._process import ProcessGuard
 from loadpilot._vuser import Iteration
-
-
-@pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.fixture

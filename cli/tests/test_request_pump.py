@@ -71,13 +71,6 @@ BASE_URL = "http://t:8080/api"
 
 
 @pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture
 def hub():
     return FakeDispatcher()
 
