@@ -24,24 +24,6 @@ bool plain_integer_text(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Optimal string alignment distance: insertions, deletions, substitutions
-// and swaps of neighbours ("rnu" -> "run") each cost 1.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size(), m = b.size();
-  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
-  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[n][m];
-}
-
 bool looks_like_number(std::string_view s) {
   double v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -151,58 +133,6 @@ CLI::Validator listen_host(bool ipv6) {
         return "";
       },
       "");
-}
-
-std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
-  const auto bare = [](std::string_view s) {
-    while (!s.empty() && s.front() == '-') s.remove_prefix(1);
-    return s;
-  };
-  const std::string_view w = bare(word);
-  if (w.empty()) return "";
-  // A unique prefix ("--dur") is what was meant.
-  std::vector<std::string> prefixed;
-  for (const std::string& c : candidates)
-    if (bare(c).starts_with(w) && c.starts_with(word.substr(0, word.size() - w.size())))
-      prefixed.push_back(c);
-  if (prefixed.size() == 1) return prefixed.front();
-  std::string best;
-  std::size_t best_distance = std::max<std::size_t>(1, w.size() / 3) + 1;
-  for (const std::string& c : candidates) {
-    const std::size_t d = edit_distance(w, bare(c));
-    if (d < best_distance && d < bare(c).size()) {
-      best = c;
-      best_distance = d;
-    }
-  }
-  return best;
-}
-
-std::optional<std::pair<std::string, double>> parse_threshold_option(std::string_view text,
-                                                                     std::string* error) {
-  const std::vector<std::string> keys(std::begin(plan::kThresholdKeys),
-                                      std::end(plan::kThresholdKeys));
-  const auto refuse = [&](const std::string& why) {
-    *error = fmt::format("--threshold {}: {}", text, why);
-    return std::nullopt;
-  };
-  std::string k6_error;
-  if (auto limit = metrics::from_k6(text, &k6_error)) return std::pair(limit->key, limit->limit);
-  if (!k6_error.empty()) return refuse(k6_error);
-  const auto eq = text.find('=');
-  if (eq == std::string_view::npos || eq == 0)
-    return refuse(fmt::format("expected KEY=VALUE such as p99_ms=500, or k6's p(95)<200 (keys: {})",
-                              joined(keys)));
-  const std::string key(text.substr(0, eq));
-  if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-    const std::string near = nearest(key, keys);
-    return refuse(fmt::format("unknown key {}{} (keys: {}; or k6's p(95)<200)", key,
-                              near.empty() ? "" : "; did you mean " + near + "?", joined(keys)));
-  }
-  const std::string_view value = text.substr(eq + 1);
-  const std::optional<double> limit = metrics::parse_limit(value);
-  if (!limit) return refuse(fmt::format("the limit must be a number >= 0 (got \"{}\")", value));
-  return std::pair(key, *limit);
 }
 
 std::vector<std::string>::const_iterator command_word(const std::vector<std::string>& argv) {

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "plan/suggest.h"
+
 namespace loadpilot::cli {
 
 // A whole decimal number from min to max ("must be a whole number from 1
@@ -34,15 +36,13 @@ CLI::Validator listen_host(bool ipv6);
 // The candidate closest to `word` by edit distance when it is close enough
 // to be a typo (at most a third of the word's length, and at least 1
 // apart from an unrelated word), else "". Ties go to the earlier candidate.
-std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
+using plan::nearest;
 
 // One --threshold: KEY=VALUE with a key of plan::kThresholdKeys, or k6's
 // expression where it maps onto ours (metrics::from_k6). Returns the key
 // and the limit, or nullopt with *error the whole message, which names the
 // option and the text as typed ("--threshold p99=50: unknown key p99; did
 // you mean p99_ms? ...").
-std::optional<std::pair<std::string, double>> parse_threshold_option(std::string_view text,
-                                                                     std::string* error);
 
 // Where the command of a command line (ARGV, the program's name left out)
 // is: its first word that is not an option, or argv.end() when none is.

@@ -10,14 +10,14 @@
 #include <limits>
 
 #include "build_info.h"
-#include "cli/agent_command.h"
-#include "cli/agents_mode.h"
 #include "cli/arguments.h"
 #include "cli/dotenv.h"
 #include "cli/init_command.h"
 #include "cli/report_commands.h"
 #include "cli/run_command.h"
-#include "cli/serve_command.h"
+#include "cluster/agent/agent_child.h"
+#include "cluster/agent/persistent_agent.h"
+#include "cluster/service/service.h"
 #include "demo/demo_api.h"
 #include "monitor/exporter.h"
 #include "plan/plan.h"
@@ -28,6 +28,9 @@ namespace loadpilot::cli {
 namespace {
 
 constexpr double kDay = 86'400;
+
+void add_run_cluster_options(CLI::App& run, RunArgs& a);
+void add_run_metrics_options(CLI::App& run, RunArgs& a);
 
 void add_run(CLI::App& app, RunArgs& a) {
   auto* run = app.add_subcommand("run", "Run a scenario file against a target");
@@ -68,6 +71,15 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--seed", a.seed, "Seed for task choice and random test data orders")
       ->capture_default_str()
       ->transform(unsigned_number());
+  add_run_cluster_options(*run, a);
+  add_report_options(*run, a);
+  add_run_metrics_options(*run, a);
+}
+
+// Where the load runs: local agent processes, external agents, the
+// coordinator service.
+void add_run_cluster_options(CLI::App& run_app, RunArgs& a) {
+  CLI::App* run = &run_app;
   run->add_option("--agents,--processes", a.processes,
                   "Run in N local agent processes (one Python thread each); default 1")
       ->capture_default_str()
@@ -95,7 +107,11 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--agent", a.agent)->group("");
   run->add_option("--plan-file", a.plan_file)->group("");
   run->add_flag("--serve-child", a.serve_child)->group("");
-  add_report_options(*run, a);
+}
+
+// The Prometheus endpoint (docs/monitoring.md).
+void add_run_metrics_options(CLI::App& run_app, RunArgs& a) {
+  CLI::App* run = &run_app;
   run->add_flag("--no-metrics", a.no_metrics, "Do not serve Prometheus metrics")
       ->envname("LOADPILOT_NO_METRICS");
   run->add_option("--metrics-host", a.metrics_host,
@@ -150,6 +166,19 @@ void add_coordinator(CLI::App& app, ServeArgs& a) {
   cmd->add_option("--metrics-port", a.metrics_port, "Port of the /metrics endpoint (0: any free)")
       ->capture_default_str()
       ->transform(whole_number(0, 65535));
+}
+
+void add_agent(CLI::App& app, AgentArgs& a) {
+  auto* cmd = app.add_subcommand(
+      "agent", "Serve runs as a persistent agent over NATS (docs/distributed.md)");
+  cmd->add_option("--nats-url", a.nats.url, "NATS server, e.g. nats://host:4222")
+      ->envname("NATS_URL")
+      ->capture_default_str();
+  cmd->add_option("--nats-token", a.nats.token, "NATS authentication token")->envname("NATS_TOKEN");
+  cmd->add_option("--nats-ca", a.nats.ca_file, "CA file for a NATS server with TLS")
+      ->envname("NATS_CA");
+  cmd->add_option("--agent-id", a.agent_id, "This agent's id (default: host-pid)")
+      ->envname("AGENT_ID");
 }
 
 void add_demo(CLI::App& app, demo::DemoOptions& d) {
@@ -238,61 +267,78 @@ int help_command(CLI::App& app, const std::string& topic) {
   return kExitInvalid;
 }
 
-}  // namespace
+// Every command's options, filled by the parse.
+struct Commands {
+  RunArgs run;
+  demo::DemoOptions demo;
+  ReportArgs report;
+  CompareArgs compare;
+  AgentArgs agent;
+  ServeArgs serve;
+  std::string init_dir = ".";
+  std::string help_topic;
+};
 
-int main(int argc, char** argv) {
-  std::set_terminate(on_terminate);
-  CLI::App app{"LoadPilot: load testing with Python scenarios and a native engine", "loadpilot"};
+void add_commands(CLI::App& app, Commands& c) {
   app.require_subcommand(1);
   app.set_version_flag("-V,--version", std::string("loadpilot ") + kVersion);
-  RunArgs run_args;
-  demo::DemoOptions demo_options;
-  add_run(app, run_args);
-  add_demo(app, demo_options);
-  ReportArgs report_args;
-  CompareArgs compare_args;
-  add_report_command(app, report_args);
-  add_compare_command(app, compare_args);
-  AgentArgs agent_args;
-  auto* agent_cmd = app.add_subcommand(
-      "agent", "Serve runs as a persistent agent over NATS (docs/distributed.md)");
-  agent_cmd->add_option("--nats-url", agent_args.nats.url, "NATS server, e.g. nats://host:4222")
-      ->envname("NATS_URL")
-      ->capture_default_str();
-  agent_cmd->add_option("--nats-token", agent_args.nats.token, "NATS authentication token")
-      ->envname("NATS_TOKEN");
-  agent_cmd->add_option("--nats-ca", agent_args.nats.ca_file, "CA file for a NATS server with TLS")
-      ->envname("NATS_CA");
-  agent_cmd->add_option("--agent-id", agent_args.agent_id, "This agent's id (default: host-pid)")
-      ->envname("AGENT_ID");
-  ServeArgs serve_args;
-  add_coordinator(app, serve_args);
-  std::string init_dir = ".";
+  add_run(app, c.run);
+  add_demo(app, c.demo);
+  add_report_command(app, c.report);
+  add_compare_command(app, c.compare);
+  add_agent(app, c.agent);
+  add_coordinator(app, c.serve);
   app.add_subcommand("init", "Scaffold scenarios/ and monitoring/ (Prometheus + Grafana)")
-      ->add_option("dir", init_dir, "Project directory (created if missing)")
+      ->add_option("dir", c.init_dir, "Project directory (created if missing)")
       ->capture_default_str();
   app.add_subcommand("version", "Print version and build information");
-  std::string help_topic;
   app.add_subcommand("help", "Show the commands, or one command's options (help run)")
-      ->add_option("command", help_topic, "Command to show the options of");
+      ->add_option("command", c.help_topic, "Command to show the options of");
   // Options and messages cite docs/<page>.md: say where that folder is.
   const std::string footer = fmt::format(
       "Documentation: {} (the docs/*.md pages that options and messages cite)", docs_dir());
   app.footer(footer);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->footer(footer);
-  // The working folder's .env fills the environment before the options
-  // read it (docs/cli.md#environment-and-env); only commands that read
-  // variables load it, so a foreign .env cannot break `demo-api` or `init`.
-  const std::vector<std::string> args(argv + 1, argv + argc);
+}
+
+int dispatch(CLI::App& app, const Commands& c) {
+  if (app.got_subcommand("run")) return run_command(c.run);
+  if (app.got_subcommand("demo-api")) return demo::run_demo_api(c.demo);
+  if (app.got_subcommand("agent")) return agent_command(c.agent);
+  if (app.got_subcommand("coordinator")) return serve_command(c.serve);
+  if (app.got_subcommand("report")) return report_command(c.report);
+  if (app.got_subcommand("compare")) return compare_command(c.compare);
+  if (app.got_subcommand("init")) return init_command(c.init_dir);
+  if (app.got_subcommand("help")) return help_command(app, c.help_topic);
+  if (app.got_subcommand("version")) {
+    fmt::print("loadpilot {}\nbuild: {} ({})\n", kVersion, kBuildType, kCompiler);
+    return kExitOk;
+  }
+  return internal_error("no command ran");
+}
+
+// The working folder's .env fills the environment before the options read
+// it (docs/cli.md#environment-and-env); only commands that read variables
+// load it, so a foreign .env cannot break `demo-api` or `init`.
+bool load_env_file(const std::vector<std::string>& args) {
   const auto word = command_word(args);
   const std::string command = word == args.end() ? "" : *word;
-  if (command == "run" || command == "agent" || command == "coordinator") {
-    std::string error;
-    if (!load_dotenv(".env", nullptr, &error)) {
-      fmt::print(stderr, "error: {}\n", error);
-      return kExitInvalid;
-    }
-  }
+  if (command != "run" && command != "agent" && command != "coordinator") return true;
+  std::string error;
+  if (load_dotenv(".env", nullptr, &error)) return true;
+  fmt::print(stderr, "error: {}\n", error);
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::set_terminate(on_terminate);
+  CLI::App app{"LoadPilot: load testing with Python scenarios and a native engine", "loadpilot"};
+  Commands commands;
+  add_commands(app, commands);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (!load_env_file(args)) return kExitInvalid;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -306,18 +352,7 @@ int main(int argc, char** argv) {
     return kExitInvalid;
   }
   try {
-    if (app.got_subcommand("run")) return run_command(run_args);
-    if (app.got_subcommand("demo-api")) return demo::run_demo_api(demo_options);
-    if (app.got_subcommand("agent")) return agent_command(agent_args);
-    if (app.got_subcommand("coordinator")) return serve_command(serve_args);
-    if (app.got_subcommand("report")) return report_command(report_args);
-    if (app.got_subcommand("compare")) return compare_command(compare_args);
-    if (app.got_subcommand("init")) return init_command(init_dir);
-    if (app.got_subcommand("help")) return help_command(app, help_topic);
-    if (app.got_subcommand("version")) {
-      fmt::print("loadpilot {}\nbuild: {} ({})\n", kVersion, kBuildType, kCompiler);
-      return kExitOk;
-    }
+    return dispatch(app, commands);
   } catch (const scenario::ScenarioError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return kExitInvalid;
@@ -332,7 +367,6 @@ int main(int argc, char** argv) {
   } catch (...) {
     return internal_error("an exception of unknown type");
   }
-  return internal_error("no command ran");
 }
 
 }  // namespace loadpilot::cli

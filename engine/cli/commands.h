@@ -5,14 +5,8 @@
 //   2 invalid input (arguments, scenario, plan), 3 internal error (a fault
 //   of LoadPilot itself, never the user's input), 130 SIGINT, 143 SIGTERM.
 // Every message for a refused command line is one line "error: ...".
+#include "run/exit_codes.h"
 namespace loadpilot::cli {
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitThresholds = 1;
-inline constexpr int kExitInvalid = 2;
-inline constexpr int kExitInternal = 3;
-inline constexpr int kExitSigint = 130;
-inline constexpr int kExitSigterm = 143;
 
 // Any exception that reaches main() and is not one of the input errors
 // (scenario::ScenarioError, plan::PlanError, monitor::ExporterError)

@@ -7,7 +7,7 @@
 // off), so no signal can end the process with echo off: Ctrl-C and the quit
 // key (Ctrl-backslash) put the modes back first, then send SIGINT to the
 // process, which the
-// caller's StartupInterrupt (cli/startup_interrupt.h) turns into
+// caller's StartupInterrupt (run/startup_interrupt.h) turns into
 // "interrupted while ..." and exit 130; Ctrl-Z is ignored. Signals sent
 // from outside (kill) are StartupInterrupt's, which also restores the modes.
 #include <optional>

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "demo/request_parser.h"
 #include "demo/response.h"
+#include "http/request_parser.h"
 
 namespace loadpilot::demo {
 namespace {

@@ -7,9 +7,14 @@
 #include <string>
 #include <string_view>
 
-#include "demo/request_parser.h"
+#include "http/request_parser.h"
 
 namespace loadpilot::demo {
+
+// The demo parses requests with the engine's server-side parser.
+using http::Request;
+using http::RequestParser;
+using http::target_path;
 
 // The counted routes come first, in /stats order; kStats and kStatsReset are
 // never counted.

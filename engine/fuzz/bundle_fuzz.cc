@@ -1,5 +1,5 @@
 // Fuzz target: writing a scenario bundle into a run's folder
-// (agents/bundle_files.h), as the coordinator service does with the bundle
+// (cluster/bundle_files.h), as the coordinator service does with the bundle
 // of each POST /run: Bundle::from_json, bundle_layout_problems and
 // unpack_bundle.
 //
@@ -25,8 +25,8 @@
 #include <set>
 #include <string>
 
-#include "agents/bundle_files.h"
-#include "agents/protocol.h"
+#include "cluster/bundle_files.h"
+#include "cluster/protocol.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {

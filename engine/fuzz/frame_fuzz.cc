@@ -1,4 +1,4 @@
-// Fuzz target: agents::parse_frame (engine/agents/frame.h), the one reader
+// Fuzz target: agents::parse_frame (engine/cluster/frame.h), the one reader
 // of every frame an agent sends its coordinator — over pipes, over NATS
 // (where any client may publish on a run's frame subject) and over the
 // coordinator service's stream.
@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "agents/frame.h"
+#include "cluster/frame.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// Fuzz target: demo::RequestParser (engine/demo/request_parser.h), the
+// Fuzz target: http::RequestParser (engine/http/request_parser.h), the
 // demo server's parser of what a client sends.
 //
 // Input: a seed byte for read sizes, then the bytes a client sends, which
@@ -22,14 +22,14 @@
 #include <string>
 #include <vector>
 
-#include "demo/request_parser.h"
 #include "fuzz/fuzz_support.h"
 #include "http/ascii.h"
+#include "http/request_parser.h"
 
 namespace {
 
-using loadpilot::demo::Request;
-using loadpilot::demo::RequestParser;
+using loadpilot::http::Request;
+using loadpilot::http::RequestParser;
 using Result = RequestParser::Result;
 
 constexpr std::size_t kMaxRequests = 16;

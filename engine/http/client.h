@@ -38,9 +38,9 @@
 #include <optional>
 #include <string>
 
+#include "http/error_kind.h"
 #include "http/response_parser.h"
 #include "http/target.h"
-#include "metrics/error_kind.h"
 
 namespace loadpilot::http {
 

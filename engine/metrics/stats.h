@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "metrics/error_kind.h"
+#include "http/error_kind.h"
 #include "metrics/histogram.h"
 
 namespace loadpilot::metrics {

@@ -1,10 +1,10 @@
-// The coordinator service's HTTP server (agents/api_server.h) with real
+// The coordinator service's HTTP server (cluster/service/api_server.h) with real
 // sockets on loopback and short deadlines: heads are judged before bodies
 // are read, slow clients do not starve the probes or a stop, request
 // bodies share one budget, and the HTTP details (HEAD, absolute form,
 // what 411 and 431 mean). Also the request parser's head-only view and
-// target_path() it routes by (demo/request_parser.h).
-#include "agents/api_server.h"
+// target_path() it routes by (http/request_parser.h).
+#include "cluster/service/api_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "demo/request_parser.h"
+#include "http/request_parser.h"
 
 namespace loadpilot::agents {
 namespace {
@@ -252,28 +252,28 @@ TEST(ApiServer, HeadAbsoluteFormAndErrorsSayWhatIsWrong) {
 }
 
 TEST(ApiServer, TheHeadOfARequestIsKnownBeforeItsBody) {
-  demo::RequestParser parser;
-  demo::Request request;
+  http::RequestParser parser;
+  http::Request request;
   std::size_t consumed = 0;
   EXPECT_EQ(parser.parse("POST /run HTTP/1.1\r\nContent-Le", &request, &consumed),
-            demo::RequestParser::Result::kNeedMore);
+            http::RequestParser::Result::kNeedMore);
   EXPECT_TRUE(request.method.empty());
   EXPECT_EQ(parser.parse("POST /run HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", &request, &consumed),
-            demo::RequestParser::Result::kNeedMore);
+            http::RequestParser::Result::kNeedMore);
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(request.target, "/run");
   EXPECT_EQ(request.content_length, 5u);
 }
 
 TEST(ApiServer, TargetPaths) {
-  EXPECT_EQ(demo::target_path("/run"), "/run");
-  EXPECT_EQ(demo::target_path("/status?x=1"), "/status");
-  EXPECT_EQ(demo::target_path("http://127.0.0.1:8080/healthz"), "/healthz");
-  EXPECT_EQ(demo::target_path("http://h:1/a/b?c=/d"), "/a/b");
-  EXPECT_EQ(demo::target_path("http://h:1"), "/");
-  EXPECT_EQ(demo::target_path("http://h:1?to=/x"), "/");
-  EXPECT_EQ(demo::target_path("*"), "*");
-  EXPECT_EQ(demo::target_path("h:443"), "h:443");
+  EXPECT_EQ(http::target_path("/run"), "/run");
+  EXPECT_EQ(http::target_path("/status?x=1"), "/status");
+  EXPECT_EQ(http::target_path("http://127.0.0.1:8080/healthz"), "/healthz");
+  EXPECT_EQ(http::target_path("http://h:1/a/b?c=/d"), "/a/b");
+  EXPECT_EQ(http::target_path("http://h:1"), "/");
+  EXPECT_EQ(http::target_path("http://h:1?to=/x"), "/");
+  EXPECT_EQ(http::target_path("*"), "*");
+  EXPECT_EQ(http::target_path("h:443"), "h:443");
 }
 
 }  // namespace

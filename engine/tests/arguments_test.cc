@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "run/run_config.h"
+
 namespace loadpilot::cli {
 namespace {
 

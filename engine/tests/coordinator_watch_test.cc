@@ -1,6 +1,6 @@
-// CoordinatorWatch (agents/coordinator_watch.h): an agent that was itself
+// CoordinatorWatch (cluster/agent/coordinator_watch.h): an agent that was itself
 // suspended asks its coordinator before giving up its share.
-#include "agents/coordinator_watch.h"
+#include "cluster/agent/coordinator_watch.h"
 
 #include <gtest/gtest.h>
 

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "demo/request_parser.h"
+#include "http/request_parser.h"
 
 namespace loadpilot::demo {
 namespace {
@@ -26,6 +26,8 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using json = nlohmann::json;
+using http::Request;
+using http::RequestParser;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 

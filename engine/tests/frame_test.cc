@@ -1,14 +1,14 @@
-// The frames agents send their coordinator (agents/frame.h) and how a
-// coordinator's AgentLink books them (agents/agent_link.h): a frame that is
+// The frames agents send their coordinator (cluster/frame.h) and how a
+// coordinator's AgentLink books them (cluster/coordinator/agent_link.h): a frame that is
 // not exactly what an agent sends is dropped whole and named as a problem,
 // and every round is counted once by its number, 1 included.
-#include "agents/frame.h"
+#include "cluster/frame.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "agents/agent_link.h"
+#include "cluster/coordinator/agent_link.h"
 #include "load/profile.h"
 #include "plan/plan.h"
 

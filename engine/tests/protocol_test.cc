@@ -1,6 +1,6 @@
-// The agent protocol's parsing (agents/protocol.h): what an agent accepts
+// The agent protocol's parsing (cluster/protocol.h): what an agent accepts
 // from the network before it writes a single file.
-#include "agents/protocol.h"
+#include "cluster/protocol.h"
 
 #include <gtest/gtest.h>
 

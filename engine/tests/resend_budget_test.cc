@@ -1,6 +1,6 @@
-// ResendBudget (agents/resend_budget.h): a flood of `resend` requests for
+// ResendBudget (cluster/agent/resend_budget.h): a flood of `resend` requests for
 // one run republishes at most the budget per window.
-#include "agents/resend_budget.h"
+#include "cluster/agent/resend_budget.h"
 
 #include <gtest/gtest.h>
 

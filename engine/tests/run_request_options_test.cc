@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "agents/protocol.h"
+#include "cluster/protocol.h"
 
 namespace proto = loadpilot::agents::protocol;
 

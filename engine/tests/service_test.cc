@@ -1,5 +1,5 @@
-// The coordinator service's small pure parts (agents/api_server.h,
-// agents/http_channel.h, agents/bundle_files.h): who counts as loopback,
+// The coordinator service's small pure parts (cluster/service/api_server.h,
+// cluster/transport/http_channel.h, cluster/bundle_files.h): who counts as loopback,
 // the token comparison, the URLs `run --coordinator-url` accepts, and
 // writing a run's bundle. Its HTTP server is tested in api_server_test.cc,
 // the service itself end to end (engine/tests/e2e/test_coordinator_service*.py).
@@ -10,9 +10,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "agents/api_server.h"
-#include "agents/bundle_files.h"
-#include "agents/http_channel.h"
+#include "cluster/bundle_files.h"
+#include "cluster/service/api_server.h"
+#include "cluster/transport/http_channel.h"
 
 namespace loadpilot::agents {
 namespace {

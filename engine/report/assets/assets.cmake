@@ -1,4 +1,4 @@
-# The HTML report's front-end assets, embedded into loadpilot_core.
+# The HTML report's front-end assets, embedded into loadpilot_report.
 #
 # 1. `npm ci` installs web/package.json's exact versions from the lock file
 #    into <build>/web/node_modules (uplot for the report; playwright-core for
@@ -48,4 +48,4 @@ add_custom_command(
           ${_assets_dir}/report.html ${_assets_dir}/report.css ${_assets_dir}/report.js
   COMMENT "Embedding the HTML report's assets"
   VERBATIM)
-target_sources(loadpilot_core PRIVATE ${_assets_cc})
+target_sources(loadpilot_report PRIVATE ${_assets_cc})

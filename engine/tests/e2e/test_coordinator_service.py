@@ -151,7 +151,7 @@ def run_request(path, target):
 
 
 def bundle(files, main):
-    """A bundle as agents/protocol.h defines it: the hash covers each file,
+    """A bundle as cluster/protocol.h defines it: the hash covers each file,
     in path order, as "LEN:PATH\nLEN:CONTENT" (lengths in bytes)."""
     digest = hashlib.sha256()
     for path in sorted(files):

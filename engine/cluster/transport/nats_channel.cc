@@ -1,0 +1,169 @@
+#include "cluster/transport/nats_channel.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/frame.h"
+#include "cluster/protocol.h"
+
+namespace loadpilot::agents {
+
+NatsChannel::NatsChannel(NatsClient& nats, std::string run_id, std::size_t index, std::size_t count,
+                         std::string agent_id, std::chrono::nanoseconds clock_offset)
+    : nats_(nats),
+      run_id_(std::move(run_id)),
+      index_(index),
+      count_(count),
+      agent_id_(std::move(agent_id)),
+      offset_(clock_offset) {
+  sub_ = nats_.subscribe(protocol::frames_subject(run_id_, index_),
+                         [this](NatsMessage&& m) { deliver(m.data); });
+}
+
+NatsChannel::~NatsChannel() {
+  sub_.reset();  // no delivery runs after this
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+  if (closer_.joinable()) closer_.join();
+}
+
+void NatsChannel::deliver(const std::string& data) {
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  // Frames of another run (or not JSON at all) are not this channel's.
+  try {
+    const nlohmann::json j = nlohmann::json::parse(data);
+    const auto run = j.find("run_id");
+    if (run == j.end() || !run->is_string() || *run != run_id_) return;
+  } catch (const std::exception&) {
+    return;
+  }
+  if (!opened_) {
+    early_.push_back(data);
+    return;
+  }
+  handle(data);
+}
+
+void NatsChannel::handle(const std::string& data) {
+  Frame f;
+  try {
+    f = parse_frame(data);
+  } catch (const FrameError&) {
+    // AgentLink reads it again, drops it and counts it as a problem.
+    on_line_(data);
+    return;
+  }
+  if (f.type == Frame::Type::kPing) {
+    // The agent was suspended and asks whether its coordinator is still
+    // there before it gives up its share: a heartbeat says so.
+    nats_.publish(protocol::heartbeat_subject(run_id_), nlohmann::json{{"run_id", run_id_}}.dump());
+    return;
+  }
+  if (f.type == Frame::Type::kExit) {
+    if (exit_how_) return;  // a repeat
+    exit_how_ = f.how;
+    if (seen_.size() >= known_) {
+      close(*exit_how_);
+      return;
+    }
+    // Rounds are missing: give them kResendWait to come.
+    ask_again();
+    closer_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, kResendWait, [&] { return closed_ || seen_.size() >= known_; });
+      if (!closed_) close(*exit_how_);
+    });
+    return;
+  }
+  if (f.type == Frame::Type::kRound) {
+    if (!seen_.insert(f.seq).second) return;  // passed on already
+    known_ = std::max(known_, f.seq);
+  } else if (f.type == Frame::Type::kEnd) {
+    known_ = std::max(known_, f.rounds);
+  }
+  on_line_(data);
+  if (seen_.size() < known_) {
+    ask_again();
+  } else if (exit_how_) {
+    cv_.notify_all();  // the last missing round came: close now
+  }
+}
+
+void NatsChannel::ask_again() {
+  const auto now = std::chrono::steady_clock::now();
+  if (asked_at_ && now - *asked_at_ < std::chrono::seconds(1)) return;
+  asked_at_ = now;
+  std::vector<std::uint64_t> missing;
+  for (std::uint64_t seq = 1; seq <= known_ && missing.size() < 1000; ++seq)
+    if (seen_.count(seq) == 0) missing.push_back(seq);
+  const nlohmann::json j = {{"type", "resend"}, {"run_id", run_id_}, {"seqs", missing}};
+  nats_.publish(protocol::control_subject(run_id_, index_), j.dump());
+}
+
+void NatsChannel::open(std::function<void(std::string_view)> on_line,
+                       std::function<void(std::string)> on_closed) {
+  std::lock_guard lock(mu_);
+  on_line_ = std::move(on_line);
+  on_closed_ = std::move(on_closed);
+  opened_ = true;
+  for (const std::string& data : early_) {
+    if (closed_ || exit_how_) break;
+    handle(data);
+  }
+  early_.clear();
+}
+
+void NatsChannel::close(std::string how) {
+  if (closed_) return;
+  closed_ = true;
+  if (on_closed_) on_closed_(std::move(how));
+}
+
+void NatsChannel::join() {
+  std::thread closer;
+  {
+    std::lock_guard lock(mu_);
+    if (!closer_.joinable() || closer_.get_id() == std::this_thread::get_id()) return;
+    closer = std::move(closer_);
+  }
+  closer.join();
+}
+
+void NatsChannel::send(const char* type, std::int64_t t0_ns) {
+  nlohmann::json j = {{"type", type}, {"run_id", run_id_}};
+  if (t0_ns != 0) j["t0_ns"] = t0_ns;
+  nats_.publish(protocol::control_subject(run_id_, index_), j.dump());
+  nats_.flush(std::chrono::milliseconds(500));
+}
+
+void NatsChannel::go(std::chrono::steady_clock::time_point t0) {
+  const auto here = std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch());
+  send("go", (here + offset_).count());
+}
+
+void NatsChannel::stop() { send("stop"); }
+
+void NatsChannel::kill() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+  }
+  send("abort");
+  {
+    std::lock_guard lock(mu_);
+    opened_ = true;  // a kill before open() closes it too
+    close(exit_how_.value_or("was ended by the coordinator"));
+  }
+  cv_.notify_all();
+}
+
+std::string NatsChannel::who() const {
+  return fmt::format("agent {} ({} of {})", agent_id_, index_ + 1, count_);
+}
+
+}  // namespace loadpilot::agents

@@ -1,0 +1,64 @@
+#include "run/run_config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <iterator>
+
+#include "metrics/thresholds.h"
+#include "plan/plan.h"
+#include "plan/suggest.h"
+
+namespace loadpilot::cli {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+std::optional<AgentShare> parse_agent(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  std::size_t i = 0, n = 0;
+  const char* b = text.data();
+  if (std::from_chars(b, b + slash, i).ptr != b + slash) return std::nullopt;
+  if (std::from_chars(b + slash + 1, b + text.size(), n).ptr != b + text.size())
+    return std::nullopt;
+  if (n < 1 || n > kMaxExternalAgents || i < 1 || i > n) return std::nullopt;
+  return AgentShare{i - 1, n};
+}
+
+std::optional<std::pair<std::string, double>> parse_threshold_option(std::string_view text,
+                                                                     std::string* error) {
+  const std::vector<std::string> keys(std::begin(plan::kThresholdKeys),
+                                      std::end(plan::kThresholdKeys));
+  const auto refuse = [&](const std::string& why) {
+    *error = fmt::format("--threshold {}: {}", text, why);
+    return std::nullopt;
+  };
+  std::string k6_error;
+  if (auto limit = metrics::from_k6(text, &k6_error)) return std::pair(limit->key, limit->limit);
+  if (!k6_error.empty()) return refuse(k6_error);
+  const auto eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    return refuse(fmt::format("expected KEY=VALUE such as p99_ms=500, or k6's p(95)<200 (keys: {})",
+                              joined(keys)));
+  const std::string key(text.substr(0, eq));
+  if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+    const std::string near = plan::nearest(key, keys);
+    return refuse(fmt::format("unknown key {}{} (keys: {}; or k6's p(95)<200)", key,
+                              near.empty() ? "" : "; did you mean " + near + "?", joined(keys)));
+  }
+  const std::string_view value = text.substr(eq + 1);
+  const std::optional<double> limit = metrics::parse_limit(value);
+  if (!limit) return refuse(fmt::format("the limit must be a number >= 0 (got \"{}\")", value));
+  return std::pair(key, *limit);
+}
+
+}  // namespace loadpilot::cli

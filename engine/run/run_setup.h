@@ -1,0 +1,59 @@
+#pragma once
+// The set-up half of `loadpilot run` (docs/cli.md): everything that is
+// decided before any traffic — options checked, the scenario loaded and
+// chosen, the Plan built (or, for an agent of a NATS run, read from the
+// plan file its coordinator sent), every output path prepared, the Python
+// VUser runtime made. `--dry-run` ends here.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/target.h"
+#include "load/engine.h"
+#include "plan/plan.h"
+#include "run/run_config.h"
+#include "run/startup_interrupt.h"
+#include "scenario/vuser_runtime.h"
+
+namespace loadpilot::cli {
+
+struct RunSetup {
+  plan::Plan plan;
+  std::optional<http::Target> target;
+  // --max-connections, or the rate's default raised to one per --workers.
+  std::size_t connections = 0;
+  double linger_s = 0;
+  // The engine's options for a run of its own (a coordinator makes them
+  // its own: cluster/coordinator/coordinator.h).
+  load::EngineOptions engine;
+  // This process is agent I of N of a coordinator's run (--agent I/N).
+  std::optional<AgentShare> agent;
+  // Runs the plan's Python tasks; null when there are none. Outlives the
+  // Engine that uses it.
+  std::unique_ptr<scenario::VUserRuntime> vusers;
+  // Until the run starts, Ctrl-C ends the process with "interrupted while
+  // <phase>" (run/startup_interrupt.h).
+  std::optional<StartupInterrupt> startup;
+};
+
+// Asks the person at the terminal which of a file's scenarios to run:
+// the index of the one picked, nullopt when none was.
+using ScenarioPicker = std::function<std::optional<std::size_t>(
+    const std::string& title, const std::vector<std::string>& names)>;
+
+// Null with *exit_code set when the run ends here: after printing
+// --dry-run's plan (kExitOk), or with an error already printed. `pick` is
+// asked when the file has several scenarios, none was named and stdin and
+// stdout are a terminal (cli/picker.h); without it that is an error.
+std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
+                                      const ScenarioPicker& pick = {});
+
+// "error: MESSAGE" on stderr; returns kExitInvalid.
+int fail(const std::string& message);
+
+// A whole file's bytes; throws std::runtime_error with strerror.
+std::string read_text_file(const std::string& path);
+
+}  // namespace loadpilot::cli
