@@ -48,7 +48,8 @@ AgentLink::AgentLink(std::size_t index, std::size_t count, load::Profile profile
       silent_after_(silent_after),
       on_drained_(std::move(on_drained)),
       now_(std::move(end_of_run.now)),
-      final_wait_(end_of_run.final_wait) {
+      // A shorter --agent-lost-after shortens the wait at the end as well.
+      final_wait_(std::min(end_of_run.final_wait, silent_after)) {
   channel_->open([this](std::string_view line) { handle(line); },
                  [this](std::string how) { closed(std::move(how)); });
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agents/agent_link.h"
+#include "agents/frame.h"
 #include "load/engine.h"
 #include "load/profile.h"
 #include "plan/plan.h"
@@ -326,4 +327,24 @@ TEST(AgentLinkAtTheEnd, ALocalAgentEndedForItsSilenceKeepsItsStory) {
   EXPECT_EQ(loss->how, "stopped reporting and was ended");
   EXPECT_EQ(run.started + run.dropped, 50u);
   EXPECT_EQ(run.cut_off, 1u);
+}
+
+// Through --coordinator-url the service's run does the waiting: its round
+// frames carry its notice, which the caller shows as it is — printable
+// characters only, whoever sent it.
+TEST(AgentLinkAtTheEnd, TheCoordinatorServicesNoticeIsShown) {
+  EndingRun run;
+  run.report_until(10);
+  run.at(10.1);
+  nlohmann::json frame = nlohmann::json::parse(round_frame(11, 0, 1, 0));
+  frame["notice"] = "waiting for agent v2 (1 of 2)'s last report, 2 s\033[2J";
+  run.channel->send(frame.dump());
+  run.at(10.25);
+  run.collect();
+  EXPECT_EQ(run.notice, "waiting for agent v2 (1 of 2)'s last report, 2 s[2J");
+  frame["seq"] = 12;
+  frame["notice"] = std::string(1000, 'x');
+  run.channel->send(frame.dump());
+  run.collect();
+  EXPECT_EQ(run.notice.size(), agents::kMaxNotice);
 }
