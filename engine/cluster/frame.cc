@@ -84,6 +84,11 @@ Frame parse_frame(std::string_view text) {
     f.in_flight = u64(j, "in_flight", false);
     f.active_users = u64(j, "active_users", false, f.in_flight);
     f.connections = u64(j, "connections", false);
+    // Shown on a terminal: no control characters, whatever a forger sends.
+    for (const char c : str(j, "notice", false)) {
+      if (f.notice.size() >= kMaxNotice) break;
+      if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) f.notice.push_back(c);
+    }
   } else if (type == "end") {
     f.type = Frame::Type::kEnd;
     f.fatal = str(j, "fatal", false);

@@ -29,6 +29,8 @@ struct FrameError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+inline constexpr std::size_t kMaxNotice = 300;
+
 struct Frame {
   enum class Type { kHello, kRound, kEnd, kFailed, kExit, kPing };
   Type type = Type::kHello;
@@ -40,6 +42,10 @@ struct Frame {
   metrics::IntervalStats stats;
   std::uint64_t in_flight = 0, connections = 0;
   std::uint64_t active_users = 0;  // in_flight when the frame has none
+  // The coordinator service's line for the live views ("waiting for agent
+  // a2 (2 of 2)'s last report, 2 s"): printable characters only, at most
+  // kMaxNotice bytes.
+  std::string notice;
   // end
   std::string fatal;
   bool blocked = false;

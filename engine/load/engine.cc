@@ -167,7 +167,11 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     r.stats.steal = host.steal;
     reports.push_back(std::move(r));
   }
+  std::string notice;
+  for (const metrics::WorkerReport& r : reports)
+    if (!r.notice.empty()) notice += (notice.empty() ? "" : "; ") + r.notice;
   metrics::Snapshot snap = collector_.add_round(reports, interval_s);
+  snap.notice = std::move(notice);
   snap.elapsed_s = std::min(elapsed_s, profile_.total_s());
   snap.total_s = profile_.total_s();
   snap.phase = profile_.phase_at(elapsed_s);

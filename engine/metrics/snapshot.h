@@ -113,7 +113,10 @@ struct Snapshot {
   LatencySummary total;
   std::vector<TaskSnapshot> tasks;
 
-  bool closed = false;             // closed model: target_users is meaningful
+  bool closed = false;  // closed model: target_users is meaningful
+  // What the end of the run waits for ("waiting for agent a2 (2 of 2)'s
+  // last report, 2 s"), or empty: the sources' WorkerReport::notice.
+  std::string notice;
   nlohmann::json to_json() const;  // the ndjson line format (docs/output.md)
 };
 
@@ -124,6 +127,9 @@ struct WorkerReport {
   std::uint64_t active_users = 0;  // load::Pacer::active_users
   std::uint64_t connections = 0;
   std::uint64_t connections_busy = 0;  // load::Sender::busy, at most its capacity
+  // What the end of the run waits for, for the live views (an agent's last
+  // report: cluster/coordinator/final_reports.h); empty for most rounds.
+  std::string notice;
 };
 
 // Seconds in which the run could not keep up with its arrival curve

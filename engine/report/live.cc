@@ -181,7 +181,7 @@ class PlainProgress : public LiveView {
     const bool flush = printed_ && s.total_s > 0 && s.elapsed_s >= s.total_s - 1e-6 &&
                        s.elapsed_s - last_.elapsed_s < 0.5;
     if (flush && s.requests == last_.requests && s.errors == last_.errors &&
-        s.dropped == last_.dropped && s.iterations == last_.iterations)
+        s.dropped == last_.dropped && s.iterations == last_.iterations && s.notice.empty())
       return;
     const double target_rps = flush ? last_.target_rps : s.target_rps;
     printed_ = true;
@@ -190,13 +190,15 @@ class PlainProgress : public LiveView {
     const std::string target = s.closed ? "-" : fmt::format("{:.1f}", target_rps);
     fmt::print(out_,
                "[{:>5.1f}s/{:.0f}s] {:<10} rps {:>8.1f}/{:<8} req {:>9} err {:>6} ({:.2f}%) "
-               "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}{}\n",
+               "p50 {:.1f}ms p95 {:.1f}ms p99 {:.1f}ms max {:.1f}ms active {}{}{}{}\n",
                s.elapsed_s, s.total_s, s.phase, s.current_rps, target, s.requests, s.errors,
                s.error_rate, s.window.p50_ms, s.window.p95_ms, s.window.p99_ms, s.window.max_ms,
                s.active,
                // Tasks that make several calls: iterations/s is what the target counts.
                s.iterations != s.requests ? fmt::format(" it/s {:.1f}", s.iterations_rps) : "",
-               s.closed ? fmt::format(" users {}/{}", s.active_users, s.target_users) : "");
+               s.closed ? fmt::format(" users {}/{}", s.active_users, s.target_users) : "",
+               // What the end of the run waits for, instead of a silent pause.
+               s.notice.empty() ? "" : " -- " + printable(s.notice));
     std::fflush(out_);
   }
 
@@ -326,6 +328,7 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
                             bar(h.total_s > 0 ? elapsed / h.total_s : 1, std::clamp(rest, 5, 60)),
                             pct, phase),
                 width));
+  if (!s.notice.empty()) lines.push_back(fit_width(printable(s.notice), width));
 
   // A closed model has no target rate: its users set the pace.
   lines.push_back(join_fitted(

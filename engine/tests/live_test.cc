@@ -219,6 +219,35 @@ TEST(PlainProgress, TheLastFlushPrintsNoSecondDoneLine) {
   std::fclose(f);
 }
 
+// A run of agents that waits for an agent's last report says so on every
+// line and under the dashboard's progress bar, instead of repeating "done"
+// in silence (docs/distributed.md#an-agent-lost-near-the-end).
+TEST(PlainProgress, SaysWhoseLastReportTheRunWaitsFor) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  auto view = make_plain_progress(f, header());
+  metrics::Snapshot s = busy_snapshot(1);
+  s.elapsed_s = 300;
+  s.phase = "done";
+  view->on_snapshot(s);
+  s.notice = "waiting for agent a2 (2 of 2)'s last report, 2 s\033[2J";
+  view->on_snapshot(s);  // nothing new but the wait: printed all the same
+  s.notice = "waiting for agent a2 (2 of 2)'s last report, 1 s";
+  view->on_snapshot(s);
+  const std::vector<std::string> lines = lines_of(read_all(f));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].find("waiting"), std::string::npos);
+  EXPECT_NE(lines[1].find("it/s 5993.8 -- waiting for agent a2 (2 of 2)'s last report, 2 s?[2J"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_NE(lines[2].find("-- waiting for agent a2 (2 of 2)'s last report, 1 s"),
+            std::string::npos);
+  std::fclose(f);
+  const std::vector<std::string> frame = lines_of(render_dashboard(header(), s, 300, 100));
+  ASSERT_GT(frame.size(), 3u);
+  EXPECT_EQ(frame[2], "waiting for agent a2 (2 of 2)'s last report, 1 s");
+}
+
 // "1 external agent", not "1 external agents"; the same for workers.
 TEST(PlainProgress, TheFirstLineCountsInTheRightNumber) {
   const auto first_line = [](LiveHeader h) {

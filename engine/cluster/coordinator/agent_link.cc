@@ -39,14 +39,17 @@ std::uint64_t due_by(const load::Profile& profile, double t) {
 
 AgentLink::AgentLink(std::size_t index, std::size_t count, load::Profile profile, bool closed_loop,
                      std::unique_ptr<Channel> channel, std::chrono::milliseconds silent_after,
-                     std::function<void()> on_drained)
+                     std::function<void()> on_drained, EndOfRun end_of_run)
     : index_(index),
       count_(count),
       profile_(std::move(profile)),
       closed_loop_(closed_loop),
       channel_(std::move(channel)),
       silent_after_(silent_after),
-      on_drained_(std::move(on_drained)) {
+      on_drained_(std::move(on_drained)),
+      now_(std::move(end_of_run.now)),
+      // A shorter --agent-lost-after shortens the wait at the end as well.
+      final_wait_(std::min(end_of_run.final_wait, silent_after)) {
   channel_->open([this](std::string_view line) { handle(line); },
                  [this](std::string how) { closed(std::move(how)); });
 }
@@ -66,8 +69,10 @@ void AgentLink::closed(std::string how) {
     if (exited_) return;
     how_ = std::move(how);
     exited_ = true;
-    // One lost and never back ended, for the run, when it went silent.
-    exit_at_s_ = silent_ && lost_ ? absences_.back().lost_at_s : seconds_since_start();
+    // One lost and never back ended, for the run, when it went silent; one
+    // judged at the end, when it was judged (its books are closed).
+    if (!books_closed_)
+      exit_at_s_ = silent_ && lost_ ? absences_.back().lost_at_s : seconds_since_start();
     ended_early();
   }
   cv_.notify_all();
@@ -81,7 +86,7 @@ std::uint64_t AgentLink::in_flight_unreported() const {
 
 void AgentLink::check_silence() {
   if (!t0_ || exited_ || ended_ || kill_sent_ || silent_ || lost_) return;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = this->now();
   const auto last = std::max(*t0_, last_frame_at_.value_or(*t0_));
   if (now - last < silent_after_) return;
   const double quiet = std::chrono::duration<double>(now - last).count();
@@ -104,9 +109,54 @@ void AgentLink::check_silence() {
   std::fflush(stderr);
 }
 
+SteadyClock::time_point AgentLink::now() const { return now_ ? now_() : SteadyClock::now(); }
+
 double AgentLink::seconds_since_start() const {
   if (!t0_) return -1;
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - *t0_).count();
+  return std::chrono::duration<double>(now() - *t0_).count();
+}
+
+bool AgentLink::await_last_report(std::string* notice) {
+  // silent_: a pipe agent silent too long is being ended already.
+  if (!t0_ || exited_ || ended_ || kill_sent_ || books_closed_ || silent_) return false;
+  // Its share is over at the profile's end, or at the stop sent before.
+  const double over_s =
+      stop_at_s_ >= 0 ? std::min(stop_at_s_, profile_.total_s()) : profile_.total_s();
+  const auto over = *t0_ + std::chrono::duration_cast<SteadyClock::duration>(
+                               std::chrono::duration<double>(over_s));
+  const auto last = std::max(*t0_, last_frame_at_.value_or(*t0_));
+  const LastReportWait wait = LastReportWait::check(now(), over, last, final_wait_);
+  if (wait.state == LastReportWait::State::kRunning) return false;
+  if (wait.state == LastReportWait::State::kWaiting) {
+    *notice = waiting_notice(channel_->who(), wait.left_s);
+    return false;
+  }
+  const double last_s = std::chrono::duration<double>(last - *t0_).count();
+  fmt::print(stderr,
+             "error: {}: its last report did not come (silent for {:.1f} s, since {:.1f} s into "
+             "the run); judged lost {:.1f} s into the run\n",
+             channel_->who(), wait.silent_s, last_s, std::max(0.0, seconds_since_start()));
+  std::fflush(stderr);
+  judge_lost(lost_ ? "" : lost_at_the_end(last_s));
+  return true;
+}
+
+void AgentLink::judge_lost(std::string how) {
+  // Counted as one that died: its unreported share as dropped, what it had
+  // in flight as cut off (report()), whether or not the run was stopped.
+  books_closed_ = true;
+  early_ = true;
+  silent_ = true;
+  if (lost_) {
+    exit_at_s_ = absences_.back().lost_at_s;  // lost earlier and never back
+    return;
+  }
+  judged_how_ = std::move(how);
+  exit_at_s_ = std::max(0.0, seconds_since_start());
+  if (!channel_->ends_when_silent()) {
+    lost_ = true;
+    absences_.push_back({exit_at_s_, -1});
+  }
 }
 
 void AgentLink::ended_early() {
@@ -120,10 +170,12 @@ void AgentLink::ended_early() {
                               : "; the run goes on without its share (counted as dropped)");
     std::fflush(stderr);
   }
-  early_ = !stop_sent_ && (died || !fatal_.empty() || exit_at_s_ < profile_.total_s());
+  early_ = books_closed_ ||
+           (!stop_sent_ && (died || !fatal_.empty() || exit_at_s_ < profile_.total_s()));
 }
 
 std::string AgentLink::how_it_ended() const {
+  if (!judged_how_.empty()) return judged_how_;
   if (silent_) return lost_ ? "was lost (sent no report since)" : "stopped reporting and was ended";
   return how_.empty() ? "ended" : how_;
 }
@@ -142,6 +194,7 @@ void AgentLink::handle(std::string_view line) {
   }
   {
     std::lock_guard lock(mu_);
+    if (books_closed_) return;  // judged lost: nothing more is counted
     if (lost_ && !silent_) {
       lost_ = false;
       const double at = std::max(0.0, seconds_since_start());
@@ -150,7 +203,7 @@ void AgentLink::handle(std::string_view line) {
                  at, at - absences_.back().lost_at_s);
       std::fflush(stderr);
     }
-    if (t0_) last_frame_at_ = std::chrono::steady_clock::now();
+    if (t0_) last_frame_at_ = now();
     switch (frame.type) {
       case Frame::Type::kRound: {
         // Every round once, by its number (a NATS frame may come twice).
@@ -164,6 +217,7 @@ void AgentLink::handle(std::string_view line) {
         in_flight_ = frame.in_flight;
         active_users_ = frame.active_users;
         connections_ = frame.connections;
+        relayed_notice_ = std::move(frame.notice);
         break;
       }
       case Frame::Type::kHello:
@@ -209,15 +263,22 @@ void AgentLink::start(std::chrono::steady_clock::time_point t0) {
 
 void AgentLink::report(std::function<void(metrics::WorkerReport&&)> sink) {
   metrics::WorkerReport r;
+  bool judged = false;
   {
     std::lock_guard lock(mu_);
     check_silence();
+    judged = await_last_report(&r.notice);
+    // What the coordinator service waits for, when it says: the more
+    // precise of the two.
+    if (!relayed_notice_.empty() && !exited_ && !books_closed_) r.notice = relayed_notice_;
+    // Gone, or judged: its books close now (its channel may close later).
+    const bool gone = exited_ || books_closed_;
     r.stats = std::move(pending_);
     pending_ = metrics::IntervalStats();
-    r.in_flight = exited_ ? 0 : in_flight_;
-    r.active_users = exited_ ? 0 : active_users_;
-    r.connections = exited_ ? 0 : connections_;
-    if (exited_ && early_ && !lost_counted_) {
+    r.in_flight = gone ? 0 : in_flight_;
+    r.active_users = gone ? 0 : active_users_;
+    r.connections = gone ? 0 : connections_;
+    if (gone && early_ && !lost_counted_) {
       // Its share of the schedule (up to the coordinator's stop, if any)
       // that it had not reported started or dropped: never started, or
       // started unseen — either way not in the results.
@@ -236,13 +297,14 @@ void AgentLink::report(std::function<void(metrics::WorkerReport&&)> sink) {
         r.stats.dropped += lost_dropped_;
       }
     }
-    if (exited_ && !ended_ && !cut_off_counted_) {
+    if (gone && !ended_ && !cut_off_counted_) {
       // Died: what it had in flight at its last report never ends.
       cut_off_counted_ = true;
       lost_cut_off_ = in_flight_unreported();
       r.stats.cut_off += lost_cut_off_;
     }
   }
+  if (judged) channel_->kill();  // its close follows (at once for NATS)
   sink(std::move(r));
 }
 
@@ -257,15 +319,32 @@ void AgentLink::stop_arrivals() {
 }
 
 void AgentLink::cut_off() {
-  bool still_lost = false;
+  bool unfinished = false;
   {
     std::lock_guard lock(mu_);
-    // Lost and never back: its books close now, as if it had died when it
-    // went silent (no stop reaches it; its whole share is what it owes).
-    still_lost = lost_ && !exited_;
-    if (still_lost) silent_ = true;
+    // The drain is over and its end frame has not come: its books close
+    // now. Lost and never back, it is counted as if it had died when it
+    // went silent; one that still reported is lost as well, unless the run
+    // was stopped — then the coordinator ended it, and only what it had in
+    // flight is cut off.
+    unfinished = t0_ && !exited_ && !ended_ && !kill_sent_ && !books_closed_ && !silent_;
+    if (unfinished) {
+      if (lost_ || stop_at_s_ < 0) {
+        if (!lost_) {
+          fmt::print(stderr,
+                     "error: {}: its last report did not come by the end of the drain; judged "
+                     "lost {:.1f} s into the run\n",
+                     channel_->who(), std::max(0.0, seconds_since_start()));
+          std::fflush(stderr);
+        }
+        judge_lost(lost_ ? "" : unfinished_at_the_end());
+      } else {
+        kill_sent_ = true;
+        books_closed_ = true;
+      }
+    }
   }
-  if (still_lost) {
+  if (unfinished) {
     channel_->kill();  // the channel closes: closed() counts it
     return;
   }
@@ -286,6 +365,12 @@ std::optional<AgentLink::Loss> AgentLink::loss() const {
   std::lock_guard lock(mu_);
   const bool died = exited_ && !ended_ && !kill_sent_ && t0_;
   if (!died && !early_) return std::nullopt;
+  // Ended after its share with a fatal error and all of its share
+  // accounted for (the coordinator service whose run reports a problem):
+  // nothing was lost; problem() tells the error.
+  if (ended_ && lost_counted_ && lost_dropped_ == 0 && lost_cut_off_ == 0 &&
+      exit_at_s_ >= profile_.total_s())
+    return std::nullopt;
   Loss loss;
   loss.agent = index_ + 1;
   loss.who = channel_->who();

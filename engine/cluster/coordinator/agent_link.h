@@ -18,6 +18,11 @@
 // dropped is counted as dropped, and what it had in flight as cut off;
 // problem() and loss() tell the story after the run.
 //
+// Once its share is over, an agent that has not sent its end frame is
+// awaited for a bounded time and then judged lost (agents/final_reports.h):
+// report() says what it waits for (WorkerReport::notice), and the books of
+// one judged lost close at once, whatever arrives later.
+//
 // Thread-safety: as Source. Frames arrive on the channel's thread.
 #include <chrono>
 #include <condition_variable>
@@ -30,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/coordinator/final_reports.h"
 #include "cluster/transport/channel.h"
 #include "load/profile.h"
 #include "load/source.h"
@@ -49,7 +55,7 @@ class AgentLink : public load::Source {
   // iterations. on_drained is called once the agent has ended.
   AgentLink(std::size_t index, std::size_t count, load::Profile profile, bool closed_loop,
             std::unique_ptr<Channel> channel, std::chrono::milliseconds silent_after,
-            std::function<void()> on_drained);
+            std::function<void()> on_drained, EndOfRun end_of_run = {});
   ~AgentLink() override;
   AgentLink(const AgentLink&) = delete;
   AgentLink& operator=(const AgentLink&) = delete;
@@ -104,6 +110,11 @@ class AgentLink : public load::Source {
   std::uint64_t in_flight_unreported() const;  // mu_ held
   void check_silence();                        // mu_ held
   void count_loss(metrics::WorkerReport& r);   // mu_ held
+  SteadyClock::time_point now() const;
+  // Its share is over and its end frame has not come: says what the run
+  // waits for in *notice, or judges it lost (true: kill the channel).
+  bool await_last_report(std::string* notice);  // mu_ held
+  void judge_lost(std::string how);             // mu_ held
 
   std::size_t index_;
   std::size_t count_;
@@ -112,6 +123,8 @@ class AgentLink : public load::Source {
   std::unique_ptr<Channel> channel_;
   std::chrono::milliseconds silent_after_;
   std::function<void()> on_drained_;
+  std::function<SteadyClock::time_point()> now_;
+  std::chrono::milliseconds final_wait_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -148,6 +161,11 @@ class AgentLink : public load::Source {
   std::string failed_;     // it could not start (e.g. its scenario did not load)
   std::string bad_frame_;  // the first malformed frame: why
   std::uint64_t bad_frames_ = 0;
+  // Judged at the end of its share (final_reports.h): how, and its books
+  // closed — nothing that arrives afterwards is counted.
+  std::string judged_how_;
+  bool books_closed_ = false;
+  std::string relayed_notice_;  // the coordinator service's own notice
 };
 
 }  // namespace loadpilot::agents

@@ -60,7 +60,8 @@ bool ServeChild::on_snapshot(const load::Engine& engine, const metrics::Snapshot
                                 {"connections", s.connections},
                                 {"elapsed_s", s.elapsed_s},
                                 {"phase", s.phase},
-                                {"target_rps", s.target_rps}};
+                                {"target_rps", s.target_rps},
+                                {"notice", s.notice}};
   return write(frame.dump());
 }
 
