@@ -7,7 +7,7 @@
 # Checking builds (docs/testing.md), each in a folder of its own:
 #   make test-asan   every suite against an ASan + UBSan build (build-asan/)
 #   make test-tsan   every suite against a TSan build (build-tsan/)
-#   make fuzz        each libFuzzer harness for FUZZ_SECONDS (build-fuzz/, clang)
+#   make fuzz        each libFuzzer harness for FUZZ_SECONDS (built in build-asan/)
 # Container images (docs/kubernetes.md#container-images):
 #   make images       loadpilot-coordinator:local and loadpilot-agent:local
 #   make test-images  run them on loopback against the host build
@@ -17,7 +17,6 @@ JOBS ?= $(shell nproc)
 LOADPILOT := $(BUILD_DIR)/engine/loadpilot
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
-FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 PREFIX ?= /usr/local
@@ -80,13 +79,11 @@ test-tsan: deps $(TSAN_DIR)/CMakeCache.txt
 	cmake --build $(TSAN_DIR) -j $(JOBS)
 	@bash engine/tests/sanitizers/run-tests.sh $(TSAN_DIR) -j $(JOBS) -LE '$(SANITIZER_SKIP)'
 
-$(FUZZ_DIR)/CMakeCache.txt:
-	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
-	  -DCMAKE_CXX_COMPILER=clang++ -DLOADPILOT_FUZZ=ON
-
-fuzz: deps $(FUZZ_DIR)/CMakeCache.txt
-	cmake --build $(FUZZ_DIR) -j $(JOBS)
-	@bash engine/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+# The harnesses link the ASan build's libraries (docs/testing.md#fuzzing):
+# after `make test-asan` only the harnesses themselves are compiled.
+fuzz: deps $(ASAN_DIR)/CMakeCache.txt
+	cmake --build $(ASAN_DIR) -j $(JOBS) --target fuzz_harnesses
+	@bash engine/fuzz/run.sh $(ASAN_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # scripts/images.sh installs docker.io and debootstrap when missing, starts
 # a Docker daemon when none answers and makes the base image when docker
@@ -108,4 +105,4 @@ format:
 	clang-format -i $$(git ls-files 'engine/*.cc' 'engine/*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)

@@ -2,7 +2,7 @@
 # Runs the libFuzzer harnesses, FUZZ_JOBS at a time (default: one per
 # core), each for SECONDS.
 #   engine/fuzz/run.sh BUILD_DIR SECONDS [NAME...]   (default: every harness)
-# BUILD_DIR is a LOADPILOT_FUZZ=ON build (`make fuzz` makes build-fuzz/).
+# BUILD_DIR is the ASan build (`make fuzz` builds the harnesses in build-asan/).
 # Each harness starts from its seeds in engine/fuzz/corpus/NAME/ plus what
 # earlier runs found in BUILD_DIR/fuzz-corpus/NAME/ (new inputs go there,
 # never into the source tree). A finding stops that harness, saves the input
@@ -36,7 +36,7 @@ dict_for() {
 mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
 for name in "${names[@]}"; do
   if [[ ! -x $build/engine/fuzz/fuzz_$name ]]; then
-    echo "fuzz: $build/engine/fuzz/fuzz_$name not built (configure $build with -DLOADPILOT_FUZZ=ON)" >&2
+    echo "fuzz: $build/engine/fuzz/fuzz_$name not built (`make fuzz`, or cmake --build BUILD_DIR --target fuzz_harnesses in an ASan build)" >&2
     exit 2
   fi
 done

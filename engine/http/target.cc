@@ -44,6 +44,70 @@ std::nullopt_t fail(std::string* error, std::string msg) {
   return std::nullopt;
 }
 
+// false for a failure (its message in *error).
+bool failed(std::string* error, std::string msg) {
+  if (error) *error = std::move(msg);
+  return false;
+}
+
+// The host (a name, IPv4 or [IPv6]) of `authority` into t->host, and the
+// text of its port, when it has one.
+bool parse_authority(std::string_view authority, const std::string& quoted, Target* t,
+                     std::optional<std::string_view>* port_text, bool* ipv6, std::string* error) {
+  if (!authority.empty() && authority[0] == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return failed(
+          error, fmt::format("target: unterminated IPv6 address \"{}\" in {}", authority, quoted));
+    }
+    std::string_view addr = authority.substr(1, close - 1);
+    if (addr.empty() || addr.find(':') == std::string_view::npos) {
+      return failed(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
+    }
+    for (char c : addr) {
+      if (!valid_ipv6_char(c)) {
+        return failed(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
+      }
+    }
+    const std::string bare(addr.substr(0, addr.find('%')));  // zone ("%eth0") aside
+    in6_addr parsed{};
+    if (inet_pton(AF_INET6, bare.c_str(), &parsed) != 1) {
+      return failed(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
+    }
+    t->host = std::string(addr);
+    *ipv6 = true;
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') {
+        return failed(error, fmt::format("target: unexpected \"{}\" after IPv6 address in {}",
+                                         after, quoted));
+      }
+      *port_text = after.substr(1);
+    }
+  } else {
+    const auto colon = authority.find(':');
+    std::string_view host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      *port_text = authority.substr(colon + 1);
+    }
+    if (host.empty()) return failed(error, fmt::format("target: missing host in {}", quoted));
+    for (char c : host) {
+      if (!valid_host_char(c)) {
+        return failed(error, fmt::format("target: bad host \"{}\" in {}", host, quoted));
+      }
+    }
+    in_addr parsed{};
+    if (ends_in_number(host) && inet_pton(AF_INET, std::string(host).c_str(), &parsed) != 1) {
+      return failed(error, fmt::format("target: bad IPv4 address \"{}\" in {} (four decimal "
+                                       "parts, each from 0 to 255)",
+                                       host, quoted));
+    }
+    t->host = std::string(host);
+  }
+
+  return true;
+}
+
 }  // namespace
 
 std::optional<Target> Target::parse(std::string_view url, std::string* error) {
@@ -83,68 +147,16 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
                             path.substr(q), quoted));
   }
 
-  std::string_view port_text;
-  bool has_port = false;
+  std::optional<std::string_view> port_text;
   bool ipv6 = false;
-  if (!authority.empty() && authority[0] == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return fail(error,
-                  fmt::format("target: unterminated IPv6 address \"{}\" in {}", authority, quoted));
-    }
-    std::string_view addr = authority.substr(1, close - 1);
-    if (addr.empty() || addr.find(':') == std::string_view::npos) {
-      return fail(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
-    }
-    for (char c : addr) {
-      if (!valid_ipv6_char(c)) {
-        return fail(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
-      }
-    }
-    const std::string bare(addr.substr(0, addr.find('%')));  // zone ("%eth0") aside
-    in6_addr parsed{};
-    if (inet_pton(AF_INET6, bare.c_str(), &parsed) != 1) {
-      return fail(error, fmt::format("target: bad IPv6 address \"{}\" in {}", addr, quoted));
-    }
-    t.host = std::string(addr);
-    ipv6 = true;
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') {
-        return fail(error, fmt::format("target: unexpected \"{}\" after IPv6 address in {}", after,
-                                       quoted));
-      }
-      has_port = true;
-      port_text = after.substr(1);
-    }
-  } else {
-    const auto colon = authority.find(':');
-    std::string_view host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-    if (host.empty()) return fail(error, fmt::format("target: missing host in {}", quoted));
-    for (char c : host) {
-      if (!valid_host_char(c)) {
-        return fail(error, fmt::format("target: bad host \"{}\" in {}", host, quoted));
-      }
-    }
-    in_addr parsed{};
-    if (ends_in_number(host) && inet_pton(AF_INET, std::string(host).c_str(), &parsed) != 1) {
-      return fail(error, fmt::format("target: bad IPv4 address \"{}\" in {} (four decimal "
-                                     "parts, each from 0 to 255)",
-                                     host, quoted));
-    }
-    t.host = std::string(host);
-  }
+  if (!parse_authority(authority, quoted, &t, &port_text, &ipv6, error)) return std::nullopt;
 
   const std::uint16_t default_port = t.scheme == "https" ? 443 : 80;
   t.port = default_port;
-  if (has_port) {
+  if (port_text) {
     unsigned long value = 0;
-    bool ok = !port_text.empty() && port_text.size() <= 5;
-    for (char c : port_text) {
+    bool ok = !port_text->empty() && port_text->size() <= 5;
+    for (char c : *port_text) {
       if (c < '0' || c > '9') {
         ok = false;
         break;
@@ -152,8 +164,8 @@ std::optional<Target> Target::parse(std::string_view url, std::string* error) {
       value = value * 10 + static_cast<unsigned long>(c - '0');
     }
     if (!ok || value < 1 || value > 65535) {
-      return fail(error, fmt::format("target: bad port \"{}\" in {} (expected 1..65535)", port_text,
-                                     quoted));
+      return fail(error, fmt::format("target: bad port \"{}\" in {} (expected 1..65535)",
+                                     *port_text, quoted));
     }
     t.port = static_cast<std::uint16_t>(value);
   }

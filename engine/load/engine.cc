@@ -233,6 +233,28 @@ void Engine::start_scripted(Clock::time_point t0) {
   scripted_->start(std::move(link));
 }
 
+std::chrono::steady_clock::time_point Engine::on_stop_request(int stops_seen,
+                                                              Clock::time_point drain_deadline) {
+  if (stops_seen > 1) return Clock::now();  // a second signal also skips on_stop
+  if (scripted_) scripted_->stop_arrivals();
+  for (auto& w : workers_) w->stop_arrivals();
+  return std::min(drain_deadline, Clock::now() + options_.drain);
+}
+
+std::chrono::steady_clock::time_point Engine::start_finish(bool workers_drained,
+                                                           Clock::time_point drain_deadline,
+                                                           Clock::time_point now) {
+  // on_stop gets what is left of the drain time (at least a second).
+  const Clock::time_point deadline = std::max(drain_deadline, now + std::chrono::seconds(1));
+  if (!workers_drained) {
+    // Iterations still running are cut off now; on_stop runs anyway.
+    scripted_->stop_arrivals();
+    for (auto& w : workers_) w->cut_off();
+  }
+  scripted_->finish(deadline);
+  return deadline + std::chrono::milliseconds(200);
+}
+
 RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_snapshot) {
   RunOutcome out;
   const Clock::time_point t0 =
@@ -272,27 +294,13 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
       if (stop_requests_ != stops_seen) {
         stops_seen = stop_requests_;
         out.interrupted = true;
-        if (stops_seen == 1) {
-          if (scripted_) scripted_->stop_arrivals();
-          for (auto& w : workers_) w->stop_arrivals();
-          drain_deadline = std::min(drain_deadline, Clock::now() + options_.drain);
-        } else {
-          drain_deadline = Clock::now();  // a second signal also skips on_stop
-        }
+        drain_deadline = on_stop_request(stops_seen, drain_deadline);
       }
     }
     Clock::time_point now = Clock::now();
     if (!finish_sent && (workers_drained || now >= drain_deadline) && stops_seen < 2) {
       finish_sent = true;
-      // on_stop gets what is left of the drain time (at least a second).
-      const Clock::time_point deadline = std::max(drain_deadline, now + std::chrono::seconds(1));
-      if (!workers_drained) {
-        // Iterations still running are cut off now; on_stop runs anyway.
-        scripted_->stop_arrivals();
-        for (auto& w : workers_) w->cut_off();
-      }
-      scripted_->finish(deadline);
-      drain_deadline = deadline + std::chrono::milliseconds(200);
+      drain_deadline = start_finish(workers_drained, drain_deadline, now);
       continue;
     }
     const bool finishing = all_drained || now >= drain_deadline;

@@ -110,6 +110,16 @@ class Engine {
   struct Inbox;
   metrics::Snapshot collect(double interval_s, double elapsed_s);
   void start_scripted(std::chrono::steady_clock::time_point t0);
+  // The first stop(): arrivals end and the drain starts now (at the
+  // latest); a second one ends the drain. Returns the drain's deadline.
+  // Called with mu_ held.
+  std::chrono::steady_clock::time_point on_stop_request(
+      int stops_seen, std::chrono::steady_clock::time_point drain_deadline);
+  // The scripted runtime's finish() (on_stop), with what is left of the
+  // drain; cuts off what still runs. Returns the new drain deadline.
+  std::chrono::steady_clock::time_point start_finish(
+      bool workers_drained, std::chrono::steady_clock::time_point drain_deadline,
+      std::chrono::steady_clock::time_point now);
 
   const plan::Plan& plan_;
   http::Target target_;

@@ -68,6 +68,158 @@ std::optional<std::size_t> choose_scenario(const RunArgs& args,
 
 }  // namespace
 
+namespace {
+
+// The options' durations, checked.
+struct Durations {
+  double timeout_s = 0, drain_s = 0, linger_s = 0;
+};
+
+// The options that need no scenario: a message naming the first one that
+// is wrong, or empty with *d filled.
+std::string check_options(const RunArgs& args, Durations* d) {
+  if (args.output != "auto" && args.output != "text" && args.output != "ndjson")
+    return fmt::format("--output: must be auto, text or ndjson (got \"{}\")", args.output);
+  // Below a millisecond the engine's timer would read 0: every request
+  // would time out at once.
+  const auto timeout_s = plan::parse_duration(args.timeout);
+  if (!timeout_s || *timeout_s < 0.001 || *timeout_s > kMaxWaitS)
+    return fmt::format("--timeout: must be a duration from 1ms to 1h (got \"{}\")", args.timeout);
+  const auto drain_s = plan::parse_duration(args.drain);
+  if (!drain_s || *drain_s < 0 || *drain_s > kMaxWaitS)
+    return fmt::format("--drain: must be a duration from 0s to 1h (got \"{}\")", args.drain);
+  const auto linger_s = plan::parse_duration(args.metrics_linger);
+  if (!linger_s || *linger_s < 0 || *linger_s > kMaxWaitS)
+    return fmt::format("--metrics-linger: must be a duration from 0s to 1h (got \"{}\")",
+                       args.metrics_linger);
+  *d = {*timeout_s, *drain_s, *linger_s};
+  if (args.processes < 1 || args.processes > kMaxProcesses)
+    return fmt::format("--agents: must be from 1 to {} (got {})", kMaxProcesses, args.processes);
+  // A worker without a connection of its own could send nothing, and an
+  // agent process needs a worker: refuse rather than quietly change the
+  // numbers asked for.
+  if (args.workers && args.max_connections && args.workers > args.max_connections)
+    return fmt::format("--workers {} needs at least {} connections; got --max-connections {}",
+                       args.workers, args.workers, args.max_connections);
+  if (args.workers && args.processes > 1 && args.workers < args.processes)
+    return fmt::format("--agents {} needs at least {} workers, one per agent; got --workers {}",
+                       args.processes, args.processes, args.workers);
+  if (!args.agent.empty() && !parse_agent(args.agent))
+    return fmt::format("--agent: expected I/N (got \"{}\")", args.agent);
+  return "";
+}
+
+// The command line's overrides of the scenario. The command line's own
+// mistakes are named as such, not as the scenario file's
+// (docs/cli.md#thresholds-on-the-command-line): a message, or empty.
+std::string overrides(const RunArgs& args, scenario::Overrides* ov) {
+  ov->target = args.target;
+  ov->rps = args.rps;
+  ov->duration = args.duration;
+  ov->ramp_up = args.ramp_up;
+  ov->mode = args.mode;
+  ov->steps = args.steps;
+  ov->max_vusers = args.max_vusers;
+  ov->users = args.users;
+  for (const std::string& text : args.thresholds) {
+    std::string error;
+    const auto limit = parse_threshold_option(text, &error);
+    if (!limit) return error;
+    ov->thresholds[limit->first] = fmt::format("{}", limit->second);
+  }
+  return "";
+}
+
+// The plan: the scenario's with the overrides, or, for an agent of a NATS
+// run, its coordinator's as resolved there
+// (docs/distributed.md#the-plan-is-the-contract). Problems in *errors;
+// false with a message printed when the plan file cannot be read.
+bool make_plan(const RunArgs& args, const scenario::ScenarioInfo& chosen,
+               const scenario::Overrides& ov, plan::Plan* plan, std::vector<std::string>* errors) {
+  if (args.plan_file.empty()) {
+    *plan = scenario::build_plan(chosen, args.file, ov, errors);
+  } else {
+    try {
+      *plan = plan::Plan::from_json(nlohmann::json::parse(read_text_file(args.plan_file)));
+      plan->file = args.file;
+      if (args.max_vusers) plan->max_vusers = *args.max_vusers;
+      *errors = plan::validate(*plan);
+    } catch (const std::exception& e) {
+      fail(fmt::format("{}: {}", args.plan_file, e.what()));
+      return false;
+    }
+  }
+  // An agent's --max-vusers is its share of the closed model's users; given
+  // by hand it would mean nothing there.
+  if (plan->profile.closed() && args.max_vusers && args.agent.empty())
+    errors->push_back(fmt::format(
+        "max_vusers: --max-vusers does not apply to a closed model (users=): each user is one "
+        "VUser; --users sets them (got {})",
+        *args.max_vusers));
+  // A bad --target is the command line's mistake, not the scenario's.
+  for (const std::string& e : plan::take_target_errors(errors))
+    fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
+  if (!errors->empty()) {
+    fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, chosen.name);
+    for (const std::string& e : *errors) fmt::print(stderr, "  - {}\n", e);
+  }
+  return true;
+}
+
+// --dry-run: the plan as the run would use it.
+void print_dry_run(const plan::Plan& plan, std::size_t connections) {
+  nlohmann::json j = plan.to_json();
+  // The bound the run would use, not the plan's "0: the default".
+  j["max_vusers"] = plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers;
+  // A closed model plans users, not iterations (docs/output.md#iterations).
+  j["engine"] = {{"max_connections", connections},
+                 {"max_queue", load::default_max_queue(plan)},
+                 {"total_s", plan.profile.total_s()},
+                 {"planned_iterations",
+                  plan.profile.closed()
+                      ? nlohmann::json(nullptr)
+                      : nlohmann::json(load::Profile::from_spec(plan.profile).total_iterations())}};
+  fmt::print("{}\n", j.dump(2));
+}
+
+// Every output file is checked (and its folder made) before any traffic:
+// a run must not end in an unwritable path. A message, or empty.
+std::string prepare_outputs(const RunArgs& args) {
+  std::vector<std::string> outputs;
+  if (!args.results_json.empty()) outputs.push_back(args.results_json);
+  if (!args.no_report) outputs.push_back(args.report);
+  if (args.save_baseline) outputs.push_back(kBaselinePath);
+  if (!args.junit.empty()) outputs.push_back(args.junit);
+  if (!args.csv_prefix.empty()) {
+    const report::CsvPaths csv = report::csv_paths(args.csv_prefix);
+    outputs.push_back(csv.stats);
+    outputs.push_back(csv.history);
+  }
+  for (const std::string& path : outputs) {
+    std::string error;
+    if (!report::prepare_output(path, &error)) return error;
+  }
+  return "";
+}
+
+load::EngineOptions engine_options(const RunArgs& args, const Durations& d, std::size_t connections,
+                                   const std::optional<AgentShare>& agent) {
+  load::EngineOptions eo;
+  eo.workers = args.workers;
+  eo.max_connections = connections;
+  eo.timeout = std::chrono::milliseconds(static_cast<long>(d.timeout_s * 1000));
+  eo.drain = std::chrono::milliseconds(static_cast<long>(d.drain_s * 1000));
+  eo.insecure = args.insecure;
+  eo.seed = args.seed;
+  if (agent) {
+    eo.agent_index = agent->index;
+    eo.agent_count = agent->count;
+  }
+  return eo;
+}
+
+}  // namespace
+
 std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
                                       const ScenarioPicker& pick) {
   auto setup = std::make_unique<RunSetup>();
@@ -76,52 +228,17 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
     return nullptr;
   };
   auto failed = [&](const std::string& message) { return failed_with(fail(message)); };
-
-  if (args.output != "auto" && args.output != "text" && args.output != "ndjson")
-    return failed(fmt::format("--output: must be auto, text or ndjson (got \"{}\")", args.output));
-  // Below a millisecond the engine's timer would read 0: every request
-  // would time out at once.
-  const auto timeout_s = plan::parse_duration(args.timeout);
-  if (!timeout_s || *timeout_s < 0.001 || *timeout_s > kMaxWaitS)
-    return failed(
-        fmt::format("--timeout: must be a duration from 1ms to 1h (got \"{}\")", args.timeout));
-  const auto drain_s = plan::parse_duration(args.drain);
-  if (!drain_s || *drain_s < 0 || *drain_s > kMaxWaitS)
-    return failed(
-        fmt::format("--drain: must be a duration from 0s to 1h (got \"{}\")", args.drain));
-  const auto linger_s = plan::parse_duration(args.metrics_linger);
-  if (!linger_s || *linger_s < 0 || *linger_s > kMaxWaitS)
-    return failed(fmt::format("--metrics-linger: must be a duration from 0s to 1h (got \"{}\")",
-                              args.metrics_linger));
-
-  if (args.processes < 1 || args.processes > kMaxProcesses)
-    return failed(
-        fmt::format("--agents: must be from 1 to {} (got {})", kMaxProcesses, args.processes));
-  // A worker without a connection of its own could send nothing, and an
-  // agent process needs a worker: refuse rather than quietly change the
-  // numbers asked for.
-  if (args.workers && args.max_connections && args.workers > args.max_connections)
-    return failed(
-        fmt::format("--workers {} needs at least {} connections; got --max-connections {}",
-                    args.workers, args.workers, args.max_connections));
-  if (args.workers && args.processes > 1 && args.workers < args.processes)
-    return failed(
-        fmt::format("--agents {} needs at least {} workers, one per agent; got "
-                    "--workers {}",
-                    args.processes, args.processes, args.workers));
+  Durations durations;
+  if (const std::string error = check_options(args, &durations); !error.empty())
+    return failed(error);
   std::optional<AgentShare>& agent = setup->agent;
-  if (!args.agent.empty()) {
-    agent = parse_agent(args.agent);
-    if (!agent) return failed(fmt::format("--agent: expected I/N (got \"{}\")", args.agent));
-  }
+  if (!args.agent.empty()) agent = parse_agent(args.agent);
   // Ctrl-C or SIGTERM from here until the run starts ends the process with
   // "interrupted while ...". It also holds an agent's stop (a SIGINT from
   // its coordinator, which may come as soon as the agent has said hello)
   // until the run's signal watcher is up, rather than let the interpreter's
   // own handler swallow it. An agent's coordinator speaks for it.
-  std::optional<StartupInterrupt>& startup = setup->startup;
-  startup.emplace("loading " + args.file, agent.has_value());
-
+  setup->startup.emplace("loading " + args.file, agent.has_value());
   std::vector<scenario::ScenarioInfo> scenarios;
   try {
     // An agent hands out its share of the scenario's test data rows.
@@ -132,127 +249,45 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
   } catch (const scenario::ScenarioError& e) {
     return failed(e.what());
   }
-  startup->set_phase("choosing a scenario of " + args.file);
+  setup->startup->set_phase("choosing a scenario of " + args.file);
   int code = kExitOk;
   const auto index = choose_scenario(args, scenarios, pick, &code);
   if (!index) return failed_with(code);
-  startup->set_phase("preparing the run of " + args.file);
-
+  setup->startup->set_phase("preparing the run of " + args.file);
   scenario::Overrides ov;
-  ov.target = args.target;
-  ov.rps = args.rps;
-  ov.duration = args.duration;
-  ov.ramp_up = args.ramp_up;
-  ov.mode = args.mode;
-  ov.steps = args.steps;
-  ov.max_vusers = args.max_vusers;
-  ov.users = args.users;
-  // The command line's own mistakes are named as such, not as the
-  // scenario file's (docs/cli.md#thresholds-on-the-command-line).
-  for (const std::string& text : args.thresholds) {
-    std::string error;
-    const auto limit = parse_threshold_option(text, &error);
-    if (!limit) return failed(error);
-    ov.thresholds[limit->first] = fmt::format("{}", limit->second);
-  }
+  if (const std::string error = overrides(args, &ov); !error.empty()) return failed(error);
   std::vector<std::string> errors;
-  plan::Plan& plan = setup->plan;
-  if (!args.plan_file.empty()) {
-    // An agent of a NATS run: the plan is its coordinator's, as resolved
-    // there (docs/distributed.md#the-plan-is-the-contract).
-    try {
-      plan = plan::Plan::from_json(nlohmann::json::parse(read_text_file(args.plan_file)));
-      plan.file = args.file;
-      if (args.max_vusers) plan.max_vusers = *args.max_vusers;
-      errors = plan::validate(plan);
-    } catch (const std::exception& e) {
-      return failed(fmt::format("{}: {}", args.plan_file, e.what()));
-    }
-  } else {
-    plan = scenario::build_plan(scenarios[*index], args.file, ov, &errors);
-  }
-  // An agent's --max-vusers is its share of the closed model's users; given
-  // by hand it would mean nothing there.
-  if (plan.profile.closed() && args.max_vusers && args.agent.empty())
-    errors.push_back(fmt::format(
-        "max_vusers: --max-vusers does not apply to a closed model (users=): each user is one "
-        "VUser; --users sets them (got {})",
-        *args.max_vusers));
-  // A bad --target is the command line's mistake, not the scenario's.
-  for (const std::string& e : plan::take_target_errors(&errors))
-    fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
-  if (!errors.empty()) {
-    fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, scenarios[*index].name);
-    for (const std::string& e : errors) fmt::print(stderr, "  - {}\n", e);
-  }
+  if (!make_plan(args, scenarios[*index], ov, &setup->plan, &errors))
+    return failed_with(kExitInvalid);
+  const plan::Plan& plan = setup->plan;
   std::string target_error;
-  auto& target = setup->target;
-  target = http::Target::parse(plan.target, &target_error);
-  if (!errors.empty() || !target) return failed_with(kExitInvalid);
+  setup->target = http::Target::parse(plan.target, &target_error);
+  if (!errors.empty() || !setup->target) return failed_with(kExitInvalid);
   // The connection limit: --max-connections, else the rate's default raised
   // to one connection per --workers (each worker needs one). Workers left
   // at one per core are capped by the engine at the connections.
-  const std::size_t connections = setup->connections =
-      args.max_connections ? args.max_connections
+  setup->connections = args.max_connections
+                           ? args.max_connections
                            : std::max(load::default_max_connections(plan), args.workers);
   if (args.dry_run) {
-    nlohmann::json j = plan.to_json();
-    // The bound the run would use, not the plan's "0: the default".
-    j["max_vusers"] = plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers;
-    // A closed model plans users, not iterations (docs/output.md#iterations).
-    j["engine"] = {
-        {"max_connections", connections},
-        {"max_queue", load::default_max_queue(plan)},
-        {"total_s", plan.profile.total_s()},
-        {"planned_iterations",
-         plan.profile.closed()
-             ? nlohmann::json(nullptr)
-             : nlohmann::json(load::Profile::from_spec(plan.profile).total_iterations())}};
-    fmt::print("{}\n", j.dump(2));
+    print_dry_run(plan, setup->connections);
     return failed_with(kExitOk);
   }
-  // Every output file is checked (and its folder made) before any traffic:
-  // a run must not end in an unwritable path. Agents write none.
-  if (args.agent.empty()) {
-    std::vector<std::string> outputs;
-    if (!args.results_json.empty()) outputs.push_back(args.results_json);
-    if (!args.no_report) outputs.push_back(args.report);
-    if (args.save_baseline) outputs.push_back(kBaselinePath);
-    if (!args.junit.empty()) outputs.push_back(args.junit);
-    if (!args.csv_prefix.empty()) {
-      const report::CsvPaths csv = report::csv_paths(args.csv_prefix);
-      outputs.push_back(csv.stats);
-      outputs.push_back(csv.history);
-    }
-    for (const std::string& path : outputs) {
-      std::string error;
-      if (!report::prepare_output(path, &error)) return failed(error);
-    }
-  }
-
-  load::EngineOptions& eo = setup->engine;
-  eo.workers = args.workers;
-  eo.max_connections = connections;
-  eo.timeout = std::chrono::milliseconds(static_cast<long>(*timeout_s * 1000));
-  eo.drain = std::chrono::milliseconds(static_cast<long>(*drain_s * 1000));
-  eo.insecure = args.insecure;
-  eo.seed = args.seed;
-  if (agent) {
-    eo.agent_index = agent->index;
-    eo.agent_count = agent->count;
-  }
+  // Agents write no files.
+  if (args.agent.empty())
+    if (const std::string error = prepare_outputs(args); !error.empty()) return failed(error);
+  setup->engine = engine_options(args, durations, setup->connections, agent);
   // Tasks that run as Python need the VUser runtime; it outlives the engine.
   // A coordinator of agents runs none itself: it only needs the runtime's
   // metric rows.
-  std::unique_ptr<scenario::VUserRuntime>& vusers = setup->vusers;
   if (scenario::needs_vuser_runtime(plan)) {
     try {
-      vusers = std::make_unique<scenario::VUserRuntime>(plan, *target);
+      setup->vusers = std::make_unique<scenario::VUserRuntime>(plan, *setup->target);
     } catch (const scenario::ScenarioError& e) {
       return failed(e.what());
     }
   }
-  setup->linger_s = *linger_s;
+  setup->linger_s = durations.linger_s;
   return setup;
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cluster/child_run.h"
 #include "cluster/coordinator/agent_link.h"
 #include "run/exit_codes.h"
 #include "run/signal_watcher.h"
@@ -18,74 +19,30 @@
 
 namespace loadpilot::cli {
 
-namespace {
-
-constexpr int kFramesFd = 3;
-constexpr int kControlFd = 4;
-
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("loadpilot");
-}
-
-bool write_line(int fd, const std::string& line) {
-  std::string data = line + "\n";
-  const char* p = data.data();
-  std::size_t left = data.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-std::optional<std::string> read_line(int fd) {
-  std::string line;
-  char c;
-  for (;;) {
-    const ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    if (c == '\n') return line;
-    line.push_back(c);
-  }
-}
-
-}  // namespace
-
 std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan, std::size_t i,
                                     std::size_t n, std::size_t max_connections,
                                     std::size_t workers) {
-  std::vector<std::string> a = {self_exe(),  "run",        "--target",
-                                plan.target, "--scenario", plan.name};
-  auto opt = [&](const char* flag, const std::optional<std::string>& v) {
-    if (v) a.insert(a.end(), {flag, *v});
-  };
-  opt("--rps", args.rps);
-  opt("--duration", args.duration);
-  opt("--ramp-up", args.ramp_up);
-  opt("--mode", args.mode);
-  if (args.steps) a.insert(a.end(), {"--steps", std::to_string(*args.steps)});
-  if (args.users) a.insert(a.end(), {"--users", std::to_string(*args.users)});
+  agents::ChildRun r;
+  r.target = plan.target;
+  r.scenario = plan.name;
+  r.file = args.file;
+  r.rps = args.rps;
+  r.duration = args.duration;
+  r.ramp_up = args.ramp_up;
+  r.mode = args.mode;
+  r.steps = args.steps;
+  r.users = args.users;
   const std::size_t vusers =
       static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
-  a.insert(
-      a.end(),
-      {"--max-vusers", std::to_string(std::max<std::size_t>(1, load::share_of(vusers, i, n))),
-       "--max-connections",
-       std::to_string(std::max<std::size_t>(1, load::share_of(max_connections, i, n))), "--workers",
-       std::to_string(std::max<std::size_t>(1, load::share_of(workers, i, n))), "--timeout",
-       args.timeout, "--drain", args.drain, "--seed", std::to_string(args.seed), "--no-metrics",
-       "--no-report", "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
-  if (args.insecure) a.push_back("--insecure");
-  // The file last, after "--": a name that starts with '-' is a file, not
-  // an option.
-  a.insert(a.end(), {"--", args.file});
-  return a;
+  r.max_vusers = std::max<std::size_t>(1, load::share_of(vusers, i, n));
+  r.max_connections = std::max<std::size_t>(1, load::share_of(max_connections, i, n));
+  r.workers = std::max<std::size_t>(1, load::share_of(workers, i, n));
+  r.timeout = args.timeout;
+  r.drain = args.drain;
+  r.seed = args.seed;
+  r.insecure = args.insecure;
+  r.share = AgentShare{i, n};
+  return agents::command_line(r);
 }
 
 nlohmann::json lost_agents(const std::vector<agents::AgentLink*>& agents) {
@@ -112,19 +69,16 @@ nlohmann::json lost_agents(const std::vector<agents::AgentLink*>& agents) {
 }
 
 int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
-  if (fcntl(kFramesFd, F_GETFD) < 0 || fcntl(kControlFd, F_GETFD) < 0) {
+  namespace pipe = agents::pipe_end;
+  if (!pipe::open()) {
     fmt::print(stderr, "error: --agent is internal to --agents (no coordinator found)\n");
     return kExitInvalid;
   }
   nlohmann::json hello = {{"type", "hello"}, {"tasks", engine.collector().task_names()}};
-  if (!write_line(kFramesFd, hello.dump())) return kExitInvalid;
-  const auto go = read_line(kControlFd);
-  long long t0_ns = 0;
-  if (!go || go->rfind("go ", 0) != 0 ||
-      std::from_chars(go->data() + 3, go->data() + go->size(), t0_ns).ec != std::errc()) {
-    return kExitInvalid;  // the coordinator went away before the start
-  }
-  engine.set_start_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t0_ns)));
+  if (!pipe::write_line(hello.dump())) return kExitInvalid;
+  const auto go = pipe::read_go();
+  if (!go) return kExitInvalid;  // the coordinator went away before the start
+  engine.set_start_at(*go);
   int signal_seen = 0;
   bool orphaned = false;
   std::uint64_t seq = 0;
@@ -138,7 +92,7 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
                                     {"active_users", s.active_users},
                                     {"connections", s.connections}};
       // The coordinator is gone: stop rather than load the target unseen.
-      if (!write_line(kFramesFd, frame.dump()) && !orphaned) {
+      if (!pipe::write_line(frame.dump()) && !orphaned) {
         orphaned = true;
         engine.stop();
       }
@@ -147,10 +101,11 @@ int run_as_agent(load::Engine& engine, const scenario::VUserRuntime* vusers) {
   }
   const std::string fatal = vusers ? vusers->fatal_error() : std::string();
   const bool blocked = vusers && vusers->python_blocked();
-  write_line(
-      kFramesFd,
-      nlohmann::json{{"type", "end"}, {"fatal", fatal}, {"blocked", blocked}, {"rounds", seq}}
-          .dump());
+  pipe::write_line(nlohmann::json{
+      {"type", "end"},
+      {"fatal", fatal},
+      {"blocked", blocked},
+      {"rounds", seq}}.dump());
   std::fflush(stdout);
   std::fflush(stderr);
   if (signal_seen == SIGINT) return kExitSigint;

@@ -23,7 +23,9 @@
 #include "build_info.h"
 #include "cluster/agent/coordinator_watch.h"
 #include "cluster/agent/resend_budget.h"
+#include "cluster/agent/run_relay.h"
 #include "cluster/bundle_files.h"
+#include "cluster/child_run.h"
 #include "cluster/protocol.h"
 #include "cluster/transport/pipe_channel.h"
 #include "plan/duration.h"
@@ -36,12 +38,6 @@ namespace {
 namespace proto = agents::protocol;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("loadpilot");
-}
 
 std::string host_name() {
   char host[256] = {};
@@ -59,22 +55,6 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
     s.replace(at, from.size(), to);
 }
-
-// What a run leaves behind on its agent until the next one: the round
-// frames it sent (a coordinator that missed some asks for them again,
-// cluster/transport/nats_channel.h) and the subscription to its control subject.
-struct RunRelay {
-  static constexpr std::size_t kKeptRounds = 600;
-  std::mutex mu;
-  std::deque<std::pair<std::uint64_t, std::string>> rounds;  // seq, frame as sent
-  agents::PipeChannel* child = nullptr;                      // while it runs
-  // The coordinator's last word, and whether to give up on it.
-  agents::CoordinatorWatch watch{Clock::now(), proto::kCoordinatorSilence, std::chrono::seconds(1),
-                                 std::chrono::seconds(3)};
-  std::unique_ptr<agents::NatsClient::Subscription> control;
-  agents::ResendBudget resend_budget;  // frames sent again, per second
-  std::optional<Clock::time_point> refusal_said;
-};
 
 class PersistentAgent {
  public:
@@ -239,215 +219,56 @@ class PersistentAgent {
     return proto::unpack_bundle(a.bundle, "loadpilot-agent-", a.plan.dump());
   }
 
-  void publish_frame(const proto::Assignment& a, nlohmann::json frame, RunRelay* relay = nullptr) {
+  void publish_frame(const proto::Assignment& a, nlohmann::json frame,
+                     agents::RunRelay* relay = nullptr) {
     frame["run_id"] = a.run_id;
     frame["agent_id"] = id_;
     const std::string data = frame.dump();
     if (relay != nullptr && frame.value("type", std::string()) == "round") {
       std::lock_guard lock(relay->mu);
       relay->rounds.emplace_back(frame.value("seq", std::uint64_t{0}), data);
-      if (relay->rounds.size() > RunRelay::kKeptRounds) relay->rounds.pop_front();
+      if (relay->rounds.size() > agents::RunRelay::kKeptRounds) relay->rounds.pop_front();
     }
     nats_->publish(proto::frames_subject(a.run_id, a.index), data);
   }
 
+  // One run it was given, from unpacking its bundle to its end.
   void run_one(const proto::Assignment& a) {
     const std::string scenario = a.plan.value("name", std::string("?"));
     say(fmt::format("run {}: share {} of {} of scenario {} against {}", a.run_id, a.index + 1,
                     a.count, scenario, a.plan.value("target", std::string("?"))));
     fs::path dir;
+    std::unique_ptr<agents::PipeChannel> child;
     try {
       dir = unpack(a);
+      child = std::make_unique<agents::PipeChannel>(child_options(a, dir));
     } catch (const std::exception& e) {
       publish_frame(a, {{"type", "failed"}, {"error", e.what()}});
       publish_frame(a, {{"type", "exit"}, {"how", "did not start"}});
       say(fmt::format("run {}: {}", a.run_id, e.what()));
-      return;
-    }
-    agents::PipeChannelOptions po;
-    po.argv = {self_exe(),
-               "run",
-               "--target",
-               a.plan.value("target", std::string()),
-               "--scenario",
-               scenario,
-               "--plan-file",
-               ".plan.json",
-               "--max-vusers",
-               std::to_string(a.max_vusers),
-               "--max-connections",
-               std::to_string(a.max_connections),
-               "--timeout",
-               a.timeout,
-               "--drain",
-               a.drain,
-               "--seed",
-               std::to_string(a.seed),
-               "--no-metrics",
-               "--no-report",
-               "--output",
-               "text",
-               "--agent",
-               fmt::format("{}/{}", a.index + 1, a.count)};
-    if (a.workers > 0) po.argv.insert(po.argv.end(), {"--workers", std::to_string(a.workers)});
-    if (a.insecure) po.argv.push_back("--insecure");
-    // The file last, after "--": a name that starts with '-' is a file, not
-    // an option.
-    po.argv.insert(po.argv.end(), {"--", a.bundle.main});
-    po.index = a.index;
-    po.count = a.count;
-    po.own_group = true;
-    // Run from the bundle's folder, so messages name its files as the
-    // coordinator's folder does (checkout.py:12, not /tmp/.../checkout.py).
-    po.cwd = dir.string();
-    po.keep_stderr = true;
-
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false, hello = false;
-    int forwarded = 0;  // the signal this agent received and passed on as a stop
-    std::unique_ptr<agents::PipeChannel> child;
-    try {
-      child = std::make_unique<agents::PipeChannel>(po);
-    } catch (const std::exception& e) {
-      publish_frame(a, {{"type", "failed"}, {"error", e.what()}});
-      publish_frame(a, {{"type", "exit"}, {"how", "did not start"}});
-      fs::remove_all(dir);
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
       return;
     }
     // The previous run's relay goes now; this run's stays until the next.
     last_relay_.reset();
-    auto relay = std::make_unique<RunRelay>();
+    auto relay = std::make_unique<agents::RunRelay>();
     relay->child = child.get();
     relay->watch.beat(Clock::now());
-    RunRelay* r = relay.get();
+    agents::RunRelay* r = relay.get();
     const std::string frames_subject = proto::frames_subject(a.run_id, a.index);
     relay->control = nats_->subscribe(
         proto::control_subject(a.run_id, a.index),
         [this, r, run_id = a.run_id, frames_subject](agents::NatsMessage&& m) {
-          try {
-            const nlohmann::json j = nlohmann::json::parse(m.data);
-            if (j.value("run_id", std::string()) != run_id) return;
-            const std::string type = j.value("type", std::string());
-            std::lock_guard lock(r->mu);
-            if (type == "resend") {
-              const auto asked = j.at("seqs").get<std::vector<std::uint64_t>>();
-              const std::set<std::uint64_t> seqs(asked.begin(), asked.end());
-              std::vector<const std::string*> frames;
-              for (const auto& [seq, data] : r->rounds)
-                if (seqs.count(seq) != 0) frames.push_back(&data);
-              // Bounded per run and second: a request costs its sender a few
-              // bytes, each frame sent again up to kilobytes.
-              const std::size_t granted = r->resend_budget.take(frames.size(), Clock::now());
-              for (std::size_t i = 0; i < granted; ++i) nats_->publish(frames_subject, *frames[i]);
-              if (granted < frames.size() && (!r->refusal_said || Clock::now() - *r->refusal_said >=
-                                                                      std::chrono::seconds(10))) {
-                r->refusal_said = Clock::now();
-                say(fmt::format(
-                    "run {}: resend asked for more than {} round reports a second; {} refused so "
-                    "far",
-                    run_id, agents::ResendBudget::kFramesPerWindow, r->resend_budget.refused()));
-              }
-              return;
-            }
-            if (r->child == nullptr) return;  // the run is over
-            r->watch.beat(Clock::now());
-            if (type == "go") {
-              r->child->go(
-                  Clock::time_point(std::chrono::nanoseconds(j.at("t0_ns").get<std::int64_t>())));
-            } else if (type == "stop") {
-              r->child->stop();
-            } else if (type == "abort") {
-              r->child->kill();
-            }
-          } catch (const std::exception&) {
-            // Not a control message of ours.
-          }
+          r->on_control(
+              m.data, run_id, [&](const std::string& f) { nats_->publish(frames_subject, f); },
+              [this](const std::string& what) { say(what); });
         });
     auto beat_sub = nats_->subscribe(proto::heartbeat_subject(a.run_id),
                                      [r](agents::NatsMessage&&) { r->watch.beat(Clock::now()); });
-    const std::string dir_prefix = dir.string() + "/";
-    child->open(
-        [&](std::string_view line) {
-          try {
-            nlohmann::json frame = nlohmann::json::parse(line);
-            if (frame.value("type", std::string()) == "hello") {
-              std::lock_guard lock(mu);
-              hello = true;
-            }
-            publish_frame(a, std::move(frame), r);
-          } catch (const std::exception&) {
-            // The child writes only JSON frames; anything else is not relayed.
-          }
-        },
-        [&](std::string how) {
-          bool started = false;
-          {
-            std::lock_guard lock(mu);
-            started = hello;
-            // Its run was stopped because this agent was told to end: say
-            // so, not the exit code of the stop it was passed on as.
-            if (forwarded != 0 && how != "exited with code 0")
-              how = fmt::format("was stopped by {} on its machine",
-                                forwarded == SIGINT ? "SIGINT" : "SIGTERM");
-          }
-          if (!started) {
-            // It could not load the scenario or its plan: its own message
-            // says why, with file:line in the bundle's names.
-            std::string why = child->stderr_tail();
-            replace_all(why, dir_prefix, "");
-            replace_all(why, "error: ", "");
-            while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-            if (why.empty()) why = "its run " + how + " before it was ready";
-            publish_frame(a, {{"type", "failed"}, {"error", why}});
-          }
-          publish_frame(a, {{"type", "exit"}, {"how", how}});
-          nats_->flush(std::chrono::milliseconds(1000));
-          {
-            std::lock_guard lock(mu);
-            done = true;
-          }
-          cv.notify_all();
-        });
-    const auto drain_s = plan::parse_duration(a.drain).value_or(2);
-    std::optional<Clock::time_point> stopped_at;
-    std::unique_lock lock(mu);
-    while (!done) {
-      cv.wait_for(lock, std::chrono::milliseconds(250));
-      if (done) break;
-      int quit = 0;
-      {
-        std::lock_guard q(mu_);
-        quit = quit_signal_;
-      }
-      if (quit != 0 && forwarded == 0) {
-        forwarded = quit;
-        child->stop();
-        stopped_at = Clock::now();
-      }
-      // Its own pause is not its coordinator's silence: it asks first
-      // (cluster/agent/coordinator_watch.h).
-      const auto verdict =
-          stopped_at ? agents::CoordinatorWatch::Verdict::kFine : r->watch.check(Clock::now());
-      if (verdict == agents::CoordinatorWatch::Verdict::kAsk) {
-        say(
-            fmt::format("run {}: resumed after a pause, no word from its coordinator for {:.0f} "
-                        "s; asking it",
-                        a.run_id, r->watch.silent_s(Clock::now())));
-        publish_frame(a, {{"type", "ping"}});
-      } else if (verdict == agents::CoordinatorWatch::Verdict::kGiveUp) {
-        say(fmt::format("run {}: no word from its coordinator for {:.0f} s; stopping the load",
-                        a.run_id, r->watch.silent_s(Clock::now())));
-        child->stop();
-        stopped_at = Clock::now();
-      }
-      // Its drain, then on_stop, then a margin: past that it is stuck.
-      if (stopped_at &&
-          Clock::now() - *stopped_at > std::chrono::duration<double>(2 * drain_s + 5)) {
-        child->kill();
-      }
-    }
-    lock.unlock();
+    ChildState state;
+    open_child(a, *child, *r, dir.string() + "/", state);
+    supervise(a, *child, *r, state);
     beat_sub.reset();
     child->join();
     {
@@ -461,6 +282,133 @@ class PersistentAgent {
     fs::remove_all(dir, ec);
   }
 
+  agents::PipeChannelOptions child_options(const proto::Assignment& a, const fs::path& dir) const {
+    agents::ChildRun c;
+    c.target = a.plan.value("target", std::string());
+    c.scenario = a.plan.value("name", std::string("?"));
+    c.file = a.bundle.main;
+    c.plan_file = ".plan.json";
+    c.max_vusers = a.max_vusers;
+    c.max_connections = a.max_connections;
+    c.workers = a.workers;
+    c.timeout = a.timeout;
+    c.drain = a.drain;
+    c.seed = a.seed;
+    c.insecure = a.insecure;
+    c.share = AgentShare{a.index, a.count};
+    agents::PipeChannelOptions po;
+    po.argv = agents::command_line(c);
+    po.index = a.index;
+    po.count = a.count;
+    po.own_group = true;
+    // Run from the bundle's folder, so messages name its files as the
+    // coordinator's folder does (checkout.py:12, not /tmp/.../checkout.py).
+    po.cwd = dir.string();
+    po.keep_stderr = true;
+    return po;
+  }
+
+  // A run child's progress, shared by its pipe's thread and run_one's.
+  struct ChildState {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false, hello = false;
+    int forwarded = 0;  // the signal this agent received and passed on as a stop
+  };
+
+  // Relays the child's frames to the coordinator; at its end, says why a
+  // child that never said hello failed, and how it ended.
+  void open_child(const proto::Assignment& a, agents::PipeChannel& child, agents::RunRelay& r,
+                  const std::string& dir_prefix, ChildState& state) {
+    child.open(
+        [&, rp = &r](std::string_view line) {
+          try {
+            nlohmann::json frame = nlohmann::json::parse(line);
+            if (frame.value("type", std::string()) == "hello") {
+              std::lock_guard lock(state.mu);
+              state.hello = true;
+            }
+            publish_frame(a, std::move(frame), rp);
+          } catch (const std::exception&) {
+            // The child writes only JSON frames; anything else is not relayed.
+          }
+        },
+        [&](std::string how) { on_child_end(a, child, dir_prefix, state, std::move(how)); });
+  }
+
+  void on_child_end(const proto::Assignment& a, agents::PipeChannel& child,
+                    const std::string& dir_prefix, ChildState& state, std::string how) {
+    bool started = false;
+    {
+      std::lock_guard lock(state.mu);
+      started = state.hello;
+      // Its run was stopped because this agent was told to end: say so,
+      // not the exit code of the stop it was passed on as.
+      if (state.forwarded != 0 && how != "exited with code 0")
+        how = fmt::format("was stopped by {} on its machine",
+                          state.forwarded == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    if (!started) {
+      // It could not load the scenario or its plan: its own message says
+      // why, with file:line in the bundle's names.
+      std::string why = child.stderr_tail();
+      replace_all(why, dir_prefix, "");
+      replace_all(why, "error: ", "");
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      if (why.empty()) why = "its run " + how + " before it was ready";
+      publish_frame(a, {{"type", "failed"}, {"error", why}});
+    }
+    publish_frame(a, {{"type", "exit"}, {"how", how}});
+    nats_->flush(std::chrono::milliseconds(1000));
+    {
+      std::lock_guard lock(state.mu);
+      state.done = true;
+    }
+    state.cv.notify_all();
+  }
+
+  // Until the child ends: passes a signal on as a stop, judges the
+  // coordinator's silence, and kills a child stuck past its drain.
+  void supervise(const proto::Assignment& a, agents::PipeChannel& child, agents::RunRelay& r,
+                 ChildState& state) {
+    const auto drain_s = plan::parse_duration(a.drain).value_or(2);
+    std::optional<Clock::time_point> stopped_at;
+    std::unique_lock lock(state.mu);
+    while (!state.done) {
+      state.cv.wait_for(lock, std::chrono::milliseconds(250));
+      if (state.done) break;
+      int quit = 0;
+      {
+        std::lock_guard q(mu_);
+        quit = quit_signal_;
+      }
+      if (quit != 0 && state.forwarded == 0) {
+        state.forwarded = quit;
+        child.stop();
+        stopped_at = Clock::now();
+      }
+      // Its own pause is not its coordinator's silence: it asks first
+      // (cluster/agent/coordinator_watch.h).
+      const auto verdict =
+          stopped_at ? agents::CoordinatorWatch::Verdict::kFine : r.watch.check(Clock::now());
+      if (verdict == agents::CoordinatorWatch::Verdict::kAsk) {
+        say(
+            fmt::format("run {}: resumed after a pause, no word from its coordinator for {:.0f} "
+                        "s; asking it",
+                        a.run_id, r.watch.silent_s(Clock::now())));
+        publish_frame(a, {{"type", "ping"}});
+      } else if (verdict == agents::CoordinatorWatch::Verdict::kGiveUp) {
+        say(fmt::format("run {}: no word from its coordinator for {:.0f} s; stopping the load",
+                        a.run_id, r.watch.silent_s(Clock::now())));
+        child.stop();
+        stopped_at = Clock::now();
+      }
+      // Its drain, then on_stop, then a margin: past that it is stuck.
+      if (stopped_at && Clock::now() - *stopped_at > std::chrono::duration<double>(2 * drain_s + 5))
+        child.kill();
+    }
+  }
+
   std::string id_;
   std::string instance_;  // this process, among any that claim the id
   std::unique_ptr<agents::NatsClient> nats_;
@@ -470,8 +418,8 @@ class PersistentAgent {
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<proto::Assignment> pending_;
-  std::string run_id_;                    // the run it is given, while it has one
-  std::unique_ptr<RunRelay> last_relay_;  // the last run's, until the next
+  std::string run_id_;                            // the run it is given, while it has one
+  std::unique_ptr<agents::RunRelay> last_relay_;  // the last run's, until the next
   int quit_signal_ = 0;
 };
 

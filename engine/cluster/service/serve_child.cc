@@ -7,16 +7,13 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "cluster/child_run.h"
+
 namespace loadpilot::cli {
 
-namespace {
-constexpr int kFramesFd = 3;
-constexpr int kControlFd = 4;
-}  // namespace
-
 std::unique_ptr<ServeChild> ServeChild::open() {
-  if (fcntl(kFramesFd, F_GETFD) < 0 || fcntl(kControlFd, F_GETFD) < 0) return nullptr;
-  std::FILE* f = fdopen(kFramesFd, "w");
+  if (!agents::pipe_end::open()) return nullptr;
+  std::FILE* f = fdopen(agents::pipe_end::kFramesFd, "w");
   if (f == nullptr) return nullptr;
   return std::unique_ptr<ServeChild>(new ServeChild(f));
 }
@@ -35,21 +32,9 @@ std::optional<std::chrono::steady_clock::time_point> ServeChild::hello_and_wait(
   const nlohmann::json hello = {
       {"type", "hello"}, {"tasks", tasks}, {"start_in_ms", lead.count()}, {"agents", agents}};
   if (!write(hello.dump())) return std::nullopt;
-  std::string line;
-  char c;
-  for (;;) {
-    const ssize_t n = ::read(kControlFd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    if (c == '\n') break;
-    line.push_back(c);
-  }
-  long long t0_ns = 0;
-  if (line.rfind("go ", 0) != 0 ||
-      std::from_chars(line.data() + 3, line.data() + line.size(), t0_ns).ec != std::errc())
-    return std::nullopt;
-  const auto asked = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t0_ns));
-  return std::max(asked, std::chrono::steady_clock::now() + lead);
+  const auto asked = agents::pipe_end::read_go();
+  if (!asked) return std::nullopt;
+  return std::max(*asked, std::chrono::steady_clock::now() + lead);
 }
 
 bool ServeChild::on_snapshot(const load::Engine& engine, const metrics::Snapshot& s) {

@@ -60,21 +60,19 @@ bool split_listen(const std::string& text, std::string* host, int* port) {
   return *port <= 65535;
 }
 
-}  // namespace
-
-int serve_command(const ServeArgs& args) {
+// The options, checked before anything is bound: false with a message on
+// stderr when one is wrong; the address to listen on in *host and *port.
+bool check_serve_options(const ServeArgs& args, std::string* host, int* port) {
   if (!args.serve) {
     fmt::print(stderr,
                "error: coordinator: add --serve (the coordinator service is its only mode; a "
                "one-off coordinator is `loadpilot run --external-agents N`)\n");
-    return kExitInvalid;
+    return false;
   }
-  std::string host;
-  int port = 0;
-  if (!split_listen(args.listen, &host, &port)) {
+  if (!split_listen(args.listen, host, port)) {
     fmt::print(stderr, "error: --listen: expected HOST:PORT, e.g. 0.0.0.0:8080 (got \"{}\")\n",
                args.listen);
-    return kExitInvalid;
+    return false;
   }
   for (const auto& [flag, value, min_s] :
        {std::tuple{"--agents-timeout", args.agents_timeout, 0.1},
@@ -82,23 +80,57 @@ int serve_command(const ServeArgs& args) {
     const auto d = plan::parse_duration(value);
     if (!d || *d < min_s || *d > kMaxWaitS) {
       fmt::print(stderr, "error: {}: must be a duration up to 1h (got \"{}\")\n", flag, value);
-      return kExitInvalid;
+      return false;
     }
   }
-  const bool loopback = agents::is_loopback_host(host);
+  const bool loopback = agents::is_loopback_host(*host);
   if (args.api_token.empty() && !loopback && !args.allow_open) {
     fmt::print(stderr,
                "error: refusing to serve on {} without an API token: anyone who reaches it could "
                "aim the agents at any target. Set --api-token (or LOADPILOT_API_TOKEN), listen on "
                "127.0.0.1, or pass --allow-open to accept that risk\n",
                args.listen);
-    return kExitInvalid;
+    return false;
   }
   if (args.api_token.empty() && !loopback)
     fmt::print(stderr, "warning: serving on {} with no API token (--allow-open)\n", args.listen);
   else if (!args.api_token.empty() && args.api_token.size() < 16)
     fmt::print(stderr, "warning: the API token has {} characters; use at least 16 random ones\n",
                args.api_token.size());
+  return true;
+}
+
+// The HTTP API on host:port, started; null with a message on stderr when
+// it cannot listen there.
+std::unique_ptr<agents::ApiServer> start_api(const std::string& host, int port, Service& service) {
+  agents::ApiServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.max_body = kMaxRequestBytes;
+  // One largest body at a time (one run at a time anyway): what many large
+  // posts can make the service hold stays within a small container's limit.
+  so.max_bodies_in_flight = kMaxRequestBytes;
+  std::unique_ptr<agents::ApiServer> server;
+  try {
+    server = std::make_unique<agents::ApiServer>(
+        so, [&service](const agents::ApiRequest& req) { return service.screen(req); },
+        [&service](const agents::ApiRequest& req, agents::ApiResponder& out) {
+          service.handle(req, out);
+        });
+  } catch (const agents::ApiError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return nullptr;
+  }
+  server->start();
+  return server;
+}
+
+}  // namespace
+
+int serve_command(const ServeArgs& args) {
+  std::string host;
+  int port = 0;
+  if (!check_serve_options(args, &host, &port)) return kExitInvalid;
   // The runs' processes read the NATS server and its credentials from the
   // environment, not from their command lines (which `ps` shows): the URL
   // may hold a token or a user and password.
@@ -133,25 +165,8 @@ int serve_command(const ServeArgs& args) {
     fmt::print(stderr, "error: {}\n", e.what());
     return kExitInvalid;
   }
-  agents::ApiServerOptions so;
-  so.host = host;
-  so.port = port;
-  so.max_body = kMaxRequestBytes;
-  // One largest body at a time (one run at a time anyway): what many large
-  // posts can make the service hold stays within a small container's limit.
-  so.max_bodies_in_flight = kMaxRequestBytes;
-  std::unique_ptr<agents::ApiServer> server;
-  try {
-    server = std::make_unique<agents::ApiServer>(
-        so, [&service](const agents::ApiRequest& req) { return service.screen(req); },
-        [&service](const agents::ApiRequest& req, agents::ApiResponder& out) {
-          service.handle(req, out);
-        });
-  } catch (const agents::ApiError& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return kExitInvalid;
-  }
-  server->start();
+  std::unique_ptr<agents::ApiServer> server = start_api(host, port, service);
+  if (!server) return kExitInvalid;
   log(fmt::format("serving the API on http://{} ({}); {}; runs use {} agent{} on {}",
                   server->address(), args.api_token.empty() ? "open: no token" : "token required",
                   exporter ? "metrics on " + exporter->url() : "no metrics", args.serve_agents,

@@ -18,6 +18,7 @@
 
 #include "build_info.h"
 #include "cluster/bundle_files.h"
+#include "cluster/child_run.h"
 #include "cluster/protocol.h"
 #include "cluster/service/api_server.h"
 #include "cluster/service/service.h"
@@ -43,12 +44,6 @@ namespace fs = std::filesystem;
 namespace proto = agents::protocol;
 
 namespace {
-
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("loadpilot");
-}
 
 // A run request nests a few levels (the plan's stages, thresholds and
 // headers); this is far beyond any real one.
@@ -96,43 +91,24 @@ std::string error_lines(const std::string& tail) {
 }  // namespace
 
 std::vector<std::string> Service::child_argv(const proto::RunRequest& r, const plan::Plan& plan) {
-  std::vector<std::string> a = {self_exe(),
-                                "run",
-                                "--target",
-                                plan.target,
-                                "--scenario",
-                                plan.name,
-                                "--plan-file",
-                                ".plan.json",
-                                "--external-agents",
-                                std::to_string(args_.serve_agents),
-                                "--agents-timeout",
-                                args_.agents_timeout,
-                                "--agent-lost-after",
-                                args_.agent_lost_after,
-                                "--max-connections",
-                                std::to_string(r.max_connections),
-                                "--timeout",
-                                r.timeout,
-                                "--drain",
-                                r.drain,
-                                "--seed",
-                                std::to_string(r.seed),
-                                "--output",
-                                "ndjson",
-                                "--no-metrics",
-                                "--no-report",
-                                "--no-color",
-                                "--results-json",
-                                ".results.json",
-                                "--serve-child"};
-  if (r.workers > 0) a.insert(a.end(), {"--workers", std::to_string(r.workers)});
-  if (r.max_vusers > 0) a.insert(a.end(), {"--max-vusers", std::to_string(r.max_vusers)});
-  if (r.insecure) a.push_back("--insecure");
-  // The file last, after "--": a name that starts with '-' is a file, not
-  // an option.
-  a.insert(a.end(), {"--", r.bundle.main});
-  return a;
+  agents::ChildRun c;
+  c.target = plan.target;
+  c.scenario = plan.name;
+  c.file = r.bundle.main;
+  c.plan_file = ".plan.json";
+  c.external_agents = args_.serve_agents;
+  c.agents_timeout = args_.agents_timeout;
+  c.agent_lost_after = args_.agent_lost_after;
+  c.max_connections = r.max_connections;
+  c.workers = r.workers;
+  c.max_vusers = r.max_vusers > 0 ? static_cast<std::size_t>(r.max_vusers) : 0;
+  c.timeout = r.timeout;
+  c.drain = r.drain;
+  c.seed = r.seed;
+  c.insecure = r.insecure;
+  c.serve_child = true;
+  c.results_json = ".results.json";
+  return agents::command_line(c);
 }
 
 void Service::run(const agents::ApiRequest& req, agents::ApiResponder& out) {
