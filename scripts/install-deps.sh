@@ -16,6 +16,8 @@ PACKAGES=(
   # (docs/distributed.md)
   libboost-dev libssl-dev python3-dev pybind11-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev prometheus-cpp-dev libnats-dev
+  # HTTP/2 (docs/protocols.md): nghttp2's framing, HPACK and flow control
+  libnghttp2-dev
   # the scenario runtime
   python3 python3-greenlet
 )
@@ -60,7 +62,8 @@ if [[ "${LOADPILOT_IMAGES:-0}" == 1 ]]; then
   PACKAGES+=(docker.io debootstrap)
 fi
 if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
-  PACKAGES+=(nginx wrk python3-locust time)
+  # nghttp2-client: h2load, the HTTP/2 side-by-side (bench/http2.sh)
+  PACKAGES+=(nginx wrk python3-locust time nghttp2-client)
 fi
 
 missing=()

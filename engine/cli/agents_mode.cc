@@ -94,6 +94,7 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
        args.timeout, "--drain", args.drain, "--seed", std::to_string(args.seed), "--no-metrics",
        "--no-report", "--output", "text", "--agent", fmt::format("{}/{}", i + 1, n)});
   if (args.insecure) a.push_back("--insecure");
+  if (plan.http_version != "auto") a.insert(a.end(), {"--http-version", plan.http_version});
   // The file last, after "--": a name that starts with '-' is a file, not
   // an option.
   a.insert(a.end(), {"--", args.file});

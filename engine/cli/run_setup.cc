@@ -148,6 +148,10 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code) {
   ov.steps = args.steps;
   ov.max_vusers = args.max_vusers;
   ov.users = args.users;
+  ov.http_version = args.http2 ? std::optional<std::string>("2") : args.http_version;
+  if (args.http2 && args.http_version && *args.http_version != "2")
+    return failed(fmt::format("--http2 and --http-version {} contradict each other; give one",
+                              *args.http_version));
   // The command line's own mistakes are named as such, not as the
   // scenario file's (docs/cli.md#thresholds-on-the-command-line).
   for (const std::string& text : args.thresholds) {

@@ -339,7 +339,7 @@ void Worker::on_result(const Queued& q, http::Result&& r) {
   recorder_.record_request(q.task, latency, service, error ? &*error : nullptr, message, now_s,
                            named_[q.task]);
   recorder_.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
-                            r.bytes_received);
+                            r.bytes_received, r.http_version == 20);
   // One request per native iteration: each that ends reached the wire.
   recorder_.record_iteration(q.task, latency, true);
   if (r.retries) recorder_.record_retries(r.retries);

@@ -1,0 +1,149 @@
+"""HTTP/2 (docs/protocols.md): the real binary against demo-api over h2c
+(prior knowledge) and TLS with ALPN, with the demo-api's own request count
+equal to ours, the protocol in the results, Python's response.http_version,
+and a clear failure when HTTP/2 is forced on a server that does not speak
+it."""
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, Recorder, run_json, serve_http, task_row
+
+
+class Demo:
+    """`loadpilot demo-api` on a free loopback port (EXTRA: e.g. --tls)."""
+
+    def __init__(self, *extra):
+        self.proc = subprocess.Popen(
+            [BIN, "demo-api", "--host", "127.0.0.1", "--port", "0", "--threads", "1", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"https?://127\.0\.0\.1:\d+", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"demo-api did not start: {line!r}")
+        self.url = m.group(0)
+
+    def stats(self):
+        # Over HTTP/2 as well: the TLS side speaks nothing else.
+        flag = "--http2" if self.url.startswith("https") else "--http2-prior-knowledge"
+        out = subprocess.run(["curl", "-sk", flag, "--max-time", "5", self.url + "/stats"],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def demo():
+    made = []
+
+    def make(*extra):
+        made.append(Demo(*extra))
+        return made[-1]
+    yield make
+    for d in made:
+        d.close()
+
+
+NATIVE = """
+from loadpilot import scenario, task
+
+@scenario(rps=150, duration="2s", ramp_up=0{extra})
+class H2:
+    @task(weight=3)
+    def products(self, client):
+        client.get("/api/products")
+
+    @task
+    def order(self, client):
+        client.post("/api/orders", json={{"sku": 1}})
+"""
+
+
+def test_h2c_native_counts_equal_the_servers(demo, tmp_path):
+    api = demo()
+    path = tmp_path / "s.py"
+    path.write_text(NATIVE.format(extra=', http_version="2"'))
+    proc, results = run_json(path, api.url, tmp_path, "--max-connections", "2")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    stats = api.stats()
+    assert results["requests"] == 300
+    assert results["errors"] == 0
+    assert stats["total"] == 300
+    assert stats["routes"]["GET /api/products"] == task_row(results, "products")["requests"]
+    assert stats["routes"]["POST /api/orders"] == task_row(results, "order")["requests"]
+    assert results["protocol"]["http2_requests"] == 300
+    assert results["protocol"]["name"] == "HTTP/2"
+    assert "HTTP/2" in proc.stdout
+
+
+def test_the_flag_forces_h2c_and_the_scenario_can_pin_http1(demo, tmp_path):
+    api = demo()
+    path = tmp_path / "s.py"
+    path.write_text(NATIVE.format(extra=""))
+    proc, results = run_json(path, api.url, tmp_path, "--http2")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert results["protocol"]["http2_requests"] == 300
+    # Left out, an http:// target is HTTP/1.1.
+    proc, results = run_json(path, api.url, tmp_path)
+    assert results["protocol"] == {"name": "HTTP/1.1", "http1_requests": 300,
+                                   "http2_requests": 0}
+    assert api.stats()["total"] == 600
+
+
+PYTHON_TLS = """
+from loadpilot import scenario, task
+
+@scenario(rps=60, duration="2s", ramp_up=0)
+class Tls:
+    @task
+    def user(self, client):
+        r = client.get("/api/user")
+        if r.http_version != "2":
+            raise AssertionError(f"http_version {r.http_version!r}")
+"""
+
+
+def test_tls_alpn_picks_h2_for_python_tasks(demo, tmp_path):
+    api = demo("--tls")
+    assert api.url.startswith("https://")
+    path = tmp_path / "s.py"
+    path.write_text(PYTHON_TLS)
+    proc, results = run_json(path, api.url, tmp_path, "--insecure")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert results["requests"] == 120
+    assert results["errors"] == 0
+    assert api.stats()["routes"]["GET /api/user"] == 120
+    assert results["protocol"]["name"] == "HTTP/2"
+
+
+def test_forcing_http2_on_an_http1_server_fails_clearly(tmp_path):
+    Recorder.seen = []
+    path = tmp_path / "s.py"
+    path.write_text(NATIVE.format(extra=', http_version="2"').replace("rps=150", "rps=20"))
+    with serve_http(Recorder) as url:
+        started = time.monotonic()
+        proc, results = run_json(path, url, tmp_path, "--timeout", "2s")
+    assert time.monotonic() - started < 30
+    assert proc.returncode != 0
+    assert results["errors"] == results["requests"] == 40
+    messages = json.dumps(results.get("error_messages", results))
+    assert "does not speak HTTP/2" in messages or "HTTP/1.x" in messages, messages
+
+
+def test_a_bad_http_version_is_refused_with_the_field(tmp_path):
+    path = tmp_path / "s.py"
+    path.write_text(NATIVE.format(extra=', http_version="3"'))
+    proc = subprocess.run([BIN, "run", str(path), "--target", "http://127.0.0.1:9",
+                           "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "http_version" in proc.stderr and '"3"' in proc.stderr
