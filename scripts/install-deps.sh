@@ -41,6 +41,10 @@ PACKAGES+=(
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
   # xmllint: the end-to-end tests validate --junit output against a schema
   libxml2-utils
+  # HTTP/2 end-to-end tests: a misbehaving peer written with python3-h2,
+  # nginx with http2 (its access log counts requests by protocol), curl
+  # with HTTP/2 to read demo-api's /stats over TLS
+  python3-h2 nginx
   # the dashboard's terminal test runs the binary in tmux; the install test
   # builds the .deb (dpkg-shlibdeps) and makes an offline editable pip
   # install of cli/ in a venv (docs/install.md)
