@@ -224,6 +224,14 @@ struct Http2Client::Impl : std::enable_shared_from_this<Http2Client::Impl> {
   }
 
   std::string handshake_error(Conn& c, const boost::system::error_code& ec) const {
+    if (ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+            SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+      return fmt::format(
+          "HTTP/2 refused by {}: its TLS ALPN offers no h2 (alert: no application protocol); "
+          "http_version=\"2\" needs h2, leave it out to use HTTP/1.1",
+          where);
+    }
     std::string msg = fmt::format("TLS handshake with {}: {}", where, ec.message());
     if (ec.category() == asio::error::get_ssl_category() &&
         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
