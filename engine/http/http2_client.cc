@@ -152,7 +152,21 @@ struct Http2Client::Impl : std::enable_shared_from_this<Http2Client::Impl> {
       best->dirty = true;
       if (!best->timer_armed) arm_timer(*best, Clock::now() + options.timeout);
     }
-    flush_all();
+    post_flush();
+  }
+
+  // Writes once the current handler is done: the requests submitted by
+  // every callback of one read (or one burst of arrivals) leave in one
+  // write instead of one each.
+  void post_flush() {
+    if (flush_posted) return;
+    flush_posted = true;
+    asio::post(io, [weak = std::weak_ptr<Impl>(shared_from_this())] {
+      if (auto self = weak.lock()) {
+        self->flush_posted = false;
+        self->flush_all();
+      }
+    });
   }
 
   bool resolved() const { return !endpoints.empty(); }
@@ -490,6 +504,7 @@ struct Http2Client::Impl : std::enable_shared_from_this<Http2Client::Impl> {
   bool fell_back = false;
   bool h2_confirmed = false;  // a server agreed to HTTP/2 once
   bool sweep_posted = false;
+  bool flush_posted = false;
   std::vector<ConnPtr> all;
   std::vector<ConnPtr> graveyard;
   std::deque<Http2Request> queue;

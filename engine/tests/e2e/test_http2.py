@@ -147,3 +147,32 @@ def test_a_bad_http_version_is_refused_with_the_field(tmp_path):
                            "--dry-run"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "http_version" in proc.stderr and '"3"' in proc.stderr
+
+
+WAIT = """
+from loadpilot import scenario, task
+
+@scenario(rps=20, duration="2s", ramp_up=0, http_version="2", max_streams=1)
+class OneStream:
+    @task
+    def products(self, client):
+        client.get("/api/products")
+"""
+
+
+def test_time_waiting_for_a_free_stream_counts_in_the_latency(demo, tmp_path):
+    # One connection, one stream, 100 ms per response: 10/s can be served
+    # and 20/s arrive, so arrivals wait for the stream. That wait is part
+    # of their latency (from the intended start), not of the service time.
+    api = demo("--latency-ms", "100")
+    path = tmp_path / "s.py"
+    path.write_text(WAIT)
+    proc, r = run_json(path, api.url, tmp_path, "--max-connections", "1", "--workers", "1",
+                       "--drain", "10s")
+    it = r["iterations"]
+    assert it["planned"] == it["started"] + it["dropped"] + it["not_started"]
+    assert it["started"] == it["finished"] + it["cut_off"]
+    assert r["requests"] == api.stats()["total"]
+    assert r["service_time"]["p99_ms"] < 400
+    assert r["latency"]["p99_ms"] > 1000, r["latency"]
+    assert r["latency"]["p50_ms"] > 2 * r["service_time"]["p50_ms"]
