@@ -218,7 +218,10 @@ struct Http2Client::Impl : std::enable_shared_from_this<Http2Client::Impl> {
     }
     boost::system::error_code ignored;
     c->socket().set_option(tcp::no_delay(true), ignored);
-    if (!c->secure) return on_ready(c);
+    if (!c->secure) {
+      c->socket().non_blocking(true, ignored);
+      return on_ready(c);
+    }
     c->secure->async_handshake(ssl::stream_base::client, [c](const boost::system::error_code& hec) {
       if (c->dead) return;
       Impl& impl = *c->impl;
@@ -291,9 +294,18 @@ struct Http2Client::Impl : std::enable_shared_from_this<Http2Client::Impl> {
     };
     if (c->secure) {
       c->secure->async_read_some(asio::buffer(c->buf.get(), kReadBufferSize), handler);
-    } else {
-      c->plain->async_read_some(asio::buffer(c->buf.get(), kReadBufferSize), handler);
+      return;
     }
+    // Wait for readability, then read: a read tried at once mostly finds
+    // nothing yet and costs a wasted syscall per response batch.
+    c->plain->async_wait(tcp::socket::wait_read, [c](const boost::system::error_code& ec) {
+      if (c->dead) return;
+      if (ec) return c->impl->on_read(c, ec, 0);
+      boost::system::error_code rec;
+      const std::size_t n = c->plain->read_some(asio::buffer(c->buf.get(), kReadBufferSize), rec);
+      if (rec == asio::error::would_block) return c->impl->read(c);
+      c->impl->on_read(c, rec, n);
+    });
   }
 
   void on_read(const ConnPtr& c, const boost::system::error_code& ec, std::size_t n) {
