@@ -176,3 +176,26 @@ def test_time_waiting_for_a_free_stream_counts_in_the_latency(demo, tmp_path):
     assert r["service_time"]["p99_ms"] < 400
     assert r["latency"]["p99_ms"] > 1000, r["latency"]
     assert r["latency"]["p50_ms"] > 2 * r["service_time"]["p50_ms"]
+
+
+MAX = """
+from loadpilot import scenario, task
+
+@scenario(rps="max", duration="2s", http_version="2", max_streams=8)
+class Max:
+    @task
+    def products(self, client):
+        client.get("/api/products")
+"""
+
+
+def test_a_closed_loop_keeps_every_stream_busy(demo, tmp_path):
+    # 100 ms per response over one connection: one request in flight
+    # makes at most 20 in 2 s, eight streams about 160.
+    api = demo("--latency-ms", "100")
+    path = tmp_path / "s.py"
+    path.write_text(MAX)
+    proc, r = run_json(path, api.url, tmp_path, "--max-connections", "1", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert r["requests"] == api.stats()["total"]
+    assert r["requests"] > 80, r["requests"]
