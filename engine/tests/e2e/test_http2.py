@@ -232,3 +232,13 @@ def test_a_stall_shows_in_the_percentiles_over_http2(demo, tmp_path):
     assert lat["max_ms"] <= 600, lat
     assert lat["p50_ms"] < 20, lat
     assert r["service_time"]["p50_ms"] < 20
+
+
+def test_local_agents_speak_http2_too(demo, tmp_path):
+    api = demo()
+    path = tmp_path / "s.py"
+    path.write_text(NATIVE.format(extra=""))
+    proc, r = run_json(path, api.url, tmp_path, "--http2", "--agents", "2")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert r["requests"] == api.stats()["total"] == 300
+    assert r["protocol"] == {"name": "HTTP/2", "http1_requests": 0, "http2_requests": 300}
