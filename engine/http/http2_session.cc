@@ -346,6 +346,9 @@ Clock::time_point Http2Session::expire(Clock::time_point now) {
             : fmt::format("response not complete within {} ms (after {} body bytes)",
                           options_.timeout.count(), st.body_bytes);
     finish(st, std::move(f));
+    // nghttp2 may still hold the stream's body reader until the reset is
+    // sent: the Stream lives until nghttp2 closes it (end_stream).
+    cancelled_.emplace(it->first, std::move(it->second));
     streams_.erase(it);
   }
   return Clock::time_point::max();
@@ -382,6 +385,7 @@ void Http2Session::release(Stream& st) {
 }
 
 void Http2Session::end_stream(std::int32_t id, std::uint32_t code) {
+  cancelled_.erase(id);
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   Stream& st = *it->second;

@@ -116,6 +116,8 @@ class Http2Session {
   Http2SessionOptions options_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<Stream>> streams_;  // by id: submit order
+  // Timed-out streams we reset, until nghttp2 closes them.
+  std::map<std::int32_t, std::unique_ptr<Stream>> cancelled_;
   std::vector<Finished> finished_;
   std::string error_;
   bool failed_ = false;
