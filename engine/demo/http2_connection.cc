@@ -274,11 +274,15 @@ void sniff(Worker& worker, std::shared_ptr<tcp::socket> socket,
     const ssize_t n = ::recv(socket->native_handle(), head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
     if (n <= 0) return (*http1)(std::move(*socket));  // closed: the HTTP/1.1 side says so
     const std::string_view got(head, static_cast<std::size_t>(n));
-    if (got == kPreface.substr(0, got.size())) {
-      if (got.size() < kPreface.size()) return sniff(worker, socket, http1);  // more to come
-      return start_h2c(worker, std::move(*socket));
-    }
-    (*http1)(std::move(*socket));
+    if (got != kPreface.substr(0, got.size())) return (*http1)(std::move(*socket));
+    // "PRI" starts no HTTP/1.x request; nghttp2 checks the rest.
+    if (got.size() >= 3) return start_h2c(worker, std::move(*socket));
+    // One or two bytes so far: look again a little later rather than spin
+    // on a socket that stays readable.
+    auto timer = std::make_shared<asio::steady_timer>(worker.io, std::chrono::milliseconds(5));
+    timer->async_wait([&worker, socket, http1, timer](boost::system::error_code wait_ec) {
+      if (!wait_ec) sniff(worker, socket, http1);
+    });
   });
 }
 
