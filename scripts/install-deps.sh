@@ -16,6 +16,8 @@ PACKAGES=(
   # (docs/distributed.md)
   libboost-dev libssl-dev python3-dev pybind11-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev prometheus-cpp-dev libnats-dev
+  # HTTP/2 (docs/protocols.md): nghttp2's framing, HPACK and flow control
+  libnghttp2-dev
   # the scenario runtime
   python3 python3-greenlet
 )
@@ -39,6 +41,10 @@ PACKAGES+=(
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
   # xmllint: the end-to-end tests validate --junit output against a schema
   libxml2-utils
+  # HTTP/2 end-to-end tests: a misbehaving peer written with python3-h2,
+  # nginx with http2 (its access log counts requests by protocol), curl
+  # with HTTP/2 to read demo-api's /stats over TLS
+  python3-h2 nginx
   # the dashboard's terminal test runs the binary in tmux; the install test
   # builds the .deb (dpkg-shlibdeps) and makes an offline editable pip
   # install of cli/ in a venv (docs/install.md)
@@ -60,7 +66,8 @@ if [[ "${LOADPILOT_IMAGES:-0}" == 1 ]]; then
   PACKAGES+=(docker.io debootstrap)
 fi
 if [[ "${LOADPILOT_BENCH:-0}" == 1 ]]; then
-  PACKAGES+=(nginx wrk python3-locust time)
+  # nghttp2-client: h2load, the HTTP/2 side-by-side (bench/http2.sh)
+  PACKAGES+=(nginx wrk python3-locust time nghttp2-client)
 fi
 
 missing=()

@@ -239,11 +239,14 @@ class RequestPump:
 
     def completed(self, event: Tuple[Any, ...]) -> None:
         """A request finished: EVENT is the hub's (1, rid, status, headers,
-        body, kind, message, sent_us, done_us, set_cookie, dropped). HEADERS
+        body, kind, message, sent_us, done_us, set_cookie, dropped,
+        http_version). HEADERS
         are the engine's packed string (see Headers._from_raw); SET_COOKIE
         tells whether a Set-Cookie header is among them; DROPPED is None, or
-        (why, limit, size) when the body was too large to keep."""
-        _, rid, status, headers, body, kind, message, sent_us, done_us, set_cookie, dropped = event
+        (why, limit, size) when the body was too large to keep; HTTP_VERSION
+        is "1.1" or "2"."""
+        (_, rid, status, headers, body, kind, message, sent_us, done_us, set_cookie, dropped,
+         http_version) = event
         call = self.pending.pop(rid, None)
         if call is None:  # timed out already
             return
@@ -259,6 +262,7 @@ class RequestPump:
             response = _new_response(DroppedBodyResponse)
             response._why = dropped
         response.status_code = status
+        response.http_version = http_version
         response.headers = hdrs
         response.url = call.url
         response.elapsed_ms = service / 1000

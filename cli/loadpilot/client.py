@@ -129,8 +129,11 @@ class Response:
     """What a client call returns.
 
     The VUser runtime (_requests.py) creates these without calling
-    __init__, setting the same seven attributes: keep the two in step.
+    __init__, setting the same attributes: keep the two in step.
     """
+
+    # "1.1" or "2": the HTTP the response came over (docs/protocols.md).
+    http_version = "1.1"
 
     def __init__(
         self,
@@ -142,8 +145,10 @@ class Response:
         elapsed_ms: float = 0.0,
         error: Optional[str] = None,
         history: Optional[List["Response"]] = None,
+        http_version: str = "1.1",
     ) -> None:
         self.status_code = status_code
+        self.http_version = http_version
         self.headers = headers if headers is not None else Headers()
         self.content = content
         self.url = url

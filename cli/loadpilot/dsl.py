@@ -103,17 +103,22 @@ class ScenarioConfig:
     # default, and the hop limit. None: left out (False, and 20).
     follow_redirects: Any = None
     max_redirects: Any = None
+    # HTTP/2 (docs/protocols.md): None: left out.
+    http_version: Any = None
+    max_streams: Any = None
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
 
     def as_dict(self) -> Dict[str, Any]:
-        # The redirect settings, only when given.
+        # The redirect and HTTP/2 settings, only when given.
         redirects = {
             key: value
             for key, value in (
                 ("follow_redirects", self.follow_redirects),
                 ("max_redirects", self.max_redirects),
+                ("http_version", self.http_version),
+                ("max_streams", self.max_streams),
             )
             if value is not None
         }
@@ -156,6 +161,8 @@ def scenario(
     wait: Optional[Wait] = None,
     follow_redirects: Optional[bool] = None,
     max_redirects: Optional[int] = None,
+    http_version: Optional[str] = None,
+    max_streams: Optional[int] = None,
     # NoReturn: a type checker flags any other keyword as well.
     **unknown: NoReturn,
 ) -> Any:
@@ -179,6 +186,11 @@ def scenario(
     redirects unless a call says otherwise (httpx's default, False, when
     left out); ``max_redirects`` is the hop limit of every call that
     follows them (20 when left out).
+
+    ``http_version="2"`` speaks HTTP/2 (h2 over TLS, prior-knowledge h2c
+    over ``http://``), ``"1.1"`` HTTP/1.1 only; left out, an ``https://``
+    target that offers h2 gets HTTP/2. ``max_streams`` caps the HTTP/2
+    streams in flight per connection (the server's limit when left out).
 
     A class that does not derive from VUser is given VUser as a base (see
     :func:`_as_vuser`), so on_start/on_stop and every runtime path treat it
@@ -223,6 +235,8 @@ def scenario(
         wait=wait,
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
+        http_version=http_version,
+        max_streams=max_streams,
         defaults=frozenset(defaults),
     )
 
@@ -257,6 +271,8 @@ _SCENARIO_KEYWORDS = (
     "wait",
     "follow_redirects",
     "max_redirects",
+    "http_version",
+    "max_streams",
 )
 
 

@@ -64,7 +64,8 @@ def done(rid, status=200, headers=(), body=b"", kind=None, message="", sent_us=-
     """The hub's event for a finished request (VUserRuntime::Hub::poll)."""
     packed = "".join(f"{k}\0{v}\n" for k, v in headers)
     set_cookie = any(k.lower() == "set-cookie" for k, _ in headers)
-    return (1, rid, status, packed, body, kind, message, sent_us, done_us, set_cookie, dropped)
+    return (1, rid, status, packed, body, kind, message, sent_us, done_us, set_cookie, dropped,
+            "1.1")
 
 
 BASE_URL = "http://t:8080/api"

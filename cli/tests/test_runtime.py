@@ -110,7 +110,9 @@ class FakeHub:
             dropped = None
             if len(content) > cap:
                 dropped, content = ("cap", cap, len(content)), b""
-            self.push((1, rid, status, packed, content, None, "", now, now, set_cookie, dropped))
+            self.push(
+                (1, rid, status, packed, content, None, "", now, now, set_cookie, dropped, "1.1")
+            )
         return rid
 
     def record_request(self, row, named, latency, service, kind, message):

@@ -63,6 +63,11 @@ void add_run(CLI::App& app, RunArgs& a) {
                   "After the profile (or Ctrl-C), how long in-flight iterations may finish")
       ->capture_default_str();
   run->add_flag("--insecure", a.insecure, "Do not verify TLS certificates");
+  run->add_option("--http-version", a.http_version,
+                  "HTTP to speak: 1.1, or 2 (h2 over TLS, h2c with prior knowledge over http://); "
+                  "default: HTTP/2 when an https:// server offers it")
+      ->check(CLI::IsMember({"1.1", "2"}));
+  run->add_flag("--http2", a.http2, "Same as --http-version 2");
   run->add_flag("--dry-run", a.dry_run, "Validate and print the plan JSON, send nothing");
   run->add_option("--output", a.output, "Live output: auto (dashboard on a terminal), text, ndjson")
       ->capture_default_str();
@@ -204,6 +209,8 @@ void add_demo(CLI::App& app, demo::DemoOptions& d) {
   cmd->add_option("--seed", d.seed, "Random seed")
       ->capture_default_str()
       ->transform(unsigned_number());
+  cmd->add_flag("--tls", d.tls,
+                "HTTPS and HTTP/2 (ALPN h2) with a self-signed certificate made at start");
 }
 
 // The docs/ folder the help and the messages cite: beside an installed

@@ -55,6 +55,7 @@ std::vector<std::string> command_line(const ChildRun& r) {
   }
   if (r.share) add(a, "--agent", fmt::format("{}/{}", r.share->index + 1, r.share->count));
   if (r.insecure) a.push_back("--insecure");
+  if (!r.http_version.empty()) add(a, "--http-version", r.http_version);
   // The file last, after "--": a name that starts with '-' is a file, not
   // an option.
   a.insert(a.end(), {"--", r.file});

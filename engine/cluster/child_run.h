@@ -32,6 +32,7 @@ struct ChildRun {
   std::string drain = "2s";
   std::uint64_t seed = 1;
   bool insecure = false;
+  std::string http_version;  // --http-version; empty: the scenario's own
   // Share I of N of an agents' run (--agent I/N): frames on fd 3, control
   // on fd 4, no output of its own.
   std::optional<cli::AgentShare> share;

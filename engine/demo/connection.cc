@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "demo/http2_connection.h"
 #include "demo/response.h"
 #include "http/request_parser.h"
 
@@ -197,7 +198,10 @@ void serve_connection(Worker& worker, tcp::socket socket) {
   asio::post(worker.io, [&worker, socket = std::move(socket)]() mutable {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Connection>(worker, std::move(socket))->advance();
+    // h2c (prior knowledge) is told apart by its preface.
+    sniff_http2(worker, std::move(socket), [&worker](tcp::socket s) {
+      std::make_shared<Connection>(worker, std::move(s))->advance();
+    });
   });
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "demo/connection.h"
+#include "demo/http2_connection.h"
 
 namespace loadpilot::demo {
 namespace {
@@ -51,7 +52,11 @@ struct DemoServer::Impl {
                            [this, &target](boost::system::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted) return;
                              if (!ec) {
-                               serve_connection(target, std::move(socket));
+                               if (tls) {
+                                 serve_tls_connection(target, std::move(socket), *tls);
+                               } else {
+                                 serve_connection(target, std::move(socket));
+                               }
                                return accept();
                              }
                              // Out of descriptors or similar: back off instead of spinning.
@@ -80,6 +85,7 @@ struct DemoServer::Impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
+  std::shared_ptr<asio::ssl::context> tls;  // with options.tls
   std::vector<std::thread> threads;
   std::size_t next_worker = 0;
   std::uint16_t port = 0;
@@ -97,6 +103,7 @@ void DemoServer::start() {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   s.board.emplace();  // fresh counts on every start
+  if (s.options.tls && !s.tls) s.tls = make_demo_tls_context();
   auto start_time = Faults::Clock::now();
   for (int i = 0; i < threads; ++i) {
     s.workers.push_back(std::make_unique<Worker>(i, s.options, start_time, s.shared, *s.board));
@@ -132,7 +139,8 @@ void DemoServer::start() {
 std::uint16_t DemoServer::port() const { return impl_->port; }
 
 std::string DemoServer::url() const {
-  return "http://" + host_port(impl_->options.host, impl_->port);
+  return (impl_->options.tls ? "https://" : "http://") +
+         host_port(impl_->options.host, impl_->port);
 }
 
 void DemoServer::stop() {

@@ -60,6 +60,9 @@ struct DemoOptions {
   double stall_every_s = 0;  // every N seconds of wall time...
   double stall_for_s = 0;    // ...hold all responses for this long
   std::uint64_t seed = 1;    // error and jitter draws (one generator per thread)
+  // HTTPS with a self-signed certificate made at start, HTTP/2 over ALPN h2
+  // (demo/http2_connection.h). Without it, HTTP/1.1 and h2c on one port.
+  bool tls = false;
 };
 
 // DemoServer: the demo-api in this process. start() binds and spawns
@@ -84,7 +87,8 @@ class DemoServer {
   void start();
   // The bound port (the real one when options.port was 0).
   std::uint16_t port() const;
-  // "http://HOST:PORT" with HOST as given (IPv6 literals in brackets).
+  // "http://HOST:PORT" ("https://" with tls) with HOST as given (IPv6
+  // literals in brackets).
   std::string url() const;
   // Closes the listener, drops all connections, joins the workers.
   // Idempotent.

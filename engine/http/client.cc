@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http/http2_client.h"
+
 namespace loadpilot::http {
 
 namespace asio = boost::asio;
@@ -106,6 +108,10 @@ struct Client::Impl {
       } else {
         plain.emplace(io);
       }
+    }
+    Conn(asio::io_context& io, ssl::stream<tcp::socket>&& established)
+        : timer(io), buf(new char[kReadBufferSize]) {
+      secure.emplace(std::move(established));
     }
     tcp::socket& socket() { return secure ? secure->next_layer() : *plain; }
     template <class F>
@@ -239,6 +245,21 @@ struct Client::Impl {
           endpoints = std::move(eps);
           pump();
         });
+  }
+
+  // A TLS connection the HTTP/2 side opened, whose ALPN chose HTTP/1.1
+  // (auto mode): it joins the pool as an idle connection.
+  void adopt(ssl::stream<tcp::socket>&& stream) {
+    if (closed || all.size() >= options.max_connections) return;  // closed with `stream`
+    auto c = std::make_shared<Conn>(io, std::move(stream));
+    c->impl = this;
+    c->index = all.size();
+    c->connected = true;
+    c->idle_since = Clock::now();
+    boost::system::error_code ignored;
+    c->socket().non_blocking(true, ignored);
+    all.push_back(c);
+    idle.push_back(c.get());
   }
 
   void open(Pending&& p) {
@@ -547,22 +568,62 @@ struct Client::Impl {
 };
 
 Client::Client(asio::io_context& io, Target target, ClientOptions options)
-    : impl_(std::make_unique<Impl>(io, std::move(target), options)) {}
+    : impl_(std::make_unique<Impl>(io, target, options)) {
+  // docs/protocols.md#choosing-http2: HTTP/2 when asked for, or over TLS
+  // unless HTTP/1.1 is asked for (ALPN then decides).
+  const bool h2 = options.http_version == HttpVersion::k2 ||
+                  (options.http_version == HttpVersion::kAuto && target.tls());
+  if (!h2) return;
+  h2_ = std::make_unique<Http2Client>(io, std::move(target), options,
+                                      impl_->tls ? &*impl_->tls : nullptr,
+                                      options.http_version == HttpVersion::kAuto);
+  h2_->set_fallback([this](Http2Client::TlsStream&& stream, std::vector<Http2Request>&& queued) {
+    impl_->adopt(std::move(stream));
+    fall_back(std::move(queued));
+  });
+  use_h2_ = true;
+}
 
 Client::~Client() {
+  if (h2_) h2_->close();
   impl_->close();
   *impl_->alive = false;
 }
 
+void Client::fall_back(std::vector<Http2Request>&& queued) {
+  use_h2_ = false;
+  for (Http2Request& r : queued) {
+    impl_->send(std::move(r.request), r.head, std::move(r.cb), r.keep_limit);
+  }
+}
+
 void Client::send(std::shared_ptr<const std::string> request, bool head, Callback cb,
                   std::uint64_t max_kept_body) {
+  if (use_h2_) {
+    Http2Request r;
+    r.request = std::move(request);
+    r.head = head;
+    r.cb = std::move(cb);
+    r.keep_limit = max_kept_body != 0 ? max_kept_body : impl_->options.max_kept_body;
+    return h2_->send(std::move(r));
+  }
   impl_->send(std::move(request), head, std::move(cb), max_kept_body);
 }
 
-std::size_t Client::open_connections() const { return impl_->all.size(); }
-std::size_t Client::busy_connections() const { return impl_->all.size() - impl_->idle.size(); }
-std::size_t Client::queued() const { return impl_->queue.size(); }
-void Client::close() { impl_->close(); }
+std::size_t Client::open_connections() const {
+  return impl_->all.size() + (h2_ ? h2_->open_connections() : 0);
+}
+std::size_t Client::busy_connections() const {
+  return impl_->all.size() - impl_->idle.size() + (h2_ ? h2_->in_flight() : 0);
+}
+std::size_t Client::queued() const { return impl_->queue.size() + (h2_ ? h2_->queued() : 0); }
+std::size_t Client::capacity() const {
+  return use_h2_ ? h2_->capacity() : impl_->options.max_connections;
+}
+void Client::close() {
+  if (h2_) h2_->close();
+  impl_->close();
+}
 
 std::optional<metrics::ErrorKind> failure_of(const Result& r, std::string* message) {
   if (r.error) {

@@ -44,8 +44,22 @@
 
 namespace loadpilot::http {
 
+class Http2Client;
+struct Http2Request;
+
+// Which HTTP a client speaks (docs/protocols.md#choosing-http2).
+enum class HttpVersion : std::uint8_t {
+  kAuto,  // https: HTTP/2 when the server offers h2 in ALPN, else 1.1; http: 1.1
+  k1_1,   // HTTP/1.1 only
+  k2,     // HTTP/2 only: ALPN h2 over TLS, prior knowledge (h2c) over TCP
+};
+
 struct ClientOptions {
   std::size_t max_connections = 64;
+  HttpVersion http_version = HttpVersion::kAuto;
+  // HTTP/2: most streams in flight per connection (0: the server's
+  // MAX_CONCURRENT_STREAMS, at most Http2Session::kDefaultMaxStreams).
+  std::uint32_t max_streams = 0;
   std::chrono::milliseconds timeout{30000};  // connect, and whole request
   bool insecure = false;                     // skip TLS certificate checks
   bool keep_response = false;                // keep headers and body in Result
@@ -67,6 +81,7 @@ struct Result {
   // How many extra attempts of this request reached the wire (0 or 1): the
   // server may have seen the request 1 + retries times.
   std::uint32_t retries = 0;
+  int http_version = 11;  // the response's: 11 (HTTP/1.1) or 20 (HTTP/2)
   // HTTP bytes (TLS framing not included) written for the request and read
   // for its response, over every attempt: what a run put on and took off
   // the wire (docs/output.md#status-classes-and-bytes).
@@ -110,13 +125,23 @@ class Client {
             std::uint64_t max_kept_body = 0);
 
   std::size_t open_connections() const;
+  // HTTP/1.1: connections carrying a request; HTTP/2: streams in flight.
   std::size_t busy_connections() const;
   std::size_t queued() const;
+  // Requests it can carry at once: max_connections, times the streams per
+  // connection over HTTP/2.
+  std::size_t capacity() const;
   void close();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // Set when the client speaks HTTP/2 (http2_client.h): from the start
+  // for http_version 2 or an https target in auto; dropped again in auto
+  // when the server's ALPN chose HTTP/1.1.
+  std::unique_ptr<Http2Client> h2_;
+  bool use_h2_ = false;
+  void fall_back(std::vector<Http2Request>&& queued);
 };
 
 }  // namespace loadpilot::http

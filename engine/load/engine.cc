@@ -10,6 +10,17 @@
 
 namespace loadpilot::load {
 
+namespace {
+
+// The plan's http_version (validated: "auto", "1.1" or "2").
+http::HttpVersion http_version_of(const plan::Plan& plan) {
+  if (plan.http_version == "1.1") return http::HttpVersion::k1_1;
+  if (plan.http_version == "2") return http::HttpVersion::k2;
+  return http::HttpVersion::kAuto;
+}
+
+}  // namespace
+
 std::size_t default_max_connections(const plan::Plan& plan) {
   if (plan.profile.unlimited) return 64;
   if (plan.profile.closed())
@@ -90,6 +101,8 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     w.max_queue = std::max<std::size_t>(1, max_queue / (worker_count_ * agents));
     w.client.timeout = options_.timeout;
     w.client.insecure = options_.insecure;
+    w.client.http_version = http_version_of(plan_);
+    w.client.max_streams = static_cast<std::uint32_t>(std::max(0, plan_.max_streams));
     w.seed = options_.seed;
     w.make_sender = options_.make_sender;
     if (scripted_ != nullptr)
@@ -209,6 +222,8 @@ void Engine::start_scripted(Clock::time_point t0) {
   link.client.max_connections = max_connections_;
   link.client.timeout = options_.timeout;
   link.client.insecure = options_.insecure;
+  link.client.http_version = http_version_of(plan_);
+  link.client.max_streams = static_cast<std::uint32_t>(std::max(0, plan_.max_streams));
   link.client.keep_response = true;
   // The runtime's thread may call these after run() returned, or after
   // this Engine is gone (its last flush races with the end): the gate,

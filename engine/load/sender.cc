@@ -13,7 +13,7 @@ class HttpSender : public Sender {
  public:
   HttpSender(boost::asio::io_context& io, const plan::Plan& plan, const http::Target& target,
              http::ClientOptions options)
-      : client_(io, target, options), capacity_(std::max<std::size_t>(1, options.max_connections)) {
+      : client_(io, target, options) {
     for (const plan::TaskSpec& t : plan.tasks) {
       const plan::HttpRequestSpec req = t.request.value_or(plan::HttpRequestSpec{});
       requests_.push_back(std::make_shared<const std::string>(
@@ -26,13 +26,13 @@ class HttpSender : public Sender {
     client_.send(requests_[task], head_[task], std::move(cb));
   }
   std::size_t busy() const override { return client_.busy_connections() + client_.queued(); }
-  std::size_t capacity() const override { return capacity_; }
+  // HTTP/2: connections times streams, known once the server's SETTINGS came.
+  std::size_t capacity() const override { return std::max<std::size_t>(1, client_.capacity()); }
   std::size_t open_connections() const override { return client_.open_connections(); }
   void close() override { client_.close(); }
 
  private:
   http::Client client_;
-  std::size_t capacity_;
   std::vector<std::shared_ptr<const std::string>> requests_;  // per task
   std::vector<bool> head_;
 };

@@ -8,6 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <cmath>
 
+#include "http/http2_session.h"
+
 namespace loadpilot::load {
 
 namespace {
@@ -29,6 +31,18 @@ std::chrono::nanoseconds thread_cpu() {
 Clock::time_point at(Clock::time_point t0, double seconds) {
   return t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
+// A closed loop ("max") keeps every slot busy: a connection over HTTP/1.1,
+// a stream over HTTP/2 (docs/protocols.md#streams-and-connections). HTTP/2
+// is known here only as asked for, before any server answered: an https
+// target in auto mode counts as HTTP/2.
+std::size_t closed_loop_slots(const WorkerOptions& o, const http::Target& target) {
+  const std::size_t conns = std::max<std::size_t>(1, o.max_connections);
+  const bool h2 = o.client.http_version == http::HttpVersion::k2 ||
+                  (o.client.http_version == http::HttpVersion::kAuto && target.tls());
+  if (!h2) return conns;
+  return conns *
+         (o.client.max_streams ? o.client.max_streams : http::Http2Session::kDefaultMaxStreams);
+}
 }  // namespace
 
 Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Target& target,
@@ -36,7 +50,7 @@ Worker::Worker(const plan::Plan& plan, const Profile& profile, const http::Targe
     : profile_(profile),
       options_(std::move(options)),
       pacer_(make_pacer(plan, profile, options_.index, options_.count,
-                        std::max<std::size_t>(1, options_.max_connections), options_.seed)),
+                        closed_loop_slots(options_, target), options_.seed)),
       on_drained_(std::move(on_drained)),
       timer_(io_),
       probe_(io_),
@@ -339,7 +353,7 @@ void Worker::on_result(const Queued& q, http::Result&& r) {
   recorder_.record_request(q.task, latency, service, error ? &*error : nullptr, message, now_s,
                            named_[q.task]);
   recorder_.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
-                            r.bytes_received);
+                            r.bytes_received, r.http_version == 20);
   // One request per native iteration: each that ends reached the wire.
   recorder_.record_iteration(q.task, latency, true);
   if (r.retries) recorder_.record_retries(r.retries);

@@ -116,6 +116,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   retries += other.retries;
   for (std::size_t c = 0; c < kResponseClassCount; ++c) responses[c] += other.responses[c];
   bytes_sent += other.bytes_sent;
+  http2_responses += other.http2_responses;
   bytes_received += other.bytes_received;
   busy = std::max(busy, other.busy);
   if (other.lag_max_ms > lag_max_ms) {
@@ -223,6 +224,7 @@ nlohmann::json IntervalStats::to_json() const {
                         {"responses", responses},
                         {"bytes_sent", bytes_sent},
                         {"bytes_received", bytes_received},
+                        {"http2_responses", http2_responses},
                         {"busy", busy},
                         {"generator",
                          {{"lag_max_ms", lag_max_ms},
@@ -293,6 +295,8 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
     s.bytes_sent = u64_field(j, "bytes_sent", "stats: ");
     s.bytes_received = u64_field(j, "bytes_received", "stats: ");
   }
+  // Absent from an agent of a version without HTTP/2.
+  if (j.contains("http2_responses")) s.http2_responses = u64_field(j, "http2_responses", "stats: ");
   {
     const auto it = j.find("busy");
     if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))

@@ -126,6 +126,8 @@ struct IntervalStats {
   // requests wrote and read (every hop of a redirect is a request of its own).
   std::array<std::uint64_t, kResponseClassCount> responses{};
   std::uint64_t bytes_sent = 0, bytes_received = 0;
+  // Of the responses, those over HTTP/2 (the rest: HTTP/1.1).
+  std::uint64_t http2_responses = 0;
   // The busiest engine thread's CPU use over the interval, 0..1 (merged
   // as the maximum): tells a generator that could not keep up from a target
   // that could not.
@@ -185,8 +187,11 @@ class Recorder {
   void record_method(std::size_t task, std::uint32_t bit) {
     if (task < current_.tasks.size()) current_.tasks[task].methods |= bit;
   }
-  void record_response(ResponseClass c, std::uint64_t bytes_sent, std::uint64_t bytes_received) {
+  // HTTP2: it went over HTTP/2.
+  void record_response(ResponseClass c, std::uint64_t bytes_sent, std::uint64_t bytes_received,
+                       bool http2 = false) {
     ++current_.responses[static_cast<std::size_t>(c)];
+    current_.http2_responses += http2 ? 1 : 0;
     current_.bytes_sent += bytes_sent;
     current_.bytes_received += bytes_received;
   }

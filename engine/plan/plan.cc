@@ -320,6 +320,8 @@ json Plan::to_json() const {
       {"thresholds", thresholds},
       {"follow_redirects", follow_redirects},
       {"max_redirects", max_redirects},
+      {"http_version", http_version},
+      {"max_streams", max_streams},
   };
 }
 
@@ -347,6 +349,8 @@ Plan Plan::from_json(const json& j) {
     p.follow_redirects = v->get<bool>();
   }
   if (const json* v = find(j, "max_redirects")) p.max_redirects = read_int(*v, "max_redirects");
+  if (const json* v = find(j, "http_version")) p.http_version = read_string(*v, "http_version");
+  if (const json* v = find(j, "max_streams")) p.max_streams = read_int(*v, "max_streams");
   return p;
 }
 
@@ -403,6 +407,15 @@ std::vector<std::string> validate(const Plan& plan) {
         std::to_string(plan.max_vusers));
   }
 
+  if (plan.http_version != "auto" && plan.http_version != "1.1" && plan.http_version != "2") {
+    add("http_version", "must be \"1.1\" or \"2\" (left out: HTTP/2 over TLS when offered)",
+        as_json_string(plan.http_version));
+  }
+  if (plan.max_streams < 0 || plan.max_streams > kMaxStreams) {
+    add("max_streams",
+        fmt::format("must be a whole number from 1 to {} (0: the server's limit)", kMaxStreams),
+        std::to_string(plan.max_streams));
+  }
   if (plan.max_redirects < 0 || plan.max_redirects > kMaxRedirects) {
     add("max_redirects", fmt::format("must be a whole number from 0 to {}", kMaxRedirects),
         std::to_string(plan.max_redirects));

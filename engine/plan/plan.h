@@ -14,7 +14,8 @@
 //                          "headers": [["Accept", "application/json"]], "body": "",
 //                          "name": "list products"}}],
 //   "thresholds": {"p99_ms": 50, "error_rate": 1.0},
-//   "follow_redirects": false, "max_redirects": 20
+//   "follow_redirects": false, "max_redirects": 20,
+//   "http_version": "auto", "max_streams": 0
 // }
 // "runtime" is "native" (the engine sends `request` itself) or "python"
 // (the Python VUser runtime runs the task body on every iteration). A
@@ -88,6 +89,10 @@ struct ProfileSpec {
 inline constexpr int kDefaultRedirects = 20;
 inline constexpr int kMaxRedirects = 100;
 
+// @scenario(max_streams=): the most HTTP/2 streams in flight per connection
+// it may set (docs/protocols.md#streams-and-connections).
+inline constexpr int kMaxStreams = 10'000;
+
 struct HttpRequestSpec {
   std::string method = "GET";
   std::string path = "/";  // relative to the target, query string included
@@ -114,6 +119,10 @@ struct Plan {
   std::map<std::string, double> thresholds;
   bool follow_redirects = false;          // @scenario(follow_redirects=)
   int max_redirects = kDefaultRedirects;  // @scenario(max_redirects=)
+  // @scenario(http_version=) or --http-version: "auto" (HTTP/2 over TLS when
+  // the server offers h2, else HTTP/1.1), "1.1" or "2" (docs/protocols.md).
+  std::string http_version = "auto";
+  int max_streams = 0;  // @scenario(max_streams=); 0: the server's limit
 
   nlohmann::json to_json() const;
   // Parses without validating; throws PlanError naming the field on a type
@@ -156,7 +165,8 @@ inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "
 // (http::Target::parse); at least one task; unique task names;
 // 0 < weight <= kMaxWeight; a native task has a request with a known
 // method, a path starting with "/" and well-formed headers; known threshold
-// keys with finite values >= 0; 0 <= max_redirects <= kMaxRedirects. Every
+// keys with finite values >= 0; 0 <= max_redirects <= kMaxRedirects;
+// http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams. Every
 // number must be finite.
 
 std::vector<std::string> validate(const Plan& plan);

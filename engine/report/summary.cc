@@ -110,6 +110,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.responses = c.responses;
   s.bytes_sent = c.bytes_sent;
   s.bytes_received = c.bytes_received;
+  s.http2_requests = c.http2_responses;
   if (plan.profile.closed()) {
     // No schedule: what was planned is what came due (docs/output.md#iterations).
     s.planned_iterations = static_cast<double>(s.started + s.dropped);
@@ -168,6 +169,19 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
                               first_exhausted));
   for (std::string& p : check_books(s, !plan.profile.unlimited)) s.add_problem(std::move(p));
   return s;
+}
+
+std::uint64_t Summary::response_total() const {
+  std::uint64_t n = 0;
+  for (std::uint64_t c : responses) n += c;
+  return n;
+}
+
+std::string Summary::protocol() const {
+  const std::uint64_t total = response_total();
+  if (http2_requests == 0) return "HTTP/1.1";
+  if (http2_requests >= total) return "HTTP/2";
+  return "HTTP/1.1 and HTTP/2";
 }
 
 nlohmann::json Summary::to_json() const {
@@ -239,6 +253,10 @@ nlohmann::json Summary::to_json() const {
           {"attempts", attempts},
           {"retries", retries},
           {"responses", metrics::responses_json(responses)},
+          {"protocol",
+           {{"name", protocol()},
+            {"http1_requests", response_total() - std::min(response_total(), http2_requests)},
+            {"http2_requests", http2_requests}}},
           {"bytes",
            {{"sent", bytes_sent},
             {"received", bytes_received},
@@ -416,6 +434,7 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
       if (n > 0 || rc == RC::k2xx) classes.push_back(fmt::format("{} {}", metrics::name(rc), n));
     }
     print_wrapped(out, width, "  responses   ", fmt::format("{}", fmt::join(classes, "  ")));
+    print_wrapped(out, width, "  protocol    ", s.protocol());
     const double secs = s.duration_s > 0 ? s.duration_s : 1;
     print_wrapped(out, width, "  data        ",
                   fmt::format("sent {} ({}/s), received {} ({}/s)", format_bytes(s.bytes_sent),

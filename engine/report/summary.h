@@ -78,7 +78,13 @@ struct Summary {
   // they wrote and read (docs/output.md#status-classes-and-bytes).
   std::array<std::uint64_t, metrics::kResponseClassCount> responses{};
   std::uint64_t bytes_sent = 0, bytes_received = 0;
-  double error_rate = 0;  // percent of attempts (metrics::TaskStats)
+  // Of the requests counted in `responses`, those over HTTP/2; the rest
+  // went over HTTP/1.1 (docs/protocols.md#what-is-measured).
+  std::uint64_t http2_requests = 0;
+  // "HTTP/1.1", "HTTP/2", or "HTTP/1.1 and HTTP/2" when both were used.
+  std::string protocol() const;
+  std::uint64_t response_total() const;  // the sum of `responses`
+  double error_rate = 0;                 // percent of attempts (metrics::TaskStats)
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence

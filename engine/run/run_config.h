@@ -68,6 +68,10 @@ struct RunArgs {
   std::string timeout = "30s";
   std::string drain = "2s";  // docs/engine.md#the-end-of-a-run
   bool insecure = false;
+  // --http-version 1.1|2 (--http2: 2) over the scenario's http_version=
+  // (docs/protocols.md#choosing-http2).
+  std::optional<std::string> http_version;
+  bool http2 = false;
   bool dry_run = false;
   std::string output = "auto";  // auto | text | ndjson
   std::string results_json;

@@ -121,6 +121,10 @@ std::string overrides(const RunArgs& args, scenario::Overrides* ov) {
   ov->steps = args.steps;
   ov->max_vusers = args.max_vusers;
   ov->users = args.users;
+  ov->http_version = args.http2 ? std::optional<std::string>("2") : args.http_version;
+  if (args.http2 && args.http_version && *args.http_version != "2")
+    return fmt::format("--http2 and --http-version {} contradict each other; give one",
+                       *args.http_version);
   for (const std::string& text : args.thresholds) {
     std::string error;
     const auto limit = parse_threshold_option(text, &error);

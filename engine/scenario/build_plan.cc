@@ -283,6 +283,30 @@ void apply_redirects(const json& config, plan::Plan* plan, Problems* problems) {
   }
 }
 
+// http_version= and max_streams= (docs/protocols.md), then --http-version
+// over them.
+void apply_protocol(const json& config, const Overrides& o, plan::Plan* plan, Problems* problems) {
+  const json& version = field_of(config, "http_version");
+  if (version.is_string()) {
+    plan->http_version = version.get<std::string>();
+  } else if (!version.is_null()) {
+    problems->add("http_version", "must be \"1.1\" or \"2\"", version);
+  }
+  if (o.http_version) plan->http_version = *o.http_version;
+  const json& streams = field_of(config, "max_streams");
+  if (!streams.is_null()) {
+    if (auto v = as_int(streams); v && !streams.is_string() && *v >= 1 && *v <= plan::kMaxStreams) {
+      plan->max_streams = *v;
+    } else {
+      problems->add("max_streams",
+                    fmt::format("must be a whole number from 1 to {} (HTTP/2 streams in flight "
+                                "per connection)",
+                                plan::kMaxStreams),
+                    streams);
+    }
+  }
+}
+
 // The recorded request as a native request spec, or nullopt when the
 // description is malformed (only possible for hand-written descriptions).
 std::optional<plan::HttpRequestSpec> request_from(const json& r) {
@@ -378,6 +402,7 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
   apply_profile(info.description, overrides, &plan, &problems);
   apply_thresholds(field_of(info.description, "config"), overrides, &plan, &problems);
   apply_redirects(field_of(info.description, "config"), &plan, &problems);
+  apply_protocol(field_of(info.description, "config"), overrides, &plan, &problems);
   bool task_problems = apply_tasks(info.description, &plan, &problems);
 
   for (std::string& e : plan::validate(plan)) {

@@ -105,6 +105,7 @@ struct Overrides {
   std::optional<int> steps;
   std::optional<int> max_vusers;
   std::optional<int> users;
+  std::optional<std::string> http_version;        // --http-version
   std::map<std::string, std::string> thresholds;  // --threshold KEY=VALUE
 };
 

@@ -173,7 +173,7 @@ struct VUserRuntime::Hub {
           if (!record_lock.owns_lock()) record_lock.lock();
           if (!closed) {
             recorder.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
-                                     r.bytes_received);
+                                     r.bytes_received, r.http_version == 20);
             recorder.record_method(e.row, e.method);
           }
           if (e.record) record_result(e, done, sent);
@@ -185,7 +185,7 @@ struct VUserRuntime::Hub {
           out.append(py::make_tuple(1, e.id, r.status, header_text(packed),
                                     py::bytes(r.body.data(), r.body.size()), std::move(kind),
                                     std::move(r.error_message), sent, done, set_cookie,
-                                    std::move(dropped)));
+                                    std::move(dropped), r.http_version == 20 ? "2" : "1.1"));
           break;
         }
         case Type::kFinish:

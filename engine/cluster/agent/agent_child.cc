@@ -41,6 +41,7 @@ std::vector<std::string> agent_argv(const RunArgs& args, const plan::Plan& plan,
   r.drain = args.drain;
   r.seed = args.seed;
   r.insecure = args.insecure;
+  if (plan.http_version != "auto") r.http_version = plan.http_version;
   r.share = AgentShare{i, n};
   return agents::command_line(r);
 }

@@ -90,6 +90,8 @@
     meta.append(d);
   }
   metaItem("Target", data.target);
+  // Results of a version that did not count protocols have no "protocol".
+  if (data.protocol) metaItem("Protocol", data.protocol.name);
   metaItem("Scenario file", data.file || "");
   metaItem("Started", data.started_at || "");
   metaItem("Duration", fmtDuration(data.duration_s) +
