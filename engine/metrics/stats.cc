@@ -114,6 +114,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   pacing_late += other.pacing_late;
   cut_off += other.cut_off;
   retries += other.retries;
+  websocket.merge(other.websocket);
   for (std::size_t c = 0; c < kResponseClassCount; ++c) responses[c] += other.responses[c];
   bytes_sent += other.bytes_sent;
   bytes_received += other.bytes_received;
@@ -233,6 +234,8 @@ nlohmann::json IntervalStats::to_json() const {
                           {"python_cpu", python_cpu},
                           {"python_held", python_held}}},
                         {"last_start_s", last_start_s}};
+  // Absent when unused, as an agent of an older version sends.
+  if (!websocket.empty()) out["websocket"] = websocket.to_json();
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
   for (const TaskStats& t : tasks) {
     ts.push_back({{"requests", t.requests},
@@ -292,6 +295,13 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
     }
     s.bytes_sent = u64_field(j, "bytes_sent", "stats: ");
     s.bytes_received = u64_field(j, "bytes_received", "stats: ");
+  }
+  if (j.contains("websocket")) {
+    try {
+      s.websocket = WebSocketCounts::from_json(j["websocket"]);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("stats: ") + e.what());
+    }
   }
   {
     const auto it = j.find("busy");

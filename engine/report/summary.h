@@ -78,7 +78,8 @@ struct Summary {
   // they wrote and read (docs/output.md#status-classes-and-bytes).
   std::array<std::uint64_t, metrics::kResponseClassCount> responses{};
   std::uint64_t bytes_sent = 0, bytes_received = 0;
-  double error_rate = 0;  // percent of attempts (metrics::TaskStats)
+  metrics::WebSocketCounts websocket;  // docs/protocols.md#websocket
+  double error_rate = 0;               // percent of attempts (metrics::TaskStats)
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence
