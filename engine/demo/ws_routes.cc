@@ -60,11 +60,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start(std::string head) {
     head_ = std::move(head);
+    // In the room before the upgrade is answered: a client that has its
+    // 101 gets every broadcast from then on (held until the accept ends).
+    if (route_ == WsRoute::kBroadcast) room().join(this, shared_from_this());
     ws_.async_accept(asio::buffer(head_), [self = shared_from_this()](beast::error_code ec) {
       self->head_.clear();
       self->head_.shrink_to_fit();
       if (ec) return;
-      if (self->route_ == WsRoute::kBroadcast) room().join(self.get(), self);
+      self->accepted_ = true;
+      if (!self->out_.empty()) self->write();
       self->read();
     });
   }
@@ -96,13 +100,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closing_) return;
     if (out_.size() >= kMaxQueued) {
       // A peer that does not read: end it rather than buffer without end.
+      if (!accepted_) return;  // (the upgrade still runs: the message is dropped)
       closing_ = true;
       ws_.async_close(websocket::close_code::policy_error,
                       [self = shared_from_this()](beast::error_code) {});
       return;
     }
     out_.push_back({std::move(message), text});
-    if (out_.size() == 1) write();
+    if (out_.size() == 1 && accepted_) write();
   }
 
   void write() {
@@ -128,6 +133,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer in_;
   std::deque<Out> out_;
   bool closing_ = false;
+  bool accepted_ = false;  // the upgrade is done: writes may start
 };
 
 void Room::broadcast(const std::shared_ptr<const std::string>& message, bool text) {

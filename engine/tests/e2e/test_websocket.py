@@ -1,0 +1,227 @@
+"""WebSocket in Python tasks (docs/protocols.md#websocket): the real binary
+against demo-api's /ws/echo and /ws/broadcast with exact counts, and
+against hostile peers on loopback (ws_peer.py), each of which must end on
+time with its errors by kind."""
+import asyncio
+import resource
+import struct
+import time
+
+import pytest
+
+from conftest import SANITIZER, run_json, task_row
+from ws_peer import Peer, frame, frame_head, handshake, read_frame
+
+ECHO = """
+from loadpilot import VUser, scenario, task
+
+
+@scenario(rps=10, duration="1s", ramp_up="0s")
+class Chat(VUser):
+    @task
+    def talk(self, client):
+        with client.websocket("/ws/echo", name="echo") as ws:
+            for i in range(3):
+                ws.send(f"hello {i}")
+                assert ws.recv(timeout=5) == f"hello {i}"
+            ws.send(b"\\x00\\x01\\x02")
+            assert ws.recv(timeout=5, name="binary") == b"\\x00\\x01\\x02"
+"""
+
+
+def named(row):
+    return {n["name"]: n["requests"] for n in row["named_requests"]}
+
+
+def test_echo_counts_exact(demo_api, scenario_file, tmp_path):
+    proc, r = run_json(scenario_file(ECHO), demo_api.url, tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    row = task_row(r, "talk")
+    # 10 iterations: one open and four round trips each
+    assert row["iterations"] == 10
+    assert row["requests"] == 50 and row["errors"] == 0
+    assert named(row) == {"echo": 30, "echo connect": 10, "binary": 10}
+    ws = r["websocket"]
+    assert ws == {"opened": 10, "messages_sent": 40, "messages_received": 40,
+                  "bytes_sent": 10 * (3 * 7 + 3), "bytes_received": 10 * (3 * 7 + 3),
+                  "closes": {"1000": 10}}
+    assert "websocket   10 opened; messages sent 40" in proc.stdout
+
+
+BROADCAST = """
+from loadpilot import VUser, scenario, task
+
+
+@scenario(rps=5, duration="1s", ramp_up="0s")
+class Room(VUser):
+    @task
+    async def shout(self, client):
+        async with client.websocket("/ws/broadcast") as a:
+            async with client.websocket("/ws/broadcast") as b:
+                a.send("hi")
+                assert await b.recv(timeout=5) == "hi"
+                assert await a.recv(timeout=5, name="echoed") == "hi"
+"""
+
+
+def test_broadcast_async(demo_api, scenario_file, tmp_path):
+    # One VUser at a time, so each broadcast reaches exactly its own two
+    # connections.
+    proc, r = run_json(scenario_file(BROADCAST), demo_api.url, tmp_path, "--max-vusers", "1",
+                       "--rps", "max", "--duration", "1s")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    row = task_row(r, "shout")
+    n = row["iterations"]
+    assert n > 0 and row["errors"] == 0
+    # Per iteration: two opens, one round trip (b's message was pushed, not
+    # asked for: no request).
+    assert row["requests"] == 3 * n
+    assert named(row) == {"ws connect": 2 * n, "echoed": n}
+    ws = r["websocket"]
+    assert (ws["opened"], ws["messages_sent"], ws["messages_received"]) == (2 * n, n, 2 * n)
+    assert ws["closes"] == {"1000": 2 * n}
+
+
+def run_against(peer_behaviour, body, scenario_file, tmp_path, rps=2, extra=()):
+    peer = Peer(peer_behaviour)
+    try:
+        source = f"""
+from loadpilot import VUser, scenario, task
+
+
+@scenario(rps={rps}, duration="1s", ramp_up="0s")
+class Hostile(VUser):
+    @task
+    def talk(self, client):
+{body}
+"""
+        started = time.monotonic()
+        proc, r = run_json(scenario_file(source), peer.url, tmp_path, *extra, timeout=60)
+        return proc, r, time.monotonic() - started
+    finally:
+        peer.close()
+
+
+def kinds(r):
+    return {k: v for k, v in r["errors_by_kind"].items() if v}
+
+
+def test_refused_upgrade_is_a_connect_error(scenario_file, tmp_path):
+    async def refuse(reader, writer):
+        await handshake(reader, writer, status=403)
+
+    body = """        with client.websocket("/ws/chat") as ws:
+            ws.send("never")
+"""
+    proc, r, _ = run_against(refuse, body, scenario_file, tmp_path)
+    row = task_row(r, "talk")
+    assert row["requests"] == 2 and row["errors"] == 2
+    assert kinds(r) == {"connect": 2}  # counted once: not again as an exception
+    assert "WebSocket upgrade refused: HTTP 403" in r["top_errors"][0]["message"]
+    assert r["websocket"] is None  # nothing opened, sent or closed
+
+
+async def answer_close(reader, writer):
+    """Reads until the client's close, answers it."""
+    while True:
+        opcode, payload = await read_frame(reader)
+        if opcode == 8:
+            writer.write(frame(8, payload[:2]))
+            await writer.drain()
+            return
+
+
+def test_peer_that_never_answers_a_recv(scenario_file, tmp_path):
+    async def silent(reader, writer):
+        if await handshake(reader, writer):
+            await answer_close(reader, writer)
+
+    body = """        with client.websocket("/ws/chat") as ws:
+            ws.send("ping")
+            ws.recv(timeout=0.5)
+"""
+    proc, r, took = run_against(silent, body, scenario_file, tmp_path)
+    row = task_row(r, "talk")
+    # Each iteration: an open (ok) and a round trip that timed out, counted
+    # once (the WebSocketTimeout the task let through is not counted again).
+    assert row["iterations"] == 2 and row["requests"] == 4
+    assert kinds(r) == {"timeout": 2}
+    assert "no WebSocket message within timeout=0.5s" in r["top_errors"][0]["message"]
+    assert r["websocket"]["closes"] == {"1000": 2}
+    assert took < 20
+
+
+def test_peer_that_never_answers_the_close(scenario_file, tmp_path):
+    async def deaf(reader, writer):
+        if not await handshake(reader, writer):
+            return
+        while True:  # echoes messages, ignores the close frame, never closes
+            opcode, payload = await read_frame(reader)
+            if opcode in (1, 2):
+                writer.write(frame(opcode, payload))
+                await writer.drain()
+
+    body = """        with client.websocket("/ws/chat", timeout=1) as ws:
+            ws.send("ping")
+            assert ws.recv(timeout=5) == "ping"
+"""
+    proc, r, took = run_against(deaf, body, scenario_file, tmp_path)
+    row = task_row(r, "talk")
+    assert row["iterations"] == 2 and row["requests"] == 4
+    # The close timed out after 1 s: an error of the iteration (not a request).
+    assert kinds(r) == {"timeout": 2}
+    assert "did not answer the close within 1 s" in r["top_errors"][0]["message"]
+    assert r["websocket"]["closes"] == {"1006": 2}
+    assert r["iterations"]["cut_off"] == 0
+    assert took < 20
+
+
+def test_peer_that_closes_is_counted_by_code(scenario_file, tmp_path):
+    async def leaves(reader, writer):
+        if await handshake(reader, writer):
+            await read_frame(reader)
+            writer.write(frame(8, struct.pack("!H", 1001) + b"bye"))
+            await writer.drain()
+            await read_frame(reader)  # the client's answer
+
+    body = """        with client.websocket("/ws/chat") as ws:
+            ws.send("ping")
+            ws.recv(timeout=5)
+"""
+    proc, r, _ = run_against(leaves, body, scenario_file, tmp_path)
+    assert kinds(r) == {"reset": 2}
+    assert "WebSocket closed by peer (code 1001)" in r["top_errors"][0]["message"]
+    assert r["websocket"]["closes"] == {"1001": 2}
+
+
+def test_peer_that_sends_100_mb_is_refused_from_the_header(scenario_file, tmp_path):
+    sent = []
+
+    async def flood(reader, writer):
+        if not await handshake(reader, writer):
+            return
+        await read_frame(reader)
+        size = 100 * 1024 * 1024
+        writer.write(frame_head(2, size))
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(100):  # as much of it as the client takes
+            writer.write(chunk)
+            await writer.drain()
+            sent.append(len(chunk))
+
+    body = """        with client.websocket("/ws/chat") as ws:
+            ws.send("go")
+            ws.recv(timeout=10)
+"""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc, r, took = run_against(flood, body, scenario_file, tmp_path)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert kinds(r) == {"protocol": 2}
+    assert "WebSocket message larger than max_message=16777216 bytes" in \
+        r["top_errors"][0]["message"]
+    assert r["websocket"]["messages_received"] == 0
+    assert sum(sent) < 100 * 1024 * 1024  # the client stopped reading it
+    assert took < 30
+    if not SANITIZER and peak_kib > before:
+        # The process never held the message: far below 100 MiB.
+        assert peak_kib < 90 * 1024, peak_kib
