@@ -1,11 +1,12 @@
 // WebSocketClient (http/websocket_client.h) against the in-process demo-api's
 // /ws/echo and /ws/broadcast (demo/ws_routes.h), on loopback.
+#include "http/websocket_client.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 
 #include "demo/demo_api.h"
-#include "http/websocket_client.h"
 
 namespace loadpilot::http {
 namespace {

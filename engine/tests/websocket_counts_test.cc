@@ -1,11 +1,12 @@
 // WebSocketCounts (metrics/websocket_counts.h) and the loadpilot_websocket_*
 // series (monitor/websocket_metrics.h): merging, the JSON agents send, the
 // bound on close codes, the Prometheus counters.
+#include "metrics/websocket_counts.h"
+
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include "metrics/stats.h"
-#include "metrics/websocket_counts.h"
 #include "monitor/websocket_metrics.h"
 
 namespace loadpilot::metrics {
@@ -57,7 +58,7 @@ TEST(WebSocketCounts, CloseCodesAreBounded) {
 
 TEST(WebSocketCounts, FromJsonNamesTheBadField) {
   nlohmann::json j = sample().to_json();
-  j["closes"]["abc"] = 1;
+  j["closes"]["abc"] = 1u;
   try {
     WebSocketCounts::from_json(j);
     FAIL() << "accepted a bad close code";
@@ -68,7 +69,7 @@ TEST(WebSocketCounts, FromJsonNamesTheBadField) {
   j["messages_sent"] = -1;
   EXPECT_THROW(WebSocketCounts::from_json(j), std::invalid_argument);
   j = sample().to_json();
-  j["closes"]["70000"] = 1;
+  j["closes"]["70000"] = 1u;
   EXPECT_THROW(WebSocketCounts::from_json(j), std::invalid_argument);
 }
 
