@@ -3,8 +3,11 @@ against demo-api's /ws/echo and /ws/broadcast with exact counts, and
 against hostile peers on loopback (ws_peer.py), each of which must end on
 time with its errors by kind."""
 import asyncio
+import os
 import resource
+import ssl
 import struct
+import subprocess
 import time
 
 import pytest
@@ -34,7 +37,8 @@ def named(row):
 
 
 def test_echo_counts_exact(demo_api, scenario_file, tmp_path):
-    proc, r = run_json(scenario_file(ECHO), demo_api.url, tmp_path)
+    report = tmp_path / "report.html"
+    proc, r = run_json(scenario_file(ECHO), demo_api.url, tmp_path, "--report", str(report))
     assert proc.returncode == 0, proc.stderr + proc.stdout
     row = task_row(r, "talk")
     # 10 iterations: one open and four round trips each
@@ -46,6 +50,11 @@ def test_echo_counts_exact(demo_api, scenario_file, tmp_path):
                   "bytes_sent": 10 * (3 * 7 + 3), "bytes_received": 10 * (3 * 7 + 3),
                   "closes": {"1000": 10}}
     assert "websocket   10 opened; messages sent 40" in proc.stdout
+    # The report shows the same counts in a card of their own.
+    from test_report import open_in_browser
+    seen = open_in_browser(report, "websocket")
+    assert seen["cards"]["WebSocket"] == [
+        "10 opened", "40 messages sent (240 B), 40 received (240 B); closes 1000 \u00d710"]
 
 
 BROADCAST = """
@@ -225,3 +234,52 @@ def test_peer_that_sends_100_mb_is_refused_from_the_header(scenario_file, tmp_pa
     if not SANITIZER and peak_kib > before:
         # The process never held the message: far below 100 MiB.
         assert peak_kib < 90 * 1024, peak_kib
+
+
+def test_wss_through_tls(scenario_file, tmp_path):
+    """wss:// for an https:// target: TLS from the engine's OpenSSL, with
+    --insecure for the peer's self-signed certificate."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+
+    async def echo(reader, writer):
+        if not await handshake(reader, writer):
+            return
+        while True:
+            opcode, payload = await read_frame(reader)
+            writer.write(frame(opcode, payload if opcode != 8 else payload[:2]))
+            await writer.drain()
+            if opcode == 8:
+                return
+
+    peer = Peer(echo, ssl=context)
+    try:
+        source = """
+from loadpilot import VUser, scenario, task
+
+
+@scenario(rps=4, duration="1s", ramp_up="0s")
+class Secure(VUser):
+    @task
+    def talk(self, client):
+        with client.websocket("/secure") as ws:
+            assert ws.url.startswith("wss://127.0.0.1:")
+            ws.send("sealed")
+            assert ws.recv(timeout=5) == "sealed"
+"""
+        target = peer.url.replace("http://", "https://")
+        proc, r = run_json(scenario_file(source), target, tmp_path, "--insecure", timeout=60)
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        assert task_row(r, "talk")["requests"] == 8
+        assert r["websocket"]["opened"] == 4 and r["websocket"]["closes"] == {"1000": 4}
+        # Without --insecure the self-signed certificate is refused: a
+        # connect error naming the verification failure.
+        proc, r = run_json(scenario_file(source), target, tmp_path, timeout=60)
+        assert kinds(r) == {"connect": 4}
+        assert "TLS handshake failed" in r["top_errors"][0]["message"]
+    finally:
+        peer.close()

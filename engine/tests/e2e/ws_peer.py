@@ -61,14 +61,14 @@ def frame(opcode, payload):
 class Peer:
     """Serves BEHAVIOUR(reader, writer) per connection on 127.0.0.1."""
 
-    def __init__(self, behaviour):
+    def __init__(self, behaviour, ssl=None):
         self.behaviour = behaviour
         self.connections = 0
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         async def start():
-            self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=ssl)
             self.port = self.server.sockets[0].getsockname()[1]
             ready.set()
 
@@ -86,7 +86,7 @@ class Peer:
         self.connections += 1
         try:
             await self.behaviour(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, OSError):
             pass
         finally:
             writer.close()
