@@ -3,6 +3,7 @@ against demo-api's /ws/echo and /ws/broadcast with exact counts, and
 against hostile peers on loopback (ws_peer.py), each of which must end on
 time with its errors by kind."""
 import asyncio
+import json
 import os
 import resource
 import ssl
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SANITIZER, run_json, task_row
+from conftest import BIN, SANITIZER, run_json, task_row
 from ws_peer import Peer, frame, frame_head, handshake, read_frame
 
 ECHO = """
@@ -283,3 +284,40 @@ class Secure(VUser):
         assert "TLS handshake failed" in r["top_errors"][0]["message"]
     finally:
         peer.close()
+
+
+def test_agents_and_prometheus_count_the_same(demo_api, scenario_file, tmp_path):
+    """Two local agents: their WebSocket counts merge exactly; the lingering
+    /metrics endpoint serves the same figures as the results file."""
+    from test_prometheus import free_port, http_get, metrics_env, wait_for
+
+    port = free_port()
+    results = tmp_path / "r.json"
+    run = subprocess.Popen(
+        [os.path.abspath(BIN), "run", str(scenario_file(ECHO)), "--target", demo_api.url,
+         "--agents", "2", "--results-json", str(results), "--no-report",
+         "--metrics-host", "127.0.0.1", "--metrics-port", str(port), "--metrics-linger", "3s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=metrics_env(),
+        cwd=tmp_path)
+    try:
+        wait_for(results.exists, 60, "the results file")
+        time.sleep(0.2)
+        body = http_get(f"http://127.0.0.1:{port}/metrics")
+        r = json.loads(results.read_text())
+        assert r["websocket"] == {"opened": 10, "messages_sent": 40, "messages_received": 40,
+                                  "bytes_sent": 240, "bytes_received": 240,
+                                  "closes": {"1000": 10}}
+        assert task_row(r, "talk")["requests"] == 50
+        for line in ("loadpilot_websocket_opened_total 10",
+                     'loadpilot_websocket_messages_total{direction="sent"} 40',
+                     'loadpilot_websocket_messages_total{direction="received"} 40',
+                     'loadpilot_websocket_bytes_total{direction="sent"} 240',
+                     'loadpilot_websocket_bytes_total{direction="received"} 240',
+                     'loadpilot_websocket_closes_total{code="1000"} 10'):
+            assert line + "\n" in body, (line, body[:3000])
+        run.communicate(timeout=20)
+        assert run.returncode == 0
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
