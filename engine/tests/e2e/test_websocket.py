@@ -161,6 +161,25 @@ def test_peer_that_never_answers_a_recv(scenario_file, tmp_path):
     assert took < 20
 
 
+def test_a_recv_waiting_at_the_end_of_the_run_is_cut_off_on_time(scenario_file, tmp_path):
+    async def silent(reader, writer):
+        if await handshake(reader, writer):
+            await answer_close(reader, writer)
+
+    body = """        with client.websocket("/ws/chat") as ws:
+            ws.send("ping")
+            ws.recv(timeout=60)
+"""
+    proc, r, took = run_against(silent, body, scenario_file, tmp_path, extra=("--drain", "1s"))
+    # The 1 s run and its 1 s drain, not recv's 60 s: the iterations still
+    # waiting are cut off, their connections dropped.
+    assert took < 15
+    its = r["iterations"]
+    assert (its["started"], its["finished"], its["cut_off"]) == (2, 0, 2)
+    assert task_row(r, "talk")["requests"] == 2  # the opens
+    assert r["websocket"]["opened"] == 2 and r["websocket"]["closes"] == {}
+
+
 def test_peer_that_never_answers_the_close(scenario_file, tmp_path):
     async def deaf(reader, writer):
         if not await handshake(reader, writer):
