@@ -4,6 +4,7 @@
 // executor, so a session's stream is only ever touched on its thread.
 #include "demo/ws_routes.h"
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -24,6 +25,24 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 class Session;
+
+// The counts /ws/stats reports (process-wide: the sessions of every worker).
+struct Counts {
+  std::atomic<std::uint64_t> accepted{0}, received{0}, sent{0}, closed{0};
+};
+
+Counts& counts() {
+  static Counts c;
+  return c;
+}
+
+std::string counts_json() {
+  const Counts& c = counts();
+  return "{\"accepted\":" + std::to_string(c.accepted.load()) +
+         ",\"received\":" + std::to_string(c.received.load()) +
+         ",\"sent\":" + std::to_string(c.sent.load()) +
+         ",\"closed\":" + std::to_string(c.closed.load()) + "}";
+}
 
 // The connections on /ws/broadcast.
 class Room {
@@ -68,6 +87,13 @@ class Session : public std::enable_shared_from_this<Session> {
       self->head_.shrink_to_fit();
       if (ec) return;
       self->accepted_ = true;
+      if (self->route_ == WsRoute::kStats) {
+        // Its answer, then a normal close once it is written.
+        self->closing_after_write_ = true;
+        self->queue(std::make_shared<const std::string>(counts_json()), true);
+        return;
+      }
+      counts().accepted.fetch_add(1, std::memory_order_relaxed);
       if (!self->out_.empty()) self->write();
       self->read();
     });
@@ -82,7 +108,12 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read() {
     ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return;  // closed (a close frame is answered by Beast), or gone
+      if (ec) {
+        // closed (a close frame is answered by Beast), or gone
+        if (ec == websocket::error::closed) counts().closed.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      counts().received.fetch_add(1, std::memory_order_relaxed);
       auto message =
           std::make_shared<const std::string>(beast::buffers_to_string(self->in_.data()));
       self->in_.clear();
@@ -112,15 +143,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write() {
     ws_.text(out_.front().text);
-    ws_.async_write(asio::buffer(*out_.front().data),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      if (ec) {
-                        self->out_.clear();
-                        return;
-                      }
-                      self->out_.pop_front();
-                      if (!self->out_.empty() && !self->closing_) self->write();
-                    });
+    ws_.async_write(asio::buffer(*out_.front().data), [self = shared_from_this()](
+                                                          beast::error_code ec, std::size_t) {
+      if (ec) {
+        self->out_.clear();
+        return;
+      }
+      self->out_.pop_front();
+      if (self->closing_after_write_) {
+        self->ws_.async_close(websocket::close_code::normal, [self](beast::error_code) {});
+        return;
+      }
+      counts().sent.fetch_add(1, std::memory_order_relaxed);
+      if (!self->out_.empty() && !self->closing_) self->write();
+    });
   }
 
   struct Out {
@@ -133,7 +169,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer in_;
   std::deque<Out> out_;
   bool closing_ = false;
-  bool accepted_ = false;  // the upgrade is done: writes may start
+  bool accepted_ = false;             // the upgrade is done: writes may start
+  bool closing_after_write_ = false;  // /ws/stats: close once the answer is out
 };
 
 void Room::broadcast(const std::shared_ptr<const std::string>& message, bool text) {
@@ -156,6 +193,7 @@ WsRoute websocket_route(std::string_view method, std::string_view target) {
   const std::string_view path = target_path(target);
   if (path == "/ws/echo") return WsRoute::kEcho;
   if (path == "/ws/broadcast") return WsRoute::kBroadcast;
+  if (path == "/ws/stats") return WsRoute::kStats;
   return WsRoute::kNone;
 }
 

@@ -3,6 +3,11 @@
 //   GET /ws/echo       every message comes back as it was sent (text or binary)
 //   GET /ws/broadcast  every message goes to every connection on /ws/broadcast
 //                      at that moment, the sender's included, on any worker
+//   GET /ws/stats      one text message, then a normal close: the counts of
+//                      the two routes above since the process started,
+//                      {"accepted":n,"received":n,"sent":n,"closed":n}
+//                      (upgrades done, messages read and written, close
+//                      handshakes the client started); its own are not counted
 // Each needs a WebSocket upgrade (RFC 6455); a plain GET gets Beast's
 // answer to a bad upgrade (400) and the connection closes. Messages up to
 // kMaxMessage bytes; a connection whose peer falls kMaxQueued broadcast
@@ -15,7 +20,7 @@
 
 namespace loadpilot::demo {
 
-enum class WsRoute { kNone, kEcho, kBroadcast };
+enum class WsRoute { kNone, kEcho, kBroadcast, kStats };
 
 inline constexpr std::size_t kMaxMessage = 1024 * 1024;
 inline constexpr std::size_t kMaxQueued = 1024;

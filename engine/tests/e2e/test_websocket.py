@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import BIN, SANITIZER, run_json, task_row
-from ws_peer import Peer, frame, frame_head, handshake, read_frame
+from ws_peer import Peer, frame, frame_head, handshake, read_frame, ws_stats
 
 ECHO = """
 from loadpilot import VUser, scenario, task
@@ -51,6 +51,9 @@ def test_echo_counts_exact(demo_api, scenario_file, tmp_path):
                   "bytes_sent": 10 * (3 * 7 + 3), "bytes_received": 10 * (3 * 7 + 3),
                   "closes": {"1000": 10}}
     assert "websocket   10 opened; messages sent 40" in proc.stdout
+    # The server counted the same: every message sent reached it, every
+    # echo it wrote was received, every close was the client's.
+    assert ws_stats(demo_api.url) == {"accepted": 10, "received": 40, "sent": 40, "closed": 10}
     # The report shows the same counts in a card of their own.
     from test_report import open_in_browser
     seen = open_in_browser(report, "websocket")
@@ -90,6 +93,8 @@ def test_broadcast_async(demo_api, scenario_file, tmp_path):
     ws = r["websocket"]
     assert (ws["opened"], ws["messages_sent"], ws["messages_received"]) == (2 * n, n, 2 * n)
     assert ws["closes"] == {"1000": 2 * n}
+    assert ws_stats(demo_api.url) == {"accepted": 2 * n, "received": n, "sent": 2 * n,
+                                      "closed": 2 * n}
 
 
 def run_against(peer_behaviour, body, scenario_file, tmp_path, rps=2, extra=()):

@@ -94,3 +94,39 @@ class Peer:
     def close(self):
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+def ws_stats(url):
+    """demo-api's /ws/stats (demo/ws_routes.h): the one message it sends,
+    parsed; the close it then starts is answered."""
+    import json
+    import os
+    import socket
+
+    host, port = url.split("://")[1].rsplit(":", 1)
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall((f"GET /ws/stats HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        f = s.makefile("rb")
+        status = f.readline()
+        assert b" 101 " in status, status
+        while f.readline() not in (b"\r\n", b""):
+            pass
+
+        def frame_in():
+            b0, b1 = f.read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack("!H", f.read(2))
+            elif n == 127:
+                (n,) = struct.unpack("!Q", f.read(8))
+            return b0 & 0x0F, f.read(n)
+
+        opcode, payload = frame_in()
+        assert opcode == 1, opcode
+        opcode, _ = frame_in()
+        assert opcode == 8, opcode
+        s.sendall(bytes([0x88, 0x82, 0, 0, 0, 0]) + struct.pack("!H", 1000))  # masked, zero key
+        return json.loads(payload)
