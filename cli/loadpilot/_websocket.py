@@ -73,7 +73,7 @@ class _Socket:
 
     __slots__ = (
         "sid", "row", "named", "connect_named", "url", "open", "error", "reading", "inbox",
-        "waiter", "timer", "sent_us",
+        "waiter", "timer", "sent_us", "closing",
     )
 
     def __init__(self, sid: int, url: str) -> None:
@@ -91,6 +91,7 @@ class _Socket:
         # When the first send since the last received message went out (us
         # since the run's start): a round trip is measured from it.
         self.sent_us: Optional[int] = None
+        self.closing = False  # close() was called
 
 
 class WebSocketPump:
@@ -260,6 +261,8 @@ class WebSocketPump:
     def recv(
         self, vu: Any, sock: _Socket, timeout: Optional[float], name: Optional[str], is_async: bool
     ) -> Any:
+        if sock.waiter is not None:
+            raise RuntimeError(f"another recv already waits on this WebSocket ({sock.url})")
         if sock.error is not None:  # reported (and counted) once, when it happened
             raise sock.error
         if sock.inbox is None:
@@ -332,8 +335,9 @@ class WebSocketPump:
         self.hub.record_error(row, kind, message)
 
     def close(self, vu: Any, sock: _Socket, code: int, is_async: bool) -> Any:
-        if sock.sid not in self.sockets:
+        if sock.sid not in self.sockets or sock.closing:
             return _done(None, is_async, self.loop)
+        sock.closing = True
         self.engine.close(sock.sid, int(code))
         sock.open = False
 
@@ -509,7 +513,7 @@ def _then(future: "asyncio.Future[Any]", then: Any) -> "asyncio.Future[Any]":
     async def chain() -> Any:
         return then(await future)
 
-    return asyncio.ensure_future(chain())
+    return future.get_loop().create_task(chain())
 
 
 def _done(value: Any, is_async: bool, loop: asyncio.AbstractEventLoop) -> Any:

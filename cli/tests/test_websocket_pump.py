@@ -195,3 +195,19 @@ def test_a_refused_open_raises_and_frees_the_engine_side(pump, hub):
     assert hub.records == [(3, 43, 800, "connect",
                             "WebSocket upgrade refused: HTTP 403 ws://t:1/ws")]
     assert hub.websockets.ops[-1] == ("abort", 7)
+
+
+def test_a_second_close_or_a_second_waiting_recv_cannot_strand_the_first(pump, hub, loop):
+    it = Iteration(3, 400, 0, False)
+    ws = opened(pump, hub, it)
+    first = pump.recv(SimpleNamespace(current=it), ws._sock, 5, None, True)
+    with pytest.raises(RuntimeError, match="another recv already waits"):
+        pump.recv(SimpleNamespace(current=it), ws._sock, 5, None, True)
+    closing = pump.close(SimpleNamespace(current=it), ws._sock, 1000, True)
+    again = pump.close(SimpleNamespace(current=it), ws._sock, 1000, True)
+    assert [op for op in hub.websockets.ops if op[0] == "close"] == [("close", 7, 1000)]
+    pump.completed(event(3, code=1000))
+    loop.run_until_complete(asyncio.wait([closing, again]))
+    assert closing.result() is None and again.result() is None
+    with pytest.raises(WebSocketClosed, match="closed while recv waited"):
+        loop.run_until_complete(first)
