@@ -37,8 +37,7 @@ def named(row):
 
 
 def test_echo_counts_exact(demo_api, scenario_file, tmp_path):
-    report = tmp_path / "report.html"
-    proc, r = run_json(scenario_file(ECHO), demo_api.url, tmp_path, "--report", str(report))
+    proc, r = run_json(scenario_file(ECHO), demo_api.url, tmp_path, "--no-report")
     assert proc.returncode == 0, proc.stderr + proc.stdout
     row = task_row(r, "talk")
     # 10 iterations: one open and four round trips each
@@ -53,8 +52,14 @@ def test_echo_counts_exact(demo_api, scenario_file, tmp_path):
     # The server counted the same: every message sent reached it, every
     # echo it wrote was received, every close was the client's.
     assert ws_stats(demo_api.url) == {"accepted": 10, "received": 40, "sent": 40, "closed": 10}
-    # The report shows the same counts in a card of their own.
+
+
+def test_report_has_a_websocket_card(demo_api, scenario_file, tmp_path):
     from test_report import open_in_browser
+
+    report = tmp_path / "report.html"
+    proc, r = run_json(scenario_file(ECHO), demo_api.url, tmp_path, "--report", str(report))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
     seen = open_in_browser(report, "websocket")
     assert seen["cards"]["WebSocket"] == [
         "10 opened", "40 messages sent (240 B), 40 received (240 B); closes 1000 \u00d710"]
