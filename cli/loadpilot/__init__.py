@@ -15,6 +15,7 @@ Rows of test data from CSV files: ``loadpilot.data.csv("users.csv")``.
 from . import data
 from .client import BodyTooLarge, HTTPError, LoadClient, Response
 from ._wait import between, constant, constant_pacing
+from ._websocket import WebSocketClosed, WebSocketError, WebSocketTimeout
 from .dsl import VUser, scenario, task
 
 __all__ = [
@@ -23,6 +24,9 @@ __all__ = [
     "LoadClient",
     "Response",
     "VUser",
+    "WebSocketClosed",
+    "WebSocketError",
+    "WebSocketTimeout",
     "between",
     "data",
     "constant",

@@ -55,6 +55,7 @@ class RequestPump:
         "origin",
         "named_rows",
         "pending",
+        "websockets",
     )
 
     def __init__(
@@ -84,6 +85,9 @@ class RequestPump:
         self.named_rows: Dict[Tuple[int, str], int] = {}
         # The calls in flight by the hub's request id.
         self.pending: Dict[int, Call] = {}
+        # The run's WebSocket connections (_websocket.WebSocketPump), set by
+        # the runtime: client.websocket() opens them.
+        self.websockets: Any = None
 
     def in_flight(self) -> int:
         """How many requests wait for their response (or timeout)."""

@@ -52,6 +52,7 @@ from ._process import ProcessGuard
 from ._redirects import DEFAULT_MAX_REDIRECTS
 from ._requests import RequestPump
 from ._vuser import Iteration, VUserState, static_labels
+from ._websocket import WebSocketPump
 from .client import HTTPError, Response
 
 __all__ = ["Runtime"]
@@ -61,8 +62,8 @@ ON_STOP = "on_stop"
 ON_START_GIVE_UP_US = 10_000_000  # stop the run if no on_start succeeded by then
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections
 
-# Hub event tags (see VUserRuntime::Hub::poll).
-_ARRIVE, _DONE, _FINISH, _ABORT = 0, 1, 2, 3
+# Hub event tags (see VUserRuntime::Hub::poll; 4: WebSocketHub::take).
+_ARRIVE, _DONE, _FINISH, _ABORT, _WEBSOCKET = 0, 1, 2, 3, 4
 
 
 class _TaskSpec:
@@ -202,6 +203,9 @@ class Runtime:
             follow_redirects=self.follow_redirects,
             max_redirects=self.max_redirects,
         )
+        self.pump.websockets = WebSocketPump(
+            hub, loop, self.main, self.base_url, self.static_names, self.pump.named_rows
+        )
         self.process = ProcessGuard(
             hub.stop_run,
             loop,
@@ -248,6 +252,7 @@ class Runtime:
             self.idle.clear()
             self.vusers.clear()
             self.pump.close()
+            self.pump.websockets.shutdown()
             gc.set_threshold(*gc_threshold)
             gc.unfreeze()
 
@@ -287,6 +292,8 @@ class Runtime:
                 self._finish(event[1])
             elif tag == _ABORT:
                 self._stop()
+            elif tag == _WEBSOCKET:
+                self.pump.websockets.completed(event)
 
     def _wake_workers(self) -> None:
         """The hub queues iteration ends; they go to the workers in one
@@ -611,6 +618,8 @@ class Runtime:
         if isinstance(exc, HTTPError) and it.failed is not None:
             if any(r is exc.response for r in it.failed):
                 return
+        if getattr(exc, "_loadpilot_counted", False):  # a WebSocket failure, counted
+            return
         self.hub.record_error(row, "exception", message or self._describe(exc))
         if isinstance(exc, SystemExit):
             self.process.exited(exc)

@@ -146,6 +146,11 @@ class SyncTransport:
     def send_batch(self, requests: List[Request]) -> List[Response]:
         return self._pump.call(self._vu, requests) if requests else []
 
+    def websocket(self, path: str, **options: Any) -> Any:
+        from ._websocket import open_sync
+
+        return open_sync(self._pump, self._vu, path, **options)
+
 
 class AsyncTransport:
     def __init__(self, pump: "RequestPump", vuser: VUserState) -> None:
@@ -157,6 +162,11 @@ class AsyncTransport:
 
     def send_batch(self, requests: List[Request]) -> "asyncio.Future[List[Response]]":
         return asyncio.gather(*(self._pump.call_async(self._vu, r) for r in requests))
+
+    def websocket(self, path: str, **options: Any) -> Any:
+        from ._websocket import open_async
+
+        return open_async(self._pump, self._vu, path, **options)
 
 
 def keep_cookies(jar: Dict[str, str], headers: Headers) -> None:

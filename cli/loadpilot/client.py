@@ -303,6 +303,32 @@ class LoadClient:
             built.append(build_request(item.get("method", "GET"), item["path"], **args))
         return self._transport.send_batch(built)
 
+    def websocket(
+        self,
+        path: str,
+        *,
+        headers: Any = None,
+        name: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_message: Optional[int] = None,
+    ) -> Any:
+        """Opens a WebSocket to PATH on the target (ws:// for http://, wss://
+        for https://): in a plain def task it returns the open connection
+        (``with client.websocket("/ws/chat") as ws:``), in an async task an
+        awaitable one (``async with client.websocket(...) as ws:``).
+        HEADERS go with the upgrade request; NAME counts the round trips in
+        a sub-row of the task (and the open in "NAME connect"); TIMEOUT
+        (seconds) limits the open and the close handshake (default: the
+        run's --timeout, and 5 s for the close); MAX_MESSAGE is the largest
+        message received, in bytes (default 16 MiB).
+        See docs/protocols.md#websocket."""
+        opener = getattr(self._transport, "websocket", None)
+        if opener is None:
+            raise RuntimeError("client.websocket() runs only in the VUser runtime")
+        return opener(
+            path, headers=headers, name=name, timeout=timeout, max_message=max_message
+        )
+
     # Each verb builds its request inline (no shared helper frame: this is
     # the path of every request), and names itself in a keyword error.
     def get(self, path: str, **kwargs: Any) -> Response:

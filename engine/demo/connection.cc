@@ -11,6 +11,7 @@
 #include "demo/http2_connection.h"
 #include "demo/response.h"
 #include "http/request_parser.h"
+#include "demo/ws_routes.h"
 
 namespace loadpilot::demo {
 namespace {
@@ -53,6 +54,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       parser_.reset();
       continue_sent_ = false;
+      if (upgrade(request)) return;
       handle(request);  // done with the views into in_ before they move
       begin_ += consumed;
     }
@@ -103,6 +105,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     append_response(out_, reply_.status, reply_.body, keep_alive, http10, head_only,
                     reply_.location);
     if (!keep_alive) closing_ = true;
+  }
+
+  // A WebSocket route (demo/ws_routes.h) takes the socket over, with the
+  // bytes read so far, when nothing is owed on it before the upgrade.
+  bool upgrade(const Request& request) {
+    const WsRoute route = websocket_route(request.method, request.target);
+    if (route == WsRoute::kNone || !out_.empty() || holding_) return false;
+    serve_websocket(std::move(socket_), std::string(in_.data() + begin_, end_ - begin_), route);
+    return true;
   }
 
   void write() {

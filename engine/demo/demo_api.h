@@ -16,6 +16,8 @@
 //                                a chain of n redirects, 1 <= n <= 1000; else 404
 //   ANY  /echo                -> 200 {"method":..,"target":..,"body":..}, the request
 //   GET  /stats               -> 200 exact request counts per "METHOD /route"
+//   GET  /ws/echo, /ws/broadcast, /ws/stats -> WebSocket routes (demo/ws_routes.h),
+//                                not counted here
 //   POST /stats/reset         -> 204 zeroes the counts
 //   anything else             -> 404 (a HEAD gets the 404's head only)
 // Every response carries Content-Type: application/json and Content-Length

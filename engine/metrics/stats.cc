@@ -114,6 +114,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   pacing_late += other.pacing_late;
   cut_off += other.cut_off;
   retries += other.retries;
+  websocket.merge(other.websocket);
   for (std::size_t c = 0; c < kResponseClassCount; ++c) responses[c] += other.responses[c];
   bytes_sent += other.bytes_sent;
   http2_responses += other.http2_responses;
@@ -235,6 +236,8 @@ nlohmann::json IntervalStats::to_json() const {
                           {"python_cpu", python_cpu},
                           {"python_held", python_held}}},
                         {"last_start_s", last_start_s}};
+  // Absent when unused, as an agent of an older version sends.
+  if (!websocket.empty()) out["websocket"] = websocket.to_json();
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
   for (const TaskStats& t : tasks) {
     ts.push_back({{"requests", t.requests},
@@ -297,6 +300,13 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
   }
   // Absent from an agent of a version without HTTP/2.
   if (j.contains("http2_responses")) s.http2_responses = u64_field(j, "http2_responses", "stats: ");
+  if (j.contains("websocket")) {
+    try {
+      s.websocket = WebSocketCounts::from_json(j["websocket"]);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("stats: ") + e.what());
+    }
+  }
   {
     const auto it = j.find("busy");
     if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))

@@ -15,6 +15,7 @@
 
 #include "http/error_kind.h"
 #include "metrics/histogram.h"
+#include "metrics/websocket_counts.h"
 
 namespace loadpilot::metrics {
 
@@ -128,6 +129,8 @@ struct IntervalStats {
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   // Of the responses, those over HTTP/2 (the rest: HTTP/1.1).
   std::uint64_t http2_responses = 0;
+  // WebSocket connections, messages and closes (docs/protocols.md#websocket).
+  WebSocketCounts websocket;
   // The busiest engine thread's CPU use over the interval, 0..1 (merged
   // as the maximum): tells a generator that could not keep up from a target
   // that could not.
@@ -213,6 +216,7 @@ class Recorder {
   }
   void record_cut_off(std::uint64_t n) { current_.cut_off += n; }
   void record_retries(std::uint64_t n) { current_.retries += n; }
+  WebSocketCounts& websocket() { return current_.websocket; }
   void record_busy(double fraction) { current_.busy = std::max(current_.busy, fraction); }
   // One wake of a lag probe, `late_ms` after it was due, at `at_s`.
   void record_lag(double late_ms, double at_s) {

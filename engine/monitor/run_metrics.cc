@@ -115,6 +115,8 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
   stall_ = &counter(r, "loadpilot_generator_stall_seconds_total",
                     "Event-loop lateness beyond 2 ms of the most stalled worker, summed, s");
 
+  websocket_ = std::make_unique<WebSocketMetrics>(r);
+
   auto& kinds = prometheus::BuildCounter()
                     .Name("loadpilot_errors_by_kind_total")
                     .Help("Failed requests and iterations by error kind")
@@ -207,6 +209,7 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   max_->Set(s.window.max_ms);
   mean_->Set(s.window.mean_ms);
   elapsed_->Set(s.elapsed_s);
+  websocket_->update(round.websocket);
   advance(*requests_, s.requests, requests_seen_);
   advance(*errors_, s.errors, errors_seen_);
   advance(*attempts_, s.attempts, attempts_seen_);

@@ -32,6 +32,7 @@
 
 #include "metrics/snapshot.h"
 #include "metrics/stats.h"
+#include "monitor/websocket_metrics.h"
 
 namespace prometheus {
 class Counter;
@@ -124,6 +125,7 @@ class RunMetrics {
   // (metrics::GeneratorHealth), and its stall time, whole run.
   std::vector<prometheus::Gauge*> generator_;
   prometheus::Counter* stall_ = nullptr;
+  std::unique_ptr<WebSocketMetrics> websocket_;  // loadpilot_websocket_*
 
   // Cumulative values already added to the counters.
   std::uint64_t requests_seen_ = 0, errors_seen_ = 0, attempts_seen_ = 0, started_seen_ = 0,

@@ -111,6 +111,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.bytes_sent = c.bytes_sent;
   s.bytes_received = c.bytes_received;
   s.http2_requests = c.http2_responses;
+  s.websocket = c.websocket;
   if (plan.profile.closed()) {
     // No schedule: what was planned is what came due (docs/output.md#iterations).
     s.planned_iterations = static_cast<double>(s.started + s.dropped);
@@ -273,6 +274,8 @@ nlohmann::json Summary::to_json() const {
           {"service_time", service.to_json()},
           {"tasks", tasks_json},
           {"thresholds", th},
+          // null for a run that used no WebSocket (docs/protocols.md#websocket)
+          {"websocket", websocket.empty() ? nlohmann::json(nullptr) : websocket.to_json()},
           {"passed", passed}};
 }
 
@@ -441,6 +444,7 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
                               format_bytes(s.bytes_sent / secs), format_bytes(s.bytes_received),
                               format_bytes(s.bytes_received / secs)));
   }
+  if (!s.websocket.empty()) print_wrapped(out, width, "  websocket   ", s.websocket.describe());
   print_wrapped(out, width, "  iterations  ",
                 fmt::format("{} started: {} finished, {} cut off; {:.1f}/s", s.started,
                             s.iterations, s.cut_off, s.iterations_rps));

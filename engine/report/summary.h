@@ -85,6 +85,7 @@ struct Summary {
   std::string protocol() const;
   std::uint64_t response_total() const;  // the sum of `responses`
   double error_rate = 0;                 // percent of attempts (metrics::TaskStats)
+  metrics::WebSocketCounts websocket;  // docs/protocols.md#websocket
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence

@@ -26,6 +26,7 @@
 #include "http/request.h"
 #include "load/pacer.h"
 #include "scenario/loader.h"
+#include "scenario/websocket_hub.h"
 
 namespace py = pybind11;
 
@@ -196,6 +197,7 @@ struct VUserRuntime::Hub {
           break;
       }
     }
+    if (ws) ws->take(out);
     return out;
   }
 
@@ -240,7 +242,8 @@ struct VUserRuntime::Hub {
       arm(*queue_wait, queue_ready);
     }
     const auto idle = [&] {
-      return completed.empty() && !inner_ready && !queue_ready && !has_events.load();
+      return completed.empty() && !inner_ready && !queue_ready && !has_events.load() &&
+             (!ws || ws->empty());
     };
     if (timeout_s == 0 || !idle()) {
       io->poll();
@@ -266,7 +269,7 @@ struct VUserRuntime::Hub {
   }
 
   // Something for poll(): a finished request or a queued event.
-  bool ready() const { return !completed.empty() || has_events.load(); }
+  bool ready() const { return !completed.empty() || has_events.load() || (ws && !ws->empty()); }
 
   void arm(boost::asio::posix::stream_descriptor& d, bool& flag) {
     d.async_wait(boost::asio::posix::stream_descriptor::wait_read,
@@ -278,6 +281,7 @@ struct VUserRuntime::Hub {
   // Ends the client (its requests fail as "shutdown") on the Python thread.
   void close_io() {
     if (client) client->close();
+    if (ws) ws->close_all();
     inner_wait.reset();
     queue_wait.reset();
     io->poll();
@@ -494,6 +498,7 @@ struct VUserRuntime::Hub {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_running =
       boost::asio::make_work_guard(*io);
   std::unique_ptr<http::Client> client;
+  std::unique_ptr<WebSocketHub> ws;  // the VUsers' WebSocket connections (start())
   std::unique_ptr<boost::asio::posix::stream_descriptor> queue_wait, inner_wait;
 };
 
@@ -529,6 +534,8 @@ PYBIND11_EMBEDDED_MODULE(_loadpilot_hub, m) {
       .def("flush", &Hub::flush)
       .def("finished", &Hub::finished)
       .def("stop_run", &Hub::stop_run)
+      .def_property_readonly(
+          "websockets", [](Hub& h) { return h.ws.get(); }, py::return_value_policy::reference)
       .def_property_readonly("workers", [](const Hub& h) { return h.link.workers; });
 }
 
@@ -548,6 +555,7 @@ VUserRuntime::VUserRuntime(const plan::Plan& plan, const http::Target& target) {
   py::gil_scoped_acquire gil;
   try {
     py::module_::import("_loadpilot_hub");
+    py::module_::import("_loadpilot_ws");
     py::module_ rt = py::module_::import("loadpilot._runtime");
     py::list tasks;
     for (const plan::TaskSpec& t : plan.tasks)
@@ -626,6 +634,13 @@ std::vector<std::string> VUserRuntime::extra_labels() const { return labels_; }
 void VUserRuntime::start(load::ScriptedLink link) {
   hub_->link = std::move(link);
   hub_->client = std::make_unique<http::Client>(*hub_->io, hub_->target, hub_->link.client);
+  hub_->ws = std::make_unique<WebSocketHub>(
+      *hub_->io, hub_->target, hub_->link.client.insecure, hub_->link.client.timeout,
+      [hub = hub_.get()](const metrics::WebSocketCounts& c) {
+        std::lock_guard lock(hub->record_mu);
+        if (!hub->closed) hub->recorder.websocket().merge(c);
+      },
+      hub_->link.t0);
   std::shared_ptr<Hub> hub = hub_;
   void* runtime = runtime_;
   watchdog_ = std::make_unique<PythonWatchdog>(

@@ -131,6 +131,17 @@
   card("Error rate", fmt(data.error_rate, 2) + " %");
   const bytes = isObj(data.bytes) ? data.bytes : null;
   if (bytes) card("Data received", fmtBytes(bytes.received), "sent " + fmtBytes(bytes.sent));
+  // A run that used WebSocket (docs/protocols.md#websocket): its opens and
+  // round trips are in the requests; this card has the rest.
+  const ws = isObj(data.websocket) ? data.websocket : null;
+  if (ws) {
+    const closes = Object.entries(isObj(ws.closes) ? ws.closes : {})
+      .map(([code, n]) => code + " \u00d7" + fmtInt(n)).join(", ");
+    card("WebSocket", fmtInt(ws.opened) + " opened",
+      fmtInt(ws.messages_sent) + " messages sent (" + fmtBytes(ws.bytes_sent) + "), " +
+      fmtInt(ws.messages_received) + " received (" + fmtBytes(ws.bytes_received) + ")" +
+      (closes ? "; closes " + closes : ""));
+  }
   card("p50", fmtMs(lat.p50_ms));
   card("p95", fmtMs(lat.p95_ms));
   card("p99", fmtMs(lat.p99_ms));
