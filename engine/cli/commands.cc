@@ -175,6 +175,12 @@ void add_demo(CLI::App& app, demo::DemoOptions& d) {
   cmd->add_option("--seed", d.seed, "Random seed")
       ->capture_default_str()
       ->transform(unsigned_number());
+  cmd->add_option("--capacity", d.capacity_rps,
+                  "Serve at most N requests/s (fixed service time; past it requests queue)")
+      ->transform(real_number(0.001, 10'000'000, "requests/s"));
+  cmd->add_option("--capacity-workers", d.capacity_workers,
+                  "Servers behind --capacity (default: about 20 ms of service time each)")
+      ->transform(whole_number(1, 100'000));
 }
 
 // The docs/ folder the help and the messages cite: beside an installed
