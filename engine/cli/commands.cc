@@ -14,6 +14,7 @@
 #include "cli/agents_mode.h"
 #include "cli/arguments.h"
 #include "cli/dotenv.h"
+#include "cli/find_command.h"
 #include "cli/init_command.h"
 #include "cli/report_commands.h"
 #include "cli/run_command.h"
@@ -254,6 +255,8 @@ int main(int argc, char** argv) {
   RunArgs run_args;
   demo::DemoOptions demo_options;
   add_run(app, run_args);
+  FindArgs find_args;
+  add_find_command(app, find_args);
   add_demo(app, demo_options);
   ReportArgs report_args;
   CompareArgs compare_args;
@@ -292,7 +295,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const auto word = command_word(args);
   const std::string command = word == args.end() ? "" : *word;
-  if (command == "run" || command == "agent" || command == "coordinator") {
+  if (command == "run" || command == "find" || command == "agent" || command == "coordinator") {
     std::string error;
     if (!load_dotenv(".env", nullptr, &error)) {
       fmt::print(stderr, "error: {}\n", error);
@@ -313,6 +316,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("run")) return run_command(run_args);
+    if (app.got_subcommand("find")) return find_command(find_args);
     if (app.got_subcommand("demo-api")) return demo::run_demo_api(demo_options);
     if (app.got_subcommand("agent")) return agent_command(agent_args);
     if (app.got_subcommand("coordinator")) return serve_command(serve_args);
