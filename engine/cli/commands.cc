@@ -62,6 +62,8 @@ void add_run(CLI::App& app, RunArgs& a) {
       ->capture_default_str();
   run->add_flag("--insecure", a.insecure, "Do not verify TLS certificates");
   run->add_flag("--dry-run", a.dry_run, "Validate and print the plan JSON, send nothing");
+  run->add_flag("--strict", a.strict,
+                "Fail the run when the load generator held it back for over 10% of its seconds");
   run->add_option("--output", a.output, "Live output: auto (dashboard on a terminal), text, ndjson")
       ->capture_default_str();
   run->add_option("--results-json", a.results_json, "Write the final results to this file");

@@ -204,6 +204,7 @@ int run_command(const RunArgs& args) {
       outcome.duration_s, outcome.interrupted, limits);
   if (signal_seen) summary.interrupt_signal = signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : run_errors) summary.add_problem(e);
+  if (args.strict && !summary.generator_bound.empty()) summary.add_problem(summary.generator_bound);
   summary.knee = outputs.knee_line();  // printed before the verdict
   nlohmann::json results = outputs.results(summary);
   if (coordinator) coordinator->add_results(results);
