@@ -103,6 +103,9 @@ class ScenarioConfig:
     # default, and the hop limit. None: left out (False, and 20).
     follow_redirects: Any = None
     max_redirects: Any = None
+    # mode="find" (docs/capacity.md): the search's bounds. None: left out.
+    rps_min: Any = None
+    rps_max: Any = None
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
@@ -115,6 +118,12 @@ class ScenarioConfig:
                 ("follow_redirects", self.follow_redirects),
                 ("max_redirects", self.max_redirects),
             )
+            if value is not None
+        }
+        # The capacity search's bounds, only when given.
+        bounds = {
+            key: value
+            for key, value in (("rps_min", self.rps_min), ("rps_max", self.rps_max))
             if value is not None
         }
         return {
@@ -135,6 +144,7 @@ class ScenarioConfig:
                 else {}
             ),
             **redirects,
+            **bounds,
         }
 
 
@@ -156,6 +166,8 @@ def scenario(
     wait: Optional[Wait] = None,
     follow_redirects: Optional[bool] = None,
     max_redirects: Optional[int] = None,
+    rps_min: Optional[Union[int, float]] = None,
+    rps_max: Optional[Union[int, float]] = None,
     # NoReturn: a type checker flags any other keyword as well.
     **unknown: NoReturn,
 ) -> Any:
@@ -166,7 +178,9 @@ def scenario(
     target arrival rate of task iterations per second; ``duration``/``ramp_up``
     accept "30s", "2m", "1m30s", "1h", "250ms" or seconds (``ramp_up``
     left at its default is capped at the duration); ``mode`` is one of ramp,
-    constant, step, spike; ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
+    constant, step, spike, or find: a capacity search for the highest rate
+    that meets every threshold, from ``rps_min`` (default: ``rps``) to at
+    most ``rps_max`` (docs/capacity.md); ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
     max_ms and error_rate (percent).
 
     ``users=N`` makes it a closed model instead: N users each loop over the
@@ -223,6 +237,8 @@ def scenario(
         wait=wait,
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
+        rps_min=rps_min,
+        rps_max=rps_max,
         defaults=frozenset(defaults),
     )
 
@@ -257,6 +273,8 @@ _SCENARIO_KEYWORDS = (
     "wait",
     "follow_redirects",
     "max_redirects",
+    "rps_min",
+    "rps_max",
 )
 
 

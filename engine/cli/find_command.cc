@@ -186,8 +186,9 @@ StepRun run_step(const FindArgs& args, RunSetup& setup, const plan::Plan& base, 
 
 }  // namespace
 
-int find_command(const FindArgs& args) {
+int find_command(const FindArgs& given) {
   ignore_sigpipe();
+  FindArgs args = given;
   const auto hold_s = plan::parse_duration(args.hold);
   if (!hold_s || *hold_s < 0.5 || *hold_s > plan::kMaxDurationS)
     return fail(
@@ -210,15 +211,42 @@ int find_command(const FindArgs& args) {
     return fail(
         fmt::format("--rps-min {:g} is above --rps-max {:g}", *args.rps_min, *args.rps_max));
 
-  // The plan as `run` would make it, with the connections sized for the
-  // highest rate the search may try.
+  // The plan as `run` would make it (output paths checked, their folders
+  // made), each step's profile set below.
   RunArgs ra = args.run;
-  ra.mode = "constant";
   ra.duration = fmt::format("{}ms", std::llround((*warmup_s + *hold_s) * 1000));
   int code = kExitOk;
-  // Output paths are checked (and their folders made) here, before any traffic.
   std::unique_ptr<RunSetup> setup = prepare_run(ra, &code);
   if (!setup) return code;
+  // The scenario's own bounds (mode="find") unless the command line gives them.
+  if (setup->plan.find_spec) {
+    if (!args.rps_min && setup->plan.find_spec->rps_min > 0)
+      args.rps_min = setup->plan.find_spec->rps_min;
+    if (!args.rps_max && setup->plan.find_spec->rps_max > 0)
+      args.rps_max = setup->plan.find_spec->rps_max;
+    if (args.rps_min && args.rps_max && *args.rps_min > *args.rps_max)
+      return fail(fmt::format("rps_min {:g} is above rps_max {:g}", *args.rps_min, *args.rps_max));
+  }
+  return search_capacity(args, *warmup_s, *hold_s, *budget_s, *precision, std::move(setup));
+}
+
+int run_find_scenario(const RunArgs& run_args, std::unique_ptr<RunSetup> setup) {
+  if (run_args.external_agents > 0 || !run_args.coordinator_url.empty())
+    return fail(
+        "a capacity search (mode=\"find\") runs here or on --agents, not on external agents or "
+        "the coordinator service (docs/capacity.md#agents)");
+  FindArgs args;
+  args.run = run_args;
+  const plan::FindSpec spec = setup->plan.find_spec.value_or(plan::FindSpec{});
+  if (spec.rps_min > 0) args.rps_min = spec.rps_min;
+  if (spec.rps_max > 0) args.rps_max = spec.rps_max;
+  return search_capacity(args, *plan::parse_duration(args.warmup), *plan::parse_duration(args.hold),
+                         *plan::parse_duration(args.budget), *parse_precision(args.precision),
+                         std::move(setup));
+}
+
+int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double budget_s,
+                    double precision, std::unique_ptr<RunSetup> setup) {
   plan::Plan& plan = setup->plan;
   if (plan.profile.closed())
     return fail(
@@ -236,11 +264,11 @@ int find_command(const FindArgs& args) {
   if (so.rps_min > so.rps_max)
     return fail(fmt::format("--rps-max {:g} is below the first step's rate {:g} (--rps-min)",
                             so.rps_max, so.rps_min));
-  so.precision = *precision;
-  so.budget_s = *budget_s;
+  so.precision = precision;
+  so.budget_s = budget_s;
   // The drain and the set-up of a step's engine come on top of its
   // warm-up and hold.
-  so.step_s = *warmup_s + *hold_s + 0.5;
+  so.step_s = warmup_s + hold_s + 0.5;
   so.confirm = !args.no_confirm;
   // Connections: --max-connections, else what rps_max needs (engine.md).
   if (!args.run.max_connections) {
@@ -260,8 +288,8 @@ int find_command(const FindArgs& args) {
   report.started_at = report::rfc3339_now_ms();
   report.thresholds = plan.thresholds;
   report.options = so;
-  report.warmup_s = *warmup_s;
-  report.hold_s = *hold_s;
+  report.warmup_s = warmup_s;
+  report.hold_s = hold_s;
   report.agents = args.run.processes;
   report.max_connections = setup->connections;
   const plan::Plan base = plan;
@@ -275,7 +303,7 @@ int find_command(const FindArgs& args) {
   fmt::print(
       "find: from {}/s to at most {}/s, steps of {:g} s warm-up + {:g} s hold, precision {:g}%, "
       "budget {:g} s\n",
-      capacity::rate_text(so.rps_min), capacity::rate_text(so.rps_max), *warmup_s, *hold_s,
+      capacity::rate_text(so.rps_min), capacity::rate_text(so.rps_max), warmup_s, hold_s,
       so.precision * 100, so.budget_s);
   std::fflush(stdout);
 
@@ -290,7 +318,7 @@ int find_command(const FindArgs& args) {
       if ((signal_seen = take_pending_stop_signal()) != 0) break;
       StepRun run;
       try {
-        run = run_step(args, *setup, base, step->rps, *warmup_s, *hold_s, setup->vusers, first, t0);
+        run = run_step(args, *setup, base, step->rps, warmup_s, hold_s, setup->vusers, first, t0);
       } catch (const CoordinatorError& e) {
         report.problems.push_back(e.what());
       } catch (const agents::AgentError& e) {

@@ -7,6 +7,7 @@
 // judged (capacity/step.h). The answer, the steps and the generator's
 // health go to the terminal, the results JSON, the HTML report, JUnit and
 // the GitHub job summary (capacity/outputs.h).
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -35,5 +36,13 @@ struct FindArgs {
 
 void add_find_command(CLI::App& app, FindArgs& a);
 int find_command(const FindArgs& args);
+
+struct RunSetup;
+// `loadpilot run` of a scenario with mode="find": the search, with the
+// default steps, budget and precision (docs/capacity.md).
+int run_find_scenario(const RunArgs& args, std::unique_ptr<RunSetup> setup);
+// The search itself, once the options are checked and the run prepared.
+int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double budget_s,
+                    double precision, std::unique_ptr<RunSetup> setup);
 
 }  // namespace loadpilot::cli

@@ -12,6 +12,7 @@
 #include "cli/agents_mode.h"
 #include "cli/commands.h"
 #include "cli/coordinator.h"
+#include "cli/find_command.h"
 #include "cli/report_commands.h"
 #include "cli/run_setup.h"
 #include "cli/serve_child.h"
@@ -46,6 +47,9 @@ int run_command(const RunArgs& args) {
   int code = kExitOk;
   std::unique_ptr<RunSetup> setup = prepare_run(args, &code);
   if (!setup) return code;
+  // @scenario(mode="find"): a capacity search (docs/capacity.md).
+  if (setup->plan.find_spec && args.agent.empty() && !args.serve_child)
+    return run_find_scenario(args, std::move(setup));
   const plan::Plan& plan = setup->plan;
   load::EngineOptions eo = setup->engine;
   std::unique_ptr<scenario::VUserRuntime>& vusers = setup->vusers;

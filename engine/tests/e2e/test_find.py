@@ -141,3 +141,45 @@ def test_find_bad_options_are_named(scenario_file, tmp_path, demo_api):
         assert proc.returncode == 2, (args, proc.stdout + proc.stderr)
         assert words in proc.stderr, (args, proc.stderr)
     assert demo_api.stats()["total"] == 0
+
+
+def test_scenario_mode_find_is_searched_by_run(make_demo_api, scenario_file, tmp_path):
+    """@scenario(mode="find", rps_min=, rps_max=): `loadpilot run` searches."""
+    api = make_demo_api("--capacity", "400")
+    path = scenario_file("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(mode="find", rps_min=300, rps_max=1200,
+                  thresholds={"p99_ms": 100, "error_rate": 1})
+        class Products(VUser):
+            @task
+            def products(self, client):
+                client.get("/api/products")
+    """)
+    dry = run_loadpilot("run", path, "--target", api.url, "--dry-run", timeout=30)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["find"] == {"rps_min": 300, "rps_max": 1200}
+    # The command line's search options still apply through `find`; `run`
+    # uses the defaults, so only the plan is checked there. The search:
+    proc, r = find(path, api.url, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    c = check_answer(r, 400)
+    assert c["search"]["rps_min"] == 300 and c["search"]["rps_max"] == 1200
+
+
+def test_rps_min_outside_find_is_refused(scenario_file, demo_api):
+    path = scenario_file(SCENARIO.replace("rps=50,", "rps=50, rps_min=10,"))
+    proc = run_loadpilot("run", path, "--target", demo_api.url, "--no-report", timeout=30)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert 'rps_min: applies only to mode="find"' in proc.stderr, proc.stderr
+
+
+def test_find_with_local_agents(make_demo_api, scenario_file, tmp_path):
+    api = make_demo_api("--capacity", "400")
+    path = scenario_file(SCENARIO)
+    proc, r = find(path, api.url, tmp_path, "--rps-min", "300", "--rps-max", "1200",
+                   "--agents", "2", timeout=200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    c = r["capacity"]
+    assert r["agents"] == 2
+    assert c["found"] and abs(c["rps"] - 400) <= 0.05 * 400, c["line"]
