@@ -7,10 +7,10 @@
 // VUsers log in and a queue left by the previous step drain. The hold
 // passes when every threshold holds over the hold's requests alone and no
 // arrival was dropped in it. A hold that failed while the load generator
-// (or its machine, or the scenario's own code) held its seconds back — a
-// second that fell behind, put down to "generator", "machine" or
-// "scenario" by the overload verdict (report/verdict.h) — did not measure
-// the target: it is kGeneratorLimited, not kFail.
+// or its machine held its seconds back — a second that fell behind, put
+// down to "generator" or "machine" by the overload verdict
+// (report/verdict.h) — did not measure the target: it is
+// kGeneratorLimited, not kFail.
 //
 // judge_step() is a pure function of what the engine collected, so every
 // rule is unit-tested with constructed rounds (engine/tests/capacity_step_test.cc).
@@ -28,8 +28,9 @@
 
 namespace loadpilot::capacity {
 
-// What the engine collected in a step's hold: its rounds' stats merged, and
-// the rounds themselves (the verdict's evidence).
+// What the engine collected in a step's hold: its rounds' stats merged
+// (the drain's included), and the rounds that had arrivals (the verdict's
+// evidence).
 struct HoldWindow {
   metrics::IntervalStats stats;
   std::vector<metrics::Round> rounds;
@@ -50,8 +51,8 @@ struct StepResult {
   double error_rate = 0;            // percent of attempts, hold only
   metrics::LatencySummary latency;  // hold only, from the intended start
   std::vector<metrics::ThresholdResult> thresholds;
-  // "generator", "machine" or "scenario" when such a second of the hold
-  // fell behind; else "".
+  // "generator" or "machine" when such a second of the hold fell behind;
+  // else "".
   std::string held_back_by;
   double lag_max_ms = 0, cpu_max = 0;  // the generator's health in the hold
   StepOutcome outcome = StepOutcome::kFail;

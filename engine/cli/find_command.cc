@@ -141,7 +141,7 @@ StepRun run_step(const FindArgs& args, RunSetup& setup, const plan::Plan& base, 
     coordinator = Coordinator::make(step_args, setup);  // throws CoordinatorError
   } else if (scenario::needs_vuser_runtime(step_plan) && !first) {
     vusers.reset();  // the last step's Python thread ends; the GIL is back here
-    vusers = std::make_unique<scenario::VUserRuntime>(step_plan, *setup.target);
+    vusers = std::make_unique<scenario::VUserRuntime>(setup.plan, *setup.target);
   }
   load::EngineOptions eo = setup.engine;
   if (coordinator) coordinator->configure(eo);
@@ -168,7 +168,9 @@ StepRun run_step(const FindArgs& args, RunSetup& setup, const plan::Plan& base, 
       const double begin = r.end_s - r.interval_s;
       if (begin < warmup_s - 0.1) return;
       out.hold.stats.merge(engine.collector().last_round());
-      out.hold.rounds.push_back(r);
+      // The generator's evidence is read from the seconds that had
+      // arrivals: the drain after them asks nothing of the generator.
+      if (begin < end_of_arrivals - 0.05) out.hold.rounds.push_back(r);
       out.hold.seconds +=
           std::max(0.0, std::min(r.end_s, end_of_arrivals) - std::max(begin, warmup_s));
     });
