@@ -22,10 +22,10 @@ SCENARIO = """
 FAST = ("--step", "2s", "--warmup", "500ms", "--budget", "90s", "--precision", "4%")
 
 
-def find(path, target, tmp_path, *extra, name="r.json", timeout=150):
+def find(path, target, tmp_path, *extra, name="r.json", timeout=150, fast=FAST):
     results = tmp_path / name
     proc = run_loadpilot("find", str(path), "--target", target, "--results-json", str(results),
-                         "--no-report", *FAST, *extra, timeout=timeout)
+                         "--no-report", *fast, *extra, timeout=timeout)
     assert results.exists(), proc.stderr + proc.stdout
     return proc, json.loads(results.read_text())
 
@@ -159,12 +159,16 @@ def test_scenario_mode_find_is_searched_by_run(make_demo_api, scenario_file, tmp
     dry = run_loadpilot("run", path, "--target", api.url, "--dry-run", timeout=30)
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["find"] == {"rps_min": 300, "rps_max": 1200}
-    # The command line's search options still apply through `find`; `run`
-    # uses the defaults, so only the plan is checked there. The search:
-    proc, r = find(path, api.url, tmp_path)
+    # `run` would search with the default 15 s steps: `find` takes the
+    # scenario's bounds with short steps, and a budget of two steps.
+    proc, r = find(path, api.url, tmp_path, "--budget", "7s",
+                   fast=("--step", "2s", "--warmup", "500ms"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    c = check_answer(r, 400)
+    c = r["capacity"]
     assert c["search"]["rps_min"] == 300 and c["search"]["rps_max"] == 1200
+    assert [s["rps"] for s in c["steps"]] == [300, 600], c["steps"]
+    assert c["found"] and c["rps"] == 300 and c["limit"] == "budget", c["line"]
+    assert "the budget ran out" in c["line"]
 
 
 def test_rps_min_outside_find_is_refused(scenario_file, demo_api):
