@@ -5,6 +5,8 @@ takes tens of seconds."""
 import json
 import os
 import re
+import signal
+import subprocess
 import time
 
 from conftest import BIN, run_loadpilot
@@ -187,3 +189,48 @@ def test_find_with_local_agents(make_demo_api, scenario_file, tmp_path):
     c = r["capacity"]
     assert r["agents"] == 2
     assert c["found"] and abs(c["rps"] - 400) <= 0.05 * 400, c["line"]
+
+
+FIND_SCENARIO = """
+    from loadpilot import VUser, scenario, task
+
+    @scenario(mode="find", rps_min=50, rps_max=200, thresholds={"p99_ms": 100})
+    class Products(VUser):
+        @task
+        def products(self, client):
+            client.get("/api/products")
+"""
+
+
+def test_run_of_a_find_scenario_searches_and_stops_on_ctrl_c(demo_api, scenario_file,
+                                                            tmp_path):
+    """`loadpilot run` hands a mode="find" scenario to the search (default
+    steps are long: the test stops it once the first step has begun)."""
+    path = scenario_file(FIND_SCENARIO)
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [os.path.abspath(BIN), "run", path, "--target", demo_api.url, "--no-report",
+         "--no-metrics", "--results-json", str(results)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    header = proc.stdout.readline()
+    assert header.startswith("find: Products against"), header
+    deadline = time.monotonic() + 20
+    while demo_api.stats()["total"] == 0:  # the first step is sending
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    r = json.loads(results.read_text())
+    assert r["type"] == "capacity" and r["interrupted"] is True
+    assert r["capacity"]["search"]["rps_min"] == 50 and r["capacity"]["search"]["rps_max"] == 200
+    assert r["capacity"]["search"]["hold_s"] == 10 and r["capacity"]["search"]["warmup_s"] == 5
+
+
+def test_run_of_a_find_scenario_on_external_agents_is_refused(demo_api, scenario_file):
+    path = scenario_file(FIND_SCENARIO)
+    proc = run_loadpilot("run", path, "--target", demo_api.url, "--external-agents", "1",
+                         "--no-report", timeout=30)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "not on external agents or the coordinator service" in proc.stderr
+    assert demo_api.stats()["total"] == 0
