@@ -358,7 +358,8 @@ TEST_F(LoaderTest, BadOverridesAreAllReported) {
                        "or a number of seconds (got \"10x\")"))
       << joined(errors);
   EXPECT_TRUE(has_prefix(errors, "ramp_up: must be a duration")) << joined(errors);
-  EXPECT_TRUE(contains(errors, "mode: must be one of ramp, constant, step, spike, find (got \"warp\")"))
+  EXPECT_TRUE(
+      contains(errors, "mode: must be one of ramp, constant, step, spike, find (got \"warp\")"))
       << joined(errors);
   EXPECT_TRUE(contains(errors, "steps: must be >= 1 (got 0)")) << joined(errors);
   EXPECT_TRUE(contains(errors, "thresholds.p99_ms: must be a number (got \"soon\")"))
