@@ -106,6 +106,9 @@ class ScenarioConfig:
     # HTTP/2 (docs/protocols.md): None: left out.
     http_version: Any = None
     max_streams: Any = None
+    # mode="find" (docs/capacity.md): the search's bounds. None: left out.
+    rps_min: Any = None
+    rps_max: Any = None
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
@@ -120,6 +123,12 @@ class ScenarioConfig:
                 ("http_version", self.http_version),
                 ("max_streams", self.max_streams),
             )
+            if value is not None
+        }
+        # The capacity search's bounds, only when given.
+        bounds = {
+            key: value
+            for key, value in (("rps_min", self.rps_min), ("rps_max", self.rps_max))
             if value is not None
         }
         return {
@@ -140,6 +149,7 @@ class ScenarioConfig:
                 else {}
             ),
             **redirects,
+            **bounds,
         }
 
 
@@ -163,6 +173,8 @@ def scenario(
     max_redirects: Optional[int] = None,
     http_version: Optional[str] = None,
     max_streams: Optional[int] = None,
+    rps_min: Optional[Union[int, float]] = None,
+    rps_max: Optional[Union[int, float]] = None,
     # NoReturn: a type checker flags any other keyword as well.
     **unknown: NoReturn,
 ) -> Any:
@@ -173,7 +185,9 @@ def scenario(
     target arrival rate of task iterations per second; ``duration``/``ramp_up``
     accept "30s", "2m", "1m30s", "1h", "250ms" or seconds (``ramp_up``
     left at its default is capped at the duration); ``mode`` is one of ramp,
-    constant, step, spike; ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
+    constant, step, spike, or find: a capacity search for the highest rate
+    that meets every threshold, from ``rps_min`` (default: ``rps``) to at
+    most ``rps_max`` (docs/capacity.md); ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
     max_ms and error_rate (percent).
 
     ``users=N`` makes it a closed model instead: N users each loop over the
@@ -237,6 +251,8 @@ def scenario(
         max_redirects=max_redirects,
         http_version=http_version,
         max_streams=max_streams,
+        rps_min=rps_min,
+        rps_max=rps_max,
         defaults=frozenset(defaults),
     )
 
@@ -273,6 +289,8 @@ _SCENARIO_KEYWORDS = (
     "max_redirects",
     "http_version",
     "max_streams",
+    "rps_min",
+    "rps_max",
 )
 
 

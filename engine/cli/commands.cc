@@ -12,6 +12,7 @@
 #include "build_info.h"
 #include "cli/arguments.h"
 #include "cli/dotenv.h"
+#include "cli/find_command.h"
 #include "cli/init_command.h"
 #include "cli/report_commands.h"
 #include "cli/run_command.h"
@@ -69,6 +70,8 @@ void add_run(CLI::App& app, RunArgs& a) {
       ->check(CLI::IsMember({"1.1", "2"}));
   run->add_flag("--http2", a.http2, "Same as --http-version 2");
   run->add_flag("--dry-run", a.dry_run, "Validate and print the plan JSON, send nothing");
+  run->add_flag("--strict", a.strict,
+                "Fail the run when the load generator held it back for over 10% of its seconds");
   run->add_option("--output", a.output, "Live output: auto (dashboard on a terminal), text, ndjson")
       ->capture_default_str();
   run->add_option("--results-json", a.results_json, "Write the final results to this file");
@@ -211,6 +214,12 @@ void add_demo(CLI::App& app, demo::DemoOptions& d) {
       ->transform(unsigned_number());
   cmd->add_flag("--tls", d.tls,
                 "HTTPS and HTTP/2 (ALPN h2) with a self-signed certificate made at start");
+  cmd->add_option("--capacity", d.capacity_rps,
+                  "Serve at most N requests/s (fixed service time; past it requests queue)")
+      ->transform(real_number(0.001, 10'000'000, "requests/s"));
+  cmd->add_option("--capacity-workers", d.capacity_workers,
+                  "Servers behind --capacity (default: about 20 ms of service time each)")
+      ->transform(whole_number(1, 100'000));
 }
 
 // The docs/ folder the help and the messages cite: beside an installed
@@ -277,6 +286,7 @@ int help_command(CLI::App& app, const std::string& topic) {
 // Every command's options, filled by the parse.
 struct Commands {
   RunArgs run;
+  FindArgs find;
   demo::DemoOptions demo;
   ReportArgs report;
   CompareArgs compare;
@@ -290,6 +300,7 @@ void add_commands(CLI::App& app, Commands& c) {
   app.require_subcommand(1);
   app.set_version_flag("-V,--version", std::string("loadpilot ") + kVersion);
   add_run(app, c.run);
+  add_find_command(app, c.find);
   add_demo(app, c.demo);
   add_report_command(app, c.report);
   add_compare_command(app, c.compare);
@@ -310,6 +321,7 @@ void add_commands(CLI::App& app, Commands& c) {
 
 int dispatch(CLI::App& app, const Commands& c) {
   if (app.got_subcommand("run")) return run_command(c.run);
+  if (app.got_subcommand("find")) return find_command(c.find);
   if (app.got_subcommand("demo-api")) return demo::run_demo_api(c.demo);
   if (app.got_subcommand("agent")) return agent_command(c.agent);
   if (app.got_subcommand("coordinator")) return serve_command(c.serve);
@@ -330,7 +342,8 @@ int dispatch(CLI::App& app, const Commands& c) {
 bool load_env_file(const std::vector<std::string>& args) {
   const auto word = command_word(args);
   const std::string command = word == args.end() ? "" : *word;
-  if (command != "run" && command != "agent" && command != "coordinator") return true;
+  if (command != "run" && command != "find" && command != "agent" && command != "coordinator")
+    return true;
   std::string error;
   if (load_dotenv(".env", nullptr, &error)) return true;
   fmt::print(stderr, "error: {}\n", error);

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/find_command.h"
 #include "cli/picker.h"
 #include "cluster/agent/agent_child.h"
 #include "cluster/coordinator/coordinator.h"
@@ -30,6 +31,9 @@ int run_command(const RunArgs& args) {
   int code = kExitOk;
   std::unique_ptr<RunSetup> setup = prepare_run(args, &code, pick_on_terminal);
   if (!setup) return code;
+  // @scenario(mode="find"): a capacity search (docs/capacity.md).
+  if (setup->plan.find_spec && args.agent.empty() && !args.serve_child)
+    return run_find_scenario(args, std::move(setup));
   load::EngineOptions eo = setup->engine;
   std::unique_ptr<Coordinator> coordinator;
   std::optional<load::Engine> engine;

@@ -89,9 +89,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
       worker_.endpoints.respond(match, request, &reply_);
     }
 
-    if (takes_knobs(match.route) && worker_.faults.delays()) {
+    if (takes_knobs(match.route) && (worker_.faults.delays() || worker_.capacity)) {
       Clock::time_point now = Clock::now();
-      Clock::time_point release = worker_.faults.release_time(now);
+      // Served first (queueing for a server), then the added latency.
+      Clock::time_point ready = worker_.capacity ? worker_.capacity->admit(now) : now;
+      Clock::time_point release =
+          worker_.faults.delays() ? worker_.faults.release_time(ready) : ready;
       if (release > now) {
         held_.clear();
         append_response(held_, reply_.status, reply_.body, keep_alive, http10, head_only,

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "demo/capacity.h"
 #include "demo/demo_api.h"
 #include "demo/faults.h"
 #include "demo/routes.h"
@@ -21,10 +22,11 @@ namespace loadpilot::demo {
 // `counters`, which /stats reads from any worker.
 struct Worker {
   Worker(int index, const DemoOptions& options, Faults::Clock::time_point start,
-         SharedState& shared, StatsBoard& board)
-      : board(board), faults(options, start, index), endpoints(index, shared) {}
+         SharedState& shared, StatsBoard& board, CapacityPool* capacity)
+      : board(board), capacity(capacity), faults(options, start, index), endpoints(index, shared) {}
 
   StatsBoard& board;
+  CapacityPool* capacity;  // --capacity (shared by every worker), or null
   RouteCounters counters;
   Faults faults;
   Endpoints endpoints;

@@ -81,6 +81,7 @@ struct DemoServer::Impl {
   DemoOptions options;
   SharedState shared;
   std::optional<StatsBoard> board;
+  std::optional<CapacityPool> capacity;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::optional<tcp::acceptor> acceptor;
@@ -104,9 +105,13 @@ void DemoServer::start() {
 
   s.board.emplace();  // fresh counts on every start
   if (s.options.tls && !s.tls) s.tls = make_demo_tls_context();
+  s.capacity.reset();
+  if (s.options.capacity_rps > 0)
+    s.capacity.emplace(s.options.capacity_rps, s.options.capacity_workers);
   auto start_time = Faults::Clock::now();
   for (int i = 0; i < threads; ++i) {
-    s.workers.push_back(std::make_unique<Worker>(i, s.options, start_time, s.shared, *s.board));
+    s.workers.push_back(std::make_unique<Worker>(i, s.options, start_time, s.shared, *s.board,
+                                                 s.capacity ? &*s.capacity : nullptr));
     s.board->add(&s.workers.back()->counters);
   }
   asio::io_context& io0 = s.workers.front()->io;
@@ -170,6 +175,14 @@ int run_demo_api(const DemoOptions& options) {
     return 1;
   }
   std::cout << "demo-api listening on " << server.url() << std::endl;
+  if (options.capacity_rps > 0) {
+    const CapacityPool pool(options.capacity_rps, options.capacity_workers);
+    std::cout << fmt::format(
+                     "demo-api capacity: {:g} requests/s ({} workers, {:.3f} ms service time)",
+                     options.capacity_rps, pool.workers(),
+                     std::chrono::duration<double, std::milli>(pool.service_time()).count())
+              << std::endl;
+  }
   signals.async_wait([](const boost::system::error_code&, int) {});
   signal_io.run();
   server.stop();

@@ -32,9 +32,9 @@
 // "GET /api/products/{id}"). Malformed requests (400 etc.) are not counted.
 //
 // Behaviour knobs (DemoOptions) add latency, jitter, a random error rate
-// (503s) and periodic stalls, to exercise error accounting and coordinated
-// omission correction. They apply to every counted request except
-// GET /health; /stats and /stats/reset ignore them too.
+// (503s), periodic stalls and a bounded capacity, to exercise error
+// accounting, coordinated omission correction and capacity searches. They apply to every counted
+// request except GET /health; /stats and /stats/reset ignore them too.
 //
 // HTTP: HTTP/1.0 and 1.1, keep-alive (1.1 default; 1.0 only with
 // "Connection: keep-alive"), pipelining (responses in request order).
@@ -65,6 +65,11 @@ struct DemoOptions {
   // HTTPS with a self-signed certificate made at start, HTTP/2 over ALPN h2
   // (demo/http2_connection.h). Without it, HTTP/1.1 and h2c on one port.
   bool tls = false;
+  // A known capacity (demo/capacity.h): > 0 serves at most this many
+  // requests/s, with `capacity_workers` servers (0: about 20 ms of service
+  // time each) in first-come-first-served order; past it requests queue.
+  double capacity_rps = 0;
+  int capacity_workers = 0;
 };
 
 // DemoServer: the demo-api in this process. start() binds and spawns

@@ -310,7 +310,7 @@ json Plan::to_json() const {
     profile_j["wait"] = {
         {"kind", kind}, {"min_s", profile.wait.min_s}, {"max_s", profile.wait.max_s}};
   }
-  return {
+  json out = {
       {"name", name},
       {"file", file},
       {"target", target},
@@ -323,6 +323,8 @@ json Plan::to_json() const {
       {"http_version", http_version},
       {"max_streams", max_streams},
   };
+  if (find_spec) out["find"] = {{"rps_min", find_spec->rps_min}, {"rps_max", find_spec->rps_max}};
+  return out;
 }
 
 Plan Plan::from_json(const json& j) {
@@ -351,6 +353,13 @@ Plan Plan::from_json(const json& j) {
   if (const json* v = find(j, "max_redirects")) p.max_redirects = read_int(*v, "max_redirects");
   if (const json* v = find(j, "http_version")) p.http_version = read_string(*v, "http_version");
   if (const json* v = find(j, "max_streams")) p.max_streams = read_int(*v, "max_streams");
+  if (const json* v = find(j, "find"); v != nullptr && !v->is_null()) {
+    if (!v->is_object()) fail("find", "an object", *v);
+    FindSpec f;
+    if (const json* r = find(*v, "rps_min")) f.rps_min = read_number(*r, "find.rps_min");
+    if (const json* r = find(*v, "rps_max")) f.rps_max = read_number(*r, "find.rps_max");
+    p.find_spec = f;
+  }
   return p;
 }
 
@@ -360,6 +369,17 @@ std::vector<std::string> validate(const Plan& plan) {
     errors.push_back(fmt::format("{}: {} (got {})", field, problem, got));
   };
 
+  if (plan.find_spec) {
+    const FindSpec& f = *plan.find_spec;
+    for (const auto& [field, v] :
+         {std::pair{"rps_min", f.rps_min}, std::pair{"rps_max", f.rps_max}})
+      if (!std::isfinite(v) || v < 0 || v > kMaxRps)
+        add(field, fmt::format("must be a number of iterations per second from 0 to {:g}", kMaxRps),
+            fmt::format("{}", v));
+    if (f.rps_min > 0 && f.rps_max > 0 && f.rps_min > f.rps_max)
+      add("rps_max", fmt::format("must be at least rps_min ({:g})", f.rps_min),
+          fmt::format("{}", f.rps_max));
+  }
   const ProfileSpec& p = plan.profile;
   if (p.users < 0 || p.users > kMaxUsers) {
     add("users", fmt::format("must be a whole number from 1 to {}", kMaxUsers),

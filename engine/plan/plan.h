@@ -109,6 +109,14 @@ struct TaskSpec {
   std::optional<HttpRequestSpec> request;  // required for the native runtime
 };
 
+// mode="find" (docs/capacity.md): the scenario is searched for its
+// capacity rather than run on one curve. 0 leaves a bound to its default
+// (rps_min: the scenario's rps; rps_max: 100 x rps_min).
+struct FindSpec {
+  double rps_min = 0;
+  double rps_max = 0;
+};
+
 struct Plan {
   std::string name;
   std::string file;
@@ -123,6 +131,10 @@ struct Plan {
   // the server offers h2, else HTTP/1.1), "1.1" or "2" (docs/protocols.md).
   std::string http_version = "auto";
   int max_streams = 0;  // @scenario(max_streams=); 0: the server's limit
+  // @scenario(mode="find"): its profile is then a constant rate (each
+  // step's), and this holds the search's bounds. JSON: "find": {"rps_min",
+  // "rps_max"}, present only for such a scenario.
+  std::optional<FindSpec> find_spec;
 
   nlohmann::json to_json() const;
   // Parses without validating; throws PlanError naming the field on a type

@@ -267,6 +267,8 @@ nlohmann::json Summary::to_json() const {
                            ? nlohmann::json(nullptr)
                            : nlohmann::json{{"bottleneck", bottleneck}, {"message", overload}}},
           {"generator", generator},
+          {"generator_bound",
+           generator_bound.empty() ? nlohmann::json() : nlohmann::json(generator_bound)},
           {"problems", problems},
           {"errors_by_kind", kinds},
           {"top_errors", errs},
@@ -465,6 +467,10 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
                               s.planned_iterations, s.started, s.late, s.dropped, s.not_started));
   }
   if (!s.overload.empty()) print_wrapped(out, width, "  overload    ", s.overload, red);
+  // With --strict it is among the problems, printed below.
+  if (!s.generator_bound.empty() &&
+      std::find(s.problems.begin(), s.problems.end(), s.generator_bound) == s.problems.end())
+    print_wrapped(out, width, "  warning     ", s.generator_bound, red);
 
   const auto& l = s.latency;
   fmt::print(out, "\n{}\n", st.bold("Latency (ms, from intended start)"));

@@ -95,6 +95,10 @@ struct Summary {
   // The load generator's health over the run (report/verdict.h's
   // generator_json); null when not measured.
   nlohmann::json generator;
+  // The generator or its machine held the run back for more than
+  // kGeneratorBoundShare of its seconds (report/verdict.h): a warning, or a
+  // problem with --strict. Empty otherwise.
+  std::string generator_bound;
   // Why the run failed beyond its thresholds (a dead agent, a blocked
   // VUser, no on_start that succeeded, ...). Any problem fails the run.
   std::vector<std::string> problems;

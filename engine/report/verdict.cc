@@ -303,6 +303,24 @@ nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const V
           {"stall_note", v.stall_note}};
 }
 
+GeneratorBound generator_bound(const Evidence& e) {
+  GeneratorBound b;
+  b.total = e.rounds.size();
+  for (const metrics::Round& r : e.rounds) {
+    if (!r.behind()) continue;
+    const std::string cause = judge_round(r, e);
+    if (cause == "generator" || cause == "machine") ++b.seconds;
+  }
+  if (b.total == 0) return b;
+  b.share = static_cast<double>(b.seconds) / static_cast<double>(b.total);
+  if (b.share > kGeneratorBoundShare)
+    b.message = fmt::format(
+        "the load generator held the run back for {} of {} s ({:.0f}%): those seconds measured "
+        "the generator, not the target (docs/engine.md#overload)",
+        b.seconds, b.total, b.share * 100);
+  return b;
+}
+
 void judge_overload(Summary& s, const metrics::Collector& collector, const RunLimits& limits,
                     bool unlimited) {
   Evidence e;
@@ -340,6 +358,12 @@ void judge_overload(Summary& s, const metrics::Collector& collector, const RunLi
   s.bottleneck = v.bottleneck;
   s.overload = v.message;
   s.generator = generator_json(e.rounds, v);
+  // Nothing sent measured neither side: that verdict says it all.
+  if (v.bottleneck != "nothing_sent") {
+    const GeneratorBound b = generator_bound(e);
+    s.generator_bound = b.message;
+    if (s.generator.is_object()) s.generator["bound_seconds"] = b.seconds;
+  }
 }
 
 }  // namespace loadpilot::report

@@ -79,6 +79,18 @@ Verdict judge(const Evidence& e);
 // values but "" and "nothing_sent").
 std::string judge_round(const metrics::Round& r, const Evidence& e);
 
+// A generator-bound run (docs/engine.md#overload): the seconds that fell
+// behind and were put down to the load generator or its machine, out of
+// all the run's seconds. Over kGeneratorBoundShare of them, `message` says
+// so: a warning in the summary, a problem (the run fails) with --strict.
+inline constexpr double kGeneratorBoundShare = 0.1;
+struct GeneratorBound {
+  std::uint64_t seconds = 0, total = 0;
+  double share = 0;
+  std::string message;  // empty: at most kGeneratorBoundShare
+};
+GeneratorBound generator_bound(const Evidence& e);
+
 // The results file's `generator` object (docs/output.md#--results-json-path): the
 // generator's health over the run and the late arrivals by cause.
 nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const Verdict& v);

@@ -111,6 +111,8 @@ struct RunArgs {
   // linger applies even when nothing scraped (docs/monitoring.md).
   bool metrics_port_given = false;
   bool metrics_linger_given = false;
+  // A generator-bound run fails instead of warning (docs/engine.md#overload).
+  bool strict = false;
 };
 
 }  // namespace loadpilot::cli

@@ -248,6 +248,7 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
       ran.outcome.duration_s, ran.outcome.interrupted, limits);
   if (ran.signal_seen) summary.interrupt_signal = ran.signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : errors) summary.add_problem(e);
+  if (args.strict && !summary.generator_bound.empty()) summary.add_problem(summary.generator_bound);
   summary.knee = outputs.knee_line();  // printed before the verdict
   nlohmann::json results = outputs.results(summary);
   if (roles.session) roles.session->add_results(results);

@@ -191,6 +191,29 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
   json mode = chosen(o.mode, config, "mode");
   std::optional<plan::Mode> m;
   if (mode.is_string()) m = plan::mode_from_name(trimmed_lower(mode.get<std::string>()));
+  // mode="find": a capacity search (docs/capacity.md); each of its steps
+  // is a constant rate.
+  const bool find = mode.is_string() && trimmed_lower(mode.get<std::string>()) == "find";
+  if (find) {
+    m = plan::Mode::kConstant;
+    plan::FindSpec f;
+    for (const char* key : {"rps_min", "rps_max"}) {
+      const json given = field_of(config, key);
+      if (given.is_null()) continue;
+      if (auto v = as_number(given); v && !given.is_string() && *v > 0)
+        (std::string_view(key) == "rps_min" ? f.rps_min : f.rps_max) = *v;
+      else
+        problems->add(key, "must be a number of iterations per second > 0", given);
+    }
+    plan->find_spec = f;
+  } else if (const json& own = field_of(config, "mode");
+             !(own.is_string() && trimmed_lower(own.get<std::string>()) == "find")) {
+    // (A find scenario's steps run with --mode constant: its bounds stay
+    // its own.)
+    for (const char* key : {"rps_min", "rps_max"})
+      if (const json given = field_of(config, key); !given.is_null())
+        problems->add(key, "applies only to mode=\"find\" (docs/capacity.md)", given);
+  }
   if (closed && !o.mode && left_at_default(description, "mode")) {
     // Users ramp up when ramp_up is given, climb in steps when steps are,
     // and are all there from the start otherwise.
@@ -207,7 +230,7 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
   if (m) {
     p.mode = *m;
   } else {
-    problems->add("mode", "must be one of ramp, constant, step, spike", mode);
+    problems->add("mode", "must be one of ramp, constant, step, spike, find", mode);
   }
 
   json steps = o.steps ? json(*o.steps) : field_of(config, "steps");

@@ -358,7 +358,8 @@ TEST_F(LoaderTest, BadOverridesAreAllReported) {
                        "or a number of seconds (got \"10x\")"))
       << joined(errors);
   EXPECT_TRUE(has_prefix(errors, "ramp_up: must be a duration")) << joined(errors);
-  EXPECT_TRUE(contains(errors, "mode: must be one of ramp, constant, step, spike (got \"warp\")"))
+  EXPECT_TRUE(
+      contains(errors, "mode: must be one of ramp, constant, step, spike, find (got \"warp\")"))
       << joined(errors);
   EXPECT_TRUE(contains(errors, "steps: must be >= 1 (got 0)")) << joined(errors);
   EXPECT_TRUE(contains(errors, "thresholds.p99_ms: must be a number (got \"soon\")"))
@@ -608,7 +609,7 @@ class Bad(VUser):
   std::vector<std::string> errors;
   build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
   EXPECT_EQ(errors, (std::vector<std::string>{
-                        "mode: must be one of ramp, constant, step, spike (got \"zigzag\")",
+                        "mode: must be one of ramp, constant, step, spike, find (got \"zigzag\")",
                         "rps: must be a number > 0 (got -5)",
                         "duration: must be > 0 (got 0s)",
                         "steps: must be >= 1 (got 0)",

@@ -322,3 +322,50 @@ TEST(Verdict, GeneratorJsonSummarisesTheRounds) {
 
 }  // namespace
 }  // namespace loadpilot::report
+
+namespace loadpilot::report {
+namespace {
+
+// --strict (docs/engine.md#a-generator-bound-run): the share of a run's
+// seconds that the generator or its machine held back.
+TEST(GeneratorBound, ShareOfSecondsHeldBackByTheGeneratorOrItsMachine) {
+  Evidence e = healthy(10);
+  EXPECT_EQ(generator_bound(e).seconds, 0u);
+  EXPECT_TRUE(generator_bound(e).message.empty());
+  // One stalled second of ten (machine): 10%, not over the 10% line.
+  e.rounds[3].late = 50;
+  e.rounds[3].health.lag_max_ms = 115;
+  GeneratorBound b = generator_bound(e);
+  EXPECT_EQ(b.seconds, 1u);
+  EXPECT_EQ(b.total, 10u);
+  EXPECT_TRUE(b.message.empty());
+  // Two more seconds with the generator's thread saturated: 30%.
+  for (int i : {6, 7}) {
+    e.rounds[i].late = 60;
+    e.rounds[i].health.busy = 0.99;
+  }
+  b = generator_bound(e);
+  EXPECT_EQ(b.seconds, 3u);
+  EXPECT_DOUBLE_EQ(b.share, 0.3);
+  EXPECT_EQ(b.message,
+            "the load generator held the run back for 3 of 10 s (30%): those seconds measured the "
+            "generator, not the target (docs/engine.md#overload)");
+}
+
+TEST(GeneratorBound, TargetAndScenarioSecondsDoNotCount) {
+  Evidence e = healthy(4);
+  for (auto& r : e.rounds) {
+    r.late = 90;
+    r.health.connections_busy = 8;  // the target: every connection waiting on it
+  }
+  EXPECT_EQ(generator_bound(e).seconds, 0u);
+  for (auto& r : e.rounds) {
+    r.health.connections_busy = 0;
+    r.health.python_held = 0.95;  // the scenario's own code
+    r.health.python_cpu = 0.1;
+  }
+  EXPECT_EQ(generator_bound(e).seconds, 0u);
+}
+
+}  // namespace
+}  // namespace loadpilot::report

@@ -77,6 +77,13 @@
     b.textContent = "Overload (" + data.overload.bottleneck + "): " + data.overload.message;
     b.hidden = false;
   }
+  // A generator-bound run: a warning, unless --strict made it a problem.
+  if (typeof data.generator_bound === "string" &&
+      !(Array.isArray(data.problems) && data.problems.includes(data.generator_bound))) {
+    const b = document.getElementById("overload");
+    b.textContent = (b.hidden ? "" : b.textContent + " ") + "Warning: " + data.generator_bound;
+    b.hidden = false;
+  }
   if (Array.isArray(data.problems) && data.problems.length) {
     const ul = document.getElementById("problems");
     data.problems.forEach((p) => ul.append(el("li", null, String(p))));

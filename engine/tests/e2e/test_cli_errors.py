@@ -361,8 +361,8 @@ def test_threshold_takes_one_value_so_the_file_is_not_swallowed(scenario_file):
 @pytest.mark.parametrize("args,needle", [
     (["rnu", "x.py"], "unknown command 'rnu'; did you mean 'run'?"),
     (["reprot", "r.json"], "unknown command 'reprot'; did you mean 'report'?"),
-    (["frobnicate"], "unknown command 'frobnicate'; the commands are run, demo-api"),
-    ([], "no command given; use one of: run, demo-api"),
+    (["frobnicate"], "unknown command 'frobnicate'; the commands are run, find, demo-api"),
+    ([], "no command given; use one of: run, find, demo-api"),
     (["--verison"], "unknown option '--verison'; did you mean '--version'?"),
     (["run", "x.py", "-t", "http://127.0.0.1:1", "--durtion", "5s"],
      "unknown option '--durtion' for 'run'; did you mean '--duration'?"),
@@ -383,7 +383,7 @@ def test_mistyped_command_lines_get_one_error_line_with_a_suggestion(args, needl
 def test_help_and_version_spellings():
     p = run_loadpilot("help")
     assert p.returncode == 0, p.stderr
-    for command in ("run", "demo-api", "report", "compare", "init", "version", "help"):
+    for command in ("run", "find", "demo-api", "report", "compare", "init", "version", "help"):
         assert command in p.stdout
     p = run_loadpilot("help", "run")
     assert p.returncode == 0, p.stderr

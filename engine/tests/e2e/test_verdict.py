@@ -12,7 +12,7 @@ from conftest import BIN, run_json
 
 HEALTH_KEYS = {"lag_max_ms", "lag_max_at_s", "stall_ms", "cpu_max", "cpu_mean", "steal_max",
                "busy_max", "python_cpu_max", "python_held_max", "connections_busy_max",
-               "connections_open_max", "late_by_cause", "stall_note"}
+               "connections_open_max", "late_by_cause", "stall_note", "bound_seconds"}
 
 
 def refused_url():

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# What measuring the generator's own health costs (docs/engine.md#generator-health):
+# a run at RATE requests/s (default 10,000) against demo-api, sampled by
+# `perf record`, and the share of the loadpilot process's samples that fall
+# in the health code (the lag probe, the CPU and steal readings, the
+# recording of them). Usage: bench/generator_health.sh [BIN] [RATE]
+# Needs perf (Debian: linux-perf). BENCH_SECONDS sets the run's length.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BIN=$(realpath "${1:-build/engine/loadpilot}")
+RATE=${2:-10000}
+SECS=${BENCH_SECONDS:-8}
+command -v perf > /dev/null || { echo "perf is not installed (apt-get install linux-perf)"; exit 2; }
+work=$(mktemp -d)
+trap 'kill ${api:-} 2>/dev/null; rm -rf "$work"' EXIT
+
+"$BIN" demo-api --port 0 > "$work/api.log" 2>&1 &
+api=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/api.log" && break; sleep 0.05; done
+url=$(grep -o 'http://[^ ]*' "$work/api.log")
+cat > "$work/health.py" <<PY
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=$RATE, duration="${SECS}s", mode="constant")
+class Health(VUser):
+    @task
+    def health(self, client):
+        client.get("/health")
+PY
+LOADPILOT_NO_METRICS=1 perf record -q -F 4000 -o "$work/perf.data" -- \
+  "$BIN" run "$work/health.py" --target "$url" --no-report --output text \
+  --results-json "$work/r.json" > "$work/run.log" 2>&1
+# Self samples per symbol of the loadpilot process (every thread, kernel
+# time included); the health code's symbols by name.
+perf report -i "$work/perf.data" --no-children --comm loadpilot,lp-worker-0,lp-worker-1,lp-worker-2,lp-worker-3 \
+  --sort symbol --stdio -F sample,symbol 2> /dev/null | grep -E '^ +[0-9]' > "$work/symbols" || true
+total=$(awk '{s += $1} END {print s + 0}' "$work/symbols")
+health=$(grep -E 'arm_probe|record_lag|record_busy|record_python|HostUsage|thread_cpu|read_ticks|process_cpu' \
+  "$work/symbols" | awk '{s += $1} END {print s + 0}')
+achieved=$(/usr/bin/python3 -c "import json; r=json.load(open('$work/r.json')); print(r['rps']['actual'], r['generator']['cpu_mean'])")
+echo "rate asked $RATE/s; achieved and the process's CPU per core: $achieved"
+echo "samples of the loadpilot process: $total; in the generator-health code: $health"
+grep -E 'arm_probe|record_lag|record_busy|record_python|HostUsage|thread_cpu|read_ticks|process_cpu' \
+  "$work/symbols" | sed 's/^/  /' | cut -c1-120 || true
+/usr/bin/python3 -c "
+t, h = $total, $health
+if not t: print('no samples')
+elif h: print(f'health share of the process CPU: {100*h/t:.3f}%')
+else: print(f'health share of the process CPU: no sample, under {300/t:.3f}% (95%)')"
