@@ -21,7 +21,6 @@ import json
 import numbers
 import os
 import sys
-import textwrap
 import tokenize
 import traceback
 from types import ModuleType
@@ -29,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from . import _guard, _output, _sleep, data
 from .client import LoadClient, RecordingTransport, Request
+from ._native_proof import follows_redirects, native_proof
 from ._signatures import _overrides, signature_problems
 from .dsl import member_names, scenario_config, task_info, tasks_of
 
@@ -313,7 +313,7 @@ def _describe_task(
         elif error is None and transport.requests[0].timeout is not None:
             unproven = "it sets a per-call timeout="
         elif error is None:
-            unproven = _follows_redirects(cls, transport.requests[0])
+            unproven = follows_redirects(cls, transport.requests[0])
     if unproven is not None:
         runtime, reason = "python", "runs in Python: " + unproven
         transport.requests = []
@@ -334,118 +334,6 @@ def _describe_task(
         "runtime": runtime,
         "reason": reason,
     }
-
-
-# --- the native fast-path proof ---------------------------------------------------
-
-_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
-# Keywords whose literal value fully determines the encoded request
-# (follow_redirects=: only when False, see _follows_redirects).
-_FIXED_KEYWORDS = frozenset({"headers", "params", "json", "data", "name", "follow_redirects"})
-
-
-def _follows_redirects(cls: type, request: Request) -> Optional[str]:
-    """Why a recorded REQUEST cannot be sent natively because it follows
-    redirects, which only the Python runtime does (docs/scenarios.md#redirects);
-    None when it does not."""
-    if request.follow_redirects:
-        return "it passes follow_redirects=True (redirects are followed in Python)"
-    config = scenario_config(cls)
-    if request.follow_redirects is None and config is not None and config.follow_redirects:
-        return "the scenario follows redirects (@scenario(follow_redirects=True))"
-    return None
-
-
-def native_proof(cls: type, name: str, func: Callable[..., Any]) -> Optional[str]:
-    """None when task NAME provably sends the same single request on every
-    iteration, else why not (a short phrase).
-
-    Sound by construction: the method's own source must be exactly one
-    statement, ``client.VERB(...)`` on its client parameter, whose every
-    argument is a literal (constants and dicts/lists/tuples of constants);
-    it must be a plain ``def`` decorated only with ``@task``; and the class
-    must have no on_start, no on_stop and no ``check_NAME``. Anything else,
-    including source that cannot be read, runs in Python.
-    """
-    if _overrides(cls, "on_start"):
-        return "the class defines on_start"
-    if _overrides(cls, "on_stop"):
-        return "the class defines on_stop"
-    if callable(getattr(cls, "check_" + name, None)):
-        return f"check_{name} inspects its response"
-    if inspect.iscoroutinefunction(func):
-        return "it is an async task"
-    if not inspect.isfunction(func) or hasattr(func, "__wrapped__"):
-        return "it is not a plain function"
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return "its source is not available"
-    node = tree.body[0] if len(tree.body) == 1 else None
-    if not isinstance(node, ast.FunctionDef) or node.name != func.__name__:
-        return "its source is not available"
-    for decorator in node.decorator_list:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if not (
-            (isinstance(target, ast.Name) and target.id == "task")
-            or (isinstance(target, ast.Attribute) and target.attr == "task")
-        ):
-            return "it has a decorator other than @task"
-    args = node.args
-    if (
-        len(args.args) != 2
-        or args.posonlyargs
-        or args.vararg
-        or args.kwarg
-        or args.kwonlyargs
-        or args.defaults
-    ):
-        return "its signature is not (self, client)"
-    client = args.args[1].arg
-    body = list(node.body)
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
-    ):
-        body = body[1:]  # the docstring
-    if len(body) != 1:
-        return f"its body has {len(body)} statements"
-    stmt = body[0]
-    call = stmt.value if isinstance(stmt, (ast.Expr, ast.Return)) else None
-    if not (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Attribute)
-        and isinstance(call.func.value, ast.Name)
-        and call.func.value.id == client
-    ):
-        return "its body is not a single client call"
-    method = call.func.attr
-    if method not in _VERBS and method != "request":
-        return f"client.{method}() is not a single request"
-    positional = 2 if method == "request" else 1
-    if len(call.args) > positional:
-        return f"client.{method}() has extra positional arguments"
-    for arg in call.args:
-        if not _is_literal(arg):
-            return "its path is computed, not a literal"
-    for kw in call.keywords:
-        if kw.arg is None:
-            return "it passes **kwargs"
-        if kw.arg not in _FIXED_KEYWORDS:
-            return f"it passes {kw.arg}="
-        if not _is_literal(kw.value):
-            return f"its {kw.arg}= is computed, not a literal"
-    return None
-
-
-def _is_literal(node: ast.AST) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
 
 
 def _describe_request(request: Request) -> Dict[str, Any]:

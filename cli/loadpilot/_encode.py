@@ -100,19 +100,7 @@ def build_request(
     Raises ValueError for what would change the request's framing: a CR or
     LF (or NUL) in the path or a header, a space in the path, a method or
     header name that is not a token."""
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, got {type(method).__name__}")
-    if not isinstance(path, str):
-        raise TypeError(f"path must be a string, got {type(path).__name__}")
-    if max_body is not None:
-        _check_max_body(max_body)
-    if timeout is not None:
-        _check_timeout(timeout)
-    if follow_redirects is not None and not isinstance(follow_redirects, bool):
-        raise TypeError(
-            f"follow_redirects= must be True or False, "
-            f"got {type(follow_redirects).__name__} {follow_redirects!r}"
-        )
+    _check_call(method, path, timeout, max_body, follow_redirects)
     if (
         params is None
         and json is None
@@ -133,50 +121,13 @@ def build_request(
         return Request(
             method, path, header_list, b"", name, timeout, max_body, None, follow_redirects
         )
-    # json=None means "no JSON body", as in requests and httpx.
-    bodies = [k for k, v in (("json", json), ("content", content)) if v is not None]
-    if data is not None and files is None:
-        bodies.append("data")
-    if files is not None:
-        bodies.append("files")
-    if len(bodies) > 1:
-        raise TypeError(
-            f"pass one request body, not {' and '.join(k + '=' for k in bodies)} "
-            "(data= goes with files= as the form's fields)"
-        )
-
+    _refuse_two_bodies(json, data, content, files)
     header_list = _header_pairs(headers)
-    url = path
-    if params:
-        query = params if isinstance(params, str) else urlencode(_pairs(params), doseq=True)
-        url = f"{url}{'&' if '?' in url else '?'}{query}"
-
-    body = b""
-    if json is not None:
-        body = _json.dumps(json).encode("utf-8")
-        _default_header(header_list, "Content-Type", "application/json")
-    elif content is not None:
-        if isinstance(content, str):
-            body = content.encode("utf-8")
-        elif isinstance(content, (bytes, bytearray, memoryview)):
-            body = bytes(content)
-        else:
-            raise TypeError(f"content= must be str or bytes, got {type(content).__name__}")
-    elif files is not None:
-        body, content_type = _multipart(data, files)
-        _default_header(header_list, "Content-Type", content_type)
-    elif isinstance(data, bytes):
-        body = data
-    elif isinstance(data, str):
-        body = data.encode("utf-8")
-    elif data is not None:
-        body = urlencode(_pairs(data), doseq=True).encode("ascii")
-        _default_header(header_list, "Content-Type", "application/x-www-form-urlencoded")
-
+    url = _with_query(path, params)
+    body = _encode_body(header_list, json, data, content, files)
     if auth is not None:
         header_list = [(k, v) for k, v in header_list if k.lower() != "authorization"]
         header_list.append(("Authorization", _basic_auth(auth)))
-
     cookie_list = None
     if cookies is not None:
         cookie_list = _cookie_pairs(cookies)
@@ -194,6 +145,89 @@ def build_request(
         cookies=cookie_list,
         follow_redirects=follow_redirects,
     )
+
+
+def _check_call(
+    method: Any,
+    path: Any,
+    timeout: Any,
+    max_body: Any,
+    follow_redirects: Any,
+) -> None:
+    """Refuses a method or path that is not a string, and a timeout=,
+    max_body= or follow_redirects= of the wrong type or range."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, got {type(method).__name__}")
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a string, got {type(path).__name__}")
+    if max_body is not None:
+        _check_max_body(max_body)
+    if timeout is not None:
+        _check_timeout(timeout)
+    if follow_redirects is not None and not isinstance(follow_redirects, bool):
+        raise TypeError(
+            f"follow_redirects= must be True or False, "
+            f"got {type(follow_redirects).__name__} {follow_redirects!r}"
+        )
+
+
+def _refuse_two_bodies(json: Any, data: DataInput, content: Any, files: Any) -> None:
+    """Refuses a call that passes more than one body (data= with files= is
+    one: the form's fields)."""
+    # json=None means "no JSON body", as in requests and httpx.
+    bodies = [k for k, v in (("json", json), ("content", content)) if v is not None]
+    if data is not None and files is None:
+        bodies.append("data")
+    if files is not None:
+        bodies.append("files")
+    if len(bodies) > 1:
+        raise TypeError(
+            f"pass one request body, not {' and '.join(k + '=' for k in bodies)} "
+            "(data= goes with files= as the form's fields)"
+        )
+
+
+def _with_query(path: str, params: ParamsInput) -> str:
+    """PATH with PARAMS (a mapping, pairs or a ready query string) appended
+    as its query string."""
+    if not params:
+        return path
+    query = params if isinstance(params, str) else urlencode(_pairs(params), doseq=True)
+    return f"{path}{'&' if '?' in path else '?'}{query}"
+
+
+def _encode_body(
+    header_list: List[Tuple[str, str]],
+    json: Any,
+    data: DataInput,
+    content: Union[str, bytes, None],
+    files: Any,
+) -> bytes:
+    """The body of the one body keyword passed (b"" for none), adding its
+    Content-Type to HEADER_LIST unless the call set one."""
+    if json is not None:
+        body = _json.dumps(json).encode("utf-8")
+        _default_header(header_list, "Content-Type", "application/json")
+        return body
+    if content is not None:
+        if isinstance(content, str):
+            return content.encode("utf-8")
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            return bytes(content)
+        raise TypeError(f"content= must be str or bytes, got {type(content).__name__}")
+    if files is not None:
+        body, content_type = _multipart(data, files)
+        _default_header(header_list, "Content-Type", content_type)
+        return body
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if data is not None:
+        body = urlencode(_pairs(data), doseq=True).encode("ascii")
+        _default_header(header_list, "Content-Type", "application/x-www-form-urlencoded")
+        return body
+    return b""
 
 
 def _check_timeout(timeout: Any) -> None:

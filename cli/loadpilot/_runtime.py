@@ -6,7 +6,9 @@ delivers arrivals and finished requests, sends requests with the engine's
 HTTP client, tells the workers which iterations ended and records
 measurements. Everything here runs on that one thread; the requests in
 flight are a RequestPump's (_requests.py), what a VUser's code meets of the
-process (sleep, print, exit) a ProcessGuard's (_process.py); the hub's
+process (sleep, print, exit) a ProcessGuard's (_process.py), the running of
+task bodies, checks and hooks a BodyRunner's (_bodies.py), and what is read
+of the scenario class once a ScenarioClass's (_scenario_class.py); the hub's
 interface is written down in _hub.py:
 
 * an asyncio event loop whose wait is the hub's (HubSelector): the hub runs
@@ -34,31 +36,27 @@ the loop.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import gc
 import inspect
-import itertools
 import os
-import random
 import sys
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import greenlet
 
-from ._describe import MODULE_NAME, _overrides, format_error
+from ._bodies import BodyRunner
+from ._describe import MODULE_NAME
 from ._hub import Hub, HubSelector
 from ._process import ProcessGuard
 from ._redirects import DEFAULT_MAX_REDIRECTS
 from ._requests import RequestPump
-from ._vuser import Iteration, VUserState, static_labels
+from ._scenario_class import ON_START, ON_STOP, ScenarioClass
+from ._vuser import Iteration, VUserState
 from ._websocket import WebSocketPump
-from .client import HTTPError, Response
 
 __all__ = ["Runtime"]
 
-ON_START = "on_start"
-ON_STOP = "on_stop"
 ON_START_GIVE_UP_US = 10_000_000  # stop the run if no on_start succeeded by then
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections
 
@@ -66,26 +64,11 @@ GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections
 _ARRIVE, _DONE, _FINISH, _ABORT, _WEBSOCKET = 0, 1, 2, 3, 4
 
 
-class _TaskSpec:
-    __slots__ = ("func", "is_async", "check")
-
-    def __init__(
-        self, name: str, func: Any, is_async: bool, check: Optional[Callable[..., Any]]
-    ) -> None:
-        # Called as func(instance, client): the class's plain function, or
-        # a getattr per call when it is something else (a staticmethod...).
-        if inspect.isfunction(func):
-            self.func = func
-        else:
-            self.func = lambda instance, client: getattr(instance, name)(client)
-        self.is_async = is_async
-        self.check = check
-
-
 class Runtime:
     """One scenario's VUsers. Created on the engine's main thread (it only
-    inspects the class); :meth:`run` runs on the Python thread, and makes
-    the run's RequestPump and ProcessGuard there."""
+    inspects the class: a ScenarioClass); :meth:`run` runs on the Python
+    thread, and makes the run's RequestPump, ProcessGuard and BodyRunner
+    there."""
 
     # Set by run(), for the run.
     hub: Hub
@@ -93,6 +76,7 @@ class Runtime:
     main: Any  # the loop's greenlet
     pump: RequestPump
     process: ProcessGuard
+    bodies: BodyRunner
     stopped: "asyncio.Future[None]"
     workers: int
 
@@ -124,55 +108,13 @@ class Runtime:
         self.max_vusers = max(1, int(max_vusers))
         self.unlimited = bool(unlimited)
         self.closed = bool(closed)
-        self.has_on_start = _overrides(cls, ON_START)
-        self.has_on_stop = _overrides(cls, ON_STOP)
-        self.async_on_start = inspect.iscoroutinefunction(getattr(cls, ON_START))
-        self.async_on_stop = inspect.iscoroutinefunction(getattr(cls, ON_STOP))
-
-        self.tasks: List[Optional[_TaskSpec]] = []
-        names = [t[0] for t in tasks]
-        for name, runtime, *_ in tasks:
-            if runtime != "python":
-                self.tasks.append(None)
-                continue
-            func = getattr(cls, name)
-            check = getattr(cls, "check_" + name, None)
-            self.tasks.append(
-                _TaskSpec(
-                    name,
-                    inspect.getattr_static(cls, name, None),
-                    inspect.iscoroutinefunction(func),
-                    check if callable(check) else None,
-                )
-            )
-        # Metric rows: the plan's tasks, then on_start/on_stop. A call whose
-        # name= is a literal of the class is counted in its row and in the
-        # row's sub-row for that name (docs/scenarios.md#metrics).
-        self.rows: Dict[str, int] = {name: i for i, name in enumerate(names)}
-        self.extra_labels: List[str] = []
-        self.static_names = frozenset(static_labels(cls))
-        wanted = []
-        if self.has_on_start:
-            wanted.append(ON_START)
-        if self.has_on_stop:
-            wanted.append(ON_STOP)
-        for label in wanted:
-            if label not in self.rows:
-                self.rows[label] = len(tasks) + len(self.extra_labels)
-                self.extra_labels.append(label)
-
-        # Each row's name, for labelling what a VUser prints (_output.py).
-        self.row_names = [""] * (max(self.rows.values(), default=-1) + 1)
-        for label, row in self.rows.items():
-            self.row_names[row] = label
-
+        self.scenario = ScenarioClass(cls, tasks)
+        # Read by the engine: the metric rows it adds after the plan's tasks.
+        self.extra_labels = self.scenario.extra_labels
         # A closed-loop run whose tasks all run here starts each VUser's next
         # iteration itself when one ends (see Hub.next_iteration), picking
         # the task by weight as a worker would.
-        self.renew = self.unlimited and all(spec is not None for spec in self.tasks)
-        weights = [float(t[2]) if len(t) > 2 else 1.0 for t in tasks]
-        self.cumulative = list(itertools.accumulate(weights))
-        self.rng = random.Random()
+        self.renew = self.unlimited and self.scenario.all_python
 
         self.idle: List[VUserState] = []
         self.vusers: List[VUserState] = []
@@ -199,7 +141,7 @@ class Runtime:
             loop,
             self.main,
             base_url=self.base_url,
-            static_names=self.static_names,
+            static_names=self.scenario.static_names,
             follow_redirects=self.follow_redirects,
             max_redirects=self.max_redirects,
         )
@@ -213,7 +155,10 @@ class Runtime:
             scenario=self.cls.__name__,
             path=self.path,
             abspath=self.abspath,
-            row_names=self.row_names,
+            row_names=self.scenario.row_names,
+        )
+        self.bodies = BodyRunner(
+            hub, loop, self.main, self.process, self.scenario, self.path, self.abspath
         )
         # Every request makes a few short-lived container objects; with the
         # default threshold (700) the young generation is collected every
@@ -249,6 +194,7 @@ class Runtime:
             asyncio.set_event_loop(None)
             # Nothing may keep this thread's greenlets alive after it ends.
             self.main = None
+            self.bodies.close()
             self.idle.clear()
             self.vusers.clear()
             self.pump.close()
@@ -363,13 +309,6 @@ class Runtime:
             # iteration that ended started the next one itself
             job = renewed if renewed is not None else self.main.switch()
 
-    def _pick_task(self) -> int:
-        cumulative = self.cumulative
-        if len(cumulative) == 1:
-            return 0
-        x = self.rng.random() * cumulative[-1]
-        return min(bisect.bisect_right(cumulative, x), len(cumulative) - 1)
-
     def _take_vuser(self, task: int, worker: int) -> Any:
         """A new VUser (the caller found none idle); None with the pool
         full, False when its constructor failed (recorded)."""
@@ -382,7 +321,7 @@ class Runtime:
         try:
             vu = VUserState(self.pump, self.cls())
         except BaseException as exc:  # noqa: B902 - user code; counted
-            self.hub.record_error(task, "exception", self._describe(exc))
+            self.hub.record_error(task, "exception", self.bodies.describe(exc))
             return False
         self.vusers.append(vu)
         return vu
@@ -404,12 +343,12 @@ class Runtime:
         start_us = intended_us
         try:
             if not vu.started:
-                if self.has_on_start and not self._on_start(vu, intended_us, worker):
+                if self.scenario.has_on_start and not self._on_start(vu, intended_us, worker):
                     return None  # this arrival was spent on the failed on_start
                 vu.started = True
-                if self.has_on_start:
+                if self.scenario.has_on_start:
                     start_us = self.hub.now_us()
-            it = self._task(vu, task, start_us, worker)
+            it = self.bodies.task(vu, task, start_us, worker)
             ran = True
             # Only an iteration that sent something goes on by itself: one
             # that did not never gave the loop a turn.
@@ -418,7 +357,7 @@ class Runtime:
                 next_start = self.hub.next_iteration(task, start_us, worker, user, it.sent)
                 if next_start >= 0:
                     ended = None  # the slot goes on: this VUser stays busy
-                    return (self._pick_task(), next_start, worker, user)
+                    return (self.scenario.pick_task(), next_start, worker, user)
                 ended = True  # next_iteration recorded it and ended the slot
         except greenlet.GreenletExit:
             # The run ended with this iteration still running (run() ends
@@ -443,7 +382,7 @@ class Runtime:
                     self.hub.end_iteration(task, start_us, worker, user, it.sent)
                 else:  # spent on an on_start that failed: ends in its row
                     self.hub.end_iteration(
-                        self.rows[ON_START],
+                        self.scenario.rows[ON_START],
                         intended_us,
                         worker,
                         user,
@@ -454,16 +393,16 @@ class Runtime:
         return None
 
     def _on_start(self, vu: VUserState, intended_us: int, worker: int) -> bool:
-        row = self.rows[ON_START]
+        row = self.scenario.rows[ON_START]
         it = Iteration(row, intended_us, worker, False)
         vu.current = it
         try:
-            self._call_hook(vu, ON_START, self.async_on_start)
+            self.bodies.call_hook(vu, ON_START, self.scenario.async_on_start)
         except greenlet.GreenletExit:
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
-            message = self._describe(exc)
-            self._count_exception(it, row, exc, message)
+            message = self.bodies.describe(exc)
+            self.bodies.count_exception(it, row, exc, message)
             self._on_start_failed(message)
             return False
         self.on_start_ok += 1
@@ -484,95 +423,6 @@ class Runtime:
                 f"stopping the run. Last error: {message}"
             )
 
-    def _call_hook(self, vu: VUserState, name: str, is_async: bool) -> None:
-        method = getattr(vu.instance, name)
-        if is_async:
-            self._await_body(vu.current, method(vu.aclient))
-        else:
-            method(vu.client)
-
-    def _task(self, vu: VUserState, task: int, start_us: int, worker: int) -> Iteration:
-        """Runs the task body and returns its Iteration; the caller records
-        the iteration (from start_us to now)."""
-        spec = self.tasks[task]
-        assert spec is not None
-        it = Iteration(task, start_us, worker, spec.check is not None)
-        vu.current = it
-        try:
-            if spec.is_async:
-                self._await_body(it, spec.func(vu.instance, vu.aclient))
-            else:
-                spec.func(vu.instance, vu.client)
-        except greenlet.GreenletExit:
-            raise
-        except BaseException as exc:  # noqa: B902 - user code; counted
-            self._record_requests(it)
-            self._count_exception(it, task, exc)
-            return it
-        if spec.check is not None:
-            if it.last is not None:
-                index, response = it.last
-                record = it.records[index]
-                if response.error is None:
-                    failure = self._run_check(spec.check, vu.instance, response, task)
-                    record[3] = None if failure is None else "check_failed"
-                    record[4] = failure or ""
-            self._record_requests(it)
-        return it
-
-    def _run_check(
-        self, check: Callable[..., Any], instance: Any, response: Response, task: int
-    ) -> Any:
-        """None when the check passes, else the failure message: the check
-        and its task, then where it failed ("check_buy (task buy)
-        shop.py:24: AssertionError")."""
-        try:  # reading a discarded body raises BodyTooLarge: the check fails with it
-            try:
-                body: Any = response.json()
-            except ValueError:
-                body = response.text
-            result = check(instance, response.status_code, body)
-        except BaseException as exc:  # noqa: B902 - user code
-            return f"{check.__name__} (task {self.row_names[task]}) {self._describe(exc)}"
-        if result is False:
-            return f"{check.__name__} returned False"
-        return None
-
-    def _record_requests(self, it: Iteration) -> None:
-        for row, latency, service, kind, message, named in it.records:
-            self.hub.record_request(row, named, latency, service, kind, message)
-        it.records = []
-
-    def _await_body(self, it: Optional[Iteration], coro: Any) -> None:
-        """Runs an async task body (or hook), then waits for the responses
-        of the client calls it made without awaiting them: a request that
-        was sent is always counted, and checked with its iteration
-        (docs/scenarios.md#coming-from-the-original-loadpilot-locust-and-k6)."""
-        try:
-            self._await(coro)
-        except greenlet.GreenletExit:
-            raise
-        except BaseException:
-            self._settle(it)
-            raise
-        self._settle(it)
-
-    def _settle(self, it: Optional[Iteration]) -> None:
-        futures = it.futures if it is not None else None
-        if futures:
-            it.futures = None
-            pending = [f for f in futures if not f.done()]
-            if pending:
-                self._await(asyncio.wait(pending))
-
-    def _await(self, coro: Any) -> Any:
-        """Runs a coroutine as an asyncio task; this greenlet waits for it."""
-        task = self.loop.create_task(coro)
-        me = greenlet.getcurrent()
-        task.add_done_callback(lambda _t: me.switch())
-        self.main.switch()
-        return task.result()
-
     # --- finishing ----------------------------------------------------------
 
     def _finish(self, deadline_us: int) -> None:
@@ -582,7 +432,7 @@ class Runtime:
         while self.waiting:
             _, _, worker, user = self.waiting.popleft()
             self._done(worker, user)
-        users = [vu for vu in self.vusers if vu.started] if self.has_on_stop else []
+        users = [vu for vu in self.vusers if vu.started] if self.scenario.has_on_stop else []
         if not users:
             self._stop()
             return
@@ -594,35 +444,16 @@ class Runtime:
             glet.switch(vu, i % self.workers)
 
     def _on_stop(self, vu: VUserState, worker: int) -> None:
-        row = self.rows[ON_STOP]
+        row = self.scenario.rows[ON_STOP]
         it = vu.current = Iteration(row, self.hub.now_us(), worker, False)
         try:
-            self._call_hook(vu, ON_STOP, self.async_on_stop)
+            self.bodies.call_hook(vu, ON_STOP, self.scenario.async_on_stop)
         except greenlet.GreenletExit:
             raise
         except BaseException as exc:  # noqa: B902 - user code; counted
-            self._count_exception(it, row, exc)
+            self.bodies.count_exception(it, row, exc)
         finally:
             vu.current = None
         self.stopping -= 1
         if self.stopping == 0:
             self.loop.call_soon(self._stop)
-
-    def _count_exception(
-        self, it: Iteration, row: int, exc: BaseException, message: Optional[str] = None
-    ) -> None:
-        """Counts the exception a task body (or hook) raised as an error of
-        ROW, unless it is raise_for_status() of a response of this same
-        iteration that is already counted as a failed request: one failed
-        request is one error (docs/output.md#error-rate)."""
-        if isinstance(exc, HTTPError) and it.failed is not None:
-            if any(r is exc.response for r in it.failed):
-                return
-        if getattr(exc, "_loadpilot_counted", False):  # a WebSocket failure, counted
-            return
-        self.hub.record_error(row, "exception", message or self._describe(exc))
-        if isinstance(exc, SystemExit):
-            self.process.exited(exc)
-
-    def _describe(self, exc: BaseException) -> str:
-        return format_error(exc, self.path, self.abspath)

@@ -28,7 +28,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 # What the runtime passes after self: tasks and hooks get the client, a
-# check_<task> the status and the body (_runtime.py).
+# check_<task> the status and the body (_bodies.py).
 _HOOK_ARGS = ("client",)
 _CHECK_ARGS = ("status_code", "body")
 _NO_SELF_CLIENT = "(there is no self.client)"

@@ -172,6 +172,7 @@ ResponseParser::Status ResponseParser::feed(const char* data, std::size_t len,
   std::size_t pos = 0;
   if (len > 0 && phase_ != Phase::kDone && phase_ != Phase::kError) saw_bytes_ = true;
   while (pos < len) {
+    Status st = Status::kNeedMore;
     switch (phase_) {
       case Phase::kDone:
         *consumed = pos;
@@ -180,84 +181,92 @@ ResponseParser::Status ResponseParser::feed(const char* data, std::size_t len,
         *consumed = pos;
         return Status::kError;
       case Phase::kBody:
-      case Phase::kChunkData: {
-        const auto n = static_cast<std::size_t>(
-            std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(len - pos)));
-        if (take_body(data + pos, n) == Status::kError) {
-          *consumed = pos;
-          return Status::kError;
-        }
-        pos += n;
-        remaining_ -= n;
-        if (remaining_ == 0) {
-          phase_ = phase_ == Phase::kBody ? Phase::kDone : Phase::kChunkDataEnd;
-        }
-        break;
-      }
+      case Phase::kChunkData:
       case Phase::kUntilClose:
-        if (take_body(data + pos, len - pos) == Status::kError) {
-          *consumed = pos;
-          return Status::kError;
-        }
-        pos = len;
+        st = feed_body(data, len, &pos);
         break;
-      default: {
-        const bool in_head =
-            phase_ == Phase::kStatusLine || phase_ == Phase::kHeaders || phase_ == Phase::kTrailers;
-        const std::size_t limit =
-            in_head ? kMaxHeaderBytes - header_bytes_
-                    : (phase_ == Phase::kChunkSize ? kMaxChunkLine : std::size_t{2});
-        const char* start = data + pos;
-        const auto* nl = static_cast<const char*>(std::memchr(start, '\n', len - pos));
-        const std::size_t n = nl ? static_cast<std::size_t>(nl - start) + 1 : len - pos;
-        if (line_.size() + n > limit) {
-          *consumed = pos;
-          if (in_head) {
-            return fail(fmt::format("response header section over {} bytes", kMaxHeaderBytes));
-          }
-          if (phase_ == Phase::kChunkSize) {
-            return fail(fmt::format("chunk size line over {} bytes", kMaxChunkLine));
-          }
-          return fail("missing CRLF after chunk data");
-        }
-        if (!nl) {
-          line_.append(start, n);
-          pos = len;
-          // Catch garbage early instead of buffering up to the header limit.
-          if (phase_ == Phase::kStatusLine) {
-            const std::size_t k = std::min<std::size_t>(line_.size(), 5);
-            if (line_.compare(0, k, "HTTP/", k) != 0) {
-              *consumed = pos;
-              return fail(
-                  fmt::format("bad status line \"{}\"{}", printable(line_), why_not_http1(line_)));
-            }
-          }
-          break;
-        }
-        std::string_view line;
-        if (line_.empty()) {
-          line = std::string_view(start, n - 1);
-        } else {
-          line_.append(start, n - 1);
-          line = line_;
-        }
-        pos += n;
-        if (in_head) header_bytes_ += line.size() + 1;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        const Status st = on_line(line);
-        line_.clear();
-        if (st == Status::kError) {
-          *consumed = pos;
-          return st;
-        }
+      default:
+        st = feed_line(data, len, &pos);
         break;
-      }
+    }
+    if (st == Status::kError) {
+      *consumed = pos;
+      return st;
     }
   }
   *consumed = pos;
   if (phase_ == Phase::kDone) return Status::kDone;
   if (phase_ == Phase::kError) return Status::kError;
   return Status::kNeedMore;
+}
+
+// Body bytes: as many as the body (or chunk) still has, or all of them when
+// the body runs until the connection closes.
+ResponseParser::Status ResponseParser::feed_body(const char* data, std::size_t len,
+                                                 std::size_t* pos) {
+  if (phase_ == Phase::kUntilClose) {
+    if (take_body(data + *pos, len - *pos) == Status::kError) return Status::kError;
+    *pos = len;
+    return Status::kNeedMore;
+  }
+  const auto n = static_cast<std::size_t>(
+      std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(len - *pos)));
+  if (take_body(data + *pos, n) == Status::kError) return Status::kError;
+  *pos += n;
+  remaining_ -= n;
+  if (remaining_ == 0) phase_ = phase_ == Phase::kBody ? Phase::kDone : Phase::kChunkDataEnd;
+  return Status::kNeedMore;
+}
+
+// A line-oriented phase (status line, headers, chunk size, the CRLF after
+// chunk data, trailers): takes the bytes up to the next '\n', buffering a
+// partial line in line_, each phase's line bounded, and hands a whole line
+// to on_line().
+ResponseParser::Status ResponseParser::feed_line(const char* data, std::size_t len,
+                                                 std::size_t* pos) {
+  const bool in_head =
+      phase_ == Phase::kStatusLine || phase_ == Phase::kHeaders || phase_ == Phase::kTrailers;
+  const std::size_t limit = in_head
+                                ? kMaxHeaderBytes - header_bytes_
+                                : (phase_ == Phase::kChunkSize ? kMaxChunkLine : std::size_t{2});
+  const char* start = data + *pos;
+  const auto* nl = static_cast<const char*>(std::memchr(start, '\n', len - *pos));
+  const std::size_t n = nl ? static_cast<std::size_t>(nl - start) + 1 : len - *pos;
+  if (line_.size() + n > limit) {
+    if (in_head) {
+      return fail(fmt::format("response header section over {} bytes", kMaxHeaderBytes));
+    }
+    if (phase_ == Phase::kChunkSize) {
+      return fail(fmt::format("chunk size line over {} bytes", kMaxChunkLine));
+    }
+    return fail("missing CRLF after chunk data");
+  }
+  if (!nl) {
+    line_.append(start, n);
+    *pos = len;
+    // Catch garbage early instead of buffering up to the header limit.
+    if (phase_ == Phase::kStatusLine) {
+      const std::size_t k = std::min<std::size_t>(line_.size(), 5);
+      if (line_.compare(0, k, "HTTP/", k) != 0) {
+        return fail(
+            fmt::format("bad status line \"{}\"{}", printable(line_), why_not_http1(line_)));
+      }
+    }
+    return Status::kNeedMore;
+  }
+  std::string_view line;
+  if (line_.empty()) {
+    line = std::string_view(start, n - 1);
+  } else {
+    line_.append(start, n - 1);
+    line = line_;
+  }
+  *pos += n;
+  if (in_head) header_bytes_ += line.size() + 1;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const Status st = on_line(line);
+  line_.clear();
+  return st == Status::kError ? st : Status::kNeedMore;
 }
 
 ResponseParser::Status ResponseParser::on_line(std::string_view line) {

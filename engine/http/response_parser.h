@@ -98,6 +98,9 @@ class ResponseParser {
     kDone,
     kError
   };
+  // feed()'s two kinds of phase; each advances *pos past what it took.
+  Status feed_body(const char* data, std::size_t len, std::size_t* pos);
+  Status feed_line(const char* data, std::size_t len, std::size_t* pos);
   Status on_line(std::string_view line);
   Status on_status_line(std::string_view line);
   Status on_header_line(std::string_view line);

@@ -212,6 +212,139 @@ const nlohmann::json& array_field(const nlohmann::json& j, const char* key,
   return *it;
 }
 
+// The parts of IntervalStats::from_json, each checking its own fields and
+// naming the offending one (with its path) in the error it throws.
+
+// A top-level number that must be present and non-negative.
+double non_negative_number(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))
+    throw std::invalid_argument(std::string("stats: \"") + key +
+                                "\" must be a non-negative number");
+  return it->get<double>();
+}
+
+// The run's counters: iterations started, dropped, late, cut off, retries,
+// and the responses by class with their bytes.
+void read_counters(const nlohmann::json& j, IntervalStats* s) {
+  s->iterations_started = u64_field(j, "started", "stats: ");
+  s->dropped = u64_field(j, "dropped", "stats: ");
+  s->dropped_no_vuser = u64_field(j, "dropped_no_vuser", "stats: ");
+  s->late = u64_field(j, "late", "stats: ");
+  // Absent from an agent of an older version: none.
+  if (j.contains("pacing_late")) s->pacing_late = u64_field(j, "pacing_late", "stats: ");
+  s->cut_off = u64_field(j, "cut_off", "stats: ");
+  s->retries = u64_field(j, "retries", "stats: ");
+  // Absent from an agent of an older version: none counted.
+  if (!j.contains("responses")) return;
+  const nlohmann::json& rs = array_field(j, "responses", "stats: ");
+  if (rs.size() != kResponseClassCount)
+    throw std::invalid_argument("stats: \"responses\" must have " +
+                                std::to_string(kResponseClassCount) + " entries");
+  for (std::size_t c = 0; c < kResponseClassCount; ++c) {
+    if (!rs[c].is_number_unsigned())
+      throw std::invalid_argument("stats: \"responses\" must hold non-negative integers");
+    s->responses[c] = rs[c].get<std::uint64_t>();
+  }
+  s->bytes_sent = u64_field(j, "bytes_sent", "stats: ");
+  s->bytes_received = u64_field(j, "bytes_received", "stats: ");
+}
+
+// The generator's health ("generator"); optional, as a process of an older
+// version sends none, and so is each of its fields.
+void read_generator(const nlohmann::json& j, IntervalStats* s) {
+  const auto g = j.find("generator");
+  if (g == j.end()) return;
+  if (!g->is_object()) throw std::invalid_argument("stats: \"generator\" must be an object");
+  for (auto [name, field] : {std::pair{"lag_max_ms", &s->lag_max_ms},
+                             {"lag_at_s", &s->lag_at_s},
+                             {"stall_ms", &s->stall_ms},
+                             {"cpu", &s->cpu},
+                             {"steal", &s->steal},
+                             {"python_cpu", &s->python_cpu},
+                             {"python_held", &s->python_held}}) {
+    const auto it = g->find(name);
+    if (it == g->end()) continue;
+    if (!it->is_number() || !(it->get<double>() >= 0) || !std::isfinite(it->get<double>()))
+      throw std::invalid_argument(std::string("stats: \"generator.") + name +
+                                  "\" must be a non-negative number");
+    *field = it->get<double>();
+  }
+}
+
+// The histogram under `key` of a task or named row; `where` prefixes errors.
+Histogram histogram_field(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end()) throw std::invalid_argument(where + "\"" + key + "\" is missing");
+  try {
+    return Histogram::from_json(*it);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(where + key + ": " + e.what());
+  }
+}
+
+// One entry of "tasks".
+TaskStats task_from_json(const nlohmann::json& t, const std::string& where) {
+  if (!t.is_object()) throw std::invalid_argument(where + " expected an object");
+  TaskStats task;
+  task.requests = u64_field(t, "requests", where);
+  task.errors = u64_field(t, "errors", where);
+  task.iteration_errors = u64_field(t, "iteration_errors", where);
+  task.iterations = u64_field(t, "iterations", where);
+  // Absent from an agent of an older version: no methods known.
+  if (t.contains("methods")) {
+    const std::uint64_t bits = u64_field(t, "methods", where);
+    if (bits >> std::size(kMethodNames))
+      throw std::invalid_argument(where + "\"methods\" has unknown bits");
+    task.methods = static_cast<std::uint32_t>(bits);
+  }
+  // Absent from an agent of an older version: not known, not checked.
+  if (t.contains("wire_iterations"))
+    task.wire_iterations = u64_field(t, "wire_iterations", where);
+  else
+    task.wire_known = false;
+  const nlohmann::json& kinds = array_field(t, "by_kind", where);
+  if (kinds.size() != kErrorKindCount)
+    throw std::invalid_argument(where + "\"by_kind\" must have " + std::to_string(kErrorKindCount) +
+                                " entries");
+  for (std::size_t k = 0; k < kErrorKindCount; ++k) {
+    if (!kinds[k].is_number_unsigned())
+      throw std::invalid_argument(where + "\"by_kind\" must hold non-negative integers");
+    task.errors_by_kind[k] = kinds[k].get<std::uint64_t>();
+  }
+  task.latency = histogram_field(t, "latency", where);
+  task.service = histogram_field(t, "service", where);
+  task.iteration = histogram_field(t, "iteration", where);
+  return task;
+}
+
+// One entry of "named"; its "task" must index the `tasks` rows already read.
+NamedStats named_from_json(const nlohmann::json& n, std::size_t tasks, const std::string& where) {
+  if (!n.is_object() || !n.contains("name") || !n["name"].is_string())
+    throw std::invalid_argument(where + "\"name\" must be a string");
+  const std::uint64_t task = u64_field(n, "task", where);
+  if (task >= tasks) throw std::invalid_argument(where + "\"task\" must index \"tasks\"");
+  NamedStats row;
+  row.task = static_cast<std::uint32_t>(task);
+  row.name = n["name"].get<std::string>();
+  row.requests = u64_field(n, "requests", where);
+  row.errors = u64_field(n, "errors", where);
+  row.latency = histogram_field(n, "latency", where);
+  return row;
+}
+
+// One entry of "messages", added to `out`.
+void read_message(const nlohmann::json& m, const std::string& where, ErrorMessages* out) {
+  if (!m.is_object() || !m.contains("kind") || !m["kind"].is_string() || !m.contains("message") ||
+      !m["message"].is_string() || !m.contains("first_seen_s") || !m["first_seen_s"].is_number())
+    throw std::invalid_argument(where + " needs \"kind\", \"message\" and \"first_seen_s\"");
+  const auto kind = error_kind_from_name(m["kind"].get<std::string>());
+  if (!kind) throw std::invalid_argument(where + "\"kind\" is unknown: " + m["kind"].dump());
+  ErrorMessages::Entry& e = out->entries[{*kind, m["message"].get<std::string>()}];
+  e.count = u64_field(m, "count", where);
+  e.first_seen_s = m["first_seen_s"].get<double>();
+}
+
 }  // namespace
 
 nlohmann::json IntervalStats::to_json() const {
@@ -276,28 +409,7 @@ nlohmann::json IntervalStats::to_json() const {
 IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw std::invalid_argument("stats: expected an object");
   IntervalStats s;
-  s.iterations_started = u64_field(j, "started", "stats: ");
-  s.dropped = u64_field(j, "dropped", "stats: ");
-  s.dropped_no_vuser = u64_field(j, "dropped_no_vuser", "stats: ");
-  s.late = u64_field(j, "late", "stats: ");
-  // Absent from an agent of an older version: none.
-  if (j.contains("pacing_late")) s.pacing_late = u64_field(j, "pacing_late", "stats: ");
-  s.cut_off = u64_field(j, "cut_off", "stats: ");
-  s.retries = u64_field(j, "retries", "stats: ");
-  // Absent from an agent of an older version: none counted.
-  if (j.contains("responses")) {
-    const nlohmann::json& rs = array_field(j, "responses", "stats: ");
-    if (rs.size() != kResponseClassCount)
-      throw std::invalid_argument("stats: \"responses\" must have " +
-                                  std::to_string(kResponseClassCount) + " entries");
-    for (std::size_t c = 0; c < kResponseClassCount; ++c) {
-      if (!rs[c].is_number_unsigned())
-        throw std::invalid_argument("stats: \"responses\" must hold non-negative integers");
-      s.responses[c] = rs[c].get<std::uint64_t>();
-    }
-    s.bytes_sent = u64_field(j, "bytes_sent", "stats: ");
-    s.bytes_received = u64_field(j, "bytes_received", "stats: ");
-  }
+  read_counters(j, &s);
   // Absent from an agent of a version without HTTP/2.
   if (j.contains("http2_responses")) s.http2_responses = u64_field(j, "http2_responses", "stats: ");
   if (j.contains("websocket")) {
@@ -307,119 +419,24 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
       throw std::invalid_argument(std::string("stats: ") + e.what());
     }
   }
-  {
-    const auto it = j.find("busy");
-    if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))
-      throw std::invalid_argument("stats: \"busy\" must be a non-negative number");
-    s.busy = it->get<double>();
-  }
-  // Optional: a process of an older version sends no generator health.
-  if (const auto g = j.find("generator"); g != j.end()) {
-    if (!g->is_object()) throw std::invalid_argument("stats: \"generator\" must be an object");
-    for (auto [name, field] : {std::pair{"lag_max_ms", &s.lag_max_ms},
-                               {"lag_at_s", &s.lag_at_s},
-                               {"stall_ms", &s.stall_ms},
-                               {"cpu", &s.cpu},
-                               {"steal", &s.steal},
-                               {"python_cpu", &s.python_cpu},
-                               {"python_held", &s.python_held}}) {
-      const auto it = g->find(name);
-      if (it == g->end()) continue;
-      if (!it->is_number() || !(it->get<double>() >= 0) || !std::isfinite(it->get<double>()))
-        throw std::invalid_argument(std::string("stats: \"generator.") + name +
-                                    "\" must be a non-negative number");
-      *field = it->get<double>();
-    }
-  }
-  {
-    const auto it = j.find("last_start_s");
-    if (it == j.end() || !it->is_number() || !(it->get<double>() >= 0))
-      throw std::invalid_argument("stats: \"last_start_s\" must be a non-negative number");
-    s.last_start_s = it->get<double>();
-  }
+  s.busy = non_negative_number(j, "busy");
+  read_generator(j, &s);
+  s.last_start_s = non_negative_number(j, "last_start_s");
   const nlohmann::json& ts = array_field(j, "tasks", "stats: ");
-  for (std::size_t i = 0; i < ts.size(); ++i) {
-    const std::string where = "stats: tasks[" + std::to_string(i) + "].";
-    const nlohmann::json& t = ts[i];
-    if (!t.is_object()) throw std::invalid_argument(where + " expected an object");
-    TaskStats task;
-    task.requests = u64_field(t, "requests", where);
-    task.errors = u64_field(t, "errors", where);
-    task.iteration_errors = u64_field(t, "iteration_errors", where);
-    task.iterations = u64_field(t, "iterations", where);
-    // Absent from an agent of an older version: no methods known.
-    if (t.contains("methods")) {
-      const std::uint64_t bits = u64_field(t, "methods", where);
-      if (bits >> std::size(kMethodNames))
-        throw std::invalid_argument(where + "\"methods\" has unknown bits");
-      task.methods = static_cast<std::uint32_t>(bits);
-    }
-    // Absent from an agent of an older version: not known, not checked.
-    if (t.contains("wire_iterations"))
-      task.wire_iterations = u64_field(t, "wire_iterations", where);
-    else
-      task.wire_known = false;
-    const nlohmann::json& kinds = array_field(t, "by_kind", where);
-    if (kinds.size() != kErrorKindCount)
-      throw std::invalid_argument(where + "\"by_kind\" must have " +
-                                  std::to_string(kErrorKindCount) + " entries");
-    for (std::size_t k = 0; k < kErrorKindCount; ++k) {
-      if (!kinds[k].is_number_unsigned())
-        throw std::invalid_argument(where + "\"by_kind\" must hold non-negative integers");
-      task.errors_by_kind[k] = kinds[k].get<std::uint64_t>();
-    }
-    for (const char* h : {"latency", "service", "iteration"}) {
-      const auto it = t.find(h);
-      if (it == t.end()) throw std::invalid_argument(where + "\"" + h + "\" is missing");
-      try {
-        Histogram hist = Histogram::from_json(*it);
-        (h[0] == 'l'   ? task.latency
-         : h[0] == 's' ? task.service
-                       : task.iteration) = std::move(hist);
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(where + h + ": " + e.what());
-      }
-    }
-    s.tasks.push_back(std::move(task));
-  }
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    s.tasks.push_back(task_from_json(ts[i], "stats: tasks[" + std::to_string(i) + "]."));
+  // Absent when there are none, as an agent of an older version sends.
   if (j.contains("named")) {
     const nlohmann::json& ns = array_field(j, "named", "stats: ");
     for (std::size_t i = 0; i < ns.size(); ++i) {
-      const std::string where = "stats: named[" + std::to_string(i) + "].";
-      const nlohmann::json& n = ns[i];
-      if (!n.is_object() || !n.contains("name") || !n["name"].is_string())
-        throw std::invalid_argument(where + "\"name\" must be a string");
-      const std::uint64_t task = u64_field(n, "task", where);
-      if (task >= s.tasks.size())
-        throw std::invalid_argument(where + "\"task\" must index \"tasks\"");
-      NamedStats row;
-      row.task = static_cast<std::uint32_t>(task);
-      row.name = n["name"].get<std::string>();
-      row.requests = u64_field(n, "requests", where);
-      row.errors = u64_field(n, "errors", where);
-      const auto it = n.find("latency");
-      if (it == n.end()) throw std::invalid_argument(where + "\"latency\" is missing");
-      try {
-        row.latency = Histogram::from_json(*it);
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(where + "latency: " + e.what());
-      }
+      NamedStats row =
+          named_from_json(ns[i], s.tasks.size(), "stats: named[" + std::to_string(i) + "].");
       s.named[s.named_row(row.task, row.name)].merge(row);
     }
   }
   const nlohmann::json& ms = array_field(j, "messages", "stats: ");
-  for (std::size_t i = 0; i < ms.size(); ++i) {
-    const std::string where = "stats: messages[" + std::to_string(i) + "].";
-    const nlohmann::json& m = ms[i];
-    if (!m.is_object() || !m.contains("kind") || !m["kind"].is_string() || !m.contains("message") ||
-        !m["message"].is_string() || !m.contains("first_seen_s") || !m["first_seen_s"].is_number())
-      throw std::invalid_argument(where + " needs \"kind\", \"message\" and \"first_seen_s\"");
-    const auto kind = error_kind_from_name(m["kind"].get<std::string>());
-    if (!kind) throw std::invalid_argument(where + "\"kind\" is unknown: " + m["kind"].dump());
-    ErrorMessages::Entry& e = s.messages.entries[{*kind, m["message"].get<std::string>()}];
-    e.count = u64_field(m, "count", where);
-    e.first_seen_s = m["first_seen_s"].get<double>();
-  }
+  for (std::size_t i = 0; i < ms.size(); ++i)
+    read_message(ms[i], "stats: messages[" + std::to_string(i) + "].", &s.messages);
   return s;
 }
 

@@ -68,8 +68,23 @@ struct RunMetrics::Task {
   std::uint64_t requests_seen = 0, errors_seen = 0, attempts_seen = 0;
 };
 
+// The exposition lists the families of each type in the order they were
+// registered, so the parts below run in this order: the run's totals, the
+// generator's health, the breakdowns, the per-task series, then
+// loadpilot_info and loadpilot_phase.
 RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometheus::Registry>()) {
   auto& r = *registry_;
+  add_run_series(r);
+  add_generator_series(r);
+  add_breakdown_series(r);
+  add_task_series(r, info.tasks);
+  add_info_series(r, info);
+  target_rps_->Set(info.target_rps);
+  set_phase(info.phase);
+}
+
+// The run's rates, users, window latencies and cumulative counters.
+void RunMetrics::add_run_series(prometheus::Registry& r) {
   current_rps_ = &gauge(r, "loadpilot_current_rps",
                         "Observed request rate: requests completed in the last second");
   target_rps_ = &gauge(r, "loadpilot_target_rps",
@@ -96,6 +111,11 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
                       "Arrivals that could not start (connections or VUsers all busy)");
   cut_off_ = &counter(r, "loadpilot_cut_off_total",
                       "Iterations still running when the run ended (not finished)");
+}
+
+// loadpilot_generator_*: the generator's health, last second, and its stall
+// time, whole run.
+void RunMetrics::add_generator_series(prometheus::Registry& r) {
   for (const auto& [name, help] : std::initializer_list<std::pair<const char*, const char*>>{
            {"loadpilot_generator_lag_max_seconds",
             "Worst lateness of a worker's event-loop probe in the last second, s"},
@@ -114,9 +134,13 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
     generator_.push_back(&gauge(r, name, help));
   stall_ = &counter(r, "loadpilot_generator_stall_seconds_total",
                     "Event-loop lateness beyond 2 ms of the most stalled worker, summed, s");
-
+  // loadpilot_websocket_* (docs/protocols.md#websocket), registered here to
+  // keep the exposition's order.
   websocket_ = std::make_unique<WebSocketMetrics>(r);
+}
 
+// Errors by kind, bytes each way, and responses by status class.
+void RunMetrics::add_breakdown_series(prometheus::Registry& r) {
   auto& kinds = prometheus::BuildCounter()
                     .Name("loadpilot_errors_by_kind_total")
                     .Help("Failed requests and iterations by error kind")
@@ -138,7 +162,10 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
     responses_.push_back(&responses.Add(
         {{"class", std::string(metrics::name(static_cast<metrics::ResponseClass>(c)))}}));
   }
+}
 
+// One labelled series per task in every task family, all from the start.
+void RunMetrics::add_task_series(prometheus::Registry& r, const std::vector<std::string>& tasks) {
   auto& task_requests = prometheus::BuildCounter()
                             .Name("loadpilot_task_requests_total")
                             .Help("Requests finished for this task")
@@ -168,7 +195,7 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
                        .Help("Request latency from the intended start, seconds")
                        .Register(r);
   const prometheus::Histogram::BucketBoundaries bounds(kBucketsS.begin(), kBucketsS.end());
-  for (const std::string& name : info.tasks) {
+  for (const std::string& name : tasks) {
     const prometheus::Labels l{{"task", name}};
     auto t = std::make_unique<Task>();
     t->requests = &task_requests.Add(l);
@@ -180,7 +207,10 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
     t->duration = &duration.Add(l, bounds);
     tasks_.push_back(std::move(t));
   }
+}
 
+// loadpilot_info (what is being run) and the family of loadpilot_phase.
+void RunMetrics::add_info_series(prometheus::Registry& r, const RunInfo& info) {
   prometheus::BuildGauge()
       .Name("loadpilot_info")
       .Help("The run being served: scenario name, LoadPilot version and model (always 1)")
@@ -191,8 +221,6 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
                        .Name("loadpilot_phase")
                        .Help("1 for the profile phase the run is in, 0 for phases left behind")
                        .Register(r);
-  target_rps_->Set(info.target_rps);
-  set_phase(info.phase);
 }
 
 RunMetrics::~RunMetrics() = default;

@@ -96,6 +96,13 @@ class RunMetrics {
  private:
   struct Task;
 
+  // The constructor's parts, one group of series each (run_metrics.cc).
+  void add_run_series(prometheus::Registry& r);
+  void add_generator_series(prometheus::Registry& r);
+  void add_breakdown_series(prometheus::Registry& r);
+  void add_task_series(prometheus::Registry& r, const std::vector<std::string>& tasks);
+  void add_info_series(prometheus::Registry& r, const RunInfo& info);
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Gauge* current_rps_;
   prometheus::Gauge* target_rps_;
