@@ -42,6 +42,15 @@ void NatsChannel::deliver(const std::string& data) {
   } catch (const std::exception&) {
     return;
   }
+  // An agent heard from after a silence was likely cut off from the server
+  // (its link went down, it was suspended), and so has not heard our
+  // heartbeats either: it gives up its share once it has heard nothing for
+  // kCoordinatorSilence. Answer its return at once rather than on the next
+  // once-a-second beat, which may come after that.
+  const auto now = std::chrono::steady_clock::now();
+  if (heard_at_ && now - *heard_at_ > kReturnAfter)
+    nats_.publish(protocol::heartbeat_subject(run_id_), nlohmann::json{{"run_id", run_id_}}.dump());
+  heard_at_ = now;
   if (!opened_) {
     early_.push_back(data);
     return;

@@ -18,6 +18,9 @@
 // the missing rounds came, or kResendWait later (AgentLink then reports
 // what never came). kill() sends an abort and closes it at once.
 //
+// A frame that comes after more than 1.5 s without one is answered with a
+// heartbeat at once: the agent was cut off and heard none meanwhile.
+//
 // go(t0) translates t0 into the agent's clock with the offset the
 // coordinator measured (agent's steady clock minus this one's).
 //
@@ -81,6 +84,10 @@ class NatsChannel : public Channel {
   std::uint64_t known_ = 0;
   std::optional<std::chrono::steady_clock::time_point> asked_at_;
   std::optional<std::string> exit_how_;  // the exit frame came; closing waits
+  // When its last frame came; a frame after more than kReturnAfter (its
+  // rounds come once a second) is answered with a heartbeat.
+  static constexpr std::chrono::milliseconds kReturnAfter{1500};
+  std::optional<std::chrono::steady_clock::time_point> heard_at_;
   std::thread closer_;
   std::unique_ptr<NatsClient::Subscription> sub_;
 };
