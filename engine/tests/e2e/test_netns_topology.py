@@ -7,8 +7,9 @@ over a link of 25 ± 2.5 ms and 1% loss each way (50 ms round trip), made
 with `tc netem` or, where the kernel has no netem, the same in user space;
 the agents reach the target over plain links. Checked: the target counts
 exactly the requests the results count, each agent's start is within the
-half round trip the summary states, and an agent whose link goes down for
-8 s mid-run is lost, comes back and is accounted for exactly.
+half round trip the summary states, and two links set down mid-run: the
+agent back within 3 s resumes its share, the one cut for 8 s has stopped
+its load by then; both are lost, come back and are accounted for exactly.
 
 Needs root (or CAP_NET_ADMIN) for `ip netns`; skipped with the reason
 where it is not allowed. Labels: e2e, netns."""
@@ -105,32 +106,55 @@ def coordinate(lab, path, url, tmp_path, *extra):
     return proc, results
 
 
-# Prints the monotonic time (the clock every namespace shares) at which each
-# heartbeat of a run reaches it, speaking NATS's text protocol itself.
-HEARTBEATS = r"""
+# Prints the monotonic time (the clock every namespace shares) and subject
+# of each heartbeat and frame of a run as the broker passes it on, speaking
+# NATS's text protocol itself.
+WIRETAP = r"""
 import json, socket, sys, time
 s = socket.create_connection((sys.argv[1], 4222))
 f = s.makefile("rb")
 f.readline()  # INFO
 s.sendall(b"CONNECT " + json.dumps({"auth_token": sys.argv[2], "verbose": False}).encode()
-          + b"\r\nSUB loadpilot.run.*.heartbeat 1\r\nPING\r\n")
+          + b"\r\nSUB loadpilot.run.*.heartbeat 1\r\nSUB loadpilot.run.*.frames.* 2\r\n"
+          + b"PING\r\n")
 for line in f:
     if line.startswith(b"MSG "):
-        print(time.monotonic(), flush=True)
-        f.readline()
+        _, subject, _, size = line.split()
+        print(time.monotonic(), subject.decode(), flush=True)
+        f.read(int(size) + 2)
     elif line.startswith(b"PING"):
         s.sendall(b"PONG\r\n")
 """
 
 
-def heartbeats(lab):
-    """A queue of the instants at which the run's heartbeats are sent."""
-    proc = lab.popen("core", ["/usr/bin/python3", "-c", HEARTBEATS, lab.core_ip(), TOKEN],
-                     stdout=subprocess.PIPE, text=True)
-    beats = queue.Queue()
-    threading.Thread(target=lambda: [beats.put(float(t)) for t in proc.stdout],
-                     daemon=True).start()
-    return beats
+class Wiretap:
+    """What passes the broker: `beats`, a queue of the instants at which a
+    heartbeat passed, and `seen`, every (instant, subject)."""
+
+    def __init__(self, lab):
+        self.beats = queue.Queue()
+        self.seen = []
+        proc = lab.popen("core", ["/usr/bin/python3", "-c", WIRETAP, lab.core_ip(), TOKEN],
+                         stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            t, subject = line.split()
+            self.seen.append((float(t), subject))
+            if subject.endswith(".heartbeat"):
+                self.beats.put(float(t))
+
+    def returns(self, gap):
+        """(instant, subject) of each frame that came more than GAP seconds
+        after the one before it from the same agent."""
+        last, out = {}, []
+        for t, subject in list(self.seen):
+            if ".frames." in subject:
+                if subject in last and t - last[subject] > gap:
+                    out.append((t, subject))
+                last[subject] = t
+        return out
 
 
 def check_books(r, planned):
@@ -182,19 +206,20 @@ def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is
     counted as dropped and the run fails naming it.
 
     a2's link goes down just before a heartbeat is due, so that the last
-    one it hears is almost a second old: its silence is then near 4 s
-    when its link is back, and the next heartbeat on the coordinator's
-    once-a-second beat would come after its 5 s; the coordinator must
-    answer its return at once."""
+    one it heard is almost a second old when its link is back: on the
+    coordinator's once-a-second beat alone, its next heartbeat could come
+    just as its 5 s run out (seen: it stopped its load although it was
+    back). The coordinator answers an agent's first frame after a silence
+    with a heartbeat at once, which the wiretap on the broker checks."""
     lab, url, agents, stats = cluster
-    beats = heartbeats(lab)
+    tap = Wiretap(lab)
     rate, seconds = 60, 20
     path = scenario_file(constant_health(rate, f"{seconds}s"))
     proc, results = coordinate(lab, path, url, tmp_path, "--agent-lost-after", "2s")
     # The coordinator beats once a second from the start: 0.95 s after its
     # fifth beat, about 4 s into the run, the links go.
     for _ in range(5):
-        beat = beats.get(timeout=60)
+        beat = tap.beats.get(timeout=60)
     time.sleep(max(0.0, beat + 0.95 - time.monotonic()))
     lab.link("a2", "down")
     lab.link("a3", "down")
@@ -229,3 +254,10 @@ def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is
     # The others may drop an arrival or two of their own on a busy machine.
     assert lost["dropped"] <= it["dropped"] <= lost["dropped"] + 6, context
     assert stats()["routes"]["GET /health"] == r["requests"] == it["started"], context
+    # Each agent's first frame after its link came back was answered with a
+    # heartbeat at once, not on the next once-a-second beat.
+    beats = [t for t, subject in tap.seen if subject.endswith(".heartbeat")]
+    returns = [(t, subject) for t, subject in tap.returns(gap=2.5)]
+    assert len(returns) >= 2, tap.seen
+    for t, subject in returns:
+        assert [b for b in beats if t <= b <= t + 0.2], (subject, t, beats)
