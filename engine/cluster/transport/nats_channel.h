@@ -18,8 +18,9 @@
 // the missing rounds came, or kResendWait later (AgentLink then reports
 // what never came). kill() sends an abort and closes it at once.
 //
-// A frame that comes after more than 1.5 s without one is answered with a
-// heartbeat at once: the agent was cut off and heard none meanwhile.
+// A frame that comes after more than 1.5 s without one is answered at once
+// with {"type":"heartbeat"} on the agent's control subject: the agent was
+// cut off and heard no heartbeat meanwhile.
 //
 // go(t0) translates t0 into the agent's clock with the offset the
 // coordinator measured (agent's steady clock minus this one's).
@@ -62,10 +63,11 @@ class NatsChannel : public Channel {
 
  private:
   void deliver(const std::string& data);
-  void handle(const std::string& data);  // mu_ held, opened
-  void close(std::string how);           // mu_ held
-  void ask_again();                      // mu_ held
-  void send(const char* type, std::int64_t t0_ns = 0);
+  void handle(const std::string& data);                     // mu_ held, opened
+  void close(std::string how);                              // mu_ held
+  void ask_again();                                         // mu_ held
+  void send_now(const char* type, std::int64_t t0_ns = 0);  // without waiting
+  void send(const char* type, std::int64_t t0_ns = 0);      // and flushed
 
   NatsClient& nats_;
   std::string run_id_;

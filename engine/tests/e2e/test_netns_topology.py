@@ -116,12 +116,14 @@ f = s.makefile("rb")
 f.readline()  # INFO
 s.sendall(b"CONNECT " + json.dumps({"auth_token": sys.argv[2], "verbose": False}).encode()
           + b"\r\nSUB loadpilot.run.*.heartbeat 1\r\nSUB loadpilot.run.*.frames.* 2\r\n"
-          + b"PING\r\n")
+          + b"SUB loadpilot.run.*.control.* 3\r\nPING\r\n")
 for line in f:
     if line.startswith(b"MSG "):
         _, subject, _, size = line.split()
-        print(time.monotonic(), subject.decode(), flush=True)
-        f.read(int(size) + 2)
+        t = time.monotonic()
+        body = f.read(int(size) + 2)
+        kind = json.loads(body).get("type", "-") if b".control." in subject else "-"
+        print(t, subject.decode(), kind, flush=True)
     elif line.startswith(b"PING"):
         s.sendall(b"PONG\r\n")
 """
@@ -129,7 +131,8 @@ for line in f:
 
 class Wiretap:
     """What passes the broker: `beats`, a queue of the instants at which a
-    heartbeat passed, and `seen`, every (instant, subject)."""
+    heartbeat of the run passed, and `seen`, every (instant, subject, the
+    type of a control message)."""
 
     def __init__(self, lab):
         self.beats = queue.Queue()
@@ -140,8 +143,8 @@ class Wiretap:
 
     def _read(self, proc):
         for line in proc.stdout:
-            t, subject = line.split()
-            self.seen.append((float(t), subject))
+            t, subject, kind = line.split()
+            self.seen.append((float(t), subject, kind))
             if subject.endswith(".heartbeat"):
                 self.beats.put(float(t))
 
@@ -149,7 +152,7 @@ class Wiretap:
         """(instant, subject) of each frame that came more than GAP seconds
         after the one before it from the same agent."""
         last, out = {}, []
-        for t, subject in list(self.seen):
+        for t, subject, _ in list(self.seen):
             if ".frames." in subject:
                 if subject in last and t - last[subject] > gap:
                     out.append((t, subject))
@@ -254,10 +257,12 @@ def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is
     # The others may drop an arrival or two of their own on a busy machine.
     assert lost["dropped"] <= it["dropped"] <= lost["dropped"] + 6, context
     assert stats()["routes"]["GET /health"] == r["requests"] == it["started"], context
-    # Each agent's first frame after its link came back was answered with a
-    # heartbeat at once, not on the next once-a-second beat.
-    beats = [t for t, subject in tap.seen if subject.endswith(".heartbeat")]
-    returns = [(t, subject) for t, subject in tap.returns(gap=2.5)]
+    # Each agent's first frame after its link came back was answered at
+    # once with a heartbeat on its control subject, not left to the next
+    # once-a-second beat.
+    returns = tap.returns(gap=2.5)
     assert len(returns) >= 2, tap.seen
     for t, subject in returns:
-        assert [b for b in beats if t <= b <= t + 0.2], (subject, t, beats)
+        control = subject.replace(".frames.", ".control.")
+        answers = [b for b, s, kind in tap.seen if s == control and kind == "heartbeat"]
+        assert [b for b in answers if t <= b <= t + 0.2], (subject, t, answers)
