@@ -31,6 +31,10 @@ if [[ "${LOADPILOT_DEPS:-all}" != program ]]; then
 PACKAGES+=(
   # the NATS server the distributed tests start on loopback
   nats-server
+  # ip and tc: the agents-behind-real-links test builds its machines as
+  # network namespaces joined by links with delay and loss
+  # (engine/tests/e2e/test_netns_topology.py)
+  iproute2
   # Python side: the package's tests
   python3-pytest
   # tests

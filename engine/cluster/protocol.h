@@ -32,8 +32,10 @@
 //                                             (at most ResendBudget a second)
 //                                             (the agent keeps its last run's
 //                                             600 latest until its next run)
+//   {"type":"heartbeat","run_id":R}          the answer to a frame that came
+//                                             after a silence of 1.5 s
 //   and once a second on the run's heartbeat subject {"run_id":R}: an
-//   agent that hears none for kCoordinatorSilence stops its load.
+//   agent that hears neither for kCoordinatorSilence stops its load.
 //
 // NATS subjects (all under "loadpilot."):
 //   loadpilot.agents.announce            agent -> all: {"agent_id","host","pid",

@@ -42,6 +42,16 @@ void NatsChannel::deliver(const std::string& data) {
   } catch (const std::exception&) {
     return;
   }
+  // An agent heard from after a silence was likely cut off from the server
+  // (its link went down, it was suspended), and so has not heard our
+  // heartbeats either: it gives up its share once it has heard nothing for
+  // kCoordinatorSilence. Answer its return at once rather than on the next
+  // once-a-second beat, which may come after that; on its own control
+  // subject, so that many agents back at once (a server restart) cost one
+  // small message each, not one to every agent each.
+  const auto now = std::chrono::steady_clock::now();
+  if (heard_at_ && now - *heard_at_ > kReturnAfter) send_now("heartbeat");
+  heard_at_ = now;
   if (!opened_) {
     early_.push_back(data);
     return;
@@ -134,10 +144,14 @@ void NatsChannel::join() {
   closer.join();
 }
 
-void NatsChannel::send(const char* type, std::int64_t t0_ns) {
+void NatsChannel::send_now(const char* type, std::int64_t t0_ns) {
   nlohmann::json j = {{"type", type}, {"run_id", run_id_}};
   if (t0_ns != 0) j["t0_ns"] = t0_ns;
   nats_.publish(protocol::control_subject(run_id_, index_), j.dump());
+}
+
+void NatsChannel::send(const char* type, std::int64_t t0_ns) {
+  send_now(type, t0_ns);
   nats_.flush(std::chrono::milliseconds(500));
 }
 

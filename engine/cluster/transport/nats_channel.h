@@ -18,6 +18,10 @@
 // the missing rounds came, or kResendWait later (AgentLink then reports
 // what never came). kill() sends an abort and closes it at once.
 //
+// A frame that comes after more than 1.5 s without one is answered at once
+// with {"type":"heartbeat"} on the agent's control subject: the agent was
+// cut off and heard no heartbeat meanwhile.
+//
 // go(t0) translates t0 into the agent's clock with the offset the
 // coordinator measured (agent's steady clock minus this one's).
 //
@@ -59,10 +63,11 @@ class NatsChannel : public Channel {
 
  private:
   void deliver(const std::string& data);
-  void handle(const std::string& data);  // mu_ held, opened
-  void close(std::string how);           // mu_ held
-  void ask_again();                      // mu_ held
-  void send(const char* type, std::int64_t t0_ns = 0);
+  void handle(const std::string& data);                     // mu_ held, opened
+  void close(std::string how);                              // mu_ held
+  void ask_again();                                         // mu_ held
+  void send_now(const char* type, std::int64_t t0_ns = 0);  // without waiting
+  void send(const char* type, std::int64_t t0_ns = 0);      // and flushed
 
   NatsClient& nats_;
   std::string run_id_;
@@ -81,6 +86,10 @@ class NatsChannel : public Channel {
   std::uint64_t known_ = 0;
   std::optional<std::chrono::steady_clock::time_point> asked_at_;
   std::optional<std::string> exit_how_;  // the exit frame came; closing waits
+  // When its last frame came; a frame after more than kReturnAfter (its
+  // rounds come once a second) is answered with a heartbeat.
+  static constexpr std::chrono::milliseconds kReturnAfter{1500};
+  std::optional<std::chrono::steady_clock::time_point> heard_at_;
   std::thread closer_;
   std::unique_ptr<NatsClient::Subscription> sub_;
 };

@@ -9,8 +9,11 @@
 # images are compared with and that coordinates the distributed run.
 # Images: loadpilot-coordinator:TAG and loadpilot-agent:TAG, TAG from
 # $IMAGE_TAG (default local). Every container runs with --network host and
-# every socket is on 127.0.0.1. Each container the test starts carries the
-# label loadpilot-test-images=PID and is removed on exit, also on failure
+# every socket is on 127.0.0.1, but for the last checks', which are on two
+# user-defined networks of their own that reach nothing beyond this
+# machine (--internal). Each container the test starts carries the
+# label loadpilot-test-images=PID and is removed on exit (with the two
+# Docker networks it makes, labelled the same), also on failure
 # or Ctrl-C; every wait is bounded. Exit code 0 when every check passed,
 # 1 on the first failure.
 set -euo pipefail
@@ -31,6 +34,11 @@ cleanup() {
   if [[ -n "$ids" ]]; then
     # shellcheck disable=SC2086
     timeout 60 "$DOCKER" rm -f $ids >/dev/null 2>&1 || true
+  fi
+  ids=$(timeout 30 "$DOCKER" network ls -q --filter "label=$LABEL" 2>/dev/null || true)
+  if [[ -n "$ids" ]]; then
+    # shellcheck disable=SC2086
+    timeout 60 "$DOCKER" network rm $ids >/dev/null 2>&1 || true
   fi
   local pid
   for pid in "${host_pids[@]}"; do
@@ -345,5 +353,57 @@ code=$(dk inspect -f '{{.State.ExitCode}}' "$agent_c")
 [[ "$code" == 143 ]] || fail "$AGENT: docker stop ended the agent with exit $code, expected 143"
 agent_says "SIGTERM received" || fail "$AGENT: the agent did not log its SIGTERM"
 ok "$AGENT: docker stop ends the agent through its SIGTERM handler (exit 143)"
+
+# -------- across a Docker network: every part in a container of its own
+# User-defined networks, not the host's: nats-server (the host's binary,
+# mounted into the coordinator image), demo-api, the coordinator service
+# and two agents, each in a container that reaches the others by their
+# addresses on those networks (the broker by its name). --internal: nothing
+# on them reaches beyond this machine; the host reaches the containers
+# through the networks' bridges. The host build drives the run through
+# --coordinator-url at the service container's address, as a laptop would
+# through a port-forward; the counts must agree with demo-api's.
+# Two networks, as in engine/tests/e2e/test_netns_topology.py: $net joins
+# the agents to the broker and the service, $tnet joins them to the target.
+net="loadpilot-test-images-$$"
+tnet="loadpilot-test-images-target-$$"
+for n in "$net" "$tnet"; do dk network create --internal --label "$LABEL" "$n" >/dev/null; done
+nats_token="nats-token-$$"
+on_net() { dk run -d --network "$net" --label "$LABEL" "$@"; }
+ip_on() { dk inspect -f "{{(index .NetworkSettings.Networks \"$1\").IPAddress}}" "$2"; }
+on_net --network-alias nats -v "$(command -v nats-server):/usr/local/bin/nats-server:ro" \
+  --entrypoint nats-server "$COORD" -a 0.0.0.0 -p 4222 --auth "$nats_token" >/dev/null
+net_demo_c=$(dk run -d --network "$tnet" --label "$LABEL" "$COORD" demo-api --host 0.0.0.0 --port 8000 --threads 1)
+net_serve_c=$(on_net -e "LOADPILOT_API_TOKEN=$token" -e "NATS_TOKEN=$nats_token" \
+  "$COORD" coordinator --serve --listen 0.0.0.0:8080 --nats-url nats://nats:4222 --serve-agents 2)
+net_agent_cs=()
+for i in 1 2; do
+  net_agent_cs+=("$(on_net -e "AGENT_ID=net-agent-$i-$$" -e "NATS_TOKEN=$nats_token" \
+    "$AGENT" agent --nats-url nats://nats:4222)")
+  dk network connect "$tnet" "${net_agent_cs[-1]}"
+done
+api="http://$(ip_on "$net" "$net_serve_c"):8080"
+target="http://$(ip_on "$tnet" "$net_demo_c"):8000"
+[[ "$api" != http://:8080 && "$target" != http://:8000 ]] || fail "no address on $net: '$api' '$target'"
+net_ready() { [[ "$(http_get "$api/readyz" 2>/dev/null)" == ready:* ]]; }
+readyz_body() { http_get "$api/readyz" 2>&1 || true; }
+wait_for 60 "the service container on $net ready with both agent containers (/readyz: $(readyz_body))" net_ready
+run_shopper "$WORK/net.json" "$net_serve_c" "loadpilot run --coordinator-url $api on $net" \
+  --coordinator-url "$api" --api-token "$token"
+shopper_counts_agree "$WORK/net.json" "net-agent-1-$$" "net-agent-2-$$" ||
+  fail "the counts of the run across $net"
+# Containers read the host's one clock: each agent's true offset is 0, so
+# its measured offset is its start's error, within the stated bound.
+python3 - "$WORK/net.json" <<'PY' || fail "the start offsets of the run across $net"
+import json, sys
+ext = json.load(open(sys.argv[1]))["external_agents"]
+bound = ext["clock_uncertainty_ms"]
+bad = [a for a in ext["agents"] if not abs(a["clock_offset_ms"]) <= a["best_rtt_ms"] / 2 <= bound]
+print(f"  start offsets within {bound:.3f} ms: " + ", ".join(
+    f"{a['id']} {a['clock_offset_ms']:+.3f} ms (round trip {a['best_rtt_ms']:.3f} ms)" for a in ext["agents"]))
+sys.exit(1 if bad or not bound > 0 else 0)
+PY
+ok "shopper.py through --coordinator-url with the service, two agents, nats-server and demo-api in containers on $net: counts agree with demo-api's /stats"
+ok "the agents' start offsets on $net are within the bound the summary states"
 
 echo "test_images: all checks passed"
