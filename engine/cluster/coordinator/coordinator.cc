@@ -105,6 +105,9 @@ void Coordinator::make_external(StartupInterrupt& startup) {
     agents::NatsOptions no;
     static_cast<NatsFlags&>(no) = args_.nats;
     no.name = "loadpilot coordinator";
+    // One NATS subscription per agent: their frames share nats.c's pool of
+    // delivery threads rather than taking a thread each.
+    no.shared_delivery = true;
     nats_ = std::make_unique<agents::NatsClient>(no);
     external_ = std::make_unique<ExternalAgents>(*nats_, agents::protocol::new_run_id());
     fmt::print(stderr, "agents: waiting up to {} for {} external agent{} on {}\n",
