@@ -138,7 +138,10 @@ void NatsChannel::send(const char* type, std::int64_t t0_ns) {
   nlohmann::json j = {{"type", type}, {"run_id", run_id_}};
   if (t0_ns != 0) j["t0_ns"] = t0_ns;
   nats_.publish(protocol::control_subject(run_id_, index_), j.dump());
-  nats_.flush(std::chrono::milliseconds(500));
+  // A go is not awaited: nats.c's flusher sends it at once, and awaiting
+  // the server's answer for each of a thousand agents, one after another,
+  // took longer than the start lead. A stop or an abort is.
+  if (t0_ns == 0) nats_.flush(std::chrono::milliseconds(500));
 }
 
 void NatsChannel::go(std::chrono::steady_clock::time_point t0) {
