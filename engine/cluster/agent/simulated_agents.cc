@@ -57,7 +57,8 @@ struct Sim {
   double horizon_s = 0;   // its share ends here (the profile's end or a stop)
 };
 
-// One run some of them take part in.
+// One run some of them take part in. It stays until the process ends (a
+// measurement runs a few).
 struct SimRun {
   load::Profile profile{{}};
   std::size_t tasks = 1, fill = 0;
@@ -105,8 +106,13 @@ class SimulatedAgents {
     clock_sub_.reset();
     assign_sub_.reset();
     discover_sub_.reset();
-    std::lock_guard lock(mu_);
-    for (auto& [id, run] : runs_) run.control.reset();
+    // A control handler waits for mu_ while nats.c holds its subscription:
+    // the subscriptions go outside the lock.
+    std::vector<std::unique_ptr<agents::NatsClient::Subscription>> controls;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, run] : runs_) controls.push_back(std::move(run.control));
+    }
   }
 
   int serve() {

@@ -10,7 +10,7 @@
 // share started and finished; its histograms are filled with distinct
 // latencies (5 ms and up, as a busy agent's wide latencies) until the frame
 // is about the asked size, since histogram buckets are what make real frames
-// large (docs/distributed.md#at-100-and-1000-agents).
+// large (docs/distributed.md#at-10-to-1000-agents).
 //
 // Thread-safety: pure functions and plain values.
 #include <chrono>

@@ -2,6 +2,7 @@
 the real protocol to a real nats-server and a real `run --external-agents N`
 coordinator, sending frames but no HTTP (docs/distributed.md#simulated-agents).
 The coordinator's books must come out exact, every agent's share counted."""
+import json
 import os
 import subprocess
 import threading
@@ -75,6 +76,29 @@ def nats():
     server.stop()
 
 
+def run_counting_threads(path, tmp_path, nats, n):
+    """`run --external-agents N` against the simulated agents; returns (exit
+    code, stderr, results, the most threads the coordinator had at once)."""
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen([os.path.abspath(BIN), "run", str(path), "--target",
+                             "http://127.0.0.1:9", "--external-agents", str(n), "--nats-url",
+                             nats.url, "--results-json", str(results), *QUIET],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    most = 0
+    deadline = time.monotonic() + 90
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            most = max(most, len(os.listdir(f"/proc/{proc.pid}/task")))
+        except OSError:
+            pass
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    _, err = proc.communicate(timeout=30)
+    assert results.exists(), err
+    return proc.returncode, err, json.loads(results.read_text()), most
+
+
 def test_fifty_simulated_agents_keep_the_coordinators_books_exact(nats, tmp_path):
     path = tmp_path / "sim.py"
     path.write_text(SCENARIO)
@@ -83,22 +107,25 @@ def test_fifty_simulated_agents_keep_the_coordinators_books_exact(nats, tmp_path
         assert sim.wait_for("simulate: 50 agents"), sim.lines
         # Port 9 (discard) on loopback: nothing is sent there; the agents
         # send no HTTP.
-        proc, r = run_json(path, "http://127.0.0.1:9", tmp_path, "--external-agents", "50",
-                           "--nats-url", nats.url, *QUIET, timeout=90)
-        assert proc.returncode == 0, proc.stderr
+        code, err, r, threads = run_counting_threads(path, tmp_path, nats, 50)
+        assert code == 0, err
         it = r["iterations"]
         planned = it["planned"]
         assert planned >= 600
         assert it["started"] + it["dropped"] + it["not_started"] == it["planned"]
         assert it["started"] == it["finished"] + it["cut_off"]
         # Every simulated agent started its whole share, and each was counted.
-        assert (it["started"], it["dropped"], it["not_started"], it["cut_off"]) == (planned, 0, 0, 0)
+        assert (it["started"], it["dropped"], it["not_started"], it["cut_off"]) == (
+            planned, 0, 0, 0)
         assert r["problems"] == [] and r["lost_agents"] == []
         assert len(r["external_agents"]["agents"]) == 50
         assert {a["id"] for a in r["external_agents"]["agents"]} == {
             f"sim-{i:04}" for i in range(50)}
         tasks = {t["name"]: t for t in r["tasks"]}
         assert tasks["tiny"]["iterations"] + tasks["other"]["iterations"] == planned
+        # The agents' subscriptions share nats.c's delivery threads: one
+        # thread per agent would be 50 more.
+        assert threads < 40, threads
         assert sim.wait_for("50 agents started within"), sim.lines
     finally:
         sim.close()
