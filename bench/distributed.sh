@@ -8,6 +8,16 @@
 # coordinator's CPU seconds per agent-second, and the bytes through NATS per
 # agent-second (from the server's /varz counters). Not part of `make test`.
 # Usage: bench/distributed.sh [path/to/loadpilot]; BENCH_SECONDS (default 10).
+#
+# bench/distributed.sh scale [path/to/loadpilot]: one coordinator and 10,
+# 100, 300 and 1,000 simulated agents (`loadpilot agent --simulate N`) on
+# a nats-server, measured (bench/distributed_scale.py says what and how;
+# BENCH_AGENTS, BENCH_SECONDS, BENCH_FRAME_BYTES, BENCH_RATE_PER_AGENT).
+if [[ "${1:-}" == scale ]]; then
+  shift
+  cd "$(dirname "$0")/.."
+  exec /usr/bin/python3 bench/distributed_scale.py "${1:-build/engine/loadpilot}"
+fi
 source "$(dirname "$0")/lib.sh"
 cat > "$work/max.py" <<'PY'
 from loadpilot import VUser, scenario, task

@@ -18,6 +18,7 @@
 #include "cli/run_command.h"
 #include "cluster/agent/agent_child.h"
 #include "cluster/agent/persistent_agent.h"
+#include "cluster/agent/simulated_agents.h"
 #include "cluster/service/service.h"
 #include "demo/demo_api.h"
 #include "monitor/exporter.h"
@@ -176,7 +177,7 @@ void add_coordinator(CLI::App& app, ServeArgs& a) {
       ->transform(whole_number(0, 65535));
 }
 
-void add_agent(CLI::App& app, AgentArgs& a) {
+void add_agent(CLI::App& app, AgentArgs& a, SimulateArgs& sim) {
   auto* cmd = app.add_subcommand(
       "agent", "Serve runs as a persistent agent over NATS (docs/distributed.md)");
   cmd->add_option("--nats-url", a.nats.url, "NATS server, e.g. nats://host:4222")
@@ -187,6 +188,15 @@ void add_agent(CLI::App& app, AgentArgs& a) {
       ->envname("NATS_CA");
   cmd->add_option("--agent-id", a.agent_id, "This agent's id (default: host-pid)")
       ->envname("AGENT_ID");
+  // Measuring a coordinator with many agents on one machine
+  // (docs/distributed.md#simulated-agents).
+  cmd->add_option("--simulate", sim.agents,
+                  "Run N simulated agents (ids AGENT-ID-0000..) that send frames, no HTTP")
+      ->transform(whole_number(1, 10'000));
+  cmd->add_option("--frame-bytes", sim.frame_bytes,
+                  "With --simulate: each round frame's size, bytes (1,000 to 60,000)")
+      ->capture_default_str()
+      ->transform(whole_number(1'000, 60'000));
 }
 
 void add_demo(CLI::App& app, demo::DemoOptions& d) {
@@ -291,6 +301,7 @@ struct Commands {
   ReportArgs report;
   CompareArgs compare;
   AgentArgs agent;
+  SimulateArgs simulate;
   ServeArgs serve;
   std::string init_dir = ".";
   std::string help_topic;
@@ -304,7 +315,7 @@ void add_commands(CLI::App& app, Commands& c) {
   add_demo(app, c.demo);
   add_report_command(app, c.report);
   add_compare_command(app, c.compare);
-  add_agent(app, c.agent);
+  add_agent(app, c.agent, c.simulate);
   add_coordinator(app, c.serve);
   app.add_subcommand("init", "Scaffold scenarios/ and monitoring/ (Prometheus + Grafana)")
       ->add_option("dir", c.init_dir, "Project directory (created if missing)")
@@ -323,7 +334,8 @@ int dispatch(CLI::App& app, const Commands& c) {
   if (app.got_subcommand("run")) return run_command(c.run);
   if (app.got_subcommand("find")) return find_command(c.find);
   if (app.got_subcommand("demo-api")) return demo::run_demo_api(c.demo);
-  if (app.got_subcommand("agent")) return agent_command(c.agent);
+  if (app.got_subcommand("agent"))
+    return c.simulate.agents > 0 ? simulate_command(c.agent, c.simulate) : agent_command(c.agent);
   if (app.got_subcommand("coordinator")) return serve_command(c.serve);
   if (app.got_subcommand("report")) return report_command(c.report);
   if (app.got_subcommand("compare")) return compare_command(c.compare);

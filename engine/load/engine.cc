@@ -1,7 +1,12 @@
 #include "load/engine.h"
 
+#include <fmt/format.h>
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -132,6 +137,38 @@ void Engine::stop() {
   cv_.notify_all();
 }
 
+namespace {
+
+// LOADPILOT_ROUND_TIMING=1 (bench/distributed.sh): one stderr line per
+// round with how long after the previous one it came and how long
+// gathering and merging its reports took; a coordinator of many agents is
+// measured by it. Off, it costs one branch a second.
+const bool kRoundTiming = std::getenv("LOADPILOT_ROUND_TIMING") != nullptr;
+
+// This thread's CPU time, ms.
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+void say_round_timing(std::uint64_t round, double interval_s,
+                      std::chrono::steady_clock::time_point began,
+                      std::chrono::steady_clock::time_point gathered, std::size_t reports,
+                      std::uint64_t started, double cpu_began_ms) {
+  const auto took = std::chrono::steady_clock::now() - began;
+  const auto gathering = gathered - began;
+  fmt::print(
+      stderr,
+      "round-timing: round {} after {:.3f} s: {} reports, {} started, merged in {:.3f} ms "
+      "(gathered in {:.3f} ms; {:.3f} ms of CPU)\n",
+      round, interval_s, reports, started, std::chrono::duration<double, std::milli>(took).count(),
+      std::chrono::duration<double, std::milli>(gathering).count(), thread_cpu_ms() - cpu_began_ms);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
 struct Engine::Inbox {
   std::mutex mu;
   std::condition_variable cv;
@@ -141,6 +178,8 @@ struct Engine::Inbox {
 };
 
 metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
+  const auto began = std::chrono::steady_clock::now();
+  const double cpu_began_ms = kRoundTiming ? thread_cpu_ms() : 0;
   std::shared_ptr<Inbox> inbox = inbox_;
   std::uint64_t round = 0;
   {
@@ -165,6 +204,7 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
                        [&] { return inbox->answered >= workers_.size(); });
     reports.swap(inbox->reports);
   }
+  const auto gathered = std::chrono::steady_clock::now();
   if (scripted_) {
     metrics::WorkerReport r;
     r.stats = scripted_->take();
@@ -183,7 +223,12 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   std::string notice;
   for (const metrics::WorkerReport& r : reports)
     if (!r.notice.empty()) notice += (notice.empty() ? "" : "; ") + r.notice;
+  std::uint64_t started = 0;
+  if (kRoundTiming)
+    for (const metrics::WorkerReport& r : reports) started += r.stats.iterations_started;
   metrics::Snapshot snap = collector_.add_round(reports, interval_s);
+  if (kRoundTiming)
+    say_round_timing(round, interval_s, began, gathered, reports.size(), started, cpu_began_ms);
   snap.notice = std::move(notice);
   snap.elapsed_s = std::min(elapsed_s, profile_.total_s());
   snap.total_s = profile_.total_s();

@@ -105,6 +105,9 @@ void Coordinator::make_external(StartupInterrupt& startup) {
     agents::NatsOptions no;
     static_cast<NatsFlags&>(no) = args_.nats;
     no.name = "loadpilot coordinator";
+    // One NATS subscription per agent: their frames share nats.c's pool of
+    // delivery threads rather than taking a thread each.
+    no.shared_delivery = true;
     nats_ = std::make_unique<agents::NatsClient>(no);
     external_ = std::make_unique<ExternalAgents>(*nats_, agents::protocol::new_run_id());
     fmt::print(stderr, "agents: waiting up to {} for {} external agent{} on {}\n",
@@ -220,8 +223,7 @@ void Coordinator::configure(load::EngineOptions& eo) {
   const nlohmann::json plan_json = plan.to_json();
   const std::size_t vusers =
       static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
-  eo.make_agent = [this, profile, plan_json, vusers, n, no_schedule](
-                      std::size_t i, std::function<void()> on_drained) {
+  auto assignment = [this, plan_json, vusers, n](std::size_t i) {
     agents::protocol::Assignment a;
     a.index = i;
     a.count = n;
@@ -235,8 +237,19 @@ void Coordinator::configure(load::EngineOptions& eo) {
     a.drain = args_.drain;
     a.seed = args_.seed;
     a.insecure = args_.insecure;
+    return a;
+  };
+  eo.make_agent = [this, profile, n, no_schedule, assignment](std::size_t i,
+                                                              std::function<void()> on_drained) {
+    // The first agent's turn gives every agent its share, several at a
+    // time (one after another, a thousand assignments took seconds).
+    if (i == 0) {
+      std::vector<agents::protocol::Assignment> all;
+      for (std::size_t k = 0; k < n; ++k) all.push_back(assignment(k));
+      channels_ = external_->connect_all(std::move(all));
+    }
     auto link = std::make_unique<agents::AgentLink>(
-        i, n, profile, no_schedule, external_->connect(a), lost_after_, std::move(on_drained));
+        i, n, profile, no_schedule, std::move(channels_.at(i)), lost_after_, std::move(on_drained));
     links_.push_back(link.get());
     return std::unique_ptr<load::Source>(std::move(link));
   };

@@ -86,6 +86,9 @@ class Coordinator : public Session {
   std::vector<agents::AgentLink*> links_;
   std::unique_ptr<agents::NatsClient> nats_;
   std::unique_ptr<ExternalAgents> external_;
+  // The external agents' channels, given their shares together, until each
+  // one's AgentLink takes its own.
+  std::vector<std::unique_ptr<agents::Channel>> channels_;
   // --coordinator-url: the stream, until the Engine's AgentLink takes it;
   // remote_ stays valid while the link lives.
   std::unique_ptr<agents::HttpChannel> remote_channel_;

@@ -5,11 +5,12 @@
 // heartbeat going, and gives each agent its share of the run.
 //
 // Order of use: discover(), sync_clocks(), start_heartbeat(), then
-// connect(i) for every agent (which subscribes to its frames and sends it
+// connect(i) for every agent (or connect_all()) (which subscribes to its frames and sends it
 // its Assignment). The destructor stops the heartbeat: agents that hear
 // none stop their load within protocol::kCoordinatorSilence.
 //
-// Thread-safety: one thread calls the methods; the heartbeat runs on its
+// Thread-safety: one thread calls the methods (sync_clocks() and
+// connect_all() use threads of their own inside); the heartbeat runs on its
 // own thread and calls on_broker_lost there.
 #include <chrono>
 #include <condition_variable>
@@ -44,7 +45,8 @@ class ExternalAgents {
   // Waits up to `timeout` for n idle agents. Throws agents::AgentError
   // naming the agents it did see.
   void discover(std::size_t n, std::chrono::milliseconds timeout);
-  // Throws agents::AgentError when an agent does not answer.
+  // Measures every agent's clock, several agents at a time. Throws
+  // agents::AgentError when an agent does not answer.
   void sync_clocks();
   // Publishes the heartbeat once a second; calls on_broker_lost once when
   // the NATS server has been away for `broker_timeout`.
@@ -53,6 +55,10 @@ class ExternalAgents {
   // The channel to agent `a.index`, after giving it `a` (with this run's id). Throws
   // agents::AgentError when the agent refuses or does not answer.
   std::unique_ptr<agents::Channel> connect(agents::protocol::Assignment a);
+  // connect() for every assignment, several agents at a time; the channels
+  // in the assignments' order.
+  std::vector<std::unique_ptr<agents::Channel>> connect_all(
+      std::vector<agents::protocol::Assignment> assignments);
 
   const std::vector<ExternalAgent>& agents() const { return agents_; }
   // How far ahead of now the run's start must be so that every agent's go
@@ -65,6 +71,7 @@ class ExternalAgents {
   nlohmann::json to_json() const;
 
  private:
+  void sync_clock(ExternalAgent& a);
   // Tells the agent process `instance` that `id` is taken; `first` says by
   // whom.
   void refuse(const std::string& id, const std::string& instance, const std::string& first);

@@ -43,6 +43,8 @@
 
 namespace loadpilot::agents {
 
+struct Frame;  // cluster/frame.h
+
 class NatsChannel : public Channel {
  public:
   // How long an exit waits for rounds asked again.
@@ -63,11 +65,12 @@ class NatsChannel : public Channel {
 
  private:
   void deliver(const std::string& data);
-  void handle(const std::string& data);                     // mu_ held, opened
+  // mu_ held, opened; `parsed`: the frame read from `data`, or null to read it.
+  void handle(const std::string& data, Frame* parsed);
   void close(std::string how);                              // mu_ held
   void ask_again();                                         // mu_ held
   void send_now(const char* type, std::int64_t t0_ns = 0);  // without waiting
-  void send(const char* type, std::int64_t t0_ns = 0);      // and flushed
+  void send(const char* type, std::int64_t t0_ns = 0);      // and flushed, but a go
 
   NatsClient& nats_;
   std::string run_id_;

@@ -83,6 +83,10 @@ NatsClient::NatsClient(NatsOptions options)
     }
     if (!options.name.empty()) natsOptions_SetName(opts, options.name.c_str());
     natsOptions_SetTimeout(opts, options.connect_timeout.count());
+    if (options.shared_delivery) {
+      check(nats_SetMessageDeliveryPoolSize(kSharedDeliveryThreads), "NATS delivery pool");
+      check(natsOptions_UseGlobalMessageDelivery(opts, true), "NATS delivery pool");
+    }
     // Reconnect for ever: the run's own time-outs decide when to give up.
     natsOptions_SetMaxReconnect(opts, -1);
     natsOptions_SetReconnectWait(opts, 250);

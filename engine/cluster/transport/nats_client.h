@@ -14,7 +14,8 @@
 //   buffer (8 MiB) and go out after the reconnect. connected() and the
 //   on_state callback tell the state.
 // - subscribe(): the handler runs on nats.c's delivery thread of that
-//   subscription, one message at a time. The subscription lives until the
+//   subscription (or one of the shared pool's, NatsOptions::shared_delivery),
+//   one message at a time, in the order they came. The subscription lives until the
 //   Subscription object is destroyed; after its destructor returns the
 //   handler is not running and will not run again.
 // - request(): one request and its reply, or nullopt after the timeout.
@@ -36,6 +37,10 @@ struct __natsSubscription;
 
 namespace loadpilot::agents {
 
+// The shared pool's size (NatsOptions::shared_delivery): each subscription
+// keeps one of them, so its messages stay in order.
+inline constexpr int kSharedDeliveryThreads = 2;
+
 struct NatsError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -44,6 +49,12 @@ struct NatsError : std::runtime_error {
 struct NatsOptions : cli::NatsFlags {
   std::string name;  // shown by the server's monitoring
   std::chrono::milliseconds connect_timeout{2000};
+  // Deliver every subscription's messages on nats.c's shared pool of
+  // delivery threads (kSharedDeliveryThreads) instead of one thread per
+  // subscription: a coordinator of 1,000 agents subscribes 1,000 times. A
+  // handler must then never wait for another message of this client (a
+  // request()), which the same thread may have to deliver.
+  bool shared_delivery = false;
   // Called on nats.c's thread when the connection is lost (false) or back
   // (true).
   std::function<void(bool connected)> on_state;
