@@ -146,7 +146,7 @@ class Runtime:
             max_redirects=self.max_redirects,
         )
         self.pump.websockets = WebSocketPump(
-            hub, loop, self.main, self.base_url, self.static_names, self.pump.named_rows
+            hub, loop, self.main, self.base_url, self.scenario.static_names, self.pump.named_rows
         )
         self.process = ProcessGuard(
             hub.stop_run,

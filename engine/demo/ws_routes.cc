@@ -190,7 +190,7 @@ void Room::broadcast(const std::shared_ptr<const std::string>& message, bool tex
 
 WsRoute websocket_route(std::string_view method, std::string_view target) {
   if (method != "GET") return WsRoute::kNone;
-  const std::string_view path = target_path(target);
+  const std::string_view path = http::target_path(target);
   if (path == "/ws/echo") return WsRoute::kEcho;
   if (path == "/ws/broadcast") return WsRoute::kBroadcast;
   if (path == "/ws/stats") return WsRoute::kStats;
