@@ -8,7 +8,7 @@ with `tc netem` or, where the kernel has no netem, the same in user space;
 the agents reach the target over plain links. Checked: the target counts
 exactly the requests the results count, each agent's start is within the
 half round trip the summary states, and two links set down mid-run: the
-agent back within 3 s resumes its share, the one cut for 8 s has stopped
+agent back within 2 s resumes its share, the one cut for 8 s has stopped
 its load by then; both are lost, come back and are accounted for exactly.
 
 Needs root (or CAP_NET_ADMIN) for `ip netns`; skipped with the reason
@@ -199,7 +199,7 @@ def test_a_run_across_lossy_links_is_exact_and_its_start_within_the_stated_bound
 
 def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is_lost(
         cluster, scenario_file, tmp_path):
-    """a2's link goes down for 3 s, a3's for 8 s, both 4 s into a 20-second
+    """a2's link goes down for 2 s, a3's for 8 s, both 4 s into a 20-second
     run. Both are lost (--agent-lost-after 2s) and come back, and every
     report they sent meanwhile arrives. a2 heard from its coordinator again
     within the 5 s an agent waits for it, so it resumed its share in full,
@@ -226,9 +226,12 @@ def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is
     time.sleep(max(0.0, beat + 0.95 - time.monotonic()))
     lab.link("a2", "down")
     lab.link("a3", "down")
-    time.sleep(3)
+    # 2 s, not more: the agent must also reconnect (nats.c retries every
+    # few hundred ms to 2 s) and hear back before its 5 s run out, on a
+    # machine that may be busy with other tests.
+    time.sleep(2)
     lab.link("a2", "up")
-    time.sleep(5)
+    time.sleep(6)
     lab.link("a3", "up")
     out, err = proc.communicate(timeout=120)
     r = json.loads(results.read_text())
