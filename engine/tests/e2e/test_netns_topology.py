@@ -24,7 +24,7 @@ import time
 import pytest
 
 import netns_lab
-from conftest import BIN
+from conftest import BIN, SANITIZER
 from test_distributed import NATS_SERVER, constant_health
 
 DELAY_MS, JITTER_MS, LOSS = 25, 2.5, 0.01
@@ -197,6 +197,7 @@ def test_a_run_across_lossy_links_is_exact_and_its_start_within_the_stated_bound
     assert f"start offsets within {bound:.3f} ms" in out + err, out + err
 
 
+@pytest.mark.skipif(SANITIZER != "", reason="the agent's 5 s wait for its coordinator leaves no room for a sanitizer build's slower reconnect (docs/testing.md)")
 def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is_lost(
         cluster, scenario_file, tmp_path):
     """a2's link goes down for 2 s, a3's for 8 s, both 4 s into a 20-second
