@@ -267,7 +267,9 @@ class PersistentAgent {
     auto beat_sub = nats_->subscribe(proto::heartbeat_subject(a.run_id),
                                      [r](agents::NatsMessage&&) { r->watch.beat(Clock::now()); });
     ChildState state;
-    open_child(a, *child, *r, dir.string() + "/", state);
+    // Lives until the child is joined below: the child's callbacks use it.
+    const std::string dir_prefix = dir.string() + "/";
+    open_child(a, *child, *r, dir_prefix, state);
     supervise(a, *child, *r, state);
     beat_sub.reset();
     child->join();
