@@ -10,8 +10,8 @@
 
 #include "demo/http2_connection.h"
 #include "demo/response.h"
-#include "http/request_parser.h"
 #include "demo/ws_routes.h"
+#include "http/request_parser.h"
 
 namespace loadpilot::demo {
 namespace {
@@ -72,22 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // A HEAD is a 404 here (but for /redirect and /echo, which take any
     // method); its response must still carry no body.
     bool head_only = request.method == "HEAD";
-    if (is_counted(match.route)) worker_.counters.count(match.route);
-
-    reply_.location.clear();
-    if (match.route == Route::kStats) {
-      reply_.status = 200;
-      reply_.storage = worker_.board.to_json();
-      reply_.body = reply_.storage;
-    } else if (match.route == Route::kStatsReset) {
-      worker_.board.reset();
-      worker_.endpoints.respond(match, request, &reply_);
-    } else if (takes_knobs(match.route) && worker_.faults.inject_error()) {
-      reply_.status = 503;
-      reply_.body = kInjectedErrorBody;
-    } else {
-      worker_.endpoints.respond(match, request, &reply_);
-    }
+    worker_.answer(match, request, &reply_);
 
     if (takes_knobs(match.route) && (worker_.faults.delays() || worker_.capacity)) {
       Clock::time_point now = Clock::now();
@@ -207,6 +192,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 }  // namespace
+
+void Worker::answer(const RouteMatch& match, const Request& request, Reply* reply) {
+  if (is_counted(match.route)) counters.count(match.route);
+  reply->location.clear();
+  if (match.route == Route::kStats) {
+    reply->status = 200;
+    reply->storage = board.to_json();
+    reply->body = reply->storage;
+  } else if (match.route == Route::kStatsReset) {
+    board.reset();
+    endpoints.respond(match, request, reply);
+  } else if (takes_knobs(match.route) && faults.inject_error()) {
+    reply->status = 503;
+    reply->body = kInjectedErrorBody;
+  } else {
+    endpoints.respond(match, request, reply);
+  }
+}
 
 void serve_connection(Worker& worker, tcp::socket socket) {
   asio::post(worker.io, [&worker, socket = std::move(socket)]() mutable {

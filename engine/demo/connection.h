@@ -25,6 +25,11 @@ struct Worker {
          SharedState& shared, StatsBoard& board, CapacityPool* capacity)
       : board(board), capacity(capacity), faults(options, start, index), endpoints(index, shared) {}
 
+  // Counts the request's route and writes its answer into *reply: /stats,
+  // /stats/reset, an injected 503 (--error-rate), or the endpoint's own.
+  // Over HTTP/1.1 and HTTP/2 alike.
+  void answer(const RouteMatch& match, const Request& request, Reply* reply);
+
   StatsBoard& board;
   CapacityPool* capacity;  // --capacity (shared by every worker), or null
   RouteCounters counters;

@@ -142,21 +142,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection<Socket>> {
     request.body = s->body;
     request.content_length = s->body.size();
     const RouteMatch match = match_route(request.method, request.target);
-    if (is_counted(match.route)) worker_.counters.count(match.route);
-    reply_.location.clear();
-    if (match.route == Route::kStats) {
-      reply_.status = 200;
-      reply_.storage = worker_.board.to_json();
-      reply_.body = reply_.storage;
-    } else if (match.route == Route::kStatsReset) {
-      worker_.board.reset();
-      worker_.endpoints.respond(match, request, &reply_);
-    } else if (takes_knobs(match.route) && worker_.faults.inject_error()) {
-      reply_.status = 503;
-      reply_.body = kInjectedErrorBody;
-    } else {
-      worker_.endpoints.respond(match, request, &reply_);
-    }
+    worker_.answer(match, request, &reply_);
     const bool head = s->method == "HEAD";
     std::string body = head ? std::string() : std::string(reply_.body);
     if (takes_knobs(match.route) && worker_.faults.delays()) {

@@ -138,4 +138,19 @@ std::string Profile::phase_at(double t) const {
   return segments_[std::min(find_by(start_t_, t), segments_.size() - 1)].phase;
 }
 
+std::uint64_t Profile::count_due_by(double t) const {
+  // time_of(k) grows with k: the first k not due yet, by bisection.
+  std::uint64_t lo = 0;
+  std::uint64_t hi = static_cast<std::uint64_t>(std::max(0.0, total_iterations())) + 2;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    const std::optional<double> at = time_of(mid);
+    if (at && *at <= t)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 }  // namespace loadpilot::load

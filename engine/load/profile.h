@@ -41,6 +41,9 @@ class Profile {
   double peak_rate() const;
   // The time iteration k is due, or nullopt when the run ends first.
   std::optional<double> time_of(std::uint64_t k) const;
+  // How many iterations are due by `t`: the k with time_of(k) <= t (all of
+  // them past the end).
+  std::uint64_t count_due_by(double t) const;
   // The first time t >= from at which r(t) >= level (closed model: when
   // user level-1 is wanted), or nullopt when that does not happen before
   // the run ends. Levels are compared with a relative tolerance of 1e-9,

@@ -21,6 +21,7 @@
 
 #include "load/engine.h"
 #include "report/live.h"
+#include "run/stop_signals.h"
 
 namespace loadpilot::cli {
 
@@ -31,10 +32,7 @@ class SignalWatcher {
       : engine_(engine),
         grace_(engine.drain() + std::chrono::seconds(5)),
         keep_blocked_(keep_blocked) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    set_ = block_stop_signals();
     thread_ = std::thread([this] {
       const timespec tick{0, 100'000'000};
       std::chrono::steady_clock::time_point first_at{};
@@ -92,10 +90,7 @@ class SignalWatcher {
 class EndOfRunSignals {
  public:
   explicit EndOfRunSignals(std::chrono::seconds grace) : grace_(grace) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    set_ = block_stop_signals();
     thread_ = std::thread([this] { watch(); });
   }
   ~EndOfRunSignals() { stop(); }
@@ -157,10 +152,7 @@ class EndOfRunSignals {
 
 // A SIGINT or SIGTERM that is pending (blocked, not yet taken), or 0.
 inline int take_pending_stop_signal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  const sigset_t set = stop_signals();
   const timespec now{0, 0};
   const int sig = sigtimedwait(&set, nullptr, &now);
   return sig == SIGINT || sig == SIGTERM ? sig : 0;

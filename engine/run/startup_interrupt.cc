@@ -10,20 +10,9 @@
 #include <ctime>
 
 #include "run/exit_codes.h"
+#include "run/stop_signals.h"
 
 namespace loadpilot::cli {
-
-namespace {
-
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
-
-}  // namespace
 
 StartupInterrupt::StartupInterrupt(std::string phase, bool quiet)
     : quiet_(quiet), phase_(std::move(phase)) {

@@ -26,7 +26,7 @@ std::uint64_t all_rounds(const Profile& p, std::size_t n) {
     for (std::uint64_t s = 1; static_cast<double>(s - 1) < p.total_s(); ++s)
       mine += sim::share_due(p, i, n, s == 1 ? -1 : static_cast<double>(s - 1),
                              std::min(static_cast<double>(s), p.total_s()));
-    EXPECT_EQ(mine, loadpilot::load::share_of(sim::due_by(p, p.total_s()), i, n)) << i;
+    EXPECT_EQ(mine, loadpilot::load::share_of(p.count_due_by(p.total_s()), i, n)) << i;
     total += mine;
   }
   return total;
@@ -36,8 +36,8 @@ std::uint64_t all_rounds(const Profile& p, std::size_t n) {
 
 TEST(SimulatedRound, SharesAddUpToTheScheduleOnAConstantRate) {
   const Profile p({Segment{5, 200, 200, "steady"}});
-  EXPECT_EQ(all_rounds(p, 7), sim::due_by(p, p.total_s()));
-  EXPECT_EQ(sim::due_by(p, p.total_s()),
+  EXPECT_EQ(all_rounds(p, 7), p.count_due_by(p.total_s()));
+  EXPECT_EQ(p.count_due_by(p.total_s()),
             static_cast<std::uint64_t>(std::ceil(p.total_iterations())));
 }
 
@@ -45,13 +45,13 @@ TEST(SimulatedRound, SharesAddUpOnARampWithAFractionalEnd) {
   // More agents than iterations in some seconds; the run ends mid-second.
   const Profile p({Segment{2.5, 1, 40, "ramp-up"}, Segment{1.25, 40, 40, "steady"}});
   for (std::size_t n : {1u, 3u, 100u})
-    EXPECT_EQ(all_rounds(p, n), sim::due_by(p, p.total_s())) << n;
+    EXPECT_EQ(all_rounds(p, n), p.count_due_by(p.total_s())) << n;
 }
 
 TEST(SimulatedRound, TheFirstRoundCountsTheIterationAtZero) {
   const Profile p({Segment{2, 10, 10, "steady"}});
-  EXPECT_EQ(sim::share_due(p, 0, 1, -1, 1), sim::due_by(p, 1));
-  EXPECT_GE(sim::due_by(p, 0), 1u);  // iteration 0 is due at t = 0
+  EXPECT_EQ(sim::share_due(p, 0, 1, -1, 1), p.count_due_by(1));
+  EXPECT_GE(p.count_due_by(0), 1u);  // iteration 0 is due at t = 0
 }
 
 TEST(SimulatedRound, FramesHaveTheAskedSizeAndParseAsRoundFrames) {

@@ -30,6 +30,7 @@
 #include "cluster/transport/pipe_channel.h"
 #include "plan/duration.h"
 #include "run/exit_codes.h"
+#include "run/stop_signals.h"
 
 namespace loadpilot::cli {
 
@@ -435,11 +436,7 @@ int agent_command(const AgentArgs& args) {
   }
   // Every thread (nats.c's too) starts with the signals blocked; one thread
   // waits for them.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  const sigset_t sigs = block_stop_signals();
   std::unique_ptr<PersistentAgent> agent;
   try {
     agent = std::make_unique<PersistentAgent>(args, id);

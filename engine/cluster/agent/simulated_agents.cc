@@ -23,6 +23,7 @@
 #include "load/profile.h"
 #include "plan/plan.h"
 #include "run/exit_codes.h"
+#include "run/stop_signals.h"
 
 namespace loadpilot::cli {
 
@@ -373,11 +374,7 @@ int simulate_command(const AgentArgs& args, const SimulateArgs& sim) {
     fmt::print(stderr, "error: --agent-id: with --simulate the ids are {}-0000..: {}\n", base, why);
     return kExitInvalid;
   }
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  const sigset_t sigs = block_stop_signals();
   std::unique_ptr<SimulatedAgents> agents;
   try {
     agents = std::make_unique<SimulatedAgents>(args, sim, base);

@@ -7,24 +7,11 @@
 
 namespace loadpilot::agents::sim {
 
-std::uint64_t due_by(const load::Profile& profile, double t) {
-  std::uint64_t lo = 0;
-  std::uint64_t hi = static_cast<std::uint64_t>(std::max(0.0, profile.total_iterations())) + 2;
-  while (lo < hi) {
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    const std::optional<double> at = profile.time_of(mid);
-    if (at && *at <= t)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
 std::uint64_t share_due(const load::Profile& profile, std::size_t index, std::size_t count,
                         double from, double to) {
-  const std::uint64_t before = from < 0 ? 0 : load::share_of(due_by(profile, from), index, count);
-  const std::uint64_t by = load::share_of(due_by(profile, to), index, count);
+  const std::uint64_t before =
+      from < 0 ? 0 : load::share_of(profile.count_due_by(from), index, count);
+  const std::uint64_t by = load::share_of(profile.count_due_by(to), index, count);
   return by > before ? by - before : 0;
 }
 

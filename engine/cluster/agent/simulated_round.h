@@ -24,10 +24,6 @@
 
 namespace loadpilot::agents::sim {
 
-// Iterations of `profile` due by `t` seconds (time_of(k) <= t); past the
-// end, all of them.
-std::uint64_t due_by(const load::Profile& profile, double t);
-
 // Iterations of share `index` of `count` due in (from, to] seconds; from < 0
 // counts from the start.
 std::uint64_t share_due(const load::Profile& profile, std::size_t index, std::size_t count,

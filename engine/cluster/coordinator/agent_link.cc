@@ -19,22 +19,6 @@ std::string iterations(std::uint64_t n) {
   return fmt::format("{} iteration{}", n, n == 1 ? "" : "s");
 }
 
-// How many iterations of `profile` are due by `t` (k is due at time_of(k),
-// which grows with k); past the end, all of them.
-std::uint64_t due_by(const load::Profile& profile, double t) {
-  std::uint64_t lo = 0;
-  std::uint64_t hi = static_cast<std::uint64_t>(std::max(0.0, profile.total_iterations())) + 2;
-  while (lo < hi) {
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    const std::optional<double> at = profile.time_of(mid);
-    if (at && *at <= t)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
 }  // namespace
 
 AgentLink::AgentLink(std::size_t index, std::size_t count, load::Profile profile, bool closed_loop,
@@ -285,9 +269,9 @@ void AgentLink::report(std::function<void(metrics::WorkerReport&&)> sink) {
       lost_counted_ = true;
       if (!closed_loop_) {
         const double horizon = stop_at_s_ >= 0 ? stop_at_s_ : profile_.total_s();
-        const std::uint64_t due = load::share_of(due_by(profile_, horizon), index_, count_);
+        const std::uint64_t due = load::share_of(profile_.count_due_by(horizon), index_, count_);
         const std::uint64_t due_at_end =
-            load::share_of(due_by(profile_, std::min(horizon, exit_at_s_)), index_, count_);
+            load::share_of(profile_.count_due_by(std::min(horizon, exit_at_s_)), index_, count_);
         const std::uint64_t accounted = reported_started_ + reported_dropped_;
         lost_dropped_ = due > accounted ? due - accounted : 0;
         // With an end frame it reported all it started.

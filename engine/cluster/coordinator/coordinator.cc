@@ -87,7 +87,7 @@ std::unique_ptr<Coordinator> Coordinator::make(const RunArgs& args, RunSetup& se
   return c;
 }
 
-void Coordinator::make_external(StartupInterrupt& startup) {
+std::chrono::milliseconds Coordinator::check_agent_timers() {
   const auto agents_timeout = plan::parse_duration(args_.agents_timeout);
   if (!agents_timeout || *agents_timeout < 0.1 || *agents_timeout > kMaxWaitS)
     throw CoordinatorError(
@@ -99,6 +99,11 @@ void Coordinator::make_external(StartupInterrupt& startup) {
         fmt::format("--agent-lost-after: must be a duration from 2s to 1h (got \"{}\")",
                     args_.agent_lost_after));
   lost_after_ = to_ms(*lost_after);
+  return to_ms(*agents_timeout);
+}
+
+void Coordinator::make_external(StartupInterrupt& startup) {
+  const std::chrono::milliseconds agents_timeout = check_agent_timers();
   bundle_ = make_bundle(args_.file);
   startup.set_phase(fmt::format("waiting for {} external agent{}", n_, n_ == 1 ? "" : "s"));
   try {
@@ -112,7 +117,7 @@ void Coordinator::make_external(StartupInterrupt& startup) {
     external_ = std::make_unique<ExternalAgents>(*nats_, agents::protocol::new_run_id());
     fmt::print(stderr, "agents: waiting up to {} for {} external agent{} on {}\n",
                args_.agents_timeout, n_, n_ == 1 ? "" : "s", agents::redact_url(nats_->url()));
-    external_->discover(n_, to_ms(*agents_timeout));
+    external_->discover(n_, agents_timeout);
     external_->sync_clocks();
   } catch (const std::exception& e) {
     throw CoordinatorError(e.what());
@@ -138,20 +143,10 @@ void Coordinator::make_remote(StartupInterrupt& startup) {
   if (!url)
     throw CoordinatorError(
         fmt::format("--coordinator-url: {} (got \"{}\")", why, args_.coordinator_url));
-  const auto agents_timeout = plan::parse_duration(args_.agents_timeout);
-  if (!agents_timeout || *agents_timeout < 0.1 || *agents_timeout > kMaxWaitS)
-    throw CoordinatorError(
-        fmt::format("--agents-timeout: must be a duration from 100ms to 1h (got \"{}\")",
-                    args_.agents_timeout));
-  const auto lost_after = plan::parse_duration(args_.agent_lost_after);
-  if (!lost_after || *lost_after < 2 || *lost_after > kMaxWaitS)
-    throw CoordinatorError(
-        fmt::format("--agent-lost-after: must be a duration from 2s to 1h (got \"{}\")",
-                    args_.agent_lost_after));
-  lost_after_ = to_ms(*lost_after);
+  const std::chrono::milliseconds agents_timeout = check_agent_timers();
   // The service waits for its agents, measures their clocks and loads the
   // scenario before its hello.
-  ready_timeout_ = to_ms(*agents_timeout) + std::chrono::seconds(60);
+  ready_timeout_ = agents_timeout + std::chrono::seconds(60);
   agents::protocol::RunRequest request;
   const plan::Plan& plan = setup_.plan;
   request.plan = plan.to_json();

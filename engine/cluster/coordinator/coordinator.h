@@ -77,6 +77,9 @@ class Coordinator : public Session {
   Coordinator(const RunArgs& args, RunSetup& setup, std::size_t n);
   void make_external(StartupInterrupt& startup);
   void make_remote(StartupInterrupt& startup);
+  // --agents-timeout and --agent-lost-after, checked (CoordinatorError);
+  // sets lost_after_ and returns the agents' timeout.
+  std::chrono::milliseconds check_agent_timers();
 
   const RunArgs& args_;
   RunSetup& setup_;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "http/request_parser.h"
+#include "run/stop_signals.h"
 
 namespace loadpilot::agents {
 
@@ -48,10 +49,7 @@ std::string peer_name(const sockaddr_storage& ss) {
 // own handling (cluster/service/service.cc) waits for them on the main thread.
 struct BlockStopSignals {
   BlockStopSignals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    const sigset_t set = cli::stop_signals();
     pthread_sigmask(SIG_BLOCK, &set, &old);
   }
   ~BlockStopSignals() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }

@@ -32,6 +32,7 @@
 #include "report/wall_clock.h"
 #include "run/exit_codes.h"
 #include "run/run_config.h"
+#include "run/stop_signals.h"
 
 namespace loadpilot::cli {
 
@@ -141,11 +142,7 @@ int serve_command(const ServeArgs& args) {
 
   // Every thread started from here on inherits the blocked stop signals;
   // the main thread waits for them.
-  sigset_t stop_set;
-  sigemptyset(&stop_set);
-  sigaddset(&stop_set, SIGINT);
-  sigaddset(&stop_set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
+  const sigset_t stop_set = block_stop_signals();
 
   std::unique_ptr<monitor::Exporter> exporter;
   if (!args.no_metrics) {
