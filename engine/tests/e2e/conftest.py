@@ -45,7 +45,7 @@ class DemoApi:
             [BIN, "demo-api", "--host", "127.0.0.1", "--port", "0", "--threads", "1", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        m = re.search(r"https?://127\.0\.0\.1:(\d+)", line)  # https with --tls
         if not m:
             self.proc.kill()
             raise RuntimeError(f"demo-api did not start: {line!r}")

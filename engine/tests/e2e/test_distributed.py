@@ -63,11 +63,12 @@ class Nats:
 class Agent:
     """A `loadpilot agent`; its stderr lines are collected."""
 
-    def __init__(self, nats, agent_id, token=None):
+    def __init__(self, nats, agent_id, token=None, extra=()):
         self.id = agent_id
         args = [os.path.abspath(BIN), "agent", "--nats-url", nats.url, "--agent-id", agent_id]
         if token or nats.token:
             args += ["--nats-token", token or nats.token]
+        args += list(extra)
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.lines = []

@@ -4,28 +4,16 @@ equal to ours, the protocol in the results, Python's response.http_version,
 and a clear failure when HTTP/2 is forced on a server that does not speak
 it."""
 import json
-import re
 import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, Recorder, run_json, serve_http, task_row
+from conftest import BIN, DemoApi, Recorder, run_json, serve_http, task_row
 
 
-class Demo:
+class Demo(DemoApi):
     """`loadpilot demo-api` on a free loopback port (EXTRA: e.g. --tls)."""
-
-    def __init__(self, *extra):
-        self.proc = subprocess.Popen(
-            [BIN, "demo-api", "--host", "127.0.0.1", "--port", "0", "--threads", "1", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"https?://127\.0\.0\.1:\d+", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"demo-api did not start: {line!r}")
-        self.url = m.group(0)
 
     def stats(self):
         # Over HTTP/2 as well: the TLS side speaks nothing else.
@@ -33,13 +21,6 @@ class Demo:
         out = subprocess.run(["curl", "-sk", flag, "--max-time", "5", self.url + "/stats"],
                              capture_output=True, text=True, check=True).stdout
         return json.loads(out)
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ The coordinator's books must come out exact, every agent's share counted."""
 import json
 import os
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import BIN, run_json
-from test_distributed import NATS_SERVER, Nats
+from test_distributed import NATS_SERVER, Agent, Nats
 
 pytestmark = pytest.mark.skipif(not os.path.exists(NATS_SERVER),
                                 reason="nats-server is not installed (scripts/install-deps.sh)")
@@ -32,41 +31,11 @@ class Sim(VUser):
 QUIET = ["--max-connections", "100", "--no-metrics", "--no-report", "--output", "text"]
 
 
-class Simulated:
+class Simulated(Agent):
     """`loadpilot agent --simulate N`; its stderr lines are collected."""
 
     def __init__(self, nats, n, *extra):
-        args = [os.path.abspath(BIN), "agent", "--nats-url", nats.url, "--agent-id", "sim",
-                "--simulate", str(n), *extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
-        self.lines = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return True
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        return False
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
+        super().__init__(nats, "sim", extra=("--simulate", str(n), *extra))
 
 
 @pytest.fixture
