@@ -178,6 +178,7 @@ class Runtime:
             hub.flush()
             hub.close_io()
             # Parked VUser greenlets end here, on their own thread.
+            self.pump.websockets.end_run()
             for vu in self.vusers:
                 if vu.glet is not None and not vu.glet.dead:
                     try:

@@ -119,6 +119,15 @@ class WebSocketPump:
         self.static_names = static_names
         self.named_rows = named_rows
         self.sockets: Dict[int, _Socket] = {}
+        # Set when the run ends and its parked iterations are being ended:
+        # the engine has dropped every connection, so a close (from a `with`
+        # block's exit, say) must not wait for an answer that cannot come;
+        # a greenlet that waited then would stay suspended for good.
+        self.ending = False
+
+    def end_run(self) -> None:
+        """The run is over: closes no longer wait, and nothing may suspend."""
+        self.ending = True
 
     def shutdown(self) -> None:
         """The run ended (the engine has ended every connection)."""
@@ -170,6 +179,8 @@ class WebSocketPump:
 
             sock.waiter = deliver
             return future
+        if self.ending:
+            raise greenlet.GreenletExit()
         me = greenlet.getcurrent()
         if me is self.main:
             raise RuntimeError(
@@ -335,6 +346,8 @@ class WebSocketPump:
         self.hub.record_error(row, kind, message)
 
     def close(self, vu: Any, sock: _Socket, code: int, is_async: bool) -> Any:
+        if self.ending:
+            self.abort(sock)
         if sock.sid not in self.sockets or sock.closing:
             return _done(None, is_async, self.loop)
         sock.closing = True

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http/http2_client.h"
+#include "http/tls_trust.h"
 
 namespace loadpilot::http {
 
@@ -169,8 +170,7 @@ struct Client::Impl {
       tls->set_verify_mode(ssl::verify_none);
       return;
     }
-    boost::system::error_code ec;
-    tls->set_default_verify_paths(ec);  // a failure shows later as a verify error
+    trust_system_roots(*tls);
     tls->set_verify_mode(ssl::verify_peer);
     tls->set_verify_callback(ssl::host_name_verification(target.host));
   }

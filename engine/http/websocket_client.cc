@@ -18,6 +18,8 @@
 #include <deque>
 #include <type_traits>
 
+#include "http/tls_trust.h"
+
 namespace loadpilot::http {
 namespace {
 
@@ -374,8 +376,7 @@ std::unique_ptr<ssl::context> websocket_tls_context(bool insecure) {
   if (insecure) {
     tls->set_verify_mode(ssl::verify_none);
   } else {
-    boost::system::error_code ec;
-    tls->set_default_verify_paths(ec);  // a failure shows later as a verify error
+    trust_system_roots(*tls);
     tls->set_verify_mode(ssl::verify_peer);
   }
   return tls;

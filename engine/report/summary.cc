@@ -145,6 +145,12 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
                     "({:.1f}%) were dropped",
                     s.dropped, s.planned_iterations,
                     100.0 * static_cast<double>(s.dropped) / s.planned_iterations));
+  // Nothing ran at all: the run measured nothing, so it cannot pass.
+  if (s.started == 0 && s.planned_iterations >= 1)
+    s.add_problem(
+        fmt::format("nothing was measured: none of the {:.0f} planned iterations "
+                    "started ({} dropped, {} not started)",
+                    s.planned_iterations, s.dropped, s.not_started));
   // Every attempt failed: the run measured only failures (their latency is
   // the time to fail), whatever the thresholds say.
   if (s.attempts > 0 && s.errors >= s.attempts) {

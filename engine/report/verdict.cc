@@ -28,8 +28,10 @@ std::string nothing_sent_reason(const Evidence& e) {
   if (e.reached > 0) return {};
   const std::string most = e.top_error.empty() ? "" : fmt::format(" ({})", e.top_error);
   if (e.attempts == 0) {
-    if (e.started == 0 && (e.dropped > 0 || e.planned >= 1))
+    if (e.started == 0 && e.dropped > 0 && e.dropped + 0.5 >= e.planned)
       return "no iteration started: every arrival was dropped before it could run";
+    if (e.started == 0 && (e.dropped > 0 || e.planned >= 1))
+      return "no iteration started before the run ended";
     return {};
   }
   const std::uint64_t failed_early = e.connect_errors + e.iteration_errors;

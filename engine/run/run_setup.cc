@@ -9,6 +9,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "http/tls_trust.h"
 #include "plan/duration.h"
 #include "report/csv_export.h"
 #include "report/output_file.h"
@@ -281,6 +282,9 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
   if (args.agent.empty())
     if (const std::string error = prepare_outputs(args); !error.empty()) return failed(error);
   setup->engine = engine_options(args, durations, setup->connections, agent);
+  // The CA store is read now, not by the first connection of the run,
+  // whose latency would carry it (http/tls_trust.h).
+  if (setup->target->tls() && !args.insecure) http::load_system_roots();
   // Tasks that run as Python need the VUser runtime; it outlives the engine.
   // A coordinator of agents runs none itself: it only needs the runtime's
   // metric rows.

@@ -184,5 +184,24 @@ TEST(WallClock, Rfc3339WithMilliseconds) {
   EXPECT_EQ(rfc3339_ms(system_clock::time_point{milliseconds(-1)}), "1969-12-31T23:59:59.999Z");
 }
 
+// A run in which no iteration started measured nothing: it cannot pass,
+// whatever its thresholds say (a wss:// run whose iterations never began
+// read PASSED before).
+TEST(Summary, ARunInWhichNothingStartedFails) {
+  plan::Plan plan;
+  plan::TaskSpec talk;
+  talk.name = "talk";
+  plan.tasks = {talk};
+  metrics::Collector collector({"talk"});
+  std::vector<metrics::WorkerReport> reports(1);
+  reports[0].stats = metrics::IntervalStats(1);
+  collector.add_round(reports, 1.0);
+  const Summary s = build_summary(plan, collector, 1, 4, 1, false);
+  EXPECT_FALSE(s.passed);
+  ASSERT_FALSE(s.problems.empty());
+  EXPECT_NE(s.problems[0].find("none of the 4 planned iterations started"), std::string::npos)
+      << s.problems[0];
+}
+
 }  // namespace
 }  // namespace loadpilot::report

@@ -14,13 +14,6 @@ import pytest
 
 from conftest import BIN, SANITIZER, run_json, task_row
 
-# An open defect under ASan (docs/testing.md#tests-skipped-under-a-sanitizer):
-# runs with WebSocket tasks leave LeakSanitizer reports of the embedded
-# interpreter's objects at exit, and the run whose wss:// handshake is
-# refused ends without its results file. The g++ build passes every test
-# here.
-pytestmark = pytest.mark.skipif(
-    SANITIZER == "address", reason="open defect under ASan: WebSocket runs leak the interpreter")
 from ws_peer import Peer, frame, frame_head, handshake, read_frame, ws_stats
 
 ECHO = """
@@ -98,9 +91,16 @@ def test_broadcast_async(demo_api, scenario_file, tmp_path):
     row = task_row(r, "shout")
     n = row["iterations"]
     assert n > 0 and row["errors"] == 0
+    its = r["iterations"]
+    assert its["started"] == its["finished"] + its["cut_off"], its
     # Per iteration: two opens, one round trip (b's message was pushed, not
-    # asked for: no request).
-    assert row["requests"] == 3 * n
+    # asked for: no request). The closed loop keeps an iteration in flight
+    # to the end; one cut off there (a slow sanitizer build) counted what
+    # it sent, at most its three.
+    extra = row["requests"] - 3 * n
+    assert 0 <= extra <= 3 * its["cut_off"], (row, its)
+    if its["cut_off"]:
+        return
     assert named(row) == {"ws connect": 2 * n, "echoed": n}
     ws = r["websocket"]
     assert (ws["opened"], ws["messages_sent"], ws["messages_received"]) == (2 * n, n, 2 * n)
