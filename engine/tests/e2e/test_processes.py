@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop, task_row
+from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop, task_row, wait_until
 
 
 def test_agents_share_one_schedule_exactly(demo_api, scenario_file, tmp_path):
@@ -147,16 +147,6 @@ def test_agents_stop_when_their_coordinator_dies(demo_api, scenario_file, tmp_pa
     time.sleep(1.5)
     assert demo_api.stats()["total"] == before
     assert agents_running(path) == []
-
-
-def wait_until(ready, seconds):
-    """Polls READY every 0.1 s for up to SECONDS; returns whether it held."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if ready():
-            return True
-        time.sleep(0.1)
-    return ready()
 
 
 def agents_running(path):
