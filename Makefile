@@ -8,6 +8,9 @@
 #   make test-asan   every suite against an ASan + UBSan build (build-asan/)
 #   make test-tsan   every suite against a TSan build (build-tsan/)
 #   make fuzz        each libFuzzer harness for FUZZ_SECONDS (built in build-asan/)
+#   make test-nightly  what CI leaves out (docs/testing.md#nightly): the TSan
+#                    suites, each fuzz harness for NIGHTLY_FUZZ_SECONDS, the
+#                    soak and the 1,000-agent bench
 # Container images (docs/kubernetes.md#container-images):
 #   make images       loadpilot-coordinator:local and loadpilot-agent:local
 #   make test-images  run them on loopback against the host build
@@ -21,7 +24,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test install deb test-asan test-tsan fuzz images test-images bench format clean
+.PHONY: all deps build demo test install deb test-asan test-tsan fuzz test-nightly images test-images bench format clean
 
 all: build
 
@@ -84,6 +87,18 @@ test-tsan: deps $(TSAN_DIR)/CMakeCache.txt
 fuzz: deps $(ASAN_DIR)/CMakeCache.txt
 	cmake --build $(ASAN_DIR) -j $(JOBS) --target fuzz_harnesses
 	@bash engine/fuzz/run.sh $(ASAN_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Too long for CI (about 75 min on 2 cores), for a machine that has the
+# time: the TSan suites, long fuzzing (new inputs stay in build-asan/), the
+# 10-minute soak with 10,000 connections (bench/soak.sh) and one coordinator
+# with 10 to 1,000 simulated agents (bench/distributed.sh scale). Each stops
+# the target when it fails; the soak and the bench print figures to read.
+NIGHTLY_FUZZ_SECONDS ?= 600
+test-nightly: build
+	$(MAKE) test-tsan
+	$(MAKE) fuzz FUZZ_SECONDS=$(NIGHTLY_FUZZ_SECONDS)
+	@bash bench/soak.sh $(LOADPILOT)
+	@bash bench/distributed.sh scale $(LOADPILOT)
 
 # scripts/images.sh installs docker.io and debootstrap when missing, starts
 # a Docker daemon when none answers and makes the base image when docker

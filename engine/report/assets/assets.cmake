@@ -18,15 +18,25 @@ endif()
 set(LOADPILOT_WEB_DIR ${CMAKE_BINARY_DIR}/web)
 set(_web_src ${PROJECT_SOURCE_DIR}/web)
 set(_uplot_dist ${LOADPILOT_WEB_DIR}/node_modules/uplot/dist)
+# Without the tests only uplot is installed (--omit=dev leaves out
+# playwright-core, a download the program does not need). The stamp is named
+# after the choice, so turning the tests on later installs the rest.
+if(LOADPILOT_TESTS)
+  set(_npm_omit "")
+  set(_npm_stamp ${LOADPILOT_WEB_DIR}/npm-ci.stamp)
+else()
+  set(_npm_omit --omit=dev)
+  set(_npm_stamp ${LOADPILOT_WEB_DIR}/npm-ci-program.stamp)
+endif()
 add_custom_command(
-  OUTPUT ${LOADPILOT_WEB_DIR}/npm-ci.stamp
+  OUTPUT ${_npm_stamp}
   BYPRODUCTS ${_uplot_dist}/uPlot.iife.min.js ${_uplot_dist}/uPlot.min.css
   COMMAND ${CMAKE_COMMAND} -E make_directory ${LOADPILOT_WEB_DIR}
   COMMAND ${CMAKE_COMMAND} -E copy ${_web_src}/package.json ${_web_src}/package-lock.json
           ${LOADPILOT_WEB_DIR}/
   COMMAND ${CMAKE_COMMAND} -E chdir ${LOADPILOT_WEB_DIR}
-          ${LOADPILOT_NPM} ci --no-audit --no-fund --loglevel=error
-  COMMAND ${CMAKE_COMMAND} -E touch ${LOADPILOT_WEB_DIR}/npm-ci.stamp
+          ${LOADPILOT_NPM} ci ${_npm_omit} --no-audit --no-fund --loglevel=error
+  COMMAND ${CMAKE_COMMAND} -E touch ${_npm_stamp}
   DEPENDS ${_web_src}/package.json ${_web_src}/package-lock.json
   COMMENT "Installing the report's npm packages (npm ci)"
   VERBATIM)
@@ -44,7 +54,7 @@ add_custom_command(
   OUTPUT ${_assets_cc}
   COMMAND ${CMAKE_COMMAND} -DOUT=${_assets_cc} -DASSETS=${_asset_arg}
           -P ${_assets_dir}/embed.cmake
-  DEPENDS ${LOADPILOT_WEB_DIR}/npm-ci.stamp ${_assets_dir}/embed.cmake
+  DEPENDS ${_npm_stamp} ${_assets_dir}/embed.cmake
           ${_assets_dir}/report.html ${_assets_dir}/report.css ${_assets_dir}/report.js
   COMMENT "Embedding the HTML report's assets"
   VERBATIM)

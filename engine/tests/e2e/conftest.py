@@ -158,6 +158,18 @@ def run_loadpilot(*args, timeout=120, env=None, cwd=None):
                           stdin=subprocess.DEVNULL, env=env, cwd=cwd)
 
 
+def wait_until(ready, seconds):
+    """Polls READY every 0.1 s for up to SECONDS; returns whether it held.
+    For waiting on an event (load reaching a server, processes gone) instead
+    of sleeping for a fixed time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        time.sleep(0.1)
+    return ready()
+
+
 def task_row(results, name):
     """The results' row for task (or label) NAME."""
     rows = [t for t in results["tasks"] if t["name"] == name]

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, run_json, run_loadpilot
+from conftest import BIN, run_json, run_loadpilot, wait_until
 from test_distributed import (NATS_SERVER, Agent, Nats, constant_health,  # noqa: F401
                               free_port)
 
@@ -325,7 +325,9 @@ def test_ctrl_c_stops_the_remote_run_and_keeps_partial_results(cluster, demo_api
         line = proc.stdout.readline()
         if "loadpilot: running" in line or (not line and proc.poll() is not None):
             break
-    time.sleep(2)
+    # Interrupted once the agents' load reaches demo-api, not after a fixed
+    # 2 s: the partial results then hold requests on any machine.
+    assert wait_until(lambda: demo_api.stats()["total"] > 0, 30)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import BIN, Recorder, interrupt_run, run_json, run_loadpilot, shop, task_row
+from conftest import (BIN, Recorder, interrupt_run, run_json, run_loadpilot, shop, task_row,
+                      wait_until)
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 
@@ -447,7 +448,8 @@ def test_a_killed_coordinator_leaves_no_load_running(nats, agents, demo_api, sce
                              "--no-report", *external(nats, 1)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert agent.wait_for("share", timeout=20)
-    time.sleep(1.5)
+    # Killed once the agent's load reaches demo-api (not after a fixed 1.5 s).
+    assert wait_until(lambda: demo_api.stats()["total"] > 0, 30)
     proc.kill()
     proc.wait()
     # Within the coordinator's silence (5 s) and the agent's drain, the

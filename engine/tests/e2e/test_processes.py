@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop, task_row
+from conftest import BIN, interrupt_run, run_json, run_loadpilot, shop, task_row, wait_until
 
 
 def test_agents_share_one_schedule_exactly(demo_api, scenario_file, tmp_path):
@@ -134,12 +134,15 @@ def test_agents_stop_when_their_coordinator_dies(demo_api, scenario_file, tmp_pa
     proc = subprocess.Popen([BIN, "run", str(path), "--target", demo_api.url, "--no-report",
                              "--no-metrics", "--processes", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2.5)
+    # Killed once the agents' load reaches the server (not after a fixed
+    # wait, which on a slow machine could come before they started).
+    assert wait_until(lambda: demo_api.stats()["total"] > 0, 60)
     proc.kill()  # no chance to pass anything on
     proc.wait(timeout=5)
-    # Within a few seconds the agents notice (their next report fails) and
-    # stop: the server sees no more traffic.
-    time.sleep(5)
+    # Within a few seconds (5 at most, as before) the agents notice (their
+    # next report fails) and stop: the server sees no more traffic. Waited
+    # for by watching the agents end, not by sleeping the whole bound.
+    wait_until(lambda: agents_running(path) == [], 5)
     before = demo_api.stats()["total"]
     time.sleep(1.5)
     assert demo_api.stats()["total"] == before
