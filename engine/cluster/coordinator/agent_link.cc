@@ -255,6 +255,12 @@ void AgentLink::report(std::function<void(metrics::WorkerReport&&)> sink) {
     // What the coordinator service waits for, when it says: the more
     // precise of the two.
     if (!relayed_notice_.empty() && !exited_ && !books_closed_) r.notice = relayed_notice_;
+    // Lost and not judged: shown while it lasts. Its share is not counted
+    // as dropped yet — it may come back with every report, and a count
+    // once shown (a Prometheus counter) cannot be taken back.
+    if (r.notice.empty() && lost_ && !silent_ && !exited_ && !books_closed_)
+      r.notice = lost_notice(channel_->who(), absences_.back().lost_at_s,
+                             std::max(0.0, seconds_since_start()));
     // Gone, or judged: its books close now (its channel may close later).
     const bool gone = exited_ || books_closed_;
     r.stats = std::move(pending_);
@@ -370,6 +376,26 @@ std::optional<AgentLink::Loss> AgentLink::loss() const {
 std::vector<AgentLink::Absence> AgentLink::absences() const {
   std::lock_guard lock(mu_);
   return absences_;
+}
+
+std::string AgentLink::warning() const {
+  if (!problem().empty()) return "";
+  std::lock_guard lock(mu_);
+  if (absences_.empty()) return "";
+  double away = 0;
+  for (const Absence& a : absences_) {
+    if (a.back_at_s < 0) return "";  // still lost: a problem, not a warning
+    away += a.back_at_s - a.lost_at_s;
+  }
+  const std::string when =
+      absences_.size() == 1
+          ? fmt::format("{:.1f} s into the run, for {:.1f} s", absences_[0].lost_at_s, away)
+          : fmt::format("{} times from {:.1f} s into the run, for {:.1f} s in all",
+                        absences_.size(), absences_[0].lost_at_s, away);
+  return fmt::format(
+      "{} was lost {} and came back: every round report of it arrived and its share is counted "
+      "in full",
+      channel_->who(), when);
 }
 
 bool AgentLink::python_blocked() const {

@@ -100,6 +100,11 @@ class AgentLink : public load::Source {
     double lost_at_s = 0, back_at_s = -1;  // -1: never back
   };
   std::vector<Absence> absences() const;
+  // After join(): for one that was lost and came back, with its share
+  // counted in full (no loss, every round report arrived, no problem()),
+  // a sentence saying so — the run survived it, and passes (a problem
+  // with --strict); empty otherwise.
+  std::string warning() const;
 
  private:
   void handle(std::string_view line);

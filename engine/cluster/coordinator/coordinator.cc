@@ -290,6 +290,13 @@ std::vector<std::string> Coordinator::problems() const {
   return out;
 }
 
+std::vector<std::string> Coordinator::warnings() const {
+  std::vector<std::string> out;
+  for (const agents::AgentLink* p : links_)
+    if (std::string warning = p->warning(); !warning.empty()) out.push_back(std::move(warning));
+  return out;
+}
+
 bool Coordinator::python_blocked() const {
   return std::any_of(links_.begin(), links_.end(),
                      [](const agents::AgentLink* p) { return p->python_blocked(); });

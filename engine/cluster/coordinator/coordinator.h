@@ -65,6 +65,7 @@ class Coordinator : public Session {
   std::size_t workers() const { return workers_; }
   // After the run: what went wrong in agents or with the NATS server.
   std::vector<std::string> problems() const override;
+  std::vector<std::string> warnings() const override;
   bool python_blocked() const override;
   // lost_agents, and external_agents for a NATS run.
   void add_results(nlohmann::json& results) const override;
