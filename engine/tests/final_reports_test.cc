@@ -13,6 +13,7 @@
 #include "cluster/frame.h"
 #include "load/engine.h"
 #include "load/profile.h"
+#include "metrics/round_accumulator.h"
 #include "plan/plan.h"
 
 namespace agents = loadpilot::agents;
@@ -423,3 +424,32 @@ TEST(AgentLinkLostAndBack, AnAgentBackWithoutEveryReportIsAProblemNotAWarning) {
   EXPECT_EQ(run.link->warning(), "");
 }
 
+// A coordinator's links merge their round frames as they arrive
+// (metrics/round_accumulator.h): the round's measurements come from the
+// accumulator, not the link's report, each once; the link's own books —
+// what a lost agent costs — are unchanged.
+TEST(AgentLinkMergedOnArrival, RoundsGoToTheAccumulatorOnceAndTheBooksStayExact) {
+  EndingRun run;
+  auto merged = std::make_shared<loadpilot::metrics::RoundAccumulator>(1);
+  run.link->merge_rounds_into(merged);
+  std::uint64_t taken = 0;
+  for (std::uint64_t seq = 1; seq <= 8; ++seq) {
+    run.at(static_cast<double>(seq));
+    run.channel->send(round_frame(seq, 5, seq == 8 ? 4 : 5, seq == 8 ? 1 : 0));
+    run.channel->send(round_frame(seq, 5, 5, 0));  // a repeat: ignored
+    run.collect();
+    taken += merged->take().iterations_started;
+  }
+  EXPECT_EQ(run.started, 0u);  // not in its reports
+  EXPECT_EQ(taken, 40u);
+  // Silent from 8 s, judged at the end: its unreported share is dropped
+  // and its one in flight cut off, in its report, as without an accumulator.
+  run.at(11.25);
+  run.collect();
+  EXPECT_EQ(run.dropped, 10u);
+  EXPECT_EQ(run.cut_off, 1u);
+  // Nothing after its books closed is merged.
+  run.channel->send(round_frame(9, 5, 5, 0));
+  EXPECT_EQ(merged->take().iterations_started, 0u);
+  EXPECT_EQ(taken + run.dropped, loadpilot::load::share_of(100, 1, 2));
+}

@@ -403,10 +403,8 @@ class PersistentAgent {
     }
   }
 
-  // Whether it still reaches the NATS server: nats.c notices a dead link
-  // within a few seconds (its pings); while it still believes the link up
-  // and its coordinator has been silent long enough to matter, a round
-  // trip to the server settles it.
+  // Whether it still reaches the NATS server: nats.c's pings notice a dead
+  // link within seconds; once the silence matters, a round trip settles it.
   bool linked(agents::RunRelay& r) {
     if (!nats_->connected()) return false;
     if (r.watch.silent_s(Clock::now()) < static_cast<double>(proto::kCoordinatorSilence.count()))
@@ -414,10 +412,8 @@ class PersistentAgent {
     return nats_->flush(std::chrono::milliseconds(1000));
   }
 
-  // Its own pause, or its own cut link, is not its coordinator's silence
-  // (cluster/agent/coordinator_watch.h): it asks first, or keeps its
-  // schedule for a bounded time. False: it gave its coordinator up and
-  // stopped the load.
+  // Its own pause or cut link is not its coordinator's silence
+  // (agent/coordinator_watch.h). False: it gave up and stopped the load.
   bool judge_coordinator(const proto::Assignment& a, agents::PipeChannel& child,
                          agents::RunRelay& r, bool& cut_off) {
     using Verdict = agents::CoordinatorWatch::Verdict;
@@ -444,9 +440,8 @@ class PersistentAgent {
                       a.run_id, quiet, link ? "" : ", cut off from the NATS server"));
       child.stop();
       return false;
-    } else if (verdict == Verdict::kFine && link) {
-      cut_off = false;
     }
+    if (verdict == Verdict::kFine && link) cut_off = false;
     return true;
   }
 

@@ -34,8 +34,8 @@ AgentLink::AgentLink(std::size_t index, std::size_t count, load::Profile profile
       now_(std::move(end_of_run.now)),
       // A shorter --agent-lost-after shortens the wait at the end as well.
       final_wait_(std::min(end_of_run.final_wait, silent_after)) {
-  channel_->open([this](std::string_view line) { handle(line); },
-                 [this](std::string how) { closed(std::move(how)); });
+  channel_->open_parsed([this](std::string_view line, Frame* parsed) { handle(line, parsed); },
+                        [this](std::string how) { closed(std::move(how)); });
 }
 
 AgentLink::~AgentLink() {
@@ -164,10 +164,15 @@ std::string AgentLink::how_it_ended() const {
   return how_.empty() ? "ended" : how_;
 }
 
-void AgentLink::handle(std::string_view line) {
+void AgentLink::merge_rounds_into(std::shared_ptr<metrics::RoundAccumulator> merged) {
+  std::lock_guard lock(mu_);
+  merged_ = std::move(merged);
+}
+
+void AgentLink::handle(std::string_view line, Frame* parsed) {
   Frame frame;
   try {
-    frame = parse_frame(line);
+    frame = parsed != nullptr ? std::move(*parsed) : parse_frame(line);
   } catch (const FrameError& e) {
     // Dropped whole: nothing of a frame that is not what an agent sends is
     // counted (a forged or damaged frame on a NATS subject any client can
@@ -192,12 +197,19 @@ void AgentLink::handle(std::string_view line) {
       case Frame::Type::kRound: {
         // Every round once, by its number (a NATS frame may come twice).
         if (!seen_.insert(frame.seq).second) return;
-        const metrics::IntervalStats& stats = frame.stats;
+        metrics::IntervalStats& stats = frame.stats;
         reported_started_ += stats.iterations_started;
         reported_dropped_ += stats.dropped;
         reported_cut_off_ += stats.cut_off;
         for (const metrics::TaskStats& t : stats.tasks) reported_finished_ += t.iterations;
-        pending_.merge(stats);
+        // Merged now, on this thread, rather than when the round closes
+        // (metrics/round_accumulator.h); under mu_, so that books closed
+        // above take nothing more.
+        if (merged_) {
+          merged_->add(std::move(stats));
+        } else {
+          pending_.merge(stats);
+        }
         in_flight_ = frame.in_flight;
         active_users_ = frame.active_users;
         connections_ = frame.connections;

@@ -88,6 +88,8 @@ class Coordinator : public Session {
   std::size_t workers_ = 0;
   std::chrono::milliseconds lost_after_{15000};
   std::vector<agents::AgentLink*> links_;
+  // The sum of the agents' round frames since the last round (configure()).
+  std::shared_ptr<metrics::RoundAccumulator> merged_;
   std::unique_ptr<agents::NatsClient> nats_;
   std::unique_ptr<ExternalAgents> external_;
   // The external agents' channels, given their shares together, until each
