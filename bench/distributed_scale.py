@@ -6,8 +6,9 @@ For each agent count: a real nats-server (monitoring on), `loadpilot agent
 frames of BENCH_FRAME_BYTES, no HTTP) and a real `loadpilot run
 --external-agents N` coordinator on loopback, with LOADPILOT_ROUND_TIMING=1.
 Prints one row per count: the coordinator's CPU (share of one core over the
-run), peak memory (VmHWM), the worst and median time to gather and merge
-one second's frames (wall time, and the collector thread's CPU time), the latest round (seconds after the one before), the
+run), peak memory (VmHWM), the worst and median time to close one
+second's round: gather the agents' reports and add up the frames merged as
+they arrived (wall time, and the collector thread's CPU time), the latest round (seconds after the one before), the
 rounds whose started count was off the schedule (a frame that came late or
 never), NATS traffic (the server's /varz), the time from `run` to the agents
 found with their clocks measured and to all agents started, the spread of

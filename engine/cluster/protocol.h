@@ -72,6 +72,12 @@ inline constexpr std::chrono::seconds kAnnounceEvery{2};
 // An agent that hears no heartbeat of its run's coordinator for this long
 // stops its load and waits for the next run.
 inline constexpr std::chrono::seconds kCoordinatorSilence{5};
+// An agent cut off from the NATS server itself (it cannot tell whether its
+// coordinator still beats) keeps its schedule, the target being reachable
+// on its own link, but for at most this long without word from its
+// coordinator: its rounds are kept to be sent again (at most 60 a second,
+// agent/resend_budget.h), and no agent loads a target for long unwatched.
+inline constexpr std::chrono::seconds kUnlinkedLimit{30};
 // The scenario bundle's limit (all files together).
 inline constexpr std::size_t kMaxBundleBytes = 8 * 1024 * 1024;
 

@@ -167,6 +167,13 @@ void say_round_timing(std::uint64_t round, double interval_s,
   std::fflush(stderr);
 }
 
+// A report of measurements alone (no in-flight counts).
+metrics::WorkerReport stats_report(metrics::IntervalStats stats) {
+  metrics::WorkerReport r;
+  r.stats = std::move(stats);
+  return r;
+}
+
 }  // namespace
 
 struct Engine::Inbox {
@@ -204,6 +211,7 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
                        [&] { return inbox->answered >= workers_.size(); });
     reports.swap(inbox->reports);
   }
+  if (options_.take_merged) reports.push_back(stats_report(options_.take_merged()));
   const auto gathered = std::chrono::steady_clock::now();
   if (scripted_) {
     metrics::WorkerReport r;
@@ -211,15 +219,12 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     r.connections = scripted_->open_connections();
     reports.push_back(std::move(r));
   }
-  {
-    // The process's and machine's share of the generator's health
-    // (metrics::IntervalStats): one more report, with no requests.
-    const HostUsage::Sample host = host_.sample();
-    metrics::WorkerReport r;
-    r.stats.cpu = host.cpu;
-    r.stats.steal = host.steal;
-    reports.push_back(std::move(r));
-  }
+  // The process's and machine's share of the generator's health
+  // (metrics::IntervalStats): one more report, with no requests.
+  const HostUsage::Sample host = host_.sample();
+  reports.push_back(stats_report(metrics::IntervalStats()));
+  reports.back().stats.cpu = host.cpu;
+  reports.back().stats.steal = host.steal;
   std::string notice;
   for (const metrics::WorkerReport& r : reports)
     if (!r.notice.empty()) notice += (notice.empty() ? "" : "; ") + r.notice;

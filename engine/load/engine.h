@@ -57,6 +57,10 @@ struct EngineOptions {
   std::function<std::unique_ptr<Source>(std::size_t index, std::function<void()> on_drained)>
       make_agent;
   std::vector<std::string> extra_labels;
+  // Measurements the sources merged as they arrived instead of reporting
+  // them (a coordinator's agents, metrics/round_accumulator.h): taken at
+  // each round after the sources' reports, as one more report.
+  std::function<metrics::IntervalStats()> take_merged;
   // Tests: the workers' Sender (null: HTTP to the target).
   SenderFactory make_sender;
 };

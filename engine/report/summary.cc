@@ -276,6 +276,7 @@ nlohmann::json Summary::to_json() const {
           {"generator_bound",
            generator_bound.empty() ? nlohmann::json() : nlohmann::json(generator_bound)},
           {"problems", problems},
+          {"warnings", warnings},
           {"errors_by_kind", kinds},
           {"top_errors", errs},
           {"latency", latency.to_json()},
@@ -477,6 +478,7 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   if (!s.generator_bound.empty() &&
       std::find(s.problems.begin(), s.problems.end(), s.generator_bound) == s.problems.end())
     print_wrapped(out, width, "  warning     ", s.generator_bound, red);
+  for (const std::string& w : s.warnings) print_wrapped(out, width, "  warning     ", w, red);
 
   const auto& l = s.latency;
   fmt::print(out, "\n{}\n", st.bold("Latency (ms, from intended start)"));

@@ -85,7 +85,7 @@ struct Summary {
   std::string protocol() const;
   std::uint64_t response_total() const;  // the sum of `responses`
   double error_rate = 0;                 // percent of attempts (metrics::TaskStats)
-  metrics::WebSocketCounts websocket;  // docs/protocols.md#websocket
+  metrics::WebSocketCounts websocket;    // docs/protocols.md#websocket
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence
@@ -99,6 +99,10 @@ struct Summary {
   // kGeneratorBoundShare of its seconds (report/verdict.h): a warning, or a
   // problem with --strict. Empty otherwise.
   std::string generator_bound;
+  // What the run survived but should be known, without failing it (an
+  // agent that was lost and came back, every report of it counted): each
+  // a problem instead with --strict.
+  std::vector<std::string> warnings;
   // Why the run failed beyond its thresholds (a dead agent, a blocked
   // VUser, no on_start that succeeded, ...). Any problem fails the run.
   std::vector<std::string> problems;

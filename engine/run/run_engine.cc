@@ -249,6 +249,16 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   if (ran.signal_seen) summary.interrupt_signal = ran.signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : errors) summary.add_problem(e);
   if (args.strict && !summary.generator_bound.empty()) summary.add_problem(summary.generator_bound);
+  if (roles.session) {
+    for (std::string& w : roles.session->warnings()) {
+      fmt::print(stderr, "warning: {}\n", w);
+      if (args.strict) {
+        summary.add_problem(std::move(w));
+      } else {
+        summary.warnings.push_back(std::move(w));
+      }
+    }
+  }
   summary.knee = outputs.knee_line();  // printed before the verdict
   nlohmann::json results = outputs.results(summary);
   if (roles.session) roles.session->add_results(results);

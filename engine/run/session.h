@@ -50,6 +50,9 @@ class Session {
   virtual void set_start(load::Engine& engine) const = 0;
   // After the run: what went wrong beyond this process.
   virtual std::vector<std::string> problems() const = 0;
+  // After the run: what it survived beyond this process and should be
+  // known (Summary::warnings); problems with --strict.
+  virtual std::vector<std::string> warnings() const { return {}; }
   // A part of the run found VUser code blocking its Python thread.
   virtual bool python_blocked() const = 0;
   virtual void add_results(nlohmann::json& results) const = 0;

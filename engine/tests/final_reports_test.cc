@@ -13,6 +13,7 @@
 #include "cluster/frame.h"
 #include "load/engine.h"
 #include "load/profile.h"
+#include "metrics/round_accumulator.h"
 #include "plan/plan.h"
 
 namespace agents = loadpilot::agents;
@@ -85,7 +86,9 @@ struct EndingRun {
   std::string notice;
 
   // `pipe`: a local agent, ended when silent for 5 s.
-  explicit EndingRun(bool closes_later = false, bool pipe = false) {
+  // `lost_after`: --agent-lost-after, 15 s (5 s for a pipe) when 0.
+  explicit EndingRun(bool closes_later = false, bool pipe = false,
+                     milliseconds lost_after = milliseconds(0)) {
     loadpilot::plan::ProfileSpec spec;
     spec.mode = loadpilot::plan::Mode::kConstant;
     spec.rps = 10;
@@ -98,7 +101,10 @@ struct EndingRun {
     // --agent-lost-after 15s: longer than the run.
     link = std::make_unique<agents::AgentLink>(
         1, 2, loadpilot::load::Profile::from_spec(spec), false, std::move(c),
-        pipe ? seconds(5) : seconds(15), [this] { ++drained; }, end);
+        lost_after.count() > 0 ? lost_after
+        : pipe                 ? milliseconds(5000)
+                               : milliseconds(15000),
+        [this] { ++drained; }, end);
     channel->send(R"({"type":"hello","tasks":["health"]})");
     link->start(t0);
   }
@@ -347,4 +353,103 @@ TEST(AgentLinkAtTheEnd, TheCoordinatorServicesNoticeIsShown) {
   run.channel->send(frame.dump());
   run.collect();
   EXPECT_EQ(run.notice.size(), agents::kMaxNotice);
+}
+
+// The link set down mid-run (docs/distributed.md#across-real-links): an
+// agent silent from 3 s, its reports held while it is cut off, is marked
+// lost (--agent-lost-after 2s) and shown so while it lasts; its share is
+// not counted as dropped meanwhile. Back at 9.75 s with every report, it
+// resumes: its share counts in full, the books are exact, and the run is
+// warned, not failed.
+TEST(AgentLinkLostAndBack, AnAgentBackWithEveryReportResumesItsShareAndIsAWarning) {
+  EndingRun run(false, false, milliseconds(2000));
+  run.report_until(3);  // the last leaves one in flight
+  run.at(4.25);
+  run.collect();
+  EXPECT_EQ(run.notice, "");
+  run.at(5.25);
+  run.collect();  // silent 2.25 s: lost
+  EXPECT_EQ(run.notice,
+            "agent a2 (2 of 2) lost since 5.2 s into the run (0 s); its share counts if it comes "
+            "back");
+  run.at(8.5);
+  run.collect();
+  EXPECT_EQ(run.notice,
+            "agent a2 (2 of 2) lost since 5.2 s into the run (3 s); its share counts if it comes "
+            "back");
+  EXPECT_EQ(run.dropped, 0u);  // nothing counted that its return would take back
+  EXPECT_EQ(run.cut_off, 0u);
+  ASSERT_EQ(run.link->absences().size(), 1u);
+  // Its link is up: the rounds it kept come, and it goes on.
+  run.at(9.75);
+  run.channel->send(round_frame(4, 5, 6, 0));  // the one in flight ended
+  for (std::uint64_t seq = 5; seq <= 9; ++seq) run.channel->send(round_frame(seq, 5, 5, 0));
+  run.collect();
+  EXPECT_EQ(run.notice, "");
+  run.at(10.5);
+  run.channel->send(round_frame(10, 5, 5, 0));
+  run.channel->send(R"({"type":"end","fatal":"","rounds":10})");
+  run.channel->close("exited with code 0");
+  run.collect();
+  EXPECT_EQ(run.drained, 1);
+  // The books: its whole share started, none dropped, none cut off.
+  EXPECT_EQ(run.started, 50u);
+  EXPECT_EQ(run.dropped, 0u);
+  EXPECT_EQ(run.cut_off, 0u);
+  EXPECT_FALSE(run.link->loss());
+  EXPECT_EQ(run.link->problem(), "");
+  const auto absences = run.link->absences();
+  ASSERT_EQ(absences.size(), 1u);
+  EXPECT_NEAR(absences[0].lost_at_s, 5.25, 1e-9);
+  EXPECT_NEAR(absences[0].back_at_s, 9.75, 1e-9);
+  EXPECT_EQ(run.link->warning(),
+            "agent a2 (2 of 2) was lost 5.2 s into the run, for 4.5 s and came back: every round "
+            "report of it arrived and its share is counted in full");
+}
+
+// Back, but with a round report that never came: its books cannot be
+// exact, so that is a problem (the run fails), not a warning.
+TEST(AgentLinkLostAndBack, AnAgentBackWithoutEveryReportIsAProblemNotAWarning) {
+  EndingRun run(false, false, milliseconds(2000));
+  run.report_until(3);
+  run.at(6);
+  run.collect();  // lost
+  run.at(11);
+  for (std::uint64_t seq = 5; seq <= 10; ++seq) run.channel->send(round_frame(seq, 5, 5, 0));
+  run.channel->send(R"({"type":"end","fatal":"","rounds":10})");
+  run.channel->close("exited with code 0");
+  run.collect();
+  EXPECT_NE(run.link->problem().find("1 of its 10 round reports never arrived"), std::string::npos)
+      << run.link->problem();
+  EXPECT_EQ(run.link->warning(), "");
+}
+
+// A coordinator's links merge their round frames as they arrive
+// (metrics/round_accumulator.h): the round's measurements come from the
+// accumulator, not the link's report, each once; the link's own books —
+// what a lost agent costs — are unchanged.
+TEST(AgentLinkMergedOnArrival, RoundsGoToTheAccumulatorOnceAndTheBooksStayExact) {
+  EndingRun run;
+  auto merged = std::make_shared<loadpilot::metrics::RoundAccumulator>(1);
+  run.link->merge_rounds_into(merged);
+  std::uint64_t taken = 0;
+  for (std::uint64_t seq = 1; seq <= 8; ++seq) {
+    run.at(static_cast<double>(seq));
+    run.channel->send(round_frame(seq, 5, seq == 8 ? 4 : 5, seq == 8 ? 1 : 0));
+    run.channel->send(round_frame(seq, 5, 5, 0));  // a repeat: ignored
+    run.collect();
+    taken += merged->take().iterations_started;
+  }
+  EXPECT_EQ(run.started, 0u);  // not in its reports
+  EXPECT_EQ(taken, 40u);
+  // Silent from 8 s, judged at the end: its unreported share is dropped
+  // and its one in flight cut off, in its report, as without an accumulator.
+  run.at(11.25);
+  run.collect();
+  EXPECT_EQ(run.dropped, 10u);
+  EXPECT_EQ(run.cut_off, 1u);
+  // Nothing after its books closed is merged.
+  run.channel->send(round_frame(9, 5, 5, 0));
+  EXPECT_EQ(merged->take().iterations_started, 0u);
+  EXPECT_EQ(taken + run.dropped, loadpilot::load::share_of(100, 1, 2));
 }

@@ -376,6 +376,7 @@ class PersistentAgent {
                  ChildState& state) {
     const auto drain_s = plan::parse_duration(a.drain).value_or(2);
     std::optional<Clock::time_point> stopped_at;
+    bool cut_off = false;  // said that it is cut off from the server
     std::unique_lock lock(state.mu);
     while (!state.done) {
       state.cv.wait_for(lock, std::chrono::milliseconds(250));
@@ -390,26 +391,58 @@ class PersistentAgent {
         child.stop();
         stopped_at = Clock::now();
       }
-      // Its own pause is not its coordinator's silence: it asks first
-      // (cluster/agent/coordinator_watch.h).
-      const auto verdict =
-          stopped_at ? agents::CoordinatorWatch::Verdict::kFine : r.watch.check(Clock::now());
-      if (verdict == agents::CoordinatorWatch::Verdict::kAsk) {
-        say(
-            fmt::format("run {}: resumed after a pause, no word from its coordinator for {:.0f} "
-                        "s; asking it",
-                        a.run_id, r.watch.silent_s(Clock::now())));
-        publish_frame(a, {{"type", "ping"}});
-      } else if (verdict == agents::CoordinatorWatch::Verdict::kGiveUp) {
-        say(fmt::format("run {}: no word from its coordinator for {:.0f} s; stopping the load",
-                        a.run_id, r.watch.silent_s(Clock::now())));
-        child.stop();
-        stopped_at = Clock::now();
+      if (!stopped_at) {
+        lock.unlock();  // a round trip to the server may take a second
+        const bool gave_up = !judge_coordinator(a, child, r, cut_off);
+        lock.lock();
+        if (gave_up) stopped_at = Clock::now();
       }
       // Its drain, then on_stop, then a margin: past that it is stuck.
       if (stopped_at && Clock::now() - *stopped_at > std::chrono::duration<double>(2 * drain_s + 5))
         child.kill();
     }
+  }
+
+  // Whether it still reaches the NATS server: nats.c's pings notice a dead
+  // link within seconds; once the silence matters, a round trip settles it.
+  bool linked(agents::RunRelay& r) {
+    if (!nats_->connected()) return false;
+    if (r.watch.silent_s(Clock::now()) < static_cast<double>(proto::kCoordinatorSilence.count()))
+      return true;
+    return nats_->flush(std::chrono::milliseconds(1000));
+  }
+
+  // Its own pause or cut link is not its coordinator's silence
+  // (agent/coordinator_watch.h). False: it gave up and stopped the load.
+  bool judge_coordinator(const proto::Assignment& a, agents::PipeChannel& child,
+                         agents::RunRelay& r, bool& cut_off) {
+    using Verdict = agents::CoordinatorWatch::Verdict;
+    const bool link = linked(r);
+    const auto verdict = r.watch.check(Clock::now(), link);
+    const double quiet = r.watch.silent_s(Clock::now());
+    if (verdict == Verdict::kUnlinked && !cut_off) {
+      cut_off = true;
+      say(fmt::format(
+          "run {}: cut off from the NATS server, no word from its coordinator for {:.0f} s; "
+          "keeping its schedule for up to {} s without it",
+          a.run_id, quiet, proto::kUnlinkedLimit.count()));
+    } else if (verdict == Verdict::kAsk) {
+      say(cut_off ? fmt::format("run {}: back on the NATS server, no word from its coordinator "
+                                "for {:.0f} s; asking it",
+                                a.run_id, quiet)
+                  : fmt::format("run {}: resumed after a pause, no word from its coordinator for "
+                                "{:.0f} s; asking it",
+                                a.run_id, quiet));
+      cut_off = false;
+      publish_frame(a, {{"type", "ping"}});
+    } else if (verdict == Verdict::kGiveUp) {
+      say(fmt::format("run {}: no word from its coordinator for {:.0f} s{}; stopping the load",
+                      a.run_id, quiet, link ? "" : ", cut off from the NATS server"));
+      child.stop();
+      return false;
+    }
+    if (verdict == Verdict::kFine && link) cut_off = false;
+    return true;
   }
 
   std::string id_;

@@ -34,7 +34,7 @@ struct RunRelay {
   PipeChannel* child = nullptr;                              // while it runs
   // The coordinator's last word, and whether to give up on it.
   CoordinatorWatch watch{Clock::now(), protocol::kCoordinatorSilence, std::chrono::seconds(1),
-                         std::chrono::seconds(3)};
+                         std::chrono::seconds(3), protocol::kUnlinkedLimit};
   std::unique_ptr<NatsClient::Subscription> control;
   ResendBudget resend_budget;  // frames sent again, per second
   std::optional<Clock::time_point> refusal_said;

@@ -34,8 +34,8 @@ AgentLink::AgentLink(std::size_t index, std::size_t count, load::Profile profile
       now_(std::move(end_of_run.now)),
       // A shorter --agent-lost-after shortens the wait at the end as well.
       final_wait_(std::min(end_of_run.final_wait, silent_after)) {
-  channel_->open([this](std::string_view line) { handle(line); },
-                 [this](std::string how) { closed(std::move(how)); });
+  channel_->open_parsed([this](std::string_view line, Frame* parsed) { handle(line, parsed); },
+                        [this](std::string how) { closed(std::move(how)); });
 }
 
 AgentLink::~AgentLink() {
@@ -164,10 +164,15 @@ std::string AgentLink::how_it_ended() const {
   return how_.empty() ? "ended" : how_;
 }
 
-void AgentLink::handle(std::string_view line) {
+void AgentLink::merge_rounds_into(std::shared_ptr<metrics::RoundAccumulator> merged) {
+  std::lock_guard lock(mu_);
+  merged_ = std::move(merged);
+}
+
+void AgentLink::handle(std::string_view line, Frame* parsed) {
   Frame frame;
   try {
-    frame = parse_frame(line);
+    frame = parsed != nullptr ? std::move(*parsed) : parse_frame(line);
   } catch (const FrameError& e) {
     // Dropped whole: nothing of a frame that is not what an agent sends is
     // counted (a forged or damaged frame on a NATS subject any client can
@@ -192,12 +197,19 @@ void AgentLink::handle(std::string_view line) {
       case Frame::Type::kRound: {
         // Every round once, by its number (a NATS frame may come twice).
         if (!seen_.insert(frame.seq).second) return;
-        const metrics::IntervalStats& stats = frame.stats;
+        metrics::IntervalStats& stats = frame.stats;
         reported_started_ += stats.iterations_started;
         reported_dropped_ += stats.dropped;
         reported_cut_off_ += stats.cut_off;
         for (const metrics::TaskStats& t : stats.tasks) reported_finished_ += t.iterations;
-        pending_.merge(stats);
+        // Merged now, on this thread, rather than when the round closes
+        // (metrics/round_accumulator.h); under mu_, so that books closed
+        // above take nothing more.
+        if (merged_) {
+          merged_->add(std::move(stats));
+        } else {
+          pending_.merge(stats);
+        }
         in_flight_ = frame.in_flight;
         active_users_ = frame.active_users;
         connections_ = frame.connections;
@@ -255,6 +267,12 @@ void AgentLink::report(std::function<void(metrics::WorkerReport&&)> sink) {
     // What the coordinator service waits for, when it says: the more
     // precise of the two.
     if (!relayed_notice_.empty() && !exited_ && !books_closed_) r.notice = relayed_notice_;
+    // Lost and not judged: shown while it lasts. Its share is not counted
+    // as dropped yet — it may come back with every report, and a count
+    // once shown (a Prometheus counter) cannot be taken back.
+    if (r.notice.empty() && lost_ && !silent_ && !exited_ && !books_closed_)
+      r.notice = lost_notice(channel_->who(), absences_.back().lost_at_s,
+                             std::max(0.0, seconds_since_start()));
     // Gone, or judged: its books close now (its channel may close later).
     const bool gone = exited_ || books_closed_;
     r.stats = std::move(pending_);
@@ -370,6 +388,26 @@ std::optional<AgentLink::Loss> AgentLink::loss() const {
 std::vector<AgentLink::Absence> AgentLink::absences() const {
   std::lock_guard lock(mu_);
   return absences_;
+}
+
+std::string AgentLink::warning() const {
+  if (!problem().empty()) return "";
+  std::lock_guard lock(mu_);
+  if (absences_.empty()) return "";
+  double away = 0;
+  for (const Absence& a : absences_) {
+    if (a.back_at_s < 0) return "";  // still lost: a problem, not a warning
+    away += a.back_at_s - a.lost_at_s;
+  }
+  const std::string when =
+      absences_.size() == 1
+          ? fmt::format("{:.1f} s into the run, for {:.1f} s", absences_[0].lost_at_s, away)
+          : fmt::format("{} times from {:.1f} s into the run, for {:.1f} s in all",
+                        absences_.size(), absences_[0].lost_at_s, away);
+  return fmt::format(
+      "{} was lost {} and came back: every round report of it arrived and its share is counted "
+      "in full",
+      channel_->who(), when);
 }
 
 bool AgentLink::python_blocked() const {

@@ -39,9 +39,12 @@
 #include "cluster/transport/channel.h"
 #include "load/profile.h"
 #include "load/source.h"
+#include "metrics/round_accumulator.h"
 #include "metrics/stats.h"
 
 namespace loadpilot::agents {
+
+struct Frame;  // cluster/frame.h
 
 struct AgentError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -64,6 +67,12 @@ class AgentLink : public load::Source {
   // AgentError when the agent ends or fails first (its message) or
   // `timeout` passes.
   std::vector<std::string> wait_ready(std::chrono::milliseconds timeout);
+
+  // Its round frames' measurements go into `merged` as they arrive, not
+  // into its report() (the coordinator hands `merged` to the Engine,
+  // load::EngineOptions::take_merged); its books stay its own. Before
+  // start().
+  void merge_rounds_into(std::shared_ptr<metrics::RoundAccumulator> merged);
 
   void start(std::chrono::steady_clock::time_point t0) override;
   void report(std::function<void(metrics::WorkerReport&&)> sink) override;
@@ -100,9 +109,14 @@ class AgentLink : public load::Source {
     double lost_at_s = 0, back_at_s = -1;  // -1: never back
   };
   std::vector<Absence> absences() const;
+  // After join(): for one that was lost and came back, with its share
+  // counted in full (no loss, every round report arrived, no problem()),
+  // a sentence saying so — the run survived it, and passes (a problem
+  // with --strict); empty otherwise.
+  std::string warning() const;
 
  private:
-  void handle(std::string_view line);
+  void handle(std::string_view line, Frame* parsed);
   void closed(std::string how);
   void ended_early();                // mu_ held
   std::string how_it_ended() const;  // mu_ held
@@ -154,6 +168,7 @@ class AgentLink : public load::Source {
   bool cut_off_counted_ = false;
   std::vector<std::string> tasks_;
   metrics::IntervalStats pending_;
+  std::shared_ptr<metrics::RoundAccumulator> merged_;  // else pending_
   std::uint64_t in_flight_ = 0;
   std::uint64_t active_users_ = 0;  // its users present at its last report
   std::uint64_t connections_ = 0;

@@ -180,6 +180,10 @@ void Coordinator::configure(load::EngineOptions& eo) {
   // a lost agent's share against (cluster/coordinator/agent_link.h).
   const bool no_schedule = plan.profile.unlimited || plan.profile.closed();
   const std::size_t n = n_;
+  // The agents' round frames are merged as they arrive, on the threads
+  // that read them; a round's close takes their sum (metrics/round_accumulator.h).
+  merged_ = std::make_shared<metrics::RoundAccumulator>(plan.tasks.size() + eo.extra_labels.size());
+  eo.take_merged = [merged = merged_] { return merged->take(); };
   if (remote_) {
     // The service's run process coordinates its agents with the doubled
     // drain above; this side waits for it as for one agent.
@@ -188,6 +192,7 @@ void Coordinator::configure(load::EngineOptions& eo) {
       auto link = std::make_unique<agents::AgentLink>(0, 1, profile, setup_.plan.profile.unlimited,
                                                       std::move(remote_channel_), lost_after_,
                                                       std::move(on_drained));
+      link->merge_rounds_into(merged_);
       links_.push_back(link.get());
       return std::unique_ptr<load::Source>(std::move(link));
     };
@@ -210,6 +215,7 @@ void Coordinator::configure(load::EngineOptions& eo) {
       auto link =
           std::make_unique<agents::AgentLink>(i, n, profile, no_schedule, std::move(channel),
                                               kLocalAgentSilence, std::move(on_drained));
+      link->merge_rounds_into(merged_);
       links_.push_back(link.get());
       return std::unique_ptr<load::Source>(std::move(link));
     };
@@ -245,6 +251,7 @@ void Coordinator::configure(load::EngineOptions& eo) {
     }
     auto link = std::make_unique<agents::AgentLink>(
         i, n, profile, no_schedule, std::move(channels_.at(i)), lost_after_, std::move(on_drained));
+    link->merge_rounds_into(merged_);
     links_.push_back(link.get());
     return std::unique_ptr<load::Source>(std::move(link));
   };
@@ -287,6 +294,20 @@ std::vector<std::string> Coordinator::problems() const {
   if (broker_lost_s_ > 0)
     out.push_back(fmt::format("the NATS server at {} was unreachable for {:.0f} s",
                               agents::redact_url(nats_->url()), broker_lost_s_.load()));
+  return out;
+}
+
+std::vector<std::string> Coordinator::warnings() const {
+  std::vector<std::string> out;
+  for (const agents::AgentLink* p : links_)
+    if (std::string warning = p->warning(); !warning.empty()) out.push_back(std::move(warning));
+  if (remote_) {
+    // The service's run judged its own agents; its warnings are the run's.
+    const nlohmann::json service = remote_->service_results();
+    if (service.is_object() && service.contains("warnings") && service["warnings"].is_array())
+      for (const auto& w : service["warnings"])
+        if (w.is_string()) out.push_back(w.get<std::string>());
+  }
   return out;
 }
 

@@ -65,6 +65,7 @@ class Coordinator : public Session {
   std::size_t workers() const { return workers_; }
   // After the run: what went wrong in agents or with the NATS server.
   std::vector<std::string> problems() const override;
+  std::vector<std::string> warnings() const override;
   bool python_blocked() const override;
   // lost_agents, and external_agents for a NATS run.
   void add_results(nlohmann::json& results) const override;
@@ -87,6 +88,8 @@ class Coordinator : public Session {
   std::size_t workers_ = 0;
   std::chrono::milliseconds lost_after_{15000};
   std::vector<agents::AgentLink*> links_;
+  // The sum of the agents' round frames since the last round (configure()).
+  std::shared_ptr<metrics::RoundAccumulator> merged_;
   std::unique_ptr<agents::NatsClient> nats_;
   std::unique_ptr<ExternalAgents> external_;
   // The external agents' channels, given their shares together, until each

@@ -29,6 +29,12 @@ std::string waiting_notice(const std::string& who, double left_s) {
                      std::max(1.0, std::ceil(left_s - 1e-9)));
 }
 
+std::string lost_notice(const std::string& who, double lost_at_s, double now_s) {
+  return fmt::format(
+      "{} lost since {:.1f} s into the run ({:.0f} s); its share counts if it comes back", who,
+      lost_at_s, std::max(0.0, std::floor(now_s - lost_at_s)));
+}
+
 std::string lost_at_the_end(double last_heard_s) {
   return fmt::format("was lost at the end (silent after {:.1f} s)", std::max(0.0, last_heard_s));
 }

@@ -52,6 +52,10 @@ struct LastReportWait {
 // What the live views show while an agent's last report is awaited:
 // "waiting for agent a2 (2 of 2)'s last report, 2 s".
 std::string waiting_notice(const std::string& who, double left_s);
+// What the live views show while an agent is lost mid-run: "agent a2 (2
+// of 2) lost since 4.1 s into the run (6 s); its share counts if it comes
+// back".
+std::string lost_notice(const std::string& who, double lost_at_s, double now_s);
 // How an agent judged lost at the end ended (Loss::how, `ended` in the
 // results): "was lost at the end (silent after 9.1 s)".
 std::string lost_at_the_end(double last_heard_s);

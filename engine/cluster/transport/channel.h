@@ -32,11 +32,24 @@
 
 namespace loadpilot::agents {
 
+struct Frame;  // cluster/frame.h
+
 class Channel {
  public:
+  // A frame as the agent sent it, and what the channel read of it already
+  // (null: not read): a channel that reads every frame anyway (NatsChannel,
+  // to check its run) hands it on, so that it is read once, not twice.
+  using OnFrame = std::function<void(std::string_view frame, Frame* parsed)>;
+
   virtual ~Channel() = default;
   virtual void open(std::function<void(std::string_view frame)> on_line,
                     std::function<void(std::string how)> on_closed) = 0;
+  // open() for a reader that takes frames read already (AgentLink); the
+  // same contract. By default nothing is read before.
+  virtual void open_parsed(OnFrame on_frame, std::function<void(std::string how)> on_closed) {
+    open([on_frame = std::move(on_frame)](std::string_view line) { on_frame(line, nullptr); },
+         std::move(on_closed));
+  }
   virtual void go(std::chrono::steady_clock::time_point t0) = 0;
   virtual void stop() = 0;
   virtual void kill() = 0;

@@ -56,6 +56,7 @@ class NatsChannel : public Channel {
 
   void open(std::function<void(std::string_view)> on_line,
             std::function<void(std::string)> on_closed) override;
+  void open_parsed(OnFrame on_frame, std::function<void(std::string)> on_closed) override;
   void go(std::chrono::steady_clock::time_point t0) override;
   void stop() override;
   void kill() override;
@@ -81,7 +82,7 @@ class NatsChannel : public Channel {
   std::condition_variable cv_;
   bool opened_ = false, closed_ = false;
   std::vector<std::string> early_;  // frames before open()
-  std::function<void(std::string_view)> on_line_;
+  OnFrame on_frame_;
   std::function<void(std::string)> on_closed_;
   // Round numbers passed on, the highest one known to exist, and when the
   // missing ones were last asked for.

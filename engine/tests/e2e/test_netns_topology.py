@@ -7,9 +7,9 @@ over a link of 25 ± 2.5 ms and 1% loss each way (50 ms round trip), made
 with `tc netem` or, where the kernel has no netem, the same in user space;
 the agents reach the target over plain links. Checked: the target counts
 exactly the requests the results count, each agent's start is within the
-half round trip the summary states, and two links set down mid-run: the
-agent back within 2 s resumes its share, the one cut for 8 s has stopped
-its load by then; both are lost, come back and are accounted for exactly.
+half round trip the summary states, and two links set down mid-run, for
+2 s and for 8 s: both agents are lost, come back and resume their shares,
+and the books hold exactly.
 
 Needs root (or CAP_NET_ADMIN) for `ip netns`; skipped with the reason
 where it is not allowed. Labels: e2e, netns."""
@@ -198,16 +198,17 @@ def test_a_run_across_lossy_links_is_exact_and_its_start_within_the_stated_bound
 
 
 @pytest.mark.skipif(SANITIZER != "", reason="the agent's 5 s wait for its coordinator leaves no room for a sanitizer build's slower reconnect (docs/testing.md)")
-def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is_lost(
+def test_links_down_mid_run_agents_cut_off_for_2_and_8_s_resume_their_shares(
         cluster, scenario_file, tmp_path):
-    """a2's link goes down for 2 s, a3's for 8 s, both 4 s into a 20-second
-    run. Both are lost (--agent-lost-after 2s) and come back, and every
-    report they sent meanwhile arrives. a2 heard from its coordinator again
-    within the 5 s an agent waits for it, so it resumed its share in full,
-    and its absence is no problem of the run. a3 did not: it stopped its
-    load after 5 s, as an agent does whose coordinator is silent
-    (docs/distributed.md#persistent-agents), so the rest of its share is
-    counted as dropped and the run fails naming it.
+    """a2's link to the broker goes down for 2 s, a3's for 8 s, both 4 s
+    into a 20-second run; their links to the target stay up. Both are lost
+    (--agent-lost-after 2s) and come back, and every report they sent
+    meanwhile arrives. a2 heard from its coordinator again within the 5 s
+    an agent waits for it; a3 did not, but it knew its own link to the
+    broker was down, so it kept its schedule (for up to 30 s,
+    docs/distributed.md#across-real-links) instead of stopping its load.
+    So both resume their shares in full: the books are exact, nothing of
+    their shares is dropped, and the run passes with a warning naming each.
 
     a2's link goes down just before a heartbeat is due, so that the last
     one it heard is almost a second old when its link is back: on the
@@ -222,8 +223,13 @@ def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is
     proc, results = coordinate(lab, path, url, tmp_path, "--agent-lost-after", "2s")
     # The coordinator beats once a second from the start: 0.95 s after its
     # fifth beat, about 4 s into the run, the links go.
-    for _ in range(5):
-        beat = tap.beats.get(timeout=60)
+    try:
+        for _ in range(5):
+            beat = tap.beats.get(timeout=60)
+    except queue.Empty:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"no heartbeats of the run: {err}{out}")
     time.sleep(max(0.0, beat + 0.95 - time.monotonic()))
     lab.link("a2", "down")
     lab.link("a3", "down")
@@ -238,28 +244,34 @@ def test_links_down_mid_run_an_agent_back_within_5_s_resumes_the_one_down_8_s_is
     r = json.loads(results.read_text())
     a2, a3 = agents[1], agents[2]
     context = "\n".join([lab.how(), err, json.dumps(r["iterations"]), str(r["lost_agents"]),
-                          *a2.lines, *a3.lines])
-    assert proc.returncode == 1, context
+                          str(r["problems"]), *a2.lines, *a3.lines])
+    assert proc.returncode == 0, context
     for who in ("a2", "a3"):
         assert re.search(rf"^error: agent {who} \(\d of 3\) sent no report for .*; marked lost",
                          err, re.M), context
         assert re.search(rf"^agent {who} \(\d of 3\) is back", err, re.M), context
-    # a2 resumed its share: it never stopped its load and is not counted lost.
-    assert not [line for line in a2.lines if "stopping the load" in line], context
+    # Neither stopped its load; a3 said why it kept its schedule.
+    for a in (a2, a3):
+        assert not [line for line in a.lines if "stopping the load" in line], context
     assert [line for line in a3.lines
-            if "no word from its coordinator for 5 s; stopping the load" in line], context
-    [lost] = r["lost_agents"]
-    assert re.fullmatch(r"agent a3 \(\d of 3\)", lost["who"]), context
-    assert [a["back_at_s"] is not None for a in lost["absences"]] == [True], context
-    assert lost["dropped"] > 0 and lost["cut_off"] == 0, context
+            if "cut off from the NATS server" in line and "keeping its schedule" in line], context
+    # Not lost at the end, no problem: a warning for each, which names it.
+    assert r["lost_agents"] == [] and r["problems"] == [], context
+    assert len(r["warnings"]) == 2, context
+    for who in ("a2", "a3"):
+        [warning] = [w for w in r["warnings"] if w.startswith(f"agent {who} ")]
+        assert re.fullmatch(rf"agent {who} \(\d of 3\) was lost [\d.]+ s into the run, for "
+                            r"[\d.]+ s and came back: every round report of it arrived and its "
+                            r"share is counted in full", warning), context
+        assert f"warning: {warning}" in err, context
     # The books hold, and exactly: what they sent while their links were
     # down reached the coordinator once the links were up, so the results
     # count every request the target served, and no other.
     check_books(r, rate * seconds)
     it = r["iterations"]
-    assert it["not_started"] == 0, context
-    # The others may drop an arrival or two of their own on a busy machine.
-    assert lost["dropped"] <= it["dropped"] <= lost["dropped"] + 6, context
+    assert it["not_started"] == 0 and it["cut_off"] == 0, context
+    # An arrival or two may be dropped on a busy machine; not a share.
+    assert it["dropped"] <= 6, context
     assert stats()["routes"]["GET /health"] == r["requests"] == it["started"], context
     # Each agent's first frame after its link came back was answered at
     # once with a heartbeat on its control subject, not left to the next
