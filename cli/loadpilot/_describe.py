@@ -24,7 +24,7 @@ import sys
 import tokenize
 import traceback
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _guard, _output, _sleep, data
 from .client import LoadClient, RecordingTransport, Request
@@ -278,6 +278,7 @@ def _describe_class(
         "tasks": [
             _describe_task(cls, name, func, path, abspath, lines) for name, func in tasks_of(cls)
         ],
+        "thresholds_at": _where(config.where, path, abspath),
         "has_on_start": _overrides(cls, "on_start"),
         "has_on_stop": _overrides(cls, "on_stop"),
         "checks": _check_names(cls),
@@ -333,7 +334,19 @@ def _describe_task(
         "error": error,
         "runtime": runtime,
         "reason": reason,
+        "thresholds": None if info.thresholds is None else _jsonable(
+            _jsonable_mapping(info.thresholds)),
+        "thresholds_at": _where(info.where, path, abspath),
     }
+
+
+def _where(where: Tuple[str, int], path: str, abspath: str) -> str:
+    """"FILE:LINE" of a decorator, FILE as the user named it when it is the
+    scenario file itself; "" when not known."""
+    filename, line = where
+    if not filename or not line:
+        return ""
+    return f"{_display(filename, path, abspath)}:{line}"
 
 
 def _describe_request(request: Request) -> Dict[str, Any]:

@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import inspect
 import numbers
+import sys
 from dataclasses import dataclass, field
 from typing import (
     Any,
@@ -112,6 +113,9 @@ class ScenarioConfig:
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
+    # Where the decorator was written ((file, line)), so that a bad
+    # threshold key is reported there.
+    where: Tuple[str, int] = field(default=("", 0), compare=False)
 
     def as_dict(self) -> Dict[str, Any]:
         # The redirect and HTTP/2 settings, only when given.
@@ -156,6 +160,24 @@ class ScenarioConfig:
 @dataclass(frozen=True)
 class TaskInfo:
     weight: Union[int, float] = 1
+    # @task(thresholds=...): this task's limits, keyed by metric alone
+    # ("p99_ms"), as written; None when not given.
+    thresholds: Any = None
+    where: Tuple[str, int] = field(default=("", 0), compare=False)
+
+
+# A threshold's value: a limit, or {"limit": ..., "over": "1m",
+# "abort_on_fail": True, "abort_after": "30s"} (docs/scenarios.md#thresholds).
+ThresholdValue = Union[int, float, Mapping[str, Any]]
+
+
+def _caller(depth: int = 2) -> Tuple[str, int]:
+    """(file, line) of the code that called the decorator."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return ("", 0)
+    return (frame.f_code.co_filename, frame.f_lineno)
 
 
 def scenario(
@@ -165,7 +187,7 @@ def scenario(
     ramp_up: Union[str, int, float] = _DEFAULT_RAMP_UP,
     mode: str = _DEFAULT_MODE,
     steps: int = _DEFAULT_STEPS,
-    thresholds: Optional[Mapping[str, Union[int, float]]] = None,
+    thresholds: Optional[Mapping[str, ThresholdValue]] = None,
     max_vusers: Optional[int] = None,
     users: Optional[int] = None,
     wait: Optional[Wait] = None,
@@ -188,7 +210,10 @@ def scenario(
     constant, step, spike, or find: a capacity search for the highest rate
     that meets every threshold, from ``rps_min`` (default: ``rps``) to at
     most ``rps_max`` (docs/capacity.md); ``thresholds`` keys are p50_ms, p95_ms, p99_ms,
-    max_ms and error_rate (percent).
+    max_ms and error_rate (percent), alone for the whole run or after a
+    task's name (``"checkout.p99_ms"``); a value is a limit, or a dict
+    ``{"limit": 300, "over": "1m", "abort_on_fail": True, "abort_after": "30s"}``
+    (docs/scenarios.md#thresholds).
 
     ``users=N`` makes it a closed model instead: N users each loop over the
     tasks, waiting ``wait`` (``between(a, b)``, ``constant(s)`` or
@@ -254,6 +279,7 @@ def scenario(
         rps_min=rps_min,
         rps_max=rps_max,
         defaults=frozenset(defaults),
+        where=_caller(),
     )
 
     def apply(target: C) -> C:
@@ -407,22 +433,27 @@ def task(func: F) -> F: ...
 
 @overload
 def task(
-    func: Union[int, float, None] = None, *, weight: Union[int, float] = 1
+    func: Union[int, float, None] = None,
+    *,
+    weight: Union[int, float] = 1,
+    thresholds: Optional[Mapping[str, ThresholdValue]] = None,
 ) -> Callable[[F], F]: ...
 
 
-def task(func: Any = None, *, weight: Any = 1, **unknown: Any) -> Any:
+def task(func: Any = None, *, weight: Any = 1, thresholds: Any = None, **unknown: Any) -> Any:
     """Marks a VUser method as a task: ``@task``, ``@task(weight=5)`` or ``@task(5)``.
 
     A task is called as ``method(self, client)``; tasks are picked in
-    proportion to their weight.
+    proportion to their weight. ``thresholds={"p99_ms": 300}`` sets limits
+    on this task alone, as ``"TASK.p99_ms"`` in @scenario's thresholds would
+    (docs/scenarios.md#thresholds).
     """
-    _refuse_unknown("@task()", unknown, ("weight",))
+    _refuse_unknown("@task()", unknown, ("weight", "thresholds"))
     if func is not None and not callable(func):
         weight, func = func, None  # @task(5)
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
         raise TypeError(f"@task weight must be a number, got {type(weight).__name__} {weight!r}")
-    info = TaskInfo(weight=weight)
+    info = TaskInfo(weight=weight, thresholds=thresholds, where=_caller())
 
     def apply(f: F) -> F:
         if not callable(f):

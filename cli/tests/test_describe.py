@@ -27,6 +27,10 @@ def test_brief_example_shape(describe):
             def health(self, client: LoadClient):
                 client.get("/health", name="health check")
         ''')
+    # Where the thresholds were written: the decorators' lines.
+    assert s.pop("thresholds_at").endswith("scenario.py:3")
+    assert [t.pop("thresholds_at").rsplit(":", 1)[1] for t in s["tasks"]] == ["10", "15"]
+    assert [t.pop("thresholds") for t in s["tasks"]] == [None, None]
     assert s == {
         "name": "Browse",
         "doc": "Browse the catalogue.",

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from loadpilot import LoadClient, VUser, _describe, between, constant, constant_pacing, scenario, task
@@ -374,7 +376,7 @@ def test_mixed_models_name_the_scenario_line(write_scenario):
     (lambda: task(wieght=3),
      "@task() got an unexpected keyword argument 'wieght'; did you mean 'weight'?"),
     (lambda: task(priority=3),
-     "@task() got an unexpected keyword argument 'priority'; it takes weight="),
+     "@task() got an unexpected keyword argument 'priority'; it takes weight, thresholds"),
     (lambda: scenario(rampup="5s"),
      "@scenario() got an unexpected keyword argument 'rampup'; did you mean 'ramp_up'?"),
     (lambda: scenario(rps=5, treshold={"p99_ms": 5}),
@@ -404,3 +406,34 @@ def test_unknown_task_keyword_names_the_line(write_scenario):
         _describe.describe_file(str(path))
     assert str(exc.value) == (f"{path}:5: TypeError: @task() got an unexpected keyword "
                               "argument 'wieght'; did you mean 'weight'?")
+
+
+def test_task_thresholds_are_kept_as_written_with_their_line(write_scenario):
+    path = write_scenario("""
+        from loadpilot import VUser, scenario, task
+
+        @scenario(thresholds={"p99_ms": {"limit": 500, "over": "1m"}})
+        class S(VUser):
+            @task(3, thresholds={"p99_ms": 300})
+            def checkout(self, client):
+                client.get("/")
+
+            @task
+            def search(self, client):
+                client.get("/")
+        """)
+    [described] = json.loads(_describe.describe_file(str(path)))
+    assert described["thresholds_at"] == f"{path}:3"
+    assert described["config"]["thresholds"] == {"p99_ms": {"limit": 500, "over": "1m"}}
+    checkout, search = described["tasks"]
+    assert checkout["thresholds"] == {"p99_ms": 300}
+    assert checkout["thresholds_at"] == f"{path}:5"
+    assert checkout["weight"] == 3
+    assert search["thresholds"] is None
+
+
+def test_task_threshold_keyword_misspelt_gets_a_suggestion():
+    with pytest.raises(TypeError) as exc:
+        task(threshold={"p99_ms": 1})
+    assert str(exc.value) == ("@task() got an unexpected keyword argument 'threshold'; did you "
+                              "mean 'thresholds'?")

@@ -11,11 +11,7 @@
 #include "capacity/outputs.h"
 #include "capacity/search.h"
 #include "capacity/step.h"
-#include "run/exit_codes.h"
 #include "cluster/coordinator/coordinator.h"
-#include "run/run_setup.h"
-#include "run/signal_watcher.h"
-#include "run/terminal_output.h"
 #include "load/engine.h"
 #include "plan/duration.h"
 #include "report/html_report.h"
@@ -23,6 +19,10 @@
 #include "report/output_file.h"
 #include "report/step_summary.h"
 #include "report/wall_clock.h"
+#include "run/exit_codes.h"
+#include "run/run_setup.h"
+#include "run/signal_watcher.h"
+#include "run/terminal_output.h"
 #include "scenario/loader.h"
 #include "scenario/vuser_runtime.h"
 
@@ -60,7 +60,6 @@ struct StepRun {
 };
 
 }  // namespace
-
 
 namespace {
 
@@ -209,6 +208,15 @@ int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double
         "{}: find needs at least one threshold to judge its steps: @scenario(thresholds={{...}}) "
         "or --threshold p99_ms=250 (docs/capacity.md)",
         args.run.file));
+  // Each step is judged on its hold as a whole: a task's threshold, a
+  // window or an abort has no meaning there, and is refused rather than
+  // left unjudged.
+  for (const auto& [key, t] : plan.thresholds)
+    if (!t.plain() || !plan::known_threshold_metric(key))
+      return fail(fmt::format(
+          "{}: find judges each step on the whole run's plain thresholds (p99_ms, ...); "
+          "threshold {} is {} (docs/capacity.md)",
+          args.run.file, key, t.plain() ? "a task's" : "over a window or with abort_on_fail"));
   capacity::SearchOptions so;
   so.rps_min = args.rps_min.value_or(plan.profile.unlimited ? 10 : plan.profile.rps);
   so.rps_max = args.rps_max.value_or(std::min(plan::kMaxRps, so.rps_min * 100));
@@ -237,7 +245,7 @@ int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double
   report.file = args.run.file;
   report.target = plan.target;
   report.started_at = report::rfc3339_now_ms();
-  report.thresholds = plan.thresholds;
+  report.thresholds = plan::whole_run_limits(plan.thresholds);
   report.options = so;
   report.warmup_s = warmup_s;
   report.hold_s = hold_s;
@@ -247,7 +255,7 @@ int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double
 
   fmt::print("find: {} against {}: the highest rate with {}\n", base.name, base.target, [&] {
     std::string t;
-    for (const auto& [k, v] : base.thresholds)
+    for (const auto& [k, v] : plan::whole_run_limits(base.thresholds))
       t += (t.empty() ? "" : ", ") + capacity::threshold_label(k, v);
     return t;
   }());
@@ -280,7 +288,7 @@ int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double
       first = false;
       if (!report.problems.empty()) break;
       for (std::string& p : run.problems) report.problems.push_back(std::move(p));
-      result = capacity::judge_step(run.hold, base.thresholds);
+      result = capacity::judge_step(run.hold, plan::whole_run_limits(base.thresholds));
       result.index = static_cast<int>(report.steps.size()) + 1;
       result.kind = step->kind;
       result.rps = step->rps;

@@ -137,6 +137,13 @@ void Engine::stop() {
   cv_.notify_all();
 }
 
+void Engine::stop(std::chrono::milliseconds max_drain) {
+  std::lock_guard lock(mu_);
+  stop_drain_ = std::min(max_drain, stop_drain_.value_or(max_drain));
+  ++stop_requests_;
+  cv_.notify_all();
+}
+
 namespace {
 
 // LOADPILOT_ROUND_TIMING=1 (bench/distributed.sh): one stderr line per
@@ -303,7 +310,8 @@ std::chrono::steady_clock::time_point Engine::on_stop_request(int stops_seen,
   if (stops_seen > 1) return Clock::now();  // a second signal also skips on_stop
   if (scripted_) scripted_->stop_arrivals();
   for (auto& w : workers_) w->stop_arrivals();
-  return std::min(drain_deadline, Clock::now() + options_.drain);
+  return std::min(drain_deadline,
+                  Clock::now() + std::min(options_.drain, stop_drain_.value_or(options_.drain)));
 }
 
 std::chrono::steady_clock::time_point Engine::start_finish(bool workers_drained,

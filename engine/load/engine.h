@@ -103,6 +103,9 @@ class Engine {
   // Ends the run early: no new arrivals; in-flight requests get
   // options.drain to finish. A second call abandons them at once.
   void stop();
+  // The same, with at most MAX_DRAIN for what is in flight (a run a
+  // threshold ended need not wait out the target's slowness).
+  void stop(std::chrono::milliseconds max_drain);
 
   const metrics::Collector& collector() const { return collector_; }
   const Profile& profile() const { return profile_; }
@@ -152,6 +155,7 @@ class Engine {
   std::mutex mu_;
   std::condition_variable cv_;
   int stop_requests_ = 0;
+  std::optional<std::chrono::milliseconds> stop_drain_;  // stop(max_drain)'s
   std::size_t drained_ = 0;
   bool scripted_finished_ = false;
 };

@@ -35,9 +35,36 @@ std::vector<ThresholdResult> evaluate_thresholds(const std::map<std::string, dou
     const std::optional<double> actual = actual_for(key, totals);
     if (!actual) continue;
     // Written as !(a > l) would pass NaN; a NaN measurement must fail.
-    results.push_back({it->first, it->second, *actual, *actual <= it->second});
+    ThresholdResult r{it->first, it->second, *actual, *actual <= it->second};
+    r.metric = it->first;
+    results.push_back(std::move(r));
   }
   return results;
+}
+
+std::string ThresholdResult::label() const {
+  return over_s > 0 ? fmt::format("{} over {:g}s", key, over_s) : key;
+}
+
+nlohmann::json ThresholdResult::to_json() const {
+  nlohmann::json j = {
+      {"key", key},
+      {"task", task.empty() ? nlohmann::json(nullptr) : nlohmann::json(task)},
+      {"metric", metric.empty() ? key : metric},
+      {"limit", limit},
+      {"actual", actual},
+      {"passed", passed},
+      {"over_s", over_s > 0 ? nlohmann::json(over_s) : nlohmann::json(nullptr)},
+      {"window", over_s > 0 ? nlohmann::json{{"start_s", window_start_s}, {"end_s", window_end_s}}
+                            : nlohmann::json(nullptr)},
+      {"abort_on_fail", abort_on_fail},
+      {"aborted", aborted}};
+  if (abort_on_fail) j["abort_after_s"] = abort_after_s;
+  if (aborted) {
+    j["broken_at_s"] = broken_at_s;
+    j["aborted_at_s"] = aborted_at_s;
+  }
+  return j;
 }
 
 bool all_passed(const std::vector<ThresholdResult>& results) {

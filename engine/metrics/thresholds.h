@@ -3,18 +3,43 @@
 // p99_ms, max_ms (whole-run latency, milliseconds) and error_rate (percent
 // of requests that failed). A run passes when every actual <= limit.
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace loadpilot::metrics {
 
 struct ThresholdResult {
-  std::string key;
+  ThresholdResult() = default;
+  ThresholdResult(std::string k, double l, double a, bool p)
+      : key(std::move(k)), limit(l), actual(a), passed(p) {}
+
+  std::string key;  // as written: "p99_ms", "checkout.p99_ms"
   double limit = 0;
   double actual = 0;
   bool passed = true;
+  // What the key names (metrics/threshold_evaluator.h): the task ("" for
+  // the whole run) and the metric ("p99_ms").
+  std::string task;
+  std::string metric;
+  // Judged over windows of over_s seconds (0: the whole run); actual is
+  // then the worst window's, which spans [window_start_s, window_end_s].
+  double over_s = 0;
+  double window_start_s = 0, window_end_s = 0;
+  bool abort_on_fail = false;
+  double abort_after_s = 0;
+  // This threshold ended the run (abort_on_fail): it first broke at
+  // broken_at_s and the run was stopped at aborted_at_s.
+  bool aborted = false;
+  double broken_at_s = 0, aborted_at_s = 0;
+  // "p99_ms", "checkout.p99_ms over 60s": the key and its window, as the
+  // summary, JUnit and the step summary name it.
+  std::string label() const;
+  // Its results-file entry (docs/output.md#thresholds).
+  nlohmann::json to_json() const;
 };
 
 struct RunTotals {

@@ -13,7 +13,8 @@
 //              "request": {"method": "GET", "path": "/api/products",
 //                          "headers": [["Accept", "application/json"]], "body": "",
 //                          "name": "list products"}}],
-//   "thresholds": {"p99_ms": 50, "error_rate": 1.0},
+//   "thresholds": {"p99_ms": 50, "error_rate": 1.0,
+//                  "products.p99_ms": {"limit": 30, "over_s": 60}},
 //   "follow_redirects": false, "max_redirects": 20,
 //   "http_version": "auto", "max_streams": 0
 // }
@@ -38,6 +39,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "plan/thresholds.h"
 
 namespace loadpilot::plan {
 
@@ -124,7 +127,8 @@ struct Plan {
   ProfileSpec profile;
   int max_vusers = 0;  // 0: chosen by the runtime
   std::vector<TaskSpec> tasks;
-  std::map<std::string, double> thresholds;
+  // By key: "p99_ms" (the whole run) or "TASK.p99_ms" (plan/thresholds.h).
+  Thresholds thresholds;
   bool follow_redirects = false;          // @scenario(follow_redirects=)
   int max_redirects = kDefaultRedirects;  // @scenario(max_redirects=)
   // @scenario(http_version=) or --http-version: "auto" (HTTP/2 over TLS when
@@ -161,10 +165,6 @@ inline constexpr int kMaxUsers = 100'000;            // closed model users, whol
 inline constexpr double kMaxThinkS = 86'400;         // one think time: a day
 inline constexpr double kMaxWeight = 1'000'000;      // one task's weight
 
-// Known threshold keys, in display order.
-inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "max_ms",
-                                                 "error_rate"};
-
 // Every problem with the plan, each "FIELD: PROBLEM (got VALUE)" with the
 // field named as the user writes it, e.g. "rps: must be a number > 0
 // (got -5)", "tasks.products.weight: ...", "thresholds.p98_ms: ...".
@@ -176,8 +176,10 @@ inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "
 // pacing > 0; target an http(s) URL with a host
 // (http::Target::parse); at least one task; unique task names;
 // 0 < weight <= kMaxWeight; a native task has a request with a known
-// method, a path starting with "/" and well-formed headers; known threshold
-// keys with finite values >= 0; 0 <= max_redirects <= kMaxRedirects;
+// method, a path starting with "/" and well-formed headers; thresholds
+// as plan/thresholds.h's threshold_problem() accepts them, each message
+// led by its origin when known ("shop.py:12: thresholds.checkout.p99: ...",
+// or "--threshold TEXT: ..." for the command line's); 0 <= max_redirects <= kMaxRedirects;
 // http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams. Every
 // number must be finite.
 

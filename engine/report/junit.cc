@@ -154,14 +154,29 @@ std::string junit_xml(const Summary& s, const std::string& hostname) {
 
   const metrics::ThresholdResult* error_limit = nullptr;
   for (const metrics::ThresholdResult& r : s.thresholds) {
-    if (r.key == "error_rate") error_limit = &r;
-    Case c = make_case(cls + ".thresholds", r.key);
-    const char* unit = unit_of(r.key);
-    c.out = fmt::format("actual {}{} limit {}{}", fixed(r.actual, 3), unit, r.limit, unit);
+    if (r.key == "error_rate" && r.over_s == 0) error_limit = &r;
+    // Named by its key and window ("checkout.p99_ms over 60s"); the task
+    // and the worst window are in its output and message.
+    Case c = make_case(cls + ".thresholds", r.label());
+    const char* unit = unit_of(r.metric.empty() ? r.key : r.metric);
+    std::string where;
+    if (!r.task.empty()) where += fmt::format(" task={}", r.task);
+    if (r.over_s > 0)
+      where += fmt::format(" window={:g}s worst={}-{}s", r.over_s, fixed(r.window_start_s, 1),
+                           fixed(r.window_end_s, 1));
+    c.out = fmt::format("actual {}{} limit {}{}{}", fixed(r.actual, 3), unit, r.limit, unit, where);
     if (!r.passed) {
       c.failure_type = "threshold";
-      c.failure_message = fmt::format("{}: actual {}{} is above the limit {}{}", r.key,
+      std::string in;
+      if (!r.task.empty()) in += fmt::format(" (task {})", r.task);
+      if (r.over_s > 0)
+        in += fmt::format(" in its worst {:g} s window, {}-{} s", r.over_s,
+                          fixed(r.window_start_s, 1), fixed(r.window_end_s, 1));
+      c.failure_message = fmt::format("{}{}: actual {}{} is above the limit {}{}", r.key, in,
                                       fixed(r.actual, 3), unit, r.limit, unit);
+      if (r.aborted)
+        c.failure_message += fmt::format("; it broke at {} s and stopped the run at {} s",
+                                         fixed(r.broken_at_s, 1), fixed(r.aborted_at_s, 1));
       c.failure_text = c.failure_message;
     }
     cases.push_back(std::move(c));

@@ -5,8 +5,10 @@
 // (engine/tests/e2e/junit.xsd checks it), with these test cases:
 //  * "run": fails when the summary lists problems (dropped arrivals, a lost
 //    agent, an interruption, ...), one line per problem.
-//  * one per threshold, named by its key: fails when the threshold was
-//    breached; the message names the actual value and the limit.
+//  * one per threshold, named by its key and window ("checkout.p99_ms",
+//    "p99_ms over 60s"): fails when the threshold was breached; the
+//    message names the task, the worst window, the actual value and the
+//    limit, and when a threshold stopped the run (abort_on_fail).
 //  * one per task: fails when the task's error rate is above the run's
 //    `error_rate` limit, or, without that threshold, when every attempt of
 //    the task failed; skipped when it made no attempt. Its system-out holds

@@ -67,11 +67,19 @@ std::string step_summary_markdown(const Summary& s) {
                    s.iterations, s.dropped, s.cut_off);
 
   if (!s.thresholds.empty()) {
-    o += "\n#### Thresholds\n\n| | threshold | actual | limit |\n|---|---|---:|---:|\n";
+    o += "\n#### Thresholds\n\n| | threshold | task | window | actual | limit |\n"
+         "|---|---|---|---|---:|---:|\n";
     for (const metrics::ThresholdResult& r : s.thresholds) {
-      const char* unit = r.key == "error_rate" ? "%" : " ms";
-      o += fmt::format("| {} | {} | {:.2f}{} | {:g}{} |\n", r.passed ? "✅" : "❌",
-                       markdown_cell(r.key), r.actual, unit, r.limit, unit);
+      const char* unit = (r.metric.empty() ? r.key : r.metric) == "error_rate" ? "%" : " ms";
+      // The worst window, when judged over windows; "whole run" otherwise.
+      std::string window = "whole run";
+      if (r.over_s > 0)
+        window = fmt::format("{:g} s, worst {:.0f}–{:.0f} s", r.over_s, r.window_start_s,
+                             r.window_end_s);
+      if (r.aborted) window += fmt::format("; stopped the run at {:.1f} s", r.aborted_at_s);
+      o += fmt::format("| {} | {} | {} | {} | {:.2f}{} | {:g}{} |\n", r.passed ? "✅" : "❌",
+                       markdown_cell(r.key), r.task.empty() ? "(run)" : markdown_cell(r.task),
+                       window, r.actual, unit, r.limit, unit);
     }
   }
   if (!s.tasks.empty()) {

@@ -35,7 +35,7 @@ void Summary::add_problem(std::string problem) {
 
 Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector, double planned_s,
                       double planned_iterations, double duration_s, bool interrupted,
-                      const RunLimits& limits) {
+                      const RunLimits& limits, const metrics::ThresholdEvaluator* thresholds) {
   Summary s;
   s.scenario = plan.name;
   s.file = plan.file;
@@ -129,10 +129,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
     s.top_errors.push_back(
         {std::string(metrics::name(key.first)), key.second, entry.count, entry.first_seen_s});
   }
-  metrics::RunTotals totals{s.latency.p50_ms, s.latency.p95_ms, s.latency.p99_ms, s.latency.max_ms,
-                            s.error_rate};
-  s.thresholds = metrics::evaluate_thresholds(plan.thresholds, totals);
-  s.passed = metrics::all_passed(s.thresholds);
+  judge_thresholds(s, plan, collector, thresholds);
   // Numbers that do not cover the asked load cannot pass.
   if (interrupted)
     s.add_problem(
@@ -226,8 +223,7 @@ nlohmann::json Summary::to_json() const {
                           {"named_requests", std::move(named_json)}});
   }
   nlohmann::json th = nlohmann::json::array();
-  for (const metrics::ThresholdResult& r : thresholds)
-    th.push_back({{"key", r.key}, {"limit", r.limit}, {"actual", r.actual}, {"passed", r.passed}});
+  for (const metrics::ThresholdResult& r : thresholds) th.push_back(r.to_json());
   return {{"loadpilot_version", kVersion},
           {"scenario", scenario},
           {"file", file},
@@ -283,6 +279,9 @@ nlohmann::json Summary::to_json() const {
           {"service_time", service.to_json()},
           {"tasks", tasks_json},
           {"thresholds", th},
+          {"aborted", aborted.empty()
+                          ? nlohmann::json(nullptr)
+                          : nlohmann::json{{"threshold", aborted_key}, {"message", aborted}}},
           // null for a run that used no WebSocket (docs/protocols.md#websocket)
           {"websocket", websocket.empty() ? nlohmann::json(nullptr) : websocket.to_json()},
           {"passed", passed}};
@@ -399,9 +398,16 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   const Style st{color};
   const int width = summary_width(out);
   auto red = [&](const std::string& line) { return st.red(line); };
+  // A run a threshold stopped names it, when it fits the line; the
+  // Problems below name it always.
+  std::string why = s.interrupted ? " (interrupted)" : "";
+  if (!s.aborted_key.empty()) {
+    why = " (stopped by threshold " + printable(s.aborted_key) + ")";
+    if (display_width("LoadPilot summary — " + printable(s.scenario) + why) > width)
+      why = " (stopped by a threshold)";
+  }
   fmt::print(out, "\n{}\n",
-             st.bold(fmt::format("LoadPilot summary — {}{}", printable(s.scenario),
-                                 s.interrupted ? " (interrupted)" : "")));
+             st.bold(fmt::format("LoadPilot summary — {}{}", printable(s.scenario), why)));
   fmt::print(out, "  target      {}\n", printable(s.target));
   fmt::print(out, "  mode        {}{}   duration {:.1f}s of {:.1f}s planned\n", s.mode,
              s.model == "closed" ? " (closed model)" : "", s.duration_s, s.planned_s);
@@ -507,18 +513,7 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   fmt::print(out, "\n{}\n", st.bold("Tasks"));
   print_tasks(out, width, s.tasks);
 
-  if (!s.thresholds.empty()) {
-    fmt::print(out, "\n{}\n", st.bold("Thresholds"));
-    for (const metrics::ThresholdResult& r : s.thresholds) {
-      const std::string mark = r.passed ? st.green("✓") : st.red("✗");
-      const char* unit = r.key == "error_rate" ? "%" : " ms";
-      fmt::print(out, "  {} {:<11} actual {:.2f}{} {} limit {:g}{}\n", mark, r.key, r.actual, unit,
-                 r.passed ? "<=" : "> ", r.limit, unit);
-    }
-    fmt::print(out, "  {}\n",
-               metrics::all_passed(s.thresholds) ? st.green("all thresholds passed")
-                                                 : st.red("threshold breached"));
-  }
+  print_thresholds(out, width, s.thresholds, color);
   if (!s.problems.empty()) {
     fmt::print(out, "\n{}\n", st.bold("Problems"));
     for (const std::string& p : s.problems) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "metrics/snapshot.h"
+#include "metrics/threshold_evaluator.h"
 #include "metrics/thresholds.h"
 #include "plan/plan.h"
 
@@ -111,7 +112,13 @@ struct Summary {
   metrics::LatencySummary latency;  // from intended start
   metrics::LatencySummary service;  // from send
   std::vector<TaskSummary> tasks;
+  // Every threshold, the run's first, then each task's
+  // (metrics/threshold_evaluator.h).
   std::vector<metrics::ThresholdResult> thresholds;
+  // A threshold with abort_on_fail that broke for good and ended the run
+  // (its description, also among the problems), or empty.
+  std::string aborted;
+  std::string aborted_key;
   // The one verdict: every threshold passed and no problem. The exit code,
   // the results file and the report all say this (docs/cli.md#exit-codes).
   bool passed = true;
@@ -130,9 +137,23 @@ struct RunLimits {
   bool python_blocked = false;  // a VUser blocked the Python thread (the watchdog saw it)
 };
 
+// THRESHOLDS: the evaluator that watched the run's rounds (its windows and
+// its abort); null judges the plan's thresholds on the final numbers alone
+// (a windowed one then sees no window).
 Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector, double planned_s,
                       double planned_iterations, double duration_s, bool interrupted,
-                      const RunLimits& limits = {});
+                      const RunLimits& limits = {},
+                      const metrics::ThresholdEvaluator* thresholds = nullptr);
+
+// Sets s.thresholds and s.passed: the plan's thresholds judged on the
+// summary's numbers (THRESHOLDS' windows and abort when given), and the
+// abort, if one ended the run, as a problem (report/summary_thresholds.cc).
+void judge_thresholds(Summary& s, const plan::Plan& plan, const metrics::Collector& collector,
+                      const metrics::ThresholdEvaluator* thresholds);
+
+// The summary's Thresholds section: each threshold by its task and window.
+void print_thresholds(std::FILE* out, int width,
+                      const std::vector<metrics::ThresholdResult>& thresholds, bool color);
 
 // The end-of-run text: totals, errors, latency, per-task table, thresholds.
 // Laid out for 80 columns (a terminal narrower than that: its width, at

@@ -50,11 +50,19 @@ std::optional<std::pair<std::string, double>> parse_threshold_option(std::string
     return refuse(fmt::format("expected KEY=VALUE such as p99_ms=500, or k6's p(95)<200 (keys: {})",
                               joined(keys)));
   const std::string key(text.substr(0, eq));
-  if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-    const std::string near = plan::nearest(key, keys);
-    return refuse(fmt::format("unknown key {}{} (keys: {}; or k6's p(95)<200)", key,
-                              near.empty() ? "" : "; did you mean " + near + "?", joined(keys)));
+  // TASK.METRIC: the task is known once the scenario is loaded, and
+  // plan::validate() names this flag when there is none of that name.
+  const plan::ThresholdKey k = plan::split_threshold_key(key);
+  if (std::find(keys.begin(), keys.end(), k.metric) == keys.end()) {
+    const std::string near = plan::nearest(k.metric, keys);
+    const std::string meant = near.empty() ? "" : (k.scope.empty() ? near : k.scope + "." + near);
+    return refuse(fmt::format("unknown {} {}{} ({}: {}{})", k.scope.empty() ? "key" : "metric",
+                              k.metric, meant.empty() ? "" : "; did you mean " + meant + "?",
+                              k.scope.empty() ? "keys" : "metrics", joined(keys),
+                              k.scope.empty() ? "; or k6's p(95)<200" : ""));
   }
+  if (!k.scope.empty() && key.front() == '.')
+    return refuse("the task's name is missing before the dot (TASK.p99_ms)");
   const std::string_view value = text.substr(eq + 1);
   const std::optional<double> limit = metrics::parse_limit(value);
   if (!limit) return refuse(fmt::format("the limit must be a number >= 0 (got \"{}\")", value));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "build_info.h"
+#include "metrics/threshold_evaluator.h"
 #include "monitor/exporter.h"
 #include "report/live.h"
 #include "report/output_file.h"
@@ -27,6 +28,12 @@ namespace {
 // How long the outputs may take after a signal that came once the run had
 // ended (docs/cli.md#stopping-a-run).
 constexpr std::chrono::seconds kEndOfRunGrace{10};
+
+// What is in flight when a threshold ends the run gets at most this long
+// (or --drain, when shorter): the run was stopped because the target is
+// slow, and waiting on its slowest answers is what the abort saves
+// (docs/scenarios.md#ending-a-run-when-a-threshold-breaks).
+constexpr std::chrono::milliseconds kAbortDrain{500};
 
 report::LiveHeader make_header(const plan::Plan& plan, const load::Engine& engine,
                                const Session* session) {
@@ -107,7 +114,8 @@ struct Ran {
 };
 
 Ran run_loop(load::Engine& engine, const RunRoles& roles, report::LiveView& view,
-             RunOutputs& outputs, monitor::Exporter* exporter) {
+             RunOutputs& outputs, monitor::Exporter* exporter,
+             metrics::ThresholdEvaluator& thresholds) {
   // The live view on stdout goes through guard_stdout: a stdout that fails
   // mid-run loses the view, not the run.
   const auto to_view = [&](const std::function<void()>& show) {
@@ -130,6 +138,12 @@ Ran run_loop(load::Engine& engine, const RunRoles& roles, report::LiveView& view
     if (roles.sink && !roles.sink->on_snapshot(engine, s)) engine.stop();
     outputs.on_snapshot(s);
     if (exporter) exporter->update(s, engine.collector().last_round());
+    // Thresholds judged live on this process's numbers: a coordinator's
+    // are its agents' merged (docs/distributed.md).
+    const metrics::Collector& c = engine.collector();
+    const bool aborted = thresholds.abort().has_value();
+    thresholds.add_round(c.last_round(), c.cumulative(), c.total_latency(), s.elapsed_s);
+    if (!aborted && thresholds.abort()) engine.stop(kAbortDrain);
   });
   if (exporter) exporter->finish(ran.outcome.interrupted);
   to_view([&] { view.finish(); });
@@ -230,7 +244,8 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   std::unique_ptr<report::LiveView> view =
       make_view(args, roles, make_header(plan, engine, roles.session));
   RunOutputs outputs(args, plan, engine);  // time series, report, baseline
-  const Ran ran = run_loop(engine, roles, *view, outputs, exporter.get());
+  metrics::ThresholdEvaluator thresholds(plan, engine.collector().task_names());
+  const Ran ran = run_loop(engine, roles, *view, outputs, exporter.get(), thresholds);
   EndOfRunSignals end_signals(kEndOfRunGrace);
 
   const std::vector<std::string> errors = run_errors(setup, roles.session);
@@ -245,7 +260,7 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   limits.python_blocked = blocked;
   report::Summary summary = report::build_summary(
       plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
-      ran.outcome.duration_s, ran.outcome.interrupted, limits);
+      ran.outcome.duration_s, ran.outcome.interrupted, limits, &thresholds);
   if (ran.signal_seen) summary.interrupt_signal = ran.signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : errors) summary.add_problem(e);
   if (args.strict && !summary.generator_bound.empty()) summary.add_problem(summary.generator_bound);

@@ -36,7 +36,8 @@ void RunOutputs::on_snapshot(const metrics::Snapshot& s) {
 
 nlohmann::json RunOutputs::results(const report::Summary& summary) {
   if (steps_.active() && !knee_)
-    knee_ = std::make_unique<report::Knee>(report::find_knee(steps_.results(), plan_.thresholds));
+    knee_ = std::make_unique<report::Knee>(
+        report::find_knee(steps_.results(), plan::whole_run_limits(plan_.thresholds)));
   const metrics::Histogram& latency = engine_.collector().total_latency();
   const nlohmann::json j = report::results_json(summary, &series_, &latency, knee_.get());
   // Round-trip through text so the report written now and one rebuilt
@@ -47,7 +48,8 @@ nlohmann::json RunOutputs::results(const report::Summary& summary) {
 std::string RunOutputs::knee_line() {
   if (!steps_.active()) return {};
   if (!knee_)
-    knee_ = std::make_unique<report::Knee>(report::find_knee(steps_.results(), plan_.thresholds));
+    knee_ = std::make_unique<report::Knee>(
+        report::find_knee(steps_.results(), plan::whole_run_limits(plan_.thresholds)));
   return report::describe_knee(*knee_);
 }
 

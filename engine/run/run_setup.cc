@@ -131,6 +131,7 @@ std::string overrides(const RunArgs& args, scenario::Overrides* ov) {
     const auto limit = parse_threshold_option(text, &error);
     if (!limit) return error;
     ov->thresholds[limit->first] = fmt::format("{}", limit->second);
+    ov->threshold_flags[limit->first] = "--threshold " + text;
   }
   return "";
 }
@@ -138,7 +139,8 @@ std::string overrides(const RunArgs& args, scenario::Overrides* ov) {
 // The plan: the scenario's with the overrides, or, for an agent of a NATS
 // run, its coordinator's as resolved there
 // (docs/distributed.md#the-plan-is-the-contract). Problems in *errors;
-// false with a message printed when the plan file cannot be read.
+// false with a message printed when the plan file cannot be read or a
+// --threshold names what the scenario does not have.
 bool make_plan(const RunArgs& args, const scenario::ScenarioInfo& chosen,
                const scenario::Overrides& ov, plan::Plan* plan, std::vector<std::string>* errors) {
   if (args.plan_file.empty()) {
@@ -161,14 +163,21 @@ bool make_plan(const RunArgs& args, const scenario::ScenarioInfo& chosen,
         "max_vusers: --max-vusers does not apply to a closed model (users=): each user is one "
         "VUser; --users sets them (got {})",
         *args.max_vusers));
-  // A bad --target is the command line's mistake, not the scenario's.
+  // A bad --target or --threshold is the command line's mistake, not the
+  // scenario's.
   for (const std::string& e : plan::take_target_errors(errors))
     fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
+  const auto flag_errors = std::erase_if(*errors, [](const std::string& e) {
+    if (!e.starts_with("--threshold ")) return false;
+    fmt::print(stderr, "error: {}\n", e);
+    return true;
+  });
   if (!errors->empty()) {
     fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, chosen.name);
     for (const std::string& e : *errors) fmt::print(stderr, "  - {}\n", e);
   }
-  return true;
+  // Not read as "could not read the plan": the run just cannot start.
+  return flag_errors == 0;
 }
 
 // --dry-run: the plan as the run would use it.

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "plan/duration.h"
+#include "scenario/build_thresholds.h"
 #include "scenario/loader.h"
 #include "scenario/vuser_runtime.h"
 
@@ -261,30 +262,6 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
   }
 }
 
-void apply_thresholds(const json& config, const Overrides& o, plan::Plan* plan,
-                      Problems* problems) {
-  const json& given = field_of(config, "thresholds");
-  if (given.is_object()) {
-    for (const auto& [key, value] : given.items()) {
-      if (value.is_number()) {
-        plan->thresholds[key] = value.get<double>();
-      } else {
-        problems->add("thresholds." + key, "must be a number", value);
-      }
-    }
-  } else if (!given.is_null()) {
-    problems->add("thresholds", "must be a dict such as {\"p99_ms\": 50}", given);
-  }
-  for (const auto& [key, text] : o.thresholds) {
-    if (auto v = as_number(json(text))) {
-      plan->thresholds[key] = *v;
-    } else {
-      plan->thresholds.erase(key);
-      problems->add("thresholds." + key, "must be a number", json(text));
-    }
-  }
-}
-
 // follow_redirects= and max_redirects= (docs/scenarios.md#redirects); left
 // out, they keep the plan's defaults.
 void apply_redirects(const json& config, plan::Plan* plan, Problems* problems) {
@@ -423,7 +400,7 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
   plan.target = overrides.target;
 
   apply_profile(info.description, overrides, &plan, &problems);
-  apply_thresholds(field_of(info.description, "config"), overrides, &plan, &problems);
+  apply_thresholds(info.description, overrides, &plan, errors);
   apply_redirects(field_of(info.description, "config"), &plan, &problems);
   apply_protocol(field_of(info.description, "config"), overrides, &plan, &problems);
   bool task_problems = apply_tasks(info.description, &plan, &problems);

@@ -63,6 +63,8 @@ void check_scenario_path(const std::string& file);
 //                           (native only),
 //               "error": null | "FILE:LINE: ExcType: message" (native only)}],
 //    "defaults": [config keys the user left at their default],
+//    "thresholds_at": "FILE:LINE" of @scenario (tasks: of their @task, with
+//                     "thresholds": their thresholds= or null),
 //    "has_on_start", "has_on_stop", "checks": ["check_..."]}
 struct ScenarioInfo {
   std::string name;
@@ -107,6 +109,8 @@ struct Overrides {
   std::optional<int> users;
   std::optional<std::string> http_version;        // --http-version
   std::map<std::string, std::string> thresholds;  // --threshold KEY=VALUE
+  // KEY -> "--threshold TEXT" as typed, to name the flag in its problems.
+  std::map<std::string, std::string> threshold_flags;
 };
 
 // Builds the Plan from a description plus overrides. Every problem found

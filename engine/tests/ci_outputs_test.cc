@@ -62,6 +62,47 @@ TEST(Junit, CasesForRunTasksAndThresholds) {
   EXPECT_NE(x.find("<skipped message=\"no attempts"), std::string::npos);
 }
 
+// A task's threshold over a window, the one that stopped the run.
+metrics::ThresholdResult windowed_abort() {
+  metrics::ThresholdResult r{"checkout.p99_ms", 300, 812.5, false};
+  r.task = "checkout";
+  r.metric = "p99_ms";
+  r.over_s = 60;
+  r.window_start_s = 12;
+  r.window_end_s = 72;
+  r.abort_on_fail = true;
+  r.aborted = true;
+  r.broken_at_s = 70;
+  r.aborted_at_s = 72;
+  return r;
+}
+
+TEST(Junit, ThresholdCasesNameTheirTaskAndWindow) {
+  Summary s = failing_summary();
+  s.thresholds.push_back(windowed_abort());
+  const std::string x = junit_xml(s, "host");
+  EXPECT_NE(x.find("name=\"checkout.p99_ms over 60s\""), std::string::npos) << x;
+  EXPECT_NE(x.find("checkout.p99_ms (task checkout) in its worst 60 s window, 12.0-72.0 s: actual "
+                   "812.500 ms is above the limit 300 ms; it broke at 70.0 s and stopped the run "
+                   "at 72.0 s"),
+            std::string::npos)
+      << x;
+  EXPECT_NE(x.find("task=checkout window=60s worst=12.0-72.0s"), std::string::npos) << x;
+}
+
+TEST(StepSummary, ThresholdsNameTheirTaskAndWindow) {
+  Summary s = failing_summary();
+  s.thresholds.push_back({"p99_ms", 50, 10, true});
+  s.thresholds.push_back(windowed_abort());
+  const std::string md = step_summary_markdown(s);
+  EXPECT_NE(md.find("| ✅ | p99_ms | (run) | whole run | 10.00 ms | 50 ms |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| ❌ | checkout.p99_ms | checkout | 60 s, worst 12–72 s; stopped the run at "
+                    "72.0 s | 812.50 ms | 300 ms |"),
+            std::string::npos)
+      << md;
+}
+
 TEST(Csv, QuotesNamesAndEndsWithAggregated) {
   Summary s = failing_summary();
   s.tasks[0].methods = "POST";

@@ -216,6 +216,20 @@ TEST(Engine, StopDrainsAndASecondStopEndsAtOnce) {
   EXPECT_EQ(finished(r.books), 0u);
 }
 
+TEST(Engine, AStopWithAShorterDrainCutsOffThenNotAtTheRunsDrain) {
+  // A threshold's abort: the run's drain is 10 s, this stop allows 200 ms.
+  EngineOptions o = options_with(2, 100, std::nullopt);
+  o.drain = 10s;
+  const RunResult r = run_engine(constant_plan(100, 30), o, [](Engine& e) {
+    std::this_thread::sleep_for(300ms);
+    e.stop(200ms);
+  });
+  EXPECT_TRUE(r.outcome.interrupted);
+  EXPECT_LT(r.wall_s, 2.0);
+  EXPECT_GT(r.books.iterations_started, 0u);
+  EXPECT_EQ(r.books.cut_off, r.books.iterations_started);
+}
+
 TEST(Engine, ALateAnswerToTheCollectorIsMergedNotLost) {
   // Worker 0 blocks for 2.5 s in its first send: the collector gives up on
   // it for a round (2 s), and its answer must land in a later round.

@@ -426,3 +426,40 @@ TEST(Summary, TaskRowsKeepTheirFiguresUnderALongName) {
 
 }  // namespace
 }  // namespace loadpilot::report
+
+namespace loadpilot::report {
+namespace {
+
+TEST(Summary, ThresholdsNameTheirTaskAndWindowWithinEightyColumns) {
+  Summary s = busy_summary();
+  metrics::ThresholdResult w{"a_task_with_a_rather_long_name.p99_ms", 300, 812.5, false};
+  w.task = "a_task_with_a_rather_long_name";
+  w.metric = "p99_ms";
+  w.over_s = 60;
+  w.window_start_s = 12;
+  w.window_end_s = 72;
+  w.aborted = true;
+  w.broken_at_s = 70;
+  w.aborted_at_s = 72;
+  s.thresholds.push_back(w);
+  s.aborted_key = w.key;
+  for (bool color : {false, true}) {
+    const std::string text = summary_text(s, color);
+    for (const std::string& line : lines_of(text)) EXPECT_LE(display_width(line), 80) << line;
+    for (const char* part :
+         {"Checkout (stopped by a threshold)", "a_task_with_a_rather_long_name.p99_ms over 60s",
+          "actual 812.50 ms", "worst 60 s window: 12–72 s of the run",
+          "broke at 70.0 s; stopped the run at 72.0 s"})
+      EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
+  }
+  // A key that fits the title is named there.
+  s.aborted_key = "p99_ms";
+  EXPECT_NE(summary_text(s, false).find("Checkout (stopped by threshold p99_ms)\n"),
+            std::string::npos);
+  // The whole run's keys keep their column.
+  EXPECT_NE(summary_text(busy_summary(), false).find("  ✗ p99_ms      actual 3456.78 ms"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace loadpilot::report

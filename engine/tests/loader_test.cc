@@ -115,7 +115,7 @@ TEST_F(LoaderTest, LoadsAScenarioAndBuildsItsPlan) {
   EXPECT_EQ(p.profile.steps, 5);
   EXPECT_FALSE(p.profile.unlimited);
   EXPECT_EQ(p.max_vusers, 0);
-  EXPECT_EQ(p.thresholds, (std::map<std::string, double>{{"p99_ms", 50}, {"error_rate", 1.0}}));
+  EXPECT_EQ(p.thresholds, (plan::Thresholds{{"p99_ms", 50}, {"error_rate", 1.0}}));
   ASSERT_EQ(p.tasks.size(), 2u);
   EXPECT_EQ(p.tasks[0].name, "products");
   EXPECT_DOUBLE_EQ(p.tasks[0].weight, 5);
@@ -329,7 +329,7 @@ TEST_F(LoaderTest, OverridesWin) {
   EXPECT_EQ(p.profile.steps, 3);
   EXPECT_EQ(p.max_vusers, 10);
   EXPECT_EQ(p.thresholds,
-            (std::map<std::string, double>{{"p95_ms", 20}, {"p99_ms", 75.5}, {"error_rate", 1.0}}));
+            (plan::Thresholds{{"p95_ms", 20}, {"p99_ms", 75.5}, {"error_rate", 1.0}}));
 
   o.rps = "max";
   errors.clear();
@@ -406,7 +406,9 @@ class Bad(VUser):
       << joined(errors);
   EXPECT_TRUE(has_prefix(errors, "duration: must be a duration")) << joined(errors);
   EXPECT_TRUE(contains(errors, "steps: must be a whole number (got 2.5)")) << joined(errors);
-  EXPECT_TRUE(contains(errors, "thresholds.p99_ms: must be a number (got \"fast\")"))
+  // Led by the decorator's line.
+  EXPECT_TRUE(contains(errors, file + ":3: thresholds.p99_ms: must be a number, or a dict such as "
+                                      "{\"limit\": 300, \"over\": \"1m\"} (got \"fast\")"))
       << joined(errors);
   // Task bodies that compute, call twice or not at all now run as Python on
   // every iteration (on_start and check_* included), so they are not
@@ -616,8 +618,9 @@ class Bad(VUser):
                         "tasks.health.weight: must be a number > 0 (got 0)",
                         "tasks.health.request.method: must be one of GET, POST, PUT, PATCH, "
                         "DELETE, HEAD, OPTIONS (got \"FETCH\")",
-                        "thresholds.p98_ms: unknown threshold; use one of p50_ms, p95_ms, "
-                        "p99_ms, max_ms, error_rate (got 10)",
+                        file + ":3: thresholds.p98_ms: unknown threshold; did you mean "
+                               "p95_ms?; use one of p50_ms, p95_ms, p99_ms, max_ms, error_rate, "
+                               "alone or after a task's name (TASK.p99_ms) (got 10)",
                     }));
 }
 
@@ -635,6 +638,122 @@ class Flat(VUser):
   ASSERT_TRUE(errors.empty()) << joined(errors);
   EXPECT_TRUE(p.profile.unlimited);
   EXPECT_DOUBLE_EQ(p.profile.duration_s, 3);
+}
+
+}  // namespace
+}  // namespace loadpilot::scenario
+
+namespace loadpilot::scenario {
+namespace {
+
+class ThresholdLoaderTest : public LoaderTest {};
+
+TEST_F(ThresholdLoaderTest, TaskAndWindowedThresholdsReachThePlan) {
+  std::string file = write("shop.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="5s",
+          thresholds={"p99_ms": 500,
+                      "search.error_rate": {"limit": 0.1, "over": "1m",
+                                            "abort_on_fail": True, "abort_after": "30s"}})
+class Shop(VUser):
+    @task(thresholds={"p99_ms": 300})
+    def checkout(self, client):
+        client.get("/checkout")
+
+    @task(3)
+    def search(self, client):
+        client.get("/search")
+)");
+  std::vector<std::string> errors;
+  const plan::Plan p =
+      build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  plan::Threshold search(0.1);
+  search.over_s = 60;
+  search.abort_on_fail = true;
+  search.abort_after_s = 30;
+  EXPECT_EQ(
+      p.thresholds,
+      (plan::Thresholds{{"p99_ms", 500}, {"checkout.p99_ms", 300}, {"search.error_rate", search}}));
+  EXPECT_EQ(p.thresholds.at("checkout.p99_ms").origin, file + ":8");
+  EXPECT_EQ(p.thresholds.at("p99_ms").origin, file + ":3");
+}
+
+TEST_F(ThresholdLoaderTest, BadKeysNameTheDecoratorsLineAndTheKeyMeant) {
+  std::string file = write("shop.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="5s", thresholds={"checkout.p99": 300, "chekout.p99_ms": 300})
+class Shop(VUser):
+    @task
+    def checkout(self, client):
+        client.get("/checkout")
+
+    @task(thresholds={"p99": 1, "search.p99_ms": 2, "max_ms": {"limit": 1, "ovr": "1m"}})
+    def search(self, client):
+        client.get("/search")
+)");
+  std::vector<std::string> errors;
+  build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
+  EXPECT_TRUE(has_prefix(errors, file + ":3: thresholds.checkout.p99: unknown metric p99; did "
+                                        "you mean checkout.p99_ms?"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, file + ":3: thresholds.chekout.p99_ms: no task chekout in "
+                                        "scenario Shop; did you mean checkout.p99_ms?"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, file + ":9: thresholds.search.p99: unknown metric p99; did you "
+                                        "mean search.p99_ms?"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, file + ":9: thresholds.search.search.p99_ms: a task's "
+                                        "thresholds= take metrics alone"))
+      << joined(errors);
+  EXPECT_TRUE(has_prefix(errors, file + ":9: thresholds.search.max_ms: unknown field ovr; did "
+                                        "you mean over?"))
+      << joined(errors);
+  EXPECT_EQ(errors.size(), 5u) << joined(errors);
+}
+
+TEST_F(ThresholdLoaderTest, AKeyGivenTwiceIsRefused) {
+  std::string file = write("shop.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="5s", thresholds={"checkout.p99_ms": 300})
+class Shop(VUser):
+    @task(thresholds={"p99_ms": 200})
+    def checkout(self, client):
+        client.get("/checkout")
+)");
+  std::vector<std::string> errors;
+  build_plan(load_scenarios(file)[0], file, target_only("http://127.0.0.1:1"), &errors);
+  ASSERT_EQ(errors.size(), 1u) << joined(errors);
+  EXPECT_TRUE(errors[0].starts_with(file +
+                                    ":5: thresholds.checkout.p99_ms: is given twice: "
+                                    "also at " +
+                                    file + ":3"))
+      << errors[0];
+}
+
+TEST_F(ThresholdLoaderTest, TheCommandLineReplacesTheLimitAndNamesItsFlag) {
+  std::string file = write("shop.py", R"(from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="5s",
+          thresholds={"checkout.p99_ms": {"limit": 300, "over": "10s"}})
+class Shop(VUser):
+    @task
+    def checkout(self, client):
+        client.get("/checkout")
+)");
+  Overrides o = target_only("http://127.0.0.1:1");
+  o.thresholds = {{"checkout.p99_ms", "250"}, {"chekout.p95_ms", "1"}};
+  o.threshold_flags = {{"checkout.p99_ms", "--threshold checkout.p99_ms=250"},
+                       {"chekout.p95_ms", "--threshold chekout.p95_ms=1"}};
+  std::vector<std::string> errors;
+  const plan::Plan p = build_plan(load_scenarios(file)[0], file, o, &errors);
+  ASSERT_EQ(errors.size(), 1u) << joined(errors);
+  EXPECT_TRUE(
+      errors[0].starts_with("--threshold chekout.p95_ms=1: no task chekout in scenario "
+                            "Shop; did you mean checkout.p95_ms?"))
+      << errors[0];
+  EXPECT_EQ(p.thresholds.at("checkout.p99_ms").limit, 250);
+  EXPECT_EQ(p.thresholds.at("checkout.p99_ms").over_s, 10);
 }
 
 }  // namespace

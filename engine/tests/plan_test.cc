@@ -174,8 +174,9 @@ TEST(Validate, Thresholds) {
   p.thresholds = {{"p98_ms", 50}, {"p95_ms", -1}, {"max_ms", 0}};
   EXPECT_EQ(validate(p), (std::vector<std::string>{
                              "thresholds.p95_ms: must be a finite number >= 0 (got -1)",
-                             "thresholds.p98_ms: unknown threshold; use one of p50_ms, p95_ms, "
-                             "p99_ms, max_ms, error_rate (got 50)"}));
+                             "thresholds.p98_ms: unknown threshold; did you mean p95_ms?; use "
+                             "one of p50_ms, p95_ms, p99_ms, max_ms, error_rate, alone or after "
+                             "a task's name (TASK.p99_ms) (got 50)"}));
 }
 
 TEST(Validate, ThresholdsMustBeFinite) {

@@ -534,7 +534,7 @@
   function drawGauge() {
     const host = document.getElementById("gauge-p99");
     host.replaceChildren();
-    const th = list(data.thresholds).find((t) => t.key === "p99_ms");
+    const th = list(data.thresholds).find((t) => t.key === "p99_ms" && !(num(t.over_s) > 0));
     const value = num(lat.p99_ms);
     const limit = th ? num(th.limit) : 0;
     const level = gaugeLevel(value, limit);
@@ -620,10 +620,19 @@
     ["p50"], ["p95"], ["p99"], ["max"]], taskRows, (r) => (subRow[r] ? "named" : null));
   table("errors-table", [["kind", true], ["message", true], ["count"], ["first seen"]],
     list(data.top_errors).map((e) => [e.kind, e.message, fmtInt(e.count), fmt(e.first_seen_s, 1) + " s"]));
-  table("thresholds-table", [["", true], ["threshold", true], ["actual"], ["limit"]],
+  // Each threshold by its task and window (docs/output.md#thresholds);
+  // results of older versions have neither: the whole run.
+  table("thresholds-table", [["", true], ["threshold", true], ["task", true], ["window", true],
+    ["actual"], ["limit"]],
     list(data.thresholds).map((t) => {
-      const unit = t.key === "error_rate" ? " %" : " ms";
+      const unit = (t.metric || t.key) === "error_rate" ? " %" : " ms";
+      const over = num(t.over_s);
+      let window = over > 0 ? fmt(over, 0) + " s" : "whole run";
+      if (over > 0 && isObj(t.window))
+        window += ", worst " + fmt(t.window.start_s, 0) + "–" + fmt(t.window.end_s, 0) + " s";
+      if (t.aborted) window += "; stopped the run at " + fmt(t.aborted_at_s, 1) + " s";
       return [{ text: t.passed ? "✓" : "✗", cls: t.passed ? "ok" : "bad" }, t.key,
+        typeof t.task === "string" ? t.task : "(run)", window,
         fmt(t.actual, 2) + unit, fmt(t.limit, 2) + unit];
     }));
 
