@@ -34,7 +34,7 @@ mport=$(free_port)
 nats-server -a 127.0.0.1 -p "$nport" -m "$mport" > "$work/nats.log" 2>&1 &
 nats_pid=$!
 agents=()
-trap 'kill ${agents[*]:-} $nats_pid 2>/dev/null; kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill ${agents[*]:-} $nats_pid 2>/dev/null || true; kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 0.5
 for i in 1 2; do
   "$BIN" agent --nats-url "nats://127.0.0.1:$nport" --agent-id "bench$i" > "$work/agent$i.log" 2>&1 &

@@ -18,7 +18,7 @@ mkdir -p "$work/h2"
 sed -e "s/@PORT@/$h2port http2/" -e "s#@DIR@#$work/h2#g" bench/nginx.conf.in > "$work/h2/nginx.conf"
 sed -i 's/^  keepalive_requests 1000000;/  keepalive_requests 1000000;\n  http2_max_requests 1000000;\n  http2_max_concurrent_streams 256;/' "$work/h2/nginx.conf"
 nginx -c "$work/h2/nginx.conf" -p "$work/h2"
-trap 'kill $(cat "$work/nginx.pid" "$work/h2/nginx.pid" 2>/dev/null) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work/nginx.pid" "$work/h2/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 0.5
 h2url="http://127.0.0.1:$h2port"
 

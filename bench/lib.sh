@@ -12,7 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=$(realpath "${1:-build/engine/loadpilot}")
 SECS=${BENCH_SECONDS:-10}
 work=$(mktemp -d)
-trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null; kill ${api:-} 2>/dev/null; rm -rf "$work"' EXIT
+# `|| true`: under set -e a failing kill would replace the script's exit code.
+trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; kill ${api:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 
 die() {  # message...: ends the benchmark loudly
   echo "bench: $*" >&2
