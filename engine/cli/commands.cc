@@ -100,6 +100,7 @@ void add_run_cluster_options(CLI::App& run_app, RunArgs& a) {
          },
          "Run in N local agent processes (one Python thread each), or auto: one per core when "
          "Python tasks need more than one Python thread (docs/engine.md#processes); default auto")
+      ->type_name("N|auto")
       ->transform(auto_or_whole_number(1, static_cast<long long>(kMaxProcesses)));
   run->add_option("--external-agents", a.external_agents,
                   "Run on N agents (`loadpilot agent`) reached through NATS")
