@@ -39,8 +39,10 @@ perf report -i "$work/perf.data" --no-children --comm loadpilot,lp-worker-0,lp-w
   --sort symbol --stdio -F sample,symbol 2> /dev/null | grep -E '^ +[0-9]' > "$work/symbols" || true
 total=$(awk '{s += $1} END {print s + 0}' "$work/symbols")
 [[ "$total" -gt 0 ]] || { echo "bench: perf recorded no samples of the loadpilot process" >&2; exit 1; }
-health=$(grep -E 'arm_probe|record_lag|record_busy|record_python|HostUsage|thread_cpu|read_ticks|process_cpu' \
-  "$work/symbols" | awk '{s += $1} END {print s + 0}')
+# No sample in the health code is a result (a grep that matches nothing is
+# not a failure of the benchmark).
+health=$({ grep -E 'arm_probe|record_lag|record_busy|record_python|HostUsage|thread_cpu|read_ticks|process_cpu' \
+  "$work/symbols" || true; } | awk '{s += $1} END {print s + 0}')
 achieved=$(/usr/bin/python3 -c "import json; r=json.load(open('$work/r.json')); print(r['rps']['actual'], r['generator']['cpu_mean'])")
 echo "rate asked $RATE/s; achieved and the process's CPU per core: $achieved"
 echo "samples of the loadpilot process: $total; in the generator-health code: $health"
