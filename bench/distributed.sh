@@ -34,31 +34,33 @@ mport=$(free_port)
 nats-server -a 127.0.0.1 -p "$nport" -m "$mport" > "$work/nats.log" 2>&1 &
 nats_pid=$!
 agents=()
-trap 'kill ${agents[*]:-} $nats_pid 2>/dev/null; kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill ${agents[*]:-} $nats_pid 2>/dev/null || true; kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 0.5
 for i in 1 2; do
   "$BIN" agent --nats-url "nats://127.0.0.1:$nport" --agent-id "bench$i" > "$work/agent$i.log" 2>&1 &
   agents+=($!)
 done
 sleep 1
-varz() { curl -s "http://127.0.0.1:$mport/varz" | /usr/bin/python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["in_bytes"] + v["out_bytes"])'; }
-
-one() {  # label extra-args...: runs and prints "label req/s cpu"
-  local label=$1
-  shift
-  read -r cpu _ < <(cpu "$BIN" run "$work/max.py" --target "$url" --duration "${SECS}s" \
-    --max-connections 50 --no-metrics --no-report --output text \
-    --results-json "$work/$label.json" "$@")
-  /usr/bin/python3 - "$work/$label.json" "$label" "$cpu" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-print(f"{sys.argv[2]} {r['requests'] / r['duration_s']:.0f} {sys.argv[3]} {r['duration_s']:.2f}")
-PY
+for a in "${agents[@]}"; do kill -0 "$a" 2>/dev/null || die "a loadpilot agent ended at its start"; done
+varz() {
+  curl -sf "http://127.0.0.1:$mport/varz" |
+    /usr/bin/python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["in_bytes"] + v["out_bytes"])' ||
+    die "cannot read the NATS server's /varz"
 }
 
-read -r _ pipes pipes_cpu pipes_s < <(one pipes --agents 2)
+one() {  # extra-args...: one run; sets RATE (requests/s), CPU and DURATION
+  lp "$work/max.py" --target "$url" --duration "${SECS}s" --max-connections 50 --output text "$@"
+  [[ "$(json_of "$RESULTS" "r['errors']")" == 0 ]] || die "errors in the run with $*"
+  local figures
+  figures=$(json_of "$RESULTS" "round(r['requests'] / r['duration_s']), r['duration_s']")
+  read -r RATE DURATION <<< "$figures"
+}
+
+one --agents 2
+pipes=$RATE
 before=$(varz)
-read -r _ nats nats_cpu nats_s < <(one nats --external-agents 2 --nats-url "nats://127.0.0.1:$nport")
+one --external-agents 2 --nats-url "nats://127.0.0.1:$nport"
+nats=$RATE nats_cpu=$CPU nats_s=$DURATION
 after=$(varz)
 /usr/bin/python3 - "$pipes" "$nats" "$nats_cpu" "$nats_s" "$before" "$after" <<'PY'
 import sys

@@ -29,14 +29,20 @@ class Health(VUser):
 PY
 LOADPILOT_NO_METRICS=1 perf record -q -F 4000 -o "$work/perf.data" -- \
   "$BIN" run "$work/health.py" --target "$url" --no-report --output text \
-  --results-json "$work/r.json" > "$work/run.log" 2>&1
+  --results-json "$work/r.json" > "$work/run.log" 2>&1 ||
+  { echo "bench: the run under perf failed:" >&2; tail -20 "$work/run.log" >&2; exit 1; }
+# $work is new for this script run, so r.json can only be this run's.
+[[ -s "$work/r.json" ]] || { echo "bench: the run wrote no results file" >&2; exit 1; }
 # Self samples per symbol of the loadpilot process (every thread, kernel
 # time included); the health code's symbols by name.
 perf report -i "$work/perf.data" --no-children --comm loadpilot,lp-worker-0,lp-worker-1,lp-worker-2,lp-worker-3 \
   --sort symbol --stdio -F sample,symbol 2> /dev/null | grep -E '^ +[0-9]' > "$work/symbols" || true
 total=$(awk '{s += $1} END {print s + 0}' "$work/symbols")
-health=$(grep -E 'arm_probe|record_lag|record_busy|record_python|HostUsage|thread_cpu|read_ticks|process_cpu' \
-  "$work/symbols" | awk '{s += $1} END {print s + 0}')
+[[ "$total" -gt 0 ]] || { echo "bench: perf recorded no samples of the loadpilot process" >&2; exit 1; }
+# No sample in the health code is a result (a grep that matches nothing is
+# not a failure of the benchmark).
+health=$({ grep -E 'arm_probe|record_lag|record_busy|record_python|HostUsage|thread_cpu|read_ticks|process_cpu' \
+  "$work/symbols" || true; } | awk '{s += $1} END {print s + 0}')
 achieved=$(/usr/bin/python3 -c "import json; r=json.load(open('$work/r.json')); print(r['rps']['actual'], r['generator']['cpu_mean'])")
 echo "rate asked $RATE/s; achieved and the process's CPU per core: $achieved"
 echo "samples of the loadpilot process: $total; in the generator-health code: $health"

@@ -18,7 +18,7 @@ mkdir -p "$work/h2"
 sed -e "s/@PORT@/$h2port http2/" -e "s#@DIR@#$work/h2#g" bench/nginx.conf.in > "$work/h2/nginx.conf"
 sed -i 's/^  keepalive_requests 1000000;/  keepalive_requests 1000000;\n  http2_max_requests 1000000;\n  http2_max_concurrent_streams 256;/' "$work/h2/nginx.conf"
 nginx -c "$work/h2/nginx.conf" -p "$work/h2"
-trap 'kill $(cat "$work/nginx.pid" "$work/h2/nginx.pid" 2>/dev/null) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work/nginx.pid" "$work/h2/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 0.5
 h2url="http://127.0.0.1:$h2port"
 
@@ -32,14 +32,19 @@ class Tiny(VUser):
         client.get("/tiny")
 PY
 
-json() { /usr/bin/python3 -c "import json,sys; r=json.load(open('$work/lp.json')); print($1)"; }
+json() { json_of "$RESULTS" "$1"; }
 
 echo "== 1. unlimited rate, 1 thread, $CONNS connections x $STREAMS streams, ${SECS}s, nginx 1 worker (h2c)"
-read -r h2_cpu h2_rss < <(cpu h2load -t1 -c"$CONNS" -m"$STREAMS" -D"$SECS" "$h2url/tiny")
-h2_rps=$(awk '/^finished in/ {print $4}' "$work/out")
-h2_total=$(awk '/^requests:/ {print $8}' "$work/out")
-read -r lp_cpu lp_rss < <(cpu "$BIN" run "$work/h2.py" --target "$h2url" --no-metrics --no-report \
-  --duration "${SECS}s" --workers 1 --max-connections "$CONNS" --output text --results-json "$work/lp.json")
+cpu h2load -t1 -c"$CONNS" -m"$STREAMS" -D"$SECS" "$h2url/tiny"
+h2_cpu=$CPU h2_rss=$RSS
+h2_rps=$(awk '/^finished in/ {print $4}' "$OUT")
+h2_total=$(awk '/^requests:/ {print $8}' "$OUT")
+[[ -n "$h2_rps" && -n "$h2_total" ]] || die "h2load printed no figures: $(cat "$OUT")"
+h2_failed=$(awk '/^requests:/ {print $10}' "$OUT")
+[[ "$h2_failed" == 0 ]] || die "h2load: $h2_failed requests failed: $(cat "$OUT")"
+lp "$work/h2.py" --target "$h2url" --duration "${SECS}s" --workers 1 --max-connections "$CONNS" \
+  --output text
+lp_cpu=$CPU lp_rss=$RSS
 lp_rps=$(json "round(r['rps']['actual'])")
 lp_total=$(json "r['requests']")
 lp_err=$(json "r['errors']")
@@ -56,20 +61,16 @@ PY
 echo
 echo "== 2. fixed $RATE iterations/s for ${SECS}s, 1 thread: HTTP/2 ($CONNS connections) vs HTTP/1.1 (50 connections)"
 for proto in 2 1.1; do
-  conns=$CONNS; [[ $proto == 1.1 ]] && conns=50
-  read -r c _ < <(cpu "$BIN" run "$work/h2.py" --target "$h2url" --no-metrics --no-report --rps "$RATE" \
-    --mode constant --duration "${SECS}s" --workers 1 --max-connections "$conns" --http-version "$proto" \
-    --output text --results-json "$work/lp.json")
-  if [[ $proto == 1.1 ]]; then
-    # nginx's h2c port speaks HTTP/2 only: HTTP/1.1 goes to the first nginx.
-    read -r c _ < <(cpu "$BIN" run "$work/h2.py" --target "$url" --no-metrics --no-report --rps "$RATE" \
-      --mode constant --duration "${SECS}s" --workers 1 --max-connections "$conns" --http-version 1.1 \
-      --output text --results-json "$work/lp.json")
-  fi
-  /usr/bin/python3 - <<PY
-import json
-r = json.load(open("$work/lp.json"))
-print(f"HTTP/{'$proto':<4} {r['requests']:>8} requests, errors {r['errors']}, CPU {float('$c') / r['requests'] * 1e6:.2f} µs/req, "
+  # nginx's h2c port speaks HTTP/2 only: HTTP/1.1 goes to the first nginx.
+  conns=$CONNS target=$h2url
+  [[ $proto == 1.1 ]] && conns=50 target=$url
+  lp "$work/h2.py" --target "$target" --rps "$RATE" --mode constant --duration "${SECS}s" \
+    --workers 1 --max-connections "$conns" --http-version "$proto" --output text
+  /usr/bin/python3 - "$RESULTS" "$CPU" "$proto" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+cpu, proto = float(sys.argv[2]), sys.argv[3]
+print(f"HTTP/{proto:<4} {r['requests']:>8} requests, errors {r['errors']}, CPU {cpu / r['requests'] * 1e6:.2f} µs/req, "
       f"p50 {r['latency']['p50_ms']:.3f} ms, p99 {r['latency']['p99_ms']:.3f} ms, {r['protocol']['name']}")
 PY
 done

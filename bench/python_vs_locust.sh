@@ -4,6 +4,8 @@
 # Usage: bench/python_vs_locust.sh [path/to/loadpilot]
 # Environment: BENCH_SECONDS (default 10), BENCH_USERS (default 64).
 # Needs nginx and Debian's python3-locust (/usr/bin/python3 -m locust).
+# Any tool that fails, or a results file this run did not write, ends the
+# script with "bench: ..." and exit code 1 (bench/lib.sh).
 source "$(dirname "$0")/lib.sh"
 USERS=${BENCH_USERS:-64}
 
@@ -58,54 +60,80 @@ class Hooks(VUser):
         assert status_code == 200 and body["ok"] is True
 PY
 for f in python native hooks; do
-  "$BIN" run "$work/$f.py" --target "$url" --dry-run |
-    /usr/bin/python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(f'$f: {t[\"runtime\"]} ({t[\"reason\"]})')"
+  "$BIN" run "$work/$f.py" --target "$url" --dry-run > "$work/$f.plan" || die "--dry-run of $f.py failed"
+  /usr/bin/python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(f'$f: {t[\"runtime\"]} ({t[\"reason\"]})')" \
+    < "$work/$f.plan"
 done
 
-lp() {  # scenario, extra args...: runs LoadPilot, prints "REQ_PER_S CPU RSS_KB"
-  local s=$1; shift
-  read -r c r < <(cpu "$BIN" run "$work/$s.py" --target "$url" --duration "${SECS}s" \
-    --workers 1 --max-connections "$USERS" --no-metrics --no-report --output text --results-json "$work/$s.json" "$@")
-  echo "$(/usr/bin/python3 -c "import json; r = json.load(open('$work/$s.json')); print(round(r['rps']['actual']), r['requests'])") $c $r"
+rows=""
+run() {  # label scenario extra-args...: one LoadPilot run, added to $rows
+  local label=$1 s=$2 agents
+  shift 2
+  lp "$work/$s.py" --target "$url" --duration "${SECS}s" --max-connections "$USERS" \
+    --output text "$@"
+  # The agent processes the run used, from its start line ("2 agents, ...";
+  # one process says only its workers).
+  agents=$(grep -o -m1 '[0-9]* agents' "$OUT" | cut -d' ' -f1 || true)
+  rows+="$label|${agents:-1}|$(json_of "$RESULTS" "round(r['rps']['actual']), r['requests'], r['errors']" |
+    tr ' ' '|')|$CPU|$RSS"$'\n'
 }
 
 echo
 echo "== 1. unlimited rate, $USERS users/connections, ${SECS}s, nginx 1 worker"
-read -r lc_cpu lc_rss < <(cpu /usr/bin/python3 -m locust -f "$work/locustfile.py" --headless \
-  -u "$USERS" -r "$USERS" -t "${SECS}s" -H "$url" --only-summary --csv "$work/locust")
-read -r locust_rps locust_total < <(/usr/bin/python3 -c "
-import csv; rows = list(csv.DictReader(open('$work/locust_stats.csv')))
+locust_csv=$(fresh locust)
+cpu /usr/bin/python3 -m locust -f "$work/locustfile.py" --headless \
+  -u "$USERS" -r "$USERS" -t "${SECS}s" -H "$url" --only-summary --csv "$locust_csv"
+[[ -s "${locust_csv}_stats.csv" ]] || die "locust wrote no ${locust_csv}_stats.csv"
+rows+="locust (FastHttpUser, 1 process)|1|$(/usr/bin/python3 -c "
+import csv; rows = list(csv.DictReader(open('${locust_csv}_stats.csv')))
 agg = [r for r in rows if r['Name'] == 'Aggregated'][0]
-print(round(float(agg['Requests/s'])), agg['Request Count'])")
-read -r py_rps py_total py_cpu py_rss < <(lp python)
-read -r nat_rps nat_total nat_cpu nat_rss < <(lp native)
-read -r hk_rps hk_total hk_cpu hk_rss < <(lp hooks)
-# The same two Python variants in two agent processes (one Python thread
-# each); CPU is the coordinator's and its agents' together, RSS the largest
-# process's.
-read -r py2_rps py2_total py2_cpu py2_rss < <(lp python --processes 2)
-read -r hk2_rps hk2_total hk2_cpu hk2_rss < <(lp hooks --processes 2)
-/usr/bin/python3 - <<PY
-rows = [("locust (FastHttpUser, 1 process)", $locust_rps, $locust_total, $lc_cpu, $lc_rss),
-        ("loadpilot python task", $py_rps, $py_total, $py_cpu, $py_rss),
-        ("loadpilot native fast path", $nat_rps, $nat_total, $nat_cpu, $nat_rss),
-        ("loadpilot python + on_start + check", $hk_rps, $hk_total, $hk_cpu, $hk_rss),
-        ("loadpilot python task, 2 processes", $py2_rps, $py2_total, $py2_cpu, $py2_rss),
-        ("loadpilot python + hooks, 2 processes", $hk2_rps, $hk2_total, $hk2_cpu, $hk2_rss)]
-for name, rps, total, cpu, rss in rows:
-    print(f"{name:<38} {rps:>9.0f} req/s   CPU {cpu:5.2f} s = {cpu / total * 1e6:5.1f} us/req"
-          f"   RSS {rss / 1024:6.1f} MB")
-print(f"ratio python task / locust:          {$py_rps / $locust_rps:.2f}, 2 processes {$py2_rps / $locust_rps:.2f}  (goal >= 10)")
-print(f"ratio python+hooks / native:         {$hk_rps / $nat_rps:.2f}, 2 processes {$hk2_rps / $nat_rps:.2f}  (goal >= 0.5)")
+print(round(float(agg['Requests/s'])), agg['Request Count'], agg['Failure Count'], sep='|')")|$CPU|$RSS"$'\n'
+# One process with one worker thread: the figures per process.
+run "python task, --agents 1" python --agents 1 --workers 1
+run "native fast path, --agents 1" native --agents 1 --workers 1
+run "python + hooks, --agents 1" hooks --agents 1 --workers 1
+# Neither --agents nor --workers: what a run gets by default (--agents auto).
+run "python task, default" python
+run "python + hooks, default" hooks
+# Two agent processes asked for, one worker each. CPU is the coordinator's
+# and its agents' together, RSS the largest process's.
+run "python task, --agents 2" python --agents 2 --workers 2
+/usr/bin/python3 - "$rows" <<'PY'
+import sys
+rows = {}
+for line in sys.argv[1].splitlines():
+    name, agents, rps, total, errors, cpu, rss = line.split("|")
+    r = rows[name] = dict(agents=int(agents), rps=float(rps), total=int(total),
+                          errors=int(errors), cpu=float(cpu), rss=int(rss))
+    print(f"{name:<33} {r['agents']:>2} proc {r['rps']:>9.0f} req/s  errors {r['errors']:<3}"
+          f" CPU {r['cpu']:6.2f} s = {r['cpu'] / max(1, r['total']) * 1e6:5.1f} us/req"
+          f"   RSS {r['rss'] / 1024:6.1f} MB")
+    if r["total"] == 0 or r["errors"]:
+        sys.exit(f"bench: {name}: {r['total']} requests, {r['errors']} errors")
+us = {k: v["cpu"] / v["total"] * 1e6 for k, v in rows.items()}
+loc, py, nat = "locust (FastHttpUser, 1 process)", "python task, --agents 1", "native fast path, --agents 1"
+hk, pyd, hkd = "python + hooks, --agents 1", "python task, default", "python + hooks, default"
+py2 = "python task, --agents 2"
+print(f"CPU per request, python task / locust: {us[py] / us[loc]:.3f}  (goal <= 0.1)")
+print(f"ratio python task / locust: 1 process {rows[py]['rps'] / rows[loc]['rps']:.2f}, "
+      f"default ({rows[pyd]['agents']} processes) {rows[pyd]['rps'] / rows[loc]['rps']:.2f}, "
+      f"--agents 2 {rows[py2]['rps'] / rows[loc]['rps']:.2f}  (goal: default >= 10)")
+print(f"ratio python+hooks / native: 1 process {rows[hk]['rps'] / rows[nat]['rps']:.2f}, "
+      f"default ({rows[hkd]['agents']} processes) {rows[hkd]['rps'] / rows[nat]['rps']:.2f}"
+      f"  (goal: 1 process >= 0.5)")
 PY
 
 echo
-echo "== 2. added latency of the Python path at 5,000 iterations/s (constant, ${SECS}s)"
-for s in native hooks; do
-  "$BIN" run "$work/$s.py" --target "$url" --rps 5000 --mode constant --duration "${SECS}s" \
-    --no-metrics --no-report --output text --results-json "$work/$s-5k.json" > "$work/out" 2>&1 || true
-done
-/usr/bin/python3 - "$work/native-5k.json" "$work/hooks-5k.json" <<'PY'
+echo "== 2. added latency of the Python path at 5,000 iterations/s (constant, ${SECS}s, one process)"
+# A run that could not start every arrival fails its verdict (exit code 1)
+# and is still measured: its started and dropped counts are printed.
+BENCH_OK_CODES="0 1" lp "$work/native.py" --target "$url" --rps 5000 --mode constant \
+  --duration "${SECS}s" --agents 1 --output text
+native_5k=$RESULTS
+BENCH_OK_CODES="0 1" lp "$work/hooks.py" --target "$url" --rps 5000 --mode constant \
+  --duration "${SECS}s" --agents 1 --output text
+hooks_5k=$RESULTS
+/usr/bin/python3 - "$native_5k" "$hooks_5k" <<'PY'
 import json, sys
 native, hooks = (json.load(open(p)) for p in sys.argv[1:])
 for name, r in (("native", native), ("python + on_start + check", hooks)):
@@ -119,9 +147,11 @@ PY
 echo
 echo "== 3. 10,000 resident VUsers (demo-api, 2 s latency, 500 connections, 5,000 iterations/s for 6 s)"
 start_demo_api --latency-ms 2000
-read -r _ rss < <(cpu "$BIN" run "$work/hooks.py" --target "$api_url" --rps 5000 --mode constant \
-  --duration 6s --max-connections 500 --no-metrics --no-report --output text --results-json "$work/rss.json")
-/usr/bin/python3 - "$work/rss.json" "$rss" <<PY
+# The pool fills and arrivals are dropped by design here, which may fail
+# the run's verdict (exit code 1): not a failure of the benchmark.
+BENCH_OK_CODES="0 1" lp "$work/hooks.py" --target "$api_url" --rps 5000 --mode constant \
+  --duration 6s --max-connections 500 --agents 1 --output text
+/usr/bin/python3 - "$RESULTS" "$RSS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 it = r["iterations"]

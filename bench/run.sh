@@ -17,29 +17,37 @@ PY
 sed -e 's#/tiny#/api/products/1#' -e 's/class Tiny/class Product/' "$work/one.py" > "$work/product.py"
 
 echo "== 1. unlimited rate, 1 thread, $CONNS connections, ${SECS}s, nginx 1 worker"
-read -r wrk_cpu wrk_rss < <(cpu wrk -t1 -c"$CONNS" -d"${SECS}s" "$url/tiny")
-wrk_rps=$(awk '/Requests\/sec/ {print $2}' "$work/out")
-wrk_total=$(awk '/requests in/ {print $1}' "$work/out")
-read -r lp_cpu lp_rss < <(cpu "$BIN" run "$work/one.py" --target "$url" --rps max --no-metrics --no-report \
-  --duration "${SECS}s" --workers 1 --max-connections "$CONNS" --output text \
-  --results-json "$work/lp.json")
-lp_rps=$(/usr/bin/python3 -c "import json; print(round(json.load(open('$work/lp.json'))['rps']['actual']))")
-lp_total=$(/usr/bin/python3 -c "import json; print(json.load(open('$work/lp.json'))['requests'])")
-lp_err=$(/usr/bin/python3 -c "import json; print(json.load(open('$work/lp.json'))['errors'])")
+cpu wrk -t1 -c"$CONNS" -d"${SECS}s" "$url/tiny"
+wrk_cpu=$CPU wrk_rss=$RSS
+wrk_rps=$(awk '/Requests\/sec/ {print $2}' "$OUT")
+wrk_total=$(awk '/requests in/ {print $1}' "$OUT")
+[[ -n "$wrk_rps" && -n "$wrk_total" ]] || die "wrk printed no figures: $(cat "$OUT")"
+# wrk counts non-2xx answers and socket errors apart; any means the figure
+# is not the clean rate it claims.
+! grep -qE 'Non-2xx|Socket errors' "$OUT" || die "wrk saw errors: $(cat "$OUT")"
+lp "$work/one.py" --target "$url" --rps max --duration "${SECS}s" --workers 1 \
+  --max-connections "$CONNS" --output text
+lp_cpu=$CPU lp_rss=$RSS
+figures=$(json_of "$RESULTS" "round(r['rps']['actual']), r['requests'], r['errors']")
+read -r lp_rps lp_total lp_err <<< "$figures"
+[[ "$lp_err" == 0 && "$lp_total" -gt 0 ]] || die "loadpilot: $lp_total requests, $lp_err errors"
 /usr/bin/python3 - <<PY
 wrk_rps, lp_rps = float("$wrk_rps"), float("$lp_rps")
 wrk_cpu100k = float("$wrk_cpu") / float("$wrk_total") * 1e5
 lp_cpu100k = float("$lp_cpu") / float("$lp_total") * 1e5
 print(f"wrk       {wrk_rps:>10.0f} req/s   CPU {wrk_cpu100k:.2f} s/100k req   RSS {int('$wrk_rss')/1024:.1f} MB")
 print(f"loadpilot {lp_rps:>10.0f} req/s   CPU {lp_cpu100k:.2f} s/100k req   RSS {int('$lp_rss')/1024:.1f} MB   errors $lp_err")
-print(f"ratio loadpilot/wrk: {lp_rps / wrk_rps:.3f}")
+print(f"ratio loadpilot/wrk: requests/s {lp_rps / wrk_rps:.3f}, "
+      f"requests per CPU-second {wrk_cpu100k / lp_cpu100k:.3f}")
 PY
 
 echo
 echo "== 2. fixed 10,000 iterations/s for 30 s (constant mode)"
-"$BIN" run "$work/one.py" --target "$url" --rps 10000 --mode constant --duration 30s --no-metrics --no-report \
-  --output text --results-json "$work/fixed.json" > "$work/out" 2>&1 || true
-/usr/bin/python3 - "$work/fixed.json" <<'PY'
+# Dropped arrivals fail the run's verdict (exit code 1); they are what this
+# measures, and are printed.
+BENCH_OK_CODES="0 1" lp "$work/one.py" --target "$url" --rps 10000 --mode constant --duration 30s \
+  --output text
+/usr/bin/python3 - "$RESULTS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 it = r["iterations"]
@@ -54,9 +62,9 @@ PY
 echo
 echo "== 3. peak RSS with 1000 open connections (demo-api, 200 ms latency, 5000/s)"
 start_demo_api --latency-ms 200
-read -r _ rss < <(cpu "$BIN" run "$work/product.py" --target "$api_url" --rps 5000 --mode constant --no-metrics --no-report \
-  --duration 8s --max-connections 1000 --output ndjson --results-json "$work/rss.json")
-/usr/bin/python3 - "$work/rss.json" "$rss" "$work/out" <<'PY'
+lp "$work/product.py" --target "$api_url" --rps 5000 --mode constant --duration 8s \
+  --max-connections 1000 --output ndjson
+/usr/bin/python3 - "$RESULTS" "$RSS" "$OUT" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 conns = max(json.loads(l).get("connections", 0) for l in open(sys.argv[3]) if l.startswith("{"))

@@ -24,7 +24,7 @@ trap 'kill ${api:-} ${lp:-} 2>/dev/null; rm -rf "$work"' EXIT
 "$BIN" demo-api --port 0 --threads 1 --latency-ms "$LAT" > "$work/api.log" 2>&1 &
 api=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/api.log" && break; sleep 0.05; done
-api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log")
+api_url=$(grep -o 'http://[0-9.:]*' "$work/api.log") || { echo "bench: demo-api did not start" >&2; exit 1; }
 
 # Enough arrivals to keep every connection busy: CONNS per latency, a
 # little under so the run is paced, not overloaded.
@@ -51,7 +51,13 @@ while kill -0 "$lp" 2>/dev/null; do
   [[ "$rss" != 0 ]] && echo "$now $rss $fds" >> "$work/samples"
   sleep 10
 done
-wait "$lp" || true
+rc=0
+wait "$lp" || rc=$?
+# A soak that drops or fails fails its verdict (exit code 1) and is still
+# measured; anything else (invalid input, a crash) has no figures to give.
+[[ $rc == 0 || $rc == 1 ]] || { echo "bench: loadpilot exited with code $rc:" >&2; tail -20 "$work/run.log" >&2; exit 1; }
+# $work is new for this script run, so r.json can only be this run's.
+[[ -s "$work/r.json" ]] || { echo "bench: the run wrote no results file" >&2; exit 1; }
 /usr/bin/python3 - "$work/samples" "$work/r.json" <<'PY'
 import json, sys
 rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]

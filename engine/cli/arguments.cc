@@ -89,6 +89,22 @@ CLI::Validator whole_number(long long min, long long max) {
       "");
 }
 
+CLI::Validator auto_or_whole_number(long long min, long long max) {
+  const CLI::Validator number = whole_number(min, max);
+  return CLI::Validator(
+      [number, min, max](std::string& text) -> std::string {
+        if (text == "auto") return "";
+        std::string copy = text;
+        if (number(copy).empty()) {
+          text = copy;
+          return "";
+        }
+        return fmt::format("must be a whole number from {} to {} or auto (got \"{}\")", min, max,
+                           text);
+      },
+      "");
+}
+
 CLI::Validator unsigned_number() {
   return CLI::Validator(
       [](std::string& text) -> std::string {

@@ -26,6 +26,9 @@ namespace loadpilot::cli {
 CLI::Validator whole_number(long long min, long long max);
 // A whole decimal number from 0 to 2^64-1 (seeds).
 CLI::Validator unsigned_number();
+
+// "auto", or a whole number as whole_number(min, max) takes it.
+CLI::Validator auto_or_whole_number(long long min, long long max);
 // A finite decimal number from min to max; `unit` (e.g. "ms") is shown in
 // the message after the bounds.
 CLI::Validator real_number(double min, double max, std::string_view unit = "");

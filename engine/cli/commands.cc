@@ -12,7 +12,6 @@
 #include "build_info.h"
 #include "cli/arguments.h"
 #include "cli/dotenv.h"
-#include "run/process_faults.h"
 #include "cli/find_command.h"
 #include "cli/init_command.h"
 #include "cli/report_commands.h"
@@ -24,6 +23,7 @@
 #include "demo/demo_api.h"
 #include "monitor/exporter.h"
 #include "plan/plan.h"
+#include "run/process_faults.h"
 #include "scenario/loader.h"
 
 namespace loadpilot::cli {
@@ -90,10 +90,18 @@ void add_run(CLI::App& app, RunArgs& a) {
 // coordinator service.
 void add_run_cluster_options(CLI::App& run_app, RunArgs& a) {
   CLI::App* run = &run_app;
-  run->add_option("--agents,--processes", a.processes,
-                  "Run in N local agent processes (one Python thread each); default 1")
-      ->capture_default_str()
-      ->transform(whole_number(1, static_cast<long long>(kMaxProcesses)));
+  // `run`'s default is auto (run/auto_agents.h); a number turns it off.
+  a.agents_auto = true;
+  run->add_option_function<std::string>(
+         "--agents,--processes",
+         [&a](const std::string& value) {
+           a.agents_auto = value == "auto";
+           if (!a.agents_auto) a.processes = std::stoul(value);
+         },
+         "Run in N local agent processes (one Python thread each), or auto: one per core when "
+         "Python tasks need more than one Python thread (docs/engine.md#processes); default auto")
+      ->type_name("N|auto")
+      ->transform(auto_or_whole_number(1, static_cast<long long>(kMaxProcesses)));
   run->add_option("--external-agents", a.external_agents,
                   "Run on N agents (`loadpilot agent`) reached through NATS")
       ->transform(whole_number(1, static_cast<long long>(kMaxExternalAgents)));

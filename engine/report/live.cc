@@ -159,11 +159,14 @@ class PlainProgress : public LiveView {
     const auto count = [](std::size_t n, std::string_view what) {
       return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s");
     };
-    const std::string workers = header_.external ? count(header_.agents, "external agent")
-                                : header_.agents > 1
-                                    ? fmt::format("{}, {}", count(header_.agents, "agent"),
-                                                  count(header_.workers, "worker"))
-                                    : count(header_.workers, "worker");
+    const std::string workers =
+        header_.external ? count(header_.agents, "external agent")
+        : header_.agents > 1
+            ? fmt::format(
+                  "{}{}, {}", count(header_.agents, "agent"),
+                  header_.agents_why.empty() ? std::string() : " (" + header_.agents_why + ")",
+                  count(header_.workers, "worker"))
+            : count(header_.workers, "worker");
     const std::string model = header_.users ? fmt::format("closed model, {} users, think time {}, ",
                                                           header_.users, header_.wait)
                                             : std::string();

@@ -30,6 +30,8 @@ struct LiveHeader {
   bool external = false;   // the agents are remote: their workers are unknown here
   std::size_t users = 0;   // a closed model's users (0: an open model)
   std::string wait;        // a closed model's think time, as written
+  // Why there are local agents nobody asked for (--agents auto), or empty.
+  std::string agents_why;
 };
 
 class LiveView {

@@ -80,6 +80,9 @@ struct RunArgs {
   // Local agent processes (docs/engine.md#processes); `agent` is internal:
   // "I/N" in an agent's own command line.
   std::size_t processes = 1;
+  // --agents auto (run/auto_agents.h): `run`'s default; the choice
+  // replaces `processes` in RunSetup::agents.
+  bool agents_auto = false;
   std::string agent;
   std::string plan_file;  // internal: an agent's plan, as its coordinator resolved it
   // External agents over NATS (docs/distributed.md).

@@ -46,7 +46,8 @@ report::LiveHeader make_header(const plan::Plan& plan, const load::Engine& engin
                             1,
                             false,
                             static_cast<std::size_t>(plan.profile.users),
-                            plan.profile.closed() ? plan.profile.wait.label() : std::string()};
+                            plan.profile.closed() ? plan.profile.wait.label() : std::string(),
+                            std::string()};
   if (session) session->describe(header);
   return header;
 }

@@ -13,6 +13,7 @@
 #include "plan/duration.h"
 #include "report/csv_export.h"
 #include "report/output_file.h"
+#include "run/auto_agents.h"
 #include "run/exit_codes.h"
 #include "run/run_outputs.h"
 #include "scenario/loader.h"
@@ -181,12 +182,14 @@ bool make_plan(const RunArgs& args, const scenario::ScenarioInfo& chosen,
 }
 
 // --dry-run: the plan as the run would use it.
-void print_dry_run(const plan::Plan& plan, std::size_t connections) {
+void print_dry_run(const plan::Plan& plan, std::size_t connections, const RunSetup& setup) {
   nlohmann::json j = plan.to_json();
   // The bound the run would use, not the plan's "0: the default".
   j["max_vusers"] = plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers;
   // A closed model plans users, not iterations (docs/output.md#iterations).
   j["engine"] = {{"max_connections", connections},
+                 {"agents", setup.agents},
+                 {"agents_why", setup.agents_why},
                  {"max_queue", load::default_max_queue(plan)},
                  {"total_s", plan.profile.total_s()},
                  {"planned_iterations",
@@ -214,6 +217,27 @@ std::string prepare_outputs(const RunArgs& args) {
     if (!report::prepare_output(path, &error)) return error;
   }
   return "";
+}
+
+// The local agent processes: --agents N, or --agents auto's choice. Auto
+// applies to a run of this machine's own: not to an agent, external
+// agents, the coordinator service or a capacity search.
+void resolve_agents(const RunArgs& args, RunSetup* setup) {
+  const plan::Plan& plan = setup->plan;
+  setup->agents = args.processes;
+  if (!args.agents_auto || setup->agent || args.external_agents > 0 ||
+      !args.coordinator_url.empty() || args.serve_child || plan.find_spec)
+    return;
+  AutoAgentsInput in;
+  in.python = scenario::needs_vuser_runtime(plan);
+  in.cores = available_cores();
+  in.connections = setup->connections;
+  in.workers = args.workers;
+  in.max_vusers =
+      static_cast<std::size_t>(plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers);
+  const AutoAgents chosen = choose_agents(plan, in);
+  setup->agents = chosen.agents;
+  setup->agents_why = chosen.why;
 }
 
 load::EngineOptions engine_options(const RunArgs& args, const Durations& d, std::size_t connections,
@@ -283,8 +307,9 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
   setup->connections = args.max_connections
                            ? args.max_connections
                            : std::max(load::default_max_connections(plan), args.workers);
+  resolve_agents(args, setup.get());
   if (args.dry_run) {
-    print_dry_run(plan, setup->connections);
+    print_dry_run(plan, setup->connections, *setup);
     return failed_with(kExitOk);
   }
   // Agents write no files.

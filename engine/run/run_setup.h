@@ -28,6 +28,10 @@ struct RunSetup {
   // The engine's options for a run of its own (a coordinator makes them
   // its own: cluster/coordinator/coordinator.h).
   load::EngineOptions engine;
+  // Local agent processes to run in: --agents N, or what --agents auto
+  // chose (run/auto_agents.h), with why when it chose more than one.
+  std::size_t agents = 1;
+  std::string agents_why;
   // This process is agent I of N of a coordinator's run (--agent I/N).
   std::optional<AgentShare> agent;
   // Runs the plan's Python tasks; null when there are none. Outlives the

@@ -271,6 +271,24 @@ TEST(PlainProgress, TheFirstLineCountsInTheRightNumber) {
   EXPECT_NE(first_line(h).find("2 agents, 2 workers,"), std::string::npos) << first_line(h);
 }
 
+// A run that --agents auto spread over processes says so, and how to keep
+// one process.
+TEST(PlainProgress, TheFirstLineSaysWhyAutoChoseAgents) {
+  std::FILE* f = std::tmpfile();
+  LiveHeader h = header();
+  h.agents = 2;
+  h.workers = 2;
+  h.agents_why =
+      "--agents auto: Python tasks at rps=\"max\" on 2 cores; --agents 1 for one process";
+  make_plain_progress(f, std::move(h))->start();
+  const std::string text = read_all(f);
+  std::fclose(f);
+  EXPECT_NE(text.find("300s, 2 agents (--agents auto: Python tasks at rps=\"max\" on 2 cores; "
+                      "--agents 1 for one process), 2 workers, up to 64 connections)\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(TextFit, WidthsCountColumnsNotBytes) {
   EXPECT_EQ(display_width("abc"), 3);
   EXPECT_EQ(display_width("→ █░"), 4);

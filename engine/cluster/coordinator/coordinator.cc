@@ -53,10 +53,10 @@ Coordinator::~Coordinator() = default;
 std::unique_ptr<Coordinator> Coordinator::make(const RunArgs& args, RunSetup& setup) {
   if (setup.agent) return nullptr;  // an agent runs its own share
   const bool external = args.external_agents > 0;
-  if (external && args.processes > 1)
+  if (external && setup.agents > 1)
     throw CoordinatorError("--external-agents and --agents cannot be combined");
   if (!args.coordinator_url.empty()) {
-    if (external || args.processes > 1)
+    if (external || setup.agents > 1)
       throw CoordinatorError(
           "--coordinator-url cannot be combined with --agents or --external-agents: the service "
           "runs on its own agents");
@@ -64,7 +64,7 @@ std::unique_ptr<Coordinator> Coordinator::make(const RunArgs& args, RunSetup& se
     c->make_remote(*setup.startup);
     return c;
   }
-  const std::size_t n = external ? args.external_agents : args.processes;
+  const std::size_t n = external ? args.external_agents : setup.agents;
   if (!external && n <= 1) return nullptr;
   const char* flag = external ? "--external-agents" : "--agents";
   if (setup.connections < n)
@@ -353,6 +353,7 @@ void Coordinator::describe(report::LiveHeader& header) const {
   header.agents = agents_shown();
   header.external = external() || remote();
   header.workers = workers();
+  if (!external() && !remote()) header.agents_why = setup_.agents_why;
 }
 
 }  // namespace loadpilot::cli
