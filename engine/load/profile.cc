@@ -8,16 +8,17 @@
 namespace loadpilot::load {
 
 Profile::Profile(std::vector<Segment> segments) : segments_(std::move(segments)) {
-  double t = 0, h = 0;
+  // Compensated sums: a shape has thousands of 0.1 s segments.
+  plan::Sum t, h;
   for (const Segment& s : segments_) {
-    start_t_.push_back(t);
-    start_h_.push_back(h);
-    t += s.duration_s;
-    h += 0.5 * (s.rate_start + s.rate_end) * s.duration_s;
+    start_t_.push_back(t.value());
+    start_h_.push_back(h.value());
+    t.add(s.duration_s);
+    h.add(0.5 * (s.rate_start + s.rate_end) * s.duration_s);
   }
-  start_t_.push_back(t);
-  start_h_.push_back(h);
-  total_s_ = t;
+  start_t_.push_back(t.value());
+  start_h_.push_back(h.value());
+  total_s_ = t.value();
 }
 
 Profile Profile::from_spec(const plan::ProfileSpec& spec) {

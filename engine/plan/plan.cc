@@ -284,9 +284,9 @@ std::string WaitSpec::label() const {
 
 double ProfileSpec::total_s() const {
   if (tabled()) {
-    double total = 0;
-    for (const StageSpec& s : stages) total += s.duration_s;
-    return total;
+    Sum total;
+    for (const StageSpec& s : stages) total.add(s.duration_s);
+    return total.value();
   }
   return mode == Mode::kRamp ? ramp_up_s + duration_s : duration_s;
 }

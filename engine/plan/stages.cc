@@ -7,6 +7,13 @@
 
 namespace loadpilot::plan {
 
+void Sum::add(double x) {
+  const double t = sum_ + x;
+  // What the addition lost, from the smaller of the two.
+  carry_ += std::abs(sum_) >= std::abs(x) ? (sum_ - t) + x : (x - t) + sum_;
+  sum_ = t;
+}
+
 std::vector<Stage> stages_of(const ProfileSpec& spec) {
   std::vector<Stage> out;
   if (spec.unlimited) return out;
@@ -55,9 +62,9 @@ double table_peak(const ProfileSpec& spec) {
 }
 
 void settle_table(ProfileSpec* spec, bool closed) {
-  double total = 0;
-  for (const StageSpec& s : spec->stages) total += s.duration_s;
-  spec->duration_s = total;
+  Sum total;
+  for (const StageSpec& s : spec->stages) total.add(s.duration_s);
+  spec->duration_s = total.value();
   spec->ramp_up_s = 0;
   const double peak = table_peak(*spec);
   if (closed) {

@@ -157,6 +157,20 @@ TEST(Stages, ShapeTableHoldsEachStep) {
   EXPECT_EQ(p.phase_at(0.1), "shape");
 }
 
+TEST(Stages, ManyShortStagesAddUpWithoutDrift) {
+  // Two minutes of 0.1 s shape steps alternating 10/s and 20/s: 1,200
+  // stages, 1,800 iterations. Summed naively the run would last
+  // 119.99999999999746 s.
+  std::vector<plan::StageSpec> steps;
+  for (int i = 0; i < 1200; ++i) steps.push_back({0.1, i % 2 == 0 ? 10.0 : 20.0});
+  const plan::ProfileSpec s = table(steps, 0, plan::Mode::kShape);
+  EXPECT_DOUBLE_EQ(s.total_s(), 120);
+  const load::Profile p = load::Profile::from_spec(s);
+  EXPECT_DOUBLE_EQ(p.total_s(), 120);
+  EXPECT_NEAR(p.total_iterations(), 1800, 1e-9);
+  EXPECT_EQ(p.count_due_by(p.total_s()), 1800u);
+}
+
 // The shorthands are stages too: what each makes.
 TEST(Stages, ShorthandsAreStages) {
   plan::ProfileSpec ramp;

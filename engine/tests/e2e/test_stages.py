@@ -156,3 +156,21 @@ def test_a_shape_that_raises_names_its_line(demo_api, scenario_file):
     assert p.returncode == 2, p.stderr
     assert f"{path}:7: ZeroDivisionError: division by zero (in shape() at t=0.0s)" in p.stderr
     assert demo_api.stats()["total"] == 0
+
+
+def test_the_docs_examples_load(tmp_path):
+    # Every Python example of docs/scenarios.md's stages and shapes sections
+    # dry-runs as written.
+    import os
+    import re
+    source = os.environ.get("LOADPILOT_SOURCE_DIR", ".")
+    text = open(os.path.join(source, "docs", "scenarios.md")).read()
+    section = text[text.index("### Stages"):text.index("## Open and closed models")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, blocks
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"doc{i}.py"
+        path.write_text(block)
+        p = run_loadpilot("run", str(path), "--target", "http://127.0.0.1:9", "--dry-run")
+        assert p.returncode == 0, (block, p.stderr)
+        assert json.loads(p.stdout)["profile"]["mode"] in ("stages", "shape")
