@@ -96,7 +96,8 @@ TEST(Validate, EachProfileRule) {
   p = valid_plan();
   p.profile.mode = static_cast<Mode>(9);
   EXPECT_EQ(validate(p),
-            std::vector<std::string>{"mode: must be one of ramp, constant, step, spike (got 9)"});
+            std::vector<std::string>{
+                "mode: must be one of ramp, constant, step, spike, stages, shape (got 9)"});
 
   p = valid_plan();
   p.max_vusers = -1;
