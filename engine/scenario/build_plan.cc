@@ -107,7 +107,18 @@ std::optional<plan::WaitSpec> wait_from(const json& w) {
   return spec;
 }
 
-void apply_wait(const json& config, plan::ProfileSpec* profile, Problems* problems);
+// The closed model's think time: wait= (loadpilot._wait).
+void apply_wait(const json& config, plan::ProfileSpec* profile, Problems* problems) {
+  plan::ProfileSpec& p = *profile;
+  if (auto w = wait_from(field_of(config, "wait"))) {
+    p.wait = *w;
+  } else {
+    problems->add("wait",
+                  "must be between(a, b), constant(s) or constant_pacing(s) from loadpilot, in "
+                  "seconds",
+                  field_of(config, "wait"));
+  }
+}
 
 // The closed model's users and think time (docs/scenarios.md#users-and-think-time).
 void apply_users(const json& description, const Overrides& o, plan::Plan* plan,
@@ -124,18 +135,6 @@ void apply_users(const json& description, const Overrides& o, plan::Plan* plan,
   }
   p.rps = 0;
   apply_wait(config, &p, problems);
-}
-
-void apply_wait(const json& config, plan::ProfileSpec* profile, Problems* problems) {
-  plan::ProfileSpec& p = *profile;
-  if (auto w = wait_from(field_of(config, "wait"))) {
-    p.wait = *w;
-  } else {
-    problems->add("wait",
-                  "must be between(a, b), constant(s) or constant_pacing(s) from loadpilot, in "
-                  "seconds",
-                  field_of(config, "wait"));
-  }
 }
 
 // rps, duration, ramp_up, mode and steps: the shorthands' curve

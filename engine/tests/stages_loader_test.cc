@@ -177,6 +177,54 @@ class Half(VUser):)" + kTask,
       << joined(errors);
 }
 
+TEST_F(StagesLoaderTest, RpsAndUsersFlagsSetTheStart) {
+  std::vector<std::string> errors;
+  Overrides o;
+  o.rps = "30";
+  plan::Plan p = build("flagrps.py", std::string(kHead) + R"(
+@scenario(stages=[(1, 50)])
+class Open(VUser):)" + kTask,
+                       &errors, o);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_DOUBLE_EQ(p.profile.start, 30);
+
+  Overrides u;
+  u.users = 3;
+  p = build("flagusers.py", std::string(kHead) + R"(
+@scenario(users=0, stages=[(1, 5)])
+class Closed(VUser):)" + kTask,
+            &errors, u);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_DOUBLE_EQ(p.profile.start, 3);
+  EXPECT_EQ(p.profile.users, 5);
+}
+
+TEST_F(StagesLoaderTest, AClosedShapeSetsTheUsers) {
+  std::vector<std::string> errors;
+  const plan::Plan p = build("users.py", std::string(kHead) + R"(
+@scenario(users=0, wait=between(1, 2))
+class Crowd(VUser):
+    def shape(self, t):
+        return None if t >= 2 else (4 if t < 1 else 9)
+)" + kTask,
+                             &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  EXPECT_EQ(p.profile.mode, plan::Mode::kShape);
+  EXPECT_TRUE(p.profile.closed());
+  EXPECT_EQ(p.profile.users, 9);
+  EXPECT_EQ(p.max_vusers, 9);
+
+  errors.clear();
+  build("some.py", std::string(kHead) + R"(
+@scenario(users=5)
+class Some(VUser):
+    def shape(self, t):
+        return None if t >= 1 else 2
+)" + kTask,
+        &errors);
+  EXPECT_TRUE(mentions(errors, "users: shape() sets the users; write users=0")) << joined(errors);
+}
+
 constexpr const char* kShape = R"(
 @scenario
 class Wave(VUser):
