@@ -26,7 +26,7 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _guard, _output, _sleep, data
+from . import _guard, _output, _shape, _sleep, data
 from .client import LoadClient, RecordingTransport, Request
 from ._native_proof import follows_redirects, native_proof
 from ._signatures import _overrides, signature_problems
@@ -90,7 +90,8 @@ def describe(path: str) -> List[Dict[str, Any]]:
         problems += signature_problems(cls, path, abspath, lines)
     if problems:
         raise ScenarioLoadError("\n".join(problems))
-    return [_describe_class(cls, path, abspath, lines) for cls in ordered]
+    tables = _shape.stages_lines(abspath)
+    return [_describe_class(cls, path, abspath, lines, tables) for cls in ordered]
 
 
 def local_files(path: str) -> str:
@@ -263,13 +264,25 @@ def _display(filename: str, path: str, abspath: str) -> str:
 
 
 def _describe_class(
-    cls: type, path: str, abspath: str, lines: Dict[str, int]
+    cls: type,
+    path: str,
+    abspath: str,
+    lines: Dict[str, int],
+    tables: Optional[Dict[str, Dict[str, Any]]] = None,
 ) -> Dict[str, Any]:
     config = scenario_config(cls)
     assert config is not None
     raw = config.as_dict()
     raw["thresholds"] = _jsonable_mapping(raw["thresholds"])
+    # A table's curve (_shape.py), only for a scenario that has one.
+    table: Dict[str, Any] = {}
+    if (tables or {}).get(cls.__qualname__) is not None:
+        table["stages_at"] = (tables or {})[cls.__qualname__]
+    shape = _describe_shape(cls, config.users is not None, path, abspath, lines)
+    if shape is not None:
+        table["shape"] = shape
     return {
+        **table,
         "name": cls.__name__,
         "doc": _first_line(vars(cls).get("__doc__")),
         "line": lines.get(cls.__qualname__, 0),
@@ -347,6 +360,28 @@ def _where(where: Tuple[str, int], path: str, abspath: str) -> str:
     if not filename or not line:
         return ""
     return f"{_display(filename, path, abspath)}:{line}"
+
+
+def _describe_shape(
+    cls: type, closed: bool, path: str, abspath: str, lines: Dict[str, int]
+) -> Optional[Dict[str, Any]]:
+    """None, or the shape() method's table (or the problem with it) and
+    the line of its ``def`` (_shape.py)."""
+    if not _shape.has_shape(cls):
+        return None
+    func = getattr(cls, "shape")
+    code = getattr(func, "__code__", None)
+    line = code.co_firstlineno if code is not None else 0
+    if code is not None and _same_file(code.co_filename, abspath):
+        line = lines.get(func.__qualname__, line)
+    result = _shape.evaluate(
+        cls,
+        closed,
+        f"{path}:{line}",
+        lambda exc: format_error(exc, path, abspath, fallback_line=line),
+    )
+    result["line"] = line
+    return result
 
 
 def _describe_request(request: Request) -> Dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import (
     Mapping,
     NoReturn,
     Optional,
+    Sequence,
     Tuple,
     Type,
     TypeVar,
@@ -110,6 +111,9 @@ class ScenarioConfig:
     # mode="find" (docs/capacity.md): the search's bounds. None: left out.
     rps_min: Any = None
     rps_max: Any = None
+    # stages= (docs/scenarios.md#stages): [(duration, target), ...] as
+    # written. None: left out.
+    stages: Any = None
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
@@ -132,7 +136,11 @@ class ScenarioConfig:
         # The capacity search's bounds, only when given.
         bounds = {
             key: value
-            for key, value in (("rps_min", self.rps_min), ("rps_max", self.rps_max))
+            for key, value in (
+                ("rps_min", self.rps_min),
+                ("rps_max", self.rps_max),
+                ("stages", _listed(self.stages)),
+            )
             if value is not None
         }
         return {
@@ -197,6 +205,7 @@ def scenario(
     max_streams: Optional[int] = None,
     rps_min: Optional[Union[int, float]] = None,
     rps_max: Optional[Union[int, float]] = None,
+    stages: Optional[Sequence[Tuple[Union[str, int, float], Union[int, float]]]] = None,
     # NoReturn: a type checker flags any other keyword as well.
     **unknown: NoReturn,
 ) -> Any:
@@ -214,6 +223,13 @@ def scenario(
     task's name (``"checkout.p99_ms"``); a value is a limit, or a dict
     ``{"limit": 300, "over": "1m", "abort_on_fail": True, "abort_after": "30s"}``
     (docs/scenarios.md#thresholds).
+
+    ``stages=[("30s", 100), ("5m", 100), ("30s", 0)]`` draws the curve as
+    a table instead: over each duration the rate moves linearly to the
+    target, starting from ``rps`` when given, else from 0. With ``users=``
+    the targets are users (``users=`` is then where they start; 0 is
+    allowed). A ``shape(self, t)`` method does what a table cannot: see
+    docs/scenarios.md#shapes.
 
     ``users=N`` makes it a closed model instead: N users each loop over the
     tasks, waiting ``wait`` (``between(a, b)``, ``constant(s)`` or
@@ -278,6 +294,7 @@ def scenario(
         max_streams=max_streams,
         rps_min=rps_min,
         rps_max=rps_max,
+        stages=stages,
         defaults=frozenset(defaults),
         where=_caller(),
     )
@@ -317,6 +334,7 @@ _SCENARIO_KEYWORDS = (
     "max_streams",
     "rps_min",
     "rps_max",
+    "stages",
 )
 
 
@@ -417,6 +435,15 @@ def _as_vuser(cls: C) -> C:
             f"added as a base ({exc}); write class {cls.__name__}(VUser): ..."
         ) from None
     return made  # type: ignore[return-value]
+
+
+def _listed(value: Any) -> Any:
+    """A stages table as lists (what the engine reads): tuples and other
+    sequences of rows become lists; anything else is left for the engine
+    to name."""
+    if isinstance(value, (list, tuple)):
+        return [list(row) if isinstance(row, (list, tuple)) else row for row in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -384,7 +384,7 @@ def test_mixed_models_name_the_scenario_line(write_scenario):
     (lambda: scenario(vus=10),
      "@scenario() got an unexpected keyword argument 'vus'; it takes rps, duration, ramp_up, "
      "mode, steps, thresholds, max_vusers, users, wait, follow_redirects, max_redirects, "
-     "http_version, max_streams, rps_min, rps_max"),
+     "http_version, max_streams, rps_min, rps_max, stages"),
 ])
 def test_unknown_keywords_get_a_suggestion(make, message):
     with pytest.raises(TypeError) as exc:

@@ -1,57 +1,38 @@
 #include "load/profile.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
+
+#include "plan/stages.h"
 
 namespace loadpilot::load {
 
 Profile::Profile(std::vector<Segment> segments) : segments_(std::move(segments)) {
-  double t = 0, h = 0;
+  // Compensated sums: a shape has thousands of 0.1 s segments.
+  plan::Sum t, h;
   for (const Segment& s : segments_) {
-    start_t_.push_back(t);
-    start_h_.push_back(h);
-    t += s.duration_s;
-    h += 0.5 * (s.rate_start + s.rate_end) * s.duration_s;
+    start_t_.push_back(t.value());
+    start_h_.push_back(h.value());
+    t.add(s.duration_s);
+    h.add(0.5 * (s.rate_start + s.rate_end) * s.duration_s);
   }
-  start_t_.push_back(t);
-  start_h_.push_back(h);
-  total_s_ = t;
+  start_t_.push_back(t.value());
+  start_h_.push_back(h.value());
+  total_s_ = t.value();
 }
 
 Profile Profile::from_spec(const plan::ProfileSpec& spec) {
   std::vector<Segment> segs;
-  // A closed model shapes its users with the same modes.
-  const double rps = spec.closed() ? spec.users : spec.rps;
   if (spec.unlimited) {
     // Closed loop: arrivals are not paced; the segment only carries the time.
     segs.push_back({spec.duration_s, 0, 0, "max rate"});
     return Profile(std::move(segs));
   }
-  switch (spec.mode) {
-    case plan::Mode::kRamp:
-      if (spec.ramp_up_s > 0) segs.push_back({spec.ramp_up_s, 0, rps, "ramp-up"});
-      segs.push_back({spec.duration_s, rps, rps, "steady"});
-      break;
-    case plan::Mode::kConstant:
-      segs.push_back({spec.duration_s, rps, rps, "steady"});
-      break;
-    case plan::Mode::kStep: {
-      const int n = std::max(1, spec.steps);
-      for (int k = 1; k <= n; ++k) {
-        const double r = rps * k / n;
-        segs.push_back({spec.duration_s / n, r, r, fmt::format("step {}/{}", k, n)});
-      }
-      break;
-    }
-    case plan::Mode::kSpike: {
-      const double third = spec.duration_s / 3;
-      segs.push_back({third, 0.2 * rps, 0.2 * rps, "baseline"});
-      segs.push_back({third, rps, rps, "spike"});
-      segs.push_back({spec.duration_s - 2 * third, 0.2 * rps, 0.2 * rps, "recovery"});
-      break;
-    }
+  // Every mode is a list of stages (plan/stages.h): one way to the curve.
+  double at = spec.tabled() ? spec.start : 0;
+  for (const plan::Stage& s : plan::stages_of(spec)) {
+    segs.push_back({s.duration_s, s.hold ? s.target : at, s.target, s.phase});
+    at = s.target;
   }
   return Profile(std::move(segs));
 }

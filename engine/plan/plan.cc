@@ -8,16 +8,16 @@
 #include <set>
 
 #include "http/target.h"
+#include "plan/stages.h"
 
 namespace loadpilot::plan {
 namespace {
 
 using nlohmann::json;
 
-constexpr std::pair<Mode, std::string_view> kModeNames[] = {{Mode::kRamp, "ramp"},
-                                                            {Mode::kConstant, "constant"},
-                                                            {Mode::kStep, "step"},
-                                                            {Mode::kSpike, "spike"}};
+constexpr std::pair<Mode, std::string_view> kModeNames[] = {
+    {Mode::kRamp, "ramp"},   {Mode::kConstant, "constant"}, {Mode::kStep, "step"},
+    {Mode::kSpike, "spike"}, {Mode::kStages, "stages"},     {Mode::kShape, "shape"}};
 
 constexpr std::pair<WaitSpec::Kind, std::string_view> kWaitKinds[] = {
     {WaitSpec::Kind::kNone, "none"},
@@ -146,7 +146,7 @@ ProfileSpec profile_from_json(const json& j) {
   ProfileSpec p;
   if (const json* v = find(j, "mode")) {
     auto mode = mode_from_name(read_string(*v, "profile.mode"));
-    if (!mode) fail("profile.mode", "one of ramp, constant, step, spike", *v);
+    if (!mode) fail("profile.mode", "one of ramp, constant, step, spike, stages, shape", *v);
     p.mode = *mode;
   }
   read_optional(j, "rps", "profile.", &p.rps);
@@ -159,6 +159,13 @@ ProfileSpec profile_from_json(const json& j) {
   }
   if (const json* v = find(j, "users")) p.users = read_int(*v, "profile.users");
   if (const json* v = find(j, "wait"); v != nullptr && !v->is_null()) p.wait = wait_from_json(*v);
+  if (p.tabled()) {
+    // The table is the curve; rps or users is its peak.
+    p.stages = stages_from_json(require(j, "stages", "profile.stages"));
+    read_optional(j, "start", "profile.", &p.start);
+    const json* model = find(j, "model");
+    settle_table(&p, model != nullptr ? *model == "closed" : p.users > 0);
+  }
   if (const json* v = find(j, "model")) {
     const std::string model = read_string(*v, "profile.model");
     if (model != "open" && model != "closed") fail("profile.model", "\"open\" or \"closed\"", *v);
@@ -269,6 +276,11 @@ std::string WaitSpec::label() const {
 }
 
 double ProfileSpec::total_s() const {
+  if (tabled()) {
+    Sum total;
+    for (const StageSpec& s : stages) total.add(s.duration_s);
+    return total.value();
+  }
   return mode == Mode::kRamp ? ramp_up_s + duration_s : duration_s;
 }
 
@@ -295,6 +307,10 @@ json Plan::to_json() const {
                     {"ramp_up_s", profile.ramp_up_s},
                     {"steps", profile.steps},
                     {"unlimited", profile.unlimited}};
+  if (profile.tabled()) {
+    profile_j["stages"] = stages_to_json(profile.stages);
+    profile_j["start"] = profile.start;
+  }
   if (profile.closed()) {
     std::string_view kind = "none";
     for (const auto& [k, n] : kWaitKinds)
@@ -384,7 +400,11 @@ std::vector<std::string> validate(const Plan& plan) {
       add("rps", "\"max\" is an open-model rate; a closed model (users=) has no rate", "\"max\"");
     validate_wait(p.wait, &errors);
   }
-  if (!p.unlimited && !p.closed()) {
+  // A table's rate, users and length are its own (validate_table()).
+  if (p.tabled()) validate_table(p, &errors);
+  if (p.tabled() && p.unlimited)
+    add("rps", "\"max\" is a closed loop without a curve; it does not go with a table", "\"max\"");
+  if (!p.unlimited && !p.closed() && !p.tabled()) {
     if (!(p.rps > 0 && std::isfinite(p.rps))) {
       add("rps", "must be a number > 0", show(p.rps));
     } else if (p.rps > kMaxRps) {
@@ -393,7 +413,9 @@ std::vector<std::string> validate(const Plan& plan) {
     }
   }
   const std::string max_duration = fmt::format("{}s (7 days)", show(kMaxDurationS));
-  if (!(p.duration_s > 0 && std::isfinite(p.duration_s))) {
+  if (p.tabled()) {
+    // Its length is the table's (validate_table()).
+  } else if (!(p.duration_s > 0 && std::isfinite(p.duration_s))) {
     add("duration", "must be > 0", show(p.duration_s) + "s");
   } else if (p.duration_s > kMaxDurationS) {
     add("duration", "must be at most " + max_duration, show(p.duration_s) + "s");
@@ -412,7 +434,7 @@ std::vector<std::string> validate(const Plan& plan) {
     add("steps", fmt::format("must be at most {}", kMaxSteps), std::to_string(p.steps));
   }
   if (!mode_from_name(mode_name(p.mode))) {
-    add("mode", "must be one of ramp, constant, step, spike",
+    add("mode", "must be one of ramp, constant, step, spike, stages, shape",
         std::to_string(static_cast<int>(p.mode)));
   }
   if (plan.max_vusers < 0) {

@@ -32,6 +32,14 @@
 // "constant" | "pacing" | "none", "min_s", "max_s"} in its profile; its
 // mode, ramp_up_s and steps shape the number of users over time instead of
 // the rate, and "rps" is not used.
+//
+// Stages (docs/scenarios.md#stages): "mode": "stages" (stages=) or "shape"
+// (a shape() callback, evaluated into a table before the run) with
+// "stages": [[duration_s, target], ...] and "start": the curve's value at
+// t = 0 (rps= or users= as written; 0 when left out). A "stages" table
+// is linear from one target to the next; a "shape" table holds each
+// target for its duration. "rps" (open) or "users" (closed) is then the
+// table's peak, recomputed by from_json(), and "duration_s" its length.
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -44,7 +52,7 @@
 
 namespace loadpilot::plan {
 
-enum class Mode { kRamp, kConstant, kStep, kSpike };
+enum class Mode { kRamp, kConstant, kStep, kSpike, kStages, kShape };
 std::string_view mode_name(Mode m);
 std::optional<Mode> mode_from_name(std::string_view s);
 
@@ -65,6 +73,13 @@ struct WaitSpec {
   std::string label() const;
 };
 
+// One row of a stages table as the user wrote it: over duration_s the
+// curve moves to `target` (iterations/s, or users for a closed model).
+struct StageSpec {
+  double duration_s = 0;
+  double target = 0;
+};
+
 struct ProfileSpec {
   Mode mode = Mode::kRamp;
   double rps = 10;
@@ -77,11 +92,19 @@ struct ProfileSpec {
   // open model (iterations arrive on the rate curve).
   int users = 0;
   WaitSpec wait;
+  // mode kStages / kShape: the table, and the curve's value at t = 0 (the
+  // first stage moves from there). Other modes leave them empty and 0.
+  std::vector<StageSpec> stages{};
+  double start = 0;
   bool closed() const { return users > 0; }
+  // Whether the curve is a table (stages= or shape()) rather than a
+  // shorthand of rps/duration/ramp_up/steps.
+  bool tabled() const { return mode == Mode::kStages || mode == Mode::kShape; }
   // "closed" or "open" (a closed loop, rps="max", is an open scenario run
   // without a schedule).
   std::string_view model() const { return closed() ? "closed" : "open"; }
-  // Seconds the whole run lasts (ramp adds ramp_up_s before duration_s).
+  // Seconds the whole run lasts (ramp adds ramp_up_s before duration_s; a
+  // table lasts the sum of its stages).
   double total_s() const;
   // The mode as runs show it: "max" for a closed loop, else mode_name().
   std::string label() const { return unlimited ? "max" : std::string(mode_name(mode)); }

@@ -11,6 +11,7 @@
 #include "plan/duration.h"
 #include "scenario/build_thresholds.h"
 #include "scenario/loader.h"
+#include "scenario/table.h"
 #include "scenario/vuser_runtime.h"
 
 namespace loadpilot::scenario {
@@ -107,6 +108,19 @@ std::optional<plan::WaitSpec> wait_from(const json& w) {
   return spec;
 }
 
+// The closed model's think time: wait= (loadpilot._wait).
+void apply_wait(const json& config, plan::ProfileSpec* profile, Problems* problems) {
+  plan::ProfileSpec& p = *profile;
+  if (auto w = wait_from(field_of(config, "wait"))) {
+    p.wait = *w;
+  } else {
+    problems->add("wait",
+                  "must be between(a, b), constant(s) or constant_pacing(s) from loadpilot, in "
+                  "seconds",
+                  field_of(config, "wait"));
+  }
+}
+
 // The closed model's users and think time (docs/scenarios.md#users-and-think-time).
 void apply_users(const json& description, const Overrides& o, plan::Plan* plan,
                  Problems* problems) {
@@ -121,38 +135,18 @@ void apply_users(const json& description, const Overrides& o, plan::Plan* plan,
     p.users = 1;  // still closed, so no open-model errors follow
   }
   p.rps = 0;
-  if (auto w = wait_from(field_of(config, "wait"))) {
-    p.wait = *w;
-  } else {
-    problems->add("wait",
-                  "must be between(a, b), constant(s) or constant_pacing(s) from loadpilot, in "
-                  "seconds",
-                  field_of(config, "wait"));
-  }
+  apply_wait(config, &p, problems);
 }
 
-void apply_profile(const json& description, const Overrides& o, plan::Plan* plan,
-                   Problems* problems) {
+// rps, duration, ramp_up, mode and steps: the shorthands' curve
+// (docs/scenarios.md#modes).
+void apply_shorthand(const json& description, const Overrides& o, plan::Plan* plan,
+                     Problems* problems) {
   plan::ProfileSpec& p = plan->profile;
   const json& config = field_of(description, "config");
   const bool ramp_up_is_default = left_at_default(description, "ramp_up");
   const bool closed = !field_of(config, "users").is_null();
-
-  if (closed) {
-    if (o.rps)
-      problems->add("rps",
-                    fmt::format("--rps does not apply: scenario {} is a closed model (users=); "
-                                "--users sets its users",
-                                plan->name),
-                    json(*o.rps));
-    apply_users(description, o, plan, problems);
-  } else if (o.users) {
-    problems->add("users",
-                  fmt::format("--users does not apply: scenario {} is an open model (an arrival "
-                              "rate, rps=); --rps sets its rate",
-                              plan->name),
-                  json(*o.users));
-  }
+  if (closed) apply_users(description, o, plan, problems);
 
   json rps = chosen(o.rps, config, "rps");
   if (closed) {
@@ -228,7 +222,12 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
     }
     m = steps_given ? plan::Mode::kStep : ramp_given ? plan::Mode::kRamp : plan::Mode::kConstant;
   }
-  if (m) {
+  if (m && (*m == plan::Mode::kStages || *m == plan::Mode::kShape)) {
+    problems->add("mode",
+                  "stages and shape are not modes to choose: write stages= or a shape() method "
+                  "(docs/scenarios.md#stages)",
+                  mode);
+  } else if (m) {
     p.mode = *m;
   } else {
     problems->add("mode", "must be one of ramp, constant, step, spike, find", mode);
@@ -239,6 +238,38 @@ void apply_profile(const json& description, const Overrides& o, plan::Plan* plan
     p.steps = *v;
   } else {
     problems->add("steps", "must be a whole number", steps);
+  }
+}
+
+void apply_profile(const json& description, const Overrides& o, const std::string& file,
+                   plan::Plan* plan, Problems* problems) {
+  plan::ProfileSpec& p = plan->profile;
+  const json& config = field_of(description, "config");
+  const bool closed = !field_of(config, "users").is_null();
+
+  if (closed) {
+    if (o.rps)
+      problems->add("rps",
+                    fmt::format("--rps does not apply: scenario {} is a closed model (users=); "
+                                "--users sets its users",
+                                plan->name),
+                    json(*o.rps));
+  } else if (o.users) {
+    problems->add("users",
+                  fmt::format("--users does not apply: scenario {} is an open model (an arrival "
+                              "rate, rps=); --rps sets its rate",
+                              plan->name),
+                  json(*o.users));
+  }
+
+  if (has_table(description)) {
+    // stages= or shape(): the table is the curve (scenario/table.h).
+    std::vector<std::string> found;
+    read_table(description, o, file, plan, &found);
+    for (std::string& e : found) problems->add_raw(std::move(e));
+    if (closed) apply_wait(config, &p, problems);
+  } else {
+    apply_shorthand(description, o, plan, problems);
   }
 
   json max_vusers = o.max_vusers ? json(*o.max_vusers) : field_of(config, "max_vusers");
@@ -399,7 +430,7 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
   plan.file = file;
   plan.target = overrides.target;
 
-  apply_profile(info.description, overrides, &plan, &problems);
+  apply_profile(info.description, overrides, file, &plan, &problems);
   apply_thresholds(info.description, overrides, &plan, errors);
   apply_redirects(field_of(info.description, "config"), &plan, &problems);
   apply_protocol(field_of(info.description, "config"), overrides, &plan, &problems);
@@ -409,7 +440,7 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
     // Tasks left out for their own reported problems do not also need
     // "at least one task".
     if (task_problems && e.starts_with("tasks: ")) continue;
-    errors->push_back(std::move(e));
+    errors->push_back(locate_table_error(info.description, file, std::move(e)));
   }
   return plan;
 }

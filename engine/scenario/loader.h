@@ -55,7 +55,7 @@ void check_scenario_path(const std::string& file);
 //    "config": {"rps", "duration", "ramp_up", "mode", "steps", "thresholds",
 //               "max_vusers", "users",
 //               "wait": null | {"kind", "min_s", "max_s"},
-//               "follow_redirects", "max_redirects" (only when given)}
+//               "follow_redirects", "max_redirects", "stages" (only when given)}
 //              (as written; non-JSON values as their repr()),
 //    "tasks": [{"name", "weight", "line", "is_async",
 //               "runtime": "native" | "python", "reason",
@@ -65,6 +65,8 @@ void check_scenario_path(const std::string& file);
 //    "defaults": [config keys the user left at their default],
 //    "thresholds_at": "FILE:LINE" of @scenario (tasks: of their @task, with
 //                     "thresholds": their thresholds= or null),
+//    "stages_at", "shape" (only for a scenario with stages= or a shape()
+//    method: scenario/table.h),
 //    "has_on_start", "has_on_stop", "checks": ["check_..."]}
 struct ScenarioInfo {
   std::string name;

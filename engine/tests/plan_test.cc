@@ -96,7 +96,8 @@ TEST(Validate, EachProfileRule) {
   p = valid_plan();
   p.profile.mode = static_cast<Mode>(9);
   EXPECT_EQ(validate(p),
-            std::vector<std::string>{"mode: must be one of ramp, constant, step, spike (got 9)"});
+            std::vector<std::string>{
+                "mode: must be one of ramp, constant, step, spike, stages, shape (got 9)"});
 
   p = valid_plan();
   p.max_vusers = -1;
@@ -422,8 +423,9 @@ TEST(PlanJson, ErrorsNameTheField) {
             "name: required field is missing");
   EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {"rps": "fast"}, "tasks": []})"),
             "profile.rps: expected a number (got \"fast\")");
-  EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {"mode": "warp"}, "tasks": []})"),
-            "profile.mode: expected one of ramp, constant, step, spike (got \"warp\")");
+  EXPECT_EQ(
+      error_of(R"({"name": "S", "target": "x", "profile": {"mode": "warp"}, "tasks": []})"),
+      "profile.mode: expected one of ramp, constant, step, spike, stages, shape (got \"warp\")");
   EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {"steps": 2.5}, "tasks": []})"),
             "profile.steps: expected a whole number (got 2.5)");
   EXPECT_EQ(error_of(R"({"name": "S", "target": "x", "profile": {},
