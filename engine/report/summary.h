@@ -85,7 +85,7 @@ struct Summary {
   std::string protocol() const;
   std::uint64_t response_total() const;  // the sum of `responses`
   double error_rate = 0;                 // percent of attempts (metrics::TaskStats)
-  metrics::WebSocketCounts websocket;  // docs/protocols.md#websocket
+  metrics::WebSocketCounts websocket;    // docs/protocols.md#websocket
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence
@@ -124,6 +124,7 @@ struct RunLimits {
   std::size_t max_connections = 0;
   std::size_t max_vusers = 0;   // 0: no Python VUsers
   bool python_blocked = false;  // a VUser blocked the Python thread (the watchdog saw it)
+  std::string held_at;          // scenario::VUserRuntime::held_at()
 };
 
 Summary build_summary(const plan::Plan& plan, const metrics::Collector& collector, double planned_s,
