@@ -63,6 +63,10 @@ struct StepRun {
 
 namespace {
 
+bool runs_on_agents(const RunArgs& a) {
+  return a.processes > 1 || a.external_agents > 0 || !a.coordinator_url.empty();
+}
+
 // Runs one step: `rate` for warm-up + hold. The hold's rounds are those
 // that began at or after the warm-up's end (the drain's included: requests
 // of the hold that finish after it are the hold's).
@@ -85,7 +89,11 @@ StepRun run_step(const FindArgs& args, RunSetup& setup, const plan::Plan& base, 
   setup.plan = step_plan;
 
   std::unique_ptr<Coordinator> coordinator;
-  if (args.run.processes > 1) {
+  if (runs_on_agents(args.run)) {
+    // External agents are found, and the coordinator service is sent the
+    // step's run, anew for every step: an agent ends its run before it
+    // takes the next, as it does for runs back to back.
+    setup.startup.emplace(fmt::format("starting the agents of a step at {}/s", rate), false);
     coordinator = Coordinator::make(step_args, setup);  // throws CoordinatorError
   } else if (scenario::needs_vuser_runtime(step_plan) && !first) {
     vusers.reset();  // the last step's Python thread ends; the GIL is back here
@@ -95,8 +103,8 @@ StepRun run_step(const FindArgs& args, RunSetup& setup, const plan::Plan& base, 
   if (coordinator) coordinator->configure(eo);
   load::Engine engine(setup.plan, *setup.target, eo, coordinator ? nullptr : vusers.get());
   if (coordinator) {
-    StartupInterrupt startup(fmt::format("starting the agents of a step at {}/s", rate), false);
-    coordinator->wait_ready(engine, startup);
+    coordinator->wait_ready(engine, *setup.startup);
+    setup.startup.reset();  // the step's SignalWatcher takes over
   }
   out.hold.max_connections = engine.max_connections();
   out.hold.max_vusers = vusers ? static_cast<std::size_t>(vusers->max_vusers()) : 0;
@@ -181,10 +189,6 @@ int find_command(const FindArgs& given) {
 }
 
 int run_find_scenario(const RunArgs& run_args, std::unique_ptr<RunSetup> setup) {
-  if (run_args.external_agents > 0 || !run_args.coordinator_url.empty())
-    return fail(
-        "a capacity search (mode=\"find\") runs here or on --agents, not on external agents or "
-        "the coordinator service (docs/capacity.md#agents)");
   FindArgs args;
   args.run = run_args;
   const plan::FindSpec spec = setup->plan.find_spec.value_or(plan::FindSpec{});
@@ -249,7 +253,7 @@ int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double
   report.options = so;
   report.warmup_s = warmup_s;
   report.hold_s = hold_s;
-  report.agents = args.run.processes;
+  report.agents = args.run.external_agents > 0 ? args.run.external_agents : args.run.processes;
   report.max_connections = setup->connections;
   const plan::Plan base = plan;
 
@@ -313,6 +317,13 @@ int search_capacity(const FindArgs& args, double warmup_s, double hold_s, double
     }
     if (signal_seen || !report.problems.empty()) break;
     search.record(result.outcome);
+  }
+  // A search whose first step could not even start (no NATS server, too
+  // few agents, a busy service) was given what it cannot run: exit 2 and
+  // say why, as `run` does (docs/cli.md).
+  if (report.steps.empty() && !report.problems.empty() && !signal_seen) {
+    for (const std::string& p : report.problems) fail(p);
+    return kExitInvalid;
   }
   report.duration_s = since(t0);
   report.interrupted = signal_seen != 0;

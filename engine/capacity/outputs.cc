@@ -82,6 +82,9 @@ std::string SearchReport::capacity_line() const {
   const std::string rate = rate_text(answer.capacity);
   if (!answer.found) {
     if (interrupted) return "no capacity found: the search was interrupted";
+    if (answer.limit == "problem" && !problems.empty())
+      return fmt::format("no capacity found: the search stopped after {} step{}: {}", steps.size(),
+                         steps.size() == 1 ? "" : "s", problems.front());
     if (steps.empty())
       return fmt::format("no capacity found: the budget of {:g} s leaves no room for one step",
                          options.budget_s);

@@ -28,6 +28,29 @@
 
 namespace loadpilot::cli {
 
+// External agents over NATS and the coordinator service: `run`'s and
+// `find`'s (docs/distributed.md).
+void add_remote_agent_options(CLI::App& cmd, RunArgs& a) {
+  cmd.add_option("--external-agents", a.external_agents,
+                 "Run on N agents (`loadpilot agent`) reached through NATS")
+      ->transform(whole_number(1, static_cast<long long>(kMaxExternalAgents)));
+  cmd.add_option("--nats-url", a.nats.url, "NATS server of the external agents")
+      ->envname("NATS_URL");
+  cmd.add_option("--nats-token", a.nats.token, "NATS authentication token")->envname("NATS_TOKEN");
+  cmd.add_option("--nats-ca", a.nats.ca_file, "CA file for a NATS server with TLS")
+      ->envname("NATS_CA");
+  cmd.add_option("--agents-timeout", a.agents_timeout, "How long to wait for the external agents")
+      ->capture_default_str();
+  cmd.add_option("--agent-lost-after", a.agent_lost_after,
+                 "An external agent silent this long is marked lost")
+      ->capture_default_str();
+  cmd.add_option("--coordinator-url", a.coordinator_url,
+                 "Run on the coordinator service at this URL (http://HOST:PORT)")
+      ->envname("LOADPILOT_COORDINATOR_URL");
+  cmd.add_option("--api-token", a.api_token, "The coordinator service's API token")
+      ->envname("LOADPILOT_API_TOKEN");
+}
+
 namespace {
 
 constexpr double kDay = 86'400;
@@ -102,24 +125,7 @@ void add_run_cluster_options(CLI::App& run_app, RunArgs& a) {
          "Python tasks need more than one Python thread (docs/engine.md#processes); default auto")
       ->type_name("N|auto")
       ->transform(auto_or_whole_number(1, static_cast<long long>(kMaxProcesses)));
-  run->add_option("--external-agents", a.external_agents,
-                  "Run on N agents (`loadpilot agent`) reached through NATS")
-      ->transform(whole_number(1, static_cast<long long>(kMaxExternalAgents)));
-  run->add_option("--nats-url", a.nats.url, "NATS server of the external agents")
-      ->envname("NATS_URL");
-  run->add_option("--nats-token", a.nats.token, "NATS authentication token")->envname("NATS_TOKEN");
-  run->add_option("--nats-ca", a.nats.ca_file, "CA file for a NATS server with TLS")
-      ->envname("NATS_CA");
-  run->add_option("--agents-timeout", a.agents_timeout, "How long to wait for the external agents")
-      ->capture_default_str();
-  run->add_option("--agent-lost-after", a.agent_lost_after,
-                  "An external agent silent this long is marked lost")
-      ->capture_default_str();
-  run->add_option("--coordinator-url", a.coordinator_url,
-                  "Run on the coordinator service at this URL (http://HOST:PORT)")
-      ->envname("LOADPILOT_COORDINATOR_URL");
-  run->add_option("--api-token", a.api_token, "The coordinator service's API token")
-      ->envname("LOADPILOT_API_TOKEN");
+  add_remote_agent_options(*run, a);
   // Internal: share I/N of an agents run, and the plan it was given; the
   // coordinator service's run process.
   run->add_option("--agent", a.agent)->group("");

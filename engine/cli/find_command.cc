@@ -41,6 +41,7 @@ void add_find_command(CLI::App& app, FindArgs& f) {
                   "Run each step in N local agent processes; default 1")
       ->capture_default_str()
       ->transform(whole_number(1, static_cast<long long>(kMaxProcesses)));
+  add_remote_agent_options(*cmd, a);
   cmd->add_option("--max-vusers", a.max_vusers, "Upper bound on VUsers (default 1000)")
       ->transform(whole_number(1, plan::kMaxVUsers));
   cmd->add_option("--timeout", a.timeout, "Connect and request timeout")->capture_default_str();

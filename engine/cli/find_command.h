@@ -10,5 +10,8 @@ class App;
 namespace loadpilot::cli {
 
 void add_find_command(CLI::App& app, FindArgs& a);
+// --external-agents, --nats-*, --agents-timeout, --agent-lost-after,
+// --coordinator-url, --api-token (defined with `run`'s options).
+void add_remote_agent_options(CLI::App& cmd, RunArgs& a);
 
 }  // namespace loadpilot::cli

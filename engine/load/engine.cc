@@ -242,6 +242,7 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   if (kRoundTiming)
     say_round_timing(round, interval_s, began, gathered, reports.size(), started, cpu_began_ms);
   snap.notice = std::move(notice);
+  if (options_.agents == 0) snap.generator.cores = host_.cores();
   snap.elapsed_s = std::min(elapsed_s, profile_.total_s());
   snap.total_s = profile_.total_s();
   snap.phase = profile_.phase_at(elapsed_s);

@@ -118,6 +118,7 @@ void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
     r.active_users = pacer_->active_users(now, r.in_flight);
     r.connections = sender_->open_connections();
     r.connections_busy = std::min(sender_->busy(), sender_->capacity());
+    r.send_queue = queue_.size();
     sink(std::move(r));
   });
 }

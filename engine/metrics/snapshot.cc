@@ -45,7 +45,9 @@ nlohmann::json GeneratorHealth::to_json() const {
           {"python_cpu", python_cpu},
           {"python_held", python_held},
           {"connections_busy", connections_busy},
-          {"connections_open", connections_open}};
+          {"connections_open", connections_open},
+          {"send_queue", send_queue},
+          {"cores", cores}};
 }
 
 nlohmann::json Snapshot::to_json() const {
@@ -114,6 +116,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     snap.active_users += r.active_users;
     snap.connections += r.connections;
     snap.generator.connections_busy += r.connections_busy;
+    snap.generator.send_queue += r.send_queue;
   }
   cumulative_.merge(round);
   for (const TaskStats& t : round.tasks) total_latency_.merge(t.latency);

@@ -62,6 +62,10 @@ struct GeneratorHealth {
   double python_held = 0;              // its time away from its event loop (in VUser code)
   std::uint64_t connections_busy = 0;  // native connections with a request on them or queued for
   std::uint64_t connections_open = 0;
+  std::uint64_t send_queue = 0;  // arrivals waiting for a free connection (native tasks)
+  // The cores this process may use (its CPU affinity); 0 on a coordinator
+  // of agents, whose agents each judge their own.
+  unsigned cores = 0;
   nlohmann::json to_json() const;
 };
 
@@ -127,6 +131,7 @@ struct WorkerReport {
   std::uint64_t active_users = 0;  // load::Pacer::active_users
   std::uint64_t connections = 0;
   std::uint64_t connections_busy = 0;  // load::Sender::busy, at most its capacity
+  std::uint64_t send_queue = 0;        // arrivals waiting for a connection
   // What the end of the run waits for, for the live views (an agent's last
   // report: cluster/coordinator/final_reports.h); empty for most rounds.
   std::string notice;

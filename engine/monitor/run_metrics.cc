@@ -130,7 +130,9 @@ void RunMetrics::add_generator_series(prometheus::Registry& r) {
             "Share of the last second the Python thread spent away from its event loop, 0..1"},
            {"loadpilot_generator_connections_busy",
             "Native connections with a request in flight or queued for"},
-           {"loadpilot_generator_connections_open", "Open connections"}})
+           {"loadpilot_generator_connections_open", "Open connections"},
+           {"loadpilot_generator_send_queue",
+            "Arrivals waiting for a free connection at the end of the last second"}})
     generator_.push_back(&gauge(r, name, help));
   stall_ = &counter(r, "loadpilot_generator_stall_seconds_total",
                     "Event-loop lateness beyond 2 ms of the most stalled worker, summed, s");
@@ -253,7 +255,8 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
                              g.python_cpu,
                              g.python_held,
                              static_cast<double>(g.connections_busy),
-                             static_cast<double>(g.connections_open)};
+                             static_cast<double>(g.connections_open),
+                             static_cast<double>(g.send_queue)};
     for (std::size_t i = 0; i < generator_.size(); ++i) generator_[i]->Set(values[i]);
     if (g.stall_ms > 0) stall_->Increment(g.stall_ms / 1000.0);
   }

@@ -135,6 +135,7 @@ struct RunLimits {
   std::size_t max_connections = 0;
   std::size_t max_vusers = 0;   // 0: no Python VUsers
   bool python_blocked = false;  // a VUser blocked the Python thread (the watchdog saw it)
+  std::string held_at;          // scenario::VUserRuntime::held_at()
 };
 
 // THRESHOLDS: the evaluator that watched the run's rounds (its windows and

@@ -74,6 +74,7 @@ void TimeSeries::add(const metrics::Snapshot& s, double unix_s) {
   if (at_end && s.closed && s.target_users == 0)
     p.target_users = points_.back().target_users;  // the users wanted in the last second
   take_window_and_totals(p, s);
+  p.generator = s.generator;
   base_attempts_ = last_attempts_;
   base_errors_ = last_errors_;
   p.error_rate =
@@ -191,6 +192,26 @@ nlohmann::json TimeSeries::to_json() const {
          {"error_rate", column([i](const Point& p) { return p.tasks[i].error_rate; })}});
   }
   j["tasks"] = std::move(tasks);
+  // The load generator's own side, each second (the report's "Load
+  // generator" panel): shares 0..1, lag in ms, counts as they were.
+  const auto share = [&](double metrics::GeneratorHealth::*f) {
+    return column([f](const Point& p) { return round_to(p.generator.*f, 0.0001); });
+  };
+  const auto count = [&](std::uint64_t metrics::GeneratorHealth::*f) {
+    return column([f](const Point& p) { return p.generator.*f; });
+  };
+  j["generator"] = {{"cores", points_.empty() ? 0u : points_.back().generator.cores},
+                    {"lag_max_ms", column([](const Point& p) {
+                       return round_to(p.generator.lag_max_ms, 0.001);
+                     })},
+                    {"cpu", share(&metrics::GeneratorHealth::cpu)},
+                    {"steal", share(&metrics::GeneratorHealth::steal)},
+                    {"busy", share(&metrics::GeneratorHealth::busy)},
+                    {"python_cpu", share(&metrics::GeneratorHealth::python_cpu)},
+                    {"python_held", share(&metrics::GeneratorHealth::python_held)},
+                    {"connections_busy", count(&metrics::GeneratorHealth::connections_busy)},
+                    {"connections_open", count(&metrics::GeneratorHealth::connections_open)},
+                    {"send_queue", count(&metrics::GeneratorHealth::send_queue)}};
   return j;
 }
 

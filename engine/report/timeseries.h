@@ -62,6 +62,7 @@ class TimeSeries {
     std::uint64_t bytes_sent = 0, bytes_received = 0;
     double service_p50_ms = 0, service_p99_ms = 0;  // windowed, send to last byte
     std::vector<TaskPoint> tasks;                   // indexed like task_names()
+    metrics::GeneratorHealth generator;             // the load generator's own side
   };
 
   // `closed`: a closed model's run, whose users to_json() writes out.

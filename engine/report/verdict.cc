@@ -115,17 +115,26 @@ std::string why(const std::string& cause, const std::vector<const metrics::Round
     if (e.python_blocked)
       return "the scenario held itself back, not the target: a VUser blocked the Python thread "
              "(see the problems below)";
+    // Where the thread was held, when the watchdog caught it there.
+    const std::string at =
+        e.held_at.empty() ? ""
+                          : fmt::format(
+                                "; {} blocks the VUser thread: use await asyncio.sleep() or wait= "
+                                "think time, not time.sleep() or another blocking call",
+                                e.held_at);
     if (py_held >= kHeldShare)
       return fmt::format(
           "the scenario held itself back, not the target: VUser code kept the Python thread "
-          "from its event loop {} of the time while it used {} CPU (a blocking call such as "
-          "time.sleep() in an async def task: use await asyncio.sleep() or wait= think time)",
-          percent(py_held), percent(py_cpu));
+          "from its event loop {} of the time while it used {} CPU{}",
+          percent(py_held), percent(py_cpu),
+          at.empty() ? " (a blocking call such as time.sleep() in a task: use await "
+                       "asyncio.sleep() or wait= think time)"
+                     : at);
     return fmt::format(
         "the scenario held itself back, not the target: every VUser (max_vusers {}) was busy, "
         "but they spent at most {} of their time waiting for responses; the rest went to the "
-        "scenario's own code (sleeps in tasks, on_start, think time)",
-        e.max_vusers, percent(vuser_wait));
+        "scenario's own code (sleeps in tasks, on_start, think time){}",
+        e.max_vusers, percent(vuser_wait), at);
   }
   if (cause == "machine") {
     if (steal >= kStealShare)
@@ -271,7 +280,7 @@ Verdict judge(const Evidence& e) {
 nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const Verdict& v) {
   double lag = 0, lag_at = 0, stall = 0, cpu = 0, cpu_sum = 0, steal = 0, busy = 0, py_cpu = 0,
          py_held = 0;
-  std::uint64_t conns_busy = 0, conns_open = 0;
+  std::uint64_t conns_busy = 0, conns_open = 0, send_queue = 0;
   for (const metrics::Round& r : rounds) {
     const metrics::GeneratorHealth& h = r.health;
     if (h.lag_max_ms > lag) {
@@ -287,6 +296,7 @@ nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const V
     py_held = std::max(py_held, h.python_held);
     conns_busy = std::max(conns_busy, h.connections_busy);
     conns_open = std::max(conns_open, h.connections_open);
+    send_queue = std::max(send_queue, h.send_queue);
   }
   nlohmann::json late = nlohmann::json::object();
   for (const auto& [cause, n] : v.late_by_cause) late[cause] = n;
@@ -301,6 +311,7 @@ nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const V
           {"python_held_max", py_held},
           {"connections_busy_max", conns_busy},
           {"connections_open_max", conns_open},
+          {"send_queue_max", send_queue},
           {"late_by_cause", std::move(late)},
           {"stall_note", v.stall_note}};
 }
@@ -348,6 +359,7 @@ void judge_overload(Summary& s, const metrics::Collector& collector, const RunLi
   e.max_connections = limits.max_connections;
   e.max_vusers = limits.max_vusers;
   e.python_blocked = limits.python_blocked;
+  e.held_at = limits.held_at;
   e.service_p50_ms = s.service.p50_ms;
   e.service_p99_ms = s.service.p99_ms;
   e.rounds = collector.rounds();

@@ -58,6 +58,7 @@ struct Evidence {
   std::size_t max_connections = 0;
   std::size_t max_vusers = 0;   // 0: no Python VUsers
   bool python_blocked = false;  // the watchdog found VUser code blocking the Python thread
+  std::string held_at;          // where VUser code held the Python thread longest ("get (f.py:12)")
   double service_p50_ms = 0, service_p99_ms = 0;
   std::vector<metrics::Round> rounds;
 };

@@ -256,9 +256,11 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
                        (roles.session && roles.session->python_blocked());
   if (roles.sink) roles.sink->end(errors, blocked);
 
-  report::RunLimits limits{engine.max_connections(),
-                           setup.vusers ? static_cast<std::size_t>(setup.vusers->max_vusers()) : 0};
+  report::RunLimits limits;
+  limits.max_connections = engine.max_connections();
+  limits.max_vusers = setup.vusers ? static_cast<std::size_t>(setup.vusers->max_vusers()) : 0;
   limits.python_blocked = blocked;
+  if (setup.vusers) limits.held_at = setup.vusers->held_at();
   report::Summary summary = report::build_summary(
       plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
       ran.outcome.duration_s, ran.outcome.interrupted, limits, &thresholds);

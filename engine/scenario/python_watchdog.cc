@@ -90,6 +90,7 @@ PythonWatchdog::~PythonWatchdog() {
   cv_.notify_all();
   thread_.join();
   if (helper_.joinable()) helper_.join();
+  for (std::thread& t : samplers_) t.join();
 }
 
 void PythonWatchdog::attach(_ts* state) {
@@ -135,6 +136,17 @@ void PythonWatchdog::watch() {
     if (stopping_ || ended_ || blocked_.load()) continue;
     if (since == kInLoop || since == kEnded) continue;
     const double away_s = static_cast<double>(now_ns() - since) / 1e9;
+    if (since == sampled_since_) {
+      current_.seconds = away_s;  // the sampled stretch goes on
+      if (!current_.where.empty() && current_.seconds > held_at_.seconds) held_at_ = current_;
+    } else if (away_s * 1000 >= kHeldNoteMs && static_cast<int>(samplers_.size()) < kMaxSamples) {
+      sampled_since_ = since;
+      lock.unlock();
+      std::string place = sample_place();
+      lock.lock();
+      current_ = {std::move(place), away_s};
+      if (!current_.where.empty() && current_.seconds > held_at_.seconds) held_at_ = current_;
+    }
     if (away_s * 1000 < static_cast<double>(options_.blocked_after.count())) continue;
     lock.unlock();
     bool in_c_call = false;
@@ -189,6 +201,50 @@ std::vector<PythonWatchdog::Frame> PythonWatchdog::read_stack(bool* in_c_call) {
   return read_stack_unlocked();
 }
 
+std::string PythonWatchdog::sample_place() {
+  struct Probe {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false, abandoned = false;
+    std::vector<Frame> frames;
+  };
+  auto probe = std::make_shared<Probe>();
+  samplers_.push_back(quiet_thread([this, probe] {
+    pthread_setname_np(pthread_self(), "lp-sample");
+    const PyGILState_STATE gil = PyGILState_Ensure();
+    std::vector<Frame> frames;
+    {
+      std::lock_guard lock(probe->mu);
+      if (PyThreadState* state = state_.load(); !probe->abandoned && state != nullptr)
+        frames = walk_frames(state);
+    }
+    PyGILState_Release(gil);
+    std::lock_guard lock(probe->mu);
+    probe->frames = std::move(frames);
+    probe->done = true;
+    probe->cv.notify_all();
+  }));
+  std::unique_lock lock(probe->mu);
+  // A thread that keeps the lock (a loop in C) is the blocked report's
+  // business, not a sample's: give up rather than wait.
+  if (!probe->cv.wait_for(lock, std::chrono::milliseconds(300), [&] { return probe->done; })) {
+    probe->abandoned = true;
+    return "";
+  }
+  std::size_t at = std::string::npos;
+  const std::vector<Frame> shown = own_frames(probe->frames, &at);
+  if (at == std::string::npos) return "";
+  const Frame& where = shown[at];
+  const std::string file =
+      where.file == options_.scenario_abspath ? options_.scenario_path : where.file;
+  return fmt::format("{} ({}:{})", where.function, file, where.line);
+}
+
+PythonWatchdog::HeldAt PythonWatchdog::held_at() const {
+  std::lock_guard lock(mu_);
+  return held_at_;
+}
+
 std::vector<PythonWatchdog::Frame> PythonWatchdog::read_stack_unlocked() {
   std::lock_guard dump(dump_mu_);
   PyThreadState* state = state_.load();
@@ -230,14 +286,11 @@ std::vector<PythonWatchdog::Frame> PythonWatchdog::parse_dump(const std::string&
   return out;
 }
 
-std::string PythonWatchdog::describe(const std::vector<Frame>& stack, double away_s,
-                                     bool in_c_call) const {
+std::vector<PythonWatchdog::Frame> PythonWatchdog::own_frames(const std::vector<Frame>& stack,
+                                                              std::size_t* where) const {
   const auto in_scenario = [&](const Frame& f) { return f.file == options_.scenario_abspath; };
   const auto in_runtime = [&](const Frame& f) {
     return !options_.package_dir.empty() && f.file.rfind(options_.package_dir + "/", 0) == 0;
-  };
-  const auto shown_name = [&](const std::string& file) {
-    return file == options_.scenario_abspath ? options_.scenario_path : file;
   };
   // The VUser's own code: from the outermost frame in the scenario file
   // inwards; without one, every frame outside the runtime (or all).
@@ -252,14 +305,24 @@ std::string PythonWatchdog::describe(const std::vector<Frame>& stack, double awa
       if (!in_runtime(f)) shown.push_back(f);
     if (shown.empty()) shown = stack;
   }
-  const Frame* where = nullptr;
-  for (const Frame& f : shown) {
-    if (in_scenario(f)) {
-      where = &f;
+  *where = shown.empty() ? std::string::npos : 0;
+  for (std::size_t i = 0; i < shown.size(); ++i) {
+    if (in_scenario(shown[i])) {
+      *where = i;
       break;
     }
   }
-  if (where == nullptr && !shown.empty()) where = &shown.front();
+  return shown;
+}
+
+std::string PythonWatchdog::describe(const std::vector<Frame>& stack, double away_s,
+                                     bool in_c_call) const {
+  const auto shown_name = [&](const std::string& file) {
+    return file == options_.scenario_abspath ? options_.scenario_path : file;
+  };
+  std::size_t at = std::string::npos;
+  const std::vector<Frame> shown = own_frames(stack, &at);
+  const Frame* where = at == std::string::npos ? nullptr : &shown[at];
 
   std::string out = "a VUser blocked the Python thread: ";
   if (where != nullptr) {

@@ -11,6 +11,11 @@
 // watchdog reads its Python stack, builds one message naming the VUser code
 // (function, file:line, the stack) and hands it to `on_blocked`, once.
 //
+// Shorter stretches away (from kHeldNoteMs, a time.sleep() in a task, a
+// blocking call) do not stop the run, but where they happen is sampled the
+// same way and the longest is kept (held_at()): the overload verdict names
+// that line (docs/engine.md#overload).
+//
 // Reading the stack: a helper thread takes the interpreter lock (a busy loop
 // gives it up every switch interval; time.sleep() and blocking I/O release
 // it) and walks the Python thread's frames. When the lock does not come
@@ -83,6 +88,15 @@ class PythonWatchdog {
   std::int64_t take_held_ns() { return held_ns_.exchange(0, std::memory_order_relaxed); }
   // The report given to on_blocked, or empty.
   std::string message() const;
+  // The longest stretch away from the loop of at least kHeldNoteMs that
+  // was sampled: where the VUser code was ("get (scenario.py:12)") and how
+  // long the stretch lasted. Empty `where` when there was none.
+  struct HeldAt {
+    std::string where;
+    double seconds = 0;
+  };
+  static constexpr int kHeldNoteMs = 200;
+  HeldAt held_at() const;
   // Waits until the thread ended or was found blocked, until `deadline` at
   // the latest. Returns whether it ended.
   bool wait(std::chrono::steady_clock::time_point deadline);
@@ -108,6 +122,14 @@ class PythonWatchdog {
   // had, else read without it (*in_c_call set).
   std::vector<Frame> read_stack(bool* in_c_call);
   std::vector<Frame> read_stack_unlocked();
+  // A stretch away of at least kHeldNoteMs: its place, read with the
+  // interpreter lock if it comes soon (time.sleep() and blocking I/O
+  // release it), else nothing. Called without mu_.
+  std::string sample_place();
+  // The VUser's own frames of `stack` (outermost in the scenario file
+  // inwards; without one, those outside the runtime) and the frame that
+  // names the place (*where: its index, or npos when there are none).
+  std::vector<Frame> own_frames(const std::vector<Frame>& stack, std::size_t* where) const;
 
   Options options_;
   std::function<void(const std::string&)> on_blocked_;
@@ -124,6 +146,11 @@ class PythonWatchdog {
   std::string message_;
   std::thread thread_;
   std::thread helper_;  // the one that takes the interpreter lock
+  // Helpers of the samples of shorter stretches (at most kMaxSamples).
+  static constexpr int kMaxSamples = 16;
+  std::vector<std::thread> samplers_;
+  std::int64_t sampled_since_ = kInLoop;  // the stretch away last sampled
+  HeldAt current_, held_at_;              // the stretch sampled last; the longest
 };
 
 }  // namespace loadpilot::scenario

@@ -647,6 +647,11 @@ void VUserRuntime::start(load::ScriptedLink link) {
       watch_options_, [hub](const std::string& message) { hub->stop_run(message); });
   hub_->watchdog = watchdog_.get();
   PythonWatchdog* watchdog = watchdog_.get();
+  // The Python thread's CPU and held time count from its start, not from
+  // the first take(): a VUser that blocks it from the first arrival is
+  // seen in the run's first second too.
+  busy_cpu_ = std::chrono::nanoseconds{0};
+  busy_wall_ = held_wall_ = Clock::now();
   // The main thread keeps the GIL from interpreter start-up; hand it over
   // for the run.
   saved_thread_state_ = PyEval_SaveThread();

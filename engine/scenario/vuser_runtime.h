@@ -90,6 +90,10 @@ class VUserRuntime : public load::ScriptedTasks {
   std::string fatal_error() const;
   // A VUser blocked the Python thread (the watchdog found it).
   bool python_blocked() const;
+  // Where VUser code kept the Python thread from its event loop longest
+  // (a stretch of at least 200 ms: time.sleep(), a blocking call), as
+  // "get (scenario.py:12)"; empty when it never did.
+  std::string held_at() const { return watchdog_ ? watchdog_->held_at().where : ""; }
   // The VUser pool's limit for this run (a closed model: its users).
   int max_vusers() const { return max_vusers_; }
 

@@ -222,6 +222,32 @@ TEST(Verdict, PythonThreadHeldWithoutCpuIsScenario) {
   EXPECT_NE(v.message.find("time.sleep"), std::string::npos) << v.message;
 }
 
+TEST(Verdict, PythonThreadHeldNamesTheLineTheWatchdogSaw) {
+  Evidence e = healthy();
+  e.max_vusers = 1000;
+  for (metrics::Round& r : e.rounds) {
+    r.late = 20;
+    r.health.python_held = 0.99;
+    r.health.python_cpu = 0.01;
+  }
+  total(e);
+  e.held_at = "Sleepy.get (scenarios/shop.py:12)";
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "scenario");
+  EXPECT_NE(v.message.find("Sleepy.get (scenarios/shop.py:12) blocks the VUser thread: use await "
+                           "asyncio.sleep() or wait= think time"),
+            std::string::npos)
+      << v.message;
+}
+
+TEST(Verdict, GeneratorJsonKeepsTheLongestSendQueue) {
+  Evidence e = healthy(3);
+  e.rounds[1].health.send_queue = 40;
+  e.rounds[2].health.send_queue = 7;
+  total(e);
+  EXPECT_EQ(generator_json(e.rounds, judge(e))["send_queue_max"], 40);
+}
+
 TEST(Verdict, PythonThreadAtFullCpuIsGenerator) {
   Evidence e = healthy();
   e.max_vusers = 1000;

@@ -421,6 +421,51 @@
     return { opts: opts, data: [ts.t, perSecond(ts.bytes_received), perSecond(ts.bytes_sent)] };
   });
 
+  // Load generator: its own side each second (docs/report.md#load-generator),
+  // so a reader can tell the generator's limits from the target's.
+  const gen = ts && isObj(ts.generator) && ["lag_max_ms", "cpu", "steal", "busy", "python_cpu",
+    "connections_busy", "connections_open", "send_queue"].every((k) =>
+    Array.isArray(ts.generator[k]) && ts.generator[k].length === ts.t.length) ? ts.generator : null;
+  const cores = gen && gen.cores > 0 ? gen.cores : 0;
+  if (cores) document.getElementById("caption-gen-cpu").textContent =
+    "CPU (process: share of its " + cores + " core" + (cores === 1 ? "" : "s") + ")";
+  const pct = (col) => col.map((v) => (v == null ? null : num(v) * 100));
+  addChart("chart-gen-lag", (host) => {
+    if (!gen) return emptyNote(host, ts ? notInFile : noSeries);
+    const opts = baseOpts(host, [line("Lag", palette()[5], { fill: palette()[5] + "22" })],
+      { unit: "ms", format: fmtMs });
+    opts.scales.y = fromZero;
+    return { opts: opts, data: [ts.t, gen.lag_max_ms] };
+  });
+  addChart("chart-gen-cpu", (host) => {
+    if (!gen) return emptyNote(host, ts ? notInFile : noSeries);
+    const p = palette();
+    const opts = baseOpts(host, [line(cores ? "Process" : "Process (per core)", p[0], { fill: p[0] + "22" }),
+      line("Busiest thread", p[2]), line("Python thread", p[1]), line("Steal", p[3])],
+    { unit: "%", format: (v) => fmt(v, 1) + " %" });
+    opts.scales.y = { range: [0, 100] };
+    return { opts: opts, data: [ts.t, pct(gen.cpu), pct(gen.busy), pct(gen.python_cpu), pct(gen.steal)] };
+  });
+  addChart("chart-gen-conns", (host) => {
+    if (!gen) return emptyNote(host, ts ? notInFile : noSeries);
+    const p = palette();
+    const opts = baseOpts(host, [line("Open", p[0]), line("Busy", p[2], { fill: p[2] + "22" }),
+      line("Send queue", p[3])], { unit: "connections / arrivals", integer: true, format: fmtCount });
+    return { opts: opts, data: [ts.t, gen.connections_open, gen.connections_busy, gen.send_queue] };
+  });
+  {
+    const g = isObj(data.generator) ? data.generator : null;
+    const text = !g ? "No measure of the load generator in this results file." :
+      "Worst event-loop lag " + fmtMs(num(g.lag_max_ms)) + " at " + clock(num(g.lag_max_at_s)) +
+      "; CPU up to " + fmt(num(g.cpu_max) * 100, 0) + " %" + (cores ? " of " + cores + " core" + (cores === 1 ? "" : "s") : " per core") +
+      ", busiest thread " + fmt(num(g.busy_max) * 100, 0) + " %, Python thread " +
+      fmt(num(g.python_cpu_max) * 100, 0) + " % busy, steal up to " + fmt(num(g.steal_max) * 100, 1) +
+      " %; connections busy up to " + fmtInt(num(g.connections_busy_max)) + " of " +
+      fmtInt(num(g.connections_open_max)) + " open" + (g.send_queue_max != null
+        ? ", send queue up to " + fmtInt(num(g.send_queue_max)) : "") + ".";
+    document.getElementById("generator-text").textContent = text;
+  }
+
   // Per Task: the filter plays the role of Grafana's $task variable. It is a
   // row of toggle chips: "All", or any set of tasks; picking a task while
   // "All" is on shows that task alone, and clearing the last task goes back

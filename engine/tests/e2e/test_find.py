@@ -233,11 +233,3 @@ def test_run_of_a_find_scenario_searches_and_stops_on_ctrl_c(demo_api, scenario_
     assert r["capacity"]["search"]["rps_min"] == 50 and r["capacity"]["search"]["rps_max"] == 200
     assert r["capacity"]["search"]["hold_s"] == 10 and r["capacity"]["search"]["warmup_s"] == 5
 
-
-def test_run_of_a_find_scenario_on_external_agents_is_refused(demo_api, scenario_file):
-    path = scenario_file(FIND_SCENARIO)
-    proc = run_loadpilot("run", path, "--target", demo_api.url, "--external-agents", "1",
-                         "--no-report", timeout=30)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "not on external agents or the coordinator service" in proc.stderr
-    assert demo_api.stats()["total"] == 0

@@ -685,8 +685,9 @@ def test_two_identical_runs_compare_clean(demo_api, scenario_file, tmp_path):
 
 
 def test_report_of_a_results_file_without_service_and_arrival_columns(tmp_path):
-    # Results written before late/dropped and the service-time columns: the
-    # other charts draw, those two panels say what is missing.
+    # Results written before late/dropped, the service-time and the load
+    # generator's columns: the other charts draw, those panels say what is
+    # missing.
     r = synthetic_hour(tasks=1, seconds=30)
     for key in ("late", "dropped", "service_p50_ms", "service_p99_ms", "responses_2xx",
                 "bytes_sent"):
@@ -698,8 +699,53 @@ def test_report_of_a_results_file_without_service_and_arrival_columns(tmp_path):
     if not BROWSER:
         return
     seen = open_in_browser(tmp_path / "older.html", "older-columns")
-    assert seen["text"].count("Not in this results file (written by an older LoadPilot).") == 4
+    assert seen["text"].count("Not in this results file (written by an older LoadPilot).") == 7
+    assert "No measure of the load generator in this results file." in seen["text"]
     before = hosts(seen["before"])
-    for chart in ("chart-arrivals", "chart-service", "chart-status", "chart-bytes"):
+    for chart in ("chart-arrivals", "chart-service", "chart-status", "chart-bytes",
+                  "chart-gen-lag", "chart-gen-cpu", "chart-gen-conns"):
         assert before[chart]["canvases"] == 0, chart
     assert before["chart-latency"]["drawn"] > 0
+
+
+def test_load_generator_panel(make_demo_api, scenario_file, tmp_path):
+    """The run's report shows the generator's own side each second: event-loop
+    lag, CPU against its cores (busiest thread, Python thread, steal), and
+    connections busy and open beside the arrivals queued for one. Two
+    connections to a 100 ms target at 40/s: both busy, arrivals queue."""
+    api = make_demo_api("--latency-ms", "100")
+    path = scenario_file(CONSTANT.replace("{RPS}", "40").replace("{DURATION}", "2s"))
+    report = tmp_path / "report.html"
+    p, r = run_json(path, api.url, tmp_path, "--report", str(report), "--max-connections", "2",
+                    "--workers", "1", "--no-metrics")
+    assert (tmp_path / "r.json").exists(), p.stdout + p.stderr
+    ts = r["timeseries"]
+    g = ts["generator"]
+    assert g["cores"] == len(os.sched_getaffinity(0)), g["cores"]
+    for key in ("lag_max_ms", "cpu", "steal", "busy", "python_cpu", "python_held",
+                "connections_busy", "connections_open", "send_queue"):
+        assert len(g[key]) == len(ts["t"]), key
+    assert max(g["connections_open"]) <= 2 and max(g["connections_busy"]) == 2, g
+    assert max(g["send_queue"]) > 0, g
+    assert r["generator"]["send_queue_max"] == max(g["send_queue"]), r["generator"]
+    assert all(0 <= v <= 1 for key in ("cpu", "steal", "busy") for v in g[key]), g
+
+    seen = open_in_browser(report, "generator")
+    assert "Load generator" in seen["section_titles"], seen["section_titles"]
+    cores = g["cores"]
+    caption = f"CPU (process: share of its {cores} core{'s' if cores > 1 else ''})"
+    assert caption in seen["section_titles"], seen["section_titles"]
+    state = hosts(seen["before"])
+    for chart in ("chart-gen-lag", "chart-gen-cpu", "chart-gen-conns"):
+        assert state[chart]["canvases"] >= 1 and state[chart]["drawn"] > 0, state[chart]
+    assert seen["axes"]["chart-gen-lag"] == "elapsed (m:ss)|ms", seen["axes"]
+    assert seen["axes"]["chart-gen-cpu"] == "elapsed (m:ss)|%", seen["axes"]
+    legends = {c: [label for label, _ in seen["legends"][c]]
+               for c in ("chart-gen-cpu", "chart-gen-conns")}
+    assert legends["chart-gen-cpu"][1:] == ["Process", "Busiest thread", "Python thread",
+                                            "Steal"], legends
+    assert legends["chart-gen-conns"][1:] == ["Open", "Busy", "Send queue"], legends
+    assert re.search(r"Worst event-loop lag [\d.]+ (ms|us|µs|s) at 0:0\d; CPU up to \d+ % of "
+                     rf"{cores} cores?, .*connections busy up to 2 of 2 open, send queue up to "
+                     rf"{r['generator']['send_queue_max']:,}\.", seen["text"]), seen["text"]
+

@@ -3,16 +3,21 @@
 written (docs/engine.md#generator-health). Short runs of the real binary."""
 import json
 import os
+import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+
+import pytest
 
 from conftest import BIN, run_json
 
 HEALTH_KEYS = {"lag_max_ms", "lag_max_at_s", "stall_ms", "cpu_max", "cpu_mean", "steal_max",
                "busy_max", "python_cpu_max", "python_held_max", "connections_busy_max",
-               "connections_open_max", "late_by_cause", "stall_note", "bound_seconds"}
+               "connections_open_max", "send_queue_max", "late_by_cause", "stall_note",
+               "bound_seconds"}
 
 
 def refused_url():
@@ -111,6 +116,69 @@ def test_async_task_that_blocks_is_the_scenario_never_the_target(demo_api, scena
     assert r["generator"]["python_held_max"] > 0.5, r["generator"]
 
 
+def test_a_task_that_sleeps_is_the_scenario_named_by_its_line(demo_api, scenario_file,
+                                                             tmp_path):
+    """time.sleep() in an async def task blocks the one Python thread (in a
+    plain def task it pauses only its VUser): the verdict names the scenario
+    and the line, never the target."""
+    path = scenario_file("""
+        import time
+        from loadpilot import VUser, scenario, task
+
+        @scenario(rps=5, duration="2s", mode="constant")
+        class Sleepy(VUser):
+            @task
+            async def get(self, client):
+                time.sleep(0.5)
+                await client.get("/health")
+    """)
+    line = open(path).read().splitlines().index("        time.sleep(0.5)") + 1
+    proc, r = run_json(path, demo_api.url, tmp_path, "--drain", "1s")
+    assert r["overload"] is not None, proc.stdout
+    assert r["overload"]["bottleneck"] == "scenario", r["overload"]
+    message = r["overload"]["message"]
+    assert f"Sleepy.get ({path}:{line}) blocks the VUser thread" in message, message
+    assert "await asyncio.sleep()" in message and "wait=" in message, message
+    assert "target could not keep up" not in proc.stdout
+    # The summary's overload line names it too (fitted to the terminal's
+    # width: a long path is shortened).
+    assert "the scenario held itself back, not the target" in re.sub(r"\s+", " ", proc.stdout)
+    assert "Sleepy.get" in proc.stdout, proc.stdout
+
+
+CPUS = sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(len(CPUS) < 2, reason="needs two cores: one for the target, one shared")
+def test_a_cpu_hog_beside_the_generator_is_never_the_target(scenario_file, tmp_path):
+    """Three busy processes pinned to the generator's one core take most of
+    its CPU (the target has a core of its own): the arrivals that fall
+    behind are the generator's side, never the target's."""
+    mine = os.sched_getaffinity(0)
+    hogs = []
+    try:
+        os.sched_setaffinity(0, {CPUS[1]})  # children inherit it
+        from conftest import DemoApi
+        api = DemoApi()
+        os.sched_setaffinity(0, {CPUS[0]})
+        for _ in range(3):
+            hogs.append(subprocess.Popen(
+                [sys.executable, "-c",
+                 "import time\nend = time.monotonic() + 20\nwhile time.monotonic() < end: pass"]))
+        path = scenario_file(native(4000, "3s"))
+        proc, r = run_json(path, api.url, tmp_path, "--workers", "1", "--drain", "1s")
+    finally:
+        os.sched_setaffinity(0, mine)
+        for h in hogs:
+            h.kill()
+            h.wait()
+        if "api" in locals():
+            api.close()
+    assert r["overload"] is not None, proc.stdout
+    assert r["overload"]["bottleneck"] in ("machine", "generator"), r["overload"]
+    assert "target could not keep up" not in proc.stdout, proc.stdout
+
+
 def test_slow_target_behind_a_connection_cap_is_the_target(make_demo_api, scenario_file,
                                                           tmp_path):
     # Two connections to a target answering in 200 ms carry 10 requests/s;
@@ -150,7 +218,9 @@ def test_generator_health_in_ndjson_and_metrics(demo_api, scenario_file, tmp_pat
         assert snapshots, lines
         health = snapshots[-1]["generator"]
         assert {"lag_max_ms", "lag_at_s", "stall_ms", "cpu", "steal", "busy", "python_cpu",
-                "python_held", "connections_busy", "connections_open"} <= set(health), health
+                "python_held", "connections_busy", "connections_open", "send_queue",
+                "cores"} <= set(health), health
+        assert health["cores"] == len(os.sched_getaffinity(0)), health
         assert lines[-1]["generator"]["lag_max_ms"] >= 0
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             body = resp.read().decode()
@@ -160,6 +230,7 @@ def test_generator_health_in_ndjson_and_metrics(demo_api, scenario_file, tmp_pat
                      "loadpilot_generator_python_held_ratio",
                      "loadpilot_generator_connections_busy",
                      "loadpilot_generator_connections_open",
+                     "loadpilot_generator_send_queue",
                      "loadpilot_generator_stall_seconds_total"):
             assert f"\n{name} " in body, name
         run.communicate(timeout=15)
