@@ -174,13 +174,6 @@ ProfileSpec profile_from_json(const json& j) {
 
 // --- validate helpers ---
 
-bool known_threshold(std::string_view key) {
-  for (std::string_view k : kThresholdKeys) {
-    if (k == key) return true;
-  }
-  return false;
-}
-
 bool valid_header_name(std::string_view name) {
   if (name.empty()) return false;
   for (unsigned char c : name) {
@@ -323,6 +316,7 @@ json Plan::to_json() const {
       {"http_version", http_version},
       {"max_streams", max_streams},
   };
+  if (!custom_metrics.empty()) out["custom_metrics"] = custom_metrics_to_json(custom_metrics);
   if (find_spec) out["find"] = {{"rps_min", find_spec->rps_min}, {"rps_max", find_spec->rps_max}};
   return out;
 }
@@ -353,6 +347,7 @@ Plan Plan::from_json(const json& j) {
   if (const json* v = find(j, "max_redirects")) p.max_redirects = read_int(*v, "max_redirects");
   if (const json* v = find(j, "http_version")) p.http_version = read_string(*v, "http_version");
   if (const json* v = find(j, "max_streams")) p.max_streams = read_int(*v, "max_streams");
+  if (const json* v = find(j, "custom_metrics")) p.custom_metrics = custom_metrics_from_json(*v);
   if (const json* v = find(j, "find"); v != nullptr && !v->is_null()) {
     if (!v->is_object()) fail("find", "an object", *v);
     FindSpec f;
@@ -476,10 +471,12 @@ std::vector<std::string> validate(const Plan& plan) {
     }
   }
 
+  validate_custom_metrics(plan, &errors);
   for (const auto& [key, value] : plan.thresholds) {
     const std::string field = "thresholds." + key;
+    if (checked_custom_key(field, key, value, plan.custom_metrics, &errors)) continue;
     if (!known_threshold(key)) {
-      add(field, "unknown threshold; use one of " + joined(kThresholdKeys), show(value));
+      add(field, unknown_threshold_problem(key, plan.custom_metrics), show(value));
     } else if (!(value >= 0 && std::isfinite(value))) {
       add(field, "must be a finite number >= 0", show(value));
     }

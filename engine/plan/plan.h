@@ -39,6 +39,8 @@
 #include <utility>
 #include <vector>
 
+#include "plan/custom_keys.h"
+
 namespace loadpilot::plan {
 
 enum class Mode { kRamp, kConstant, kStep, kSpike };
@@ -135,6 +137,11 @@ struct Plan {
   // step's), and this holds the search's bounds. JSON: "find": {"rps_min",
   // "rps_max"}, present only for such a scenario.
   std::optional<FindSpec> find_spec;
+  // The custom metrics the scenario file declares when it is imported
+  // (docs/scenarios.md#custom-metrics): what thresholds may name as
+  // "NAME.STAT". JSON: "custom_metrics": [{"name", "kind", "where"}],
+  // absent when there are none.
+  std::vector<CustomMetricSpec> custom_metrics;
 
   nlohmann::json to_json() const;
   // Parses without validating; throws PlanError naming the field on a type
@@ -177,8 +184,9 @@ inline constexpr const char* kThresholdKeys[] = {"p50_ms", "p95_ms", "p99_ms", "
 // (http::Target::parse); at least one task; unique task names;
 // 0 < weight <= kMaxWeight; a native task has a request with a known
 // method, a path starting with "/" and well-formed headers; known threshold
-// keys with finite values >= 0; 0 <= max_redirects <= kMaxRedirects;
-// http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams. Every
+// keys with finite values >= 0 (or a declared custom metric's NAME.STAT,
+// plan/custom_keys.h; a custom metric named like a task is refused); 0 <= max_redirects <=
+// kMaxRedirects; http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams. Every
 // number must be finite.
 
 std::vector<std::string> validate(const Plan& plan);
