@@ -13,7 +13,9 @@
 #include <string_view>
 
 #include "build_info.h"
+#include "metrics/custom_thresholds.h"
 #include "report/books.h"
+#include "report/custom_summary.h"
 #include "report/text_fit.h"
 #include "report/verdict.h"
 
@@ -132,6 +134,10 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   metrics::RunTotals totals{s.latency.p50_ms, s.latency.p95_ms, s.latency.p99_ms, s.latency.max_ms,
                             s.error_rate};
   s.thresholds = metrics::evaluate_thresholds(plan.thresholds, totals);
+  s.custom = run_custom_metrics(plan.custom_metrics, c.custom);
+  for (metrics::ThresholdResult& r :
+       metrics::evaluate_custom_thresholds(plan.thresholds, plan.custom_metrics, s.custom))
+    s.thresholds.push_back(std::move(r));
   s.passed = metrics::all_passed(s.thresholds);
   // Numbers that do not cover the asked load cannot pass.
   if (interrupted)
@@ -276,6 +282,7 @@ nlohmann::json Summary::to_json() const {
           {"service_time", service.to_json()},
           {"tasks", tasks_json},
           {"thresholds", th},
+          {"custom_metrics", metrics::custom_metrics_json(custom)},
           // null for a run that used no WebSocket (docs/protocols.md#websocket)
           {"websocket", websocket.empty() ? nlohmann::json(nullptr) : websocket.to_json()},
           {"passed", passed}};
@@ -499,12 +506,21 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   fmt::print(out, "\n{}\n", st.bold("Tasks"));
   print_tasks(out, width, s.tasks);
 
+  if (!s.custom.empty()) {
+    fmt::print(out, "\n{}\n", st.bold("Custom metrics"));
+    for (const std::string& line : custom_metric_lines(s.custom, width))
+      fmt::print(out, "  {}\n", line);
+  }
+
   if (!s.thresholds.empty()) {
     fmt::print(out, "\n{}\n", st.bold("Thresholds"));
     for (const metrics::ThresholdResult& r : s.thresholds) {
       const std::string mark = r.passed ? st.green("✓") : st.red("✗");
-      const char* unit = r.key == "error_rate" ? "%" : " ms";
-      fmt::print(out, "  {} {:<11} actual {:.2f}{} {} limit {:g}{}\n", mark, r.key, r.actual, unit,
+      // Custom metrics' keys (NAME.STAT) are in their values' own unit.
+      const char* unit = r.key == "error_rate" ? "%" : r.key.ends_with("_ms") ? " ms" : "";
+      const std::string actual =
+          std::isnan(r.actual) ? std::string("no values") : fmt::format("{:.2f}{}", r.actual, unit);
+      fmt::print(out, "  {} {:<11} actual {} {} limit {:g}{}\n", mark, r.key, actual,
                  r.passed ? "<=" : "> ", r.limit, unit);
     }
     fmt::print(out, "  {}\n",

@@ -85,7 +85,7 @@ struct Summary {
   std::string protocol() const;
   std::uint64_t response_total() const;  // the sum of `responses`
   double error_rate = 0;                 // percent of attempts (metrics::TaskStats)
-  metrics::WebSocketCounts websocket;  // docs/protocols.md#websocket
+  metrics::WebSocketCounts websocket;    // docs/protocols.md#websocket
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence
@@ -107,6 +107,9 @@ struct Summary {
   metrics::LatencySummary latency;  // from intended start
   metrics::LatencySummary service;  // from send
   std::vector<TaskSummary> tasks;
+  // The scenario's custom metrics (docs/scenarios.md#custom-metrics):
+  // those declared in the plan and those that got values.
+  metrics::CustomMetrics custom;
   std::vector<metrics::ThresholdResult> thresholds;
   // The one verdict: every threshold passed and no problem. The exit code,
   // the results file and the report all say this (docs/cli.md#exit-codes).

@@ -63,7 +63,9 @@ void check_scenario_path(const std::string& file);
 //                           (native only),
 //               "error": null | "FILE:LINE: ExcType: message" (native only)}],
 //    "defaults": [config keys the user left at their default],
-//    "has_on_start", "has_on_stop", "checks": ["check_..."]}
+//    "has_on_start", "has_on_stop", "checks": ["check_..."],
+//    "custom_metrics": [{"name", "kind", "where": "FILE:LINE"}] (only when the
+//                      file declared some: loadpilot.metrics)}
 struct ScenarioInfo {
   std::string name;
   std::string doc;             // first line of the class docstring, may be empty
