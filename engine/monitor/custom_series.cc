@@ -24,7 +24,7 @@ CustomSeries::CustomSeries(prometheus::Registry& r) {
                        .Help("Values added to a custom trend")
                        .Register(r);
   counter_ = &prometheus::BuildCounter()
-                  .Name("loadpilot_custom_counter_total")
+                  .Name("loadpilot_custom_count_total")
                   .Help("A custom counter: the sum of the values added")
                   .Register(r);
   rate_ = &prometheus::BuildGauge()
@@ -40,7 +40,7 @@ CustomSeries::CustomSeries(prometheus::Registry& r) {
                       .Help("Values added to a custom rate")
                       .Register(r);
   gauge_ = &prometheus::BuildGauge()
-                .Name("loadpilot_custom_gauge")
+                .Name("loadpilot_custom_value")
                 .Help("A custom gauge: its last value, min and max (stat label)")
                 .Register(r);
 }

@@ -4,10 +4,10 @@
 // the metric's name in the `metric` label:
 //   loadpilot_custom_trend{metric, stat="min|mean|p50|p90|p95|p99|max"}  gauge
 //   loadpilot_custom_trend_values_total{metric}                          counter
-//   loadpilot_custom_counter_total{metric}                               counter
+//   loadpilot_custom_count_total{metric}                               counter
 //   loadpilot_custom_rate{metric}                   gauge, share true 0..1
 //   loadpilot_custom_rate_true_total{metric}, loadpilot_custom_rate_values_total{metric}
-//   loadpilot_custom_gauge{metric, stat="value|min|max"}                 gauge
+//   loadpilot_custom_value{metric, stat="value|min|max"}                 gauge
 // All cover the whole run (the Snapshot's cumulative figures); a metric's
 // series appear with its first update.
 //

@@ -132,6 +132,31 @@ void add_value(std::size_t slot, py::handle value) {
                       py::repr(value).cast<std::string>(), why));
 }
 
+// `add` as a plain CPython fast call: the hot path of every metric.add(),
+// without pybind11's argument matching.
+PyObject* fast_add(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "add() takes a slot and a value");
+    return nullptr;
+  }
+  const std::size_t slot = PyLong_AsSize_t(args[0]);
+  if (slot == static_cast<std::size_t>(-1) && PyErr_Occurred()) return nullptr;
+  try {
+    add_value(slot, py::handle(args[1]));
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+PyMethodDef fast_add_def = {
+    "add", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_add)), METH_FASTCALL,
+    "add(slot, value): adds VALUE to the custom metric of SLOT"};
+
 }  // namespace
 
 }  // namespace loadpilot::scenario
@@ -147,7 +172,8 @@ PYBIND11_EMBEDDED_MODULE(_loadpilot_metrics, m) {
       loadpilot::scenario::raise(e.what());
     }
   });
-  m.def("add", &loadpilot::scenario::add_value);
+  m.add_object("add", py::reinterpret_steal<py::object>(
+                          PyCFunction_NewEx(&loadpilot::scenario::fast_add_def, nullptr, nullptr)));
   m.def("refuse", [](const std::string& message) { ScriptMetrics::instance().refuse(message); });
   m.def("set_error_type", [](py::handle type) {
     Py_XINCREF(type.ptr());
