@@ -244,3 +244,19 @@ def test_nan_is_refused_with_a_clear_error(demo_api, scenario_file, tmp_path):
     assert any("cart_items.add(nan): nan is not a number a metric can hold" in m
                for m in messages), messages
     assert r["custom_metrics"]["cart_items"]["count"] == 0
+
+
+def test_the_report_shows_custom_metrics_without_errors(demo_api, scenario_file, tmp_path):
+    from test_report import embedded_data, open_in_browser
+    report = tmp_path / "report.html"
+    proc, r = run_json(scenario_file(SCENARIO), demo_api.url, tmp_path, "--report", str(report))
+    html = report.read_text()
+    assert embedded_data(html)["custom_metrics"] == r["custom_metrics"]
+    assert 'id="custom-table"' in html
+    # The table renders in Chromium with no page or console error.
+    seen = open_in_browser(report, "custom-metrics")
+    text = seen["text"]
+    assert "Custom metrics" in text
+    assert "cart_items\ttrend\t80\t" in text, text
+    assert "orders\tcounter\t" in text, text
+    assert "queue.max" in text, text
