@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from conftest import BIN, run_json, run_loadpilot, task_row
+from test_distributed import agents, external, nats  # noqa: F401 (fixtures)
 
 SCENARIO = """
     from loadpilot import VUser, metrics, scenario, task
@@ -113,12 +114,9 @@ def run_with_metrics(path, target, tmp_path, *extra):
     return r, text, snapshots, err.read_text()
 
 
-@pytest.mark.parametrize("extra", [["--workers", "2"], ["--agents", "2"]],
-                         ids=["2-workers", "2-agents"])
-def test_custom_metrics_are_merged_exactly(demo_api, scenario_file, tmp_path, extra):
-    path = scenario_file(SCENARIO)
-    r, text, snapshots, err = run_with_metrics(path, demo_api.url, tmp_path, "--seed", "5",
-                                               *extra)
+def check_exact(r, demo_api, err=""):
+    """The results' custom metrics equal what the tasks added, exactly;
+    returns the iterations of buy and look."""
     buy, look = task_row(r, "buy")["iterations"], task_row(r, "look")["iterations"]
     assert buy > 0 and look > 0 and buy + look == 80, err
     # Every iteration sent one request, every VUser's on_start one more.
@@ -144,7 +142,17 @@ def test_custom_metrics_are_merged_exactly(demo_api, scenario_file, tmp_path, ex
     assert th["orders.count"]["actual"] == 2 * buy and th["orders.count"]["passed"]
     assert th["queue.max"]["actual"] == 5 and not th["queue.max"]["passed"]
     assert not r["passed"]
+    return buy, look
 
+
+@pytest.mark.parametrize("extra", [["--workers", "2"], ["--agents", "2"]],
+                         ids=["2-workers", "2-agents"])
+def test_custom_metrics_are_merged_exactly(demo_api, scenario_file, tmp_path, extra):
+    path = scenario_file(SCENARIO)
+    r, text, snapshots, err = run_with_metrics(path, demo_api.url, tmp_path, "--seed", "5",
+                                               *extra)
+    buy, look = check_exact(r, demo_api, err)
+    c = r["custom_metrics"]
     # ndjson: the last snapshot carries the same whole-run figures.
     assert snapshots[-1]["custom_metrics"]["orders"]["count"] == 2 * buy
     assert snapshots[-1]["custom_metrics"]["cart_items"]["count"] == buy + look
@@ -260,3 +268,11 @@ def test_the_report_shows_custom_metrics_without_errors(demo_api, scenario_file,
     assert "cart_items\ttrend\t80\t" in text, text
     assert "orders\tcounter\t" in text, text
     assert "queue.max" in text, text
+
+
+def test_custom_metrics_travel_over_nats(nats, agents, demo_api, scenario_file, tmp_path):
+    agents("m1", "m2")
+    proc, r = run_json(scenario_file(SCENARIO), demo_api.url, tmp_path, "--no-report",
+                       *external(nats, 2))
+    assert proc.returncode == 1, proc.stderr  # queue.max breaks its limit
+    check_exact(r, demo_api, proc.stderr)
