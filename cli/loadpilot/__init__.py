@@ -10,9 +10,10 @@
 
 Run it with ``loadpilot run FILE.py --target http://127.0.0.1:8000``.
 Rows of test data from CSV files: ``loadpilot.data.csv("users.csv")``.
+Numbers of your own: ``loadpilot.metrics.trend("cart_items").add(3)``.
 """
 
-from . import data
+from . import data, metrics
 from .client import BodyTooLarge, HTTPError, LoadClient, Response
 from ._wait import between, constant, constant_pacing
 from ._websocket import WebSocketClosed, WebSocketError, WebSocketTimeout
@@ -29,6 +30,7 @@ __all__ = [
     "WebSocketTimeout",
     "between",
     "data",
+    "metrics",
     "constant",
     "constant_pacing",
     "scenario",

@@ -26,7 +26,7 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _guard, _output, _shape, _sleep, data
+from . import _guard, _output, _shape, _sleep, data, metrics
 from .client import LoadClient, RecordingTransport, Request
 from ._native_proof import follows_redirects, native_proof
 from ._signatures import _overrides, signature_problems
@@ -74,6 +74,7 @@ def embed(path: str) -> None:
 
 def describe(path: str) -> List[Dict[str, Any]]:
     abspath = os.path.abspath(path)
+    metrics._scenario_file = (abspath, path)
     module = _import_scenario(path, abspath)
     lines = _definition_lines(abspath)
     classes: Dict[int, type] = {}
@@ -281,7 +282,7 @@ def _describe_class(
     shape = _describe_shape(cls, config.users is not None, path, abspath, lines)
     if shape is not None:
         table["shape"] = shape
-    return {
+    described = {
         **table,
         "name": cls.__name__,
         "doc": _first_line(vars(cls).get("__doc__")),
@@ -296,6 +297,11 @@ def _describe_class(
         "has_on_stop": _overrides(cls, "on_stop"),
         "checks": _check_names(cls),
     }
+    # The file's custom metrics declared by now (docs/scenarios.md#custom-metrics).
+    declared = metrics.declared()
+    if declared:
+        described["custom_metrics"] = declared
+    return described
 
 
 def _describe_task(

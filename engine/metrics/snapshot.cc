@@ -101,6 +101,7 @@ nlohmann::json Snapshot::to_json() const {
                       {"latency_total", total.to_json()},
                       {"tasks", tasks_json}};
   if (closed) j["target_users"] = target_users;
+  if (!custom.empty()) j["custom_metrics"] = custom_metrics_json(custom);
   return j;
 }
 
@@ -201,6 +202,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
     snap.current_rps = last_rates_[0];
     snap.iterations_rps = last_rates_[1];
   }
+  snap.custom = cumulative_.custom;
   snap.dropped = cumulative_.dropped;
   snap.late = cumulative_.late;
   snap.responses = cumulative_.responses;

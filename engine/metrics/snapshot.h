@@ -116,6 +116,8 @@ struct Snapshot {
   LatencySummary window;
   LatencySummary total;
   std::vector<TaskSnapshot> tasks;
+  // The scenario's custom metrics, whole run (docs/scenarios.md#custom-metrics).
+  CustomMetrics custom;
 
   bool closed = false;  // closed model: target_users is meaningful
   // What the end of the run waits for ("waiting for agent a2 (2 of 2)'s

@@ -115,6 +115,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   cut_off += other.cut_off;
   retries += other.retries;
   websocket.merge(other.websocket);
+  custom.merge(other.custom);
   for (std::size_t c = 0; c < kResponseClassCount; ++c) responses[c] += other.responses[c];
   bytes_sent += other.bytes_sent;
   http2_responses += other.http2_responses;
@@ -371,6 +372,8 @@ nlohmann::json IntervalStats::to_json() const {
                         {"last_start_s", last_start_s}};
   // Absent when unused, as an agent of an older version sends.
   if (!websocket.empty()) out["websocket"] = websocket.to_json();
+  // Absent when the scenario has none, as an agent of an older version sends.
+  if (!custom.empty()) out["custom"] = custom.to_json();
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
   for (const TaskStats& t : tasks) {
     ts.push_back({{"requests", t.requests},
@@ -415,6 +418,14 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
   if (j.contains("websocket")) {
     try {
       s.websocket = WebSocketCounts::from_json(j["websocket"]);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("stats: ") + e.what());
+    }
+  }
+  // Absent when the scenario has none, or from an agent of an older version.
+  if (j.contains("custom")) {
+    try {
+      s.custom = CustomMetrics::from_json(j["custom"]);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(std::string("stats: ") + e.what());
     }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "http/error_kind.h"
+#include "metrics/custom_metrics.h"
 #include "metrics/histogram.h"
 #include "metrics/websocket_counts.h"
 
@@ -131,6 +132,8 @@ struct IntervalStats {
   std::uint64_t http2_responses = 0;
   // WebSocket connections, messages and closes (docs/protocols.md#websocket).
   WebSocketCounts websocket;
+  // The scenario's own metrics (loadpilot.metrics), merged by name.
+  CustomMetrics custom;
   // The busiest engine thread's CPU use over the interval, 0..1 (merged
   // as the maximum): tells a generator that could not keep up from a target
   // that could not.

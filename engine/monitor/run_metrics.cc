@@ -139,6 +139,8 @@ void RunMetrics::add_generator_series(prometheus::Registry& r) {
   // loadpilot_websocket_* (docs/protocols.md#websocket), registered here to
   // keep the exposition's order.
   websocket_ = std::make_unique<WebSocketMetrics>(r);
+  // loadpilot_custom_* (docs/monitoring.md#custom-metrics).
+  custom_ = std::make_unique<CustomSeries>(r);
 }
 
 // Errors by kind, bytes each way, and responses by status class.
@@ -240,6 +242,7 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
   mean_->Set(s.window.mean_ms);
   elapsed_->Set(s.elapsed_s);
   websocket_->update(round.websocket);
+  custom_->update(s.custom);
   advance(*requests_, s.requests, requests_seen_);
   advance(*errors_, s.errors, errors_seen_);
   advance(*attempts_, s.attempts, attempts_seen_);

@@ -32,6 +32,7 @@
 
 #include "metrics/snapshot.h"
 #include "metrics/stats.h"
+#include "monitor/custom_series.h"
 #include "monitor/websocket_metrics.h"
 
 namespace prometheus {
@@ -133,6 +134,7 @@ class RunMetrics {
   std::vector<prometheus::Gauge*> generator_;
   prometheus::Counter* stall_ = nullptr;
   std::unique_ptr<WebSocketMetrics> websocket_;  // loadpilot_websocket_*
+  std::unique_ptr<CustomSeries> custom_;         // loadpilot_custom_*
 
   // Cumulative values already added to the counters.
   std::uint64_t requests_seen_ = 0, errors_seen_ = 0, attempts_seen_ = 0, started_seen_ = 0,

@@ -334,6 +334,7 @@ json Plan::to_json() const {
       {"http_version", http_version},
       {"max_streams", max_streams},
   };
+  if (!custom_metrics.empty()) out["custom_metrics"] = custom_metrics_to_json(custom_metrics);
   if (find_spec) out["find"] = {{"rps_min", find_spec->rps_min}, {"rps_max", find_spec->rps_max}};
   return out;
 }
@@ -364,6 +365,7 @@ Plan Plan::from_json(const json& j) {
   if (const json* v = find(j, "max_redirects")) p.max_redirects = read_int(*v, "max_redirects");
   if (const json* v = find(j, "http_version")) p.http_version = read_string(*v, "http_version");
   if (const json* v = find(j, "max_streams")) p.max_streams = read_int(*v, "max_streams");
+  if (const json* v = find(j, "custom_metrics")) p.custom_metrics = custom_metrics_from_json(*v);
   if (const json* v = find(j, "find"); v != nullptr && !v->is_null()) {
     if (!v->is_object()) fail("find", "an object", *v);
     FindSpec f;
@@ -493,8 +495,20 @@ std::vector<std::string> validate(const Plan& plan) {
     }
   }
 
+  validate_custom_metrics(plan, &errors);
   for (const auto& [key, t] : plan.thresholds) {
-    const std::string problem = threshold_problem(plan, key, t);
+    // A declared custom metric's NAME.STAT (plan/custom_keys.h): judged on
+    // the whole run only.
+    std::string problem;
+    if (const auto custom = custom_key_problem(key, t.limit, plan.custom_metrics)) {
+      problem = *custom;
+      if (problem.empty() && !t.plain())
+        problem =
+            "a custom metric's threshold is judged on the whole run: give it a plain "
+            "limit (no over, abort_on_fail or abort_after)";
+    } else {
+      problem = threshold_problem(plan, key, t);
+    }
     if (problem.empty()) continue;
     // The command line's own: "--threshold TEXT: problem"; a file's: led by
     // FILE:LINE, then the field as usual.

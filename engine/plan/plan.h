@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "plan/thresholds.h"
+#include "plan/custom_keys.h"
 
 namespace loadpilot::plan {
 
@@ -162,6 +163,11 @@ struct Plan {
   // step's), and this holds the search's bounds. JSON: "find": {"rps_min",
   // "rps_max"}, present only for such a scenario.
   std::optional<FindSpec> find_spec;
+  // The custom metrics the scenario file declares when it is imported
+  // (docs/scenarios.md#custom-metrics): what thresholds may name as
+  // "NAME.STAT". JSON: "custom_metrics": [{"name", "kind", "where"}],
+  // absent when there are none.
+  std::vector<CustomMetricSpec> custom_metrics;
 
   nlohmann::json to_json() const;
   // Parses without validating; throws PlanError naming the field on a type
@@ -200,10 +206,12 @@ inline constexpr double kMaxWeight = 1'000'000;      // one task's weight
 // (http::Target::parse); at least one task; unique task names;
 // 0 < weight <= kMaxWeight; a native task has a request with a known
 // method, a path starting with "/" and well-formed headers; thresholds
-// as plan/thresholds.h's threshold_problem() accepts them, each message
-// led by its origin when known ("shop.py:12: thresholds.checkout.p99: ...",
-// or "--threshold TEXT: ..." for the command line's); 0 <= max_redirects <= kMaxRedirects;
-// http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams. Every
+// as plan/thresholds.h's threshold_problem() accepts them (or a declared
+// custom metric's NAME.STAT, plan/custom_keys.h, judged on the whole run;
+// a custom metric named like a task is refused), each message led by its
+// origin when known ("shop.py:12: thresholds.checkout.p99: ...", or
+// "--threshold TEXT: ..." for the command line's); 0 <= max_redirects <=
+// kMaxRedirects; http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams. Every
 // number must be finite.
 
 std::vector<std::string> validate(const Plan& plan);

@@ -100,7 +100,7 @@ std::vector<std::string> check_results(const nlohmann::json& r) {
     for (std::size_t i = 0; i < r["tasks"].size(); ++i)
       expect(r["tasks"][i], "name", is_string, "a string", &problems);
   // Optional parts must at least have the right shape when present.
-  for (const char* k : {"timeseries", "latency_histogram", "knee"})
+  for (const char* k : {"timeseries", "latency_histogram", "knee", "custom_metrics"})
     if (r.contains(k)) expect(r, k, is_object, "an object", &problems);
   for (const char* k : {"thresholds", "top_errors"})
     if (r.contains(k)) expect(r, k, is_array, "an array", &problems);

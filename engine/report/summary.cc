@@ -13,7 +13,9 @@
 #include <string_view>
 
 #include "build_info.h"
+#include "metrics/custom_thresholds.h"
 #include "report/books.h"
+#include "report/custom_summary.h"
 #include "report/text_fit.h"
 #include "report/verdict.h"
 
@@ -130,6 +132,16 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
         {std::string(metrics::name(key.first)), key.second, entry.count, entry.first_seen_s});
   }
   judge_thresholds(s, plan, collector, thresholds);
+  // Custom metrics' thresholds (NAME.STAT, whole run): metrics/custom_thresholds.h.
+  s.custom = run_custom_metrics(plan.custom_metrics, c.custom);
+  if (!plan.custom_metrics.empty()) {
+    std::map<std::string, double> limits;
+    for (const auto& [key, t] : plan.thresholds) limits[key] = t.limit;
+    std::vector<metrics::ThresholdResult> custom =
+        metrics::evaluate_custom_thresholds(limits, plan.custom_metrics, s.custom);
+    if (!metrics::all_passed(custom)) s.passed = false;
+    for (metrics::ThresholdResult& r : custom) s.thresholds.push_back(std::move(r));
+  }
   // Numbers that do not cover the asked load cannot pass.
   if (interrupted)
     s.add_problem(
@@ -282,6 +294,7 @@ nlohmann::json Summary::to_json() const {
           {"aborted", aborted.empty()
                           ? nlohmann::json(nullptr)
                           : nlohmann::json{{"threshold", aborted_key}, {"message", aborted}}},
+          {"custom_metrics", metrics::custom_metrics_json(custom)},
           // null for a run that used no WebSocket (docs/protocols.md#websocket)
           {"websocket", websocket.empty() ? nlohmann::json(nullptr) : websocket.to_json()},
           {"passed", passed}};
@@ -512,6 +525,12 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
 
   fmt::print(out, "\n{}\n", st.bold("Tasks"));
   print_tasks(out, width, s.tasks);
+
+  if (!s.custom.empty()) {
+    fmt::print(out, "\n{}\n", st.bold("Custom metrics"));
+    for (const std::string& line : custom_metric_lines(s.custom, width))
+      fmt::print(out, "  {}\n", line);
+  }
 
   print_thresholds(out, width, s.thresholds, color);
   if (!s.problems.empty()) {

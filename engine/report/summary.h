@@ -112,6 +112,9 @@ struct Summary {
   metrics::LatencySummary latency;  // from intended start
   metrics::LatencySummary service;  // from send
   std::vector<TaskSummary> tasks;
+  // The scenario's custom metrics (docs/scenarios.md#custom-metrics):
+  // those declared in the plan and those that got values.
+  metrics::CustomMetrics custom;
   // Every threshold, the run's first, then each task's
   // (metrics/threshold_evaluator.h).
   std::vector<metrics::ThresholdResult> thresholds;

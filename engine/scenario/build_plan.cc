@@ -293,6 +293,20 @@ void apply_profile(const json& description, const Overrides& o, const std::strin
   }
 }
 
+// The custom metrics the file declared while it was imported: what
+// thresholds may name (plan/custom_keys.h).
+void apply_custom_metrics(const json& description, plan::Plan* plan) {
+  const json& declared = field_of(description, "custom_metrics");
+  if (!declared.is_array()) return;
+  for (const json& m : declared) {
+    if (!m.is_object() || !field_of(m, "name").is_string() || !field_of(m, "kind").is_string())
+      continue;
+    const json& where = field_of(m, "where");
+    plan->custom_metrics.push_back({m["name"].get<std::string>(), m["kind"].get<std::string>(),
+                                    where.is_string() ? where.get<std::string>() : ""});
+  }
+}
+
 // follow_redirects= and max_redirects= (docs/scenarios.md#redirects); left
 // out, they keep the plan's defaults.
 void apply_redirects(const json& config, plan::Plan* plan, Problems* problems) {
@@ -431,6 +445,7 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
   plan.target = overrides.target;
 
   apply_profile(info.description, overrides, file, &plan, &problems);
+  apply_custom_metrics(info.description, &plan);
   apply_thresholds(info.description, overrides, &plan, errors);
   apply_redirects(field_of(info.description, "config"), &plan, &problems);
   apply_protocol(field_of(info.description, "config"), overrides, &plan, &problems);

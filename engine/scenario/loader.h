@@ -67,7 +67,9 @@ void check_scenario_path(const std::string& file);
 //                     "thresholds": their thresholds= or null),
 //    "stages_at", "shape" (only for a scenario with stages= or a shape()
 //    method: scenario/table.h),
-//    "has_on_start", "has_on_stop", "checks": ["check_..."]}
+//    "has_on_start", "has_on_stop", "checks": ["check_..."],
+//    "custom_metrics": [{"name", "kind", "where": "FILE:LINE"}] (only when the
+//                      file declared some: loadpilot.metrics)}
 struct ScenarioInfo {
   std::string name;
   std::string doc;             // first line of the class docstring, may be empty

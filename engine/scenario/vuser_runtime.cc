@@ -26,6 +26,7 @@
 #include "http/request.h"
 #include "load/pacer.h"
 #include "scenario/loader.h"
+#include "scenario/script_metrics.h"
 #include "scenario/websocket_hub.h"
 
 namespace py = pybind11;
@@ -642,6 +643,10 @@ void VUserRuntime::start(load::ScriptedLink link) {
       },
       hub_->link.t0);
   std::shared_ptr<Hub> hub = hub_;
+  // The scenario's custom metrics are kept from now; a declaration it
+  // cannot be given (too many names) ends the run, saying why.
+  ScriptMetrics::instance().open(hub_->link.t0,
+                                 [hub](const std::string& message) { hub->stop_run(message); });
   void* runtime = runtime_;
   watchdog_ = std::make_unique<PythonWatchdog>(
       watch_options_, [hub](const std::string& message) { hub->stop_run(message); });
@@ -738,7 +743,9 @@ metrics::IntervalStats VUserRuntime::take() {
     hub_->recorder.record_busy(busy);
     hub_->recorder.record_python(busy, held);
   }
-  return hub_->recorder.take();
+  metrics::IntervalStats out = hub_->recorder.take();
+  out.custom = ScriptMetrics::instance().take();
+  return out;
 }
 
 std::size_t VUserRuntime::capacity() const { return static_cast<std::size_t>(max_vusers_); }
@@ -746,6 +753,7 @@ std::size_t VUserRuntime::capacity() const { return static_cast<std::size_t>(max
 void VUserRuntime::abort() {
   if (!hub_) return;
   hub_->close_books();
+  ScriptMetrics::instance().close();
   {
     std::lock_guard lock(hub_->link_mu);
     if (hub_->aborted.exchange(true)) return;

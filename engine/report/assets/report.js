@@ -665,12 +665,32 @@
     ["p50"], ["p95"], ["p99"], ["max"]], taskRows, (r) => (subRow[r] ? "named" : null));
   table("errors-table", [["kind", true], ["message", true], ["count"], ["first seen"]],
     list(data.top_errors).map((e) => [e.kind, e.message, fmtInt(e.count), fmt(e.first_seen_s, 1) + " s"]));
+  // The scenario's own metrics (docs/output.md#custom-metrics): one row
+  // each, the columns its kind has; "" where a kind has no such figure.
+  const custom = isObj(data.custom_metrics) ? Object.entries(data.custom_metrics).filter(([, m]) => isObj(m)) : [];
+  if (custom.length) {
+    document.getElementById("row-custom").hidden = false;
+    const figure = (v) => (typeof v === "number" && isFinite(v)
+      ? v.toLocaleString("en-US", { maximumFractionDigits: 3 }) : "");
+    table("custom-table", [["metric", true], ["kind", true], ["count"], ["value / rate"], ["min"], ["mean"],
+      ["p50"], ["p95"], ["p99"], ["max"]],
+      custom.map(([name, m]) => {
+        const value = m.kind === "rate" ? fmt(100 * num(m.rate), 2) + " %" + " (" + fmtInt(m.trues) + " of " + fmtInt(m.total) + ")"
+          : m.kind === "gauge" ? figure(m.value) : m.kind === "counter" ? figure(m.count) : "";
+        const count = m.kind === "rate" ? m.total : m.kind === "counter" ? m.adds : m.count;
+        return [name, String(m.kind || ""), figure(count), value, figure(m.min), figure(m.mean),
+          figure(m.p50), figure(m.p95), figure(m.p99), figure(m.max)];
+      }));
+  }
   // Each threshold by its task and window (docs/output.md#thresholds);
   // results of older versions have neither: the whole run.
   table("thresholds-table", [["", true], ["threshold", true], ["task", true], ["window", true],
     ["actual"], ["limit"]],
     list(data.thresholds).map((t) => {
-      const unit = (t.metric || t.key) === "error_rate" ? " %" : " ms";
+      // A custom metric's key (NAME.STAT) is in its values' own unit.
+      const metric = t.metric || t.key;
+      const unit = metric === "error_rate" ? " %" : /_ms$/.test(metric) ? " ms" : "";
+      const actual = typeof t.actual === "number" && isFinite(t.actual) ? fmt(t.actual, 2) + unit : "no values";
       const over = num(t.over_s);
       let window = over > 0 ? fmt(over, 0) + " s" : "whole run";
       if (over > 0 && isObj(t.window))
@@ -678,7 +698,7 @@
       if (t.aborted) window += "; stopped the run at " + fmt(t.aborted_at_s, 1) + " s";
       return [{ text: t.passed ? "✓" : "✗", cls: t.passed ? "ok" : "bad" }, t.key,
         typeof t.task === "string" ? t.task : "(run)", window,
-        fmt(t.actual, 2) + unit, fmt(t.limit, 2) + unit];
+        actual, fmt(t.limit, 2) + unit];
     }));
 
   const knee = data.knee;
