@@ -508,6 +508,10 @@ std::vector<std::string> validate(const Plan& plan) {
             "limit (no over, abort_on_fail or abort_after)";
     } else {
       problem = threshold_problem(plan, key, t);
+      // Not a run or task metric: perhaps a declared custom metric misspelt.
+      if (!problem.empty() && !plan.custom_metrics.empty() &&
+          !known_threshold_metric(split_threshold_key(key).metric))
+        problem = unknown_threshold_problem(key, plan.custom_metrics);
     }
     if (problem.empty()) continue;
     // The command line's own: "--threshold TEXT: problem"; a file's: led by

@@ -223,7 +223,7 @@ plan::Plan plan_with(std::map<std::string, double> thresholds) {
   t.name = "checkout";
   t.runtime = "python";
   p.tasks.push_back(t);
-  p.thresholds = std::move(thresholds);
+  for (const auto& [key, limit] : thresholds) p.thresholds[key] = limit;
   p.custom_metrics = {{"cart_items", "trend", "s.py:3"}, {"cache_hit", "rate", "s.py:4"}};
   return p;
 }
