@@ -1,5 +1,6 @@
 // The summary's thresholds: judged (report/summary.h judge_thresholds) and
 // printed (print_thresholds), each named by its task and window.
+#include <cmath>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -43,7 +44,11 @@ void print_thresholds(std::FILE* out, int width,
   label_width = std::min(label_width, std::max(11, width - 40));
   for (const metrics::ThresholdResult& r : thresholds) {
     const std::string mark = r.passed ? paint("32", "✓") : paint("31", "✗");
-    const char* unit = r.metric == "error_rate" || r.key == "error_rate" ? "%" : " ms";
+    // Latency keys in ms, error rates in percent; a custom metric's key
+    // (NAME.STAT) is in its values' own unit.
+    const std::string metric =
+        !r.metric.empty() ? r.metric : r.key.substr(r.key.rfind('.') + 1);
+    const char* unit = metric == "error_rate" ? "%" : metric.ends_with("_ms") ? " ms" : "";
     const std::string label = printable(r.label());
     std::string line = fmt::format("  {} ", mark);
     if (display_width(label) > label_width) {
@@ -52,8 +57,10 @@ void print_thresholds(std::FILE* out, int width,
     } else {
       line += pad(label, label_width);
     }
-    fmt::print(out, "{} actual {:.2f}{} {} limit {:g}{}\n", line, r.actual, unit,
-               r.passed ? "<=" : "> ", r.limit, unit);
+    const std::string actual =
+        std::isnan(r.actual) ? std::string("no values") : fmt::format("{:.2f}{}", r.actual, unit);
+    fmt::print(out, "{} actual {} {} limit {:g}{}\n", line, actual, r.passed ? "<=" : "> ",
+               r.limit, unit);
     const std::string indent(4, ' ');
     if (r.over_s > 0 && (r.window_end_s > r.window_start_s))
       fmt::print(out, "{}{}\n", indent,

@@ -421,7 +421,7 @@
     return { opts: opts, data: [ts.t, perSecond(ts.bytes_received), perSecond(ts.bytes_sent)] };
   });
 
-  // Load generator: its own side each second (docs/report.md#load-generator),
+  // Load generator: its own side each second (docs/report.md#what-it-shows),
   // so a reader can tell the generator's limits from the target's.
   const gen = ts && isObj(ts.generator) && ["lag_max_ms", "cpu", "steal", "busy", "python_cpu",
     "connections_busy", "connections_open", "send_queue"].every((k) =>

@@ -657,6 +657,10 @@ def test_one_hour_report_is_small_and_quick(tmp_path):
     # The bar is 2 s on a laptop; leave headroom for a loaded CI box.
     assert seen["load_ms"] < 4000, seen["load_ms"]
     for h in seen["before"]:
+        # This file has no generator columns: that panel says so instead of
+        # drawing (test_report_of_a_results_file_without_service_...).
+        if h["id"].startswith("chart-gen"):
+            continue
         assert h["drawn"] > 0, h
 
 
