@@ -15,9 +15,9 @@ from __future__ import annotations
 import ast
 import math
 import numbers
-import tokenize
 from typing import Any, Callable, Dict, List, Optional
 
+from ._signatures import _class_nodes
 from .dsl import task_info
 
 __all__ = ["MAX_S", "MAX_STAGES", "STEP_S", "evaluate", "has_shape", "stages_lines"]
@@ -101,35 +101,19 @@ def stages_lines(abspath: str) -> Dict[str, Dict[str, Any]]:
     """Qualified class name -> {"line": line of stages=, "rows": [line of
     each row]} for every @scenario(stages=[...]) written in the file, so
     that a bad row is named at its own line."""
-    try:
-        with tokenize.open(abspath) as f:
-            tree = ast.parse(f.read(), abspath)
-    except (OSError, SyntaxError, ValueError):
-        return {}
     found: Dict[str, Dict[str, Any]] = {}
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                qualname = prefix + child.name
-                for decorator in child.decorator_list:
-                    if not isinstance(decorator, ast.Call):
-                        continue
-                    for keyword in decorator.keywords:
-                        if keyword.arg != "stages":
-                            continue
-                        value = keyword.value
-                        rows = (
-                            [row.lineno for row in value.elts]
-                            if isinstance(value, (ast.List, ast.Tuple))
-                            else []
-                        )
-                        found[qualname] = {"line": value.lineno, "rows": rows}
-                visit(child, qualname + ".")
-            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                visit(child, prefix + child.name + ".<locals>.")
-            else:
-                visit(child, prefix)
-
-    visit(tree, "")
+    for qualname, node in _class_nodes(abspath).items():
+        for decorator in node.decorator_list:
+            if not isinstance(decorator, ast.Call):
+                continue
+            for keyword in decorator.keywords:
+                if keyword.arg != "stages":
+                    continue
+                value = keyword.value
+                rows = (
+                    [row.lineno for row in value.elts]
+                    if isinstance(value, (ast.List, ast.Tuple))
+                    else []
+                )
+                found[qualname] = {"line": value.lineno, "rows": rows}
     return found

@@ -10,6 +10,7 @@
 
 #include "plan/duration.h"
 #include "scenario/build_thresholds.h"
+#include "scenario/description_json.h"
 #include "scenario/loader.h"
 #include "scenario/table.h"
 #include "scenario/vuser_runtime.h"
@@ -17,9 +18,11 @@
 namespace loadpilot::scenario {
 namespace {
 
+using description::as_duration;
+using description::field_of;
+using description::left_at_default;
+using description::shown;
 using nlohmann::json;
-
-std::string shown(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 class Problems {
  public:
@@ -58,30 +61,9 @@ std::optional<int> as_int(const json& v) {
   return static_cast<int>(*d);
 }
 
-// Seconds from a number or a duration string ("30s", "1m30s").
-std::optional<double> as_duration(const json& v) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) return plan::parse_duration(v.get<std::string>());
-  return std::nullopt;
-}
-
-const json& field_of(const json& obj, const char* key) {
-  static const json null;
-  if (!obj.is_object()) return null;
-  auto it = obj.find(key);
-  return it == obj.end() ? null : *it;
-}
-
 // The override when given on the command line, else the decorator's value.
 json chosen(const std::optional<std::string>& override_value, const json& config, const char* key) {
   return override_value ? json(*override_value) : field_of(config, key);
-}
-
-bool left_at_default(const json& description, std::string_view key) {
-  const json& defaults = field_of(description, "defaults");
-  if (!defaults.is_array()) return false;
-  return std::any_of(defaults.begin(), defaults.end(),
-                     [&](const json& d) { return d.is_string() && d.get<std::string>() == key; });
 }
 
 // wait= as the DSL describes it: null (no wait) or {"kind", "min_s",

@@ -7,29 +7,17 @@
 
 #include "plan/duration.h"
 #include "plan/suggest.h"
+#include "scenario/description_json.h"
 
 namespace loadpilot::scenario {
 namespace {
 
+using description::as_duration;
+using description::field_of;
+using description::shown;
 using nlohmann::json;
 
-std::string shown(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-const json& field_of(const json& obj, const char* key) {
-  static const json null;
-  if (!obj.is_object()) return null;
-  auto it = obj.find(key);
-  return it == obj.end() ? null : *it;
-}
-
 std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : ""; }
-
-// Seconds from a number or a duration string ("30s", "1m").
-std::optional<double> seconds_of(const json& v) {
-  if (v.is_number() && !v.is_boolean()) return v.get<double>();
-  if (v.is_string()) return plan::parse_duration(v.get<std::string>());
-  return std::nullopt;
-}
 
 constexpr const char* kFields[] = {"limit", "over", "abort_on_fail", "abort_after"};
 
@@ -78,7 +66,7 @@ class Reader {
       ok = false;
     }
     if (const json& over = field_of(value, "over"); !over.is_null()) {
-      if (auto s = seconds_of(over)) {
+      if (auto s = as_duration(over)) {
         t.over_s = *s;
       } else {
         add(origin, field + ".over", "must be a duration such as \"1m\" or \"30s\"", over);
@@ -94,7 +82,7 @@ class Reader {
       }
     }
     if (const json& after = field_of(value, "abort_after"); !after.is_null()) {
-      if (auto s = seconds_of(after)) {
+      if (auto s = as_duration(after)) {
         t.abort_after_s = *s;
       } else {
         add(origin, field + ".abort_after", "must be a duration such as \"30s\"", after);

@@ -9,29 +9,17 @@
 
 #include "plan/duration.h"
 #include "plan/stages.h"
+#include "scenario/description_json.h"
 
 namespace loadpilot::scenario {
 namespace {
 
+using description::field_of;
+using description::left_at_default;
+using description::shown;
 using nlohmann::json;
 
-std::string shown(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-const json& field_of(const json& obj, const char* key) {
-  static const json null;
-  if (!obj.is_object()) return null;
-  auto it = obj.find(key);
-  return it == obj.end() ? null : *it;
-}
-
 int line_of(const json& v) { return v.is_number_integer() ? v.get<int>() : 0; }
-
-bool left_at_default(const json& description, std::string_view key) {
-  const json& defaults = field_of(description, "defaults");
-  return defaults.is_array() && std::any_of(defaults.begin(), defaults.end(), [&](const json& d) {
-           return d.is_string() && d.get<std::string>() == key;
-         });
-}
 
 // Where stages= is written (its row `index` when >= 0), else the class.
 int table_line(const json& description, long index) {
