@@ -52,8 +52,12 @@ std::vector<std::string> bundle_layout_problems(const Bundle& bundle) {
                       kMaxBundlePathBytes));
       continue;
     }
-    if (path == kPlanFile || path == kResultsFile) {
-      add(fmt::format("bundle: file \"{}\": the name is the run's own; rename it", path));
+    // The run's own files sit at the top of the folder: no bundle file may
+    // take their names, nor a bundle folder (".plan.json/x").
+    const std::string_view top = std::string_view(path).substr(0, path.find('/'));
+    if (top == kPlanFile || top == kResultsFile) {
+      add(fmt::format("bundle: file \"{}\": the name \"{}\" is the run's own; rename it",
+                      shown_path(path), top));
       continue;
     }
     std::size_t start = 0;

@@ -107,6 +107,12 @@ TEST(Service, BundleLayoutProblemsNameTheEntry) {
   p = protocol::bundle_layout_problems(bundle_of({{"s.py", "x"}, {".results.json", "{}"}}));
   ASSERT_EQ(p.size(), 1u) << joined(p);
   EXPECT_NE(p[0].find("the run's own"), std::string::npos) << p[0];
+  // A bundle folder may not take the name either: the plan is written there.
+  p = protocol::bundle_layout_problems(bundle_of({{"s.py", "x"}, {".plan.json/a.py", "y"}}));
+  ASSERT_EQ(p.size(), 1u) << joined(p);
+  EXPECT_EQ(
+      p[0],
+      "bundle: file \".plan.json/a.py\": the name \".plan.json\" is the run's own; rename it");
   // A forged bundle with thousands of problems gets a bounded answer.
   std::map<std::string, std::string> many;
   for (int i = 0; i < 1000; ++i) {
