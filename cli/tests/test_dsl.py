@@ -382,7 +382,7 @@ def test_mixed_models_name_the_scenario_line(write_scenario):
     (lambda: scenario(vus=10),
      "@scenario() got an unexpected keyword argument 'vus'; it takes rps, duration, ramp_up, "
      "mode, steps, thresholds, max_vusers, users, wait, follow_redirects, max_redirects, "
-     "http_version, max_streams, rps_min, rps_max"),
+     "http_version, max_streams, rps_min, rps_max, start, group"),
 ])
 def test_unknown_keywords_get_a_suggestion(make, message):
     with pytest.raises(TypeError) as exc:
@@ -404,3 +404,18 @@ def test_unknown_task_keyword_names_the_line(write_scenario):
         _describe.describe_file(str(path))
     assert str(exc.value) == (f"{path}:5: TypeError: @task() got an unexpected keyword "
                               "argument 'wieght'; did you mean 'weight'?")
+
+
+def test_start_and_group_are_described_only_when_given() -> None:
+    @scenario(rps=5, start="10m", group=("nightly", "smoke"))
+    class Later(VUser):
+        pass
+
+    @scenario(rps=5)
+    class Now(VUser):
+        pass
+
+    later = scenario_config(Later).as_dict()
+    assert later["start"] == "10m" and later["group"] == ["nightly", "smoke"]
+    now = scenario_config(Now).as_dict()
+    assert "start" not in now and "group" not in now

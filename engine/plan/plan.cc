@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -324,11 +325,96 @@ json Plan::to_json() const {
       {"max_streams", max_streams},
   };
   if (find_spec) out["find"] = {{"rps_min", find_spec->rps_min}, {"rps_max", find_spec->rps_max}};
+  if (start_s > 0) out["start_s"] = start_s;
+  if (!groups.empty()) out["groups"] = groups;
+  if (several()) {
+    // The parts carry the tasks and profiles; the run's are derived.
+    json parts = json::array();
+    for (const Plan& part : scenarios) parts.push_back(part.to_json());
+    return {{"name", name},
+            {"file", file},
+            {"target", target},
+            {"thresholds", thresholds},
+            {"scenarios", std::move(parts)}};
+  }
   return out;
+}
+
+std::pair<std::size_t, std::size_t> Plan::task_home(std::size_t task) const {
+  std::size_t first = 0;
+  for (std::size_t s = 0; s < scenarios.size(); ++s) {
+    const std::size_t n = scenarios[s].tasks.size();
+    if (task < first + n) return {s, task - first};
+    first += n;
+  }
+  return {0, task};
+}
+
+Plan combine(std::vector<Plan> parts, std::string name) {
+  Plan run;
+  run.name = std::move(name);
+  if (!parts.empty()) {
+    run.file = parts.front().file;
+    run.target = parts.front().target;
+  }
+  bool all_closed = !parts.empty();
+  double end_s = 0, rps = 0;
+  int users = 0;
+  for (const Plan& part : parts) {
+    for (TaskSpec t : part.tasks) {
+      t.name = part.name + "." + t.name;
+      run.tasks.push_back(std::move(t));
+    }
+    all_closed = all_closed && part.profile.closed();
+    if (part.profile.closed())
+      users += part.profile.users;
+    else if (!part.profile.unlimited)
+      rps += part.profile.rps;
+    end_s = std::max(end_s, part.start_s + part.profile.total_s());
+  }
+  run.profile.mode = Mode::kConstant;
+  run.profile.duration_s = end_s;
+  run.profile.ramp_up_s = 0;
+  run.profile.rps = rps;
+  if (all_closed) {
+    run.profile.users = users;
+    run.profile.wait = parts.front().profile.wait;
+  }
+  run.scenarios = std::move(parts);
+  return run;
+}
+
+double run_length_s(const Plan& plan) {
+  if (!plan.several()) return plan.start_s + plan.profile.total_s();
+  double end_s = 0;
+  for (const Plan& part : plan.scenarios) end_s = std::max(end_s, run_length_s(part));
+  return end_s;
 }
 
 Plan Plan::from_json(const json& j) {
   if (!j.is_object()) fail("plan", "a JSON object", j);
+  if (const json* v = find(j, "scenarios"); v != nullptr && !v->is_null()) {
+    if (!v->is_array() || v->size() < 2) fail("scenarios", "a list of two or more plans", *v);
+    std::vector<Plan> parts;
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      try {
+        parts.push_back(from_json((*v)[i]));
+      } catch (const PlanError& e) {
+        throw PlanError(fmt::format("scenarios[{}].{}", i, e.what()));
+      }
+      if (parts.back().several())
+        fail(fmt::format("scenarios[{}]", i), "a plan of one scenario", (*v)[i]);
+    }
+    Plan run = combine(std::move(parts), read_string(require(j, "name", "name"), "name"));
+    if (const json* f = find(j, "file")) run.file = read_string(*f, "file");
+    run.target = read_string(require(j, "target", "target"), "target");
+    if (const json* t = find(j, "thresholds"); t != nullptr && !t->is_null()) {
+      if (!t->is_object()) fail("thresholds", "an object", *t);
+      for (const auto& [key, value] : t->items())
+        run.thresholds[key] = read_number(value, "thresholds." + key);
+    }
+    return run;
+  }
   Plan p;
   p.name = read_string(require(j, "name", "name"), "name");
   if (const json* v = find(j, "file")) p.file = read_string(*v, "file");
@@ -360,6 +446,11 @@ Plan Plan::from_json(const json& j) {
     if (const json* r = find(*v, "rps_max")) f.rps_max = read_number(*r, "find.rps_max");
     p.find_spec = f;
   }
+  read_optional(j, "start_s", "", &p.start_s);
+  if (const json* v = find(j, "groups"); v != nullptr && !v->is_null()) {
+    if (!v->is_array()) fail("groups", "a list of names", *v);
+    for (const json& g : *v) p.groups.push_back(read_string(g, "groups"));
+  }
   return p;
 }
 
@@ -368,6 +459,29 @@ std::vector<std::string> validate(const Plan& plan) {
   auto add = [&errors](std::string_view field, std::string_view problem, std::string_view got) {
     errors.push_back(fmt::format("{}: {} (got {})", field, problem, got));
   };
+  if (plan.several()) {
+    std::set<std::string> names;
+    for (const Plan& part : plan.scenarios) {
+      if (!names.insert(part.name).second)
+        add("scenarios", "each scenario may run once in a run", as_json_string(part.name));
+      for (const std::string& e : validate(part))
+        errors.push_back(fmt::format("scenarios.{}.{}", part.name, e));
+    }
+    for (const auto& [key, value] : plan.thresholds) {
+      if (!known_threshold(key))
+        add("thresholds." + key, "unknown threshold; use one of " + joined(kThresholdKeys),
+            show(value));
+      else if (!(value >= 0 && std::isfinite(value)))
+        add("thresholds." + key, "must be a finite number >= 0", show(value));
+    }
+    return errors;
+  }
+  if (!(plan.start_s >= 0 && plan.start_s <= kMaxDurationS))
+    add("start", "must be a duration from 0s to " + show(kMaxDurationS) + "s (7 days)",
+        show(plan.start_s) + "s");
+  else if (plan.start_s > 0 && plan.profile.unlimited)
+    add("start", "a closed loop (rps=\"max\") starts at once; start= does not go with it",
+        show(plan.start_s) + "s");
 
   if (plan.find_spec) {
     const FindSpec& f = *plan.find_spec;

@@ -85,7 +85,7 @@ struct Summary {
   std::string protocol() const;
   std::uint64_t response_total() const;  // the sum of `responses`
   double error_rate = 0;                 // percent of attempts (metrics::TaskStats)
-  metrics::WebSocketCounts websocket;  // docs/protocols.md#websocket
+  metrics::WebSocketCounts websocket;    // docs/protocols.md#websocket
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence
@@ -114,6 +114,9 @@ struct Summary {
   // A step run's knee point, one sentence (report/knee.h describe_knee);
   // printed before the verdict. Empty: not a step run.
   std::string knee;
+  // A run of several scenarios: each one's own summary, in the plan's
+  // order (report/scenario_summary.h). Empty in a run of one.
+  std::vector<Summary> scenarios;
 
   void add_problem(std::string problem);
   nlohmann::json to_json() const;  // the results file (docs/output.md)

@@ -13,6 +13,7 @@
 #include "monitor/exporter.h"
 #include "report/live.h"
 #include "report/output_file.h"
+#include "report/scenario_summary.h"
 #include "report/summary.h"
 #include "report/wall_clock.h"
 #include "run/exit_codes.h"
@@ -82,6 +83,9 @@ std::unique_ptr<monitor::Exporter> start_exporter(const RunArgs& args, const pla
       engine.profile().phase_at(0),
       plan.profile.unlimited || plan.profile.closed() ? 0 : engine.profile().rate_at(0)};
   for (const auto& name : engine.collector().task_names()) info.tasks.push_back(name);
+  if (plan.several())
+    for (const plan::Plan& part : plan.scenarios)
+      for (std::size_t t = 0; t < part.tasks.size(); ++t) info.task_scenarios.push_back(part.name);
   info.model = std::string(plan.profile.model());
   std::unique_ptr<monitor::Exporter> exporter = make_exporter(args, info);
   if (exporter)
@@ -243,9 +247,13 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   report::RunLimits limits{engine.max_connections(),
                            setup.vusers ? static_cast<std::size_t>(setup.vusers->max_vusers()) : 0};
   limits.python_blocked = blocked;
-  report::Summary summary = report::build_summary(
-      plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
-      ran.outcome.duration_s, ran.outcome.interrupted, limits);
+  report::Summary summary =
+      engine.lane_count() > 0
+          ? report::build_run_summary(plan, engine, ran.outcome.duration_s, ran.outcome.interrupted,
+                                      limits)
+          : report::build_summary(plan, engine.collector(), engine.profile().total_s(),
+                                  engine.profile().total_iterations(), ran.outcome.duration_s,
+                                  ran.outcome.interrupted, limits);
   if (ran.signal_seen) summary.interrupt_signal = ran.signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : errors) summary.add_problem(e);
   if (args.strict && !summary.generator_bound.empty()) summary.add_problem(summary.generator_bound);
