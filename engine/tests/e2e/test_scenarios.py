@@ -4,9 +4,14 @@ saw carrying its X-Demo-Tag, the books hold per scenario and in total, and
 the ways of choosing them (--scenario twice, --all, --group) and their
 errors."""
 import json
+import os
+import re
+import signal
+import subprocess
+import urllib.request
 import xml.etree.ElementTree as ET
 
-from conftest import run_json, run_loadpilot
+from conftest import BIN, run_json, run_loadpilot
 
 # An open 200/s partner and 20 closed-model browsing users with think time,
 # the users starting a second in. Each tags its requests for the target.
@@ -206,3 +211,33 @@ def test_the_picker_offers_groups_and_all(scenario_file):
     code, out = run_in_pty(["run", path, "--target", "http://127.0.0.1:1", "--dry-run"], b"6")
     assert code == 0, out
     assert len(plan_of(out)["scenarios"]) == 3
+
+
+def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
+    path = scenario_file(MIX)
+    env = dict(os.environ)
+    env.pop("LOADPILOT_NO_METRICS", None)
+    proc = subprocess.Popen(
+        [os.path.abspath(BIN), "run", path, "--target", demo_api.url, "--scenario", "Alone",
+         "--scenario", "Partner", "--metrics-port", "0", "--metrics-linger", "20s", "--no-report"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.DEVNULL)
+    try:
+        url = None
+        for line in proc.stderr:
+            m = re.search(r"serving final values at (\S+)", line)
+            if m:
+                url = m.group(1)
+                break
+        assert url, "no linger line"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text = r.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    tags = demo_api.stats()["tags"]
+    for scenario, task, tag in (("Alone", "health", "alone"), ("Partner", "products", "partner")):
+        line = f'loadpilot_task_requests_total{{scenario="{scenario}",task="{task}"}} {tags[tag]}'
+        assert line in text, (line, [t for t in text.splitlines() if "task_requests" in t])
+    total = tags["alone"] + tags["partner"]
+    assert f"loadpilot_requests_total {total}" in text
