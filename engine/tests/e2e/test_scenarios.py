@@ -6,6 +6,7 @@ errors."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import urllib.request
@@ -93,6 +94,11 @@ def test_an_open_and_a_closed_scenario_run_together_and_count_exactly(demo_api, 
     assert [s.get("name") for s in suites] == ["mix", "mix.Partner", "mix.Browse"]
     cases = [c.get("name") for c in suites[1].findall("testcase")]
     assert cases == ["run", "error_rate", "products"], cases
+    if shutil.which("xmllint"):
+        xsd = os.path.join(os.path.dirname(__file__), "junit.xsd")
+        v = subprocess.run(["xmllint", "--noout", "--schema", xsd, str(junit)],
+                           capture_output=True, text=True)
+        assert v.returncode == 0, v.stderr
 
 
 def test_the_ndjson_stream_carries_each_scenario(demo_api, scenario_file, tmp_path):
