@@ -247,3 +247,22 @@ def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
         assert line in text, (line, [t for t in text.splitlines() if "task_requests" in t])
     total = tags["alone"] + tags["partner"]
     assert f"loadpilot_requests_total {total}" in text
+
+
+def test_the_report_has_a_section_per_scenario_in_chromium(demo_api, scenario_file, tmp_path):
+    from test_report import open_in_browser
+    path = scenario_file(MIX)
+    report = tmp_path / "report.html"
+    proc = run_loadpilot("run", path, "--target", demo_api.url, "--scenario", "Alone",
+                         "--scenario", "Partner", "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    seen = open_in_browser(report, "several-scenarios")
+    text = seen["text"]
+    assert "Scenarios" in seen["section_titles"], seen["section_titles"]
+    # The summary table, then each scenario's own section with its tasks
+    # by their own names and its own threshold.
+    for needle in ("Alone", "Partner", "health", "products", "error_rate"):
+        assert needle in text, needle
+    assert "\tPartner\topen\t600\t" in text and "\tAlone\topen\t5\t" in text, text
+    # Bare task names appear only in the scenarios' own sections.
+    assert "\nproducts\t600\t" in text and "\nhealth\t5\t" in text, text
