@@ -266,3 +266,36 @@ def test_the_report_has_a_section_per_scenario_in_chromium(demo_api, scenario_fi
     assert "\tPartner\topen\t600\t" in text and "\tAlone\topen\t5\t" in text, text
     # Bare task names appear only in the scenarios' own sections.
     assert "\nproducts\t600\t" in text and "\nhealth\t5\t" in text, text
+
+
+def test_an_interrupted_run_of_several_keeps_every_book(make_demo_api, scenario_file, tmp_path):
+    # 50 ms responses, so iterations are in flight when SIGINT comes.
+    api = make_demo_api("--latency-ms", "50")
+    path = scenario_file(MIX.replace('duration="3s"', 'duration="30s"'))
+    results = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [os.path.abspath(BIN), "run", path, "--target", api.url, "--group", "mix",
+         "--results-json", str(results), "--no-metrics", "--no-report", "--output", "ndjson"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    # Both scenarios under way (Browse starts at 1 s): then stop.
+    for line in proc.stdout:
+        if '"snapshot"' in line and json.loads(line)["scenarios"]["Browse"]["requests"] > 0:
+            break
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130, proc.returncode
+    r = json.loads(results.read_text())
+    assert r["interrupted"] and not r["passed"]
+    parts = r["scenarios"]
+    books_hold(parts["Partner"], closed=False)
+    books_hold(parts["Browse"], closed=True)
+    books_hold(r, closed=False)
+    assert parts["Partner"]["iterations"]["not_started"] > 0, parts["Partner"]["iterations"]
+    for key in ("planned", "started", "finished", "cut_off", "dropped", "not_started"):
+        assert r["iterations"][key] == sum(p["iterations"][key] for p in parts.values()), key
+    tags = api.stats()["tags"]
+    # A request that reached the wire is counted, cut off or not.
+    for name, tag in (("Partner", "partner"), ("Browse", "browse")):
+        it = parts[name]["iterations"]
+        assert parts[name]["requests"] + it["cut_off"] >= tags[tag] >= parts[name]["requests"], (
+            name, parts[name]["requests"], it, tags)
