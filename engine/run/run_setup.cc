@@ -454,7 +454,8 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
             "{}: task {} runs in Python ({}); a run of several scenarios runs tasks the engine "
             "sends natively only for now: run that scenario on its own (--scenario NAME)",
             args.file, t.name, t.reason));
-    if (args.processes > 1 || args.external_agents > 0 || !args.coordinator_url.empty())
+    if (args.processes > 1 || args.external_agents > 0 || !args.coordinator_url.empty() ||
+        !args.agent.empty())
       return failed(
           "a run of several scenarios runs in this process only for now: --agents, "
           "--external-agents and --coordinator-url take one scenario (--scenario NAME)");
