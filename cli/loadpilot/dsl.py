@@ -114,6 +114,11 @@ class ScenarioConfig:
     # stages= (docs/scenarios.md#stages): [(duration, target), ...] as
     # written. None: left out.
     stages: Any = None
+    # Several scenarios in one run (docs/scenarios.md#several-scenarios-in-one-run):
+    # the delay of the first arrival, and the groups it belongs to. None:
+    # left out (no delay, no group).
+    start: Any = None
+    group: Any = None
     # Argument names the user left at their default. The engine needs this
     # for ramp_up, whose default is capped at the duration.
     defaults: FrozenSet[str] = field(default=frozenset(), compare=False)
@@ -140,6 +145,8 @@ class ScenarioConfig:
                 ("rps_min", self.rps_min),
                 ("rps_max", self.rps_max),
                 ("stages", _listed(self.stages)),
+                ("start", self.start),
+                ("group", list(self.group) if isinstance(self.group, (list, tuple)) else self.group),
             )
             if value is not None
         }
@@ -206,6 +213,8 @@ def scenario(
     rps_min: Optional[Union[int, float]] = None,
     rps_max: Optional[Union[int, float]] = None,
     stages: Optional[Sequence[Tuple[Union[str, int, float], Union[int, float]]]] = None,
+    start: Optional[Union[str, int, float]] = None,
+    group: Optional[Union[str, Sequence[str]]] = None,
     # NoReturn: a type checker flags any other keyword as well.
     **unknown: NoReturn,
 ) -> Any:
@@ -246,6 +255,11 @@ def scenario(
     over ``http://``), ``"1.1"`` HTTP/1.1 only; left out, an ``https://``
     target that offers h2 gets HTTP/2. ``max_streams`` caps the HTTP/2
     streams in flight per connection (the server's limit when left out).
+
+    ``start="10m"`` delays the scenario's first arrival when it runs beside
+    others (``loadpilot run FILE --all``); ``group="nightly"`` (or a list of
+    names) puts it in a group that ``--group nightly`` runs together
+    (docs/scenarios.md#several-scenarios-in-one-run).
 
     A class that does not derive from VUser is given VUser as a base (see
     :func:`_as_vuser`), so on_start/on_stop and every runtime path treat it
@@ -295,6 +309,8 @@ def scenario(
         rps_min=rps_min,
         rps_max=rps_max,
         stages=stages,
+        start=start,
+        group=group,
         defaults=frozenset(defaults),
         where=_caller(),
     )
@@ -335,6 +351,8 @@ _SCENARIO_KEYWORDS = (
     "rps_min",
     "rps_max",
     "stages",
+    "start",
+    "group",
 )
 
 

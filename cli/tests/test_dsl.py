@@ -384,7 +384,7 @@ def test_mixed_models_name_the_scenario_line(write_scenario):
     (lambda: scenario(vus=10),
      "@scenario() got an unexpected keyword argument 'vus'; it takes rps, duration, ramp_up, "
      "mode, steps, thresholds, max_vusers, users, wait, follow_redirects, max_redirects, "
-     "http_version, max_streams, rps_min, rps_max, stages"),
+     "http_version, max_streams, rps_min, rps_max, stages, start, group"),
 ])
 def test_unknown_keywords_get_a_suggestion(make, message):
     with pytest.raises(TypeError) as exc:
@@ -437,3 +437,18 @@ def test_task_threshold_keyword_misspelt_gets_a_suggestion():
         task(threshold={"p99_ms": 1})
     assert str(exc.value) == ("@task() got an unexpected keyword argument 'threshold'; did you "
                               "mean 'thresholds'?")
+
+
+def test_start_and_group_are_described_only_when_given() -> None:
+    @scenario(rps=5, start="10m", group=("nightly", "smoke"))
+    class Later(VUser):
+        pass
+
+    @scenario(rps=5)
+    class Now(VUser):
+        pass
+
+    later = scenario_config(Later).as_dict()
+    assert later["start"] == "10m" and later["group"] == ["nightly", "smoke"]
+    now = scenario_config(Now).as_dict()
+    assert "start" not in now and "group" not in now

@@ -64,7 +64,12 @@ void add_run(CLI::App& app, RunArgs& a) {
   run->add_option("-t,--target", a.target, "Base URL, e.g. http://127.0.0.1:8000")
       ->envname("LOADPILOT_TARGET")
       ->required();
-  run->add_option("-s,--scenario", a.scenario, "Scenario class to run when the file has several");
+  // One NAME per occurrence, like --threshold: the file after it stays the file.
+  run->add_option("-s,--scenario", a.scenarios,
+                  "Scenario class to run (repeat to run several together)")
+      ->allow_extra_args(false);
+  run->add_flag("--all", a.all, "Run every @scenario class of the file together");
+  run->add_option("--group", a.group, "Run the scenarios of this @scenario(group=) together");
   run->add_option("--rps", a.rps, "Override the arrival rate (iterations/s; 'max' = unlimited)");
   run->add_option("--duration", a.duration, "Override duration (30s, 2m, 1m30s, 1h)");
   run->add_option("--ramp-up", a.ramp_up, "Override ramp-up time");

@@ -16,7 +16,9 @@ void add_find_command(CLI::App& app, FindArgs& f) {
   cmd->add_option("-t,--target", a.target, "Base URL, e.g. http://127.0.0.1:8000")
       ->envname("LOADPILOT_TARGET")
       ->required();
-  cmd->add_option("-s,--scenario", a.scenario, "Scenario class when the file has several");
+  cmd->add_option("-s,--scenario", a.scenarios, "Scenario class when the file has several")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
   cmd->add_option("--threshold", a.thresholds, "SLA limit KEY=VALUE (repeat; overrides the file's)")
       ->allow_extra_args(false);
   cmd->add_option("--rps-min", f.rps_min,

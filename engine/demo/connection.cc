@@ -194,7 +194,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 void Worker::answer(const RouteMatch& match, const Request& request, Reply* reply) {
-  if (is_counted(match.route)) counters.count(match.route);
+  if (is_counted(match.route)) {
+    counters.count(match.route);
+    tags.count(request.tag);
+  }
   reply->location.clear();
   if (match.route == Route::kStats) {
     reply->status = 200;

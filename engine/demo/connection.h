@@ -33,6 +33,7 @@ struct Worker {
   StatsBoard& board;
   CapacityPool* capacity;  // --capacity (shared by every worker), or null
   RouteCounters counters;
+  TagCounters tags;  // by X-Demo-Tag
   Faults faults;
   Endpoints endpoints;
   // Last, so it is destroyed first: the connections its pending handlers

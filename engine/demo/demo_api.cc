@@ -113,6 +113,7 @@ void DemoServer::start() {
     s.workers.push_back(std::make_unique<Worker>(i, s.options, start_time, s.shared, *s.board,
                                                  s.capacity ? &*s.capacity : nullptr));
     s.board->add(&s.workers.back()->counters);
+    s.board->add_tags(&s.workers.back()->tags);
   }
   asio::io_context& io0 = s.workers.front()->io;
   try {

@@ -32,7 +32,7 @@ constexpr std::size_t kReadBuffer = 32 * 1024;
 
 // One request on its stream: what the client sent, then what we answer.
 struct Stream {
-  std::string method, path, body;
+  std::string method, path, body, tag;
   bool too_large = false;
   std::string answer;  // the response body
   std::size_t answer_sent = 0;
@@ -91,6 +91,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection<Socket>> {
     const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":method") s->method = v;
     if (n == ":path") s->path = v;
+    if (n == "x-demo-tag") s->tag = v;
     return 0;
   }
 
@@ -139,6 +140,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection<Socket>> {
     Request request;
     request.method = s->method;
     request.target = s->path;
+    request.tag = s->tag;
     request.body = s->body;
     request.content_length = s->body.size();
     const RouteMatch match = match_route(request.method, request.target);

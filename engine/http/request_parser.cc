@@ -137,6 +137,7 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
   bool keep_alive = false;
   bool expect_continue = false;
   std::string_view authorization;
+  std::string_view tag;
   while (!head.empty()) {
     if (!next_line(&head, &line)) return fail(400);
     if (line.empty()) return fail(400);
@@ -171,6 +172,8 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
       // the other: refuse.
       if (!authorization.empty() && authorization != value) return fail(400);
       authorization = value;
+    } else if (iequals(name, "x-demo-tag")) {
+      tag = value;
     }
   }
   if (length > max_body_) return fail(413);
@@ -181,6 +184,7 @@ RequestParser::Result RequestParser::parse_head(std::string_view head, Request* 
   request->keep_alive = minor == 0 ? (keep_alive && !close) : !close;
   request->expect_continue = minor == 1 && expect_continue;
   request->authorization = authorization;
+  request->tag = tag;
   request->content_length = static_cast<std::size_t>(length);
   *body_length = static_cast<std::size_t>(length);
   return Result::kDone;

@@ -27,6 +27,9 @@ struct Request {
   // The Authorization header's value, trimmed; empty when absent (the
   // coordinator service checks its bearer token: cluster/service/service.h).
   std::string_view authorization;
+  // The X-Demo-Tag header's value, trimmed; empty when absent. demo-api's
+  // /stats counts requests by it, so a test can tell whose traffic it got.
+  std::string_view tag;
   // The declared body size. With method and target, set once the head is
   // complete, also when parse() still waits for the body (kNeedMore), so a
   // server can judge the head before it reads the body.

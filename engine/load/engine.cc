@@ -24,9 +24,45 @@ http::HttpVersion http_version_of(const plan::Plan& plan) {
   return http::HttpVersion::kAuto;
 }
 
+// The plan's side of a round's snapshot: where the run is on its curve
+// and what the curve asks for now.
+void describe_round(metrics::Snapshot& snap, const plan::Plan& plan, const Profile& profile,
+                    double interval_s, double elapsed_s) {
+  snap.elapsed_s = std::min(elapsed_s, profile.total_s());
+  snap.total_s = profile.total_s();
+  snap.phase = profile.phase_at(elapsed_s);
+  // The target over the same second that current_rps covers, so the two
+  // line up on a ramp or at a step edge instead of the target leading.
+  snap.closed = plan.profile.closed();
+  if (plan.profile.closed()) {
+    // A closed model has no rate to aim at; its plan is the users curve
+    // (user g is wanted while the curve is at least g + 1).
+    snap.target_rps = 0;
+    snap.target_users =
+        elapsed_s < profile.total_s()
+            ? static_cast<std::uint64_t>(std::floor(profile.rate_at(elapsed_s) + 1e-9))
+            : 0;
+  } else if (plan.profile.unlimited) {
+    snap.target_rps = 0;
+  } else if (interval_s >= 0.5) {
+    // Rounded to a millionth so a constant profile reads exactly its rate,
+    // not the last bits of the difference of two large integrals.
+    const double avg =
+        (profile.due_by(elapsed_s) - profile.due_by(elapsed_s - interval_s)) / interval_s;
+    snap.target_rps = std::round(avg * 1e6) / 1e6;
+  } else {
+    snap.target_rps = profile.rate_at(elapsed_s);
+  }
+}
+
 }  // namespace
 
 std::size_t default_max_connections(const plan::Plan& plan) {
+  if (plan.several()) {
+    std::size_t n = 0;
+    for (const plan::Plan& part : plan.scenarios) n += default_max_connections(part);
+    return n;
+  }
   if (plan.profile.unlimited) return 64;
   if (plan.profile.closed())
     return static_cast<std::size_t>(std::clamp(plan.profile.users, 8, 10000));
@@ -35,6 +71,11 @@ std::size_t default_max_connections(const plan::Plan& plan) {
 }
 
 std::size_t default_max_queue(const plan::Plan& plan) {
+  if (plan.several()) {
+    std::size_t n = 0;
+    for (const plan::Plan& part : plan.scenarios) n += default_max_queue(part);
+    return n;
+  }
   // A closed model's users each wait for at most one connection: room for
   // all of them, so none is ever dropped for want of a place in the queue.
   if (plan.profile.closed()) return std::max<std::size_t>(1000, 2 * plan.profile.users);
@@ -47,7 +88,7 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     : plan_(plan),
       target_(target),
       options_(options),
-      profile_(Profile::from_spec(plan.profile)),
+      profile_(Profile::of(plan)),
       collector_([&] {
         std::vector<std::string> names;
         for (const plan::TaskSpec& t : plan.tasks) names.push_back(t.name);
@@ -91,6 +132,11 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     worker_count_ = options_.agents;
     for (std::size_t i = 0; i < options_.agents; ++i)
       workers_.push_back(options_.make_agent(i, on_drained));
+    worker_lane_.assign(workers_.size(), metrics::WorkerReport::kNoLane);
+    return;
+  }
+  if (plan.several()) {
+    make_lane_workers(max_queue, on_drained);
     return;
   }
   const std::size_t agents = std::max<std::size_t>(1, options_.agent_count);
@@ -116,6 +162,59 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     auto worker = std::make_unique<Worker>(plan_, profile_, target_, w, on_drained, scripted_);
     local_.push_back(worker.get());
     workers_.push_back(std::move(worker));
+  }
+  worker_lane_.assign(workers_.size(), metrics::WorkerReport::kNoLane);
+}
+
+// Each scenario gets its share of the run's workers (at least one) and,
+// unless --max-connections was given, the connections and queue its own
+// plan would have alone; given, they are split evenly. Its workers split
+// its schedule as a run of one splits the plan's (k mod count), so each
+// scenario's share per worker and per agent is exact on its own.
+void Engine::make_lane_workers(std::size_t max_queue_total,
+                               const std::function<void()>& on_drained) {
+  const std::size_t n = plan_.scenarios.size();
+  const std::size_t agents = std::max<std::size_t>(1, options_.agent_count);
+  std::size_t first = 0;
+  for (const plan::Plan& part : plan_.scenarios) {
+    lanes_.push_back(std::make_unique<Lane>(part, first));
+    first += part.tasks.size();
+  }
+  const std::size_t cores = worker_count_;
+  worker_count_ = 0;
+  for (std::size_t l = 0; l < n; ++l) {
+    const plan::Plan& part = lanes_[l]->plan;
+    const std::size_t conns =
+        options_.max_connections
+            ? std::max<std::size_t>(1, share_of(options_.max_connections, l, n))
+            : default_max_connections(part);
+    const std::size_t queue = options_.max_queue
+                                  ? std::max<std::size_t>(1, share_of(max_queue_total, l, n))
+                                  : default_max_queue(part);
+    std::size_t workers = std::min(std::max<std::size_t>(1, share_of(cores, l, n)), conns);
+    if (part.profile.closed())
+      workers = std::max<std::size_t>(
+          1, std::min(workers, share_of(static_cast<std::size_t>(part.profile.users),
+                                        options_.agent_index, agents)));
+    for (std::size_t i = 0; i < workers; ++i) {
+      WorkerOptions w;
+      w.index = options_.agent_index + agents * i;
+      w.count = agents * workers;
+      w.local = local_.size();
+      w.max_connections = share_of(conns, i, workers);
+      w.max_queue = std::max<std::size_t>(1, queue / (workers * agents));
+      w.client.timeout = options_.timeout;
+      w.client.insecure = options_.insecure;
+      w.client.http_version = http_version_of(part);
+      w.client.max_streams = static_cast<std::uint32_t>(std::max(0, part.max_streams));
+      w.seed = options_.seed + l;
+      w.make_sender = options_.make_sender;
+      auto worker = std::make_unique<Worker>(part, lanes_[l]->profile, target_, w, on_drained);
+      local_.push_back(worker.get());
+      workers_.push_back(std::move(worker));
+      worker_lane_.push_back(l);
+    }
+    worker_count_ += workers;
   }
 }
 
@@ -201,8 +300,10 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     round = ++inbox->round;
     inbox->answered = 0;
   }
-  for (auto& w : workers_) {
-    w->report([inbox, round](metrics::WorkerReport&& r) {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    const std::size_t lane = worker_lane_[i];
+    workers_[i]->report([inbox, round, lane](metrics::WorkerReport&& r) {
+      if (lane != metrics::WorkerReport::kNoLane) r.lane = lane;
       std::lock_guard lock(inbox->mu);
       inbox->reports.push_back(std::move(r));
       if (inbox->round == round) ++inbox->answered;
@@ -238,37 +339,48 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
   std::uint64_t started = 0;
   if (kRoundTiming)
     for (const metrics::WorkerReport& r : reports) started += r.stats.iterations_started;
+  std::vector<metrics::Snapshot> lanes = collect_lanes(reports, interval_s, elapsed_s);
   metrics::Snapshot snap = collector_.add_round(reports, interval_s);
+  snap.scenarios = std::move(lanes);
   if (kRoundTiming)
     say_round_timing(round, interval_s, began, gathered, reports.size(), started, cpu_began_ms);
   snap.notice = std::move(notice);
   if (options_.agents == 0) snap.generator.cores = host_.cores();
-  snap.elapsed_s = std::min(elapsed_s, profile_.total_s());
-  snap.total_s = profile_.total_s();
-  snap.phase = profile_.phase_at(elapsed_s);
-  // The target over the same second that current_rps covers, so the two
-  // line up on a ramp or at a step edge instead of the target leading.
-  snap.closed = plan_.profile.closed();
-  if (plan_.profile.closed()) {
-    // A closed model has no rate to aim at; its plan is the users curve
-    // (user g is wanted while the curve is at least g + 1).
+  describe_round(snap, plan_, profile_, interval_s, elapsed_s);
+  if (!snap.scenarios.empty()) {
+    // The run's plan is the sum of its scenarios'.
     snap.target_rps = 0;
-    snap.target_users =
-        elapsed_s < profile_.total_s()
-            ? static_cast<std::uint64_t>(std::floor(profile_.rate_at(elapsed_s) + 1e-9))
-            : 0;
-  } else if (plan_.profile.unlimited) {
-    snap.target_rps = 0;
-  } else if (interval_s >= 0.5) {
-    // Rounded to a millionth so a constant profile reads exactly its rate,
-    // not the last bits of the difference of two large integrals.
-    const double avg =
-        (profile_.due_by(elapsed_s) - profile_.due_by(elapsed_s - interval_s)) / interval_s;
-    snap.target_rps = std::round(avg * 1e6) / 1e6;
-  } else {
-    snap.target_rps = profile_.rate_at(elapsed_s);
+    snap.target_users = 0;
+    for (const metrics::Snapshot& part : snap.scenarios) {
+      snap.target_rps += part.target_rps;
+      snap.target_users += part.target_users;
+    }
+    snap.phase = "running";
   }
   return snap;
+}
+
+std::vector<metrics::Snapshot> Engine::collect_lanes(std::vector<metrics::WorkerReport>& reports,
+                                                     double interval_s, double elapsed_s) {
+  std::vector<metrics::Snapshot> out;
+  if (lanes_.empty()) return out;
+  std::vector<std::vector<metrics::WorkerReport>> by_lane(lanes_.size());
+  for (metrics::WorkerReport& r : reports) {
+    if (r.lane >= lanes_.size()) continue;
+    by_lane[r.lane].push_back(r);
+    // The run's collector counts it under the run's task indices.
+    const std::size_t offset = lanes_[r.lane]->first_task;
+    r.stats.tasks.insert(r.stats.tasks.begin(), offset, metrics::TaskStats{});
+    for (metrics::NamedStats& n : r.stats.named) n.task += static_cast<std::uint32_t>(offset);
+  }
+  for (std::size_t l = 0; l < lanes_.size(); ++l) {
+    Lane& lane = *lanes_[l];
+    metrics::Snapshot part = lane.collector.add_round(by_lane[l], interval_s);
+    describe_round(part, lane.plan, lane.profile, interval_s, elapsed_s);
+    part.scenario = lane.plan.name;
+    out.push_back(std::move(part));
+  }
+  return out;
 }
 
 void Engine::start_scripted(Clock::time_point t0) {

@@ -1,5 +1,11 @@
 #pragma once
-// Engine: runs one Plan on this machine. It owns the workers (shared-nothing,
+// Engine: runs one Plan on this machine.
+//
+// A plan of several scenarios (docs/scenarios.md#several-scenarios-in-one-run)
+// runs as lanes: each scenario has workers of its own (its own pacer on its
+// own curve, connections and queue), and its own Collector besides the
+// run's, so its books and figures are exact on their own; the run's
+// snapshot carries each scenario's (Snapshot::scenarios). It owns the workers (shared-nothing,
 // docs/engine.md#workers) and the Collector; once a second it gathers every
 // worker's interval stats, merges them into a Snapshot and hands it to the
 // caller.
@@ -108,6 +114,11 @@ class Engine {
   void stop(std::chrono::milliseconds max_drain);
 
   const metrics::Collector& collector() const { return collector_; }
+  // A run of several scenarios: how many (0 for a run of one), and each
+  // one's collector and curve (its start= wait included).
+  std::size_t lane_count() const { return lanes_.size(); }
+  const metrics::Collector& lane_collector(std::size_t l) const { return lanes_[l]->collector; }
+  const Profile& lane_profile(std::size_t l) const { return lanes_[l]->profile; }
   const Profile& profile() const { return profile_; }
   std::size_t max_connections() const { return max_connections_; }
   std::size_t worker_count() const { return worker_count_; }
@@ -115,7 +126,25 @@ class Engine {
 
  private:
   struct Inbox;
+  // One scenario of a run of several.
+  struct Lane {
+    Lane(const plan::Plan& p, std::size_t first)
+        : plan(p), profile(Profile::of(p)), first_task(first), collector([&] {
+            std::vector<std::string> names;
+            for (const plan::TaskSpec& t : p.tasks) names.push_back(t.name);
+            return names;
+          }()) {}
+    const plan::Plan& plan;
+    Profile profile;
+    std::size_t first_task;  // its tasks' offset among the run's
+    metrics::Collector collector;
+  };
   metrics::Snapshot collect(double interval_s, double elapsed_s);
+  // The lanes' rounds out of `reports` (each lane report's tasks then
+  // moved to the run's indices), as Snapshot::scenarios.
+  std::vector<metrics::Snapshot> collect_lanes(std::vector<metrics::WorkerReport>& reports,
+                                               double interval_s, double elapsed_s);
+  void make_lane_workers(std::size_t max_queue_total, const std::function<void()>& on_drained);
   void start_scripted(std::chrono::steady_clock::time_point t0);
   // The first stop(): arrivals end and the drain starts now (at the
   // latest); a second one ends the drain. Returns the drain's deadline.
@@ -138,6 +167,8 @@ class Engine {
   std::size_t max_connections_;
   std::vector<std::unique_ptr<Source>> workers_;  // workers, or agent processes
   std::vector<Worker*> local_;                    // the workers among them
+  std::vector<std::unique_ptr<Lane>> lanes_;      // a run of several scenarios
+  std::vector<std::size_t> worker_lane_;          // per source: its lane, or kNoLane
   ScriptedTasks* scripted_;
   // Where the sources' reports arrive; shared with their callbacks, so an
   // answer that comes after collect() stopped waiting lands in the next

@@ -7,6 +7,14 @@
 
 namespace loadpilot::load {
 
+namespace {
+// Index of the segment containing time t (t in [0, total)).
+std::size_t find_by(const std::vector<double>& starts, double x) {
+  auto it = std::upper_bound(starts.begin(), starts.end(), x);
+  return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, (it - starts.begin()) - 1));
+}
+}  // namespace
+
 Profile::Profile(std::vector<Segment> segments) : segments_(std::move(segments)) {
   // Compensated sums: a shape has thousands of 0.1 s segments.
   plan::Sum t, h;
@@ -37,13 +45,49 @@ Profile Profile::from_spec(const plan::ProfileSpec& spec) {
   return Profile(std::move(segs));
 }
 
-namespace {
-// Index of the segment containing time t (t in [0, total)).
-std::size_t find_by(const std::vector<double>& starts, double x) {
-  auto it = std::upper_bound(starts.begin(), starts.end(), x);
-  return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, (it - starts.begin()) - 1));
+Profile Profile::of(const plan::Plan& plan) {
+  if (plan.several()) {
+    std::vector<Profile> parts;
+    for (const plan::Plan& part : plan.scenarios) parts.push_back(of(part));
+    return sum(parts);
+  }
+  Profile own = from_spec(plan.profile);
+  if (!(plan.start_s > 0)) return own;
+  std::vector<Segment> segs{{plan.start_s, 0, 0, "waiting"}};
+  for (const Segment& s : own.segments()) segs.push_back(s);
+  return Profile(std::move(segs));
 }
-}  // namespace
+
+Profile Profile::sum(const std::vector<Profile>& parts) {
+  // Between two consecutive breakpoints of any part every part is linear,
+  // so their sum is too: one segment per such interval.
+  std::vector<double> cuts{0};
+  for (const Profile& p : parts)
+    for (std::size_t i = 1; i < p.start_t_.size(); ++i) cuts.push_back(p.start_t_[i]);
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  std::vector<Segment> segs;
+  for (std::size_t c = 0; c + 1 < cuts.size(); ++c) {
+    const double a = cuts[c], b = cuts[c + 1];
+    if (!(b > a)) continue;
+    const double mid = 0.5 * (a + b);
+    double r0 = 0, r1 = 0;
+    for (const Profile& p : parts) {
+      if (mid >= p.total_s_ || p.segments_.empty()) continue;
+      const std::size_t i = std::min(find_by(p.start_t_, mid), p.segments_.size() - 1);
+      const Segment& s = p.segments_[i];
+      const auto at = [&](double t) {
+        const double tau = t - p.start_t_[i];
+        return s.rate_start +
+               (s.rate_end - s.rate_start) * (s.duration_s > 0 ? tau / s.duration_s : 0);
+      };
+      r0 += at(a);
+      r1 += at(b);
+    }
+    segs.push_back({b - a, r0, r1, "running"});
+  }
+  return Profile(std::move(segs));
+}
 
 double Profile::rate_at(double t) const {
   if (t < 0 || t >= total_s_ || segments_.empty()) return 0;

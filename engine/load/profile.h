@@ -32,6 +32,13 @@ class Profile {
  public:
   explicit Profile(std::vector<Segment> segments);
   static Profile from_spec(const plan::ProfileSpec& spec);
+  // A scenario's curve in its run: from_spec(plan.profile) after
+  // plan.start_s seconds of rate 0 (phase "waiting"). A run of several
+  // scenarios: the sum of theirs (a run's total rate, or users).
+  static Profile of(const plan::Plan& plan);
+  // The curve whose rate is the sum of PARTS' rates at every instant,
+  // lasting as long as the longest (phase "running").
+  static Profile sum(const std::vector<Profile>& parts);
 
   double total_s() const { return total_s_; }
   double rate_at(double t) const;  // r(t); 0 outside [0, total)

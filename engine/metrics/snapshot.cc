@@ -102,6 +102,16 @@ nlohmann::json Snapshot::to_json() const {
                       {"tasks", tasks_json}};
   if (closed) j["target_users"] = target_users;
   if (!custom.empty()) j["custom_metrics"] = custom_metrics_json(custom);
+  if (!scenarios.empty()) {
+    nlohmann::json parts = nlohmann::json::object();
+    for (const Snapshot& part : scenarios) {
+      nlohmann::json pj = part.to_json();
+      // The run's line already says when and how the generator fared.
+      for (const char* key : {"type", "ts", "generator"}) pj.erase(key);
+      parts[part.scenario] = std::move(pj);
+    }
+    j["scenarios"] = std::move(parts);
+  }
   return j;
 }
 

@@ -120,6 +120,11 @@ struct Snapshot {
   CustomMetrics custom;
 
   bool closed = false;  // closed model: target_users is meaningful
+  // A run of several scenarios (docs/scenarios.md#several-scenarios-in-one-run):
+  // each one's own snapshot (its tasks by their own names), in the plan's
+  // order; `scenario` names the one a snapshot is of. Empty in a run of one.
+  std::string scenario;
+  std::vector<Snapshot> scenarios;
   // What the end of the run waits for ("waiting for agent a2 (2 of 2)'s
   // last report, 2 s"), or empty: the sources' WorkerReport::notice.
   std::string notice;
@@ -134,6 +139,11 @@ struct WorkerReport {
   std::uint64_t connections = 0;
   std::uint64_t connections_busy = 0;  // load::Sender::busy, at most its capacity
   std::uint64_t send_queue = 0;        // arrivals waiting for a connection
+  // A run of several scenarios: the scenario (index into Plan::scenarios)
+  // whose worker sent it, its tasks indexed like that scenario's; kNoLane:
+  // a report of the whole run (a run of one, the host, the Python runtime).
+  static constexpr std::size_t kNoLane = static_cast<std::size_t>(-1);
+  std::size_t lane = kNoLane;
   // What the end of the run waits for, for the live views (an agent's last
   // report: cluster/coordinator/final_reports.h); empty for most rounds.
   std::string notice;

@@ -77,7 +77,7 @@ RunMetrics::RunMetrics(const RunInfo& info) : registry_(std::make_shared<prometh
   add_run_series(r);
   add_generator_series(r);
   add_breakdown_series(r);
-  add_task_series(r, info.tasks);
+  add_task_series(r, info);
   add_info_series(r, info);
   target_rps_->Set(info.target_rps);
   set_phase(info.phase);
@@ -169,7 +169,7 @@ void RunMetrics::add_breakdown_series(prometheus::Registry& r) {
 }
 
 // One labelled series per task in every task family, all from the start.
-void RunMetrics::add_task_series(prometheus::Registry& r, const std::vector<std::string>& tasks) {
+void RunMetrics::add_task_series(prometheus::Registry& r, const RunInfo& info) {
   auto& task_requests = prometheus::BuildCounter()
                             .Name("loadpilot_task_requests_total")
                             .Help("Requests finished for this task")
@@ -199,8 +199,14 @@ void RunMetrics::add_task_series(prometheus::Registry& r, const std::vector<std:
                        .Help("Request latency from the intended start, seconds")
                        .Register(r);
   const prometheus::Histogram::BucketBoundaries bounds(kBucketsS.begin(), kBucketsS.end());
-  for (const std::string& name : tasks) {
-    const prometheus::Labels l{{"task", name}};
+  for (std::size_t i = 0; i < info.tasks.size(); ++i) {
+    const std::string& name = info.tasks[i];
+    prometheus::Labels l{{"task", name}};
+    if (i < info.task_scenarios.size()) {
+      const std::string& scenario = info.task_scenarios[i];
+      l["scenario"] = scenario;
+      if (name.starts_with(scenario + ".")) l["task"] = name.substr(scenario.size() + 1);
+    }
     auto t = std::make_unique<Task>();
     t->requests = &task_requests.Add(l);
     t->errors = &task_errors.Add(l);

@@ -71,6 +71,11 @@ struct RunInfo {
   std::string phase;               // at the start, e.g. Profile::phase_at(0)
   double target_rps = 0;           // at the start
   std::string model = "open";      // "open" or "closed" (plan::ProfileSpec::model)
+  // A run of several scenarios: each task's scenario (parallel to
+  // `tasks`, whose names are then "SCENARIO.TASK"). Its per-task series
+  // carry scenario="SCENARIO" and task="TASK"; a run of one leaves this
+  // empty and its series carry task= alone, as they always have.
+  std::vector<std::string> task_scenarios = {};
 };
 
 class RunMetrics {
@@ -101,7 +106,7 @@ class RunMetrics {
   void add_run_series(prometheus::Registry& r);
   void add_generator_series(prometheus::Registry& r);
   void add_breakdown_series(prometheus::Registry& r);
-  void add_task_series(prometheus::Registry& r, const std::vector<std::string>& tasks);
+  void add_task_series(prometheus::Registry& r, const RunInfo& info);
   void add_info_series(prometheus::Registry& r, const RunInfo& info);
 
   std::shared_ptr<prometheus::Registry> registry_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -336,11 +337,45 @@ json Plan::to_json() const {
   };
   if (!custom_metrics.empty()) out["custom_metrics"] = custom_metrics_to_json(custom_metrics);
   if (find_spec) out["find"] = {{"rps_min", find_spec->rps_min}, {"rps_max", find_spec->rps_max}};
+  if (start_s > 0) out["start_s"] = start_s;
+  if (!groups.empty()) out["groups"] = groups;
+  if (several()) {
+    // The parts carry the tasks and profiles; the run's are derived.
+    json parts = json::array();
+    for (const Plan& part : scenarios) parts.push_back(part.to_json());
+    return {{"name", name},
+            {"file", file},
+            {"target", target},
+            {"thresholds", std::move(thresholds_j)},
+            {"scenarios", std::move(parts)}};
+  }
   return out;
 }
 
 Plan Plan::from_json(const json& j) {
   if (!j.is_object()) fail("plan", "a JSON object", j);
+  if (const json* v = find(j, "scenarios"); v != nullptr && !v->is_null()) {
+    if (!v->is_array() || v->size() < 2) fail("scenarios", "a list of two or more plans", *v);
+    std::vector<Plan> parts;
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      try {
+        parts.push_back(from_json((*v)[i]));
+      } catch (const PlanError& e) {
+        throw PlanError(fmt::format("scenarios[{}].{}", i, e.what()));
+      }
+      if (parts.back().several())
+        fail(fmt::format("scenarios[{}]", i), "a plan of one scenario", (*v)[i]);
+    }
+    Plan run = combine(std::move(parts), read_string(require(j, "name", "name"), "name"));
+    if (const json* f = find(j, "file")) run.file = read_string(*f, "file");
+    run.target = read_string(require(j, "target", "target"), "target");
+    if (const json* t = find(j, "thresholds"); t != nullptr && !t->is_null()) {
+      if (!t->is_object()) fail("thresholds", "an object", *t);
+      for (const auto& [key, value] : t->items())
+        run.thresholds[key] = threshold_from_json(value, "thresholds." + key);
+    }
+    return run;
+  }
   Plan p;
   p.name = read_string(require(j, "name", "name"), "name");
   if (const json* v = find(j, "file")) p.file = read_string(*v, "file");
@@ -373,14 +408,73 @@ Plan Plan::from_json(const json& j) {
     if (const json* r = find(*v, "rps_max")) f.rps_max = read_number(*r, "find.rps_max");
     p.find_spec = f;
   }
+  read_optional(j, "start_s", "", &p.start_s);
+  if (const json* v = find(j, "groups"); v != nullptr && !v->is_null()) {
+    if (!v->is_array()) fail("groups", "a list of names", *v);
+    for (const json& g : *v) p.groups.push_back(read_string(g, "groups"));
+  }
   return p;
 }
+
+namespace {
+
+// The plan's thresholds (plan/thresholds.h, plan/custom_keys.h), each
+// message led by its origin when known.
+void validate_thresholds(const Plan& plan, std::vector<std::string>* out) {
+  std::vector<std::string>& errors = *out;
+  for (const auto& [key, t] : plan.thresholds) {
+    // A declared custom metric's NAME.STAT (plan/custom_keys.h): judged on
+    // the whole run only.
+    std::string problem;
+    if (const auto custom = custom_key_problem(key, t.limit, plan.custom_metrics)) {
+      problem = *custom;
+      if (problem.empty() && !t.plain())
+        problem =
+            "a custom metric's threshold is judged on the whole run: give it a plain "
+            "limit (no over, abort_on_fail or abort_after)";
+    } else {
+      problem = threshold_problem(plan, key, t);
+      // Not a run or task metric: perhaps a declared custom metric misspelt.
+      if (!problem.empty() && !plan.custom_metrics.empty() &&
+          !known_threshold_metric(split_threshold_key(key).metric))
+        problem = unknown_threshold_problem(key, plan.custom_metrics);
+    }
+    if (problem.empty()) continue;
+    // The command line's own: "--threshold TEXT: problem"; a file's: led by
+    // FILE:LINE, then the field as usual.
+    if (t.origin.starts_with("--"))
+      errors.push_back(fmt::format("{}: {}", t.origin, problem));
+    else if (!t.origin.empty())
+      errors.push_back(fmt::format("{}: thresholds.{}: {}", t.origin, key, problem));
+    else
+      errors.push_back(fmt::format("thresholds.{}: {}", key, problem));
+  }
+}
+
+}  // namespace
 
 std::vector<std::string> validate(const Plan& plan) {
   std::vector<std::string> errors;
   auto add = [&errors](std::string_view field, std::string_view problem, std::string_view got) {
     errors.push_back(fmt::format("{}: {} (got {})", field, problem, got));
   };
+  if (plan.several()) {
+    std::set<std::string> names;
+    for (const Plan& part : plan.scenarios) {
+      if (!names.insert(part.name).second)
+        add("scenarios", "each scenario may run once in a run", as_json_string(part.name));
+      for (const std::string& e : validate(part))
+        errors.push_back(fmt::format("scenarios.{}.{}", part.name, e));
+    }
+    validate_thresholds(plan, &errors);
+    return errors;
+  }
+  if (!(plan.start_s >= 0 && plan.start_s <= kMaxDurationS))
+    add("start", "must be a duration from 0s to " + show(kMaxDurationS) + "s (7 days)",
+        show(plan.start_s) + "s");
+  else if (plan.start_s > 0 && plan.profile.unlimited)
+    add("start", "a closed loop (rps=\"max\") starts at once; start= does not go with it",
+        show(plan.start_s) + "s");
 
   if (plan.find_spec) {
     const FindSpec& f = *plan.find_spec;
@@ -496,33 +590,7 @@ std::vector<std::string> validate(const Plan& plan) {
   }
 
   validate_custom_metrics(plan, &errors);
-  for (const auto& [key, t] : plan.thresholds) {
-    // A declared custom metric's NAME.STAT (plan/custom_keys.h): judged on
-    // the whole run only.
-    std::string problem;
-    if (const auto custom = custom_key_problem(key, t.limit, plan.custom_metrics)) {
-      problem = *custom;
-      if (problem.empty() && !t.plain())
-        problem =
-            "a custom metric's threshold is judged on the whole run: give it a plain "
-            "limit (no over, abort_on_fail or abort_after)";
-    } else {
-      problem = threshold_problem(plan, key, t);
-      // Not a run or task metric: perhaps a declared custom metric misspelt.
-      if (!problem.empty() && !plan.custom_metrics.empty() &&
-          !known_threshold_metric(split_threshold_key(key).metric))
-        problem = unknown_threshold_problem(key, plan.custom_metrics);
-    }
-    if (problem.empty()) continue;
-    // The command line's own: "--threshold TEXT: problem"; a file's: led by
-    // FILE:LINE, then the field as usual.
-    if (t.origin.starts_with("--"))
-      errors.push_back(fmt::format("{}: {}", t.origin, problem));
-    else if (!t.origin.empty())
-      errors.push_back(fmt::format("{}: thresholds.{}: {}", t.origin, key, problem));
-    else
-      errors.push_back(fmt::format("thresholds.{}: {}", key, problem));
-  }
+  validate_thresholds(plan, &errors);
   return errors;
 }
 

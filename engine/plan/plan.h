@@ -27,6 +27,17 @@
 // (docs/scenarios.md#redirects); only the Python runtime follows them, so a
 // task that does always runs there.
 //
+// "start_s" (seconds, @scenario(start=)) delays the first arrival and
+// "groups" (@scenario(group=)) names the groups the scenario belongs to;
+// each is written only when set.
+//
+// A run of several scenarios (docs/scenarios.md#several-scenarios-in-one-run)
+// is {"name": "Browse+Partner", "file", "target", "thresholds",
+// "scenarios": [PLAN, PLAN, ...]}: each entry a whole plan of one scenario
+// as above (its own profile, start_s, max_vusers, tasks and thresholds).
+// The run's own tasks are theirs, flattened in order and named
+// "SCENARIO.TASK" (combine()); it has no profile of its own to write.
+//
 // A closed model (docs/scenarios.md#open-and-closed-models-which-to-use)
 // has "model": "closed", "users": N and "wait": {"kind": "between" |
 // "constant" | "pacing" | "none", "min_s", "max_s"} in its profile; its
@@ -168,6 +179,17 @@ struct Plan {
   // "NAME.STAT". JSON: "custom_metrics": [{"name", "kind", "where"}],
   // absent when there are none.
   std::vector<CustomMetricSpec> custom_metrics;
+  // @scenario(start=): seconds from the run's start to this scenario's
+  // curve's start (it asks for nothing before). 0 in a run of one.
+  double start_s = 0;
+  std::vector<std::string> groups;  // @scenario(group=), as written
+  // A run of several scenarios: their plans, in the order run. Empty: the
+  // plan is one scenario's. See combine().
+  std::vector<Plan> scenarios;
+  bool several() const { return !scenarios.empty(); }
+  // The scenario a task (an index into `tasks`) belongs to, and its index
+  // among that scenario's tasks. A run of one: (0, task).
+  std::pair<std::size_t, std::size_t> task_home(std::size_t task) const;
 
   nlohmann::json to_json() const;
   // Parses without validating; throws PlanError naming the field on a type
@@ -176,6 +198,19 @@ struct Plan {
   // defaults.
   static Plan from_json(const nlohmann::json& j);
 };
+
+// The plan of a run of PARTS (two or more scenarios' plans) named NAME:
+// `scenarios` = PARTS; `tasks` their tasks in order as "SCENARIO.TASK";
+// `target` and `file` the first part's; `profile` a summary of theirs for
+// the places that show one figure (open: rps the sum of the open parts'
+// rates; closed when every part is, users their sum), lasting until the
+// last part ends, in "constant" mode. Thresholds: none of its own (the
+// command line's --threshold adds them).
+Plan combine(std::vector<Plan> parts, std::string name);
+
+// Seconds from the run's start to the end of the last scenario's curve
+// (a run of one: its profile's length).
+double run_length_s(const Plan& plan);
 
 struct PlanError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -211,8 +246,10 @@ inline constexpr double kMaxWeight = 1'000'000;      // one task's weight
 // a custom metric named like a task is refused), each message led by its
 // origin when known ("shop.py:12: thresholds.checkout.p99: ...", or
 // "--threshold TEXT: ..." for the command line's); 0 <= max_redirects <=
-// kMaxRedirects; http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams. Every
-// number must be finite.
+// kMaxRedirects; http_version one of "auto", "1.1", "2"; 0 <= max_streams <= kMaxStreams;
+// 0 <= start_s <= kMaxDurationS. Every number must be finite. A run of
+// several: each scenario by these rules, its fields named
+// "scenarios.NAME.FIELD"; scenario names unique.
 
 std::vector<std::string> validate(const Plan& plan);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace loadpilot::report {
@@ -54,23 +55,79 @@ double at(const nlohmann::json& j, const char* a, const char* b = nullptr) {
 
 }  // namespace
 
+namespace {
+
+// The run-level metrics of one results object (a run's, or one scenario's
+// in "scenarios"), each name after PREFIX.
+void compare_figures(const nlohmann::json& base, const nlohmann::json& cur,
+                     const std::string& prefix, double threshold_pct, double min_change_ms,
+                     Comparison* c) {
+  c->metrics.push_back(judge(prefix + "RPS actual", "req/s", false, at(base, "rps", "actual"),
+                             at(cur, "rps", "actual"), threshold_pct, false));
+  for (const char* p : {"p50", "p95", "p99", "max"}) {
+    const std::string key = std::string(p) + "_ms";
+    c->metrics.push_back(judge(prefix + p, "ms", true, at(base, "latency", key.c_str()),
+                               at(cur, "latency", key.c_str()), threshold_pct, false,
+                               min_change_ms));
+  }
+  c->metrics.push_back(judge(prefix + "error rate", "%", true, at(base, "error_rate"),
+                             at(cur, "error_rate"), threshold_pct, true));
+}
+
+// A run of several scenarios: each scenario in both files compared as a
+// run is, then each of its tasks in both by p99 and error rate; scenarios
+// or tasks in one file only are named in the notes.
+void compare_scenarios(const nlohmann::json& base, const nlohmann::json& cur, double threshold_pct,
+                       double min_change_ms, Comparison* c) {
+  const nlohmann::json none = nlohmann::json::object();
+  const nlohmann::json& bs =
+      base.contains("scenarios") && base["scenarios"].is_object() ? base["scenarios"] : none;
+  const nlohmann::json& cs =
+      cur.contains("scenarios") && cur["scenarios"].is_object() ? cur["scenarios"] : none;
+  for (const auto& [name, b] : bs.items()) {
+    if (!cs.contains(name)) {
+      c->notes.push_back(fmt::format("scenario {} is in the baseline only", name));
+      continue;
+    }
+    const nlohmann::json& k = cs.at(name);
+    try {
+      compare_figures(b, k, name + " ", threshold_pct, min_change_ms, c);
+      for (const nlohmann::json& bt : b.at("tasks")) {
+        const std::string task = bt.at("name").get<std::string>();
+        const nlohmann::json* kt = nullptr;
+        for (const nlohmann::json& t : k.at("tasks"))
+          if (t.at("name") == task) kt = &t;
+        if (kt == nullptr) {
+          c->notes.push_back(fmt::format("task {}.{} is in the baseline only", name, task));
+          continue;
+        }
+        const std::string row = name + "." + task + " ";
+        c->metrics.push_back(judge(row + "p99", "ms", true, at(bt, "latency", "p99_ms"),
+                                   at(*kt, "latency", "p99_ms"), threshold_pct, false,
+                                   min_change_ms));
+        c->metrics.push_back(judge(row + "error rate", "%", true, at(bt, "error_rate"),
+                                   at(*kt, "error_rate"), threshold_pct, true));
+      }
+    } catch (const nlohmann::json::exception&) {
+      c->notes.push_back(fmt::format("scenario {}: its figures could not be read", name));
+    }
+  }
+  for (const auto& [name, k] : cs.items())
+    if (!bs.contains(name))
+      c->notes.push_back(fmt::format("scenario {} is in the current run only", name));
+}
+
+}  // namespace
+
 Comparison compare_results(const nlohmann::json& base, const nlohmann::json& cur,
                            double threshold_pct, double min_change_ms) {
   Comparison c;
-  c.metrics.push_back(judge("RPS actual", "req/s", false, at(base, "rps", "actual"),
-                            at(cur, "rps", "actual"), threshold_pct, false));
-  for (const char* p : {"p50", "p95", "p99", "max"}) {
-    const std::string key = std::string(p) + "_ms";
-    c.metrics.push_back(judge(p, "ms", true, at(base, "latency", key.c_str()),
-                              at(cur, "latency", key.c_str()), threshold_pct, false,
-                              min_change_ms));
-  }
-  c.metrics.push_back(judge("error rate", "%", true, at(base, "error_rate"), at(cur, "error_rate"),
-                            threshold_pct, true));
+  compare_figures(base, cur, "", threshold_pct, min_change_ms, &c);
   for (const char* k : {"scenario", "target", "mode"})
     if (base.at(k) != cur.at(k))
       c.notes.push_back(fmt::format("{} differs: baseline {}, current {}", k, base.at(k).dump(),
                                     cur.at(k).dump()));
+  compare_scenarios(base, cur, threshold_pct, min_change_ms, &c);
   return c;
 }
 
@@ -81,7 +138,12 @@ void print_comparison(std::FILE* out, const Comparison& c, const std::string& ba
   };
   fmt::print(out, "baseline  {}\ncurrent   {}\n", baseline_path, current_path);
   for (const std::string& n : c.notes) fmt::print(out, "{}\n", paint("33", "note: " + n));
-  fmt::print(out, "\n  {:<20} {:>14} {:>14} {:>10}\n", "metric", "baseline", "current", "diff");
+  // Wider when a run of several scenarios adds "SCENARIO.TASK p99" rows.
+  std::size_t width = 20;
+  for (const MetricComparison& m : c.metrics)
+    width = std::max(width, m.name.size() + m.unit.size() + 3);
+  fmt::print(out, "\n  {:<{}} {:>14} {:>14} {:>10}\n", "metric", width, "baseline", "current",
+             "diff");
   for (const MetricComparison& m : c.metrics) {
     const int digits = m.unit == "%" ? 3 : 2;
     std::string diff =
@@ -98,7 +160,7 @@ void print_comparison(std::FILE* out, const Comparison& c, const std::string& ba
     } else if (m.within_noise) {
       verdict = paint("2", "  within noise");
     }
-    fmt::print(out, "  {:<20} {:>14} {:>14} {}{}\n", fmt::format("{} ({})", m.name, m.unit),
+    fmt::print(out, "  {:<{}} {:>14} {:>14} {}{}\n", fmt::format("{} ({})", m.name, m.unit), width,
                fmt::format("{:.{}f}", m.baseline, digits),
                fmt::format("{:.{}f}", m.current, digits), diff, verdict);
   }

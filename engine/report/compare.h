@@ -18,6 +18,11 @@
 //  * a baseline of 0 for RPS or latency (a run without requests) cannot be
 //    compared with a non-zero current value: no verdict, shown as "n/a".
 //    0 against 0 is unchanged (+0.0%).
+//
+// A run of several scenarios (docs/scenarios.md#several-scenarios-in-one-run)
+// is compared as a run, then each scenario present in both files (matched
+// by name) as a run, then each of its tasks present in both (matched by
+// name) by p99 and error rate; what is in one file only is a note.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>

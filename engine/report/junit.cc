@@ -131,8 +131,12 @@ std::string xml_escape(std::string_view text) {
   return o;
 }
 
-std::string junit_xml(const Summary& s, const std::string& hostname) {
-  const std::string suite = s.scenario.empty() ? "run" : s.scenario;
+namespace {
+
+// One <testsuite> for `s`, named SUITE; adds its cases and failures to
+// *tests and *failures.
+std::string suite_xml(const Summary& s, const std::string& suite, const std::string& hostname,
+                      std::size_t* tests, std::size_t* failures_out) {
   const std::string cls = "loadpilot." + suite;
   std::vector<Case> cases;
 
@@ -212,11 +216,9 @@ std::string junit_xml(const Summary& s, const std::string& hostname) {
   if (!timestamp.empty() && timestamp.back() == 'Z') timestamp.pop_back();
   if (timestamp.empty()) timestamp = "1970-01-01T00:00:00";
 
-  std::string o = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  o += fmt::format(
-      "<testsuites name=\"loadpilot\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
-      cases.size(), failures, fixed(s.duration_s, 3));
-  o += fmt::format(
+  *tests += cases.size();
+  *failures_out += failures;
+  std::string o = fmt::format(
       "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" "
       "time=\"{}\" timestamp=\"{}\" hostname=\"{}\">\n",
       xml_escape(suite), cases.size(), failures, skipped, fixed(s.duration_s, 3), timestamp,
@@ -243,7 +245,32 @@ std::string junit_xml(const Summary& s, const std::string& hostname) {
   property("p99_ms", fixed(s.latency.p99_ms, 3));
   o += "    </properties>\n";
   for (const Case& c : cases) o += render_case(c);
-  o += "  </testsuite>\n</testsuites>\n";
+  o += "  </testsuite>\n";
+  return o;
+}
+
+}  // namespace
+
+std::string junit_xml(const Summary& s, const std::string& hostname) {
+  std::size_t tests = 0, failures = 0;
+  std::string suites =
+      suite_xml(s, s.scenario.empty() ? "run" : s.scenario, hostname, &tests, &failures);
+  // A run of several scenarios: then one suite per scenario, its cases
+  // judged on its own numbers and thresholds (its duration is the run's).
+  for (const Summary& part : s.scenarios) {
+    Summary shown = part;
+    shown.duration_s = s.duration_s;
+    shown.started_at = s.started_at;
+    shown.file = s.file;
+    shown.target = s.target;
+    suites += suite_xml(shown, s.scenario + "." + part.scenario, hostname, &tests, &failures);
+  }
+  std::string o = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  o += fmt::format(
+      "<testsuites name=\"loadpilot\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
+      tests, failures, fixed(s.duration_s, 3));
+  o += suites;
+  o += "</testsuites>\n";
   return o;
 }
 

@@ -15,6 +15,9 @@
 //    its requests, errors, error rate, iterations and latency percentiles.
 // So the "run" and threshold cases fail exactly when the run's verdict does;
 // task cases point at the task to look at and may fail on their own.
+// A run of several scenarios (Summary::scenarios) adds one <testsuite> per
+// scenario after the run's, named "RUN.SCENARIO", with the same cases over
+// that scenario's own numbers, thresholds and problems.
 // Text is escaped and made valid XML 1.0 (control characters and invalid
 // UTF-8 become U+FFFD). Pure functions; thread-safe.
 #include <string>

@@ -373,6 +373,24 @@ std::string render_dashboard(const LiveHeader& h, const metrics::Snapshot& s, do
                                {1, fmt::format("max {:.2f}", s.window.max_ms)},
                                {2, fmt::format("(last {}s)", metrics::Collector::kWindowSeconds)}},
                               width, "  "));
+  // A run of several scenarios: a line each, its key figures first; a wide
+  // terminal also gets its phase, p50 and books.
+  for (const metrics::Snapshot& part : s.scenarios) {
+    const std::string load =
+        part.closed ? fmt::format("users {}/{}", part.active_users, part.target_users)
+                    : fmt::format("rps {:.1f}/{:.1f}", part.current_rps, part.target_rps);
+    lines.push_back(fit_width(
+        join_fitted({{0, fmt::format("  {:<12}", printable(part.scenario))},
+                     {0, load},
+                     {0, fmt::format("req {}", part.requests)},
+                     {0, fmt::format("err {} ({:.2f}%)", part.errors, part.error_rate)},
+                     {0, fmt::format("p99 {:.2f}", part.window.p99_ms)},
+                     {1, printable(part.phase)},
+                     {2, fmt::format("p50 {:.2f}", part.window.p50_ms)},
+                     {2, fmt::format("started {} dropped {}", part.started, part.dropped)}},
+                    width, "  "),
+        width));
+  }
   // Trend lines when the terminal has the rows for them (or no known
   // height): the rate and p99 of the last seconds, as many as fit.
   if (!trend.empty() && (height == 0 || height >= 20)) {

@@ -66,6 +66,16 @@ std::string step_summary_markdown(const Summary& s) {
   o += fmt::format("| iterations | {} started, {} finished, {} dropped, {} cut off |\n", s.started,
                    s.iterations, s.dropped, s.cut_off);
 
+  if (!s.scenarios.empty()) {
+    // A run of several: one row per scenario, judged on its own.
+    o += "\n#### Scenarios\n\n| | scenario | model | requests | errors | p99 | started | dropped "
+         "| not started | cut off |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const Summary& part : s.scenarios)
+      o += fmt::format("| {} | {} | {} | {} | {} ({:.2f}%) | {} | {} | {} | {} | {} |\n",
+                       part.passed ? "✅" : "❌", markdown_cell(part.scenario), part.model,
+                       part.requests, part.errors, part.error_rate, ms(part.latency.p99_ms),
+                       part.started, part.dropped, part.not_started, part.cut_off);
+  }
   if (!s.thresholds.empty()) {
     o += "\n#### Thresholds\n\n| | threshold | task | window | actual | limit |\n"
          "|---|---|---|---|---:|---:|\n";

@@ -16,6 +16,7 @@
 #include "metrics/custom_thresholds.h"
 #include "report/books.h"
 #include "report/custom_summary.h"
+#include "report/scenario_summary.h"
 #include "report/text_fit.h"
 #include "report/verdict.h"
 
@@ -236,68 +237,71 @@ nlohmann::json Summary::to_json() const {
   }
   nlohmann::json th = nlohmann::json::array();
   for (const metrics::ThresholdResult& r : thresholds) th.push_back(r.to_json());
-  return {{"loadpilot_version", kVersion},
-          {"scenario", scenario},
-          {"file", file},
-          {"target", target},
-          {"mode", mode},
-          {"model", model},
-          {"users", model == "closed" ? nlohmann::json{{"planned", users},
-                                                       {"peak_active", peak_active_users},
-                                                       {"wait", wait}}
-                                      : nlohmann::json(nullptr)},
-          {"started_at", started_at},
-          {"interrupted", interrupted},
-          {"signal", interrupt_signal},
-          {"duration_s", duration_s},
-          {"planned_duration_s", planned_s},
-          {"rps", {{"target", target_rps}, {"actual", actual_rps}, {"iterations", iterations_rps}}},
-          {"requests", requests},
-          {"errors", errors},
-          {"error_rate", error_rate},
-          {"iterations",
-           {{"planned", planned_iterations},
-            {"started", started},
-            {"finished", iterations},
-            {"cut_off", cut_off},
-            {"dropped", dropped},
-            {"dropped_no_vuser", dropped_no_vuser},
-            {"not_started", not_started},
-            {"late", late},
-            {"pacing_late", pacing_late}}},
-          {"attempts", attempts},
-          {"retries", retries},
-          {"responses", metrics::responses_json(responses)},
-          {"protocol",
-           {{"name", protocol()},
-            {"http1_requests", response_total() - std::min(response_total(), http2_requests)},
-            {"http2_requests", http2_requests}}},
-          {"bytes",
-           {{"sent", bytes_sent},
-            {"received", bytes_received},
-            {"sent_per_s", duration_s > 0 ? bytes_sent / duration_s : 0.0},
-            {"received_per_s", duration_s > 0 ? bytes_received / duration_s : 0.0}}},
-          {"overload", overload.empty()
-                           ? nlohmann::json(nullptr)
-                           : nlohmann::json{{"bottleneck", bottleneck}, {"message", overload}}},
-          {"generator", generator},
-          {"generator_bound",
-           generator_bound.empty() ? nlohmann::json() : nlohmann::json(generator_bound)},
-          {"problems", problems},
-          {"warnings", warnings},
-          {"errors_by_kind", kinds},
-          {"top_errors", errs},
-          {"latency", latency.to_json()},
-          {"service_time", service.to_json()},
-          {"tasks", tasks_json},
-          {"thresholds", th},
-          {"aborted", aborted.empty()
-                          ? nlohmann::json(nullptr)
-                          : nlohmann::json{{"threshold", aborted_key}, {"message", aborted}}},
-          {"custom_metrics", metrics::custom_metrics_json(custom)},
-          // null for a run that used no WebSocket (docs/protocols.md#websocket)
-          {"websocket", websocket.empty() ? nlohmann::json(nullptr) : websocket.to_json()},
-          {"passed", passed}};
+  nlohmann::json out = {
+      {"loadpilot_version", kVersion},
+      {"scenario", scenario},
+      {"file", file},
+      {"target", target},
+      {"mode", mode},
+      {"model", model},
+      {"users",
+       model == "closed"
+           ? nlohmann::json{{"planned", users}, {"peak_active", peak_active_users}, {"wait", wait}}
+           : nlohmann::json(nullptr)},
+      {"started_at", started_at},
+      {"interrupted", interrupted},
+      {"signal", interrupt_signal},
+      {"duration_s", duration_s},
+      {"planned_duration_s", planned_s},
+      {"rps", {{"target", target_rps}, {"actual", actual_rps}, {"iterations", iterations_rps}}},
+      {"requests", requests},
+      {"errors", errors},
+      {"error_rate", error_rate},
+      {"iterations",
+       {{"planned", planned_iterations},
+        {"started", started},
+        {"finished", iterations},
+        {"cut_off", cut_off},
+        {"dropped", dropped},
+        {"dropped_no_vuser", dropped_no_vuser},
+        {"not_started", not_started},
+        {"late", late},
+        {"pacing_late", pacing_late}}},
+      {"attempts", attempts},
+      {"retries", retries},
+      {"responses", metrics::responses_json(responses)},
+      {"protocol",
+       {{"name", protocol()},
+        {"http1_requests", response_total() - std::min(response_total(), http2_requests)},
+        {"http2_requests", http2_requests}}},
+      {"bytes",
+       {{"sent", bytes_sent},
+        {"received", bytes_received},
+        {"sent_per_s", duration_s > 0 ? bytes_sent / duration_s : 0.0},
+        {"received_per_s", duration_s > 0 ? bytes_received / duration_s : 0.0}}},
+      {"overload", overload.empty()
+                       ? nlohmann::json(nullptr)
+                       : nlohmann::json{{"bottleneck", bottleneck}, {"message", overload}}},
+      {"generator", generator},
+      {"generator_bound",
+       generator_bound.empty() ? nlohmann::json() : nlohmann::json(generator_bound)},
+      {"problems", problems},
+      {"warnings", warnings},
+      {"errors_by_kind", kinds},
+      {"top_errors", errs},
+      {"latency", latency.to_json()},
+      {"service_time", service.to_json()},
+      {"tasks", tasks_json},
+      {"thresholds", th},
+      {"aborted", aborted.empty()
+                      ? nlohmann::json(nullptr)
+                      : nlohmann::json{{"threshold", aborted_key}, {"message", aborted}}},
+      {"custom_metrics", metrics::custom_metrics_json(custom)},
+      // null for a run that used no WebSocket (docs/protocols.md#websocket)
+      {"websocket", websocket.empty() ? nlohmann::json(nullptr) : websocket.to_json()},
+      {"passed", passed}};
+  if (!scenarios.empty()) out["scenarios"] = scenarios_json(scenarios);
+  return out;
 }
 
 namespace {
@@ -447,6 +451,11 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
     print_wrapped(
         out, width, "  rate        ",
         fmt::format("{:.1f} req/s achieved (closed model: the users set the pace)", s.actual_rps));
+  } else if (s.model == "mixed") {
+    print_wrapped(out, width, "  rate        ",
+                  fmt::format("{:.1f} req/s achieved; the open scenarios ask at most {:.1f} "
+                              "iterations/s together, the closed ones' users set their own pace",
+                              s.actual_rps, s.target_rps));
   } else if (s.target_rps > 0) {
     // A ramp or step profile averages below its peak: compare with both.
     const double planned_avg = s.planned_s > 0 ? s.planned_iterations / s.planned_s : 0;
@@ -476,7 +485,13 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
   print_wrapped(out, width, "  iterations  ",
                 fmt::format("{} started: {} finished, {} cut off; {:.1f}/s", s.started,
                             s.iterations, s.cut_off, s.iterations_rps));
-  if (s.model == "closed") {
+  if (s.model == "mixed") {
+    // The open scenarios' schedule plus what the closed ones' users made due.
+    print_wrapped(out, width, "  arrivals    ",
+                  fmt::format("{:.0f} planned or came due: {} started ({} late >1 ms), {} "
+                              "dropped, {} not started",
+                              s.planned_iterations, s.started, s.late, s.dropped, s.not_started));
+  } else if (s.model == "closed") {
     // No schedule: the iterations the users made due (docs/output.md#iterations).
     print_wrapped(out, width, "  arrivals    ",
                   fmt::format("{:.0f} came due: {} started ({} late >1 ms), {} dropped",
@@ -523,6 +538,7 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
                     printable(e.message));
   }
 
+  if (!s.scenarios.empty()) print_scenarios(out, s.scenarios, color, width);
   fmt::print(out, "\n{}\n", st.bold("Tasks"));
   print_tasks(out, width, s.tasks);
 

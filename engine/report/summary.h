@@ -128,6 +128,9 @@ struct Summary {
   // A step run's knee point, one sentence (report/knee.h describe_knee);
   // printed before the verdict. Empty: not a step run.
   std::string knee;
+  // A run of several scenarios: each one's own summary, in the plan's
+  // order (report/scenario_summary.h). Empty in a run of one.
+  std::vector<Summary> scenarios;
 
   void add_problem(std::string problem);
   nlohmann::json to_json() const;  // the results file (docs/output.md)

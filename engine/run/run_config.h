@@ -57,7 +57,11 @@ struct NatsFlags {
 struct RunArgs {
   std::string file;
   std::string target;
-  std::string scenario;
+  // --scenario NAME (repeatable), --all, --group NAME: the scenarios run
+  // together (docs/scenarios.md#several-scenarios-in-one-run).
+  std::vector<std::string> scenarios;
+  bool all = false;
+  std::string group;
   std::optional<std::string> rps, duration, ramp_up, mode;
   std::optional<int> steps;
   std::optional<int> max_vusers;

@@ -14,6 +14,7 @@
 #include "monitor/exporter.h"
 #include "report/live.h"
 #include "report/output_file.h"
+#include "report/scenario_summary.h"
 #include "report/summary.h"
 #include "report/wall_clock.h"
 #include "run/exit_codes.h"
@@ -90,6 +91,9 @@ std::unique_ptr<monitor::Exporter> start_exporter(const RunArgs& args, const pla
       engine.profile().phase_at(0),
       plan.profile.unlimited || plan.profile.closed() ? 0 : engine.profile().rate_at(0)};
   for (const auto& name : engine.collector().task_names()) info.tasks.push_back(name);
+  if (plan.several())
+    for (const plan::Plan& part : plan.scenarios)
+      for (std::size_t t = 0; t < part.tasks.size(); ++t) info.task_scenarios.push_back(part.name);
   info.model = std::string(plan.profile.model());
   std::unique_ptr<monitor::Exporter> exporter = make_exporter(args, info);
   if (exporter)
@@ -115,8 +119,7 @@ struct Ran {
 };
 
 Ran run_loop(load::Engine& engine, const RunRoles& roles, report::LiveView& view,
-             RunOutputs& outputs, monitor::Exporter* exporter,
-             metrics::ThresholdEvaluator& thresholds) {
+             RunOutputs& outputs, monitor::Exporter* exporter, report::RunGates& thresholds) {
   // The live view on stdout goes through guard_stdout: a stdout that fails
   // mid-run loses the view, not the run.
   const auto to_view = [&](const std::function<void()>& show) {
@@ -141,10 +144,7 @@ Ran run_loop(load::Engine& engine, const RunRoles& roles, report::LiveView& view
     if (exporter) exporter->update(s, engine.collector().last_round());
     // Thresholds judged live on this process's numbers: a coordinator's
     // are its agents' merged (docs/distributed.md).
-    const metrics::Collector& c = engine.collector();
-    const bool aborted = thresholds.abort().has_value();
-    thresholds.add_round(c.last_round(), c.cumulative(), c.total_latency(), s.elapsed_s);
-    if (!aborted && thresholds.abort()) engine.stop(kAbortDrain);
+    if (thresholds.add_round(engine, s.elapsed_s)) engine.stop(kAbortDrain);
   });
   if (exporter) exporter->finish(ran.outcome.interrupted);
   to_view([&] { view.finish(); });
@@ -245,7 +245,7 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   std::unique_ptr<report::LiveView> view =
       make_view(args, roles, make_header(plan, engine, roles.session));
   RunOutputs outputs(args, plan, engine);  // time series, report, baseline
-  metrics::ThresholdEvaluator thresholds(plan, engine.collector().task_names());
+  report::RunGates thresholds(plan, engine);
   const Ran ran = run_loop(engine, roles, *view, outputs, exporter.get(), thresholds);
   EndOfRunSignals end_signals(kEndOfRunGrace);
 
@@ -261,9 +261,13 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   limits.max_vusers = setup.vusers ? static_cast<std::size_t>(setup.vusers->max_vusers()) : 0;
   limits.python_blocked = blocked;
   if (setup.vusers) limits.held_at = setup.vusers->held_at();
-  report::Summary summary = report::build_summary(
-      plan, engine.collector(), engine.profile().total_s(), engine.profile().total_iterations(),
-      ran.outcome.duration_s, ran.outcome.interrupted, limits, &thresholds);
+  report::Summary summary =
+      engine.lane_count() > 0
+          ? report::build_run_summary(plan, engine, ran.outcome.duration_s, ran.outcome.interrupted,
+                                      limits, thresholds)
+          : report::build_summary(plan, engine.collector(), engine.profile().total_s(),
+                                  engine.profile().total_iterations(), ran.outcome.duration_s,
+                                  ran.outcome.interrupted, limits, &thresholds.run);
   if (ran.signal_seen) summary.interrupt_signal = ran.signal_seen == SIGINT ? "SIGINT" : "SIGTERM";
   for (const std::string& e : errors) summary.add_problem(e);
   if (args.strict && !summary.generator_bound.empty()) summary.add_problem(summary.generator_bound);

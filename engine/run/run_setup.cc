@@ -4,7 +4,9 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -37,10 +39,43 @@ std::string read_text_file(const std::string& path) {
 
 namespace {
 
-// Picks the scenario: by --scenario, the only one, or by asking.
-std::optional<std::size_t> choose_scenario(const RunArgs& args,
-                                           const std::vector<scenario::ScenarioInfo>& all,
-                                           const ScenarioPicker& pick, int* exit_code) {
+// The groups a scenario's @scenario(group=) names, as written (a name or
+// a list of names; anything else is build_plan()'s to report).
+std::vector<std::string> groups_of(const scenario::ScenarioInfo& info) {
+  std::vector<std::string> out;
+  const auto& config = info.description.value("config", nlohmann::json::object());
+  const auto it = config.find("group");
+  if (it == config.end()) return out;
+  const nlohmann::json list = it->is_array() ? *it : nlohmann::json::array({*it});
+  for (const auto& g : list)
+    if (g.is_string()) out.push_back(g.get<std::string>());
+  return out;
+}
+
+// Every group of the file, in the order first named.
+std::vector<std::string> all_groups(const std::vector<scenario::ScenarioInfo>& all) {
+  std::vector<std::string> groups;
+  for (const auto& s : all)
+    for (const std::string& g : groups_of(s))
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+  return groups;
+}
+
+std::vector<std::size_t> members_of(const std::vector<scenario::ScenarioInfo>& all,
+                                    const std::string& group) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::vector<std::string> g = groups_of(all[i]);
+    if (std::find(g.begin(), g.end(), group) != g.end()) out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<Selection> choose_scenarios(const RunArgs& args,
+                                          const std::vector<scenario::ScenarioInfo>& all,
+                                          const ScenarioPicker& pick, int* exit_code) {
   std::vector<std::string> names;
   for (const auto& s : all) names.push_back(s.name);
   // The names on the error line itself (a log or the coordinator service
@@ -48,27 +83,71 @@ std::optional<std::size_t> choose_scenario(const RunArgs& args,
   std::string listing = fmt::format("{}", fmt::join(names, ", "));
   for (const auto& s : all)
     listing += fmt::format("\n  - {}{}", s.name, s.doc.empty() ? "" : " — " + s.doc);
-  if (!args.scenario.empty()) {
-    for (std::size_t i = 0; i < all.size(); ++i)
-      if (all[i].name == args.scenario) return i;
-    *exit_code = fail(fmt::format("{}: no scenario named \"{}\"; available: {}", args.file,
-                                  args.scenario, listing));
+  const std::vector<std::string> groups = all_groups(all);
+  const auto failed = [&](const std::string& message) -> std::optional<Selection> {
+    *exit_code = fail(message);
     return std::nullopt;
+  };
+  const int ways =
+      (args.scenarios.empty() ? 0 : 1) + (args.all ? 1 : 0) + (args.group.empty() ? 0 : 1);
+  if (ways > 1)
+    return failed(
+        "--scenario, --group and --all each choose the scenarios to run; give one of them");
+  Selection chosen;
+  if (!args.scenarios.empty()) {
+    for (const std::string& name : args.scenarios) {
+      const auto it = std::find(names.begin(), names.end(), name);
+      if (it == names.end())
+        return failed(
+            fmt::format("{}: no scenario named \"{}\"; available: {}", args.file, name, listing));
+      const auto i = static_cast<std::size_t>(it - names.begin());
+      if (std::find(chosen.indices.begin(), chosen.indices.end(), i) != chosen.indices.end())
+        return failed(fmt::format("--scenario {}: named twice; each scenario runs once", name));
+      chosen.indices.push_back(i);
+    }
+    return chosen;
   }
-  if (all.size() == 1) return 0;
+  if (args.all) {
+    for (std::size_t i = 0; i < all.size(); ++i) chosen.indices.push_back(i);
+    return chosen;
+  }
+  if (!args.group.empty()) {
+    chosen.indices = members_of(all, args.group);
+    chosen.group = args.group;
+    if (chosen.indices.empty())
+      return failed(fmt::format("{}: no scenario is in group \"{}\"; {}", args.file, args.group,
+                                groups.empty()
+                                    ? std::string("the file names no group (@scenario(group=...))")
+                                    : fmt::format("its groups: {}", fmt::join(groups, ", "))));
+    return chosen;
+  }
+  if (all.size() == 1) return Selection{{0}, ""};
   if (pick && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+    // One scenario, one group, or all of them.
+    std::vector<std::string> items = names;
+    for (const std::string& g : groups) {
+      std::vector<std::string> members;
+      for (std::size_t i : members_of(all, g)) members.push_back(all[i].name);
+      items.push_back(fmt::format("group {}: {}", g, fmt::join(members, " + ")));
+    }
+    items.push_back(fmt::format("all {} together", all.size()));
     auto picked =
-        pick(fmt::format("{} has {} scenarios; run which?", args.file, all.size()), names);
-    if (picked) return picked;
-    *exit_code = fail("no scenario chosen");
-    return std::nullopt;
+        pick(fmt::format("{} has {} scenarios; run which?", args.file, all.size()), items);
+    if (!picked) return failed("no scenario chosen");
+    if (*picked < all.size()) return Selection{{*picked}, ""};
+    if (*picked < all.size() + groups.size()) {
+      const std::string& g = groups[*picked - all.size()];
+      return Selection{members_of(all, g), g};
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) chosen.indices.push_back(i);
+    return chosen;
   }
-  *exit_code = fail(fmt::format("{} has {} scenarios; pick one with --scenario NAME: {}", args.file,
-                                all.size(), listing));
-  return std::nullopt;
+  return failed(fmt::format(
+      "{} has {} scenarios; pick one with --scenario NAME: {}\nor run several together: "
+      "--scenario NAME more than once, --all{}",
+      args.file, all.size(), listing,
+      groups.empty() ? "" : fmt::format(", --group {}", fmt::join(groups, "|"))));
 }
-
-}  // namespace
 
 namespace {
 
@@ -137,20 +216,86 @@ std::string overrides(const RunArgs& args, scenario::Overrides* ov) {
   return "";
 }
 
+// The command line's profile overrides, which mean one scenario's
+// numbers: a run of several takes them from each @scenario instead.
+std::string several_override(const RunArgs& args) {
+  const std::pair<const char*, bool> given[] = {
+      {"--rps", args.rps.has_value()},
+      {"--users", args.users.has_value()},
+      {"--duration", args.duration.has_value()},
+      {"--ramp-up", args.ramp_up.has_value()},
+      {"--mode", args.mode.has_value()},
+      {"--steps", args.steps.has_value()},
+      {"--max-vusers", args.max_vusers.has_value() && args.agent.empty()}};
+  for (const auto& [flag, on] : given)
+    if (on) return flag;
+  return "";
+}
+
 // The plan: the scenario's with the overrides, or, for an agent of a NATS
 // run, its coordinator's as resolved there
-// (docs/distributed.md#the-plan-is-the-contract). Problems in *errors;
-// false with a message printed when the plan file cannot be read or a
-// --threshold names what the scenario does not have.
-bool make_plan(const RunArgs& args, const scenario::ScenarioInfo& chosen,
-               const scenario::Overrides& ov, plan::Plan* plan, std::vector<std::string>* errors) {
+// (docs/distributed.md#the-plan-is-the-contract). A run of several: each
+// scenario's plan (profile overrides refused, --threshold the run's own),
+// combined. Problems in *errors; false with a message printed when the
+// plan file cannot be read or a --threshold names what the scenario does
+// not have.
+bool make_plan(const RunArgs& args, const std::vector<scenario::ScenarioInfo>& all,
+               const Selection& chosen, const scenario::Overrides& ov, plan::Plan* plan,
+               std::vector<std::string>* errors) {
+  const bool several = chosen.indices.size() > 1;
+  if (args.plan_file.empty() && several) {
+    if (const std::string flag = several_override(args); !flag.empty()) {
+      fail(
+          fmt::format("{} sets one scenario's numbers; a run of several scenarios takes them "
+                      "from each @scenario (run one with --scenario NAME to override them)",
+                      flag));
+      return false;
+    }
+    scenario::Overrides part_ov = ov;
+    part_ov.thresholds.clear();  // --threshold judges the run's totals
+    std::vector<plan::Plan> parts;
+    std::vector<std::string> names;
+    bool bad = false;
+    for (std::size_t i : chosen.indices) {
+      std::vector<std::string> part_errors;
+      parts.push_back(scenario::build_plan(all[i], args.file, part_ov, &part_errors));
+      names.push_back(all[i].name);
+      // A bad --target: said once below, not once per scenario.
+      std::vector<std::string> target = plan::take_target_errors(&part_errors);
+      if (errors->empty() && !target.empty()) *errors = target;
+      if (!part_errors.empty()) {
+        bad = true;
+        fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, all[i].name);
+        for (const std::string& e : part_errors) fmt::print(stderr, "  - {}\n", e);
+      }
+    }
+    *plan = plan::combine(std::move(parts), chosen.group.empty()
+                                                ? fmt::format("{}", fmt::join(names, "+"))
+                                                : chosen.group);
+    for (const std::string& text : args.thresholds) {
+      std::string error;
+      if (const auto limit = parse_threshold_option(text, &error))
+        plan->thresholds[limit->first] = limit->second;
+    }
+    for (const std::string& e : plan::validate(*plan))
+      if (e.starts_with("thresholds.")) errors->push_back(e);
+    for (const std::string& e : plan::take_target_errors(errors))
+      fmt::print(stderr, "error: --target: {}\n", e.substr(std::string_view("target: ").size()));
+    if (!errors->empty()) {
+      fmt::print(stderr, "error: {}: the run of {} is not valid:\n", args.file, plan->name);
+      for (const std::string& e : *errors) fmt::print(stderr, "  - {}\n", e);
+    }
+    if (bad) errors->push_back("scenarios");
+    return true;
+  }
+  const scenario::ScenarioInfo& one = all[chosen.indices.front()];
   if (args.plan_file.empty()) {
-    *plan = scenario::build_plan(chosen, args.file, ov, errors);
+    *plan = scenario::build_plan(one, args.file, ov, errors);
   } else {
     try {
       *plan = plan::Plan::from_json(nlohmann::json::parse(read_text_file(args.plan_file)));
       plan->file = args.file;
-      if (args.max_vusers) plan->max_vusers = *args.max_vusers;
+      if (args.max_vusers && !plan->several()) plan->max_vusers = *args.max_vusers;
       *errors = plan::validate(*plan);
     } catch (const std::exception& e) {
       fail(fmt::format("{}: {}", args.plan_file, e.what()));
@@ -174,28 +319,53 @@ bool make_plan(const RunArgs& args, const scenario::ScenarioInfo& chosen,
     return true;
   });
   if (!errors->empty()) {
-    fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, chosen.name);
+    fmt::print(stderr, "error: {}: scenario {} is not valid:\n", args.file, plan->name);
     for (const std::string& e : *errors) fmt::print(stderr, "  - {}\n", e);
   }
   // Not read as "could not read the plan": the run just cannot start.
   return flag_errors == 0;
 }
 
+// --dry-run's "engine" of one scenario's plan.
+nlohmann::json dry_run_engine(const plan::Plan& plan, std::size_t connections) {
+  // A closed model plans users, not iterations (docs/output.md#iterations).
+  return {{"max_connections", connections},
+          {"max_queue", load::default_max_queue(plan)},
+          {"total_s", plan::run_length_s(plan)},
+          {"planned_iterations", plan.profile.closed()
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(load::Profile::of(plan).total_iterations())}};
+}
+
 // --dry-run: the plan as the run would use it.
 void print_dry_run(const plan::Plan& plan, std::size_t connections, const RunSetup& setup) {
   nlohmann::json j = plan.to_json();
+  if (plan.several()) {
+    // Each scenario's own engine figures, then the run's.
+    double planned = 0;
+    bool all_open = true;
+    for (std::size_t i = 0; i < plan.scenarios.size(); ++i) {
+      const plan::Plan& part = plan.scenarios[i];
+      nlohmann::json& pj = j["scenarios"][i];
+      pj["max_vusers"] = part.max_vusers > 0 ? part.max_vusers : scenario::kDefaultMaxVUsers;
+      pj["engine"] = dry_run_engine(part, load::default_max_connections(part));
+      if (part.profile.closed())
+        all_open = false;
+      else
+        planned += std::ceil(load::Profile::of(part).total_iterations() - 1e-9);
+    }
+    j["engine"] = {
+        {"max_connections", connections},
+        {"total_s", plan::run_length_s(plan)},
+        {"planned_iterations", all_open ? nlohmann::json(planned) : nlohmann::json(nullptr)}};
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
   // The bound the run would use, not the plan's "0: the default".
   j["max_vusers"] = plan.max_vusers > 0 ? plan.max_vusers : scenario::kDefaultMaxVUsers;
-  // A closed model plans users, not iterations (docs/output.md#iterations).
-  j["engine"] = {{"max_connections", connections},
-                 {"agents", setup.agents},
-                 {"agents_why", setup.agents_why},
-                 {"max_queue", load::default_max_queue(plan)},
-                 {"total_s", plan.profile.total_s()},
-                 {"planned_iterations",
-                  plan.profile.closed()
-                      ? nlohmann::json(nullptr)
-                      : nlohmann::json(load::Profile::from_spec(plan.profile).total_iterations())}};
+  j["engine"] = dry_run_engine(plan, connections);
+  j["engine"]["agents"] = setup.agents;
+  j["engine"]["agents_why"] = setup.agents_why;
   fmt::print("{}\n", j.dump(2));
 }
 
@@ -226,7 +396,7 @@ void resolve_agents(const RunArgs& args, RunSetup* setup) {
   const plan::Plan& plan = setup->plan;
   setup->agents = args.processes;
   if (!args.agents_auto || setup->agent || args.external_agents > 0 ||
-      !args.coordinator_url.empty() || args.serve_child || plan.find_spec)
+      !args.coordinator_url.empty() || args.serve_child || plan.find_spec || plan.several())
     return;
   AutoAgentsInput in;
   in.python = scenario::needs_vuser_runtime(plan);
@@ -289,13 +459,16 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
   }
   setup->startup->set_phase("choosing a scenario of " + args.file);
   int code = kExitOk;
-  const auto index = choose_scenario(args, scenarios, pick, &code);
-  if (!index) return failed_with(code);
+  // An agent of a NATS run takes every scenario from its plan file.
+  std::optional<Selection> chosen = args.plan_file.empty()
+                                        ? choose_scenarios(args, scenarios, pick, &code)
+                                        : std::optional<Selection>(Selection{{0}, ""});
+  if (!chosen) return failed_with(code);
   setup->startup->set_phase("preparing the run of " + args.file);
   scenario::Overrides ov;
   if (const std::string error = overrides(args, &ov); !error.empty()) return failed(error);
   std::vector<std::string> errors;
-  if (!make_plan(args, scenarios[*index], ov, &setup->plan, &errors))
+  if (!make_plan(args, scenarios, *chosen, ov, &setup->plan, &errors))
     return failed_with(kExitInvalid);
   const plan::Plan& plan = setup->plan;
   std::string target_error;
@@ -307,6 +480,20 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
   setup->connections = args.max_connections
                            ? args.max_connections
                            : std::max(load::default_max_connections(plan), args.workers);
+  if (plan.several()) {
+    // Not yet carried by a run of several scenarios: said before any traffic.
+    for (const plan::TaskSpec& t : plan.tasks)
+      if (t.runtime == "python")
+        return failed(fmt::format(
+            "{}: task {} runs in Python ({}); a run of several scenarios runs tasks the engine "
+            "sends natively only for now: run that scenario on its own (--scenario NAME)",
+            args.file, t.name, t.reason));
+    if (args.processes > 1 || args.external_agents > 0 || !args.coordinator_url.empty() ||
+        !args.agent.empty())
+      return failed(
+          "a run of several scenarios runs in this process only for now: --agents, "
+          "--external-agents and --coordinator-url take one scenario (--scenario NAME)");
+  }
   resolve_agents(args, setup.get());
   if (args.dry_run) {
     print_dry_run(plan, setup->connections, *setup);
@@ -319,6 +506,9 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
   // The CA store is read now, not by the first connection of the run,
   // whose latency would carry it (http/tls_trust.h).
   if (setup->target->tls() && !args.insecure) http::load_system_roots();
+  // Several scenarios: each takes its own plan's connections unless
+  // --max-connections splits the given number (load/engine.h).
+  if (plan.several()) setup->engine.max_connections = args.max_connections;
   // Tasks that run as Python need the VUser runtime; it outlives the engine.
   // A coordinator of agents runs none itself: it only needs the runtime's
   // metric rows.

@@ -15,6 +15,7 @@
 #include "plan/plan.h"
 #include "run/run_config.h"
 #include "run/startup_interrupt.h"
+#include "scenario/loader.h"
 #include "scenario/vuser_runtime.h"
 
 namespace loadpilot::cli {
@@ -46,6 +47,22 @@ struct RunSetup {
 // the index of the one picked, nullopt when none was.
 using ScenarioPicker = std::function<std::optional<std::size_t>(
     const std::string& title, const std::vector<std::string>& names)>;
+
+// The scenarios of a file a run takes (indices into load_scenarios()'s
+// list, in the order run), and the group they were chosen by ("" when
+// not by --group).
+struct Selection {
+  std::vector<std::size_t> indices;
+  std::string group;
+};
+
+// By --scenario (repeatable), --all or --group, the only one, or by
+// asking `pick` (one scenario, a group, or all; only when stdin and stdout
+// are a terminal). Nullopt with an error printed and *exit_code set when
+// none can be chosen.
+std::optional<Selection> choose_scenarios(const RunArgs& args,
+                                          const std::vector<scenario::ScenarioInfo>& all,
+                                          const ScenarioPicker& pick, int* exit_code);
 
 // Null with *exit_code set when the run ends here: after printing
 // --dry-run's plan (kExitOk), or with an error already printed. `pick` is

@@ -334,6 +334,36 @@ void apply_protocol(const json& config, const Overrides& o, plan::Plan* plan, Pr
   }
 }
 
+// start= and group= (docs/scenarios.md#several-scenarios-in-one-run).
+void apply_run_fields(const json& config, plan::Plan* plan, Problems* problems) {
+  const json& start = field_of(config, "start");
+  if (!start.is_null()) {
+    const auto s = as_duration(start);
+    if (s && std::isfinite(*s) && *s >= 0 && *s <= plan::kMaxDurationS)
+      plan->start_s = *s;
+    else
+      problems->add("start", "must be a duration such as \"30s\" or \"10m\", from 0 to 7 days",
+                    start);
+  }
+  const json& group = field_of(config, "group");
+  const auto good_name = [](const json& g) {
+    if (!g.is_string() || g.get<std::string>().empty()) return false;
+    for (unsigned char c : g.get<std::string>())
+      if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.')) return false;
+    return true;
+  };
+  if (group.is_null()) return;
+  const json groups = group.is_array() ? group : json::array({group});
+  for (const json& g : groups) {
+    if (good_name(g))
+      plan->groups.push_back(g.get<std::string>());
+    else
+      problems->add("group",
+                    "must be a name of letters, digits, '_', '-' or '.', or a list of such names",
+                    g);
+  }
+}
+
 // The recorded request as a native request spec, or nullopt when the
 // description is malformed (only possible for hand-written descriptions).
 std::optional<plan::HttpRequestSpec> request_from(const json& r) {
@@ -431,6 +461,7 @@ plan::Plan build_plan(const ScenarioInfo& info, const std::string& file, const O
   apply_thresholds(info.description, overrides, &plan, errors);
   apply_redirects(field_of(info.description, "config"), &plan, &problems);
   apply_protocol(field_of(info.description, "config"), overrides, &plan, &problems);
+  apply_run_fields(field_of(info.description, "config"), &plan, &problems);
   bool task_problems = apply_tasks(info.description, &plan, &problems);
 
   for (std::string& e : plan::validate(plan)) {

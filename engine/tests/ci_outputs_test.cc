@@ -218,6 +218,29 @@ TEST(CiOutputs, AClosedModelIsNamedWithItsUsers) {
             std::string::npos);
 }
 
+TEST(CiOutputs, SeveralScenariosGetASuiteAndARowEach) {
+  Summary run = failing_summary();
+  run.scenario = "nightly";
+  Summary partner = failing_summary();
+  partner.scenario = "Partner";
+  partner.started = 600;
+  partner.passed = false;
+  Summary browse = failing_summary();
+  browse.scenario = "Browse";
+  browse.model = "closed";
+  browse.passed = true;
+  run.scenarios = {partner, browse};
+  const std::string x = junit_xml(run, "host");
+  EXPECT_NE(x.find("<testsuite name=\"nightly\" "), std::string::npos) << x;
+  EXPECT_NE(x.find("<testsuite name=\"nightly.Partner\" "), std::string::npos) << x;
+  EXPECT_NE(x.find("<testsuite name=\"nightly.Browse\" "), std::string::npos) << x;
+  EXPECT_NE(x.find("classname=\"loadpilot.nightly.Partner\""), std::string::npos) << x;
+  const std::string md = step_summary_markdown(run);
+  EXPECT_NE(md.find("#### Scenarios"), std::string::npos) << md;
+  EXPECT_NE(md.find("| ❌ | Partner | open |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| ✅ | Browse | closed |"), std::string::npos) << md;
+}
+
 TEST(WallClock, Rfc3339WithMilliseconds) {
   using namespace std::chrono;
   const system_clock::time_point t{milliseconds(1'764'061'200'045LL)};

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "demo/stats.h"
 #include "http/request_parser.h"
 
 namespace loadpilot::demo {
@@ -129,6 +130,29 @@ json stats_of(std::uint16_t port) {
   Response r = c.request("GET", "/stats");
   EXPECT_EQ(r.status, 200);
   return r.parsed();
+}
+
+TEST(DemoStats, CountsRequestsByTagAndResetsThem) {
+  TagCounters a, b;
+  StatsBoard board;
+  board.add_tags(&a);
+  board.add_tags(&b);
+  for (int i = 0; i < 3; ++i) a.count("partner");
+  a.count("browse");
+  b.count("browse");
+  b.count("");  // no tag: not counted
+  for (std::size_t i = 0; i < TagCounters::kSlots + 2; ++i) b.count("t" + std::to_string(i));
+  const auto counts = board.tag_counts();
+  const std::map<std::string, std::uint64_t> m(counts.begin(), counts.end());
+  EXPECT_EQ(m.at("partner"), 3u);
+  EXPECT_EQ(m.at("browse"), 2u);
+  EXPECT_EQ(m.at("(other)"), 3u);  // browse took one of b's slots
+  const nlohmann::json j = nlohmann::json::parse(board.to_json());
+  EXPECT_EQ(j["tags"]["partner"], 3);
+  board.reset();
+  a.count("partner");
+  const nlohmann::json after = nlohmann::json::parse(board.to_json());
+  EXPECT_EQ(after["tags"], (nlohmann::json{{"partner", 1}}));
 }
 
 TEST(DemoApi, EndpointsAnswerWithTheirShapes) {

@@ -173,6 +173,43 @@ TEST(Dashboard, EightyByTwentyFourStillFits) {
     EXPECT_NE(frame.find(part), std::string::npos) << part << "\n" << frame;
 }
 
+TEST(Dashboard, ALinePerScenarioAtEightyMoreAtOneSixty) {
+  metrics::Snapshot s = busy_snapshot(2);
+  metrics::Snapshot partner, browse;
+  partner.scenario = "Partner";
+  partner.current_rps = 199.5;
+  partner.target_rps = 200;
+  partner.requests = 600;
+  partner.phase = "steady";
+  partner.started = 600;
+  browse.scenario = "Browse";
+  browse.closed = true;
+  browse.active_users = 18;
+  browse.target_users = 20;
+  browse.requests = 774;
+  browse.errors = 3;
+  browse.phase = "waiting";
+  s.scenarios = {partner, browse};
+  for (int width : {80, 160}) {
+    const std::vector<std::string> lines = lines_of(render_dashboard(header(), s, 130, width));
+    const auto line_of = [&](const std::string& name) {
+      for (const std::string& l : lines)
+        if (l.starts_with("  " + name)) return l;
+      return std::string();
+    };
+    const std::string p = line_of("Partner"), b = line_of("Browse");
+    ASSERT_FALSE(p.empty() || b.empty()) << width;
+    EXPECT_LE(display_width(p), width);
+    EXPECT_LE(display_width(b), width);
+    EXPECT_NE(p.find("rps 199.5/200.0"), std::string::npos) << p;
+    EXPECT_NE(p.find("req 600"), std::string::npos) << p;
+    EXPECT_NE(b.find("users 18/20"), std::string::npos) << b;
+    EXPECT_NE(b.find("err 3"), std::string::npos) << b;
+    const bool wide = p.find("started 600 dropped 0") != std::string::npos;
+    EXPECT_EQ(wide, width == 160) << p;
+  }
+}
+
 TEST(Dashboard, NamesFromTheScenarioCannotMoveTheCursor) {
   LiveHeader h = header();
   h.scenario = "evil\033[2J\033[Hname";

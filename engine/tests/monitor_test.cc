@@ -2,6 +2,7 @@
 // from the start, counters that track the Collector exactly, phases, and the
 // HTTP exporter's bind errors and linger.
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -118,6 +119,19 @@ WorkerReport round_of(std::uint64_t n, std::uint64_t us, std::uint64_t errors) {
   r.in_flight = 3;
   r.active_users = 5;
   return r;
+}
+
+TEST(RunMetrics, SeveralScenariosLabelEachTaskWithItsScenario) {
+  RunInfo info{"Browse+Partner", "9.9.9", {"Browse.home", "Partner.home"}, "running", 5, "open"};
+  info.task_scenarios = {"Browse", "Partner"};
+  RunMetrics m(info);
+  const std::string t = m.text();
+  for (const char* scenario : {"Browse", "Partner"}) {
+    const std::string labels = fmt::format("{{scenario=\"{}\",task=\"home\"}}", scenario);
+    EXPECT_TRUE(contains(t, "loadpilot_task_requests_total" + labels + " 0")) << t;
+    EXPECT_TRUE(contains(t, "loadpilot_request_duration_seconds_count" + labels + " 0")) << t;
+  }
+  EXPECT_FALSE(contains(t, "task=\"Browse.home\"")) << t;
 }
 
 TEST(RunMetrics, CountersTrackTheCollectorAndTheHistogramSeesEachRequestOnce) {

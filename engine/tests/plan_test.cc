@@ -56,6 +56,57 @@ TEST(ProfileSpec, TotalAddsRampUpOnlyInRampMode) {
   }
 }
 
+TEST(SeveralScenarios, CombineFlattensTasksAndTheJsonRoundTrips) {
+  Plan browse = valid_plan();
+  Plan partner = valid_plan();
+  partner.name = "Partner";
+  partner.profile = {Mode::kConstant, 50, 10, 0, 5, false, 0, {}};
+  partner.start_s = 30;
+  partner.groups = {"nightly"};
+  partner.tasks.resize(1);
+  const Plan run = combine({browse, partner}, "nightly");
+  ASSERT_TRUE(run.several());
+  ASSERT_EQ(run.tasks.size(), 3u);
+  EXPECT_EQ(run.tasks[0].name, "Browse.products");
+  EXPECT_EQ(run.tasks[2].name, "Partner.products");
+  EXPECT_EQ(run.task_home(2), (std::pair<std::size_t, std::size_t>{1, 0}));
+  EXPECT_DOUBLE_EQ(run_length_s(run), 40);  // Partner: 30 s wait + 10 s
+  EXPECT_DOUBLE_EQ(run.profile.rps, 250);
+  EXPECT_TRUE(validate(run).empty());
+
+  const nlohmann::json j = run.to_json();
+  EXPECT_FALSE(j.contains("tasks"));
+  ASSERT_EQ(j["scenarios"].size(), 2u);
+  EXPECT_EQ(j["scenarios"][1]["start_s"], 30);
+  EXPECT_EQ(j["scenarios"][1]["groups"], nlohmann::json::array({"nightly"}));
+  EXPECT_FALSE(j["scenarios"][0].contains("start_s"));
+  const Plan back = Plan::from_json(j);
+  EXPECT_EQ(back.to_json(), j);
+  EXPECT_EQ(back.tasks.size(), 3u);
+  EXPECT_DOUBLE_EQ(back.scenarios[1].start_s, 30);
+}
+
+TEST(SeveralScenarios, ValidateNamesTheScenarioOfEachProblem) {
+  Plan a = valid_plan();
+  Plan b = valid_plan();
+  b.name = "Partner";
+  b.start_s = -1;
+  b.profile.rps = -5;
+  Plan run = combine({a, b, a}, "run");
+  const std::vector<std::string> errors = validate(run);
+  const auto has = [&](const std::string& prefix) {
+    return std::any_of(errors.begin(), errors.end(),
+                       [&](const std::string& e) { return e.starts_with(prefix); });
+  };
+  EXPECT_TRUE(has("scenarios.Partner.start: must be a duration")) << errors.size();
+  EXPECT_TRUE(has("scenarios.Partner.rps: must be a number > 0"));
+  EXPECT_TRUE(has("scenarios: each scenario may run once in a run (got \"Browse\")"));
+  EXPECT_THROW(
+      Plan::from_json(nlohmann::json{
+          {"name", "x"}, {"target", "http://h"}, {"scenarios", nlohmann::json::array({1, 2})}}),
+      PlanError);
+}
+
 TEST(Validate, ValidPlanHasNoErrors) {
   auto errors = validate(valid_plan());
   EXPECT_TRUE(errors.empty()) << joined(errors);

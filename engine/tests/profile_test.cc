@@ -37,6 +37,33 @@ TEST(Profile, ConstantRunHasExactCountAndEvenSpacing) {
   EXPECT_FALSE(p.time_of(1000).has_value());
 }
 
+TEST(Profile, StartWaitsAtRateZeroThenRunsTheScenariosCurve) {
+  plan::Plan p;
+  p.profile = spec(plan::Mode::kConstant, 100, 10);
+  p.start_s = 5;
+  const Profile curve = Profile::of(p);
+  EXPECT_DOUBLE_EQ(curve.total_s(), 15);
+  EXPECT_EQ(curve.phase_at(1), "waiting");
+  EXPECT_EQ(curve.count_due_by(4.999), 0u);
+  EXPECT_NEAR(*curve.time_of(0), 5.0, 1e-9);
+  EXPECT_NEAR(curve.total_iterations(), 1000, 1e-9);
+  EXPECT_EQ(count_between(curve, 5, 15), 1000u);
+}
+
+TEST(Profile, SumAddsTheRatesOfCurvesWithDifferentBreakpoints) {
+  // A 0 -> 100 ramp over 10 s, then 100 for 10 s; and 50 for 5 s after a
+  // 3 s wait.
+  const Profile ramp = Profile::from_spec(spec(plan::Mode::kRamp, 100, 10, 10));
+  plan::Plan later;
+  later.profile = spec(plan::Mode::kConstant, 50, 5);
+  later.start_s = 3;
+  const Profile sum = Profile::sum({ramp, Profile::of(later)});
+  EXPECT_DOUBLE_EQ(sum.total_s(), 20);
+  for (double t : {0.0, 2.9, 3.0, 4.5, 7.99, 8.0, 12.0, 19.9})
+    EXPECT_NEAR(sum.rate_at(t), ramp.rate_at(t) + Profile::of(later).rate_at(t), 1e-9) << t;
+  EXPECT_NEAR(sum.total_iterations(), ramp.total_iterations() + 250, 1e-6);
+}
+
 TEST(Profile, EveryWindowIsExactToPlusMinusOne) {
   // Fractional rate: no tick bucket may burst or starve.
   Profile p = Profile::from_spec(spec(plan::Mode::kConstant, 37.3, 20));

@@ -2,6 +2,7 @@
 // HTML rendering and escaping, results checking and comparison verdicts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "report/compare.h"
@@ -255,6 +256,35 @@ TEST(Compare, EqualRunsDoNotRegress) {
     EXPECT_EQ(m.diff_pct.value_or(-1), 0) << m.name;
     EXPECT_FALSE(m.improved);
   }
+}
+
+TEST(Compare, SeveralScenariosAreMatchedByScenarioThenTask) {
+  const auto part = [](double p99, double task_p99) {
+    nlohmann::json s = with(100, 1, 2, p99, 0);
+    s["tasks"] = nlohmann::json::array(
+        {{{"name", "home"}, {"latency", {{"p99_ms", task_p99}}}, {"error_rate", 0}}});
+    return s;
+  };
+  nlohmann::json base = with(200, 1, 2, 3, 0);
+  nlohmann::json cur = base;
+  base["scenarios"] = {{"Browse", part(3, 3)}, {"Batch", part(3, 3)}};
+  cur["scenarios"] = {{"Browse", part(3, 30)}, {"Partner", part(3, 3)}};
+  const Comparison c = compare_results(base, cur, 10);
+  EXPECT_TRUE(c.regressed());
+  const auto row = [&](const std::string& name) {
+    for (const auto& m : c.metrics)
+      if (m.name == name) return m;
+    ADD_FAILURE() << name;
+    return MetricComparison{};
+  };
+  EXPECT_TRUE(row("Browse.home p99").regressed);
+  EXPECT_FALSE(row("Browse p99").regressed);
+  EXPECT_FALSE(row("p99").regressed);
+  const auto noted = [&](const std::string& n) {
+    return std::find(c.notes.begin(), c.notes.end(), n) != c.notes.end();
+  };
+  EXPECT_TRUE(noted("scenario Batch is in the baseline only"));
+  EXPECT_TRUE(noted("scenario Partner is in the current run only"));
 }
 
 TEST(Compare, DirectionMattersPerMetric) {

@@ -206,7 +206,7 @@ class SimulatedAgents {
     auto [it, fresh] = runs_.try_emplace(a.run_id);
     SimRun& run = it->second;
     if (fresh) {
-      run.profile = load::Profile::from_spec(plan.profile);
+      run.profile = load::Profile::of(plan);
       run.tasks = std::max<std::size_t>(1, plan.tasks.size());
       run.fill = agents::sim::fill_for_bytes(run.tasks, frame_bytes_);
       run.control = nats_->subscribe(

@@ -175,7 +175,7 @@ void Coordinator::configure(load::EngineOptions& eo) {
   if (setup_.vusers) eo.extra_labels = setup_.vusers->extra_labels();
   // An agent stops by itself: its own drain, then on_stop within as long.
   eo.drain = 2 * eo.drain + std::chrono::seconds(2);
-  const load::Profile profile = load::Profile::from_spec(plan.profile);
+  const load::Profile profile = load::Profile::of(plan);
   // A closed loop or a closed model has no schedule of iterations to count
   // a lost agent's share against (cluster/coordinator/agent_link.h).
   const bool no_schedule = plan.profile.unlimited || plan.profile.closed();

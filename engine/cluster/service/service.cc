@@ -216,6 +216,11 @@ std::vector<std::string> Service::check(const proto::RunRequest& r, plan::Plan* 
   try {
     *plan = plan::Plan::from_json(r.plan);
     for (std::string& e : plan::validate(*plan)) errors.push_back("plan: " + e);
+    // Agents carry one scenario for now (docs/scenarios.md#several-scenarios-in-one-run).
+    if (plan->several())
+      errors.push_back(
+          "plan.scenarios: a run of several scenarios runs in one process only for now; run it "
+          "with loadpilot run, without --coordinator-url");
   } catch (const std::exception& e) {
     errors.push_back(fmt::format("plan: {}", e.what()));
     return errors;

@@ -663,6 +663,46 @@
   });
   table("tasks-table", [["task", true], ["weight"], ["requests"], ["errors"], ["error %"], ["req/s"],
     ["p50"], ["p95"], ["p99"], ["max"]], taskRows, (r) => (subRow[r] ? "named" : null));
+  // A run of several scenarios (docs/report.md#several-scenarios): a row
+  // each, then a section each with its own tasks and thresholds.
+  const scenarios = isObj(data.scenarios) ? Object.entries(data.scenarios) : [];
+  if (scenarios.length) {
+    document.getElementById("row-scenarios").hidden = false;
+    table("scenarios-table", [["", true], ["scenario", true], ["model", true], ["requests"], ["errors"],
+      ["error %"], ["p99"], ["planned"], ["started"], ["dropped"], ["not started"], ["cut off"]],
+      scenarios.map(([name, s]) => {
+        const it = isObj(s.iterations) ? s.iterations : {};
+        return [{ text: s.passed ? "✓" : "✗", cls: s.passed ? "ok" : "bad" }, name, String(s.model || ""),
+          fmtInt(s.requests), fmtInt(s.errors), fmt(s.error_rate, 2), fmtMs((s.latency || {}).p99_ms),
+          fmtInt(it.planned), fmtInt(it.started), fmtInt(it.dropped), fmtInt(it.not_started), fmtInt(it.cut_off)];
+      }));
+    const host = document.getElementById("scenario-sections");
+    host.replaceChildren();
+    scenarios.forEach(([name, s], i) => {
+      const id = "scenario-" + i;
+      const h = el("h3", null, name);
+      const wrap = el("div", "table-wrap");
+      const t = el("table"); t.id = id + "-tasks"; wrap.append(t);
+      host.append(h, wrap);
+      table(t.id, [["task", true], ["requests"], ["errors"], ["error %"], ["req/s"], ["p50"], ["p99"]],
+        list(s.tasks).map((k) => {
+          const l = k.latency || {};
+          return [k.name, fmtInt(k.requests), fmtInt(k.errors), fmt(k.error_rate, 2), fmt(k.rps, 1),
+            fmtMs(l.p50_ms), fmtMs(l.p99_ms)];
+        }));
+      if (list(s.thresholds).length) {
+        const tw = el("div", "table-wrap");
+        const tt = el("table"); tt.id = id + "-thresholds"; tw.append(tt);
+        host.append(tw);
+        table(tt.id, [["", true], ["threshold", true], ["actual"], ["limit"]],
+          list(s.thresholds).map((r) => {
+            const unit = r.key === "error_rate" ? " %" : " ms";
+            return [{ text: r.passed ? "✓" : "✗", cls: r.passed ? "ok" : "bad" }, r.key,
+              fmt(r.actual, 2) + unit, fmt(r.limit, 2) + unit];
+          }));
+      }
+    });
+  }
   table("errors-table", [["kind", true], ["message", true], ["count"], ["first seen"]],
     list(data.top_errors).map((e) => [e.kind, e.message, fmtInt(e.count), fmt(e.first_seen_s, 1) + " s"]));
   // The scenario's own metrics (docs/output.md#custom-metrics): one row

@@ -244,6 +244,24 @@ def test_a_bad_run_request_is_refused_with_every_message(cluster, demo_api, scen
     assert demo_api.stats()["total"] == 0
 
 
+def test_a_plan_of_several_scenarios_is_refused_before_any_traffic(cluster, demo_api,
+                                                                   scenario_file):
+    # Agents carry one scenario for now (docs/scenarios.md#several-scenarios-in-one-run).
+    service = cluster(1)
+    req = run_request(scenario_file(constant_health(20, "1s")), demo_api.url)
+    one = req["plan"]
+    other = json.loads(json.dumps(one))
+    other["name"] = "Other"
+    req["plan"] = {"name": "both", "target": one["target"], "file": one["file"],
+                   "scenarios": [one, other]}
+    status, text, conn = service.request("POST", "/run", json.dumps(req), TOKEN)
+    conn.close()
+    assert status == 400, text
+    assert any(e.startswith("plan.scenarios: a run of several scenarios runs in one process")
+               for e in json.loads(text)["errors"]), text
+    assert demo_api.stats()["total"] == 0
+
+
 def test_an_oversized_request_is_refused_before_it_is_read(cluster):
     service = cluster(1)
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as s:

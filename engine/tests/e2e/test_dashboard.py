@@ -187,3 +187,41 @@ def test_a_terminal_grown_to_200_by_50_is_used_and_leaves_no_frame_behind(pane, 
     assert "LoadPilot summary — Shop" in text and "PASSED" in text
     for part in ("phase:", "Rate trend", "p99 trend", "LoadPilot  Shop", "█"):
         assert part not in text, (part, text)
+
+
+TWO = """
+from loadpilot import VUser, scenario, task, constant
+
+@scenario(rps=40, duration="4s", mode="constant")
+class Partner(VUser):
+    @task
+    def products(self, client):
+        client.get("/api/products")
+
+@scenario(users=5, wait=constant(0.1), duration="3s", start="1s")
+class Browse(VUser):
+    @task
+    def product(self, client):
+        client.get("/api/products/7")
+"""
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_a_line_per_scenario_at_80_and_160_columns(pane, demo_api, tmp_path, width):
+    scenario = tmp_path / "two.py"
+    scenario.write_text(TWO)
+    p = pane([os.path.abspath(BIN), "run", str(scenario), "--target", demo_api.url, "--all"],
+             width=width, height=30)
+    p.wait_for("phase:")
+    p.wait_for("users 5/5")  # Browse has started and its users are in
+    screen = p.screen()
+    assert_one_frame(screen, width)
+    partner = [line for line in screen if line.startswith("  Partner ")]
+    browse = [line for line in screen if line.startswith("  Browse ")]
+    assert len(partner) == 1 and len(browse) == 1, "\n".join(screen)
+    assert "rps " in partner[0] and "req " in partner[0] and "p99 " in partner[0], partner
+    # A wide terminal also shows each scenario's books.
+    assert ("started " in partner[0]) == (width == 160), partner
+    assert p.wait_dead() == 0
+    text = "\n".join(line.rstrip() for line in p.screen(history=True))
+    assert "Scenarios" in text and "Partner (open)" in text and "Browse (closed, 5 users)" in text

@@ -146,6 +146,14 @@ def test_dashboard_layout(tmp_path):
     task = variables["task"]
     assert task["multi"] and task["includeAll"] and task["allValue"] == ".*"
     assert task["query"]["query"] == "label_values(loadpilot_task_requests_total, task)"
+    # Beside $task, $scenario (a run of several scenarios labels its tasks).
+    scenario = variables["scenario"]
+    assert scenario["multi"] and scenario["includeAll"] and scenario["allValue"] == ".*"
+    assert scenario["query"]["query"] == "label_values(loadpilot_task_requests_total, scenario)"
+    for panel in dash["panels"]:
+        for target in panel.get("targets", []):
+            if "$task" in target["expr"]:
+                assert 'scenario=~"$scenario"' in target["expr"], target["expr"]
     sections, current = {}, None
     for panel in dash["panels"]:
         if panel["type"] == "row":

@@ -161,7 +161,8 @@ def panel_exprs():
     _, panels = dashboard_panels()
     for p in panels:
         for t in p["targets"]:
-            expr = t["expr"].replace("$task", ".*").replace("$__rate_interval", "5s")
+            expr = (t["expr"].replace("$task", ".*").replace("$scenario", ".*")
+                    .replace("$__rate_interval", "5s"))
             yield p["title"], expr
 
 
