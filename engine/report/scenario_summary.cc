@@ -65,6 +65,12 @@ Summary build_run_summary(const plan::Plan& plan, const load::Engine& engine, do
   run.planned_iterations = planned;
   // A scenario that fails fails the run; what failed it is named, once.
   for (const Summary& s : parts) {
+    // A scenario's threshold that ended the run ended all of it: the run
+    // says so too, naming the scenario.
+    if (run.aborted.empty() && !s.aborted.empty()) {
+      run.aborted = fmt::format("scenario {}: {}", s.scenario, s.aborted);
+      run.aborted_key = s.scenario + "." + s.aborted_key;
+    }
     for (const metrics::ThresholdResult& r : s.thresholds)
       if (!r.passed)
         run.add_problem(fmt::format("scenario {}: threshold {} breached: {:.2f} over {:g}",

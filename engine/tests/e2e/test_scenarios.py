@@ -299,3 +299,50 @@ def test_an_interrupted_run_of_several_keeps_every_book(make_demo_api, scenario_
         it = parts[name]["iterations"]
         assert parts[name]["requests"] + it["cut_off"] >= tags[tag] >= parts[name]["requests"], (
             name, parts[name]["requests"], it, tags)
+
+
+# A scenario's own gate ends the whole run: Api breaks its p99 once the
+# demo holds its API answers (from the fifth second); Health, a route the
+# stalls leave alone, keeps passing.
+ABORT_ONE = """
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=50, duration="60s", mode="constant",
+          thresholds={"p99_ms": {"limit": 100, "abort_on_fail": True, "abort_after": "1s"}})
+class Api(VUser):
+    @task
+    def products(self, client):
+        client.get("/api/products")
+
+@scenario(rps=20, duration="60s", mode="constant", thresholds={"p99_ms": 1000})
+class Health(VUser):
+    @task
+    def health(self, client):
+        client.get("/health")
+"""
+
+
+def test_a_scenarios_abort_on_fail_ends_the_run_and_names_it(make_demo_api, scenario_file,
+                                                             tmp_path):
+    api = make_demo_api("--stall-every", "5", "--stall-for", "0.5")
+    proc, r = run_json(scenario_file(ABORT_ONE), api.url, tmp_path, "--all", timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    part = r["scenarios"]["Api"]
+    [t] = part["thresholds"]
+    assert t["aborted"] and not t["passed"], t
+    # Ended within the grace + 2 s of the breach, far before the 60 s.
+    assert r["duration_s"] <= t["broken_at_s"] + 1 + 2, (r["duration_s"], t)
+    assert part["aborted"]["threshold"] == "p99_ms"
+    assert r["aborted"]["threshold"] == "Api.p99_ms"
+    assert r["aborted"]["message"].startswith("scenario Api: threshold p99_ms broke at ")
+    # Health's own gate held; like any run stopped early, its numbers cover
+    # only the part that ran, and it says so.
+    health = r["scenarios"]["Health"]
+    assert [t["passed"] for t in health["thresholds"]] == [True]
+    assert [p[:13] for p in health["problems"]] == ["stopped early"]
+    assert not part["passed"] and not r["passed"]
+    assert r["interrupted"]
+    for name in ("Api", "Health"):
+        books_hold(r["scenarios"][name], closed=False)
+    books_hold(r, closed=False)
+    assert "(stopped by threshold Api.p99_ms)" in proc.stdout
