@@ -5,7 +5,7 @@
 // Input: JSON text (inputs that are not JSON are skipped: the JSON parser is
 // not the code under test).
 //
-// Invariants:
+// Invariants (for a plan of several scenarios, each part's too):
 //  * from_json returns or throws PlanError; any other exception is a
 //    finding;
 //  * whole-number fields read back what the JSON holds (no wrap-around of
@@ -59,8 +59,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                std::string("PlanError without a field: ") + e.what());
     return 0;
   }
-  check_int_field(j.at("profile"), "steps", plan.profile.steps);
-  check_int_field(j, "max_vusers", plan.max_vusers);
+  if (plan.several()) {
+    // A run of several scenarios (plan/several.cc): each part as a plan of one.
+    const json& parts = j.at("scenarios");
+    for (std::size_t i = 0; i < plan.scenarios.size() && i < parts.size(); ++i) {
+      if (parts[i].contains("profile"))
+        check_int_field(parts[i]["profile"], "steps", plan.scenarios[i].profile.steps);
+      check_int_field(parts[i], "max_vusers", plan.scenarios[i].max_vusers);
+    }
+  } else {
+    if (j.contains("profile")) check_int_field(j["profile"], "steps", plan.profile.steps);
+    check_int_field(j, "max_vusers", plan.max_vusers);
+  }
 
   const auto problems = loadpilot::plan::validate(plan);
   for (const std::string& p : problems) {

@@ -346,7 +346,7 @@ json Plan::to_json() const {
     return {{"name", name},
             {"file", file},
             {"target", target},
-            {"thresholds", std::move(thresholds_j)},
+            {"thresholds", std::move(out["thresholds"])},
             {"scenarios", std::move(parts)}};
   }
   return out;

@@ -86,6 +86,28 @@ TEST(SeveralScenarios, CombineFlattensTasksAndTheJsonRoundTrips) {
   EXPECT_DOUBLE_EQ(back.scenarios[1].start_s, 30);
 }
 
+TEST(SeveralScenarios, TheRunsOwnThresholdsSurviveTheJson) {
+  Plan partner = valid_plan();
+  partner.name = "Partner";
+  Plan run = combine({valid_plan(), partner}, "mix");
+  Threshold windowed(2.5);
+  windowed.over_s = 5;
+  run.thresholds["p99_ms"] = 500;
+  run.thresholds["Partner.products.error_rate"] = windowed;
+  EXPECT_TRUE(validate(run).empty()) << ::testing::PrintToString(validate(run));
+  const nlohmann::json j = run.to_json();
+  EXPECT_EQ(j["thresholds"]["p99_ms"], 500);
+  ASSERT_TRUE(j["thresholds"].contains("Partner.products.error_rate")) << j.dump();
+  const Plan back = Plan::from_json(j);
+  EXPECT_EQ(back.thresholds, run.thresholds);
+  EXPECT_EQ(back.to_json(), j);
+  // A key naming what the run has not is refused, as in a run of one.
+  run.thresholds["Partner.nothing.p99_ms"] = 1;
+  const auto problems = validate(run);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].rfind("thresholds.Partner.nothing.p99_ms: ", 0), 0u) << problems[0];
+}
+
 TEST(SeveralScenarios, ValidateNamesTheScenarioOfEachProblem) {
   Plan a = valid_plan();
   Plan b = valid_plan();
