@@ -61,9 +61,10 @@ StepResult judge_step(const HoldWindow& hold, const std::map<std::string, double
   totals.error_rate = r.error_rate;
   r.thresholds = metrics::evaluate_thresholds(thresholds, totals);
 
-  // Who held the hold's seconds back, where one did: a saturated generator
-  // explains any failure; its machine's stalls only as much latency as
-  // they lasted.
+  // Who held the hold's seconds back, where one did: a saturated generator,
+  // or one starved of CPU by other processes (its own wait sits inside
+  // every latency it measured), explains any failure; its machine's stalls
+  // only as much latency as they lasted.
   bool saturated = false;
   double stall_ms = 0;
   report::Evidence e;
@@ -72,9 +73,12 @@ StepResult judge_step(const HoldWindow& hold, const std::map<std::string, double
   for (const metrics::Round& round : hold.rounds) {
     r.lag_max_ms = std::max(r.lag_max_ms, round.health.lag_max_ms);
     r.cpu_max = std::max(r.cpu_max, round.health.cpu);
+    r.cpu_wait_max = std::max(r.cpu_wait_max, round.health.cpu_wait);
     if (!round.behind()) continue;
     const std::string cause = report::judge_round(round, e);
     if (cause == "generator") saturated = true;
+    const bool starved = cause == "machine" && round.health.cpu_wait >= report::kCpuWaitShare;
+    if (starved) saturated = true;
     if (cause == "machine") stall_ms = std::max(stall_ms, round.health.lag_max_ms);
     if (!r.held_back_by.empty()) continue;
     // Only the generator's own side: the verdict's "scenario" (VUsers busy
@@ -82,10 +86,13 @@ StepResult judge_step(const HoldWindow& hold, const std::map<std::string, double
     // requests for seconds looks like to Python VUsers.
     if (cause == "generator" || cause == "machine") {
       r.held_back_by = cause;
-      r.reason =
-          fmt::format("the {} held the load back at {:.1f} s (loop lag {:.0f} ms, CPU {:.0f}%)",
-                      cause == "machine" ? "generator's machine" : "load generator", round.end_s,
-                      round.health.lag_max_ms, round.health.cpu * 100);
+      r.reason = fmt::format(
+          "the {} held the load back at {:.1f} s (loop lag {:.0f} ms, CPU {:.0f}%{})",
+          cause == "machine" ? "generator's machine" : "load generator", round.end_s,
+          round.health.lag_max_ms, round.health.cpu * 100,
+          starved ? fmt::format(", waited for CPU {:.0f}%: other processes share its cores",
+                                round.health.cpu_wait * 100)
+                  : "");
     }
   }
 
@@ -141,6 +148,7 @@ nlohmann::json StepResult::to_json() const {
           {"held_back_by", held_back_by.empty() ? nlohmann::json() : nlohmann::json(held_back_by)},
           {"lag_max_ms", lag_max_ms},
           {"cpu_max", cpu_max},
+          {"cpu_wait_max", cpu_wait_max},
           {"outcome", std::string(outcome_name(outcome))},
           {"reason", reason},
           {"repeat", repeat}};
