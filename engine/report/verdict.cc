@@ -86,6 +86,29 @@ std::string stall_note_of(const Stalls& s) {
       arrivals, s.count, s.worst_ms, s.worst_at_s);
 }
 
+// The sentence for a "machine" bottleneck: steal, then the threads' wait
+// for a CPU, then a stall, from the worst of its seconds.
+std::string machine_why(double steal, double wait, double busy, double lag, double lag_at) {
+  if (steal >= kStealShare)
+    return fmt::format(
+        "this machine held the run back, not the target: the hypervisor took {} of its CPU "
+        "(steal time)",
+        percent(steal));
+  if (wait >= kCpuWaitShare)
+    return fmt::format(
+        "this machine held the run back, not the target: the load generator waited for CPU {} "
+        "of the time: other processes share its cores (busiest thread {} busy{})",
+        percent(wait), percent(busy),
+        lag >= kStallMs
+            ? fmt::format(", event loop stalled up to {:.0f} ms at {:.1f} s", lag, lag_at)
+            : "");
+  return fmt::format(
+      "this machine held the run back, not the target: the generator's event loop stalled up "
+      "to {:.0f} ms (at {:.1f} s) while its threads were not busy (busiest {}): another "
+      "process or the host took the CPU",
+      lag, lag_at, percent(busy));
+}
+
 // The sentence for the run's bottleneck, from the seconds put down to it.
 std::string why(const std::string& cause, const std::vector<const metrics::Round*>& seconds,
                 const Evidence& e) {
@@ -138,26 +161,7 @@ std::string why(const std::string& cause, const std::vector<const metrics::Round
         "scenario's own code (sleeps in tasks, on_start, think time){}",
         e.max_vusers, percent(vuser_wait), at);
   }
-  if (cause == "machine") {
-    if (steal >= kStealShare)
-      return fmt::format(
-          "this machine held the run back, not the target: the hypervisor took {} of its CPU "
-          "(steal time)",
-          percent(steal));
-    if (wait >= kCpuWaitShare)
-      return fmt::format(
-          "this machine held the run back, not the target: the load generator waited for CPU {} "
-          "of the time: other processes share its cores (busiest thread {} busy{})",
-          percent(wait), percent(busy),
-          lag >= kStallMs
-              ? fmt::format(", event loop stalled up to {:.0f} ms at {:.1f} s", lag, lag_at)
-              : "");
-    return fmt::format(
-        "this machine held the run back, not the target: the generator's event loop stalled up "
-        "to {:.0f} ms (at {:.1f} s) while its threads were not busy (busiest {}): another "
-        "process or the host took the CPU",
-        lag, lag_at, percent(busy));
-  }
+  if (cause == "machine") return machine_why(steal, wait, busy, lag, lag_at);
   if (cause == "generator") {
     if (py_cpu >= kBusyShare && py_cpu >= busy - 0.05)
       return fmt::format(
