@@ -125,12 +125,13 @@ std::string SearchReport::capacity_line() const {
 
 nlohmann::json SearchReport::to_json() const {
   nlohmann::json st = nlohmann::json::array();
-  double lag_max = 0, cpu_max = 0;
+  double lag_max = 0, cpu_max = 0, cpu_wait_max = 0;
   std::map<std::string, int> held;
   for (const StepResult& s : steps) {
     st.push_back(s.to_json());
     lag_max = std::max(lag_max, s.lag_max_ms);
     cpu_max = std::max(cpu_max, s.cpu_max);
+    cpu_wait_max = std::max(cpu_wait_max, s.cpu_wait_max);
     if (!s.held_back_by.empty()) ++held[s.held_back_by];
   }
   nlohmann::json first = nullptr;
@@ -162,22 +163,25 @@ nlohmann::json SearchReport::to_json() const {
         {"hold_s", hold_s},
         {"confirm", options.confirm}}},
       {"steps", st}};
-  return {
-      {"type", "capacity"},
-      {"scenario", scenario},
-      {"file", file},
-      {"target", target},
-      {"started_at", started_at},
-      {"duration_s", report::round_to(duration_s, 0.001)},
-      {"interrupted", interrupted},
-      {"workers", workers},
-      {"agents", agents},
-      {"max_connections", max_connections},
-      {"thresholds", thresholds},
-      {"passed", exit_code() == 0},
-      {"problems", problems},
-      {"capacity", capacity},
-      {"generator", {{"lag_max_ms", lag_max}, {"cpu_max", cpu_max}, {"steps_held_back", held}}}};
+  return {{"type", "capacity"},
+          {"scenario", scenario},
+          {"file", file},
+          {"target", target},
+          {"started_at", started_at},
+          {"duration_s", report::round_to(duration_s, 0.001)},
+          {"interrupted", interrupted},
+          {"workers", workers},
+          {"agents", agents},
+          {"max_connections", max_connections},
+          {"thresholds", thresholds},
+          {"passed", exit_code() == 0},
+          {"problems", problems},
+          {"capacity", capacity},
+          {"generator",
+           {{"lag_max_ms", lag_max},
+            {"cpu_max", cpu_max},
+            {"cpu_wait_max", cpu_wait_max},
+            {"steps_held_back", held}}}};
 }
 
 std::string step_line(const StepResult& s) {
@@ -333,8 +337,10 @@ std::string html_report(const SearchReport& r, const std::string& generated_at) 
   std::string generator;
   for (const StepResult& s : r.steps)
     generator += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.0f}%</td><td>{}</td><td>{}</td></tr>\n",
-        s.index, rate_text(s.rps), s.lag_max_ms, s.cpu_max * 100, s.late,
+        "<tr><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.0f}%</td><td>{:.0f}%</td><td>{}</"
+        "td><td>{}</"
+        "td></tr>\n",
+        s.index, rate_text(s.rps), s.lag_max_ms, s.cpu_max * 100, s.cpu_wait_max * 100, s.late,
         s.held_back_by.empty() ? "—" : escape_html(s.held_back_by));
   return fmt::format(
       R"(<!DOCTYPE html>
@@ -362,8 +368,8 @@ svg .answer-label{{fill:#1f4e9c;font-size:12px}}
 <table><tr><th>step</th><th>kind</th><th>asked /s</th><th>started /s</th><th>p50 ms</th><th>p99 ms</th><th>errors</th><th>verdict</th><th>why</th></tr>
 {7}</table>
 <h2 id="generator">Load generator</h2>
-<p>The generator's own health in each step's hold: the worst lateness of its event loops (a stall of the generator or its machine), its CPU per usable core, arrivals that started late, and what held the load back when the generator did (docs/engine.md#generator-health).</p>
-<table><tr><th>step</th><th>rate /s</th><th>loop lag max ms</th><th>CPU max</th><th>late arrivals</th><th>held back by</th></tr>
+<p>The generator's own health in each step's hold: the worst lateness of its event loops (a stall of the generator or its machine), its CPU per usable core, the longest share of a second one of its threads waited for a CPU (other processes on its cores), arrivals that started late, and what held the load back when the generator did (docs/engine.md#generator-health).</p>
+<table><tr><th>step</th><th>rate /s</th><th>loop lag max ms</th><th>CPU max</th><th>waiting for CPU max</th><th>late arrivals</th><th>held back by</th></tr>
 {8}</table>
 <p><small>generated {9} by loadpilot find · docs/capacity.md</small></p>
 </body></html>

@@ -19,6 +19,48 @@ std::string short_key(const std::string& key) {
   return at == std::string::npos ? key : key.substr(0, at);
 }
 
+// What the generator's side did in a hold's seconds that fell behind: a
+// saturated generator, or one starved of CPU by other processes (its own
+// wait sits inside every latency it measured), explains any failure; its
+// machine's stalls only as much latency as they lasted. Fills R's health
+// figures, held_back_by and, for the first such second, reason.
+struct HeldBack {
+  bool saturated = false;
+  double stall_ms = 0;
+};
+
+HeldBack held_back(const HoldWindow& hold, StepResult& r) {
+  HeldBack h;
+  report::Evidence e;
+  e.max_connections = hold.max_connections;
+  e.max_vusers = hold.max_vusers;
+  for (const metrics::Round& round : hold.rounds) {
+    r.lag_max_ms = std::max(r.lag_max_ms, round.health.lag_max_ms);
+    r.cpu_max = std::max(r.cpu_max, round.health.cpu);
+    r.cpu_wait_max = std::max(r.cpu_wait_max, round.health.cpu_wait);
+    if (!round.behind()) continue;
+    const std::string cause = report::judge_round(round, e);
+    const bool starved = cause == "machine" && round.health.cpu_wait >= report::kCpuWaitShare;
+    if (cause == "generator" || starved) h.saturated = true;
+    if (cause == "machine") h.stall_ms = std::max(h.stall_ms, round.health.lag_max_ms);
+    if (!r.held_back_by.empty()) continue;
+    // Only the generator's own side: the verdict's "scenario" (VUsers busy
+    // while few requests finished) is also what a target that queues its
+    // requests for seconds looks like to Python VUsers.
+    if (cause == "generator" || cause == "machine") {
+      r.held_back_by = cause;
+      r.reason = fmt::format(
+          "the {} held the load back at {:.1f} s (loop lag {:.0f} ms, CPU {:.0f}%{})",
+          cause == "machine" ? "generator's machine" : "load generator", round.end_s,
+          round.health.lag_max_ms, round.health.cpu * 100,
+          starved ? fmt::format(", waited for CPU {:.0f}%: other processes share its cores",
+                                round.health.cpu_wait * 100)
+                  : "");
+    }
+  }
+  return h;
+}
+
 }  // namespace
 
 std::string threshold_label(const std::string& key, double limit) {
@@ -61,33 +103,10 @@ StepResult judge_step(const HoldWindow& hold, const std::map<std::string, double
   totals.error_rate = r.error_rate;
   r.thresholds = metrics::evaluate_thresholds(thresholds, totals);
 
-  // Who held the hold's seconds back, where one did: a saturated generator
-  // explains any failure; its machine's stalls only as much latency as
-  // they lasted.
-  bool saturated = false;
-  double stall_ms = 0;
-  report::Evidence e;
-  e.max_connections = hold.max_connections;
-  e.max_vusers = hold.max_vusers;
-  for (const metrics::Round& round : hold.rounds) {
-    r.lag_max_ms = std::max(r.lag_max_ms, round.health.lag_max_ms);
-    r.cpu_max = std::max(r.cpu_max, round.health.cpu);
-    if (!round.behind()) continue;
-    const std::string cause = report::judge_round(round, e);
-    if (cause == "generator") saturated = true;
-    if (cause == "machine") stall_ms = std::max(stall_ms, round.health.lag_max_ms);
-    if (!r.held_back_by.empty()) continue;
-    // Only the generator's own side: the verdict's "scenario" (VUsers busy
-    // while few requests finished) is also what a target that queues its
-    // requests for seconds looks like to Python VUsers.
-    if (cause == "generator" || cause == "machine") {
-      r.held_back_by = cause;
-      r.reason =
-          fmt::format("the {} held the load back at {:.1f} s (loop lag {:.0f} ms, CPU {:.0f}%)",
-                      cause == "machine" ? "generator's machine" : "load generator", round.end_s,
-                      round.health.lag_max_ms, round.health.cpu * 100);
-    }
-  }
+  // Who held the hold's seconds back, where one did.
+  const HeldBack held = held_back(hold, r);
+  const bool saturated = held.saturated;
+  const double stall_ms = held.stall_ms;
 
   std::string failure;
   // Whether the machine's stalls alone could have made the failure.
@@ -141,6 +160,7 @@ nlohmann::json StepResult::to_json() const {
           {"held_back_by", held_back_by.empty() ? nlohmann::json() : nlohmann::json(held_back_by)},
           {"lag_max_ms", lag_max_ms},
           {"cpu_max", cpu_max},
+          {"cpu_wait_max", cpu_wait_max},
           {"outcome", std::string(outcome_name(outcome))},
           {"reason", reason},
           {"repeat", repeat}};

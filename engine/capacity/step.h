@@ -10,7 +10,8 @@
 // or its machine held its seconds back — a second that fell behind, put
 // down to "generator" or "machine" by the overload verdict
 // (report/verdict.h) — did not measure the target: it is
-// kGeneratorLimited, not kFail. A saturated generator explains any
+// kGeneratorLimited, not kFail. A saturated generator, or one whose
+// threads waited for a CPU (report::kCpuWaitShare), explains any
 // failure; a stall of its machine only one it could have made alone (a
 // latency threshold missed by no more than the stall lasted, or drops
 // after a stall of a second or more): a busy machine's 100 ms stall does
@@ -59,6 +60,7 @@ struct StepResult {
   // else "".
   std::string held_back_by;
   double lag_max_ms = 0, cpu_max = 0;  // the generator's health in the hold
+  double cpu_wait_max = 0;             // ... and its threads' longest wait for a CPU
   StepOutcome outcome = StepOutcome::kFail;
   // Why it failed: "p99_ms 412 ms > 250 ms", "120 arrivals dropped",
   // "no request finished"; or why the generator could not deliver it.

@@ -94,6 +94,7 @@ void Worker::start(Clock::time_point t0) {
     pthread_setname_np(pthread_self(), fmt::format("lp-worker-{}", options_.index % 10000).c_str());
     cpu_at_report_ = thread_cpu();
     wall_at_report_ = Clock::now();
+    run_queue_.sample(wall_at_report_);
     arm_probe();
     schedule_next();
     // Keep running while timers or requests are pending; the work guard is
@@ -112,6 +113,7 @@ void Worker::report(std::function<void(metrics::WorkerReport&&)> sink) {
       recorder_.record_busy(std::chrono::duration<double>(cpu - cpu_at_report_).count() / wall);
     cpu_at_report_ = cpu;
     wall_at_report_ = now;
+    if (const auto wait = run_queue_.sample(now)) recorder_.record_cpu_wait(*wait);
     metrics::WorkerReport r;
     r.stats = recorder_.take();
     r.in_flight = native_in_flight_ + python_in_flight_ + queue_.size();

@@ -49,6 +49,7 @@
 #include "http/client.h"
 #include "load/pacer.h"
 #include "load/profile.h"
+#include "load/run_queue.h"
 #include "load/scripted.h"
 #include "load/sender.h"
 #include "load/source.h"
@@ -156,6 +157,9 @@ class Worker : public Source {
   // This thread's CPU time and the wall clock at the last report.
   std::chrono::nanoseconds cpu_at_report_{0};
   Clock::time_point wall_at_report_;
+  // This thread's run-queue wait (docs/engine.md#generator-health), read
+  // on the thread itself at each report.
+  RunQueueWait run_queue_;
   bool arrivals_done_ = false;
   bool cut_ = false;  // cut_off(): results are no longer recorded
   bool aborted_ = false;

@@ -44,6 +44,7 @@ nlohmann::json GeneratorHealth::to_json() const {
           {"busy", busy},
           {"python_cpu", python_cpu},
           {"python_held", python_held},
+          {"cpu_wait", cpu_wait},
           {"connections_busy", connections_busy},
           {"connections_open", connections_open},
           {"send_queue", send_queue},
@@ -233,6 +234,7 @@ Snapshot Collector::add_round(std::vector<WorkerReport>& reports, double interva
   snap.generator.busy = last.busy;
   snap.generator.python_cpu = last.python_cpu;
   snap.generator.python_held = last.python_held;
+  snap.generator.cpu_wait = last.cpu_wait;
   snap.generator.connections_open = snap.connections;
   {
     Round r;

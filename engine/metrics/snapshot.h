@@ -60,6 +60,7 @@ struct GeneratorHealth {
   double busy = 0;                     // the busiest engine thread's CPU (Snapshot::busy)
   double python_cpu = 0;               // the Python thread's CPU
   double python_held = 0;              // its time away from its event loop (in VUser code)
+  double cpu_wait = 0;                 // an engine thread's longest wait for a CPU
   std::uint64_t connections_busy = 0;  // native connections with a request on them or queued for
   std::uint64_t connections_open = 0;
   std::uint64_t send_queue = 0;  // arrivals waiting for a free connection (native tasks)

@@ -130,6 +130,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   steal = std::max(steal, other.steal);
   python_cpu = std::max(python_cpu, other.python_cpu);
   python_held = std::max(python_held, other.python_held);
+  cpu_wait = std::max(cpu_wait, other.cpu_wait);
   last_start_s = std::max(last_start_s, other.last_start_s);
 }
 
@@ -263,7 +264,8 @@ void read_generator(const nlohmann::json& j, IntervalStats* s) {
                              {"cpu", &s->cpu},
                              {"steal", &s->steal},
                              {"python_cpu", &s->python_cpu},
-                             {"python_held", &s->python_held}}) {
+                             {"python_held", &s->python_held},
+                             {"cpu_wait", &s->cpu_wait}}) {
     const auto it = g->find(name);
     if (it == g->end()) continue;
     if (!it->is_number() || !(it->get<double>() >= 0) || !std::isfinite(it->get<double>()))
@@ -368,7 +370,8 @@ nlohmann::json IntervalStats::to_json() const {
                           {"cpu", cpu},
                           {"steal", steal},
                           {"python_cpu", python_cpu},
-                          {"python_held", python_held}}},
+                          {"python_held", python_held},
+                          {"cpu_wait", cpu_wait}}},
                         {"last_start_s", last_start_s}};
   // Absent when unused, as an agent of an older version sends.
   if (!websocket.empty()) out["websocket"] = websocket.to_json();

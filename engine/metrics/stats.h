@@ -150,9 +150,13 @@ struct IntervalStats {
   //  python_cpu: the Python thread's CPU use, 0..1; python_held: the share
   //    of wall time it was away from its event loop (running or blocked in
   //    VUser code), 0..1.
+  //  cpu_wait: the share of wall time an engine thread (a worker or the
+  //    Python thread) was runnable but waiting for a CPU on a run queue
+  //    (load/run_queue.h), the longest of them, 0..1: other processes
+  //    sharing its cores.
   static constexpr double kStallFloorMs = 2;
   double lag_max_ms = 0, lag_at_s = 0, stall_ms = 0;
-  double cpu = 0, steal = 0, python_cpu = 0, python_held = 0;
+  double cpu = 0, steal = 0, python_cpu = 0, python_held = 0, cpu_wait = 0;
   // When the latest iteration of the interval started, seconds since the
   // run's start (merged as the maximum): the achieved rate's time base.
   double last_start_s = 0;
@@ -233,6 +237,8 @@ class Recorder {
     current_.python_cpu = std::max(current_.python_cpu, cpu);
     current_.python_held = std::max(current_.python_held, held);
   }
+  // An engine thread's share of the interval spent waiting for a CPU.
+  void record_cpu_wait(double share) { current_.cpu_wait = std::max(current_.cpu_wait, share); }
   void note_start(double at_s) { current_.last_start_s = std::max(current_.last_start_s, at_s); }
 
   // Returns everything recorded since the last take() and starts afresh

@@ -128,6 +128,9 @@ void RunMetrics::add_generator_series(prometheus::Registry& r) {
             "The Python thread's CPU use in the last second, 0..1"},
            {"loadpilot_generator_python_held_ratio",
             "Share of the last second the Python thread spent away from its event loop, 0..1"},
+           {"loadpilot_generator_cpu_wait_ratio",
+            "Share of the last second an engine thread waited for a CPU (runnable, on a run "
+            "queue), the longest, 0..1"},
            {"loadpilot_generator_connections_busy",
             "Native connections with a request in flight or queued for"},
            {"loadpilot_generator_connections_open", "Open connections"},
@@ -263,6 +266,7 @@ void RunMetrics::update(const metrics::Snapshot& s, const metrics::IntervalStats
                              g.busy,
                              g.python_cpu,
                              g.python_held,
+                             g.cpu_wait,
                              static_cast<double>(g.connections_busy),
                              static_cast<double>(g.connections_open),
                              static_cast<double>(g.send_queue)};

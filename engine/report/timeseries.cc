@@ -209,6 +209,7 @@ nlohmann::json TimeSeries::to_json() const {
                     {"busy", share(&metrics::GeneratorHealth::busy)},
                     {"python_cpu", share(&metrics::GeneratorHealth::python_cpu)},
                     {"python_held", share(&metrics::GeneratorHealth::python_held)},
+                    {"cpu_wait", share(&metrics::GeneratorHealth::cpu_wait)},
                     {"connections_busy", count(&metrics::GeneratorHealth::connections_busy)},
                     {"connections_open", count(&metrics::GeneratorHealth::connections_open)},
                     {"send_queue", count(&metrics::GeneratorHealth::send_queue)}};

@@ -86,10 +86,34 @@ std::string stall_note_of(const Stalls& s) {
       arrivals, s.count, s.worst_ms, s.worst_at_s);
 }
 
+// The sentence for a "machine" bottleneck: steal, then the threads' wait
+// for a CPU, then a stall, from the worst of its seconds.
+std::string machine_why(double steal, double wait, double busy, double lag, double lag_at) {
+  if (steal >= kStealShare)
+    return fmt::format(
+        "this machine held the run back, not the target: the hypervisor took {} of its CPU "
+        "(steal time)",
+        percent(steal));
+  if (wait >= kCpuWaitShare)
+    return fmt::format(
+        "this machine held the run back, not the target: the load generator waited for CPU {} "
+        "of the time: other processes share its cores (busiest thread {} busy{})",
+        percent(wait), percent(busy),
+        lag >= kStallMs
+            ? fmt::format(", event loop stalled up to {:.0f} ms at {:.1f} s", lag, lag_at)
+            : "");
+  return fmt::format(
+      "this machine held the run back, not the target: the generator's event loop stalled up "
+      "to {:.0f} ms (at {:.1f} s) while its threads were not busy (busiest {}): another "
+      "process or the host took the CPU",
+      lag, lag_at, percent(busy));
+}
+
 // The sentence for the run's bottleneck, from the seconds put down to it.
 std::string why(const std::string& cause, const std::vector<const metrics::Round*>& seconds,
                 const Evidence& e) {
-  double busy = 0, cpu = 0, steal = 0, lag = 0, lag_at = 0, py_cpu = 0, py_held = 0, service = 0;
+  double busy = 0, cpu = 0, steal = 0, lag = 0, lag_at = 0, py_cpu = 0, py_held = 0, service = 0,
+         wait = 0;
   std::uint64_t conns = 0, requests = 0;
   double vuser_wait = 0;
   for (const metrics::Round* r : seconds) {
@@ -103,6 +127,7 @@ std::string why(const std::string& cause, const std::vector<const metrics::Round
     }
     py_cpu = std::max(py_cpu, h.python_cpu);
     py_held = std::max(py_held, h.python_held);
+    wait = std::max(wait, h.cpu_wait);
     conns = std::max(conns, h.connections_busy);
     service += r->service_p50_ms * static_cast<double>(r->requests);
     requests += r->requests;
@@ -136,18 +161,7 @@ std::string why(const std::string& cause, const std::vector<const metrics::Round
         "scenario's own code (sleeps in tasks, on_start, think time){}",
         e.max_vusers, percent(vuser_wait), at);
   }
-  if (cause == "machine") {
-    if (steal >= kStealShare)
-      return fmt::format(
-          "this machine held the run back, not the target: the hypervisor took {} of its CPU "
-          "(steal time)",
-          percent(steal));
-    return fmt::format(
-        "this machine held the run back, not the target: the generator's event loop stalled up "
-        "to {:.0f} ms (at {:.1f} s) while its threads were not busy (busiest {}): another "
-        "process or the host took the CPU",
-        lag, lag_at, percent(busy));
-  }
+  if (cause == "machine") return machine_why(steal, wait, busy, lag, lag_at);
   if (cause == "generator") {
     if (py_cpu >= kBusyShare && py_cpu >= busy - 0.05)
       return fmt::format(
@@ -186,8 +200,9 @@ std::string why(const std::string& cause, const std::vector<const metrics::Round
   }
   return fmt::format(
       "no side could be named from the evidence: no connection cap reached (at most {} of {} "
-      "busy), no engine thread saturated (busiest {}), no stall (longest {:.0f} ms)",
-      conns, e.max_connections, percent(busy), lag);
+      "busy), no engine thread saturated (busiest {}), no stall (longest {:.0f} ms), no long "
+      "wait for CPU (longest {})",
+      conns, e.max_connections, percent(busy), lag, percent(wait));
 }
 
 }  // namespace
@@ -199,6 +214,10 @@ std::string judge_round(const metrics::Round& r, const Evidence& e) {
   const bool saturated = h.busy >= kBusyShare || h.cpu >= kCpuShare;
   if (h.lag_max_ms >= kStallMs && !saturated && h.python_cpu < kBusyShare) return "machine";
   if (saturated || h.python_cpu >= kBusyShare) return "generator";
+  // Starved by other processes: its loop woke late by a slice at a time
+  // (under the stall mark) and responses waited unread, so connections
+  // look busy; the wait is the evidence, checked before the target's.
+  if (h.cpu_wait >= kCpuWaitShare) return "machine";
   if (e.max_vusers > 0 && r.dropped_no_vuser > 0 && r.dropped_no_vuser * 2 >= r.dropped &&
       r.interval_s > 0) {
     // Every VUser was busy: waiting for the target, or in their own code?
@@ -264,6 +283,7 @@ Verdict judge(const Evidence& e) {
       whole.health.busy = std::max(whole.health.busy, r.health.busy);
       whole.health.cpu = std::max(whole.health.cpu, r.health.cpu);
       whole.health.steal = std::max(whole.health.steal, r.health.steal);
+      whole.health.cpu_wait = std::max(whole.health.cpu_wait, r.health.cpu_wait);
       whole.health.connections_busy =
           std::max(whole.health.connections_busy, r.health.connections_busy);
     }
@@ -279,7 +299,7 @@ Verdict judge(const Evidence& e) {
 
 nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const Verdict& v) {
   double lag = 0, lag_at = 0, stall = 0, cpu = 0, cpu_sum = 0, steal = 0, busy = 0, py_cpu = 0,
-         py_held = 0;
+         py_held = 0, wait = 0;
   std::uint64_t conns_busy = 0, conns_open = 0, send_queue = 0;
   for (const metrics::Round& r : rounds) {
     const metrics::GeneratorHealth& h = r.health;
@@ -294,6 +314,7 @@ nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const V
     busy = std::max(busy, h.busy);
     py_cpu = std::max(py_cpu, h.python_cpu);
     py_held = std::max(py_held, h.python_held);
+    wait = std::max(wait, h.cpu_wait);
     conns_busy = std::max(conns_busy, h.connections_busy);
     conns_open = std::max(conns_open, h.connections_open);
     send_queue = std::max(send_queue, h.send_queue);
@@ -309,6 +330,7 @@ nlohmann::json generator_json(const std::vector<metrics::Round>& rounds, const V
           {"busy_max", busy},
           {"python_cpu_max", py_cpu},
           {"python_held_max", py_held},
+          {"cpu_wait_max", wait},
           {"connections_busy_max", conns_busy},
           {"connections_open_max", conns_open},
           {"send_queue_max", send_queue},

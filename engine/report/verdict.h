@@ -17,6 +17,9 @@
 //  * Each second that fell behind is put down to one cause, from that
 //    second's evidence only; the run's bottleneck is the cause of most such
 //    seconds (ties: scenario, machine, generator, target, unknown).
+//    A second whose engine thread waited for a CPU kCpuWaitShare of it or
+//    more (and no thread saturated) is the machine's: a starved generator
+//    leaves responses unread, so its connections look busy.
 //    "target" needs evidence against the target: connections busy with
 //    requests in flight, or VUsers that spent most of their time waiting for
 //    responses. Never the default: with no evidence the verdict is
@@ -44,6 +47,9 @@ inline constexpr double kCpuShare = 0.9;         // the process on every core it
 inline constexpr double kStealShare = 0.1;       // the hypervisor took this much
 inline constexpr double kHeldShare = 0.8;        // the Python thread kept from its loop
 inline constexpr double kConnectionsBusy = 0.9;  // share of the connection cap in use
+// An engine thread runnable but waiting for a CPU this share of the second:
+// other processes hold its cores (measured in docs/engine.md#generator-health).
+inline constexpr double kCpuWaitShare = 0.25;
 
 struct Evidence {
   bool unlimited = false;  // rps="max": there is no curve to fall behind

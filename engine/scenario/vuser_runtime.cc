@@ -662,8 +662,10 @@ void VUserRuntime::start(load::ScriptedLink link) {
   saved_thread_state_ = PyEval_SaveThread();
   std::promise<void> ended;
   thread_ended_ = ended.get_future();
-  thread_ = std::thread([hub, runtime, watchdog, ended = std::move(ended)]() mutable {
+  auto tid = python_tid_;
+  thread_ = std::thread([hub, runtime, watchdog, tid, ended = std::move(ended)]() mutable {
     pthread_setname_np(pthread_self(), "lp-python");
+    tid->store(static_cast<pid_t>(::gettid()), std::memory_order_release);
     {
       py::gil_scoped_acquire gil;
       watchdog->attach(PyThreadState_Get());
@@ -738,7 +740,15 @@ metrics::IntervalStats VUserRuntime::take() {
     }
     held_wall_ = now;
   }
+  // Its run-queue wait: read by thread id, as the thread itself may be
+  // held in VUser code.
+  std::optional<double> wait;
+  if (const pid_t id = python_tid_->load(std::memory_order_acquire); id > 0) {
+    if (!python_wait_) python_wait_.emplace(load::schedstat_path(id));
+    wait = python_wait_->sample();
+  }
   std::lock_guard lock(hub_->record_mu);
+  if (wait) hub_->recorder.record_cpu_wait(*wait);
   if (busy >= 0) {
     hub_->recorder.record_busy(busy);
     hub_->recorder.record_python(busy, held);

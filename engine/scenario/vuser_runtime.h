@@ -43,11 +43,13 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "http/target.h"
+#include "load/run_queue.h"
 #include "load/scripted.h"
 #include "plan/plan.h"
 #include "scenario/python_watchdog.h"
@@ -111,6 +113,10 @@ class VUserRuntime : public load::ScriptedTasks {
   std::chrono::nanoseconds busy_cpu_{0};
   std::chrono::steady_clock::time_point busy_wall_{};
   std::chrono::steady_clock::time_point held_wall_{};  // the watchdog's held time, last read
+  // The Python thread's id (0 until it runs) and its run-queue wait, read
+  // from the collecting thread at each take().
+  std::shared_ptr<std::atomic<pid_t>> python_tid_ = std::make_shared<std::atomic<pid_t>>(0);
+  std::optional<load::RunQueueWait> python_wait_;
   PythonWatchdog::Options watch_options_;
   std::unique_ptr<PythonWatchdog> watchdog_;  // from start()
   // fatal_error() has returned the watchdog's message (else the destructor

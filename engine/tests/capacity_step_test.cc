@@ -71,6 +71,27 @@ TEST(CapacityStep, AFailureWhileTheGeneratorStalledIsNotTheTargets) {
   EXPECT_EQ(ok.outcome, StepOutcome::kPass);
 }
 
+// A generator starved of CPU by other processes (its threads waited on a
+// run queue most of the second, its loop lag under the stall mark): any
+// failure of the hold is the generator's machine, as for a saturated
+// generator, since its own wait sits inside every latency it measured.
+TEST(CapacityStep, AFailureWhileTheGeneratorWaitedForCpuIsNotTheTargets) {
+  HoldWindow h = hold_of(800, 1'264'000);
+  h.stats.late = 300;
+  h.rounds[1].late = 300;
+  h.rounds[1].health.lag_max_ms = 9;
+  h.rounds[1].health.connections_busy = 100;  // responses unread: all "busy"
+  h.rounds[1].health.cpu_wait = 0.55;
+  const StepResult r = judge_step(h, {{"p99_ms", 100}});
+  EXPECT_EQ(r.outcome, StepOutcome::kGeneratorLimited);
+  EXPECT_EQ(r.held_back_by, "machine");
+  EXPECT_NE(r.reason.find("waited for CPU 55%"), std::string::npos) << r.reason;
+  EXPECT_DOUBLE_EQ(r.cpu_wait_max, 0.55);
+  // A short wait is a busy machine's ordinary share: the target's failure.
+  h.rounds[1].health.cpu_wait = 0.05;
+  EXPECT_EQ(judge_step(h, {{"p99_ms", 100}}).outcome, StepOutcome::kFail);
+}
+
 // A stall cannot explain more latency than its own length: a hold whose
 // p99 is far above the limit failed at the target, stall or not (a busy
 // CI machine stalls 50-150 ms now and then).

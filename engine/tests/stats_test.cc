@@ -50,6 +50,36 @@ TEST(TaskStats, MergeEqualsRecordingEverythingInOne) {
   EXPECT_EQ(merged.iteration, whole.iteration);
 }
 
+// An engine thread's wait for a CPU (docs/engine.md#generator-health):
+// the longest wins when workers or agents merge, it travels with an
+// agent's stats, it reaches the snapshot, and an older agent's stats
+// without it read 0.
+TEST(IntervalStats, CpuWaitMergesAsTheMaximumAndTravels) {
+  Recorder a(1), b(1);
+  a.record_cpu_wait(0.1);
+  a.record_cpu_wait(0.4);
+  b.record_cpu_wait(0.3);
+  IntervalStats merged = a.take();
+  merged.merge(b.take());
+  EXPECT_DOUBLE_EQ(merged.cpu_wait, 0.4);
+  nlohmann::json j = merged.to_json();
+  EXPECT_DOUBLE_EQ(j["generator"]["cpu_wait"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(IntervalStats::from_json(j).cpu_wait, 0.4);
+  j["generator"].erase("cpu_wait");
+  EXPECT_DOUBLE_EQ(IntervalStats::from_json(j).cpu_wait, 0.0);
+  j["generator"]["cpu_wait"] = -0.1;
+  EXPECT_THROW(IntervalStats::from_json(j), std::invalid_argument);
+
+  Collector c({"t"});
+  std::vector<WorkerReport> reports(1);
+  reports[0].stats = IntervalStats(1);
+  reports[0].stats.cpu_wait = 0.62;
+  const Snapshot snap = c.add_round(reports, 1.0);
+  EXPECT_DOUBLE_EQ(snap.generator.cpu_wait, 0.62);
+  EXPECT_DOUBLE_EQ(snap.to_json()["generator"]["cpu_wait"].get<double>(), 0.62);
+  EXPECT_DOUBLE_EQ(c.rounds().back().health.cpu_wait, 0.62);
+}
+
 TEST(ErrorMessages, CountsAndKeepsEarliestFirstSeen) {
   ErrorMessages m;
   m.add(kTimeout, "read timed out", 5.0);

@@ -195,6 +195,79 @@ TEST(Verdict, StallInARunThatKeptUpIsStillNamed) {
   EXPECT_EQ(v.late_by_cause["stall"], 1u);
 }
 
+// A generator starved by other processes on its cores: its loop wakes a
+// few ms late (under the stall mark), its threads use little CPU, and the
+// responses wait unread, so every connection looks busy. Its threads'
+// run-queue wait names the machine, never the target.
+TEST(Verdict, GeneratorWaitingForCpuIsMachineNeverTarget) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.late = 60;
+    r.dropped = 5;
+    r.health.lag_max_ms = 12;
+    r.health.busy = 0.35;
+    r.health.cpu = 0.3;
+    r.health.connections_busy = 8;  // all of them
+    r.health.cpu_wait = 0.62;
+  }
+  total(e);
+  Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "machine");
+  EXPECT_NE(v.message.find("the load generator waited for CPU 62% of the time: other processes "
+                           "share its cores"),
+            std::string::npos)
+      << v.message;
+  EXPECT_EQ(v.message.find("target could not keep up"), std::string::npos) << v.message;
+  EXPECT_EQ(v.late_by_cause["machine"], 300u);
+  EXPECT_EQ(generator_bound(e).seconds, 5u);
+}
+
+// Under the mark, the wait is a busy machine's ordinary share and the
+// other evidence decides.
+TEST(Verdict, ShortCpuWaitLeavesTheOtherEvidence) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 20;
+    r.health.connections_busy = 8;
+    r.health.cpu_wait = kCpuWaitShare - 0.01;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "target");
+  for (metrics::Round& r : e.rounds) r.health.connections_busy = 1;
+  EXPECT_EQ(judge(e).bottleneck, "unknown");
+  for (metrics::Round& r : e.rounds) r.health.cpu_wait = kCpuWaitShare;
+  EXPECT_EQ(judge(e).bottleneck, "machine");
+}
+
+// A saturated engine thread is LoadPilot's own limit even if it also
+// waited: more workers or agents is the remedy.
+TEST(Verdict, SaturatedThreadStaysGeneratorWhateverTheWait) {
+  Evidence e = healthy();
+  for (metrics::Round& r : e.rounds) {
+    r.dropped = 20;
+    r.health.busy = 0.95;
+    r.health.cpu_wait = 0.4;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "generator");
+}
+
+// The books say behind, no single second did: the run judged as one
+// second keeps the longest wait too.
+TEST(Verdict, SpreadLatenessJudgedAsOneSecondSeesTheWait) {
+  Evidence e = healthy(10);
+  for (metrics::Round& r : e.rounds) {
+    r.late = 1;  // 1% each: no second behind
+    r.health.cpu_wait = 0.1;
+  }
+  e.rounds[3].health.cpu_wait = 0.7;
+  total(e);
+  e.late += 10;  // the run as a whole over 1%
+  const Verdict v = judge(e);
+  EXPECT_EQ(v.bottleneck, "machine");
+  EXPECT_NE(v.message.find("waited for CPU 70%"), std::string::npos) << v.message;
+}
+
 TEST(Verdict, StealIsMachine) {
   Evidence e = healthy();
   for (metrics::Round& r : e.rounds) {
@@ -343,7 +416,10 @@ TEST(Verdict, GeneratorJsonSummarisesTheRounds) {
   EXPECT_EQ(j["lag_max_at_s"], 1.4);
   EXPECT_EQ(j["stall_ms"], 113.0);
   EXPECT_EQ(j["cpu_max"], 0.6);
+  EXPECT_EQ(j["cpu_wait_max"], 0.0);
   EXPECT_EQ(j["late_by_cause"]["stall"], 90);
+  e.rounds[2].health.cpu_wait = 0.45;
+  EXPECT_EQ(generator_json(e.rounds, judge(e))["cpu_wait_max"], 0.45);
 }
 
 }  // namespace

@@ -440,11 +440,17 @@
   addChart("chart-gen-cpu", (host) => {
     if (!gen) return emptyNote(host, ts ? notInFile : noSeries);
     const p = palette();
-    const opts = baseOpts(host, [line(cores ? "Process" : "Process (per core)", p[0], { fill: p[0] + "22" }),
-      line("Busiest thread", p[2]), line("Python thread", p[1]), line("Steal", p[3])],
-    { unit: "%", format: (v) => fmt(v, 1) + " %" });
+    const series = [line(cores ? "Process" : "Process (per core)", p[0], { fill: p[0] + "22" }),
+      line("Busiest thread", p[2]), line("Python thread", p[1]), line("Steal", p[3])];
+    const data = [ts.t, pct(gen.cpu), pct(gen.busy), pct(gen.python_cpu), pct(gen.steal)];
+    // Waiting for CPU: absent from results files of older versions.
+    if (Array.isArray(gen.cpu_wait) && gen.cpu_wait.length === ts.t.length) {
+      series.push(line("Waiting for CPU", p[4]));
+      data.push(pct(gen.cpu_wait));
+    }
+    const opts = baseOpts(host, series, { unit: "%", format: (v) => fmt(v, 1) + " %" });
     opts.scales.y = { range: [0, 100] };
-    return { opts: opts, data: [ts.t, pct(gen.cpu), pct(gen.busy), pct(gen.python_cpu), pct(gen.steal)] };
+    return { opts: opts, data: data };
   });
   addChart("chart-gen-conns", (host) => {
     if (!gen) return emptyNote(host, ts ? notInFile : noSeries);
@@ -460,7 +466,8 @@
       "; CPU up to " + fmt(num(g.cpu_max) * 100, 0) + " %" + (cores ? " of " + cores + " core" + (cores === 1 ? "" : "s") : " per core") +
       ", busiest thread " + fmt(num(g.busy_max) * 100, 0) + " %, Python thread " +
       fmt(num(g.python_cpu_max) * 100, 0) + " % busy, steal up to " + fmt(num(g.steal_max) * 100, 1) +
-      " %; connections busy up to " + fmtInt(num(g.connections_busy_max)) + " of " +
+      " %" + (g.cpu_wait_max != null ? ", threads waiting for CPU up to " +
+        fmt(num(g.cpu_wait_max) * 100, 0) + " %" : "") + "; connections busy up to " + fmtInt(num(g.connections_busy_max)) + " of " +
       fmtInt(num(g.connections_open_max)) + " open" + (g.send_queue_max != null
         ? ", send queue up to " + fmtInt(num(g.send_queue_max)) : "") + ".";
     document.getElementById("generator-text").textContent = text;

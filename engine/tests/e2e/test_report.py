@@ -726,13 +726,13 @@ def test_load_generator_panel(make_demo_api, scenario_file, tmp_path):
     ts = r["timeseries"]
     g = ts["generator"]
     assert g["cores"] == len(os.sched_getaffinity(0)), g["cores"]
-    for key in ("lag_max_ms", "cpu", "steal", "busy", "python_cpu", "python_held",
+    for key in ("lag_max_ms", "cpu", "steal", "busy", "python_cpu", "python_held", "cpu_wait",
                 "connections_busy", "connections_open", "send_queue"):
         assert len(g[key]) == len(ts["t"]), key
     assert max(g["connections_open"]) <= 2 and max(g["connections_busy"]) == 2, g
     assert max(g["send_queue"]) > 0, g
     assert r["generator"]["send_queue_max"] == max(g["send_queue"]), r["generator"]
-    assert all(0 <= v <= 1 for key in ("cpu", "steal", "busy") for v in g[key]), g
+    assert all(0 <= v <= 1 for key in ("cpu", "steal", "busy", "cpu_wait") for v in g[key]), g
 
     seen = open_in_browser(report, "generator")
     assert "Load generator" in seen["section_titles"], seen["section_titles"]
@@ -747,9 +747,10 @@ def test_load_generator_panel(make_demo_api, scenario_file, tmp_path):
     legends = {c: [label for label, _ in seen["legends"][c]]
                for c in ("chart-gen-cpu", "chart-gen-conns")}
     assert legends["chart-gen-cpu"][1:] == ["Process", "Busiest thread", "Python thread",
-                                            "Steal"], legends
+                                            "Steal", "Waiting for CPU"], legends
     assert legends["chart-gen-conns"][1:] == ["Open", "Busy", "Send queue"], legends
     assert re.search(r"Worst event-loop lag [\d.]+ (ms|us|µs|s) at 0:0\d; CPU up to \d+ % of "
-                     rf"{cores} cores?, .*connections busy up to 2 of 2 open, send queue up to "
+                     rf"{cores} cores?, .*threads waiting for CPU up to \d+ %; connections busy "
+                     r"up to 2 of 2 open, send queue up to "
                      rf"{r['generator']['send_queue_max']:,}\.", seen["text"]), seen["text"]
 

@@ -15,7 +15,8 @@ import pytest
 from conftest import BIN, run_json
 
 HEALTH_KEYS = {"lag_max_ms", "lag_max_at_s", "stall_ms", "cpu_max", "cpu_mean", "steal_max",
-               "busy_max", "python_cpu_max", "python_held_max", "connections_busy_max",
+               "busy_max", "python_cpu_max", "python_held_max", "cpu_wait_max",
+               "connections_busy_max",
                "connections_open_max", "send_queue_max", "late_by_cause", "stall_note",
                "bound_seconds"}
 
@@ -149,11 +150,22 @@ def test_a_task_that_sleeps_is_the_scenario_named_by_its_line(demo_api, scenario
 CPUS = sorted(os.sched_getaffinity(0))
 
 
+def schedstat_readable():
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return len(f.read().split()) == 3
+    except OSError:
+        return False
+
+
 @pytest.mark.skipif(len(CPUS) < 2, reason="needs two cores: one for the target, one shared")
+@pytest.mark.skipif(not schedstat_readable(), reason="this kernel has no per-thread schedstat")
 def test_a_cpu_hog_beside_the_generator_is_never_the_target(scenario_file, tmp_path):
     """Three busy processes pinned to the generator's one core take most of
-    its CPU (the target has a core of its own): the arrivals that fall
-    behind are the generator's side, never the target's."""
+    its CPU (the target has a core of its own). The generator's loop wakes
+    late by a scheduler slice at a time, mostly under the 50 ms stall mark,
+    and its thread uses little CPU; the time its threads waited for a CPU
+    names its machine: never the target, never "unknown"."""
     mine = os.sched_getaffinity(0)
     hogs = []
     try:
@@ -175,12 +187,25 @@ def test_a_cpu_hog_beside_the_generator_is_never_the_target(scenario_file, tmp_p
         if "api" in locals():
             api.close()
     assert r["overload"] is not None, proc.stdout
-    # Never the target. Machine or generator when the loop's lag or an engine
-    # thread's CPU shows it; a generator starved with its lag under the
-    # stall mark is still "unknown" (an open item in docs/testing.md: the
-    # threads' run-queue wait would be the evidence).
-    assert r["overload"]["bottleneck"] in ("machine", "generator", "unknown"), r["overload"]
+    g = r["generator"]
+    # The hogs hold the one core: the worker waited for it most of each
+    # second (measured: 40-88%; the mark is 25%).
+    assert g["cpu_wait_max"] >= 0.25, g
+    assert r["overload"]["bottleneck"] in ("machine", "generator"), r["overload"]
+    message = r["overload"]["message"]
+    if r["overload"]["bottleneck"] == "machine":
+        assert "this machine held the run back, not the target" in message, message
+        assert re.search(r"the load generator waited for CPU \d+% of the time: other processes "
+                         r"share its cores|event loop stalled", message), message
+    else:
+        assert "the load generator could not keep up" in message, message
     assert "target could not keep up" not in proc.stdout, proc.stdout
+    # Its late arrivals are the generator's side, none the target's (a
+    # short last round, as the profile ends, may wait less and stay
+    # "unknown": most are the machine's or the generator's).
+    late = g["late_by_cause"]
+    assert late.get("target", 0) == 0, late
+    assert late.get("machine", 0) + late.get("generator", 0) > late.get("unknown", 0), late
 
 
 def test_slow_target_behind_a_connection_cap_is_the_target(make_demo_api, scenario_file,
@@ -222,8 +247,9 @@ def test_generator_health_in_ndjson_and_metrics(demo_api, scenario_file, tmp_pat
         assert snapshots, lines
         health = snapshots[-1]["generator"]
         assert {"lag_max_ms", "lag_at_s", "stall_ms", "cpu", "steal", "busy", "python_cpu",
-                "python_held", "connections_busy", "connections_open", "send_queue",
-                "cores"} <= set(health), health
+                "python_held", "cpu_wait", "connections_busy", "connections_open",
+                "send_queue", "cores"} <= set(health), health
+        assert 0 <= health["cpu_wait"] <= 1, health
         assert health["cores"] == len(os.sched_getaffinity(0)), health
         assert lines[-1]["generator"]["lag_max_ms"] >= 0
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
@@ -232,6 +258,7 @@ def test_generator_health_in_ndjson_and_metrics(demo_api, scenario_file, tmp_pat
                      "loadpilot_generator_steal_ratio", "loadpilot_generator_busy_ratio",
                      "loadpilot_generator_python_cpu_ratio",
                      "loadpilot_generator_python_held_ratio",
+                     "loadpilot_generator_cpu_wait_ratio",
                      "loadpilot_generator_connections_busy",
                      "loadpilot_generator_connections_open",
                      "loadpilot_generator_send_queue",
