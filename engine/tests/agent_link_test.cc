@@ -451,5 +451,45 @@ TEST(AgentLinkLost, AnAgentLostAndNeverBackCountsAsDiedWhenItWentSilent) {
       << rig.link->problem();
 }
 
+// What the run says on stderr as it happens (the end-to-end tests and the
+// people watching read these lines).
+TEST(AgentLinkSilent, EachTurnIsSaidOnStderrOnce) {
+  Rig local({.pipe = true});
+  local.start();
+  local.report_until(3, 1);
+  local.at(5.25);
+  ::testing::internal::CaptureStderr();
+  local.collect();
+  local.collect();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "error: agent a2 (2 of 2) sent no report for 2.2 s, 5.2 s into the run; ending it (the "
+            "run goes on without its share)\n");
+
+  Rig remote;
+  remote.start();
+  remote.report_until(3, 1);
+  remote.at(5.5);
+  ::testing::internal::CaptureStderr();
+  remote.collect();
+  remote.collect();
+  remote.at(6.25);
+  remote.channel->send(round_frame(4, 5, 6, 0));
+  remote.channel->send(round_frame(5, 5, 5, 0));
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "error: agent a2 (2 of 2) sent no report for 2.5 s, 5.5 s into the run; marked lost "
+            "(the run goes on without it until it comes back)\n"
+            "agent a2 (2 of 2) is back, 6.2 s into the run (lost for 0.8 s)\n");
+
+  Rig killed;
+  killed.start();
+  killed.report_until(4);
+  killed.at(4.5);
+  ::testing::internal::CaptureStderr();
+  killed.channel->close("was killed by SIGKILL");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "error: agent a2 (2 of 2) was killed by SIGKILL 4.5 s into the run; the run goes on "
+            "without its share (counted as dropped)\n");
+}
+
 }  // namespace
 }  // namespace loadpilot::agents

@@ -11,14 +11,11 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -30,7 +27,6 @@
 namespace loadpilot::cli {
 namespace {
 
-namespace fs = std::filesystem;
 using agents::ApiAnswer;
 using agents::ApiRequest;
 using Clock = std::chrono::steady_clock;
@@ -50,8 +46,20 @@ ApiRequest with_token(std::string method, std::string path) {
   return request(std::move(method), std::move(path), std::string("Bearer ") + kToken);
 }
 
+// The run child's stand-in: the service starts /bin/sh in place of this
+// program, with the run child's arguments, in the folder the run's bundle
+// was unpacked in; the first of them, "run", is the script below, which
+// the bundle carries. It says hello, sends back the go line it was given
+// (as an output line, which the stream relays), then waits on its control
+// pipe until it is stopped (SIGINT ends it).
+constexpr const char* kStandIn =
+    "printf '%s\\n' '{\"type\":\"hello\",\"tasks\":[\"health\"]}' >&3\n"
+    "IFS= read -r go <&4\n"
+    "printf '{\"type\":\"output\",\"text\":\"%s\"}\\n' \"$go\" >&3\n"
+    "IFS= read -r more <&4\n";
+
 // A run request the service accepts: one native task against a target
-// nothing listens on (the stand-in child never sends a request).
+// nothing listens on (the stand-in never sends a request).
 std::string run_body() {
   plan::Plan p;
   p.name = "health_check";
@@ -69,41 +77,18 @@ std::string run_body() {
   agents::protocol::RunRequest r;
   r.plan = p.to_json();
   r.bundle.main = "s.py";
-  r.bundle.files = {{"s.py", "# the scenario\n"}};
+  r.bundle.files = {{"s.py", "# the scenario\n"}, {"run", kStandIn}};
   r.bundle.sha256 = agents::protocol::bundle_hash(r.bundle.files);
   return r.to_json().dump();
 }
-
-// The run child's stand-in, in a folder of its own: says hello, sends back
-// the go line it was given (as an output line the stream relays), then
-// waits on its control pipe until it is stopped (SIGINT ends it).
-struct StandIn {
-  StandIn() {
-    std::string pattern = (fs::temp_directory_path() / "loadpilot-service-test-XXXXXX").string();
-    dir = mkdtemp(pattern.data());
-    program = dir / "run-child";
-    std::ofstream(program) << "#!/bin/sh\n"
-                              "printf '%s\\n' '{\"type\":\"hello\",\"tasks\":[\"health\"]}' >&3\n"
-                              "IFS= read -r go <&4\n"
-                              "printf '{\"type\":\"output\",\"text\":\"%s\"}\\n' \"$go\" >&3\n"
-                              "IFS= read -r more <&4\n";
-    fs::permissions(program, fs::perms::owner_all);
-  }
-  ~StandIn() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  fs::path dir, program;
-};
 
 struct ServiceRig {
   ServiceRig() {
     args.serve_agents = 1;
     args.api_token = kToken;
     args.no_metrics = true;
-    service = std::make_unique<Service>(args, nullptr, stand_in.program.string());
+    service = std::make_unique<Service>(args, nullptr, "/bin/sh");
   }
-  StandIn stand_in;
   ServeArgs args;
   std::unique_ptr<Service> service;
 };
