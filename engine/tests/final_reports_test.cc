@@ -11,6 +11,7 @@
 
 #include "cluster/coordinator/agent_link.h"
 #include "cluster/frame.h"
+#include "fake_channel.h"
 #include "load/engine.h"
 #include "load/profile.h"
 #include "metrics/round_accumulator.h"
@@ -24,55 +25,8 @@ using std::chrono::seconds;
 
 namespace {
 
-// A channel whose frames the test sends. kill() closes it at once, as a
-// NATS channel does, or (`closes_later`) only when the test says, as a
-// pipe does after its process has died.
-class FakeChannel : public agents::Channel {
- public:
-  explicit FakeChannel(bool closes_later = false, bool pipe = false)
-      : closes_later_(closes_later), pipe_(pipe) {}
-  void open(std::function<void(std::string_view)> on_line,
-            std::function<void(std::string)> on_closed) override {
-    on_line_ = std::move(on_line);
-    on_closed_ = std::move(on_closed);
-  }
-  void go(SteadyClock::time_point) override {}
-  void stop() override { ++stops; }
-  void kill() override {
-    ++kills;
-    if (!closes_later_) close("was ended by the coordinator");
-  }
-  void join() override {}
-  std::string who() const override { return "agent a2 (2 of 2)"; }
-  bool ends_when_silent() const override { return pipe_; }
-
-  void send(const std::string& line) { on_line_(line); }
-  void close(const std::string& how) {
-    if (closed_) return;
-    closed_ = true;
-    on_closed_(how);
-  }
-  int kills = 0, stops = 0;
-
- private:
-  bool closes_later_, pipe_;
-  bool closed_ = false;
-  std::function<void(std::string_view)> on_line_;
-  std::function<void(std::string)> on_closed_;
-};
-
-std::string round_frame(std::uint64_t seq, std::uint64_t started, std::uint64_t finished,
-                        std::uint64_t in_flight) {
-  loadpilot::metrics::IntervalStats s;
-  s.tasks.resize(1);
-  s.iterations_started = started;
-  s.tasks[0].iterations = finished;
-  s.tasks[0].requests = finished;
-  s.tasks[0].wire_iterations = finished;
-  return nlohmann::json{
-      {"type", "round"}, {"seq", seq}, {"stats", s.to_json()}, {"in_flight", in_flight}}
-      .dump();
-}
+using loadpilot::test_support::FakeChannel;
+using loadpilot::test_support::round_frame;
 
 // Agent 2 of 2 of a 10-second run at 10 iterations/s: its share is the 50
 // odd iterations, due one every 0.2 s.

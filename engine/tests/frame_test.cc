@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/coordinator/agent_link.h"
+#include "fake_channel.h"
 #include "load/profile.h"
 #include "plan/plan.h"
 
@@ -78,32 +79,7 @@ TEST(Frame, ARoundWithoutANumberFromOneIsRefused) {
 
 namespace {
 
-// A channel whose frames the test sends.
-class TestChannel : public agents::Channel {
- public:
-  void open(std::function<void(std::string_view)> on_line,
-            std::function<void(std::string)> on_closed) override {
-    on_line_ = std::move(on_line);
-    on_closed_ = std::move(on_closed);
-  }
-  void go(std::chrono::steady_clock::time_point) override {}
-  void stop() override {}
-  void kill() override { close("was ended"); }
-  void join() override {}
-  std::string who() const override { return "agent t (1 of 1)"; }
-  bool ends_when_silent() const override { return false; }
-  void send(const std::string& line) { on_line_(line); }
-  void close(const std::string& how) {
-    if (closed_) return;
-    closed_ = true;
-    on_closed_(how);
-  }
-
- private:
-  bool closed_ = false;
-  std::function<void(std::string_view)> on_line_;
-  std::function<void(std::string)> on_closed_;
-};
+using TestChannel = loadpilot::test_support::FakeChannel;
 
 struct Link {
   TestChannel* channel;
@@ -114,7 +90,7 @@ struct Link {
     spec.rps = 10;
     spec.duration_s = 1;
     spec.ramp_up_s = 0;
-    auto c = std::make_unique<TestChannel>();
+    auto c = std::make_unique<TestChannel>(false, false, "agent t (1 of 1)");
     channel = c.get();
     link =
         std::make_unique<agents::AgentLink>(0, 1, loadpilot::load::Profile::from_spec(spec), false,

@@ -2,7 +2,8 @@
 // cluster/transport/http_channel.h, cluster/bundle_files.h): who counts as loopback,
 // the token comparison, the URLs `run --coordinator-url` accepts, and
 // writing a run's bundle. Its HTTP server is tested in api_server_test.cc,
-// the service itself end to end (engine/tests/e2e/test_coordinator_service*.py).
+// its decisions and a run's lifetime in service_role_test.cc, the service
+// itself end to end (engine/tests/e2e/test_coordinator_service*.py).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 

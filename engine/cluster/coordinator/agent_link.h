@@ -19,7 +19,7 @@
 // problem() and loss() tell the story after the run.
 //
 // Once its share is over, an agent that has not sent its end frame is
-// awaited for a bounded time and then judged lost (agents/final_reports.h):
+// awaited for a bounded time and then judged lost (cluster/coordinator/final_reports.h):
 // report() says what it waits for (WorkerReport::notice), and the books of
 // one judged lost close at once, whatever arrives later.
 //
@@ -56,6 +56,8 @@ class AgentLink : public load::Source {
   // model has no schedule of iterations to share (`closed_loop`): its
   // users are split instead, and a lost agent's count is only its cut-off
   // iterations. on_drained is called once the agent has ended.
+  // `end_of_run`: the wait for a last report, and the clock the link reads
+  // for silence and for the end (a test's own; SteadyClock by default).
   AgentLink(std::size_t index, std::size_t count, load::Profile profile, bool closed_loop,
             std::unique_ptr<Channel> channel, std::chrono::milliseconds silent_after,
             std::function<void()> on_drained, EndOfRun end_of_run = {});

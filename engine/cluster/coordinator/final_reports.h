@@ -10,7 +10,7 @@
 // if its end frame has not come by then.
 //
 // LastReportWait says, for one agent at one instant, which of these holds;
-// AgentLink (agents/agent_link.h) acts on it. EndOfRun carries the wait and
+// AgentLink (cluster/coordinator/agent_link.h) acts on it. EndOfRun carries the wait and
 // the clock the link reads, so that a test can drive both.
 //
 // Thread-safety: pure functions and plain values.

@@ -51,8 +51,11 @@ constexpr auto kAgentGoneAfter = 3 * proto::kAnnounceEvery;
 
 }  // namespace
 
-Service::Service(const ServeArgs& args, monitor::Exporter* exporter)
-    : args_(args), exporter_(exporter), registry_(std::make_shared<prometheus::Registry>()) {
+Service::Service(const ServeArgs& args, monitor::Exporter* exporter, std::string run_program)
+    : args_(args),
+      exporter_(exporter),
+      run_program_(std::move(run_program)),
+      registry_(std::make_shared<prometheus::Registry>()) {
   connected_gauge_ =
       &prometheus::BuildGauge()
            .Name("loadpilot_agents_connected")

@@ -86,7 +86,10 @@ int serve_command(const ServeArgs& args);
 // while handle() runs on another; the run's state is under mu_.
 class Service {
  public:
-  Service(const ServeArgs& args, monitor::Exporter* exporter);
+  // `run_program`: what each run starts with the run child's arguments —
+  // this program (empty), or a stand-in a test gives to play the child's
+  // side of the pipes.
+  Service(const ServeArgs& args, monitor::Exporter* exporter, std::string run_program = {});
 
   void connect_nats();
 
@@ -140,6 +143,7 @@ class Service {
 
   const ServeArgs& args_;
   monitor::Exporter* exporter_;
+  std::string run_program_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Gauge* connected_gauge_;
   prometheus::Gauge* expected_gauge_;

@@ -108,7 +108,9 @@ std::vector<std::string> Service::child_argv(const proto::RunRequest& r, const p
   c.insecure = r.insecure;
   c.serve_child = true;
   c.results_json = ".results.json";
-  return agents::command_line(c);
+  std::vector<std::string> argv = agents::command_line(c);
+  if (!run_program_.empty()) argv[0] = run_program_;
+  return argv;
 }
 
 void Service::run(const agents::ApiRequest& req, agents::ApiResponder& out) {
