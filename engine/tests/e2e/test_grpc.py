@@ -189,3 +189,26 @@ def test_grpc_to_a_target_spoken_to_in_http1_fails_clearly(demo, tmp_path):
     assert r["requests"] == r["errors_by_kind"]["protocol"] == 5
     assert "gRPC needs HTTP/2" in json.dumps(r)
     assert r["grpc_status"] is None
+
+
+AGENTS = """
+import random
+from loadpilot import scenario, task
+
+@scenario(rps=40, duration="2s", ramp_up=0, http_version="2")
+class Shop:
+    @task
+    def item(self, client):
+        client.grpc("demo.Shop/GetItem", {"id": random.choice([0, 1])}, proto="shop.proto")
+"""
+
+
+def test_statuses_merge_exactly_across_local_agents(demo, tmp_path):
+    api = demo()
+    path = write_scenario(tmp_path, AGENTS)
+    proc, r = run_json(path, api.url, tmp_path, "--agents", "2", "--max-connections", "4")
+    assert r["requests"] == 80 == api.stats()["routes"]["POST /demo.Shop/{method}"]
+    statuses = r["grpc_status"]
+    assert set(statuses) <= {"0", "5"}
+    assert statuses.get("0", 0) + statuses.get("5", 0) == 80
+    assert r["errors"] == r["errors_by_kind"]["grpc"] == statuses.get("5", 0)
