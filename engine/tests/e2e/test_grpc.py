@@ -212,3 +212,31 @@ def test_statuses_merge_exactly_across_local_agents(demo, tmp_path):
     assert set(statuses) <= {"0", "5"}
     assert statuses.get("0", 0) + statuses.get("5", 0) == 80
     assert r["errors"] == r["errors_by_kind"]["grpc"] == statuses.get("5", 0)
+
+
+def test_the_proto_travels_with_the_bundle_to_external_agents(demo, tmp_path):
+    # Agents on other machines get the scenario folder's bundle: the .proto
+    # (in a subfolder here) must be in it, or their first call could not
+    # be made.
+    from test_distributed import NATS_SERVER, Agent, Nats, external
+    if not Path(NATS_SERVER).exists():
+        pytest.skip("nats-server is not installed (scripts/install-deps.sh)")
+    api = demo()
+    (tmp_path / "protos").mkdir()
+    shutil.copy(EXAMPLES / "shop.proto", tmp_path / "protos" / "shop.proto")
+    path = tmp_path / "s.py"
+    path.write_text(AGENTS.replace('proto="shop.proto"', 'proto="protos/shop.proto"'))
+    nats = Nats()
+    agents = [Agent(nats, f"g{i}") for i in (1, 2)]
+    try:
+        for a in agents:
+            assert a.wait_for("waiting for a run"), a.lines
+        proc, r = run_json(path, api.url, tmp_path, "--no-report", *external(nats, 2))
+    finally:
+        for a in agents:
+            a.close()
+        nats.stop()
+    assert proc.returncode in (0, 1), proc.stderr
+    assert r["requests"] == 80 == api.stats()["routes"]["POST /demo.Shop/{method}"]
+    assert sum(r["grpc_status"].values()) == 80
+    assert r["errors_by_kind"]["exception"] == 0
