@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DemoApi, run_json, task_row
+from conftest import BIN, DemoApi, run_json, task_row
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -140,7 +140,7 @@ def test_a_proto_that_does_not_parse_stops_the_run_before_traffic(demo, tmp_path
         'syntax = "proto3";\npackage demo;\nmessage A {\n  int32 id = 1\n}\n')
     path = write_scenario(tmp_path, ONE_CALL.format(method="demo.Shop/GetItem", request="{}",
                                                     proto="bad.proto"))
-    proc = subprocess.run([str(Path(__import__("conftest").BIN)), "run", str(path), "--target",
+    proc = subprocess.run([BIN, "run", str(path), "--target",
                            api.url], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "s.py:8: client.grpc(): " in proc.stderr, proc.stderr
@@ -160,7 +160,7 @@ def test_a_literal_call_that_cannot_be_made_stops_the_run_before_traffic(
     api = demo()
     path = write_scenario(tmp_path, ONE_CALL.format(method=method, request=request_text,
                                                     proto="shop.proto"))
-    proc = subprocess.run([str(Path(__import__("conftest").BIN)), "run", str(path), "--target",
+    proc = subprocess.run([BIN, "run", str(path), "--target",
                            api.url], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "s.py:8: client.grpc(" in proc.stderr and says in proc.stderr, proc.stderr
