@@ -18,6 +18,9 @@ PACKAGES=(
   libcli11-dev libfmt-dev prometheus-cpp-dev libnats-dev
   # HTTP/2 (docs/protocols.md): nghttp2's framing, HPACK and flow control
   libnghttp2-dev
+  # gRPC (docs/protocols.md#grpc): protobuf's messages and its .proto
+  # parser (the parser's headers are in libprotoc-dev)
+  libprotobuf-dev libprotoc-dev
   # the scenario runtime
   python3 python3-greenlet
 )

@@ -15,12 +15,14 @@ Numbers of your own: ``loadpilot.metrics.trend("cart_items").add(3)``.
 
 from . import data, metrics
 from .client import BodyTooLarge, HTTPError, LoadClient, Response
+from ._grpc import GrpcResponse
 from ._wait import between, constant, constant_pacing
 from ._websocket import WebSocketClosed, WebSocketError, WebSocketTimeout
 from .dsl import VUser, scenario, task
 
 __all__ = [
     "BodyTooLarge",
+    "GrpcResponse",
     "HTTPError",
     "LoadClient",
     "Response",

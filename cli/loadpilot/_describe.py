@@ -26,7 +26,7 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _guard, _output, _shape, _sleep, data, metrics
+from . import _grpc, _guard, _output, _shape, _sleep, data, metrics
 from .client import LoadClient, RecordingTransport, Request
 from ._native_proof import follows_redirects, native_proof
 from ._signatures import _overrides, signature_problems
@@ -75,6 +75,7 @@ def embed(path: str) -> None:
 def describe(path: str) -> List[Dict[str, Any]]:
     abspath = os.path.abspath(path)
     metrics._scenario_file = (abspath, path)
+    _grpc.set_scenario(abspath, path)
     module = _import_scenario(path, abspath)
     lines = _definition_lines(abspath)
     classes: Dict[int, type] = {}
@@ -89,6 +90,8 @@ def describe(path: str) -> List[Dict[str, Any]]:
     problems = []
     for cls in ordered:
         problems += signature_problems(cls, path, abspath, lines)
+    for cls in ordered:  # the .proto files of literal gRPC calls parse before any is sent
+        problems += _grpc.problems(cls, path)
     if problems:
         raise ScenarioLoadError("\n".join(problems))
     tables = _shape.stages_lines(abspath)
@@ -112,7 +115,7 @@ def local_files(path: str) -> str:
         real = os.path.realpath(file)
         if real.startswith(folder + os.sep):
             found.add(os.path.relpath(real, folder))
-    for file in data.loaded_files():
+    for file in data.loaded_files() + _grpc.loaded_files():
         real = os.path.realpath(file)
         if real.startswith(folder + os.sep) and _is_utf8(real):
             found.add(os.path.relpath(real, folder))

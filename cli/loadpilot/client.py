@@ -21,6 +21,7 @@ import codecs
 import json as _json
 from typing import Any, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
 
+from . import _grpc
 from ._encode import _BATCH_KEYS, CALL_KEYWORDS, Request, _refuse_unknown, build_request
 
 __all__ = [
@@ -328,6 +329,26 @@ class LoadClient:
         return opener(
             path, headers=headers, name=name, timeout=timeout, max_message=max_message
         )
+
+    def grpc(
+        self,
+        method: str,
+        request: Optional[Mapping[str, Any]] = None,
+        *,
+        proto: str,
+        headers: Any = None,
+        name: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        """Calls the unary gRPC METHOD ("package.Service/Method") with
+        REQUEST (a dict in protobuf's JSON mapping) over the run's HTTP/2
+        connections; PROTO is the .proto file declaring it, relative to the
+        scenario file. HEADERS are sent as the call's metadata; NAME and
+        TIMEOUT (seconds, also sent as grpc-timeout) as for HTTP calls.
+        Returns a GrpcResponse (``.status``, ``.message``, ``.ok``); in an
+        async task an awaitable of one. See docs/protocols.md#grpc."""
+        call, found = _grpc.build_call(method, request, proto, headers, name, timeout)
+        return _grpc.answer(self._transport.send(call), found)
 
     # Each verb builds its request inline (no shared helper frame: this is
     # the path of every request), and names itself in a keyword error.

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "demo/grpc_service.h"
 #include "http/request_parser.h"
 
 namespace loadpilot::demo {
@@ -33,6 +34,7 @@ constexpr std::size_t kReadBuffer = 32 * 1024;
 // One request on its stream: what the client sent, then what we answer.
 struct Stream {
   std::string method, path, body, tag;
+  bool grpc = false;  // content-type application/grpc
   bool too_large = false;
   std::string answer;  // the response body
   std::size_t answer_sent = 0;
@@ -92,6 +94,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection<Socket>> {
     if (n == ":method") s->method = v;
     if (n == ":path") s->path = v;
     if (n == "x-demo-tag") s->tag = v;
+    if (n == "content-type") s->grpc = v.starts_with("application/grpc");
     return 0;
   }
 
@@ -144,6 +147,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection<Socket>> {
     request.body = s->body;
     request.content_length = s->body.size();
     const RouteMatch match = match_route(request.method, request.target);
+    if (match.route == Route::kGrpc && s->grpc) {
+      worker_.counters.count(Route::kGrpc);
+      return respond_grpc(id, *s);
+    }
     worker_.answer(match, request, &reply_);
     const bool head = s->method == "HEAD";
     std::string body = head ? std::string() : std::string(reply_.body);
@@ -190,6 +197,47 @@ class H2Connection : public std::enable_shared_from_this<H2Connection<Socket>> {
     provider.source.ptr = &s;
     provider.read_callback = &read_answer;
     nghttp2_submit_response(session_, id, headers, n, s.answer.empty() ? nullptr : &provider);
+  }
+
+  // A gRPC call (demo/grpc_service.h): OK is HEADERS, the message and
+  // trailers with grpc-status 0; any other status is trailers-only (one
+  // HEADERS frame ending the stream), as gRPC servers answer.
+  void respond_grpc(std::int32_t id, Stream& s) {
+    const GrpcReply g = call_shop(s.path, s.body);
+    const std::string code = std::to_string(g.status);
+    const nghttp2_nv headers[] = {
+        nv(":status", "200"),
+        nv("content-type", "application/grpc"),
+        nv("grpc-status", code),
+        nv("grpc-message", g.message),
+    };
+    if (g.status != 0) {
+      nghttp2_submit_response(session_, id, headers, g.message.empty() ? 3 : 4, nullptr);
+      return;
+    }
+    s.answer = g.body;
+    nghttp2_data_provider provider{};
+    provider.source.ptr = &s;
+    provider.read_callback = &read_grpc_answer;
+    nghttp2_submit_response(session_, id, headers, 2, &provider);
+  }
+
+  static ssize_t read_grpc_answer(nghttp2_session* session, std::int32_t id, std::uint8_t* buf,
+                                  std::size_t length, std::uint32_t* flags,
+                                  nghttp2_data_source* source, void* user) {
+    const ssize_t n = read_answer(session, id, buf, length, flags, source, user);
+    if (*flags & NGHTTP2_DATA_FLAG_EOF) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      const nghttp2_nv trailers[] = {nv("grpc-status", "0")};
+      nghttp2_submit_trailer(session, id, trailers, 1);
+    }
+    return n;
+  }
+
+  static nghttp2_nv nv(std::string_view n, std::string_view v) {
+    return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
+                      reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(),
+                      v.size(), NGHTTP2_NV_FLAG_NONE};
   }
 
   void read() {

@@ -21,6 +21,7 @@ constexpr std::array<std::string_view, kCountedRoutes> kRouteKeys = {
     "ANY /redirect",
     "GET /redirect/{n}",
     "ANY /echo",
+    "POST /demo.Shop/{method}",
     "other",
 };
 
@@ -209,6 +210,7 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
     if (path == "/auth/logout") return {Route::kLogout, {}, {}};
     if (path == "/api/orders") return {Route::kCreateOrder, {}, {}};
     if (path == "/stats/reset") return {Route::kStatsReset, {}, {}};
+    if (path.starts_with("/demo.Shop/")) return {Route::kGrpc, path.substr(11), {}};
   }
   return {Route::kOther, {}, {}};
 }
@@ -283,6 +285,10 @@ void Endpoints::respond(const RouteMatch& match, const Request& request, Reply* 
       return;
     case Route::kEcho:
       echo(request, reply);
+      return;
+    case Route::kGrpc:  // over HTTP/2 the connection answers it (grpc_service.h)
+      reply->status = 415;
+      reply->body = kGrpcNeedsHttp2Body;
       return;
     case Route::kOther:
     case Route::kStats:

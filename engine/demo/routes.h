@@ -30,6 +30,7 @@ enum class Route : std::uint8_t {
   kRedirect,       // any method: /redirect?to=URL&status=302
   kRedirectChain,  // GET /redirect/{n}
   kEcho,           // any method: /echo
+  kGrpc,           // POST /demo.Shop/{method}: gRPC over HTTP/2 (demo/grpc_service.h)
   kOther,          // no endpoint: 404
   kStats,
   kStatsReset,
@@ -38,7 +39,9 @@ inline constexpr std::size_t kCountedRoutes = static_cast<std::size_t>(Route::kO
 
 inline bool is_counted(Route r) { return static_cast<std::size_t>(r) < kCountedRoutes; }
 // Behaviour knobs (latency, errors, stalls) apply to these.
-inline bool takes_knobs(Route r) { return is_counted(r) && r != Route::kHealth; }
+inline bool takes_knobs(Route r) {
+  return is_counted(r) && r != Route::kHealth && r != Route::kGrpc;
+}
 
 // "GET /health", "GET /api/products/{id}", ..., "other".
 std::string_view route_key(Route r);
@@ -89,5 +92,6 @@ class Endpoints {
 // Bodies also used by the server for its own answers.
 inline constexpr std::string_view kNotFoundBody = R"({"error":"not found"})";
 inline constexpr std::string_view kInjectedErrorBody = R"({"error":"injected"})";
+inline constexpr std::string_view kGrpcNeedsHttp2Body = R"({"error":"gRPC needs HTTP/2"})";
 
 }  // namespace loadpilot::demo

@@ -74,6 +74,9 @@ struct Result {
   std::uint64_t body_bytes = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // when keep_response
   std::string body;                                          // when keep_response
+  // HTTP/2: the trailers (a HEADERS frame after the body), when
+  // keep_response; gRPC's status is there (grpc/framing.h).
+  std::vector<std::pair<std::string, std::string>> trailers;
   // keep_response: why the body was discarded instead of kept (body is then
   // empty) and the limit, in bytes, that it would have passed.
   BodyDrop body_dropped = BodyDrop::kNone;

@@ -19,12 +19,13 @@ enum class ErrorKind : std::uint8_t {
   kException,    // user Python code raised
   kRedirect,     // a redirect not followed: over the hop limit, or to another origin
   kStreamReset,  // HTTP/2: the server reset the request's stream (RST_STREAM)
+  kGrpc,         // gRPC: the call ended with a grpc-status other than OK
 };
-inline constexpr std::size_t kErrorKindCount = 10;
+inline constexpr std::size_t kErrorKindCount = 11;
 
 inline constexpr std::array<std::string_view, kErrorKindCount> kErrorKindNames = {
-    "connect",  "timeout",      "reset",     "protocol", "http_4xx",
-    "http_5xx", "check_failed", "exception", "redirect", "stream_reset"};
+    "connect",      "timeout",   "reset",    "protocol",     "http_4xx", "http_5xx",
+    "check_failed", "exception", "redirect", "stream_reset", "grpc"};
 
 inline std::string_view name(ErrorKind k) { return kErrorKindNames[static_cast<std::size_t>(k)]; }
 

@@ -42,6 +42,7 @@ struct Http2Session::Stream {
   std::size_t body_sent = 0;
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> trailers;
   std::string kept;
   std::uint64_t body_bytes = 0;
   std::uint64_t pooled = 0;  // bytes of `kept` counted in the pool
@@ -49,8 +50,9 @@ struct Http2Session::Stream {
   BodyDrop dropped = BodyDrop::kNone;
   std::uint64_t drop_limit = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
-  bool complete = false;         // END_STREAM received
-  bool headers_too_big = false;  // we reset it for that
+  bool complete = false;               // END_STREAM received
+  bool response_headers_done = false;  // the final (non-1xx) HEADERS arrived
+  bool headers_too_big = false;        // we reset it for that
   bool peer_reset = false;
   std::uint32_t peer_code = 0;
 };
@@ -100,6 +102,9 @@ struct Http2Session::Callbacks {
         }
         break;
       case NGHTTP2_HEADERS:
+        if (Stream* st = stream(s, frame->hd.stream_id); st && st->status >= 200)
+          st->response_headers_done = true;
+        [[fallthrough]];
       case NGHTTP2_DATA:
         if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
           if (Stream* st = stream(s, frame->hd.stream_id)) st->complete = true;
@@ -132,7 +137,14 @@ struct Http2Session::Callbacks {
       st->headers.clear();
       return 0;
     }
-    if (s.options_.keep_response) st->headers.emplace_back(n, v);
+    if (!s.options_.keep_response) return 0;
+    // A HEADERS frame after the final response's is the trailers (RFC 9113
+    // 8.1): gRPC's status travels there.
+    if (st->response_headers_done) {
+      st->trailers.emplace_back(n, v);
+    } else {
+      st->headers.emplace_back(n, v);
+    }
     return 0;
   }
 
@@ -421,6 +433,7 @@ void Http2Session::finish(Stream& st, Finished&& f) {
   r.body_bytes = st.body_bytes;
   if (!r.error && options_.keep_response) {
     r.headers = std::move(st.headers);
+    r.trailers = std::move(st.trailers);
     r.body = std::move(st.kept);
     r.body_dropped = st.dropped;
     if (st.dropped != BodyDrop::kNone) r.body_limit = st.drop_limit;

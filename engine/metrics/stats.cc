@@ -115,6 +115,7 @@ void IntervalStats::merge(const IntervalStats& other) {
   cut_off += other.cut_off;
   retries += other.retries;
   websocket.merge(other.websocket);
+  grpc_status.merge(other.grpc_status);
   custom.merge(other.custom);
   for (std::size_t c = 0; c < kResponseClassCount; ++c) responses[c] += other.responses[c];
   bytes_sent += other.bytes_sent;
@@ -375,6 +376,7 @@ nlohmann::json IntervalStats::to_json() const {
                         {"last_start_s", last_start_s}};
   // Absent when unused, as an agent of an older version sends.
   if (!websocket.empty()) out["websocket"] = websocket.to_json();
+  if (!grpc_status.empty()) out["grpc_status"] = grpc_status.to_json();
   // Absent when the scenario has none, as an agent of an older version sends.
   if (!custom.empty()) out["custom"] = custom.to_json();
   nlohmann::json& ts = out["tasks"] = nlohmann::json::array();
@@ -421,6 +423,13 @@ IntervalStats IntervalStats::from_json(const nlohmann::json& j) {
   if (j.contains("websocket")) {
     try {
       s.websocket = WebSocketCounts::from_json(j["websocket"]);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("stats: ") + e.what());
+    }
+  }
+  if (j.contains("grpc_status")) {
+    try {
+      s.grpc_status = GrpcCounts::from_json(j["grpc_status"]);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(std::string("stats: ") + e.what());
     }

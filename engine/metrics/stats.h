@@ -15,6 +15,7 @@
 
 #include "http/error_kind.h"
 #include "metrics/custom_metrics.h"
+#include "metrics/grpc_counts.h"
 #include "metrics/histogram.h"
 #include "metrics/websocket_counts.h"
 
@@ -132,6 +133,8 @@ struct IntervalStats {
   std::uint64_t http2_responses = 0;
   // WebSocket connections, messages and closes (docs/protocols.md#websocket).
   WebSocketCounts websocket;
+  // gRPC calls by the status they ended with (docs/protocols.md#grpc).
+  GrpcCounts grpc_status;
   // The scenario's own metrics (loadpilot.metrics), merged by name.
   CustomMetrics custom;
   // The busiest engine thread's CPU use over the interval, 0..1 (merged
@@ -224,6 +227,7 @@ class Recorder {
   void record_cut_off(std::uint64_t n) { current_.cut_off += n; }
   void record_retries(std::uint64_t n) { current_.retries += n; }
   WebSocketCounts& websocket() { return current_.websocket; }
+  void record_grpc_status(int code) { current_.grpc_status.add(code); }
   void record_busy(double fraction) { current_.busy = std::max(current_.busy, fraction); }
   // One wake of a lag probe, `late_ms` after it was due, at `at_s`.
   void record_lag(double late_ms, double at_s) {

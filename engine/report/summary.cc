@@ -115,6 +115,7 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
   s.bytes_received = c.bytes_received;
   s.http2_requests = c.http2_responses;
   s.websocket = c.websocket;
+  s.grpc_status = c.grpc_status;
   if (plan.profile.closed()) {
     // No schedule: what was planned is what came due (docs/output.md#iterations).
     s.planned_iterations = static_cast<double>(s.started + s.dropped);
@@ -299,6 +300,8 @@ nlohmann::json Summary::to_json() const {
       {"custom_metrics", metrics::custom_metrics_json(custom)},
       // null for a run that used no WebSocket (docs/protocols.md#websocket)
       {"websocket", websocket.empty() ? nlohmann::json(nullptr) : websocket.to_json()},
+      // null for a run that made no gRPC call (docs/protocols.md#grpc)
+      {"grpc_status", grpc_status.empty() ? nlohmann::json(nullptr) : grpc_status.to_json()},
       {"passed", passed}};
   if (!scenarios.empty()) out["scenarios"] = scenarios_json(scenarios);
   return out;
@@ -482,6 +485,7 @@ void print_summary(std::FILE* out, const Summary& s, bool color) {
                               format_bytes(s.bytes_received / secs)));
   }
   if (!s.websocket.empty()) print_wrapped(out, width, "  websocket   ", s.websocket.describe());
+  if (!s.grpc_status.empty()) print_wrapped(out, width, "  grpc        ", s.grpc_status.describe());
   print_wrapped(out, width, "  iterations  ",
                 fmt::format("{} started: {} finished, {} cut off; {:.1f}/s", s.started,
                             s.iterations, s.cut_off, s.iterations_rps));

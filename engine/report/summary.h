@@ -87,6 +87,7 @@ struct Summary {
   std::uint64_t response_total() const;  // the sum of `responses`
   double error_rate = 0;                 // percent of attempts (metrics::TaskStats)
   metrics::WebSocketCounts websocket;    // docs/protocols.md#websocket
+  metrics::GrpcCounts grpc_status;       // docs/protocols.md#grpc
   // When the run could not keep up with its arrival curve, or sent nothing:
   // which side held it back ("nothing_sent", "scenario", "machine",
   // "generator", "target" or "unknown"; report/verdict.h) and a sentence

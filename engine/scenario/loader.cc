@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "scenario/grpc_module.h"
 #include "scenario/interpreter.h"
 
 namespace py = pybind11;
@@ -102,6 +103,7 @@ void check_scenario_path(const std::string& file) {
 
 std::vector<ScenarioInfo> load_scenarios(const std::string& file, const DataShare& share) {
   check_scenario_path(file);
+  link_grpc_module();
 
   nlohmann::json list;
   try {

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 
+#include "grpc/framing.h"
 #include "http/ascii.h"
 #include "http/request.h"
 #include "load/pacer.h"
@@ -76,6 +77,9 @@ struct VUserRuntime::Hub {
     bool record = false;
     std::int64_t base_us = 0;
     std::uint32_t method = 0;  // done: metrics::method_bit() of the request
+    // done: the :path of a gRPC call (grpc::is_call), judged by its
+    // grpc-status; empty for any other request
+    std::string grpc_path;
     http::Result result;
   };
 
@@ -163,6 +167,17 @@ struct VUserRuntime::Hub {
             packed.append(v).push_back('\n');
             set_cookie = set_cookie || http::iequals(k, "set-cookie");
           }
+          // Trailers follow the headers (gRPC's status is there).
+          for (const auto& [k, v] : r.trailers) {
+            packed.append(k).push_back('\0');
+            packed.append(v).push_back('\n');
+          }
+          // The HTTP answer is in the status classes as it came; a gRPC
+          // call's outcome is then its grpc-status, judged before it is
+          // recorded, here or by Python (docs/protocols.md#grpc).
+          const metrics::ResponseClass answer = metrics::response_class(r.status, !r.error);
+          std::optional<int> grpc_code;
+          if (!e.grpc_path.empty()) grpc_code = grpc::judge(r, e.grpc_path);
           py::object kind = py::none();
           if (r.error) kind = py::str(std::string(metrics::name(*r.error)));
           const std::int64_t done =
@@ -174,9 +189,9 @@ struct VUserRuntime::Hub {
           // check must judge it first, by the Python side later.
           if (!record_lock.owns_lock()) record_lock.lock();
           if (!closed) {
-            recorder.record_response(metrics::response_class(r.status, !r.error), r.bytes_sent,
-                                     r.bytes_received, r.http_version == 20);
+            recorder.record_response(answer, r.bytes_sent, r.bytes_received, r.http_version == 20);
             recorder.record_method(e.row, e.method);
+            if (grpc_code) recorder.record_grpc_status(*grpc_code);
           }
           if (e.record) record_result(e, done, sent);
           py::object dropped = py::none();
@@ -306,13 +321,15 @@ struct VUserRuntime::Hub {
                        static_cast<std::size_t>(PyBytes_GET_SIZE(body.ptr())));
     auto request = std::make_shared<const std::string>(
         http::build_request(full_path ? origin : target, method, path, headers, b));
+    std::string grpc_path = grpc::is_call(headers) ? path : std::string();
     // The callback runs inside run_io() or close_io(), on this thread.
     client->send(
         std::move(request), method == "HEAD",
-        [this, id, row, named, base_us, record,
-         method = metrics::method_bit(method)](http::Result&& r) {
+        [this, id, row, named, base_us, record, method = metrics::method_bit(method),
+         grpc_path = std::move(grpc_path)](http::Result&& r) mutable {
           Event e(Type::kDone);
           e.method = method;
+          e.grpc_path = std::move(grpc_path);
           e.id = id;
           e.row = row;
           e.named = named;

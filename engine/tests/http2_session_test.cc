@@ -21,7 +21,9 @@ using metrics::ErrorKind;
 // What the server does with a request, by its path: "/ok" answers 200
 // "hello"; "/reset" resets the stream (INTERNAL_ERROR); "/goaway" sends
 // GOAWAY naming the stream before it as the last one processed; "/hold"
-// never answers; "/big" answers with headers over the client's limit.
+// never answers; "/big" answers with headers over the client's limit;
+// "/trailers" answers 200 "hello" followed by trailers (as gRPC does);
+// "/early" sends a 103 before its 200.
 class Server {
  public:
   explicit Server(std::uint32_t max_streams = 100) {
@@ -108,6 +110,36 @@ class Server {
           {(std::uint8_t*)"x-b", (std::uint8_t*)huge.data(), 3, huge.size(), NGHTTP2_NV_FLAG_NONE},
       };
       nghttp2_submit_response(s, id, nv, 3, nullptr);
+    } else if (path == "/early") {
+      const nghttp2_nv early[] = {
+          {(std::uint8_t*)":status", (std::uint8_t*)"103", 7, 3, NGHTTP2_NV_FLAG_NONE},
+          {(std::uint8_t*)"link", (std::uint8_t*)"</a>", 4, 4, NGHTTP2_NV_FLAG_NONE},
+      };
+      nghttp2_submit_headers(s, NGHTTP2_FLAG_NONE, id, nullptr, early, 2, nullptr);
+      const nghttp2_nv nv[] = {
+          {(std::uint8_t*)":status", (std::uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+          {(std::uint8_t*)"x-final", (std::uint8_t*)"1", 7, 1, NGHTTP2_NV_FLAG_NONE},
+      };
+      nghttp2_submit_response(s, id, nv, 2, nullptr);
+    } else if (path == "/trailers") {
+      static const std::string body = "hello";
+      nghttp2_data_provider p{};
+      p.read_callback = [](nghttp2_session* s, std::int32_t id, std::uint8_t* buf, std::size_t,
+                           std::uint32_t* flags, nghttp2_data_source*, void*) -> ssize_t {
+        std::memcpy(buf, body.data(), body.size());
+        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        const nghttp2_nv t[] = {
+            {(std::uint8_t*)"grpc-status", (std::uint8_t*)"5", 11, 1, NGHTTP2_NV_FLAG_NONE},
+            {(std::uint8_t*)"grpc-message", (std::uint8_t*)"gone", 12, 4, NGHTTP2_NV_FLAG_NONE},
+        };
+        nghttp2_submit_trailer(s, id, t, 2);
+        return static_cast<ssize_t>(body.size());
+      };
+      const nghttp2_nv nv[] = {
+          {(std::uint8_t*)":status", (std::uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+          {(std::uint8_t*)"x-head", (std::uint8_t*)"1", 6, 1, NGHTTP2_NV_FLAG_NONE},
+      };
+      nghttp2_submit_response(s, id, nv, 2, &p);
     } else if (path != "/hold") {
       static const std::string body = "hello";
       nghttp2_data_provider p{};
@@ -173,6 +205,37 @@ TEST(Http2Session, ResponsesEndWithStatusBodyAndTheirBytes) {
   EXPECT_GE(sent + 64, server.sent_to_server);
   EXPECT_LE(received, server.received_by_client);
   EXPECT_GE(received + 64, server.received_by_client);
+}
+
+TEST(Http2Session, TrailersAreKeptApartFromTheHeaders) {
+  Http2Session client(local(), keep());
+  Server server;
+  client.submit(get("/trailers"), Clock::now());
+  server.exchange(client);
+  auto done = client.take_finished();
+  ASSERT_EQ(done.size(), 1u);
+  const Result& r = done[0].result;
+  EXPECT_FALSE(r.error) << r.error_message;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(r.headers, (Pairs{{"x-head", "1"}}));
+  EXPECT_EQ(r.trailers, (Pairs{{"grpc-status", "5"}, {"grpc-message", "gone"}}));
+}
+
+TEST(Http2Session, TheFinalResponseAfterA1xxHasHeadersNotTrailers) {
+  Http2Session client(local(), keep());
+  Server server;
+  client.submit(get("/early"), Clock::now());
+  server.exchange(client);
+  auto done = client.take_finished();
+  ASSERT_EQ(done.size(), 1u);
+  const Result& r = done[0].result;
+  EXPECT_FALSE(r.error) << r.error_message;
+  EXPECT_EQ(r.status, 200);
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(r.headers, (Pairs{{"x-final", "1"}}));
+  EXPECT_TRUE(r.trailers.empty());
 }
 
 TEST(Http2Session, RstStreamFailsThatStreamOnlyAsStreamReset) {

@@ -214,7 +214,8 @@ def test_prometheus_scrapes_a_run_and_the_dashboard_queries_work(
         assert prom.value("loadpilot_errors_total") == r["errors"] > 0
         kinds = prom.by_label("loadpilot_errors_by_kind_total", "kind")
         assert set(kinds) == {"connect", "timeout", "reset", "protocol", "http_4xx", "http_5xx",
-                              "check_failed", "exception", "redirect", "stream_reset"}
+                              "check_failed", "exception", "redirect", "stream_reset",
+                              "grpc"}
         assert kinds["http_5xx"] == r["errors_by_kind"]["http_5xx"] > 0
         assert sum(kinds.values()) == r["errors"]
         # Every request in its status class, and the bytes, as in the results.
