@@ -373,10 +373,14 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     r.connections = scripted_->open_connections();
     reports.push_back(std::move(r));
   }
+  // The scenarios' Python threads share one interpreter lock: the run's
+  // Python CPU is theirs summed (each scenario's own is its thread's).
+  double python_cpu = 0;
   for (std::size_t l = 0; l < lanes_.size(); ++l) {
     if (lanes_[l]->scripted == nullptr) continue;
     metrics::WorkerReport r;
     r.stats = lanes_[l]->scripted->take();
+    python_cpu += r.stats.python_cpu;
     r.connections = lanes_[l]->scripted->open_connections();
     r.lane = l;
     // Custom metrics belong to the file, not to one scenario: the run's.
@@ -386,6 +390,10 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
       r.stats.custom = {};
     }
     reports.push_back(std::move(r));
+  }
+  if (python_cpu > 0) {
+    reports.push_back(stats_report(metrics::IntervalStats()));
+    reports.back().stats.python_cpu = std::min(1.0, python_cpu);
   }
   // The process's and machine's share of the generator's health
   // (metrics::IntervalStats): one more report, with no requests.

@@ -3,8 +3,9 @@
 //
 // A plan of several scenarios (docs/scenarios.md#several-scenarios-in-one-run)
 // runs as lanes: each scenario has workers of its own (its own pacer on its
-// own curve, connections and queue), and its own Collector besides the
-// run's, so its books and figures are exact on their own; the run's
+// own curve, connections and queue), its own Python runtime when it has
+// Python tasks (EngineOptions::scenario_runtimes), and its own Collector
+// besides the run's, so its books and figures are exact on their own; the run's
 // snapshot carries each scenario's (Snapshot::scenarios). It owns the workers (shared-nothing,
 // docs/engine.md#workers) and the Collector; once a second it gathers every
 // worker's interval stats, merges them into a Snapshot and hands it to the

@@ -334,13 +334,13 @@ def test_the_picker_offers_groups_and_all(scenario_file):
     assert len(plan_of(out)["scenarios"]) == 3
 
 
-def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
-    path = scenario_file(MIX)
+def final_metrics(path, target, *choice):
+    """/metrics of a run of PATH choosing CHOICE, scraped once it is over."""
     env = dict(os.environ)
     env.pop("LOADPILOT_NO_METRICS", None)
     proc = subprocess.Popen(
-        [os.path.abspath(BIN), "run", path, "--target", demo_api.url, "--scenario", "Alone",
-         "--scenario", "Partner", "--metrics-port", "0", "--metrics-linger", "20s", "--no-report"],
+        [os.path.abspath(BIN), "run", path, "--target", target, *choice,
+         "--metrics-port", "0", "--metrics-linger", "20s", "--no-report"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         stdin=subprocess.DEVNULL)
     try:
@@ -352,16 +352,34 @@ def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
                 break
         assert url, "no linger line"
         with urllib.request.urlopen(url, timeout=5) as r:
-            text = r.read().decode()
+            return r.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
+    path = scenario_file(MIX)
+    text = final_metrics(path, demo_api.url, "--scenario", "Alone", "--scenario", "Partner")
     tags = demo_api.stats()["tags"]
     for scenario, task, tag in (("Alone", "health", "alone"), ("Partner", "products", "partner")):
         line = f'loadpilot_task_requests_total{{scenario="{scenario}",task="{task}"}} {tags[tag]}'
         assert line in text, (line, [t for t in text.splitlines() if "task_requests" in t])
     total = tags["alone"] + tags["partner"]
     assert f"loadpilot_requests_total {total}" in text
+
+
+def test_metrics_label_a_python_scenarios_hook_rows_with_it(demo_api, scenario_file):
+    text = final_metrics(scenario_file(PYMIX), demo_api.url, "--group", "mix")
+    tags = demo_api.stats()["tags"]
+    counts = {}
+    for line in text.splitlines():
+        m = re.match(r'loadpilot_task_requests_total\{scenario="(\w+)",task="(\w+)"\} (\d+)', line)
+        if m:
+            counts[(m.group(1), m.group(2))] = int(m.group(3))
+    assert counts[("Browse", "on_start")] == 10, counts
+    assert sum(n for (s, _), n in counts.items() if s == "Browse") == tags["browse"], (counts, tags)
+    assert counts[("Partner", "products")] == tags["partner"], (counts, tags)
 
 
 def test_the_report_has_a_section_per_scenario_in_chromium(demo_api, scenario_file, tmp_path):
