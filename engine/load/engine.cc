@@ -383,12 +383,6 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     python_cpu += r.stats.python_cpu;
     r.connections = lanes_[l]->scripted->open_connections();
     r.lane = l;
-    // Custom metrics belong to the file, not to one scenario: the run's.
-    if (!r.stats.custom.empty()) {
-      reports.push_back(stats_report(metrics::IntervalStats()));
-      reports.back().stats.custom = std::move(r.stats.custom);
-      r.stats.custom = {};
-    }
     reports.push_back(std::move(r));
   }
   if (python_cpu > 0) {

@@ -684,6 +684,8 @@ void VUserRuntime::start(load::ScriptedLink link) {
   thread_ended_ = ended.get_future();
   thread_ = std::thread([hub, runtime, watchdog, ended = std::move(ended)]() mutable {
     pthread_setname_np(pthread_self(), "lp-python");
+    // Before any VUser runs: what its VUsers add is this runtime's.
+    ScriptMetrics::instance().keep_thread_apart(std::this_thread::get_id());
     {
       py::gil_scoped_acquire gil;
       watchdog->attach(PyThreadState_Get());
@@ -764,7 +766,15 @@ metrics::IntervalStats VUserRuntime::take() {
     hub_->recorder.record_python(busy, held);
   }
   metrics::IntervalStats out = hub_->recorder.take();
-  if (takes_custom_metrics_) out.custom = ScriptMetrics::instance().take();
+  // Its VUsers' custom metrics (its thread's); and, by one runtime of the
+  // run, what other threads added.
+  metrics::CustomMetrics mine = ScriptMetrics::instance().take_thread(thread_.get_id());
+  if (takes_custom_metrics_) {
+    out.custom = ScriptMetrics::instance().take();
+    out.custom.merge(mine);
+  } else {
+    out.custom = std::move(mine);
+  }
   return out;
 }
 

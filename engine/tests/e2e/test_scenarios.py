@@ -186,7 +186,9 @@ def test_bad_start_and_group_name_the_field(scenario_file):
 # state, a check judges it), 10 users with think time; Partner is sent
 # natively at 200/s. Every request carries its scenario's tag.
 PYMIX = """
-from loadpilot import VUser, scenario, task, between
+from loadpilot import VUser, scenario, task, between, metrics
+
+pages = metrics.counter("pages")
 
 @scenario(users=10, duration="2s", wait=between(0.05, 0.1), group="mix")
 class Browse(VUser):
@@ -197,6 +199,7 @@ class Browse(VUser):
     @task(weight=3)
     def product(self, client):
         self.seen += 1
+        pages.add(1)
         client.get(f"/api/products/{1 + self.seen % 5}", headers={"X-Demo-Tag": "browse"})
 
     def check_product(self, status_code, body):
@@ -212,7 +215,8 @@ class Partner(VUser):
     def products(self, client):
         client.get("/api/products", headers={"X-Demo-Tag": "partner"})
 
-@scenario(rps=20, duration="2s", mode="constant", max_vusers=5, group="two")
+@scenario(rps=20, duration="2s", mode="constant", max_vusers=5, group="two",
+          thresholds={"pages.count": 1000})
 class Search(VUser):
     def on_start(self, client):
         self.q = 0
@@ -220,6 +224,7 @@ class Search(VUser):
     @task
     def search(self, client):
         self.q += 1
+        pages.add(2)
         client.get(f"/api/products?q={self.q}", headers={"X-Demo-Tag": "search"})
 """
 
@@ -275,6 +280,16 @@ def test_two_python_scenarios_run_together(demo_api, scenario_file, tmp_path):
     assert requests_of(parts["Search"]) == tags["search"], (parts["Search"]["tasks"], tags)
     assert sum(t["requests"] for t in r["tasks"]) == demo_api.stats()["total"], (r["tasks"], tags)
     assert "partner" not in tags, tags
+    # A custom metric both add to: each scenario's own values, and the run's
+    # are their sum; Search's threshold judges Search's.
+    browse = {t["name"]: t["requests"] for t in parts["Browse"]["tasks"]}
+    search = {t["name"]: t["requests"] for t in parts["Search"]["tasks"]}
+    assert parts["Browse"]["custom_metrics"]["pages"]["count"] == browse["product"], parts["Browse"]
+    assert parts["Search"]["custom_metrics"]["pages"]["count"] == 2 * search["search"], (
+        parts["Search"]["custom_metrics"], search)
+    assert r["custom_metrics"]["pages"]["count"] == browse["product"] + 2 * search["search"]
+    gate = parts["Search"]["thresholds"][0]
+    assert gate["key"] == "pages.count" and gate["actual"] == 2 * search["search"], gate
     # Search's open schedule is exact: 20/s for 2 s, each one started or
     # dropped for want of one of its 5 VUsers.
     it = parts["Search"]["iterations"]
