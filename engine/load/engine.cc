@@ -95,6 +95,13 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
         if (scripted != nullptr) {
           for (std::string& label : scripted->extra_labels()) names.push_back(std::move(label));
         }
+        // A run of several: each scenario's runtime rows, after every task.
+        for (std::size_t l = 0; l < options.scenario_runtimes.size() && l < plan.scenarios.size();
+             ++l) {
+          if (options.scenario_runtimes[l] == nullptr) continue;
+          for (const std::string& label : options.scenario_runtimes[l]->extra_labels())
+            names.push_back(plan.scenarios[l].name + "." + label);
+        }
         for (const std::string& label : options.extra_labels) names.push_back(label);
         return names;
       }()),
@@ -102,8 +109,13 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
       inbox_(std::make_shared<Inbox>()),
       gate_(std::make_shared<Gate>()) {
   // Sending a Python task's (absent) request natively would be wrong traffic.
-  for (const plan::TaskSpec& t : plan.tasks) {
-    if (t.runtime == "python" && scripted_ == nullptr && options_.agents == 0) {
+  for (std::size_t i = 0; i < plan.tasks.size(); ++i) {
+    const plan::TaskSpec& t = plan.tasks[i];
+    const std::size_t lane = plan.several() ? plan.task_home(i).first : 0;
+    const bool given = plan.several() ? lane < options_.scenario_runtimes.size() &&
+                                            options_.scenario_runtimes[lane] != nullptr
+                                      : scripted_ != nullptr;
+    if (t.runtime == "python" && !given && options_.agents == 0) {
       throw std::invalid_argument("task " + t.name +
                                   " runs in Python, but no Python runtime was given");
     }
@@ -176,9 +188,16 @@ void Engine::make_lane_workers(std::size_t max_queue_total,
   const std::size_t n = plan_.scenarios.size();
   const std::size_t agents = std::max<std::size_t>(1, options_.agent_count);
   std::size_t first = 0;
-  for (const plan::Plan& part : plan_.scenarios) {
-    lanes_.push_back(std::make_unique<Lane>(part, first));
+  std::size_t extras_at = plan_.tasks.size();
+  for (std::size_t l = 0; l < n; ++l) {
+    const plan::Plan& part = plan_.scenarios[l];
+    ScriptedTasks* runtime =
+        l < options_.scenario_runtimes.size() ? options_.scenario_runtimes[l] : nullptr;
+    const std::vector<std::string> extra =
+        runtime != nullptr ? runtime->extra_labels() : std::vector<std::string>{};
+    lanes_.push_back(std::make_unique<Lane>(part, first, runtime, extra, extras_at));
     first += part.tasks.size();
+    extras_at += extra.size();
   }
   const std::size_t cores = worker_count_;
   worker_count_ = 0;
@@ -196,11 +215,13 @@ void Engine::make_lane_workers(std::size_t max_queue_total,
       workers = std::max<std::size_t>(
           1, std::min(workers, share_of(static_cast<std::size_t>(part.profile.users),
                                         options_.agent_index, agents)));
+    Lane& lane = *lanes_[l];
+    lane.max_connections = conns;
     for (std::size_t i = 0; i < workers; ++i) {
       WorkerOptions w;
       w.index = options_.agent_index + agents * i;
       w.count = agents * workers;
-      w.local = local_.size();
+      w.local = i;  // as its lane's runtime numbers its workers
       w.max_connections = share_of(conns, i, workers);
       w.max_queue = std::max<std::size_t>(1, queue / (workers * agents));
       w.client.timeout = options_.timeout;
@@ -209,8 +230,13 @@ void Engine::make_lane_workers(std::size_t max_queue_total,
       w.client.max_streams = static_cast<std::uint32_t>(std::max(0, part.max_streams));
       w.seed = options_.seed + l;
       w.make_sender = options_.make_sender;
-      auto worker = std::make_unique<Worker>(part, lanes_[l]->profile, target_, w, on_drained);
+      if (lane.scripted != nullptr)
+        w.python_capacity =
+            std::max<std::size_t>(1, share_of(lane.scripted->capacity(), i, workers));
+      auto worker =
+          std::make_unique<Worker>(part, lane.profile, target_, w, on_drained, lane.scripted);
       local_.push_back(worker.get());
+      lane.workers.push_back(worker.get());
       workers_.push_back(std::move(worker));
       worker_lane_.push_back(l);
     }
@@ -223,9 +249,29 @@ void Engine::close_gate() {
   gate_->open = false;
 }
 
+std::vector<ScriptedTasks*> Engine::runtimes() const {
+  std::vector<ScriptedTasks*> out;
+  if (scripted_ != nullptr) out.push_back(scripted_);
+  for (const auto& lane : lanes_)
+    if (lane->scripted != nullptr) out.push_back(lane->scripted);
+  return out;
+}
+
+std::vector<std::string> Engine::row_scenarios() const {
+  std::vector<std::string> out;
+  if (lanes_.empty()) return out;
+  out.resize(collector_.task_names().size());
+  for (const auto& lane : lanes_) {
+    const std::size_t rows = lane->collector.task_names().size();
+    for (std::size_t r = 0; r < rows; ++r)
+      if (lane->run_row(r) < out.size()) out[lane->run_row(r)] = lane->plan.name;
+  }
+  return out;
+}
+
 Engine::~Engine() {
   close_gate();
-  if (scripted_) scripted_->abort();
+  for (ScriptedTasks* s : runtimes()) s->abort();
   for (auto& w : workers_) w->abort();
   for (auto& w : workers_) w->join();
 }
@@ -327,6 +373,22 @@ metrics::Snapshot Engine::collect(double interval_s, double elapsed_s) {
     r.connections = scripted_->open_connections();
     reports.push_back(std::move(r));
   }
+  // The scenarios' Python threads share one interpreter lock: the run's
+  // Python CPU is theirs summed (each scenario's own is its thread's).
+  double python_cpu = 0;
+  for (std::size_t l = 0; l < lanes_.size(); ++l) {
+    if (lanes_[l]->scripted == nullptr) continue;
+    metrics::WorkerReport r;
+    r.stats = lanes_[l]->scripted->take();
+    python_cpu += r.stats.python_cpu;
+    r.connections = lanes_[l]->scripted->open_connections();
+    r.lane = l;
+    reports.push_back(std::move(r));
+  }
+  if (python_cpu > 0) {
+    reports.push_back(stats_report(metrics::IntervalStats()));
+    reports.back().stats.python_cpu = std::min(1.0, python_cpu);
+  }
   // The process's and machine's share of the generator's health
   // (metrics::IntervalStats): one more report, with no requests.
   const HostUsage::Sample host = host_.sample();
@@ -368,10 +430,18 @@ std::vector<metrics::Snapshot> Engine::collect_lanes(std::vector<metrics::Worker
   for (metrics::WorkerReport& r : reports) {
     if (r.lane >= lanes_.size()) continue;
     by_lane[r.lane].push_back(r);
-    // The run's collector counts it under the run's task indices.
-    const std::size_t offset = lanes_[r.lane]->first_task;
-    r.stats.tasks.insert(r.stats.tasks.begin(), offset, metrics::TaskStats{});
-    for (metrics::NamedStats& n : r.stats.named) n.task += static_cast<std::uint32_t>(offset);
+    // The run's collector counts it under the run's rows: its tasks at
+    // their offset, its runtime's extra rows where the run keeps them.
+    const Lane& lane = *lanes_[r.lane];
+    std::vector<metrics::TaskStats> rows;
+    for (std::size_t i = 0; i < r.stats.tasks.size(); ++i) {
+      const std::size_t to = lane.run_row(i);
+      if (rows.size() <= to) rows.resize(to + 1);
+      rows[to] = std::move(r.stats.tasks[i]);
+    }
+    r.stats.tasks = std::move(rows);
+    for (metrics::NamedStats& n : r.stats.named)
+      n.task = static_cast<std::uint32_t>(lane.run_row(n.task));
   }
   for (std::size_t l = 0; l < lanes_.size(); ++l) {
     Lane& lane = *lanes_[l];
@@ -384,44 +454,54 @@ std::vector<metrics::Snapshot> Engine::collect_lanes(std::vector<metrics::Worker
 }
 
 void Engine::start_scripted(Clock::time_point t0) {
+  if (scripted_) start_runtime(scripted_, plan_, profile_, local_, max_connections_, t0);
+  for (const auto& lane : lanes_)
+    if (lane->scripted)
+      start_runtime(lane->scripted, lane->plan, lane->profile, lane->workers, lane->max_connections,
+                    t0);
+}
+
+void Engine::start_runtime(ScriptedTasks* runtime, const plan::Plan& plan, const Profile& profile,
+                           std::vector<Worker*> workers, std::size_t max_connections,
+                           Clock::time_point t0) {
   ScriptedLink link;
   link.t0 = t0;
   link.arrivals_end = t0 + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(profile_.total_s()));
-  link.workers = local_.size();
-  link.client.max_connections = max_connections_;
+                               std::chrono::duration<double>(profile.total_s()));
+  link.workers = workers.size();
+  link.client.max_connections = max_connections;
   link.client.timeout = options_.timeout;
   link.client.insecure = options_.insecure;
-  link.client.http_version = http_version_of(plan_);
-  link.client.max_streams = static_cast<std::uint32_t>(std::max(0, plan_.max_streams));
+  link.client.http_version = http_version_of(plan);
+  link.client.max_streams = static_cast<std::uint32_t>(std::max(0, plan.max_streams));
   link.client.keep_response = true;
   // The runtime's thread may call these after run() returned, or after
   // this Engine is gone (its last flush races with the end): the gate,
   // shared with them, turns them into no-ops once close_gate() ran.
   std::shared_ptr<Gate> gate = gate_;
-  link.dispatch = [this, gate](std::size_t w, std::size_t iterations_done,
-                               std::vector<std::uint32_t> users) {
+  link.dispatch = [gate, workers = std::move(workers)](std::size_t w, std::size_t iterations_done,
+                                                       std::vector<std::uint32_t> users) {
     std::lock_guard lock(gate->mu);
-    if (gate->open) local_[w % local_.size()]->scripted_done(iterations_done, std::move(users));
+    if (gate->open) workers[w % workers.size()]->scripted_done(iterations_done, std::move(users));
   };
   link.finished = [this, gate] {
     std::lock_guard g(gate->mu);
     if (!gate->open) return;
     std::lock_guard lock(mu_);
-    scripted_finished_ = true;
+    ++scripted_finished_;
     cv_.notify_all();
   };
   link.stop_run = [this, gate] {
     std::lock_guard g(gate->mu);
     if (gate->open) stop();
   };
-  scripted_->start(std::move(link));
+  runtime->start(std::move(link));
 }
 
 std::chrono::steady_clock::time_point Engine::on_stop_request(int stops_seen,
                                                               Clock::time_point drain_deadline) {
   if (stops_seen > 1) return Clock::now();  // a second signal also skips on_stop
-  if (scripted_) scripted_->stop_arrivals();
+  for (ScriptedTasks* s : runtimes()) s->stop_arrivals();
   for (auto& w : workers_) w->stop_arrivals();
   return std::min(drain_deadline,
                   Clock::now() + std::min(options_.drain, stop_drain_.value_or(options_.drain)));
@@ -434,10 +514,10 @@ std::chrono::steady_clock::time_point Engine::start_finish(bool workers_drained,
   const Clock::time_point deadline = std::max(drain_deadline, now + std::chrono::seconds(1));
   if (!workers_drained) {
     // Iterations still running are cut off now; on_stop runs anyway.
-    scripted_->stop_arrivals();
+    for (ScriptedTasks* s : runtimes()) s->stop_arrivals();
     for (auto& w : workers_) w->cut_off();
   }
-  scripted_->finish(deadline);
+  for (ScriptedTasks* s : runtimes()) s->finish(deadline);
   return deadline + std::chrono::milliseconds(200);
 }
 
@@ -445,7 +525,8 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
   RunOutcome out;
   const Clock::time_point t0 =
       options_.start_at.value_or(Clock::now() + std::chrono::milliseconds(20));
-  if (scripted_) start_scripted(t0);
+  const std::vector<ScriptedTasks*> scripted = runtimes();
+  start_scripted(t0);
   for (auto& w : workers_) w->start(t0);
 
   Clock::time_point last_round = t0;
@@ -463,7 +544,8 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
   int stops_seen = 0;
   // With a scripted runtime the run ends after its finish() (on_stop), which
   // starts once the workers drained or the drain time ran out.
-  bool finish_sent = scripted_ == nullptr;
+  bool finish_sent = scripted.empty();
+  const auto scripted_done = [&] { return scripted_finished_ >= scripted.size(); };
   for (;;) {
     bool all_drained = false;
     bool workers_drained = false;
@@ -473,10 +555,10 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
       cv_.wait_until(lock, wake, [&] {
         const bool drained = drained_ == workers_.size();
         return stop_requests_ != stops_seen || (drained && !finish_sent) ||
-               (drained && (scripted_ == nullptr || scripted_finished_));
+               (drained && scripted_done());
       });
       workers_drained = drained_ == workers_.size();
-      all_drained = workers_drained && (scripted_ == nullptr || scripted_finished_);
+      all_drained = workers_drained && scripted_done();
       if (stop_requests_ != stops_seen) {
         stops_seen = stop_requests_;
         out.interrupted = true;
@@ -497,7 +579,7 @@ RunOutcome Engine::run(const std::function<void(const metrics::Snapshot&)>& on_s
         // What is still in flight is counted as cut off; the final round
         // below collects those counts.
         for (auto& w : workers_) w->cut_off();
-        if (scripted_) scripted_->abort();
+        for (ScriptedTasks* s : scripted) s->abort();
       }
       metrics::Snapshot snap = collect(interval, elapsed);
       last_round = now;

@@ -3,8 +3,9 @@
 //
 // A plan of several scenarios (docs/scenarios.md#several-scenarios-in-one-run)
 // runs as lanes: each scenario has workers of its own (its own pacer on its
-// own curve, connections and queue), and its own Collector besides the
-// run's, so its books and figures are exact on their own; the run's
+// own curve, connections and queue), its own Python runtime when it has
+// Python tasks (EngineOptions::scenario_runtimes), and its own Collector
+// besides the run's, so its books and figures are exact on their own; the run's
 // snapshot carries each scenario's (Snapshot::scenarios). It owns the workers (shared-nothing,
 // docs/engine.md#workers) and the Collector; once a second it gathers every
 // worker's interval stats, merges them into a Snapshot and hands it to the
@@ -63,6 +64,12 @@ struct EngineOptions {
   std::function<std::unique_ptr<Source>(std::size_t index, std::function<void()> on_drained)>
       make_agent;
   std::vector<std::string> extra_labels;
+  // A plan of several scenarios: per scenario (in plan order), the runtime
+  // of its Python tasks, null for a scenario whose tasks are all native.
+  // Each runs that scenario alone, served by its lane's workers; its extra
+  // metric rows come after the run's tasks, scenario by scenario, named
+  // "Scenario.label" in the run's collector and "label" in the lane's.
+  std::vector<ScriptedTasks*> scenario_runtimes;
   // Measurements the sources merged as they arrived instead of reporting
   // them (a coordinator's agents, metrics/round_accumulator.h): taken at
   // each round after the sources' reports, as one more report.
@@ -96,7 +103,8 @@ struct RunOutcome {
 class Engine {
  public:
   // `scripted` runs the plan's "python" tasks (null when there are none;
-  // throws std::invalid_argument when the plan has some and it is null);
+  // throws std::invalid_argument when the plan has some and it is null; a
+  // plan of several takes EngineOptions::scenario_runtimes instead);
   // it must outlive the Engine. The run then ends only after its finish()
   // (VUsers' on_stop) completed or ran out of drain time.
   Engine(const plan::Plan& plan, const http::Target& target, EngineOptions options,
@@ -119,6 +127,9 @@ class Engine {
   std::size_t lane_count() const { return lanes_.size(); }
   const metrics::Collector& lane_collector(std::size_t l) const { return lanes_[l]->collector; }
   const Profile& lane_profile(std::size_t l) const { return lanes_[l]->profile; }
+  // Per row of the run's collector, the scenario it belongs to (a run of
+  // several; empty for a run of one).
+  std::vector<std::string> row_scenarios() const;
   const Profile& profile() const { return profile_; }
   std::size_t max_connections() const { return max_connections_; }
   std::size_t worker_count() const { return worker_count_; }
@@ -128,16 +139,32 @@ class Engine {
   struct Inbox;
   // One scenario of a run of several.
   struct Lane {
-    Lane(const plan::Plan& p, std::size_t first)
-        : plan(p), profile(Profile::of(p)), first_task(first), collector([&] {
+    // EXTRA: RUNTIME's extra metric rows (ScriptedTasks::extra_labels()).
+    Lane(const plan::Plan& p, std::size_t first, ScriptedTasks* runtime,
+         const std::vector<std::string>& extra, std::size_t extras_at)
+        : plan(p),
+          profile(Profile::of(p)),
+          first_task(first),
+          scripted(runtime),
+          first_extra(extras_at),
+          collector([&] {
             std::vector<std::string> names;
             for (const plan::TaskSpec& t : p.tasks) names.push_back(t.name);
+            names.insert(names.end(), extra.begin(), extra.end());
             return names;
           }()) {}
+    // Row ROW of this lane's reports, in the run's collector.
+    std::size_t run_row(std::size_t row) const {
+      return row < plan.tasks.size() ? first_task + row : first_extra + (row - plan.tasks.size());
+    }
     const plan::Plan& plan;
     Profile profile;
-    std::size_t first_task;  // its tasks' offset among the run's
+    std::size_t first_task;   // its tasks' offset among the run's
+    ScriptedTasks* scripted;  // its Python tasks' runtime, or null
+    std::size_t first_extra;  // where its runtime's extra rows are among the run's
     metrics::Collector collector;
+    std::vector<Worker*> workers;     // its workers, in the order its runtime numbers them
+    std::size_t max_connections = 0;  // its workers' (and its runtime's) connections
   };
   metrics::Snapshot collect(double interval_s, double elapsed_s);
   // The lanes' rounds out of `reports` (each lane report's tasks then
@@ -146,6 +173,12 @@ class Engine {
                                                double interval_s, double elapsed_s);
   void make_lane_workers(std::size_t max_queue_total, const std::function<void()>& on_drained);
   void start_scripted(std::chrono::steady_clock::time_point t0);
+  // Starts RUNTIME for a plan served by WORKERS on PROFILE's curve.
+  void start_runtime(ScriptedTasks* runtime, const plan::Plan& plan, const Profile& profile,
+                     std::vector<Worker*> workers, std::size_t max_connections,
+                     std::chrono::steady_clock::time_point t0);
+  // Every scripted runtime of the run: scripted_, or the lanes' own.
+  std::vector<ScriptedTasks*> runtimes() const;
   // The first stop(): arrivals end and the drain starts now (at the
   // latest); a second one ends the drain. Returns the drain's deadline.
   // Called with mu_ held.
@@ -188,7 +221,7 @@ class Engine {
   int stop_requests_ = 0;
   std::optional<std::chrono::milliseconds> stop_drain_;  // stop(max_drain)'s
   std::size_t drained_ = 0;
-  bool scripted_finished_ = false;
+  std::size_t scripted_finished_ = 0;  // runtimes whose finish() completed
 };
 
 }  // namespace loadpilot::load

@@ -48,7 +48,8 @@ Summary build_run_summary(const plan::Plan& plan, const load::Engine& engine, do
     const plan::Plan& part = plan.scenarios[l];
     const load::Profile& curve = engine.lane_profile(l);
     Summary s = build_summary(part, engine.lane_collector(l), curve.total_s(),
-                              curve.total_iterations(), duration_s, interrupted, limits,
+                              curve.total_iterations(), duration_s, interrupted,
+                              l < limits.scenarios.size() ? limits.scenarios[l] : limits,
                               l < gates.lanes.size() ? &gates.lanes[l] : nullptr);
     planned += planned_of(part, s);
     parts.push_back(std::move(s));

@@ -143,6 +143,9 @@ struct RunLimits {
   std::size_t max_vusers = 0;   // 0: no Python VUsers
   bool python_blocked = false;  // a VUser blocked the Python thread (the watchdog saw it)
   std::string held_at;          // scenario::VUserRuntime::held_at()
+  // A run of several scenarios: each scenario's own (its VUser pool and
+  // held line), in plan order; empty: every scenario takes the run's.
+  std::vector<RunLimits> scenarios;
 };
 
 // THRESHOLDS: the evaluator that watched the run's rounds (its windows and

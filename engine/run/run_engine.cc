@@ -91,9 +91,7 @@ std::unique_ptr<monitor::Exporter> start_exporter(const RunArgs& args, const pla
       engine.profile().phase_at(0),
       plan.profile.unlimited || plan.profile.closed() ? 0 : engine.profile().rate_at(0)};
   for (const auto& name : engine.collector().task_names()) info.tasks.push_back(name);
-  if (plan.several())
-    for (const plan::Plan& part : plan.scenarios)
-      for (std::size_t t = 0; t < part.tasks.size(); ++t) info.task_scenarios.push_back(part.name);
+  info.task_scenarios = engine.row_scenarios();
   info.model = std::string(plan.profile.model());
   std::unique_ptr<monitor::Exporter> exporter = make_exporter(args, info);
   if (exporter)
@@ -223,8 +221,8 @@ int linger(const RunArgs& args, const RunSetup& setup, monitor::Exporter* export
 // joined the agents).
 std::vector<std::string> run_errors(const RunSetup& setup, const Session* session) {
   std::vector<std::string> errors;
-  if (setup.vusers && !setup.vusers->fatal_error().empty())
-    errors.push_back(setup.vusers->fatal_error());
+  for (const scenario::VUserRuntime* rt : setup.runtimes())
+    if (!rt->fatal_error().empty()) errors.push_back(rt->fatal_error());
   if (session)
     for (std::string& problem : session->problems()) errors.push_back(std::move(problem));
   for (const std::string& e : errors) fmt::print(stderr, "error: {}\n", e);
@@ -252,8 +250,9 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   const std::vector<std::string> errors = run_errors(setup, roles.session);
   // A VUser that blocked the Python thread (here or in an agent): the
   // scenario's code cannot run as written.
-  const bool blocked = (setup.vusers && setup.vusers->python_blocked()) ||
-                       (roles.session && roles.session->python_blocked());
+  bool blocked = roles.session && roles.session->python_blocked();
+  for (const scenario::VUserRuntime* rt : setup.runtimes())
+    blocked = blocked || rt->python_blocked();
   if (roles.sink) roles.sink->end(errors, blocked);
 
   report::RunLimits limits;
@@ -261,6 +260,16 @@ int run_engine(const RunArgs& args, RunSetup& setup, load::Engine& engine, const
   limits.max_vusers = setup.vusers ? static_cast<std::size_t>(setup.vusers->max_vusers()) : 0;
   limits.python_blocked = blocked;
   if (setup.vusers) limits.held_at = setup.vusers->held_at();
+  // A run of several: each scenario's own pool and held line; the run's
+  // are their sum and the first.
+  const report::RunLimits run_limits = limits;
+  for (const auto& rt : setup.scenario_vusers) {
+    report::RunLimits& part = limits.scenarios.emplace_back(run_limits);
+    part.max_vusers = rt ? static_cast<std::size_t>(rt->max_vusers()) : 0;
+    part.held_at = rt ? rt->held_at() : "";
+    limits.max_vusers += part.max_vusers;
+    if (limits.held_at.empty()) limits.held_at = part.held_at;
+  }
   report::Summary summary =
       engine.lane_count() > 0
           ? report::build_run_summary(plan, engine, ran.outcome.duration_s, ran.outcome.interrupted,

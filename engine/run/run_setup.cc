@@ -482,12 +482,6 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
                            : std::max(load::default_max_connections(plan), args.workers);
   if (plan.several()) {
     // Not yet carried by a run of several scenarios: said before any traffic.
-    for (const plan::TaskSpec& t : plan.tasks)
-      if (t.runtime == "python")
-        return failed(fmt::format(
-            "{}: task {} runs in Python ({}); a run of several scenarios runs tasks the engine "
-            "sends natively only for now: run that scenario on its own (--scenario NAME)",
-            args.file, t.name, t.reason));
     if (args.processes > 1 || args.external_agents > 0 || !args.coordinator_url.empty() ||
         !args.agent.empty())
       return failed(
@@ -512,7 +506,26 @@ std::unique_ptr<RunSetup> prepare_run(const RunArgs& args, int* exit_code,
   // Tasks that run as Python need the VUser runtime; it outlives the engine.
   // A coordinator of agents runs none itself: it only needs the runtime's
   // metric rows.
-  if (scenario::needs_vuser_runtime(plan)) {
+  // A run of several: a runtime per scenario with Python tasks, each on a
+  // Python thread of its own (docs/scenarios.md#python-scenarios-together).
+  if (plan.several()) {
+    bool custom_taken = false;
+    for (const plan::Plan& part : plan.scenarios) {
+      setup->scenario_vusers.emplace_back();
+      if (!scenario::needs_vuser_runtime(part)) continue;
+      try {
+        setup->scenario_vusers.back() =
+            std::make_unique<scenario::VUserRuntime>(part, *setup->target);
+      } catch (const scenario::ScenarioError& e) {
+        return failed(e.what());
+      }
+      // The file's custom metrics are reported once, by the first.
+      setup->scenario_vusers.back()->set_takes_custom_metrics(!custom_taken);
+      custom_taken = true;
+    }
+    for (const auto& rt : setup->scenario_vusers)
+      setup->engine.scenario_runtimes.push_back(rt.get());
+  } else if (scenario::needs_vuser_runtime(plan)) {
     try {
       setup->vusers = std::make_unique<scenario::VUserRuntime>(plan, *setup->target);
     } catch (const scenario::ScenarioError& e) {

@@ -38,6 +38,18 @@ struct RunSetup {
   // Runs the plan's Python tasks; null when there are none. Outlives the
   // Engine that uses it.
   std::unique_ptr<scenario::VUserRuntime> vusers;
+  // A run of several scenarios: per scenario (in plan order), the runtime
+  // of its Python tasks, null for one whose tasks are all native
+  // (load::EngineOptions::scenario_runtimes). Each outlives the Engine.
+  std::vector<std::unique_ptr<scenario::VUserRuntime>> scenario_vusers;
+  // Every runtime of the run: `vusers`, or the scenarios' own.
+  std::vector<const scenario::VUserRuntime*> runtimes() const {
+    std::vector<const scenario::VUserRuntime*> out;
+    if (vusers) out.push_back(vusers.get());
+    for (const auto& rt : scenario_vusers)
+      if (rt) out.push_back(rt.get());
+    return out;
+  }
   // Until the run starts, Ctrl-C ends the process with "interrupted while
   // <phase>" (run/startup_interrupt.h).
   std::optional<StartupInterrupt> startup;

@@ -51,7 +51,36 @@ std::string ScriptMetrics::add(std::size_t slot, double value) {
            "while the file is imported";
   if (state_ == State::kClosed) return {};
   const double at_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-  current_.add(slot, value, at_s);
+  metrics::CustomMetrics* into = &current_;
+  const std::thread::id self = std::this_thread::get_id();
+  for (auto& [thread, values] : threads_)
+    if (thread == self) into = &values;
+  // A metric declared after the thread was kept apart: its slot there too.
+  for (std::size_t i = into->size(); i <= slot; ++i)
+    into->slot(current_.name_of(i), current_.at(i).kind);
+  into->add(slot, value, at_s);
+  return {};
+}
+
+void ScriptMetrics::keep_thread_apart(std::thread::id thread) {
+  std::lock_guard lock(mu_);
+  for (auto& [id, values] : threads_) {
+    if (id == thread) {  // an id of an ended thread, used again
+      values = current_.fresh();
+      return;
+    }
+  }
+  threads_.emplace_back(thread, current_.fresh());
+}
+
+metrics::CustomMetrics ScriptMetrics::take_thread(std::thread::id thread) {
+  std::lock_guard lock(mu_);
+  for (auto& [id, values] : threads_) {
+    if (id != thread) continue;
+    metrics::CustomMetrics out = values.fresh();
+    std::swap(out, values);
+    return out;
+  }
   return {};
 }
 
@@ -64,6 +93,7 @@ void ScriptMetrics::open(std::chrono::steady_clock::time_point t0,
                          std::function<void(const std::string&)> stop_run) {
   std::lock_guard lock(mu_);
   current_ = current_.fresh();  // nothing of an earlier run in this process
+  for (auto& [id, values] : threads_) values = values.fresh();
   t0_ = t0;
   stop_run_ = std::move(stop_run);
   state_ = State::kOpen;

@@ -18,6 +18,8 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "metrics/custom_metrics.h"
@@ -48,8 +50,14 @@ class ScriptMetrics {
             std::function<void(const std::string&)> stop_run);
   // The run is over: values added from now are ignored.
   void close();
-  // Everything added since the last take().
+  // Everything added since the last take(), but by the threads kept apart.
   metrics::CustomMetrics take();
+  // A VUserRuntime's Python thread: what it adds is kept apart and taken
+  // by take_thread(), so that each scenario of a run of several has its
+  // own values (each scenario's runtime has its own thread).
+  void keep_thread_apart(std::thread::id thread);
+  // What THREAD added since its last take_thread().
+  metrics::CustomMetrics take_thread(std::thread::id thread);
   // The scenario's code asked for what cannot be given (too many names):
   // ends the run with MESSAGE when one is open.
   void refuse(const std::string& message);
@@ -60,6 +68,9 @@ class ScriptMetrics {
  private:
   mutable std::mutex mu_;
   metrics::CustomMetrics current_;
+  // The threads kept apart and their values (their slots are current_'s,
+  // those declared after the thread was kept apart added as first used).
+  std::vector<std::pair<std::thread::id, metrics::CustomMetrics>> threads_;
   std::vector<std::string> where_;
   State state_ = State::kImporting;
   std::chrono::steady_clock::time_point t0_{};

@@ -522,6 +522,15 @@ struct VUserRuntime::Hub {
 
 namespace {
 
+// The main thread's interpreter state while runtimes run: a run of several
+// scenarios has one VUserRuntime per Python scenario, each with its own
+// Python thread. The first start() hands the main thread's interpreter
+// lock over; the last runtime destroyed takes it back, once no Python
+// thread of the run is left to need it.
+std::mutex g_main_mu;
+std::size_t g_started = 0;
+PyThreadState* g_main_state = nullptr;
+
 py::object runtime_object(void* p) {
   return py::reinterpret_borrow<py::object>(static_cast<PyObject*>(p));
 }
@@ -613,7 +622,13 @@ VUserRuntime::~VUserRuntime() {
   // Before the main thread takes the interpreter lock back: the watchdog's
   // helper may be waiting for it.
   watchdog_.reset();
-  if (saved_thread_state_ != nullptr) PyEval_RestoreThread(saved_thread_state_);
+  if (started_) {
+    std::lock_guard lock(g_main_mu);
+    if (--g_started == 0) {
+      PyEval_RestoreThread(g_main_state);
+      g_main_state = nullptr;
+    }
+  }
   if (runtime_ != nullptr) {
     py::gil_scoped_acquire gil;
     Py_DECREF(static_cast<PyObject*>(runtime_));
@@ -662,8 +677,9 @@ void VUserRuntime::start(load::ScriptedLink link) {
   std::shared_ptr<Hub> hub = hub_;
   // The scenario's custom metrics are kept from now; a declaration it
   // cannot be given (too many names) ends the run, saying why.
-  ScriptMetrics::instance().open(hub_->link.t0,
-                                 [hub](const std::string& message) { hub->stop_run(message); });
+  if (takes_custom_metrics_)
+    ScriptMetrics::instance().open(hub_->link.t0,
+                                   [hub](const std::string& message) { hub->stop_run(message); });
   void* runtime = runtime_;
   watchdog_ = std::make_unique<PythonWatchdog>(
       watch_options_, [hub](const std::string& message) { hub->stop_run(message); });
@@ -675,14 +691,20 @@ void VUserRuntime::start(load::ScriptedLink link) {
   busy_cpu_ = std::chrono::nanoseconds{0};
   busy_wall_ = held_wall_ = Clock::now();
   // The main thread keeps the GIL from interpreter start-up; hand it over
-  // for the run.
-  saved_thread_state_ = PyEval_SaveThread();
+  // for the run (the first runtime to start does, for all of them).
+  {
+    std::lock_guard lock(g_main_mu);
+    if (g_started++ == 0) g_main_state = PyEval_SaveThread();
+    started_ = true;
+  }
   std::promise<void> ended;
   thread_ended_ = ended.get_future();
   auto tid = python_tid_;
   thread_ = std::thread([hub, runtime, watchdog, tid, ended = std::move(ended)]() mutable {
     pthread_setname_np(pthread_self(), "lp-python");
     tid->store(static_cast<pid_t>(::gettid()), std::memory_order_release);
+    // Before any VUser runs: what its VUsers add is this runtime's.
+    ScriptMetrics::instance().keep_thread_apart(std::this_thread::get_id());
     {
       py::gil_scoped_acquire gil;
       watchdog->attach(PyThreadState_Get());
@@ -771,7 +793,15 @@ metrics::IntervalStats VUserRuntime::take() {
     hub_->recorder.record_python(busy, held);
   }
   metrics::IntervalStats out = hub_->recorder.take();
-  out.custom = ScriptMetrics::instance().take();
+  // Its VUsers' custom metrics (its thread's); and, by one runtime of the
+  // run, what other threads added.
+  metrics::CustomMetrics mine = ScriptMetrics::instance().take_thread(thread_.get_id());
+  if (takes_custom_metrics_) {
+    out.custom = ScriptMetrics::instance().take();
+    out.custom.merge(mine);
+  } else {
+    out.custom = std::move(mine);
+  }
   return out;
 }
 
@@ -780,7 +810,7 @@ std::size_t VUserRuntime::capacity() const { return static_cast<std::size_t>(max
 void VUserRuntime::abort() {
   if (!hub_) return;
   hub_->close_books();
-  ScriptMetrics::instance().close();
+  if (takes_custom_metrics_) ScriptMetrics::instance().close();
   {
     std::lock_guard lock(hub_->link_mu);
     if (hub_->aborted.exchange(true)) return;

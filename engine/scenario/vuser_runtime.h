@@ -35,10 +35,12 @@
 // the scenario (the class is looked up in the loaded module), with the GIL
 // held, as the loader leaves it. start() releases the main thread's GIL for
 // the run; the destructor (main thread) joins the Python thread and takes
-// the GIL back. When that thread does not end — a VUser blocks it, known
-// from the watchdog at once; or 5 s pass — the destructor says why and ends
-// the process (results are written before): exit code kBlockedExitCode for
-// a blocked VUser, else 1. Must outlive the Engine that uses it.
+// the GIL back (a run of several scenarios has one runtime per Python
+// scenario, each with its own Python thread: the first to start hands the
+// GIL over, the last destroyed takes it back). When that thread does not end — a VUser blocks it,
+// known from the watchdog at once; or 5 s pass — the destructor says why and ends the process
+// (results are written before): exit code kBlockedExitCode for a blocked VUser, else 1. Must
+// outlive the Engine that uses it.
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -98,6 +100,9 @@ class VUserRuntime : public load::ScriptedTasks {
   std::string held_at() const { return watchdog_ ? watchdog_->held_at().where : ""; }
   // The VUser pool's limit for this run (a closed model: its users).
   int max_vusers() const { return max_vusers_; }
+  // The file's custom metrics are the process's (ScriptMetrics): in a run
+  // of several scenarios one runtime reports them, the others leave them.
+  void set_takes_custom_metrics(bool takes) { takes_custom_metrics_ = takes; }
 
   struct Hub;  // the queue and recorder shared with Python (vuser_runtime.cc)
 
@@ -108,7 +113,8 @@ class VUserRuntime : public load::ScriptedTasks {
   void* runtime_ = nullptr;  // the Python-side Runtime object (a PyObject*, owned)
   std::thread thread_;
   std::future<void> thread_ended_;
-  _ts* saved_thread_state_ = nullptr;
+  bool started_ = false;  // start() ran: it counts among the runtimes holding the GIL away
+  bool takes_custom_metrics_ = true;
   // The Python thread's CPU time and the wall clock at the last take().
   std::chrono::nanoseconds busy_cpu_{0};
   std::chrono::steady_clock::time_point busy_wall_{};

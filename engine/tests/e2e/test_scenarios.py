@@ -182,28 +182,158 @@ def test_bad_start_and_group_name_the_field(scenario_file):
     assert 'group: must be a name' in proc.stderr and '(got "night ly")' in proc.stderr
 
 
-def test_a_python_scenario_among_several_is_refused_clearly(scenario_file):
+# Browse runs in Python (on_start logs in, the task uses the VUser's own
+# state, a check judges it), 10 users with think time; Partner is sent
+# natively at 200/s. Every request carries its scenario's tag.
+PYMIX = """
+from loadpilot import VUser, scenario, task, between, metrics
+
+pages = metrics.counter("pages")
+
+@scenario(users=10, duration="2s", wait=between(0.05, 0.1), group="mix")
+class Browse(VUser):
+    def on_start(self, client):
+        self.seen = 0
+        client.get("/health", headers={"X-Demo-Tag": "browse"})
+
+    @task(weight=3)
+    def product(self, client):
+        self.seen += 1
+        pages.add(1)
+        client.get(f"/api/products/{1 + self.seen % 5}", headers={"X-Demo-Tag": "browse"})
+
+    def check_product(self, status_code, body):
+        assert status_code == 200
+
+    @task
+    def orders(self, client):
+        client.get("/api/orders", headers={"X-Demo-Tag": "browse"})
+
+@scenario(rps=200, duration="2s", mode="constant", group="mix")
+class Partner(VUser):
+    @task
+    def products(self, client):
+        client.get("/api/products", headers={"X-Demo-Tag": "partner"})
+
+@scenario(rps=20, duration="2s", mode="constant", max_vusers=5, group="two",
+          thresholds={"pages.count": 1000})
+class Search(VUser):
+    def on_start(self, client):
+        self.q = 0
+
+    @task
+    def search(self, client):
+        self.q += 1
+        pages.add(2)
+        client.get(f"/api/products?q={self.q}", headers={"X-Demo-Tag": "search"})
+"""
+
+
+def requests_of(part):
+    """Every request a scenario counted: its tasks' and its hooks'."""
+    return sum(t["requests"] for t in part["tasks"])
+
+
+def test_a_python_scenario_runs_beside_a_native_one_and_counts_exactly(demo_api, scenario_file,
+                                                                         tmp_path):
+    path = scenario_file(PYMIX)
+    dry = run_loadpilot("run", path, "--target", demo_api.url, "--group", "mix", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    runtimes = {s["name"]: {t["name"]: t["runtime"] for t in s["tasks"]}
+                for s in json.loads(dry.stdout)["scenarios"]}
+    assert runtimes["Browse"]["product"] == "python", runtimes
+    assert runtimes["Partner"]["products"] == "native", runtimes
+    proc, r = run_json(path, demo_api.url, tmp_path, "--group", "mix")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    tags = demo_api.stats()["tags"]
+    parts = r["scenarios"]
+    # Each scenario counted what the target got from it, hooks included.
+    assert requests_of(parts["Browse"]) == tags["browse"], (parts["Browse"]["tasks"], tags)
+    assert parts["Partner"]["requests"] == tags["partner"], (parts["Partner"], tags)
+    assert r["requests"] == tags["browse"] + tags["partner"] == demo_api.stats()["total"], (
+        r["requests"], tags)
+    assert parts["Partner"]["iterations"]["started"] == 400, parts["Partner"]["iterations"]
+    assert parts["Browse"]["users"]["planned"] == 10, parts["Browse"]["users"]
+    books_hold(parts["Partner"], closed=False)
+    books_hold(parts["Browse"], closed=True)
+    books_hold(r, closed=False)
+    for key in ("planned", "started", "finished", "cut_off", "dropped", "not_started"):
+        assert r["iterations"][key] == sum(p["iterations"][key] for p in parts.values()), key
+    # The Python scenario's hook row is its own, and the run's by SCENARIO.ROW.
+    browse = {t["name"]: t for t in parts["Browse"]["tasks"]}
+    assert browse["on_start"]["requests"] == 10, browse
+    assert browse["product"]["requests"] > 0 and browse["orders"]["requests"] > 0, browse
+    names = [t["name"] for t in r["tasks"]]
+    assert names[:3] == ["Browse.product", "Browse.orders", "Partner.products"], names
+    assert "Browse.on_start" in names, names
+    assert r["errors"] == 0 and r["passed"], r
+
+
+def test_two_python_scenarios_run_together(demo_api, scenario_file, tmp_path):
+    path = scenario_file(PYMIX)
+    proc, r = run_json(path, demo_api.url, tmp_path, "--scenario", "Browse", "--scenario",
+                       "Search")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    tags = demo_api.stats()["tags"]
+    parts = r["scenarios"]
+    assert requests_of(parts["Browse"]) == tags["browse"], (parts["Browse"]["tasks"], tags)
+    assert requests_of(parts["Search"]) == tags["search"], (parts["Search"]["tasks"], tags)
+    assert sum(t["requests"] for t in r["tasks"]) == demo_api.stats()["total"], (r["tasks"], tags)
+    assert "partner" not in tags, tags
+    # A custom metric both add to: each scenario's own values, and the run's
+    # are their sum; Search's threshold judges Search's.
+    browse = {t["name"]: t["requests"] for t in parts["Browse"]["tasks"]}
+    search = {t["name"]: t["requests"] for t in parts["Search"]["tasks"]}
+    assert parts["Browse"]["custom_metrics"]["pages"]["count"] == browse["product"], parts["Browse"]
+    assert parts["Search"]["custom_metrics"]["pages"]["count"] == 2 * search["search"], (
+        parts["Search"]["custom_metrics"], search)
+    assert r["custom_metrics"]["pages"]["count"] == browse["product"] + 2 * search["search"]
+    gate = parts["Search"]["thresholds"][0]
+    assert gate["key"] == "pages.count" and gate["actual"] == 2 * search["search"], gate
+    # Search's open schedule is exact: 20/s for 2 s, each one started or
+    # dropped for want of one of its 5 VUsers.
+    it = parts["Search"]["iterations"]
+    assert it["planned"] == 40 and it["started"] + it["dropped"] == 40, it
+    books_hold(parts["Search"], closed=False)
+    books_hold(parts["Browse"], closed=True)
+    books_hold(r, closed=False)
+    for key in ("planned", "started", "finished", "cut_off", "dropped", "not_started"):
+        assert r["iterations"][key] == sum(p["iterations"][key] for p in parts.values()), key
+    assert r["errors"] == 0 and r["passed"], r
+
+
+def test_a_python_scenario_among_several_keeps_its_errors_and_hooks(demo_api, scenario_file,
+                                                                    tmp_path):
+    # Was refused ("runs in Python ... natively only for now"); now B's
+    # on_start runs, and its failing check counts in B alone.
     path = scenario_file("""
         from loadpilot import VUser, scenario, task
 
-        @scenario(rps=5, duration="1s")
+        @scenario(rps=5, duration="1s", mode="constant")
         class A(VUser):
             @task
             def health(self, client):
-                client.get("/health")
+                client.get("/health", headers={"X-Demo-Tag": "a"})
 
-        @scenario(rps=5, duration="1s")
+        @scenario(rps=5, duration="1s", mode="constant")
         class B(VUser):
             def on_start(self, client):
                 self.n = 0
 
             @task
             def health(self, client):
-                client.get("/health")
+                client.get("/health", headers={"X-Demo-Tag": "b"})
+
+            def check_health(self, status_code, body):
+                assert status_code == 418, "not a teapot"
     """)
-    proc = run_loadpilot("run", path, "--target", "http://127.0.0.1:1", "--all")
-    assert proc.returncode == 2, proc.stderr
-    assert "task B.health runs in Python" in proc.stderr, proc.stderr
+    proc, r = run_json(path, demo_api.url, tmp_path, "--all")
+    assert proc.returncode == 1, proc.stderr + proc.stdout
+    parts = r["scenarios"]
+    tags = demo_api.stats()["tags"]
+    assert parts["A"]["requests"] == tags["a"] == 5 and parts["A"]["errors"] == 0, parts["A"]
+    assert parts["B"]["requests"] == tags["b"] == 5 and parts["B"]["errors"] == 5, parts["B"]
+    assert r["errors"] == 5, r
 
 
 def test_the_picker_offers_groups_and_all(scenario_file):
@@ -219,13 +349,13 @@ def test_the_picker_offers_groups_and_all(scenario_file):
     assert len(plan_of(out)["scenarios"]) == 3
 
 
-def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
-    path = scenario_file(MIX)
+def final_metrics(path, target, *choice):
+    """/metrics of a run of PATH choosing CHOICE, scraped once it is over."""
     env = dict(os.environ)
     env.pop("LOADPILOT_NO_METRICS", None)
     proc = subprocess.Popen(
-        [os.path.abspath(BIN), "run", path, "--target", demo_api.url, "--scenario", "Alone",
-         "--scenario", "Partner", "--metrics-port", "0", "--metrics-linger", "20s", "--no-report"],
+        [os.path.abspath(BIN), "run", path, "--target", target, *choice,
+         "--metrics-port", "0", "--metrics-linger", "20s", "--no-report"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         stdin=subprocess.DEVNULL)
     try:
@@ -237,16 +367,34 @@ def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
                 break
         assert url, "no linger line"
         with urllib.request.urlopen(url, timeout=5) as r:
-            text = r.read().decode()
+            return r.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_metrics_label_each_task_with_its_scenario(demo_api, scenario_file):
+    path = scenario_file(MIX)
+    text = final_metrics(path, demo_api.url, "--scenario", "Alone", "--scenario", "Partner")
     tags = demo_api.stats()["tags"]
     for scenario, task, tag in (("Alone", "health", "alone"), ("Partner", "products", "partner")):
         line = f'loadpilot_task_requests_total{{scenario="{scenario}",task="{task}"}} {tags[tag]}'
         assert line in text, (line, [t for t in text.splitlines() if "task_requests" in t])
     total = tags["alone"] + tags["partner"]
     assert f"loadpilot_requests_total {total}" in text
+
+
+def test_metrics_label_a_python_scenarios_hook_rows_with_it(demo_api, scenario_file):
+    text = final_metrics(scenario_file(PYMIX), demo_api.url, "--group", "mix")
+    tags = demo_api.stats()["tags"]
+    counts = {}
+    for line in text.splitlines():
+        m = re.match(r'loadpilot_task_requests_total\{scenario="(\w+)",task="(\w+)"\} (\d+)', line)
+        if m:
+            counts[(m.group(1), m.group(2))] = int(m.group(3))
+    assert counts[("Browse", "on_start")] == 10, counts
+    assert sum(n for (s, _), n in counts.items() if s == "Browse") == tags["browse"], (counts, tags)
+    assert counts[("Partner", "products")] == tags["partner"], (counts, tags)
 
 
 def test_the_report_has_a_section_per_scenario_in_chromium(demo_api, scenario_file, tmp_path):
