@@ -6,6 +6,7 @@
 #   make deb                  build, then a Debian package in build/packages/
 # Checking builds (docs/testing.md), each in a folder of its own:
 #   make test-asan   every suite against an ASan + UBSan build (build-asan/)
+#   make build-asan  that build and the fuzz harnesses alone, no tests run
 #   make test-tsan   every suite against a TSan build (build-tsan/)
 #   make fuzz        each libFuzzer harness for FUZZ_SECONDS (built in build-asan/)
 #   make test-nightly  what CI leaves out (docs/testing.md#nightly): the TSan
@@ -23,8 +24,9 @@ TSAN_DIR ?= build-tsan
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 PREFIX ?= /usr/local
+CMAKE_ARGS ?=
 
-.PHONY: all deps build demo test install deb test-asan test-tsan fuzz test-nightly images test-images bench format clean
+.PHONY: all deps build demo test install deb build-asan test-asan test-tsan fuzz test-nightly images test-images bench format clean
 
 all: build
 
@@ -32,8 +34,10 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 
+# CMAKE_ARGS: more cache settings for a new build/ (.ci/run passes
+# -DLOADPILOT_DEBUG_LEVEL=1).
 $(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
 
 # A build folder that `make demo` configured without the tests gets them
 # back here.
@@ -70,6 +74,12 @@ $(ASAN_DIR)/CMakeCache.txt:
 $(TSAN_DIR)/CMakeCache.txt:
 	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DCMAKE_CXX_COMPILER=clang++ -DLOADPILOT_SANITIZE=thread
+
+# The ASan build and the libFuzzer harnesses, without running anything:
+# .ci/run makes it in the background, at idle CPU priority, while the g++
+# suites run (README.md#tests-and-how-long-they-take).
+build-asan: deps $(ASAN_DIR)/CMakeCache.txt
+	cmake --build $(ASAN_DIR) -j $(JOBS) --target all fuzz_harnesses
 
 # The sanitizer suites leave out what runs no code of ours under the
 # sanitizer: the chart's rendering, the scripts and the packaging checks.
