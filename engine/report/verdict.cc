@@ -207,31 +207,62 @@ std::string why(const std::string& cause, const std::vector<const metrics::Round
 
 }  // namespace
 
+namespace {
+
+// Connections busy as the workers counted them; from processes that do
+// not count them (agents), a native run's iterations in flight held at
+// least the connections open.
+std::uint64_t connections_busy(const metrics::Round& r, const Evidence& e) {
+  std::uint64_t busy = r.health.connections_busy;
+  if (busy == 0 && e.max_vusers == 0) busy = std::min(r.in_flight, r.health.connections_open);
+  return busy;
+}
+
+bool at_connection_cap(const metrics::Round& r, const Evidence& e) {
+  return e.max_connections > 0 && static_cast<double>(connections_busy(r, e)) >=
+                                      kConnectionsBusy * static_cast<double>(e.max_connections);
+}
+
+// Whether the connection cap explains far more of the second's drops than
+// the machine could. A stall or a wait for CPU of a share S of the second
+// leaves about S of its arrivals waiting, so they queue: a second that
+// asked for 200, at the cap, with 160 dropped, is the target's even with a
+// 67 ms stall in it (that explains about 13). Late arrivals are not
+// weighed: after a stall the pacer catches up late on every arrival of
+// the backlog, so a 115 ms stall can make most of a second late.
+// kMachineMargin leaves the benefit of the doubt to the machine: a starved
+// generator leaves responses unread, so its connections look busy too.
+bool target_explains_more(const metrics::Round& r, const Evidence& e, double lost_share) {
+  if (!at_connection_cap(r, e)) return false;
+  const double asked = static_cast<double>(r.started + r.dropped);
+  return static_cast<double>(r.dropped) >
+         kMachineMargin * asked * std::min(1.0, lost_share) + kMachineSlack;
+}
+
+}  // namespace
+
 std::string judge_round(const metrics::Round& r, const Evidence& e) {
   const metrics::GeneratorHealth& h = r.health;
   if (h.python_held >= kHeldShare && h.python_cpu < 0.5) return "scenario";
   if (h.steal >= kStealShare) return "machine";
   const bool saturated = h.busy >= kBusyShare || h.cpu >= kCpuShare;
-  if (h.lag_max_ms >= kStallMs && !saturated && h.python_cpu < kBusyShare) return "machine";
+  const double interval = r.interval_s > 0 ? r.interval_s : 1.0;
+  if (h.lag_max_ms >= kStallMs && !saturated && h.python_cpu < kBusyShare &&
+      !target_explains_more(r, e, h.lag_max_ms / 1000.0 / interval))
+    return "machine";
   if (saturated || h.python_cpu >= kBusyShare) return "generator";
   // Starved by other processes: its loop woke late by a slice at a time
   // (under the stall mark) and responses waited unread, so connections
-  // look busy; the wait is the evidence, checked before the target's.
-  if (h.cpu_wait >= kCpuWaitShare) return "machine";
+  // look busy; the wait is the evidence, checked before the target's
+  // unless the cap explains far more than the wait could.
+  if (h.cpu_wait >= kCpuWaitShare && !target_explains_more(r, e, h.cpu_wait)) return "machine";
   if (e.max_vusers > 0 && r.dropped_no_vuser > 0 && r.dropped_no_vuser * 2 >= r.dropped &&
       r.interval_s > 0) {
     // Every VUser was busy: waiting for the target, or in their own code?
     const double waiting = r.service_s / (static_cast<double>(e.max_vusers) * r.interval_s);
     return waiting >= 0.5 ? "target" : "scenario";
   }
-  // Busy connections as the workers counted them; from processes that do
-  // not count them (agents), a native run's iterations in flight held at
-  // least the connections open.
-  std::uint64_t busy = h.connections_busy;
-  if (busy == 0 && e.max_vusers == 0) busy = std::min(r.in_flight, h.connections_open);
-  if (e.max_connections > 0 &&
-      static_cast<double>(busy) >= kConnectionsBusy * static_cast<double>(e.max_connections))
-    return "target";
+  if (at_connection_cap(r, e)) return "target";
   return "unknown";
 }
 

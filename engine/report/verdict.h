@@ -18,8 +18,11 @@
 //    second's evidence only; the run's bottleneck is the cause of most such
 //    seconds (ties: scenario, machine, generator, target, unknown).
 //    A second whose engine thread waited for a CPU kCpuWaitShare of it or
-//    more (and no thread saturated) is the machine's: a starved generator
-//    leaves responses unread, so its connections look busy.
+//    more, or whose event loop stalled kStallMs (and no thread saturated),
+//    is the machine's: a starved generator leaves responses unread, so its
+//    connections look busy. Unless the connection cap explains far more:
+//    at the cap, with more arrivals dropped than kMachineMargin times the
+//    share of the second the machine took, the second is the target's.
 //    "target" needs evidence against the target: connections busy with
 //    requests in flight, or VUsers that spent most of their time waiting for
 //    responses. Never the default: with no evidence the verdict is
@@ -50,6 +53,11 @@ inline constexpr double kConnectionsBusy = 0.9;  // share of the connection cap 
 // An engine thread runnable but waiting for a CPU this share of the second:
 // other processes hold its cores (measured in docs/engine.md#generator-health).
 inline constexpr double kCpuWaitShare = 0.25;
+// A stalled or starved second at the connection cap stays the machine's
+// unless more than kMachineMargin times the arrivals its lost share could
+// hold back (plus kMachineSlack) were dropped.
+inline constexpr double kMachineMargin = 2;
+inline constexpr double kMachineSlack = 10;
 
 struct Evidence {
   bool unlimited = false;  // rps="max": there is no curve to fall behind

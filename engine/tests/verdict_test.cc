@@ -222,6 +222,41 @@ TEST(Verdict, GeneratorWaitingForCpuIsMachineNeverTarget) {
   EXPECT_EQ(generator_bound(e).seconds, 5u);
 }
 
+// Two connections to a slow target, 200/s asked, 40 sent: a 67 ms stall or
+// a 30% wait for CPU in those seconds explains a handful of the 160
+// arrivals held back, the connection cap all of them.
+TEST(Verdict, TheCapOutweighsAShortStallOrWait) {
+  Evidence e = healthy(3);
+  e.max_connections = 2;
+  for (metrics::Round& r : e.rounds) {
+    r.started = 40;
+    r.dropped = 160;
+    r.health.connections_busy = 2;
+    r.health.lag_max_ms = 67;
+    r.health.lag_at_s = r.end_s - 0.5;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "target") << judge(e).message;
+  for (metrics::Round& r : e.rounds) {
+    r.health.lag_max_ms = 12;
+    r.health.cpu_wait = 0.3;
+  }
+  EXPECT_EQ(judge(e).bottleneck, "target") << judge(e).message;
+  // A wait that could hold back as much as was held back stays the machine's.
+  for (metrics::Round& r : e.rounds) r.health.cpu_wait = 0.3;
+  for (metrics::Round& r : e.rounds) r.dropped = 20;
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "machine") << judge(e).message;
+  // So does a long stall.
+  for (metrics::Round& r : e.rounds) {
+    r.health.cpu_wait = 0;
+    r.health.lag_max_ms = 400;
+    r.dropped = 160;
+  }
+  total(e);
+  EXPECT_EQ(judge(e).bottleneck, "machine") << judge(e).message;
+}
+
 // Under the mark, the wait is a busy machine's ordinary share and the
 // other evidence decides.
 TEST(Verdict, ShortCpuWaitLeavesTheOtherEvidence) {

@@ -86,7 +86,9 @@ def test_overload_native_is_bounded_counted_and_said(demo_api, scenario_file, tm
     assert rss_mb < 250, rss_mb
     books_balance(r)
     assert r["iterations"]["dropped"] > 1_000_000, r["iterations"]
-    assert r["overload"]["bottleneck"] in ("generator", "target"), r["overload"]
+    # The generator's own limit, or its machine's when its threads waited
+    # for the cores it shares with the target; never unknown.
+    assert r["overload"]["bottleneck"] in ("generator", "machine", "target"), r["overload"]
     assert "could not keep up" in out
     assert any("not delivered" in p for p in r["problems"]), r["problems"]
     assert r["passed"] is False
