@@ -20,10 +20,13 @@ TEST(GrpcFraming, AMessageGetsItsFiveBytePrefix) {
 }
 
 TEST(GrpcFraming, UnframeTakesExactlyOneUncompressedMessage) {
-  Unframed u = unframe(frame("hello"));
+  // The message is a view into the body: the body must outlive it.
+  const std::string hello = frame("hello");
+  Unframed u = unframe(hello);
   EXPECT_EQ(u.error, "");
   EXPECT_EQ(u.message, "hello");
-  u = unframe(frame(""));
+  const std::string empty = frame("");
+  u = unframe(empty);
   EXPECT_EQ(u.error, "");
   EXPECT_EQ(u.message, "");
 
