@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "metrics/thresholds.h"
+#include "plan/custom_keys.h"
 #include "plan/plan.h"
 #include "plan/suggest.h"
 
@@ -53,7 +54,16 @@ std::optional<std::pair<std::string, double>> parse_threshold_option(std::string
   // TASK.METRIC: the task is known once the scenario is loaded, and
   // plan::validate() names this flag when there is none of that name.
   const plan::ThresholdKey k = plan::split_threshold_key(key);
-  if (std::find(keys.begin(), keys.end(), k.metric) == keys.end()) {
+  // NAME.STAT of a custom metric (plan/custom_keys.h): the metric is known
+  // once the file is imported, and plan::validate() judges it then.
+  const bool custom_stat = !k.scope.empty() && [&] {
+    for (const char* kind : {"trend", "counter", "rate", "gauge"}) {
+      const std::vector<std::string> stats = plan::custom_stats(kind);
+      if (std::find(stats.begin(), stats.end(), k.metric) != stats.end()) return true;
+    }
+    return false;
+  }();
+  if (!custom_stat && std::find(keys.begin(), keys.end(), k.metric) == keys.end()) {
     const std::string near = plan::nearest(k.metric, keys);
     const std::string meant = near.empty() ? "" : (k.scope.empty() ? near : k.scope + "." + near);
     return refuse(fmt::format("unknown {} {}{} ({}: {}{})", k.scope.empty() ? "key" : "metric",

@@ -168,6 +168,15 @@ TEST(ThresholdOption, TakesOurKeysAndK6Expressions) {
   ASSERT_TRUE(t) << error;
   EXPECT_EQ(t->first, "error_rate");
   EXPECT_DOUBLE_EQ(t->second, 1);
+  // A custom metric's NAME.STAT: judged once the file has declared its
+  // metrics (plan::validate), not refused as a task's unknown metric.
+  t = parse_threshold_option("cart_items.p95=10", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->first, "cart_items.p95");
+  EXPECT_EQ(t->second, 10);
+  EXPECT_TRUE(parse_threshold_option("cache_hit.rate=0.9", &error)) << error;
+  // Not a statistic of any kind: refused at once, as before.
+  EXPECT_FALSE(parse_threshold_option("checkout.p98=5", &error));
 }
 
 }  // namespace

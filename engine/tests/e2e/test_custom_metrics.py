@@ -276,3 +276,33 @@ def test_custom_metrics_travel_over_nats(nats, agents, demo_api, scenario_file, 
                        *external(nats, 2))
     assert proc.returncode == 1, proc.stderr  # queue.max breaks its limit
     check_exact(r, demo_api, proc.stderr)
+
+
+CART = """
+    from loadpilot import VUser, metrics, scenario, task
+
+    cart = metrics.trend("cart_items")
+
+    @scenario(rps=20, duration="1s", ramp_up=0, mode="constant")
+    class Shop(VUser):
+        @task
+        def buy(self, client):
+            client.get("/health")
+            cart.add(3)
+"""
+
+
+def test_a_custom_threshold_on_the_command_line_is_judged(demo_api, scenario_file, tmp_path):
+    path = scenario_file(CART)
+    proc, r = run_json(path, demo_api.url, tmp_path, "--no-report",
+                       "--threshold", "cart_items.p95=2")
+    assert proc.returncode == 1, proc.stderr
+    [t] = [t for t in r["thresholds"] if t["key"] == "cart_items.p95"]
+    assert t["actual"] == 3 and t["limit"] == 2 and not t["passed"], t
+    # A statistic the metric has not is named before any traffic.
+    before = demo_api.stats()["total"]
+    proc = run_loadpilot("run", path, "--target", demo_api.url, "--no-report",
+                         "--threshold", "cart_items.rate=1")
+    assert proc.returncode == 2, proc.stderr
+    assert "--threshold cart_items.rate=1: trend cart_items" in proc.stderr, proc.stderr
+    assert demo_api.stats()["total"] == before
