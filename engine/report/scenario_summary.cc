@@ -121,7 +121,7 @@ void print_scenarios(std::FILE* out, const std::vector<Summary>& parts, bool col
     for (const std::string& line : wrap_words(books, width - 4, "", "  "))
       fmt::print(out, "    {}\n", line);
     for (const metrics::ThresholdResult& r : s.thresholds) {
-      const char* unit = r.key == "error_rate" ? "%" : " ms";
+      const char* unit = threshold_unit(r);
       fmt::print(out, "    {} {:<11} actual {:.2f}{} {} limit {:g}{}\n",
                  r.passed ? green("✓") : red("✗"), r.key, r.actual, unit, r.passed ? "<=" : "> ",
                  r.limit, unit);

@@ -162,6 +162,10 @@ Summary build_summary(const plan::Plan& plan, const metrics::Collector& collecto
 void judge_thresholds(Summary& s, const plan::Plan& plan, const metrics::Collector& collector,
                       const metrics::ThresholdEvaluator* thresholds);
 
+// The unit a threshold's actual and limit print in: " ms" for latency keys,
+// "%" for error rates, "" for a custom metric's NAME.STAT (its values' own).
+const char* threshold_unit(const metrics::ThresholdResult& r);
+
 // The summary's Thresholds section: each threshold by its task and window.
 void print_thresholds(std::FILE* out, int width,
                       const std::vector<metrics::ThresholdResult>& thresholds, bool color);

@@ -1,9 +1,9 @@
 // The summary's thresholds: judged (report/summary.h judge_thresholds) and
 // printed (print_thresholds), each named by its task and window.
-#include <cmath>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "report/summary.h"
 #include "report/text_fit.h"
@@ -29,6 +29,13 @@ void judge_thresholds(Summary& s, const plan::Plan& plan, const metrics::Collect
   }
 }
 
+const char* threshold_unit(const metrics::ThresholdResult& r) {
+  // Latency keys in ms, error rates in percent; a custom metric's key
+  // (NAME.STAT) is in its values' own unit.
+  const std::string metric = !r.metric.empty() ? r.metric : r.key.substr(r.key.rfind('.') + 1);
+  return metric == "error_rate" ? "%" : metric.ends_with("_ms") ? " ms" : "";
+}
+
 void print_thresholds(std::FILE* out, int width,
                       const std::vector<metrics::ThresholdResult>& thresholds, bool color) {
   if (thresholds.empty()) return;
@@ -44,11 +51,7 @@ void print_thresholds(std::FILE* out, int width,
   label_width = std::min(label_width, std::max(11, width - 40));
   for (const metrics::ThresholdResult& r : thresholds) {
     const std::string mark = r.passed ? paint("32", "✓") : paint("31", "✗");
-    // Latency keys in ms, error rates in percent; a custom metric's key
-    // (NAME.STAT) is in its values' own unit.
-    const std::string metric =
-        !r.metric.empty() ? r.metric : r.key.substr(r.key.rfind('.') + 1);
-    const char* unit = metric == "error_rate" ? "%" : metric.ends_with("_ms") ? " ms" : "";
+    const char* unit = threshold_unit(r);
     const std::string label = printable(r.label());
     std::string line = fmt::format("  {} ", mark);
     if (display_width(label) > label_width) {
@@ -59,8 +62,8 @@ void print_thresholds(std::FILE* out, int width,
     }
     const std::string actual =
         std::isnan(r.actual) ? std::string("no values") : fmt::format("{:.2f}{}", r.actual, unit);
-    fmt::print(out, "{} actual {} {} limit {:g}{}\n", line, actual, r.passed ? "<=" : "> ",
-               r.limit, unit);
+    fmt::print(out, "{} actual {} {} limit {:g}{}\n", line, actual, r.passed ? "<=" : "> ", r.limit,
+               unit);
     const std::string indent(4, ' ');
     if (r.over_s > 0 && (r.window_end_s > r.window_start_s))
       fmt::print(out, "{}{}\n", indent,

@@ -290,6 +290,9 @@ def test_two_python_scenarios_run_together(demo_api, scenario_file, tmp_path):
     assert r["custom_metrics"]["pages"]["count"] == browse["product"] + 2 * search["search"]
     gate = parts["Search"]["thresholds"][0]
     assert gate["key"] == "pages.count" and gate["actual"] == 2 * search["search"], gate
+    # The Scenarios section prints a custom metric's count in its own
+    # unit, not in ms.
+    assert re.search(r"pages\.count +actual [\d.]+ <= limit", proc.stdout), proc.stdout
     # Search's open schedule is exact: 20/s for 2 s, each one started or
     # dropped for want of one of its 5 VUsers.
     it = parts["Search"]["iterations"]
