@@ -232,4 +232,3 @@ def test_run_of_a_find_scenario_searches_and_stops_on_ctrl_c(demo_api, scenario_
     assert r["type"] == "capacity" and r["interrupted"] is True
     assert r["capacity"]["search"]["rps_min"] == 50 and r["capacity"]["search"]["rps_max"] == 200
     assert r["capacity"]["search"]["hold_s"] == 10 and r["capacity"]["search"]["warmup_s"] == 5
-

@@ -753,4 +753,3 @@ def test_load_generator_panel(make_demo_api, scenario_file, tmp_path):
                      rf"{cores} cores?, .*threads waiting for CPU up to \d+ %; connections busy "
                      r"up to 2 of 2 open, send queue up to "
                      rf"{r['generator']['send_queue_max']:,}\.", seen["text"]), seen["text"]
-
