@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <array>
 
 #include "http/ascii.h"
+#include "http/grpc_status.h"
 
 namespace loadpilot::grpc {
 
@@ -28,24 +28,8 @@ int hex(char c) {
 }  // namespace
 
 std::string code_name(int code) {
-  static constexpr std::array<std::string_view, kMaxCode + 1> kNames = {"OK",
-                                                                        "CANCELLED",
-                                                                        "UNKNOWN",
-                                                                        "INVALID_ARGUMENT",
-                                                                        "DEADLINE_EXCEEDED",
-                                                                        "NOT_FOUND",
-                                                                        "ALREADY_EXISTS",
-                                                                        "PERMISSION_DENIED",
-                                                                        "RESOURCE_EXHAUSTED",
-                                                                        "FAILED_PRECONDITION",
-                                                                        "ABORTED",
-                                                                        "OUT_OF_RANGE",
-                                                                        "UNIMPLEMENTED",
-                                                                        "INTERNAL",
-                                                                        "UNAVAILABLE",
-                                                                        "DATA_LOSS",
-                                                                        "UNAUTHENTICATED"};
-  if (code >= 0 && code <= kMaxCode) return std::string(kNames[static_cast<std::size_t>(code)]);
+  if (const std::string_view name = http::grpc_status_name(code); !name.empty())
+    return std::string(name);
   return fmt::format("CODE_{}", code);
 }
 

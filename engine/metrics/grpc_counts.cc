@@ -2,36 +2,19 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <stdexcept>
+
+#include "http/grpc_status.h"
 
 namespace loadpilot::metrics {
 
 namespace {
 
-// gRPC's names (grpc/doc/statuscodes.md); the metrics layer sits below
-// grpc/, so they are written here for the summary line.
+// "NOT_FOUND (5)"; OK alone; -1 (past GrpcCounts::kMaxCodes) is "other".
 std::string code_label(int code) {
-  static constexpr std::array<const char*, 17> kNames = {"OK",
-                                                         "CANCELLED",
-                                                         "UNKNOWN",
-                                                         "INVALID_ARGUMENT",
-                                                         "DEADLINE_EXCEEDED",
-                                                         "NOT_FOUND",
-                                                         "ALREADY_EXISTS",
-                                                         "PERMISSION_DENIED",
-                                                         "RESOURCE_EXHAUSTED",
-                                                         "FAILED_PRECONDITION",
-                                                         "ABORTED",
-                                                         "OUT_OF_RANGE",
-                                                         "UNIMPLEMENTED",
-                                                         "INTERNAL",
-                                                         "UNAVAILABLE",
-                                                         "DATA_LOSS",
-                                                         "UNAUTHENTICATED"};
   if (code == 0) return "OK";
-  if (code > 0 && code < 17)
-    return fmt::format("{} ({})", kNames[static_cast<std::size_t>(code)], code);
+  if (const std::string_view name = http::grpc_status_name(code); !name.empty())
+    return fmt::format("{} ({})", name, code);
   return code < 0 ? "other" : fmt::format("code {}", code);
 }
 
