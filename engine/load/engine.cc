@@ -151,31 +151,38 @@ Engine::Engine(const plan::Plan& plan, const http::Target& target, EngineOptions
     make_lane_workers(max_queue, on_drained);
     return;
   }
-  const std::size_t agents = std::max<std::size_t>(1, options_.agent_count);
   for (std::size_t i = 0; i < worker_count_; ++i) {
-    WorkerOptions w;
-    // Agent a of A takes k mod A == a, whatever its worker count; its
-    // worker i of W the k with k mod (A * W) == a + A * i.
-    w.index = options_.agent_index + agents * i;
-    w.count = agents * worker_count_;
-    w.local = i;
-    // Split connections and queue so the totals are what the user asked for.
-    w.max_connections = share_of(max_connections_, i, worker_count_);
-    w.max_queue = std::max<std::size_t>(1, max_queue / (worker_count_ * agents));
-    w.client.timeout = options_.timeout;
-    w.client.insecure = options_.insecure;
-    w.client.http_version = http_version_of(plan_);
-    w.client.max_streams = static_cast<std::uint32_t>(std::max(0, plan_.max_streams));
-    w.seed = options_.seed;
-    w.make_sender = options_.make_sender;
-    if (scripted_ != nullptr)
-      w.python_capacity =
-          std::max<std::size_t>(1, share_of(scripted_->capacity(), i, worker_count_));
+    const WorkerOptions w = worker_options(plan_, i, worker_count_, max_connections_, max_queue,
+                                           scripted_, options_.seed);
     auto worker = std::make_unique<Worker>(plan_, profile_, target_, w, on_drained, scripted_);
     local_.push_back(worker.get());
     workers_.push_back(std::move(worker));
   }
   worker_lane_.assign(workers_.size(), metrics::WorkerReport::kNoLane);
+}
+
+WorkerOptions Engine::worker_options(const plan::Plan& part, std::size_t i, std::size_t workers,
+                                     std::size_t conns, std::size_t queue, ScriptedTasks* runtime,
+                                     std::uint64_t seed) const {
+  const std::size_t agents = std::max<std::size_t>(1, options_.agent_count);
+  WorkerOptions w;
+  // Agent a of A takes k mod A == a, whatever its worker count; its
+  // worker i of W the k with k mod (A * W) == a + A * i.
+  w.index = options_.agent_index + agents * i;
+  w.count = agents * workers;
+  w.local = i;  // as the runtime numbers its workers
+  // Split connections and queue so the totals are what the user asked for.
+  w.max_connections = share_of(conns, i, workers);
+  w.max_queue = std::max<std::size_t>(1, queue / (workers * agents));
+  w.client.timeout = options_.timeout;
+  w.client.insecure = options_.insecure;
+  w.client.http_version = http_version_of(part);
+  w.client.max_streams = static_cast<std::uint32_t>(std::max(0, part.max_streams));
+  w.seed = seed;
+  w.make_sender = options_.make_sender;
+  if (runtime != nullptr)
+    w.python_capacity = std::max<std::size_t>(1, share_of(runtime->capacity(), i, workers));
+  return w;
 }
 
 // Each scenario gets its share of the run's workers (at least one) and,
@@ -218,21 +225,9 @@ void Engine::make_lane_workers(std::size_t max_queue_total,
     Lane& lane = *lanes_[l];
     lane.max_connections = conns;
     for (std::size_t i = 0; i < workers; ++i) {
-      WorkerOptions w;
-      w.index = options_.agent_index + agents * i;
-      w.count = agents * workers;
-      w.local = i;  // as its lane's runtime numbers its workers
-      w.max_connections = share_of(conns, i, workers);
-      w.max_queue = std::max<std::size_t>(1, queue / (workers * agents));
-      w.client.timeout = options_.timeout;
-      w.client.insecure = options_.insecure;
-      w.client.http_version = http_version_of(part);
-      w.client.max_streams = static_cast<std::uint32_t>(std::max(0, part.max_streams));
-      w.seed = options_.seed + l;
-      w.make_sender = options_.make_sender;
-      if (lane.scripted != nullptr)
-        w.python_capacity =
-            std::max<std::size_t>(1, share_of(lane.scripted->capacity(), i, workers));
+      // Its own seed, so that two scenarios' random choices differ.
+      const WorkerOptions w =
+          worker_options(part, i, workers, conns, queue, lane.scripted, options_.seed + l);
       auto worker =
           std::make_unique<Worker>(part, lane.profile, target_, w, on_drained, lane.scripted);
       local_.push_back(worker.get());

@@ -33,6 +33,7 @@
 namespace loadpilot::load {
 
 class Worker;
+struct WorkerOptions;
 class ScriptedTasks;
 class Source;
 
@@ -172,6 +173,12 @@ class Engine {
   std::vector<metrics::Snapshot> collect_lanes(std::vector<metrics::WorkerReport>& reports,
                                                double interval_s, double elapsed_s);
   void make_lane_workers(std::size_t max_queue_total, const std::function<void()>& on_drained);
+  // Worker i of `workers` running PART: its share of the schedule (over
+  // this process's agent share), of CONNS connections and QUEUE places,
+  // and of RUNTIME's VUsers when PART has Python tasks.
+  WorkerOptions worker_options(const plan::Plan& part, std::size_t i, std::size_t workers,
+                               std::size_t conns, std::size_t queue, ScriptedTasks* runtime,
+                               std::uint64_t seed) const;
   void start_scripted(std::chrono::steady_clock::time_point t0);
   // Starts RUNTIME for a plan served by WORKERS on PROFILE's curve.
   void start_runtime(ScriptedTasks* runtime, const plan::Plan& plan, const Profile& profile,
